@@ -1,0 +1,74 @@
+// The one interface every cluster backend implements (local Docker, kind, existing cluster).
+// The runner drives: prepare → deploy → (load starts) → disrupt → waitForDisruption → collect → teardown.
+import type { EventSink } from "../observe/events.js";
+import type { Disruption, Scenario } from "../scenario/schema.js";
+
+export type BackendName = "local" | "kind" | "existing";
+
+/** A built image the scenario uses, by its fixed (never :latest) tag. */
+export interface ResolvedImage {
+  /** style name, or "custom" for an image reference given by the user */
+  style: string;
+  ref: string;
+}
+
+/** Everything the harness started for one scenario run. */
+export interface Deployment {
+  scenario: Scenario;
+  /** Label value carried by every object this run created (graceful-e2e.run=<runId>). */
+  runId: string;
+  /** Where load goes: always 127.0.0.1 (or localhost) on this machine. */
+  target: { host: string; port: number };
+  /** Human-readable description of the path traffic takes, for the report. */
+  trafficPath: string;
+  /** Pods (local backend: replicas) that were ready when the deployment became ready. */
+  pods: string[];
+  /** Server version / runtime version, for the report. */
+  platform: Record<string, string>;
+}
+
+/** Per process inside a pod, from the app's own JSON lines. */
+export interface ProcessReport {
+  role: string;
+  pid: number;
+  signals: Array<{ name: string; at: number }>;
+  drainStart?: number;
+  drainEnd?: number;
+  exit?: { code: number; at: number };
+}
+
+/** What happened to one disrupted pod. */
+export interface PodOutcome {
+  pod: string;
+  /** PID 1's command line as the runtime reports it (before any signal). */
+  pid1Cmdline: string;
+  deleteAt: number;
+  /** When the pod was gone (container exited and removed / pod object deleted). */
+  goneAt?: number;
+  /** Exit code the runtime/API reported. */
+  exitCode?: number;
+  /** Reason the runtime/API gave (e.g. Completed, Error, ContainerStatusUnknown). */
+  exitReason?: string;
+  /** True when the grace period ran out and SIGKILL was sent while it still ran. */
+  sigkilled: boolean;
+  /** Processes seen in the app's log lines. */
+  processes: ProcessReport[];
+  /** Notes such as "API exit code disagrees with the app's own exit line". */
+  notes: string[];
+}
+
+export interface DisruptionOutcome {
+  pods: PodOutcome[];
+}
+
+export interface Backend {
+  readonly name: BackendName;
+  /** Makes the images available to the runtime (build, kind load, push). */
+  prepare(images: ResolvedImage[]): Promise<void>;
+  /** Starts the scenario's workload and Service; resolves once every replica is ready. */
+  deploy(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment>;
+  /** Carries out the disruption and resolves when every disrupted pod is gone (or timed out). */
+  disrupt(deployment: Deployment, disruption: Disruption): Promise<DisruptionOutcome>;
+  /** Removes everything deploy created. Must be safe to call more than once and after a failed deploy. */
+  teardown(deployment: Deployment | undefined, runId: string): Promise<void>;
+}
