@@ -1,0 +1,193 @@
+// The local runtime backend: real containers and real signals on plain Docker. The harness
+// plays the parts Kubernetes would: a Service (ServiceProxy with kube-proxy's semantics) and
+// the kubelet's termination sequence (terminatePod).
+import { getContainerRuntimeClient } from "testcontainers";
+import type { EventSink } from "../../observe/events.js";
+import type { Disruption, Scenario } from "../../scenario/schema.js";
+import { LABEL_RUN } from "../../util/labels.js";
+import { configureTestcontainersOffline } from "../../util/testcontainers-env.js";
+import type { Backend, Deployment, DisruptionOutcome, PodOutcome, ResolvedImage } from "../backend.js";
+import { Replica } from "./replica.js";
+import { ServiceProxy } from "./service-proxy.js";
+import { terminatePod } from "./termination.js";
+
+interface RunState {
+  scenario: Scenario;
+  image: ResolvedImage;
+  sink: EventSink;
+  proxy: ServiceProxy;
+  replicas: Map<string, Replica>;
+  nextIndex: number;
+}
+
+export interface LocalBackendOptions {
+  /** Overrides every scenario's local.endpointPropagationMs. */
+  endpointPropagationMs?: number;
+  readyTimeoutMs?: number;
+}
+
+export class LocalBackend implements Backend {
+  readonly name = "local" as const;
+  private readonly runs = new Map<string, RunState>();
+
+  constructor(private readonly options: LocalBackendOptions = {}) {}
+
+  async prepare(images: ResolvedImage[]): Promise<void> {
+    configureTestcontainersOffline();
+    const client = await getContainerRuntimeClient();
+    for (const image of images) {
+      const info = await client.container.dockerode
+        .getImage(image.ref)
+        .inspect()
+        .catch(() => undefined);
+      if (!info) throw new Error(`image ${image.ref} is not present in the local Docker engine (build it or docker pull it)`);
+    }
+  }
+
+  private podName(runId: string, scenario: string, index: number): string {
+    return `ge-${scenario}-${runId.slice(-6)}-${index}`;
+  }
+
+  private async startReplica(runId: string, state: RunState): Promise<Replica> {
+    const name = this.podName(runId, state.scenario.name, state.nextIndex++);
+    const replica = await Replica.start(
+      {
+        name,
+        image: state.image.ref,
+        port: state.scenario.port,
+        env: state.scenario.env,
+        runId,
+        scenario: state.scenario.name,
+      },
+      state.sink,
+    );
+    state.replicas.set(name, replica);
+    await replica.waitForReady(this.options.readyTimeoutMs ?? 30_000);
+    state.proxy.addEndpoint(name, { host: "127.0.0.1", port: replica.hostPort });
+    state.sink.record({ at: Date.now(), kind: "endpoint-ready", source: "proxy", pod: name });
+    return replica;
+  }
+
+  async deploy(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment> {
+    configureTestcontainersOffline();
+    const proxy = new ServiceProxy();
+    const state: RunState = { scenario, image, sink, proxy, replicas: new Map(), nextIndex: 0 };
+    this.runs.set(runId, state);
+    const target = await proxy.listen();
+    await Promise.all(Array.from({ length: scenario.replicas }, () => this.startReplica(runId, state)));
+    const client = await getContainerRuntimeClient();
+    const engine = await client.container.dockerode.version().catch(() => undefined);
+    const firstPort = [...state.replicas.values()][0]?.hostPort;
+    return {
+      scenario,
+      runId,
+      target,
+      trafficPath:
+        `client → harness Service proxy 127.0.0.1:${target.port} (kube-proxy semantics, endpoint removed ` +
+        `${this.propagationMs(scenario)} ms after the delete) → Docker port publish on 127.0.0.1 (e.g. :${firstPort}, ` +
+        "docker-proxy accepts before the container does, so a refusal can reach the client as a reset) → container:" +
+        `${scenario.port}`,
+      pods: [...state.replicas.keys()],
+      platform: {
+        backend: "local",
+        runtime: `Docker ${engine?.Version ?? "?"} (${client.info.containerRuntime.operatingSystem})`,
+        endpointPropagationMs: String(this.propagationMs(scenario)),
+      },
+    };
+  }
+
+  private propagationMs(scenario: Scenario): number {
+    return this.options.endpointPropagationMs ?? scenario.local.endpointPropagationMs;
+  }
+
+  private async terminate(runId: string, state: RunState, name: string, graceSeconds: number): Promise<PodOutcome> {
+    const replica = state.replicas.get(name);
+    if (!replica) throw new Error(`no replica ${name}`);
+    const outcome = await terminatePod({
+      pod: name,
+      graceSeconds,
+      preStop: state.scenario.preStop,
+      endpointPropagationMs: this.propagationMs(state.scenario),
+      runtime: replica.runtime(() => state.proxy.removeEndpoint(name)),
+      sink: state.sink,
+    });
+    const inspected = await replica.inspectState().catch(() => undefined);
+    // Docker flushes the last log lines after the exit; read them before the container goes.
+    await replica.logsClosed();
+    await replica.remove();
+    state.replicas.delete(name);
+    const goneAt = Date.now();
+    state.sink.record({ at: goneAt, kind: "pod-gone", source: "runtime", pod: name });
+    const notes: string[] = [];
+    if (inspected?.oomKilled) notes.push("the runtime reports the container was OOM-killed");
+    return {
+      pod: name,
+      pid1Cmdline: replica.pid1Cmdline,
+      deleteAt: outcome.deleteAt,
+      goneAt,
+      exitCode: outcome.exitCode,
+      exitReason: outcome.sigkillAt !== undefined ? "Killed after grace period" : outcome.exitCode === 0 ? "Completed" : "Error",
+      sigkilled: outcome.sigkillAt !== undefined,
+      processes: [],
+      notes,
+    };
+  }
+
+  async disrupt(deployment: Deployment, disruption: Disruption): Promise<DisruptionOutcome> {
+    const state = this.runs.get(deployment.runId);
+    if (!state) throw new Error(`run ${deployment.runId} is not deployed`);
+    const runId = deployment.runId;
+    const grace = state.scenario.terminationGracePeriodSeconds;
+    const current = [...state.replicas.keys()];
+    switch (disruption.action) {
+      case "delete": {
+        const victims = current.slice(0, disruption.count);
+        const g = disruption.gracePeriodSeconds ?? grace;
+        return { pods: await Promise.all(victims.map((v) => this.terminate(runId, state, v, g))) };
+      }
+      case "scaleDown": {
+        // A ReplicaSet scales down the newest pods first when all else is equal.
+        const victims = current.slice(disruption.to).reverse();
+        return { pods: await Promise.all(victims.map((v) => this.terminate(runId, state, v, grace))) };
+      }
+      case "rollout": {
+        // RollingUpdate with the defaults (maxSurge 25% → rounds up to 1, maxUnavailable 25% → 0 for
+        // small replica counts): start one new pod, wait until it is ready, then delete one old pod.
+        const terminations: Promise<PodOutcome>[] = [];
+        for (const old of current) {
+          await this.startReplica(runId, state);
+          terminations.push(this.terminate(runId, state, old, grace));
+        }
+        return { pods: await Promise.all(terminations) };
+      }
+    }
+  }
+
+  async teardown(_deployment: Deployment | undefined, runId: string): Promise<void> {
+    const state = this.runs.get(runId);
+    this.runs.delete(runId);
+    if (state) {
+      await state.proxy.close();
+      await Promise.all([...state.replicas.values()].map((r) => r.remove()));
+    }
+    // Whatever else carries this run's label (a replica that failed half-way through starting).
+    await removeLabelledContainers({ [LABEL_RUN]: runId });
+  }
+}
+
+/** Removes every container carrying all the given labels; returns their names. */
+export async function removeLabelledContainers(labels: Record<string, string>): Promise<string[]> {
+  configureTestcontainersOffline();
+  const client = await getContainerRuntimeClient();
+  const filters = { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
+  const list = await client.container.dockerode.listContainers({ all: true, filters });
+  await Promise.all(
+    list.map((c) =>
+      client.container.dockerode
+        .getContainer(c.Id)
+        .remove({ force: true, v: true })
+        .catch(() => undefined),
+    ),
+  );
+  return list.map((c) => c.Names[0]?.replace(/^\//, "") ?? c.Id);
+}

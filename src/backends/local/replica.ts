@@ -1,0 +1,191 @@
+// One replica ("pod") of the local runtime: a container started with testcontainers, its
+// port published on 127.0.0.1 only, its logs followed from the start, and the container
+// operations the termination sequence needs (exec preStop, signals, exit).
+import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
+import { GenericContainer, getContainerRuntimeClient, type StartedTestContainer } from "testcontainers";
+import type { EventSink } from "../../observe/events.js";
+import { parseAppLine } from "../../observe/app-log.js";
+import type { PreStop } from "../../scenario/schema.js";
+import { LABEL_ROOT, runLabels } from "../../util/labels.js";
+import type { PodRuntime } from "./termination.js";
+
+/** testcontainers publishes on 0.0.0.0; the Docker API it wraps can bind 127.0.0.1. */
+class LoopbackContainer extends GenericContainer {
+  withLoopbackPort(port: number): this {
+    this.createOpts.ExposedPorts = { ...this.createOpts.ExposedPorts, [`${port}/tcp`]: {} };
+    this.hostConfig.PortBindings = {
+      ...this.hostConfig.PortBindings,
+      [`${port}/tcp`]: [{ HostIp: "127.0.0.1", HostPort: "" }],
+    };
+    return this;
+  }
+}
+
+export interface ReplicaSpec {
+  name: string;
+  image: string;
+  port: number;
+  env: Record<string, string>;
+  runId: string;
+  scenario: string;
+}
+
+export interface ProcessEntry {
+  pid: number;
+  ppid: number;
+  command: string;
+}
+
+export class Replica {
+  private exitCode?: Promise<number>;
+  private logsDone?: Promise<void>;
+  /** Every raw line the container wrote, for the report. */
+  readonly rawLogs: string[] = [];
+
+  private constructor(
+    readonly name: string,
+    private readonly started: StartedTestContainer,
+    readonly hostPort: number,
+    readonly pid1Cmdline: string,
+  ) {}
+
+  static async start(spec: ReplicaSpec, sink: EventSink): Promise<Replica> {
+    const started = await new LoopbackContainer(spec.image)
+      .withName(spec.name)
+      .withHostname(spec.name)
+      .withLabels({ ...runLabels(spec.runId), [`${LABEL_ROOT}.scenario`]: spec.scenario, [`${LABEL_ROOT}.pod`]: spec.name })
+      .withEnvironment({ ...spec.env, PORT: String(spec.port), POD_NAME: spec.name })
+      .withLoopbackPort(spec.port)
+      .start();
+    const client = await getContainerRuntimeClient();
+    const info = await client.container.inspect(client.container.getById(started.getId()));
+    const binding = info.NetworkSettings.Ports[`${spec.port}/tcp`]?.[0];
+    if (!binding) throw new Error(`container ${spec.name}: port ${spec.port} was not published`);
+    if (binding.HostIp !== "127.0.0.1") throw new Error(`container ${spec.name}: published on ${binding.HostIp}, not 127.0.0.1`);
+    // PID 1 is exactly what the runtime started: the entrypoint and command after shell-form expansion.
+    const pid1Cmdline = [info.Path, ...info.Args].join(" ");
+    const replica = new Replica(spec.name, started, Number(binding.HostPort), pid1Cmdline);
+    await replica.followLogs(sink);
+    return replica;
+  }
+
+  private async followLogs(sink: EventSink): Promise<void> {
+    const stream: Readable = await this.started.logs();
+    const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+    this.logsDone = (async () => {
+      for await (const line of lines) {
+        this.rawLogs.push(line);
+        const event = parseAppLine(line, this.name);
+        if (event) sink.record(event);
+      }
+    })().catch(() => undefined);
+  }
+
+  /** Waits until the log stream ended (the container exited and Docker flushed its output). */
+  async logsClosed(timeoutMs = 3000): Promise<void> {
+    await Promise.race([this.logsDone, new Promise((r) => setTimeout(r, timeoutMs))]);
+  }
+
+  private container() {
+    return getContainerRuntimeClient().then((c) => c.container.getById(this.started.getId()));
+  }
+
+  /** Process tree as the host sees it (docker top): PID, parent and command line. */
+  async processTree(): Promise<ProcessEntry[]> {
+    const top = (await (await this.container()).top({ ps_args: "-o pid,ppid,args" })) as {
+      Titles: string[];
+      Processes: string[][];
+    };
+    const col = (t: string) => top.Titles.findIndex((x) => x.trim().toUpperCase() === t);
+    const [pid, ppid, args] = [col("PID"), col("PPID"), col("COMMAND")];
+    return top.Processes.map((p) => ({
+      pid: Number(p[pid]),
+      ppid: Number(p[ppid]),
+      command: p[args === -1 ? p.length - 1 : args] ?? "",
+    }));
+  }
+
+  async waitForReady(timeoutMs: number, path = "/healthz"): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = "no answer";
+    while (Date.now() < deadline) {
+      try {
+        const res = await fetch(`http://127.0.0.1:${this.hostPort}${path}`, { signal: AbortSignal.timeout(1000) });
+        await res.arrayBuffer();
+        if (res.ok) return;
+        last = `HTTP ${res.status}`;
+      } catch (err) {
+        last = err instanceof Error ? err.message : String(err);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const tail = this.rawLogs.slice(-10).join("\n");
+    throw new Error(`replica ${this.name} not ready on ${path} after ${timeoutMs} ms (${last}); last log lines:\n${tail}`);
+  }
+
+  runtime(removeEndpoint: () => void): PodRuntime {
+    return {
+      runPreStop: (hook, signal) => this.runPreStop(hook, signal),
+      sendSignal: async (signal) => {
+        await (await this.container()).kill({ signal });
+      },
+      waitForExit: () => this.waitForExit(),
+      removeEndpoint,
+    };
+  }
+
+  waitForExit(): Promise<number> {
+    this.exitCode ??= this.container()
+      .then((c) => c.wait())
+      .then((r: { StatusCode: number }) => r.StatusCode);
+    return this.exitCode;
+  }
+
+  private async runPreStop(hook: Exclude<PreStop, { type: "none" }>, signal: AbortSignal): Promise<void> {
+    switch (hook.type) {
+      case "sleep":
+        // The kubelet's built-in sleep action: a wait in the kubelet, nothing runs in the container.
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, hook.seconds * 1000);
+          signal.addEventListener("abort", () => {
+            clearTimeout(t);
+            resolve();
+          });
+        });
+        return;
+      case "exec": {
+        const result = await this.started.exec(hook.command);
+        if (result.exitCode !== 0) {
+          throw new Error(`preStop exec ${JSON.stringify(hook.command)} exited ${result.exitCode}: ${result.output.trim().slice(0, 200)}`);
+        }
+        return;
+      }
+      case "httpGet": {
+        // The kubelet calls the pod IP; here that is the port published on 127.0.0.1.
+        const port = hook.port === undefined ? this.hostPort : await this.publishedPortFor(hook.port);
+        const res = await fetch(`http://127.0.0.1:${port}${hook.path}`, { signal });
+        await res.arrayBuffer();
+        if (res.status < 200 || res.status >= 400) throw new Error(`preStop httpGet ${hook.path} answered HTTP ${res.status}`);
+        return;
+      }
+    }
+  }
+
+  private async publishedPortFor(containerPort: number): Promise<number> {
+    const info = await (await this.container()).inspect();
+    const b = info.NetworkSettings.Ports[`${containerPort}/tcp`]?.[0];
+    if (!b) throw new Error(`preStop httpGet: container port ${containerPort} is not published`);
+    return Number(b.HostPort);
+  }
+
+  async inspectState(): Promise<{ exitCode: number; oomKilled: boolean; finishedAt: string }> {
+    const info = await (await this.container()).inspect();
+    return { exitCode: info.State.ExitCode, oomKilled: info.State.OOMKilled, finishedAt: info.State.FinishedAt };
+  }
+
+  /** Removes the container whatever its state. */
+  async remove(): Promise<void> {
+    await (await this.container()).remove({ force: true, v: true }).catch(() => undefined);
+  }
+}

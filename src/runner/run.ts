@@ -1,0 +1,161 @@
+// Runs one scenario end to end on a backend:
+//   image → deploy → load → disrupt (at T) → wait until the disrupted pods are gone → stop load
+//   → timeline → verdicts → result file; teardown always (success, failure, Ctrl-C).
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Backend, Deployment, PodOutcome, ResolvedImage } from "../backends/backend.js";
+import { ensureStyleImages } from "../images/build.js";
+import { startLoad } from "../load/generator.js";
+import type { LoadResult } from "../load/types.js";
+import { processReports } from "../observe/app-log.js";
+import { EventLog } from "../observe/events.js";
+import { buildTimeline, loadEvents, type Timeline } from "../observe/timeline.js";
+import type { LoadedScenario } from "../scenario/load.js";
+import type { Scenario } from "../scenario/schema.js";
+import { registerCleanup } from "../util/cleanup.js";
+import { newRunId } from "../util/labels.js";
+import { evaluate, type Verdict } from "../verdict/verdicts.js";
+
+export const RESULT_SCHEMA_VERSION = 1;
+
+export interface ScenarioResult {
+  schemaVersion: number;
+  scenario: Scenario;
+  file: string;
+  backend: string;
+  runId: string;
+  startedAt: string;
+  durationMs: number;
+  platform: Record<string, string>;
+  image?: ResolvedImage;
+  trafficPath?: string;
+  warnings: string[];
+  /** Set when the run could not complete (setup failure, timeout, interruption). */
+  error?: string;
+  load?: LoadResult;
+  pods: PodOutcome[];
+  timeline?: Timeline;
+  verdicts: Verdict[];
+  pass: boolean;
+}
+
+export interface RunOptions {
+  backend: Backend;
+  resultsDir?: string;
+  onProgress?: (line: string) => void;
+}
+
+/** Margin kept after the last disrupted pod is gone, so late damage still falls in the window. */
+const WINDOW_MARGIN_MS = 1000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+
+export async function resolveImage(scenario: Scenario, onProgress?: (line: string) => void): Promise<ResolvedImage> {
+  if ("ref" in scenario.image) return { style: "custom", ref: scenario.image.ref };
+  const [image] = await ensureStyleImages([scenario.image.style], { onProgress });
+  if (!image) throw new Error(`no image was built for style ${scenario.image.style}`);
+  return image;
+}
+
+/** The longest a disruption may take before the harness gives up waiting. */
+export function disruptionBudgetMs(s: Scenario): number {
+  const grace = s.disruption.action === "delete" ? (s.disruption.gracePeriodSeconds ?? s.terminationGracePeriodSeconds) : s.terminationGracePeriodSeconds;
+  const perPod = (grace + 2) * 1000 + 15_000;
+  const pods = s.disruption.action === "rollout" ? s.replicas : 1;
+  return perPod * pods + 30_000 * (s.disruption.action === "rollout" ? s.replicas : 0);
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${(ms / 1000).toFixed(0)} s`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+export async function runScenario(loaded: LoadedScenario, options: RunOptions): Promise<ScenarioResult> {
+  const { scenario } = loaded;
+  const { backend } = options;
+  const progress = (line: string) => options.onProgress?.(`[${scenario.name}] ${line}`);
+  const runId = newRunId();
+  const started = Date.now();
+  const events = new EventLog();
+  const result: ScenarioResult = {
+    schemaVersion: RESULT_SCHEMA_VERSION,
+    scenario,
+    file: loaded.file,
+    backend: backend.name,
+    runId,
+    startedAt: new Date(started).toISOString(),
+    durationMs: 0,
+    platform: {},
+    warnings: loaded.warnings,
+    pods: [],
+    verdicts: [],
+    pass: false,
+  };
+  let deployment: Deployment | undefined;
+  const teardown = async () => {
+    progress("teardown");
+    await backend.teardown(deployment, runId);
+  };
+  const unregister = registerCleanup(`scenario ${scenario.name} (run ${runId})`, teardown);
+  try {
+    result.image = await resolveImage(scenario, progress);
+    await backend.prepare([result.image]);
+    progress(`deploying ${scenario.replicas} replica(s) of ${result.image.ref} on ${backend.name}`);
+    deployment = await backend.deploy(scenario, result.image, events, runId);
+    result.platform = deployment.platform;
+    result.trafficPath = deployment.trafficPath;
+
+    progress(`load: ${scenario.load.connections} connection(s) → ${deployment.target.host}:${deployment.target.port}`);
+    const load = startLoad(deployment.target, scenario.load);
+    const loadStarted = Date.now();
+    let disrupted: PodOutcome[] = [];
+    try {
+      await sleep(scenario.disruption.atSeconds * 1000);
+      progress(`disruption: ${scenario.disruption.action} at +${scenario.disruption.atSeconds}s`);
+      const outcome = await withTimeout(
+        backend.disrupt(deployment, scenario.disruption),
+        disruptionBudgetMs(scenario),
+        `the disruption (${scenario.disruption.action})`,
+      );
+      disrupted = outcome.pods;
+      progress(`disrupted pod(s) gone: ${disrupted.map((p) => p.pod).join(", ")}`);
+      await sleep(Math.max(WINDOW_MARGIN_MS, loadStarted + scenario.load.durationSeconds * 1000 - Date.now()));
+    } finally {
+      result.load = await load.stop();
+    }
+    for (const pod of disrupted) pod.processes = processReports(events.events, pod.pod);
+    result.pods = disrupted;
+    result.timeline = buildTimeline([
+      ...events.events,
+      ...loadEvents(
+        result.load,
+        disrupted.map((p) => p.pod),
+      ),
+    ]);
+    result.verdicts = evaluate({ expectations: scenario.expectations, load: result.load, pods: disrupted });
+    result.pass = result.verdicts.every((v) => v.pass);
+  } catch (err) {
+    result.error = err instanceof Error ? err.message : String(err);
+    result.pass = false;
+    if (result.timeline === undefined && events.events.length > 0) result.timeline = buildTimeline(events.events);
+  } finally {
+    try {
+      await teardown();
+    } finally {
+      unregister();
+    }
+    result.durationMs = Date.now() - started;
+    if (options.resultsDir) await writeResult(options.resultsDir, result);
+  }
+  return result;
+}
+
+export async function writeResult(dir: string, result: ScenarioResult): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `${result.scenario.name}.${result.backend}.json`);
+  await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
+  return file;
+}

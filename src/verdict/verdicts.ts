@@ -1,0 +1,143 @@
+// Checks a scenario's expectations against what was measured. Pure: every verdict carries the
+// evidence it was decided on, in words a reader can check against the timeline.
+import type { PodOutcome } from "../backends/backend.js";
+import { FAILURE_KINDS, type LoadResult } from "../load/types.js";
+import { formatOffset } from "../observe/timeline.js";
+import type { Expectations } from "../scenario/schema.js";
+
+export interface Verdict {
+  name: string;
+  expected: string;
+  actual: string;
+  pass: boolean;
+  evidence: string;
+}
+
+export interface VerdictInput {
+  expectations: Expectations;
+  load: LoadResult;
+  pods: PodOutcome[];
+}
+
+export function failureSummary(load: LoadResult): string {
+  const kinds = FAILURE_KINDS.filter((k) => load.failedByKind[k] > 0).map((k) => `${k} ${load.failedByKind[k]}`);
+  return kinds.length > 0 ? kinds.join(", ") : "none";
+}
+
+/** Which processes of a pod received SIGTERM (from the app's own log lines). */
+export function sigtermReceipts(pod: PodOutcome): Array<{ role: string; at?: number }> {
+  return pod.processes.map((p) => ({ role: p.role, at: p.signals.find((s) => s.name === "SIGTERM")?.at }));
+}
+
+/** Graceful: ended on its own with 0 or 143 (SIGTERM's default) before any SIGKILL. */
+export function exitedGracefully(pod: PodOutcome): boolean {
+  return !pod.sigkilled && (pod.exitCode === 0 || pod.exitCode === 143);
+}
+
+export function terminationMs(pod: PodOutcome): number | undefined {
+  return pod.goneAt === undefined ? undefined : pod.goneAt - pod.deleteAt;
+}
+
+function checkFailedRequests(max: number, load: LoadResult): Verdict {
+  const first = load.failures[0];
+  return {
+    name: "failed requests",
+    expected: `≤ ${max}`,
+    actual: String(load.failed),
+    pass: load.failed <= max,
+    evidence:
+      `${load.failed} failed of ${load.sent} sent (${failureSummary(load)}); ${load.succeeded} succeeded, ` +
+      `${load.inFlightAtEnd} in flight when the window closed` +
+      (first ? `; first failure: ${first.kind}${first.code !== undefined ? ` (${first.code})` : ""}` : ""),
+  };
+}
+
+function checkSigterm(role: string, expected: boolean, pods: PodOutcome[]): Verdict[] {
+  return pods.map((pod) => {
+    const receipts = sigtermReceipts(pod).filter((r) => role === "*" || r.role === role);
+    const origin = pod.deleteAt;
+    const describe = receipts
+      .map((r) => `${r.role}: ${r.at === undefined ? "no SIGTERM logged" : `SIGTERM at ${formatOffset(r.at - origin)}`}`)
+      .join("; ");
+    const name = `SIGTERM ${role === "*" ? "every process" : role} (${pod.pod})`;
+    if (receipts.length === 0) {
+      return {
+        name,
+        expected: expected ? "received" : "not received",
+        actual: "process never seen",
+        pass: false,
+        evidence: `no log line from ${role === "*" ? "any process" : `a process with role "${role}"`} in ${pod.pod}; seen: ${pod.processes.map((p) => p.role).join(", ") || "none"}`,
+      };
+    }
+    const got = receipts.every((r) => r.at !== undefined);
+    const none = receipts.every((r) => r.at === undefined);
+    const actual = got ? "received" : none ? "not received" : "received by some";
+    return {
+      name,
+      expected: expected ? "received" : "not received",
+      actual,
+      pass: expected ? got : none,
+      evidence: describe,
+    };
+  });
+}
+
+function checkExit(expected: "graceful" | "killed", pods: PodOutcome[]): Verdict[] {
+  return pods.map((pod) => {
+    const graceful = exitedGracefully(pod);
+    const actual = pod.sigkilled ? "killed" : graceful ? "graceful" : `exited ${pod.exitCode ?? "?"}`;
+    return {
+      name: `exit (${pod.pod})`,
+      expected,
+      actual,
+      pass: expected === "graceful" ? graceful : pod.sigkilled,
+      evidence:
+        `exit code ${pod.exitCode ?? "unknown"}${pod.exitReason ? ` (${pod.exitReason})` : ""}; ` +
+        `SIGKILL ${pod.sigkilled ? "sent at the end of the grace period" : "not needed"}` +
+        (pod.notes.length > 0 ? `; ${pod.notes.join("; ")}` : ""),
+    };
+  });
+}
+
+function checkTermination(bounds: { minSeconds?: number; maxSeconds?: number }, pods: PodOutcome[]): Verdict[] {
+  const expected = [
+    bounds.minSeconds !== undefined ? `≥ ${bounds.minSeconds} s` : "",
+    bounds.maxSeconds !== undefined ? `≤ ${bounds.maxSeconds} s` : "",
+  ]
+    .filter(Boolean)
+    .join(" and ");
+  return pods.map((pod) => {
+    const ms = terminationMs(pod);
+    const s = ms === undefined ? undefined : ms / 1000;
+    const pass =
+      s !== undefined &&
+      (bounds.minSeconds === undefined || s >= bounds.minSeconds) &&
+      (bounds.maxSeconds === undefined || s <= bounds.maxSeconds);
+    return {
+      name: `termination time (${pod.pod})`,
+      expected,
+      actual: s === undefined ? "pod not gone" : `${s.toFixed(2)} s`,
+      pass,
+      evidence: s === undefined ? "the pod was still there when observation ended" : `delete → pod gone in ${s.toFixed(3)} s`,
+    };
+  });
+}
+
+export function evaluate(input: VerdictInput): Verdict[] {
+  const { expectations: e, load, pods } = input;
+  const verdicts: Verdict[] = [];
+  if (e.maxFailedRequests !== undefined) verdicts.push(checkFailedRequests(e.maxFailedRequests, load));
+  for (const [role, expected] of Object.entries(e.sigterm ?? {})) verdicts.push(...checkSigterm(role, expected, pods));
+  if (e.exit) verdicts.push(...checkExit(e.exit, pods));
+  if (e.terminationSeconds) verdicts.push(...checkTermination(e.terminationSeconds, pods));
+  if (pods.length === 0 && verdicts.length > 0) {
+    verdicts.push({
+      name: "disruption",
+      expected: "at least one pod terminated",
+      actual: "none",
+      pass: false,
+      evidence: "no pod was disrupted, so per-pod expectations could not be checked",
+    });
+  }
+  return verdicts;
+}

@@ -1,0 +1,108 @@
+import { describe, expect, it } from "vitest";
+import { MINIMUM_GRACE_MS, type PodRuntime, sigkillDeadline, terminatePod } from "../../src/backends/local/termination.js";
+import { EventLog } from "../../src/observe/events.js";
+import type { PreStop } from "../../src/scenario/schema.js";
+
+describe("sigkillDeadline", () => {
+  it("is the end of the grace period, counted from the delete", () => {
+    expect(sigkillDeadline(1000, 30, 4000)).toBe(31_000);
+  });
+  it("grants at least 2 s after SIGTERM when preStop used up the grace period", () => {
+    expect(sigkillDeadline(0, 5, 5000)).toBe(5000 + MINIMUM_GRACE_MS);
+    expect(sigkillDeadline(0, 5, 4000)).toBe(6000);
+  });
+});
+
+/** A fake container: exits `exitAfterTermMs` after SIGTERM (never, if undefined), 137 on SIGKILL. */
+function fakeRuntime(opts: { exitAfterTermMs?: number; preStopMs?: number; preStopFails?: boolean }) {
+  const calls: Array<{ what: string; at: number }> = [];
+  let resolveExit: (code: number) => void = () => {};
+  const exited = new Promise<number>((r) => {
+    resolveExit = r;
+  });
+  const runtime: PodRuntime = {
+    runPreStop: async (_hook, signal) => {
+      calls.push({ what: "preStop", at: Date.now() });
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, opts.preStopMs ?? 0);
+        signal.addEventListener("abort", () => {
+          clearTimeout(t);
+          r();
+        });
+      });
+      if (opts.preStopFails) throw new Error("hook exited 1");
+    },
+    sendSignal: async (signal) => {
+      calls.push({ what: signal, at: Date.now() });
+      if (signal === "SIGKILL") resolveExit(137);
+      else if (opts.exitAfterTermMs !== undefined) setTimeout(() => resolveExit(0), opts.exitAfterTermMs);
+    },
+    waitForExit: () => exited,
+    removeEndpoint: () => calls.push({ what: "removeEndpoint", at: Date.now() }),
+  };
+  return { runtime, calls };
+}
+
+async function run(preStop: PreStop, graceSeconds: number, rt: ReturnType<typeof fakeRuntime>, propagationMs = 50) {
+  const sink = new EventLog();
+  const outcome = await terminatePod({ pod: "p", graceSeconds, preStop, endpointPropagationMs: propagationMs, runtime: rt.runtime, sink });
+  return { outcome, kinds: sink.events.map((e) => e.kind), events: sink.events };
+}
+
+describe("terminatePod (the kubelet's sequence)", () => {
+  it("runs preStop, then SIGTERM; a cooperative container exits without SIGKILL", async () => {
+    const rt = fakeRuntime({ preStopMs: 200, exitAfterTermMs: 50 });
+    const { outcome, kinds } = await run({ type: "sleep", seconds: 0.2 }, 5, rt);
+    expect(rt.calls.map((c) => c.what)).toEqual(["preStop", "removeEndpoint", "SIGTERM"]);
+    expect(outcome.sigkillAt).toBeUndefined();
+    expect(outcome.exitCode).toBe(0);
+    expect(outcome.sigtermAt! - outcome.deleteAt).toBeGreaterThanOrEqual(195);
+    expect(kinds).toEqual(["delete-requested", "prestop-start", "endpoint-removed", "prestop-end", "sigterm-sent", "container-exit"]);
+  });
+
+  it("removes the endpoint concurrently with preStop, after the propagation delay", async () => {
+    const rt = fakeRuntime({ preStopMs: 300, exitAfterTermMs: 10 });
+    const { outcome } = await run({ type: "sleep", seconds: 0.3 }, 5, rt, 100);
+    expect(outcome.endpointRemovedAt! - outcome.deleteAt).toBeGreaterThanOrEqual(95);
+    expect(outcome.endpointRemovedAt!).toBeLessThan(outcome.sigtermAt!);
+  });
+
+  it("sends SIGKILL when the grace period (counted from the delete) runs out", async () => {
+    const rt = fakeRuntime({ preStopMs: 300 });
+    const { outcome } = await run({ type: "sleep", seconds: 0.3 }, 3, rt);
+    expect(outcome.exitCode).toBe(137);
+    expect(outcome.sigkillAt! - outcome.deleteAt).toBeGreaterThanOrEqual(2990);
+    expect(outcome.sigkillAt! - outcome.deleteAt).toBeLessThan(3250);
+  });
+
+  it("never leaves less than 2 s between SIGTERM and SIGKILL, even inside the grace period", async () => {
+    // grace 2 s, preStop 0.3 s: 1.7 s would remain; the kubelet rounds up to 2 s.
+    const rt = fakeRuntime({ preStopMs: 300 });
+    const { outcome } = await run({ type: "sleep", seconds: 0.3 }, 2, rt);
+    expect(outcome.sigkillAt! - outcome.sigtermAt!).toBeGreaterThanOrEqual(MINIMUM_GRACE_MS - 10);
+  });
+
+  it("gives the 2 s minimum after SIGTERM when preStop overruns the grace period", async () => {
+    const rt = fakeRuntime({ preStopMs: 10_000 });
+    const { outcome, events } = await run({ type: "sleep", seconds: 10 }, 1, rt);
+    expect(outcome.preStop?.overran).toBe(true);
+    expect(outcome.sigtermAt! - outcome.deleteAt).toBeGreaterThanOrEqual(990);
+    expect(outcome.sigkillAt! - outcome.sigtermAt!).toBeGreaterThanOrEqual(MINIMUM_GRACE_MS - 10);
+    expect(events.find((e) => e.kind === "prestop-end")?.detail).toMatchObject({ overran: true });
+  });
+
+  it("records a failed preStop hook (FailedPreStopHook) and still sends SIGTERM", async () => {
+    const rt = fakeRuntime({ preStopMs: 10, preStopFails: true, exitAfterTermMs: 10 });
+    const { kinds, events, outcome } = await run({ type: "exec", command: ["false"] }, 5, rt);
+    expect(kinds).toContain("prestop-failed");
+    expect(events.find((e) => e.kind === "prestop-failed")?.detail).toMatchObject({ reason: "FailedPreStopHook" });
+    expect(outcome.sigtermAt).toBeDefined();
+    expect(outcome.exitCode).toBe(0);
+  });
+
+  it("without preStop, SIGTERM goes out at once", async () => {
+    const rt = fakeRuntime({ exitAfterTermMs: 10 });
+    const { outcome } = await run({ type: "none" }, 5, rt);
+    expect(outcome.sigtermAt! - outcome.deleteAt).toBeLessThan(50);
+  });
+});
