@@ -39,18 +39,17 @@ function fieldPath(path: ReadonlyArray<PropertyKey>): string {
 }
 
 function zodIssues(file: string, error: z.ZodError): ScenarioIssue[] {
-  return error.issues.map((i) => {
+  return error.issues.flatMap((i): ScenarioIssue[] => {
     if (i.code === "unrecognized_keys") {
-      const keys = i.keys.join(", ");
-      return { file, field: fieldPath(i.path), message: `unknown field(s): ${keys}` };
+      return i.keys.map((key) => ({ file, field: fieldPath([...i.path, key]), message: "unknown field (see fixtures/scenario.schema.json)" }));
     }
     if (i.code === "invalid_union" && "errors" in i) {
       // Pick the branch that got furthest, so "image.style: invalid option" beats a generic message.
       const branches = (i.errors as z.core.$ZodIssue[][]).flat();
       const best = branches.find((b) => b.code !== "unrecognized_keys") ?? branches[0];
-      if (best) return { file, field: fieldPath([...i.path, ...best.path]), message: best.message };
+      if (best) return [{ file, field: fieldPath([...i.path, ...best.path]), message: best.message }];
     }
-    return { file, field: fieldPath(i.path), message: i.message };
+    return [{ file, field: fieldPath(i.path), message: i.message }];
   });
 }
 

@@ -130,7 +130,8 @@ export function evaluate(input: VerdictInput): Verdict[] {
   for (const [role, expected] of Object.entries(e.sigterm ?? {})) verdicts.push(...checkSigterm(role, expected, pods));
   if (e.exit) verdicts.push(...checkExit(e.exit, pods));
   if (e.terminationSeconds) verdicts.push(...checkTermination(e.terminationSeconds, pods));
-  if (pods.length === 0 && verdicts.length > 0) {
+  const perPod = e.sigterm !== undefined || e.exit !== undefined || e.terminationSeconds !== undefined;
+  if (pods.length === 0 && perPod) {
     verdicts.push({
       name: "disruption",
       expected: "at least one pod terminated",

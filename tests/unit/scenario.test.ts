@@ -1,0 +1,91 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadScenarios, parseScenario, ScenarioValidationError } from "../../src/scenario/load.js";
+import { scenarioJsonSchema } from "../../src/scenario/schema.js";
+
+const BAD = join(import.meta.dirname, "../fixtures/bad-scenarios");
+
+/** What each bad file must be rejected for: the field named and a word of the reason. */
+const EXPECTED: Record<string, { field: string; reason: RegExp }> = {
+  "malformed-yaml.yaml": { field: "", reason: /YAML/ },
+  "unknown-field.yaml": { field: "replicaz", reason: /unknown field/ },
+  "wrong-type.yaml": { field: "replicas", reason: /expected number/ },
+  "negative-duration.yaml": { field: "terminationGracePeriodSeconds", reason: />=0/ },
+  "absurd-duration.yaml": { field: "load.durationSeconds", reason: /<=600/ },
+  "unknown-style.yaml": { field: "image.style", reason: /expected one of/ },
+  "latest-tag.yaml": { field: "image.ref", reason: /latest/ },
+  "prestop-missing-seconds.yaml": { field: "preStop.seconds", reason: /expected number/ },
+  "bad-name.yaml": { field: "name", reason: /lower-case/ },
+  "not-a-mapping.yaml": { field: "", reason: /mapping/ },
+  "inverted-bounds.yaml": { field: "expectations.terminationSeconds", reason: /minSeconds/ },
+  "unknown-disruption.yaml": { field: "disruption.action", reason: /delete|rollout|scaleDown|Invalid/ },
+};
+
+describe("scenario validation", () => {
+  const files = readdirSync(BAD).filter((f) => f.endsWith(".yaml"));
+
+  it("has an expectation for every file of the bad corpus", () => {
+    expect(files.sort()).toEqual(Object.keys(EXPECTED).sort());
+  });
+
+  for (const file of files) {
+    it(`rejects ${file} naming the file, the field and the reason`, () => {
+      const expected = EXPECTED[file];
+      const path = join(BAD, file);
+      let error: unknown;
+      try {
+        parseScenario(path, readFileSync(path, "utf8"));
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ScenarioValidationError);
+      const issue = (error as ScenarioValidationError).issues[0];
+      expect(issue?.file).toBe(path);
+      expect(issue?.field).toBe(expected?.field);
+      expect(issue?.message).toMatch(expected?.reason ?? /never/);
+      expect((error as Error).message).toContain(path);
+    });
+  }
+
+  it("reports every bad file of a directory at once", async () => {
+    const err = await loadScenarios([BAD]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ScenarioValidationError);
+    const filesNamed = new Set((err as ScenarioValidationError).issues.map((i) => i.file));
+    expect(filesNamed.size).toBe(files.length);
+  });
+
+  it("fills defaults a user would expect", () => {
+    const { scenario } = parseScenario("x.yaml", "name: x\nimage: {style: exec-form}\n");
+    expect(scenario).toMatchObject({
+      port: 8080,
+      replicas: 2,
+      terminationGracePeriodSeconds: 30,
+      preStop: { type: "none" },
+      disruption: { action: "delete", count: 1, atSeconds: 3 },
+      load: { keepAlive: true, connections: 10 },
+      local: { endpointPropagationMs: 1000 },
+    });
+  });
+
+  it("warns (but accepts) when the grace period is not longer than the preStop sleep", () => {
+    const { warnings } = parseScenario("x.yaml", "name: x\nimage: {style: exec}\npreStop: {type: sleep, seconds: 10}\nterminationGracePeriodSeconds: 5\n");
+    expect(warnings.join()).toMatch(/2 s extension/);
+  });
+
+  it("rejects two scenarios with the same name", async () => {
+    const dir = join(import.meta.dirname, "../fixtures/duplicate-names");
+    const err = await loadScenarios([dir]).catch((e: unknown) => e);
+    expect((err as ScenarioValidationError).issues[0]).toMatchObject({ field: "name" });
+  });
+
+  it("loads every shipped fixture", async () => {
+    const loaded = await loadScenarios([join(import.meta.dirname, "../../fixtures/scenarios")]);
+    expect(loaded.length).toBeGreaterThanOrEqual(16);
+  });
+
+  it("keeps fixtures/scenario.schema.json in step with the schema", () => {
+    const committed = JSON.parse(readFileSync(join(import.meta.dirname, "../../fixtures/scenario.schema.json"), "utf8"));
+    expect(committed).toEqual(scenarioJsonSchema());
+  });
+});

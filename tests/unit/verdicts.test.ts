@@ -1,0 +1,135 @@
+import { describe, expect, it } from "vitest";
+import type { PodOutcome } from "../../src/backends/backend.js";
+import { FAILURE_KINDS, type FailureKind, type LoadResult } from "../../src/load/types.js";
+import { processReports } from "../../src/observe/app-log.js";
+import type { TimelineEvent } from "../../src/observe/events.js";
+import { buildTimeline, loadEvents } from "../../src/observe/timeline.js";
+import { evaluate } from "../../src/verdict/verdicts.js";
+
+function load(failures: FailureKind[], sent = 1000): LoadResult {
+  const failedByKind = Object.fromEntries(FAILURE_KINDS.map((k) => [k, 0])) as Record<FailureKind, number>;
+  for (const f of failures) failedByKind[f]++;
+  return {
+    target: "127.0.0.1:1",
+    startedAt: 0,
+    endedAt: 10_000,
+    sent,
+    succeeded: sent - failures.length - 2,
+    failed: failures.length,
+    failedByKind,
+    inFlightAtEnd: 2,
+    failures: failures.map((kind, i) => ({ kind, sentAt: 5000 + i, at: 5001 + i, path: "/" })),
+    successBuckets: [],
+    latencies: [],
+    servedBy: [{ pod: "pod-a/app", count: 10, first: 100, last: 7000 }],
+    autocannon: { requests: sent, errors: 0, timeouts: 0, non2xx: 0, resets: 0 },
+  };
+}
+
+function pod(overrides: Partial<PodOutcome> = {}): PodOutcome {
+  return {
+    pod: "pod-a",
+    pid1Cmdline: "node /app/server.js",
+    deleteAt: 3000,
+    goneAt: 6500,
+    exitCode: 0,
+    sigkilled: false,
+    processes: [{ role: "app", pid: 1, signals: [{ name: "SIGTERM", at: 3100 }], exit: { code: 0, at: 6400 } }],
+    notes: [],
+    ...overrides,
+  };
+}
+
+describe("verdicts", () => {
+  it("a single failed request fails a zero-tolerance expectation, and says how it failed", () => {
+    const [v] = evaluate({ expectations: { maxFailedRequests: 0 }, load: load(["reset"]), pods: [pod()] });
+    expect(v).toMatchObject({ name: "failed requests", pass: false, actual: "1" });
+    expect(v?.evidence).toMatch(/reset 1/);
+    expect(v?.evidence).toMatch(/2 in flight when the window closed/);
+  });
+
+  it("zero failures pass", () => {
+    const [v] = evaluate({ expectations: { maxFailedRequests: 0 }, load: load([]), pods: [pod()] });
+    expect(v?.pass).toBe(true);
+  });
+
+  it("SIGTERM expected but the app never logged it", () => {
+    const silent = pod({ processes: [{ role: "app", pid: 7, signals: [] }], sigkilled: true, exitCode: 137 });
+    const verdicts = evaluate({ expectations: { sigterm: { app: true }, exit: "graceful" }, load: load([]), pods: [silent] });
+    expect(verdicts.map((v) => [v.name, v.pass, v.actual])).toEqual([
+      ["SIGTERM app (pod-a)", false, "not received"],
+      ["exit (pod-a)", false, "killed"],
+    ]);
+  });
+
+  it('"*" means every process of the pod; one missing makes it partial', () => {
+    const two = pod({
+      processes: [
+        { role: "app-1", pid: 8, signals: [{ name: "SIGTERM", at: 3200 }] },
+        { role: "app-2", pid: 9, signals: [] },
+      ],
+    });
+    const [yes] = evaluate({ expectations: { sigterm: { "*": true } }, load: load([]), pods: [two] });
+    const [no] = evaluate({ expectations: { sigterm: { "*": false } }, load: load([]), pods: [two] });
+    expect(yes).toMatchObject({ pass: false, actual: "received by some" });
+    expect(no).toMatchObject({ pass: false, actual: "received by some" });
+    expect(yes?.evidence).toMatch(/app-1: SIGTERM at \+0\.200 s; app-2: no SIGTERM logged/);
+  });
+
+  it("a role that never logged anything fails rather than passing silently", () => {
+    const [v] = evaluate({ expectations: { sigterm: { worker: false } }, load: load([]), pods: [pod()] });
+    expect(v).toMatchObject({ pass: false, actual: "process never seen" });
+  });
+
+  it("exit 143 without SIGKILL is graceful; SIGKILL is killed", () => {
+    const [g] = evaluate({ expectations: { exit: "graceful" }, load: load([]), pods: [pod({ exitCode: 143 })] });
+    const [k] = evaluate({ expectations: { exit: "killed" }, load: load([]), pods: [pod({ exitCode: 137, sigkilled: true })] });
+    const [notKilled] = evaluate({ expectations: { exit: "killed" }, load: load([]), pods: [pod({ exitCode: 143 })] });
+    expect([g?.pass, k?.pass, notKilled?.pass]).toEqual([true, true, false]);
+  });
+
+  it("termination time bounds use delete → gone", () => {
+    const [ok] = evaluate({ expectations: { terminationSeconds: { maxSeconds: 4 } }, load: load([]), pods: [pod()] });
+    const [slow] = evaluate({ expectations: { terminationSeconds: { maxSeconds: 3 } }, load: load([]), pods: [pod()] });
+    const [gone] = evaluate({ expectations: { terminationSeconds: { maxSeconds: 3 } }, load: load([]), pods: [pod({ goneAt: undefined })] });
+    expect([ok?.pass, ok?.actual, slow?.pass, gone?.pass]).toEqual([true, "3.50 s", false, false]);
+  });
+
+  it("expectations without any disrupted pod fail", () => {
+    const verdicts = evaluate({ expectations: { exit: "graceful" }, load: load([]), pods: [] });
+    expect(verdicts.some((v) => v.name === "disruption" && !v.pass)).toBe(true);
+  });
+});
+
+describe("timeline", () => {
+  const events: TimelineEvent[] = [
+    { at: 5000, kind: "sigterm-sent", source: "kubelet", pod: "pod-a" },
+    { at: 3000, kind: "delete-requested", source: "harness", pod: "pod-a" },
+    { at: 1000, kind: "app-start", source: "app", pod: "pod-a", process: "app", detail: { pid: 1 } },
+    { at: 5100, kind: "app-signal", source: "app", pod: "pod-a", process: "app", detail: { signal: "SIGTERM", pid: 1 } },
+    { at: 6000, kind: "app-exit", source: "app", pod: "pod-a", process: "app", detail: { code: 0, pid: 1 } },
+  ];
+
+  it("is sorted and relative to the delete", () => {
+    const tl = buildTimeline(events);
+    expect(tl.origin).toBe(3000);
+    expect(tl.entries.map((e) => [e.kind, e.t])).toEqual([
+      ["app-start", -2000],
+      ["delete-requested", 0],
+      ["sigterm-sent", 2000],
+      ["app-signal", 2100],
+      ["app-exit", 3000],
+    ]);
+  });
+
+  it("adds failed requests and the last request each disrupted pod served", () => {
+    const extra = loadEvents(load(["closed"]), ["pod-a"]);
+    expect(extra.map((e) => e.kind)).toEqual(["request-failed", "last-request-served"]);
+    expect(extra[1]).toMatchObject({ pod: "pod-a", at: 7000 });
+  });
+
+  it("groups app lines per process", () => {
+    const [p] = processReports(events, "pod-a");
+    expect(p).toMatchObject({ role: "app", pid: 1, signals: [{ name: "SIGTERM", at: 5100 }], exit: { code: 0, at: 6000 } });
+  });
+});
