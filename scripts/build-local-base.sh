@@ -14,6 +14,10 @@ PACKAGES="nodejs,bash,tini,procps,ca-certificates"
 SELF_HASH=$(sha256sum "$0" | cut -c1-12)
 TAG="${1:-graceful-e2e/base:${SUITE}-${SELF_HASH}}"
 
+if ! docker info >/dev/null 2>&1; then
+  log "no Docker engine is reachable: run scripts/ensure-docker.sh first"
+  exit 1
+fi
 if docker image inspect "$TAG" >/dev/null 2>&1; then
   log "cached: $TAG"
   echo "$TAG"

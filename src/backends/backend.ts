@@ -51,6 +51,8 @@ export interface PodOutcome {
   exitReason?: string;
   /** True when the grace period ran out and SIGKILL was sent while it still ran. */
   sigkilled: boolean;
+  /** The pod's processes (pid, parent, command line) before any signal, when the backend can see them. */
+  processTree?: Array<{ pid: number; ppid: number; command: string }>;
   /** Processes seen in the app's log lines. */
   processes: ProcessReport[];
   /** Notes such as "API exit code disagrees with the app's own exit line". */

@@ -3,8 +3,8 @@
 import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
-import { BACKEND_NAMES, createBackend } from "../backends/index.js";
 import { assertDockerReachable } from "../backends/docker-check.js";
+import { BACKEND_NAMES, createBackend } from "../backends/index.js";
 import { removeLabelledContainers } from "../backends/local/backend.js";
 import { ensureStyleImages } from "../images/build.js";
 import { formatResults } from "../report/console.js";
@@ -13,7 +13,7 @@ import { type LoadedScenario, loadScenarios, ScenarioValidationError } from "../
 import { IMAGE_STYLES, type ImageStyle, scenarioJsonSchema } from "../scenario/schema.js";
 import { installSignalHandlers, interruptedBy } from "../util/cleanup.js";
 import { PrerequisiteError, UsageError } from "../util/errors.js";
-import { LABEL_ROOT } from "../util/labels.js";
+import { LABEL_RUN } from "../util/labels.js";
 import { packageRoot } from "../util/paths.js";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -35,14 +35,19 @@ export function selectScenarios(all: LoadedScenario[], filter?: string, tags?: s
   }
   return all.filter(
     (l) =>
-      (!re || re.test(l.scenario.name)) && (!tags || tags.length === 0 || tags.some((t) => l.scenario.tags.includes(t))),
+      (!re || re.test(l.scenario.name)) &&
+      (!tags || tags.length === 0 || tags.some((t) => l.scenario.tags.includes(t))),
   );
 }
 
 async function runCommand(paths: string[], opts: Record<string, unknown>): Promise<number> {
   const backendName = String(opts.backend);
   const scenarioPaths = paths.length > 0 ? paths : [resolve(packageRoot(), "fixtures/scenarios")];
-  const loaded = selectScenarios(await loadScenarios(scenarioPaths), opts.filter as string | undefined, opts.tag as string[]);
+  const loaded = selectScenarios(
+    await loadScenarios(scenarioPaths),
+    opts.filter as string | undefined,
+    opts.tag as string[],
+  );
   if (loaded.length === 0) throw new UsageError("no scenario matched (check the paths, --filter and --tag)");
   for (const l of loaded) for (const w of l.warnings) log(`warning: ${l.file}: ${w}`);
   const backend = await createBackend(backendName, {
@@ -82,7 +87,11 @@ export function buildProgram(): Command {
     .option("-f, --filter <regex>", "only scenarios whose name matches")
     .option("-t, --tag <tag...>", "only scenarios carrying one of these tags")
     .option("-r, --results <dir>", "directory for the JSON result files", "results")
-    .option("--propagation-ms <ms>", "local backend: endpoint propagation delay for every scenario", intOption("--propagation-ms"))
+    .option(
+      "--propagation-ms <ms>",
+      "local backend: endpoint propagation delay for every scenario",
+      intOption("--propagation-ms"),
+    )
     .option("--cluster <name>", "kind: cluster name", "graceful-e2e")
     .option("--keep-cluster", "kind: keep a cluster this run created")
     .option("--context <name>", "existing: kubeconfig context")
@@ -113,7 +122,8 @@ export function buildProgram(): Command {
     .option("--force", "rebuild even when the tag exists")
     .action(async (styles: string[], opts: { force?: boolean }) => {
       const unknown = styles.filter((s) => !(IMAGE_STYLES as readonly string[]).includes(s));
-      if (unknown.length > 0) throw new UsageError(`unknown image style(s): ${unknown.join(", ")} (known: ${IMAGE_STYLES.join(", ")})`);
+      if (unknown.length > 0)
+        throw new UsageError(`unknown image style(s): ${unknown.join(", ")} (known: ${IMAGE_STYLES.join(", ")})`);
       await assertDockerReachable();
       const built = await ensureStyleImages((styles.length > 0 ? styles : [...IMAGE_STYLES]) as ImageStyle[], {
         onProgress: log,
@@ -124,11 +134,13 @@ export function buildProgram(): Command {
 
   program
     .command("clean")
-    .description(`remove every container the harness labelled (${LABEL_ROOT}=true), e.g. after a crash`)
+    .description(`remove every container a run created (label ${LABEL_RUN}), e.g. after a crash`)
     .action(async () => {
       await assertDockerReachable();
-      const removed = await removeLabelledContainers({ [LABEL_ROOT]: "true" });
-      process.stdout.write(removed.length > 0 ? `removed ${removed.length}: ${removed.join(", ")}\n` : "nothing to remove\n");
+      const removed = await removeLabelledContainers([LABEL_RUN]);
+      process.stdout.write(
+        removed.length > 0 ? `removed ${removed.length}: ${removed.join(", ")}\n` : "nothing to remove\n",
+      );
     });
 
   program

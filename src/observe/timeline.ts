@@ -30,7 +30,13 @@ export function loadEvents(load: LoadResult | undefined, disruptedPods: string[]
     // x-served-by is "<pod>/<role>"
     const pod = served.pod.split("/")[0] ?? served.pod;
     if (disruptedPods.includes(pod)) {
-      events.push({ at: served.last, kind: "last-request-served", source: "load", pod, detail: { count: served.count, by: served.pod } });
+      events.push({
+        at: served.last,
+        kind: "last-request-served",
+        source: "load",
+        pod,
+        detail: { count: served.count, by: served.pod },
+      });
     }
   }
   return events;

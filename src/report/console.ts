@@ -5,7 +5,11 @@ import { failureSummary, sigtermReceipts, terminationMs } from "../verdict/verdi
 
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
   const [head, ...body] = rows;
   return [line(head ?? []), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
 }
@@ -14,7 +18,9 @@ function sigtermCell(pod: PodOutcome | undefined): string {
   if (!pod) return "-";
   const r = sigtermReceipts(pod);
   if (r.length === 0) return "no app lines";
-  return r.map((x) => `${x.role}:${x.at === undefined ? "no" : `+${((x.at - pod.deleteAt) / 1000).toFixed(1)}s`}`).join(" ");
+  return r
+    .map((x) => `${x.role}:${x.at === undefined ? "no" : `+${((x.at - pod.deleteAt) / 1000).toFixed(1)}s`}`)
+    .join(" ");
 }
 
 function exitCell(pod: PodOutcome | undefined): string {
@@ -23,7 +29,9 @@ function exitCell(pod: PodOutcome | undefined): string {
 }
 
 export function summaryRows(results: ScenarioResult[]): string[][] {
-  const rows = [["scenario", "backend", "image", "PID 1", "SIGTERM received", "exit", "termination", "failed requests", "verdict"]];
+  const rows = [
+    ["scenario", "backend", "image", "PID 1", "SIGTERM received", "exit", "termination", "failed requests", "verdict"],
+  ];
   for (const r of results) {
     const pod = r.pods[0];
     const ms = pod ? terminationMs(pod) : undefined;
@@ -45,7 +53,9 @@ export function summaryRows(results: ScenarioResult[]): string[][] {
 export function formatResults(results: ScenarioResult[]): string {
   const out = [table(summaryRows(results)), ""];
   for (const r of results) {
-    out.push(`${r.pass ? "PASS" : "FAIL"} ${r.scenario.name} (${r.backend}${r.platform.runtime ? `, ${r.platform.runtime}` : ""})`);
+    out.push(
+      `${r.pass ? "PASS" : "FAIL"} ${r.scenario.name} (${r.backend}${r.platform.runtime ? `, ${r.platform.runtime}` : ""})`,
+    );
     if (r.error) out.push(`  error: ${r.error}`);
     for (const w of r.warnings) out.push(`  warning: ${w}`);
     for (const v of r.verdicts) {

@@ -4,7 +4,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Backend, Deployment, PodOutcome, ResolvedImage } from "../backends/backend.js";
-import { ensureStyleImages } from "../images/build.js";
+import { imageForScenario } from "../images/build.js";
 import { startLoad } from "../load/generator.js";
 import type { LoadResult } from "../load/types.js";
 import { processReports } from "../observe/app-log.js";
@@ -50,16 +50,12 @@ const WINDOW_MARGIN_MS = 1000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
-export async function resolveImage(scenario: Scenario, onProgress?: (line: string) => void): Promise<ResolvedImage> {
-  if ("ref" in scenario.image) return { style: "custom", ref: scenario.image.ref };
-  const [image] = await ensureStyleImages([scenario.image.style], { onProgress });
-  if (!image) throw new Error(`no image was built for style ${scenario.image.style}`);
-  return image;
-}
-
 /** The longest a disruption may take before the harness gives up waiting. */
 export function disruptionBudgetMs(s: Scenario): number {
-  const grace = s.disruption.action === "delete" ? (s.disruption.gracePeriodSeconds ?? s.terminationGracePeriodSeconds) : s.terminationGracePeriodSeconds;
+  const grace =
+    s.disruption.action === "delete"
+      ? (s.disruption.gracePeriodSeconds ?? s.terminationGracePeriodSeconds)
+      : s.terminationGracePeriodSeconds;
   const perPod = (grace + 2) * 1000 + 15_000;
   const pods = s.disruption.action === "rollout" ? s.replicas : 1;
   return perPod * pods + 30_000 * (s.disruption.action === "rollout" ? s.replicas : 0);
@@ -101,7 +97,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
   };
   const unregister = registerCleanup(`scenario ${scenario.name} (run ${runId})`, teardown);
   try {
-    result.image = await resolveImage(scenario, progress);
+    result.image = await imageForScenario(scenario.image, { onProgress: progress });
     await backend.prepare([result.image]);
     progress(`deploying ${scenario.replicas} replica(s) of ${result.image.ref} on ${backend.name}`);
     deployment = await backend.deploy(scenario, result.image, events, runId);

@@ -41,7 +41,11 @@ function fieldPath(path: ReadonlyArray<PropertyKey>): string {
 function zodIssues(file: string, error: z.ZodError): ScenarioIssue[] {
   return error.issues.flatMap((i): ScenarioIssue[] => {
     if (i.code === "unrecognized_keys") {
-      return i.keys.map((key) => ({ file, field: fieldPath([...i.path, key]), message: "unknown field (see fixtures/scenario.schema.json)" }));
+      return i.keys.map((key) => ({
+        file,
+        field: fieldPath([...i.path, key]),
+        message: "unknown field (see fixtures/scenario.schema.json)",
+      }));
     }
     if (i.code === "invalid_union" && "errors" in i) {
       // Pick the branch that got furthest, so "image.style: invalid option" beats a generic message.

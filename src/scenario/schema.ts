@@ -86,12 +86,21 @@ export const TerminationBounds = z
 export const ExpectationsSpec = z.strictObject({
   maxFailedRequests: z.number().int().min(0).optional(),
   /**
+   * At least this many failed requests: for scenarios that demonstrate a failure mode, so that
+   * the harness's own detection is checked too (a drop that goes unseen fails the run).
+   */
+  minFailedRequests: z.number().int().min(1).optional(),
+  /**
    * Per process role (as the app logs it, e.g. "app", "app-1", "app-2"; "*" = every process seen):
    * whether it must have received SIGTERM.
    */
   sigterm: z.record(z.string().min(1), z.boolean()).optional(),
-  /** graceful: exited on its own (0/143) before the grace period ended; killed: SIGKILLed. */
-  exit: z.enum(["graceful", "killed"]).optional(),
+  /**
+   * graceful: every process exited on its own (0/143) before the grace period ended;
+   * killed: SIGKILLed at the end of the grace period;
+   * abrupt: no SIGKILL, but processes died without their exit line (killed when PID 1 exited).
+   */
+  exit: z.enum(["graceful", "killed", "abrupt"]).optional(),
   /** From the delete to the pod being gone. */
   terminationSeconds: TerminationBounds.optional(),
 });

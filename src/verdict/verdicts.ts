@@ -29,22 +29,39 @@ export function sigtermReceipts(pod: PodOutcome): Array<{ role: string; at?: num
   return pod.processes.map((p) => ({ role: p.role, at: p.signals.find((s) => s.name === "SIGTERM")?.at }));
 }
 
-/** Graceful: ended on its own with 0 or 143 (SIGTERM's default) before any SIGKILL. */
+/** Processes that logged lines but never their exit line: killed under them (e.g. PID 1 exited). */
+export function abruptlyEnded(pod: PodOutcome): string[] {
+  return pod.processes.filter((p) => p.exit === undefined).map((p) => p.role);
+}
+
+/**
+ * Graceful: ended on its own with 0 or 143 (SIGTERM's default) before any SIGKILL, and every
+ * process that logged anything also logged its own exit. An init that exits 143 while the
+ * kernel kills its children is not graceful, whatever the exit code says.
+ */
 export function exitedGracefully(pod: PodOutcome): boolean {
-  return !pod.sigkilled && (pod.exitCode === 0 || pod.exitCode === 143);
+  return !pod.sigkilled && (pod.exitCode === 0 || pod.exitCode === 143) && abruptlyEnded(pod).length === 0;
+}
+
+export function describeExit(pod: PodOutcome): string {
+  if (pod.sigkilled) return "killed";
+  const abrupt = abruptlyEnded(pod);
+  if (abrupt.length > 0) return `abrupt (${abrupt.join(", ")} never logged an exit)`;
+  return exitedGracefully(pod) ? "graceful" : `exited ${pod.exitCode ?? "?"}`;
 }
 
 export function terminationMs(pod: PodOutcome): number | undefined {
   return pod.goneAt === undefined ? undefined : pod.goneAt - pod.deleteAt;
 }
 
-function checkFailedRequests(max: number, load: LoadResult): Verdict {
+function checkFailedRequests(bounds: { min?: number; max?: number }, load: LoadResult): Verdict {
   const first = load.failures[0];
+  const { min, max } = bounds;
   return {
     name: "failed requests",
-    expected: `≤ ${max}`,
+    expected: [min !== undefined ? `≥ ${min}` : "", max !== undefined ? `≤ ${max}` : ""].filter(Boolean).join(" and "),
     actual: String(load.failed),
-    pass: load.failed <= max,
+    pass: (max === undefined || load.failed <= max) && (min === undefined || load.failed >= min),
     evidence:
       `${load.failed} failed of ${load.sent} sent (${failureSummary(load)}); ${load.succeeded} succeeded, ` +
       `${load.inFlightAtEnd} in flight when the window closed` +
@@ -57,7 +74,9 @@ function checkSigterm(role: string, expected: boolean, pods: PodOutcome[]): Verd
     const receipts = sigtermReceipts(pod).filter((r) => role === "*" || r.role === role);
     const origin = pod.deleteAt;
     const describe = receipts
-      .map((r) => `${r.role}: ${r.at === undefined ? "no SIGTERM logged" : `SIGTERM at ${formatOffset(r.at - origin)}`}`)
+      .map(
+        (r) => `${r.role}: ${r.at === undefined ? "no SIGTERM logged" : `SIGTERM at ${formatOffset(r.at - origin)}`}`,
+      )
       .join("; ");
     const name = `SIGTERM ${role === "*" ? "every process" : role} (${pod.pod})`;
     if (receipts.length === 0) {
@@ -82,15 +101,20 @@ function checkSigterm(role: string, expected: boolean, pods: PodOutcome[]): Verd
   });
 }
 
-function checkExit(expected: "graceful" | "killed", pods: PodOutcome[]): Verdict[] {
+function checkExit(expected: "graceful" | "killed" | "abrupt", pods: PodOutcome[]): Verdict[] {
   return pods.map((pod) => {
     const graceful = exitedGracefully(pod);
-    const actual = pod.sigkilled ? "killed" : graceful ? "graceful" : `exited ${pod.exitCode ?? "?"}`;
+    const actual = describeExit(pod);
     return {
       name: `exit (${pod.pod})`,
       expected,
       actual,
-      pass: expected === "graceful" ? graceful : pod.sigkilled,
+      pass:
+        expected === "graceful"
+          ? graceful
+          : expected === "killed"
+            ? pod.sigkilled
+            : !pod.sigkilled && abruptlyEnded(pod).length > 0,
       evidence:
         `exit code ${pod.exitCode ?? "unknown"}${pod.exitReason ? ` (${pod.exitReason})` : ""}; ` +
         `SIGKILL ${pod.sigkilled ? "sent at the end of the grace period" : "not needed"}` +
@@ -118,7 +142,8 @@ function checkTermination(bounds: { minSeconds?: number; maxSeconds?: number }, 
       expected,
       actual: s === undefined ? "pod not gone" : `${s.toFixed(2)} s`,
       pass,
-      evidence: s === undefined ? "the pod was still there when observation ended" : `delete → pod gone in ${s.toFixed(3)} s`,
+      evidence:
+        s === undefined ? "the pod was still there when observation ended" : `delete → pod gone in ${s.toFixed(3)} s`,
     };
   });
 }
@@ -126,7 +151,9 @@ function checkTermination(bounds: { minSeconds?: number; maxSeconds?: number }, 
 export function evaluate(input: VerdictInput): Verdict[] {
   const { expectations: e, load, pods } = input;
   const verdicts: Verdict[] = [];
-  if (e.maxFailedRequests !== undefined) verdicts.push(checkFailedRequests(e.maxFailedRequests, load));
+  if (e.maxFailedRequests !== undefined || e.minFailedRequests !== undefined) {
+    verdicts.push(checkFailedRequests({ min: e.minFailedRequests, max: e.maxFailedRequests }, load));
+  }
   for (const [role, expected] of Object.entries(e.sigterm ?? {})) verdicts.push(...checkSigterm(role, expected, pods));
   if (e.exit) verdicts.push(...checkExit(e.exit, pods));
   if (e.terminationSeconds) verdicts.push(...checkTermination(e.terminationSeconds, pods));

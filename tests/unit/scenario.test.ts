@@ -69,7 +69,10 @@ describe("scenario validation", () => {
   });
 
   it("warns (but accepts) when the grace period is not longer than the preStop sleep", () => {
-    const { warnings } = parseScenario("x.yaml", "name: x\nimage: {style: exec}\npreStop: {type: sleep, seconds: 10}\nterminationGracePeriodSeconds: 5\n");
+    const { warnings } = parseScenario(
+      "x.yaml",
+      "name: x\nimage: {style: exec}\npreStop: {type: sleep, seconds: 10}\nterminationGracePeriodSeconds: 5\n",
+    );
     expect(warnings.join()).toMatch(/2 s extension/);
   });
 
@@ -85,7 +88,9 @@ describe("scenario validation", () => {
   });
 
   it("keeps fixtures/scenario.schema.json in step with the schema", () => {
-    const committed = JSON.parse(readFileSync(join(import.meta.dirname, "../../fixtures/scenario.schema.json"), "utf8"));
+    const committed = JSON.parse(
+      readFileSync(join(import.meta.dirname, "../../fixtures/scenario.schema.json"), "utf8"),
+    );
     expect(committed).toEqual(scenarioJsonSchema());
   });
 });

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { MINIMUM_GRACE_MS, type PodRuntime, sigkillDeadline, terminatePod } from "../../src/backends/local/termination.js";
+import {
+  MINIMUM_GRACE_MS,
+  type PodRuntime,
+  sigkillDeadline,
+  terminatePod,
+} from "../../src/backends/local/termination.js";
 import { EventLog } from "../../src/observe/events.js";
 import type { PreStop } from "../../src/scenario/schema.js";
 
@@ -45,7 +50,14 @@ function fakeRuntime(opts: { exitAfterTermMs?: number; preStopMs?: number; preSt
 
 async function run(preStop: PreStop, graceSeconds: number, rt: ReturnType<typeof fakeRuntime>, propagationMs = 50) {
   const sink = new EventLog();
-  const outcome = await terminatePod({ pod: "p", graceSeconds, preStop, endpointPropagationMs: propagationMs, runtime: rt.runtime, sink });
+  const outcome = await terminatePod({
+    pod: "p",
+    graceSeconds,
+    preStop,
+    endpointPropagationMs: propagationMs,
+    runtime: rt.runtime,
+    sink,
+  });
   return { outcome, kinds: sink.events.map((e) => e.kind), events: sink.events };
 }
 
@@ -57,7 +69,14 @@ describe("terminatePod (the kubelet's sequence)", () => {
     expect(outcome.sigkillAt).toBeUndefined();
     expect(outcome.exitCode).toBe(0);
     expect(outcome.sigtermAt! - outcome.deleteAt).toBeGreaterThanOrEqual(195);
-    expect(kinds).toEqual(["delete-requested", "prestop-start", "endpoint-removed", "prestop-end", "sigterm-sent", "container-exit"]);
+    expect(kinds).toEqual([
+      "delete-requested",
+      "prestop-start",
+      "endpoint-removed",
+      "prestop-end",
+      "sigterm-sent",
+      "container-exit",
+    ]);
   });
 
   it("removes the endpoint concurrently with preStop, after the propagation delay", async () => {

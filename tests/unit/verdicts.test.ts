@@ -55,7 +55,11 @@ describe("verdicts", () => {
 
   it("SIGTERM expected but the app never logged it", () => {
     const silent = pod({ processes: [{ role: "app", pid: 7, signals: [] }], sigkilled: true, exitCode: 137 });
-    const verdicts = evaluate({ expectations: { sigterm: { app: true }, exit: "graceful" }, load: load([]), pods: [silent] });
+    const verdicts = evaluate({
+      expectations: { sigterm: { app: true }, exit: "graceful" },
+      load: load([]),
+      pods: [silent],
+    });
     expect(verdicts.map((v) => [v.name, v.pass, v.actual])).toEqual([
       ["SIGTERM app (pod-a)", false, "not received"],
       ["exit (pod-a)", false, "killed"],
@@ -83,7 +87,11 @@ describe("verdicts", () => {
 
   it("exit 143 without SIGKILL is graceful; SIGKILL is killed", () => {
     const [g] = evaluate({ expectations: { exit: "graceful" }, load: load([]), pods: [pod({ exitCode: 143 })] });
-    const [k] = evaluate({ expectations: { exit: "killed" }, load: load([]), pods: [pod({ exitCode: 137, sigkilled: true })] });
+    const [k] = evaluate({
+      expectations: { exit: "killed" },
+      load: load([]),
+      pods: [pod({ exitCode: 137, sigkilled: true })],
+    });
     const [notKilled] = evaluate({ expectations: { exit: "killed" }, load: load([]), pods: [pod({ exitCode: 143 })] });
     expect([g?.pass, k?.pass, notKilled?.pass]).toEqual([true, true, false]);
   });
@@ -91,7 +99,11 @@ describe("verdicts", () => {
   it("termination time bounds use delete → gone", () => {
     const [ok] = evaluate({ expectations: { terminationSeconds: { maxSeconds: 4 } }, load: load([]), pods: [pod()] });
     const [slow] = evaluate({ expectations: { terminationSeconds: { maxSeconds: 3 } }, load: load([]), pods: [pod()] });
-    const [gone] = evaluate({ expectations: { terminationSeconds: { maxSeconds: 3 } }, load: load([]), pods: [pod({ goneAt: undefined })] });
+    const [gone] = evaluate({
+      expectations: { terminationSeconds: { maxSeconds: 3 } },
+      load: load([]),
+      pods: [pod({ goneAt: undefined })],
+    });
     expect([ok?.pass, ok?.actual, slow?.pass, gone?.pass]).toEqual([true, "3.50 s", false, false]);
   });
 
@@ -106,7 +118,14 @@ describe("timeline", () => {
     { at: 5000, kind: "sigterm-sent", source: "kubelet", pod: "pod-a" },
     { at: 3000, kind: "delete-requested", source: "harness", pod: "pod-a" },
     { at: 1000, kind: "app-start", source: "app", pod: "pod-a", process: "app", detail: { pid: 1 } },
-    { at: 5100, kind: "app-signal", source: "app", pod: "pod-a", process: "app", detail: { signal: "SIGTERM", pid: 1 } },
+    {
+      at: 5100,
+      kind: "app-signal",
+      source: "app",
+      pod: "pod-a",
+      process: "app",
+      detail: { signal: "SIGTERM", pid: 1 },
+    },
     { at: 6000, kind: "app-exit", source: "app", pod: "pod-a", process: "app", detail: { code: 0, pid: 1 } },
   ];
 
@@ -130,6 +149,34 @@ describe("timeline", () => {
 
   it("groups app lines per process", () => {
     const [p] = processReports(events, "pod-a");
-    expect(p).toMatchObject({ role: "app", pid: 1, signals: [{ name: "SIGTERM", at: 5100 }], exit: { code: 0, at: 6000 } });
+    expect(p).toMatchObject({
+      role: "app",
+      pid: 1,
+      signals: [{ name: "SIGTERM", at: 5100 }],
+      exit: { code: 0, at: 6000 },
+    });
+  });
+});
+
+describe("exit verdicts that look at every process", () => {
+  const abrupt = pod({
+    exitCode: 143,
+    processes: [
+      { role: "app-1", pid: 8, signals: [] },
+      { role: "app-2", pid: 9, signals: [] },
+    ],
+  });
+
+  it("an init exiting 143 while its children die without an exit line is abrupt, not graceful", () => {
+    const [g] = evaluate({ expectations: { exit: "graceful" }, load: load([]), pods: [abrupt] });
+    const [a] = evaluate({ expectations: { exit: "abrupt" }, load: load([]), pods: [abrupt] });
+    expect(g).toMatchObject({ pass: false, actual: "abrupt (app-1, app-2 never logged an exit)" });
+    expect(a?.pass).toBe(true);
+  });
+
+  it("minFailedRequests: a drop that goes unseen fails the run", () => {
+    const [none] = evaluate({ expectations: { minFailedRequests: 1 }, load: load([]), pods: [pod()] });
+    const [one] = evaluate({ expectations: { minFailedRequests: 1 }, load: load(["closed"]), pods: [pod()] });
+    expect([none?.pass, none?.expected, one?.pass]).toEqual([false, "≥ 1", true]);
   });
 });

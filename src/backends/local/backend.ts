@@ -7,7 +7,7 @@ import type { Disruption, Scenario } from "../../scenario/schema.js";
 import { LABEL_RUN } from "../../util/labels.js";
 import { configureTestcontainersOffline } from "../../util/testcontainers-env.js";
 import type { Backend, Deployment, DisruptionOutcome, PodOutcome, ResolvedImage } from "../backend.js";
-import { Replica } from "./replica.js";
+import { type ProcessEntry, Replica } from "./replica.js";
 import { ServiceProxy } from "./service-proxy.js";
 import { terminatePod } from "./termination.js";
 
@@ -17,6 +17,8 @@ interface RunState {
   sink: EventSink;
   proxy: ServiceProxy;
   replicas: Map<string, Replica>;
+  /** Process tree of each replica once it was ready, before any signal. */
+  trees: Map<string, ProcessEntry[]>;
   nextIndex: number;
 }
 
@@ -40,7 +42,8 @@ export class LocalBackend implements Backend {
         .getImage(image.ref)
         .inspect()
         .catch(() => undefined);
-      if (!info) throw new Error(`image ${image.ref} is not present in the local Docker engine (build it or docker pull it)`);
+      if (!info)
+        throw new Error(`image ${image.ref} is not present in the local Docker engine (build it or docker pull it)`);
     }
   }
 
@@ -63,6 +66,7 @@ export class LocalBackend implements Backend {
     );
     state.replicas.set(name, replica);
     await replica.waitForReady(this.options.readyTimeoutMs ?? 30_000);
+    state.trees.set(name, await replica.refreshPid1());
     state.proxy.addEndpoint(name, { host: "127.0.0.1", port: replica.hostPort });
     state.sink.record({ at: Date.now(), kind: "endpoint-ready", source: "proxy", pod: name });
     return replica;
@@ -71,7 +75,7 @@ export class LocalBackend implements Backend {
   async deploy(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment> {
     configureTestcontainersOffline();
     const proxy = new ServiceProxy();
-    const state: RunState = { scenario, image, sink, proxy, replicas: new Map(), nextIndex: 0 };
+    const state: RunState = { scenario, image, sink, proxy, replicas: new Map(), trees: new Map(), nextIndex: 0 };
     this.runs.set(runId, state);
     const target = await proxy.listen();
     await Promise.all(Array.from({ length: scenario.replicas }, () => this.startReplica(runId, state)));
@@ -126,8 +130,10 @@ export class LocalBackend implements Backend {
       deleteAt: outcome.deleteAt,
       goneAt,
       exitCode: outcome.exitCode,
-      exitReason: outcome.sigkillAt !== undefined ? "Killed after grace period" : outcome.exitCode === 0 ? "Completed" : "Error",
+      exitReason:
+        outcome.sigkillAt !== undefined ? "Killed after grace period" : outcome.exitCode === 0 ? "Completed" : "Error",
       sigkilled: outcome.sigkillAt !== undefined,
+      processTree: state.trees.get(name),
       processes: [],
       notes,
     };
@@ -171,15 +177,19 @@ export class LocalBackend implements Backend {
       await Promise.all([...state.replicas.values()].map((r) => r.remove()));
     }
     // Whatever else carries this run's label (a replica that failed half-way through starting).
-    await removeLabelledContainers({ [LABEL_RUN]: runId });
+    await removeLabelledContainers([`${LABEL_RUN}=${runId}`]);
   }
 }
 
-/** Removes every container carrying all the given labels; returns their names. */
-export async function removeLabelledContainers(labels: Record<string, string>): Promise<string[]> {
+/**
+ * Removes every container carrying all the given labels ("key=value", or "key" for any value);
+ * returns their names. Images carry graceful-e2e=true too and containers inherit image labels,
+ * so cleanup keys on the run label, which only the harness sets.
+ */
+export async function removeLabelledContainers(labels: string[]): Promise<string[]> {
   configureTestcontainersOffline();
   const client = await getContainerRuntimeClient();
-  const filters = { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
+  const filters = { label: labels };
   const list = await client.container.dockerode.listContainers({ all: true, filters });
   await Promise.all(
     list.map((c) =>

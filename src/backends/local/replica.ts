@@ -4,8 +4,8 @@
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { GenericContainer, getContainerRuntimeClient, type StartedTestContainer } from "testcontainers";
-import type { EventSink } from "../../observe/events.js";
 import { parseAppLine } from "../../observe/app-log.js";
+import type { EventSink } from "../../observe/events.js";
 import type { PreStop } from "../../scenario/schema.js";
 import { LABEL_ROOT, runLabels } from "../../util/labels.js";
 import type { PodRuntime } from "./termination.js";
@@ -47,14 +47,19 @@ export class Replica {
     readonly name: string,
     private readonly started: StartedTestContainer,
     readonly hostPort: number,
-    readonly pid1Cmdline: string,
+    /** What the runtime started; replaced by the live PID 1 once refreshPid1() ran. */
+    public pid1Cmdline: string,
   ) {}
 
   static async start(spec: ReplicaSpec, sink: EventSink): Promise<Replica> {
     const started = await new LoopbackContainer(spec.image)
       .withName(spec.name)
       .withHostname(spec.name)
-      .withLabels({ ...runLabels(spec.runId), [`${LABEL_ROOT}.scenario`]: spec.scenario, [`${LABEL_ROOT}.pod`]: spec.name })
+      .withLabels({
+        ...runLabels(spec.runId),
+        [`${LABEL_ROOT}.scenario`]: spec.scenario,
+        [`${LABEL_ROOT}.pod`]: spec.name,
+      })
       .withEnvironment({ ...spec.env, PORT: String(spec.port), POD_NAME: spec.name })
       .withLoopbackPort(spec.port)
       .start();
@@ -62,12 +67,23 @@ export class Replica {
     const info = await client.container.inspect(client.container.getById(started.getId()));
     const binding = info.NetworkSettings.Ports[`${spec.port}/tcp`]?.[0];
     if (!binding) throw new Error(`container ${spec.name}: port ${spec.port} was not published`);
-    if (binding.HostIp !== "127.0.0.1") throw new Error(`container ${spec.name}: published on ${binding.HostIp}, not 127.0.0.1`);
-    // PID 1 is exactly what the runtime started: the entrypoint and command after shell-form expansion.
-    const pid1Cmdline = [info.Path, ...info.Args].join(" ");
-    const replica = new Replica(spec.name, started, Number(binding.HostPort), pid1Cmdline);
+    if (binding.HostIp !== "127.0.0.1")
+      throw new Error(`container ${spec.name}: published on ${binding.HostIp}, not 127.0.0.1`);
+    const replica = new Replica(spec.name, started, Number(binding.HostPort), [info.Path, ...info.Args].join(" "));
     await replica.followLogs(sink);
     return replica;
+  }
+
+  /**
+   * PID 1 as it runs now: the runtime's Path/Args name what was started, but a script that
+   * `exec`s replaces itself, so read the live process tree once the app is up.
+   */
+  async refreshPid1(): Promise<ProcessEntry[]> {
+    const tree = await this.processTree().catch(() => []);
+    const pids = new Set(tree.map((p) => p.pid));
+    const root = tree.find((p) => !pids.has(p.ppid));
+    if (root) this.pid1Cmdline = root.command;
+    return tree;
   }
 
   private async followLogs(sink: EventSink): Promise<void> {
@@ -121,7 +137,9 @@ export class Replica {
       await new Promise((r) => setTimeout(r, 200));
     }
     const tail = this.rawLogs.slice(-10).join("\n");
-    throw new Error(`replica ${this.name} not ready on ${path} after ${timeoutMs} ms (${last}); last log lines:\n${tail}`);
+    throw new Error(
+      `replica ${this.name} not ready on ${path} after ${timeoutMs} ms (${last}); last log lines:\n${tail}`,
+    );
   }
 
   runtime(removeEndpoint: () => void): PodRuntime {
@@ -157,7 +175,9 @@ export class Replica {
       case "exec": {
         const result = await this.started.exec(hook.command);
         if (result.exitCode !== 0) {
-          throw new Error(`preStop exec ${JSON.stringify(hook.command)} exited ${result.exitCode}: ${result.output.trim().slice(0, 200)}`);
+          throw new Error(
+            `preStop exec ${JSON.stringify(hook.command)} exited ${result.exitCode}: ${result.output.trim().slice(0, 200)}`,
+          );
         }
         return;
       }
@@ -166,7 +186,8 @@ export class Replica {
         const port = hook.port === undefined ? this.hostPort : await this.publishedPortFor(hook.port);
         const res = await fetch(`http://127.0.0.1:${port}${hook.path}`, { signal });
         await res.arrayBuffer();
-        if (res.status < 200 || res.status >= 400) throw new Error(`preStop httpGet ${hook.path} answered HTTP ${res.status}`);
+        if (res.status < 200 || res.status >= 400)
+          throw new Error(`preStop httpGet ${hook.path} answered HTTP ${res.status}`);
         return;
       }
     }

@@ -1,0 +1,212 @@
+// Pure functions: Scenario + image ref + runId (+ what the server supports) → the Kubernetes objects
+// one run creates. Shared by the kind and existing-cluster backends. No I/O here.
+import type { V1Deployment, V1LifecycleHandler, V1Namespace, V1Service } from "@kubernetes/client-node";
+import type { PreStop, Scenario } from "../scenario/schema.js";
+import { LABEL_ROOT, LABEL_RUN } from "../util/labels.js";
+
+/** The NodePort kind-config.yaml maps to 127.0.0.1:30080. */
+export const DEFAULT_NODE_PORT = 30080;
+export const CONTAINER_NAME = "app";
+export const DEPLOYMENT_NAME = "app";
+export const SERVICE_NAME = "app";
+
+/** Labels every object carries (the run label's value is the run id). */
+export const OWNER_LABEL = LABEL_ROOT;
+export const RUN_LABEL = LABEL_RUN;
+export const SCENARIO_LABEL = `${LABEL_ROOT}.scenario`;
+/** The annotation `kubectl rollout restart` sets; patching it restarts the rollout the same way. */
+export const RESTARTED_AT_ANNOTATION = "kubectl.kubernetes.io/restartedAt";
+
+export interface ManifestInput {
+  scenario: Scenario;
+  /** Image reference as the cluster will pull it (fixed tag). */
+  image: string;
+  runId: string;
+  /** From version.ts: whether the built-in preStop sleep action can be used. */
+  preStopSleep: boolean;
+  /** From version.ts: whether `sleep: {seconds: 0}` is accepted. */
+  preStopSleepZero?: boolean;
+  nodePort?: number;
+  serviceType?: "NodePort" | "LoadBalancer";
+}
+
+export interface Manifests {
+  namespace: V1Namespace;
+  deployment: V1Deployment;
+  service: V1Service;
+  /** In creation order. */
+  objects: Array<V1Namespace | V1Deployment | V1Service>;
+  names: { namespace: string; deployment: string; service: string; container: string };
+  labels: Record<string, string>;
+  /** Pod template labels the Deployment selects on. */
+  selector: Record<string, string>;
+  /** Decisions the report should mention (fallbacks, roundings). */
+  notes: string[];
+}
+
+/** A label value: at most 63 characters of [A-Za-z0-9._-], starting and ending alphanumeric. */
+export function labelValue(raw: string): string {
+  const cleaned = raw
+    .replace(/[^A-Za-z0-9._-]/g, "-")
+    .slice(0, 63)
+    .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, "");
+  return cleaned === "" ? "x" : cleaned;
+}
+
+/** The short run id used in names: lower-case alphanumerics, the last 8 (the part that varies most). */
+export function shortRunId(runId: string): string {
+  const alnum = runId.toLowerCase().replace(/[^a-z0-9]/g, "");
+  if (alnum === "") throw new Error(`run id "${runId}" has no letters or digits`);
+  return alnum.slice(-8);
+}
+
+/** ge-<scenario>-<runId-short>, cut to the 63 characters a namespace name allows. */
+export function namespaceName(scenarioName: string, runId: string): string {
+  const short = shortRunId(runId);
+  const room = 63 - "ge-".length - 1 - short.length;
+  const scenarioPart = scenarioName.slice(0, room).replace(/-+$/, "");
+  return `ge-${scenarioPart}-${short}`;
+}
+
+export function runLabels(scenario: Scenario, runId: string): Record<string, string> {
+  return {
+    [OWNER_LABEL]: "true",
+    [RUN_LABEL]: labelValue(runId),
+    [SCENARIO_LABEL]: labelValue(scenario.name),
+    "app.kubernetes.io/managed-by": "graceful-e2e",
+  };
+}
+
+export interface PreStopChoice {
+  handler?: V1LifecycleHandler;
+  notes: string[];
+}
+
+/**
+ * The preStop hook for a scenario. `sleep` uses the kubelet's built-in action where the server
+ * supports it (KEP-3960: beta, on by default since 1.30); elsewhere exec ["sleep", "N"], which needs
+ * a `sleep` binary in the image and says so in a note.
+ */
+export function preStopHandler(
+  preStop: PreStop,
+  port: number,
+  support: { preStopSleep: boolean; preStopSleepZero?: boolean },
+): PreStopChoice {
+  switch (preStop.type) {
+    case "none":
+      return { notes: [] };
+    case "exec":
+      return { handler: { exec: { command: [...preStop.command] } }, notes: [] };
+    case "httpGet":
+      return { handler: { httpGet: { path: preStop.path, port: preStop.port ?? port, scheme: "HTTP" } }, notes: [] };
+    case "sleep": {
+      const s = preStop.seconds;
+      if (s === 0 && !support.preStopSleepZero) {
+        return { notes: ["preStop sleep of 0 s: no hook created (the same as none; sleep 0 needs Kubernetes 1.33)"] };
+      }
+      if (support.preStopSleep && Number.isInteger(s)) {
+        return { handler: { sleep: { seconds: s } }, notes: [] };
+      }
+      const why = support.preStopSleep
+        ? `the sleep action takes whole seconds and ${s} is not one`
+        : "the server has no preStop sleep action (it needs Kubernetes 1.30, or 1.29 with the PodLifecycleSleepAction gate)";
+      return {
+        handler: { exec: { command: ["sleep", String(s)] } },
+        notes: [`preStop sleep ${s}s runs as exec ["sleep", "${s}"] because ${why}; the image must contain \`sleep\``],
+      };
+    }
+  }
+}
+
+export function buildManifests(input: ManifestInput): Manifests {
+  const { scenario, image, runId } = input;
+  const notes: string[] = [];
+  const ns = namespaceName(scenario.name, runId);
+  const labels = runLabels(scenario, runId);
+  const selector = { "app.kubernetes.io/name": "graceful-e2e-app", [RUN_LABEL]: labelValue(runId) };
+  const podLabels = { ...labels, ...selector };
+
+  const grace = Math.ceil(scenario.terminationGracePeriodSeconds);
+  if (grace !== scenario.terminationGracePeriodSeconds) {
+    notes.push(`terminationGracePeriodSeconds ${scenario.terminationGracePeriodSeconds} rounded up to ${grace}`);
+  }
+  const preStop = preStopHandler(scenario.preStop, scenario.port, input);
+  notes.push(...preStop.notes);
+
+  const namespace: V1Namespace = { apiVersion: "v1", kind: "Namespace", metadata: { name: ns, labels } };
+
+  const deployment: V1Deployment = {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: DEPLOYMENT_NAME, namespace: ns, labels },
+    spec: {
+      replicas: scenario.replicas,
+      revisionHistoryLimit: 1,
+      selector: { matchLabels: selector },
+      // One new pod at a time, never below the desired count: a rollout then disrupts only by the
+      // termination sequence under test, not by missing capacity.
+      strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+      template: {
+        metadata: { labels: podLabels, annotations: { "graceful-e2e/scenario": scenario.name } },
+        spec: {
+          terminationGracePeriodSeconds: grace,
+          // The app never talks to the API server.
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          containers: [
+            {
+              name: CONTAINER_NAME,
+              image,
+              imagePullPolicy: "IfNotPresent",
+              ports: [{ name: "http", containerPort: scenario.port, protocol: "TCP" }],
+              env: Object.entries(scenario.env).map(([name, value]) => ({ name, value })),
+              // Every second, out of rotation after one failure: the probe is not what we measure.
+              readinessProbe: {
+                httpGet: { path: "/healthz", port: scenario.port, scheme: "HTTP" },
+                periodSeconds: 1,
+                failureThreshold: 1,
+                successThreshold: 1,
+                timeoutSeconds: 1,
+              },
+              ...(preStop.handler ? { lifecycle: { preStop: preStop.handler } } : {}),
+            },
+          ],
+        },
+      },
+    },
+  };
+
+  const serviceType = input.serviceType ?? "NodePort";
+  const service: V1Service = {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: SERVICE_NAME, namespace: ns, labels },
+    spec: {
+      type: serviceType,
+      selector,
+      // Cluster: the node that receives the NodePort traffic forwards to ready pods on any node,
+      // as Service traffic does by default.
+      externalTrafficPolicy: "Cluster",
+      ports: [
+        {
+          name: "http",
+          protocol: "TCP",
+          port: 80,
+          targetPort: scenario.port,
+          nodePort: input.nodePort ?? DEFAULT_NODE_PORT,
+        },
+      ],
+    },
+  };
+
+  return {
+    namespace,
+    deployment,
+    service,
+    objects: [namespace, service, deployment],
+    names: { namespace: ns, deployment: DEPLOYMENT_NAME, service: SERVICE_NAME, container: CONTAINER_NAME },
+    labels,
+    selector,
+    notes,
+  };
+}
