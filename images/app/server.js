@@ -54,7 +54,7 @@ async function main() {
   const idleCloseMs = intEnv("IDLE_CLOSE_MS", 1000);
   const drainTimeoutMs = intEnv("DRAIN_TIMEOUT_MS", 20000);
   const sigtermHandler = (process.env.SIGTERM_HANDLER || "on").toLowerCase() !== "off";
-  // Test switch: the first request that arrives after the termination began fails on purpose
+  // Test switch: the first request answered after the termination began fails on purpose
   // (reset | close | 500), so a suite can prove that exactly one failed request is detected.
   let faultAfterSigterm = (process.env.FAULT_AFTER_SIGTERM || "").toLowerCase();
   const servedBy = `${process.env.HOSTNAME || os.hostname()}/${role}`;
@@ -119,14 +119,6 @@ async function main() {
     res.on("close", onDone);
 
     const url = new URL(req.url || "/", "http://app.invalid");
-    if (faultAfterSigterm && phase !== "serving" && url.pathname !== "/healthz") {
-      const fault = faultAfterSigterm;
-      faultAfterSigterm = "";
-      log("fault-injected", { fault, path: url.pathname });
-      if (fault === "reset") return socket.resetAndDestroy ? socket.resetAndDestroy() : socket.destroy();
-      if (fault === "close") return socket.end();
-      return send(res, 500, "injected fault\n");
-    }
     if (url.pathname === "/") {
       send(res, 200, "ok\n");
     } else if (url.pathname === "/slow") {
@@ -142,6 +134,16 @@ async function main() {
 
   function send(res, status, body) {
     if (res.writableEnded || res.destroyed) return;
+    if (faultAfterSigterm && phase !== "serving" && status !== 503) {
+      const fault = faultAfterSigterm;
+      faultAfterSigterm = "";
+      log("fault-injected", { fault });
+      const socket = res.socket;
+      if (fault === "reset") return socket.resetAndDestroy ? socket.resetAndDestroy() : socket.destroy();
+      if (fault === "close") return socket.end();
+      status = 500;
+      body = "injected fault\n";
+    }
     res.setHeader("x-served-by", servedBy);
     res.setHeader("content-type", "text/plain; charset=utf-8");
     res.setHeader("content-length", Buffer.byteLength(body));

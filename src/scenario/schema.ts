@@ -118,7 +118,9 @@ export const ScenarioSpec = z.strictObject({
   image: ImageSpec,
   port: z.number().int().min(1).max(65535).default(8080),
   replicas: z.number().int().min(1).max(20).default(2),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
+  env: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.union([z.string(), z.number(), z.boolean()]).transform(String))
+    .default({}),
   preStop: PreStopSpec.default({ type: "none" }),
   terminationGracePeriodSeconds: seconds(3600).default(30),
   load: LoadSpec.prefault({}),

@@ -258,6 +258,7 @@ class FakeCluster {
         const pod = this.pods.get(m[2]);
         if (!pod) return notFound();
         const gps = url.searchParams.get("gracePeriodSeconds");
+        this.calls.push(`delete ${m[2]} gracePeriodSeconds=${gps}`);
         this.terminate(m[2], gps === null ? pod.spec.terminationGracePeriodSeconds : Number(gps));
         return json(200, pod);
       }
@@ -356,7 +357,8 @@ describe("KubernetesDriver against a fake API server", () => {
     const created = fake.deployments.get("ge-exec-form-00abcdef");
     expect(created?.spec.template.spec.containers[0].lifecycle.preStop).toEqual({ sleep: { seconds: 2 } });
 
-    const outcome = await d.disrupt(deployment, { action: "delete", count: 1, atSeconds: 0 });
+    const outcome = await d.disrupt(deployment, { action: "delete", count: 1, atSeconds: 0, gracePeriodSeconds: 5 });
+    expect(fake.calls).toContain(`delete ${deployment.pods[0]} gracePeriodSeconds=5`);
     expect(outcome.pods).toHaveLength(1);
     const [o] = outcome.pods;
     expect(o).toMatchObject({

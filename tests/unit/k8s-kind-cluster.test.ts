@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { ExistingClusterBackend, validateExistingOptions } from "../../src/backends/existing/backend.js";
 import { pushedRef, pushImages, repositoryPath } from "../../src/backends/existing/images.js";
+import { pid1ViaCrictl } from "../../src/backends/kind/backend.js";
 import { KindCluster } from "../../src/backends/kind/cluster.js";
 import { checkFixedTag, loadImages, normalizeRef } from "../../src/backends/kind/images.js";
 import { CommandError, type CommandRunner } from "../../src/k8s/command.js";
@@ -251,5 +252,30 @@ describe("existing-cluster backend", () => {
       "docker tag graceful-e2e/exec-form:0123 reg:5000/graceful-e2e/exec-form:abcdef012345",
       "docker push reg:5000/graceful-e2e/exec-form:abcdef012345",
     ]);
+  });
+});
+
+describe("PID 1 on a kind node", () => {
+  it("reads the container's argv with crictl inspect on its node", async () => {
+    const calls: string[] = [];
+    const run: CommandRunner = async (file, args) => {
+      calls.push([file, ...args].join(" "));
+      return {
+        stdout: JSON.stringify({
+          info: { pid: 4242, runtimeSpec: { process: { args: ["/bin/sh", "-c", "node /app/server.js"] } } },
+        }),
+        stderr: "",
+      };
+    };
+    const cmd = await pid1ViaCrictl(run, {
+      namespace: "ns",
+      pod: "p",
+      container: "app",
+      nodeName: "ge-worker",
+      containerID: "containerd://abc123",
+    });
+    expect(cmd).toBe("/bin/sh -c node /app/server.js");
+    expect(calls).toEqual(["docker exec ge-worker crictl inspect -o json abc123"]);
+    await expect(pid1ViaCrictl(run, { namespace: "ns", pod: "p", container: "app" })).rejects.toThrow(/no node/);
   });
 });

@@ -114,9 +114,14 @@ async function httpServer(o: HttpServerOptions = {}) {
 
 type RawAction = "answer" | "reset" | "fin" | "hold" | "partial-then-fin" | "close-delimited";
 
+interface RawServerOptions {
+  /** After a connection served a response and then sat idle this long: send a 408 nobody asked for, then FIN. */
+  idle408Ms?: number;
+}
+
 /** A raw TCP server speaking just enough HTTP/1.1; decide(n) picks what happens to the n-th request. */
-async function rawServer(decide: (n: number) => RawAction) {
-  const stats = { received: 0, answered: 0, held: 0, connections: 0, frozen: false };
+async function rawServer(decide: (n: number) => RawAction, o: RawServerOptions = {}) {
+  const stats = { received: 0, answered: 0, held: 0, connections: 0, frozen: false, unsolicited: 0 };
   const sockets = new Set<net.Socket>();
   const server = net.createServer((sock) => {
     stats.connections++;
@@ -124,7 +129,17 @@ async function rawServer(decide: (n: number) => RawAction) {
     sock.on("close", () => sockets.delete(sock));
     sock.on("error", () => {});
     let buf = "";
+    let idle: NodeJS.Timeout | undefined;
+    sock.on("close", () => clearTimeout(idle));
+    const armIdle = () => {
+      if (o.idle408Ms === undefined) return;
+      idle = setTimeout(() => {
+        stats.unsolicited++;
+        sock.end("HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      }, o.idle408Ms);
+    };
     sock.on("data", (d) => {
+      clearTimeout(idle);
       buf += d.toString("latin1");
       for (let i = buf.indexOf("\r\n\r\n"); i >= 0; i = buf.indexOf("\r\n\r\n")) {
         buf = buf.slice(i + 4);
@@ -134,6 +149,8 @@ async function rawServer(decide: (n: number) => RawAction) {
           case "answer":
             sock.write(`HTTP/1.1 200 OK\r\nContent-Length: 2\r\nx-served-by: ${POD}\r\n\r\nok`);
             stats.answered++;
+            clearTimeout(idle);
+            armIdle();
             break;
           case "hold":
             stats.held++;
@@ -393,6 +410,23 @@ describe("startLoad rate limit", () => {
     expect(stats.connections).toBe(2);
     // autocannon itself counts its idle ticks as timeouts
     expect(r.autocannon.timeouts).toBeGreaterThan(0);
+  });
+});
+
+describe("startLoad and responses nobody asked for", () => {
+  it("a 408 sent on an idle connection before closing it is not counted, and the load goes on", async () => {
+    const { port, stats } = await rawServer(() => "answer", { idle408Ms: 150 });
+    const run = load(port, { connections: 1, ratePerConnection: 5 });
+    await sleep(1500);
+    const r = await run.stop();
+
+    expect(resultProblems(r)).toEqual([]);
+    expect(stats.unsolicited).toBe(2);
+    expect(r.failed).toBe(0);
+    expect(r.sent).toBe(10);
+    expect(r.succeeded).toBe(10);
+    expect(r.connectionAttempts).toBe(3);
+    expect(r.anomalies).toEqual(Array(2).fill("unsolicited response (status 408) ignored"));
   });
 });
 

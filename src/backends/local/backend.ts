@@ -104,7 +104,7 @@ export class LocalBackend implements Backend {
     return this.options.endpointPropagationMs ?? scenario.local.endpointPropagationMs;
   }
 
-  private async terminate(runId: string, state: RunState, name: string, graceSeconds: number): Promise<PodOutcome> {
+  private async terminate(state: RunState, name: string, graceSeconds: number): Promise<PodOutcome> {
     const replica = state.replicas.get(name);
     if (!replica) throw new Error(`no replica ${name}`);
     const outcome = await terminatePod({
@@ -149,12 +149,12 @@ export class LocalBackend implements Backend {
       case "delete": {
         const victims = current.slice(0, disruption.count);
         const g = disruption.gracePeriodSeconds ?? grace;
-        return { pods: await Promise.all(victims.map((v) => this.terminate(runId, state, v, g))) };
+        return { pods: await Promise.all(victims.map((v) => this.terminate(state, v, g))) };
       }
       case "scaleDown": {
         // A ReplicaSet scales down the newest pods first when all else is equal.
         const victims = current.slice(disruption.to).reverse();
-        return { pods: await Promise.all(victims.map((v) => this.terminate(runId, state, v, grace))) };
+        return { pods: await Promise.all(victims.map((v) => this.terminate(state, v, grace))) };
       }
       case "rollout": {
         // RollingUpdate with the defaults (maxSurge 25% → rounds up to 1, maxUnavailable 25% → 0 for
@@ -162,7 +162,7 @@ export class LocalBackend implements Backend {
         const terminations: Promise<PodOutcome>[] = [];
         for (const old of current) {
           await this.startReplica(runId, state);
-          terminations.push(this.terminate(runId, state, old, grace));
+          terminations.push(this.terminate(state, old, grace));
         }
         return { pods: await Promise.all(terminations) };
       }
