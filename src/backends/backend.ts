@@ -43,7 +43,9 @@ export interface PodOutcome {
   /** PID 1's command line as the runtime reports it (before any signal). */
   pid1Cmdline: string;
   deleteAt: number;
-  /** When the pod was gone (container exited and removed / pod object deleted). */
+  /** When the (last) container exited: what the app's termination time is measured to. */
+  exitedAt?: number;
+  /** When the pod was gone (container removed / pod object deleted from the API). */
   goneAt?: number;
   /** Exit code the runtime/API reported. */
   exitCode?: number;
@@ -73,4 +75,6 @@ export interface Backend {
   disrupt(deployment: Deployment, disruption: Disruption): Promise<DisruptionOutcome>;
   /** Removes everything deploy created. Must be safe to call more than once and after a failed deploy. */
   teardown(deployment: Deployment | undefined, runId: string): Promise<void>;
+  /** Once after the last scenario: releases what prepare() made for all runs (e.g. a kind cluster it created). */
+  close?(): Promise<unknown>;
 }

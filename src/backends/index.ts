@@ -1,11 +1,23 @@
 // Backend factory: the CLI and the test suites pick a backend by name.
 import { UsageError } from "../util/errors.js";
 import type { Backend, BackendName } from "./backend.js";
+import { ExistingClusterBackend } from "./existing/backend.js";
+import { KindBackend } from "./kind/backend.js";
 import { LocalBackend } from "./local/backend.js";
+
+function splitAddress(address: string): [string, number] {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(address);
+  const port = Number(m?.[2]);
+  if (!m?.[1] || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new UsageError(`--address: expected host:port, got "${address}"`);
+  }
+  return [m[1].replace(/^\[|\]$/g, ""), port];
+}
 
 export const BACKEND_NAMES: readonly BackendName[] = ["local", "kind", "existing"];
 
 export interface BackendOptions {
+  log?: (line: string) => void;
   endpointPropagationMs?: number;
   /** kind: cluster name; keep the cluster after the run. */
   clusterName?: string;
@@ -21,6 +33,27 @@ export async function createBackend(name: string, options: BackendOptions = {}):
   switch (name) {
     case "local":
       return new LocalBackend({ endpointPropagationMs: options.endpointPropagationMs });
+    case "kind":
+      return new KindBackend({ name: options.clusterName, keep: options.keepCluster, log: options.log });
+    case "existing": {
+      if (!options.context) throw new UsageError("--backend existing needs --context <kubeconfig context>");
+      if (!options.registry)
+        throw new UsageError("--backend existing needs --registry <registry the cluster pulls from>");
+      if (!options.address)
+        throw new UsageError("--backend existing needs --address <host:port> of the Service (NodePort/LoadBalancer)");
+      const [host, port] = splitAddress(options.address);
+      try {
+        return new ExistingClusterBackend({
+          context: options.context,
+          registry: options.registry,
+          target: { host, port },
+          allowMutations: options.allowMutations === true,
+          log: options.log,
+        });
+      } catch (err) {
+        throw new UsageError(err instanceof Error ? err.message : String(err));
+      }
+    }
     default:
       throw new UsageError(`--backend: unknown backend "${name}" (expected one of ${BACKEND_NAMES.join(", ")})`);
   }

@@ -11,7 +11,7 @@ import { formatResults } from "../report/console.js";
 import { runScenario, type ScenarioResult } from "../runner/run.js";
 import { type LoadedScenario, loadScenarios, ScenarioValidationError } from "../scenario/load.js";
 import { IMAGE_STYLES, type ImageStyle, scenarioJsonSchema } from "../scenario/schema.js";
-import { installSignalHandlers, interruptedBy } from "../util/cleanup.js";
+import { installSignalHandlers, interruptedBy, registerCleanup } from "../util/cleanup.js";
 import { PrerequisiteError, UsageError } from "../util/errors.js";
 import { LABEL_RUN } from "../util/labels.js";
 import { packageRoot } from "../util/paths.js";
@@ -56,11 +56,17 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
     keepCluster: Boolean(opts.keepCluster),
     context: opts.context as string | undefined,
     registry: opts.registry as string | undefined,
-    allowMutations: Boolean(opts.yes),
+    allowMutations: Boolean(opts.allowMutations),
     address: opts.address as string | undefined,
+    log,
   });
   if (backendName === "local") await assertDockerReachable();
   installSignalHandlers(log);
+  const unregisterClose = backend.close
+    ? registerCleanup(`backend ${backend.name}`, async () => {
+        await backend.close?.();
+      })
+    : () => {};
   const results: ScenarioResult[] = [];
   for (const l of loaded) {
     if (interruptedBy()) break;
@@ -69,6 +75,8 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
     results.push(result);
     log(`${result.pass ? "✓" : "✗"} ${l.scenario.name}${result.error ? `: ${result.error}` : ""}`);
   }
+  unregisterClose();
+  await backend.close?.();
   process.stdout.write(`${formatResults(results)}\n`);
   log(`results: ${resolve(String(opts.results))}`);
   return results.every((r) => r.pass) ? 0 : 1;
@@ -97,7 +105,7 @@ export function buildProgram(): Command {
     .option("--context <name>", "existing: kubeconfig context")
     .option("--registry <registry>", "existing: registry to push images to")
     .option("--address <host:port>", "existing: NodePort/LoadBalancer address reachable from here")
-    .option("--yes", "existing: confirm that pods may be created and deleted in that cluster")
+    .option("--allow-mutations", "existing: confirm that pods may be created and deleted in that cluster")
     .action(async (paths: string[], opts: Record<string, unknown>) => {
       process.exitCode = await runCommand(paths, opts);
     });

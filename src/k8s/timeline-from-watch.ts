@@ -748,6 +748,7 @@ export class TimelineBuilder {
       pid1Cmdline: t.pid1Cmdline ?? "",
       deleteAt,
       ...(t.goneAt !== undefined ? { goneAt: t.goneAt } : {}),
+      ...(exit ? { exitedAt: exit.at } : {}),
       ...(exit?.exitCode !== undefined ? { exitCode: exit.exitCode } : {}),
       ...(exit?.reason !== undefined ? { exitReason: exit.reason } : {}),
       sigkilled,

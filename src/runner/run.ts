@@ -56,7 +56,8 @@ export function disruptionBudgetMs(s: Scenario): number {
     s.disruption.action === "delete"
       ? (s.disruption.gracePeriodSeconds ?? s.terminationGracePeriodSeconds)
       : s.terminationGracePeriodSeconds;
-  const perPod = (grace + 2) * 1000 + 15_000;
+  // grace + the 2 s minimum + 30 s for the API to report the pod gone (14 s seen on 1.20).
+  const perPod = (grace + 2) * 1000 + 30_000;
   const pods = s.disruption.action === "rollout" ? s.replicas : 1;
   return perPod * pods + 30_000 * (s.disruption.action === "rollout" ? s.replicas : 0);
 }
@@ -105,7 +106,10 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
     result.trafficPath = deployment.trafficPath;
 
     progress(`load: ${scenario.load.connections} connection(s) → ${deployment.target.host}:${deployment.target.port}`);
-    const load = startLoad(deployment.target, scenario.load);
+    const load = startLoad(deployment.target, scenario.load, {
+      // The load generator's own hard stop: never before the scenario could legitimately end.
+      safetyCapSeconds: scenario.disruption.atSeconds + scenario.load.durationSeconds + disruptionBudgetMs(scenario) / 1000 + 60,
+    });
     const loadStarted = Date.now();
     let disrupted: PodOutcome[] = [];
     try {

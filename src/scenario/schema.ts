@@ -101,7 +101,7 @@ export const ExpectationsSpec = z.strictObject({
    * abrupt: no SIGKILL, but processes died without their exit line (killed when PID 1 exited).
    */
   exit: z.enum(["graceful", "killed", "abrupt"]).optional(),
-  /** From the delete to the pod being gone. */
+  /** From the delete to the container's exit. */
   terminationSeconds: TerminationBounds.optional(),
 });
 
@@ -119,7 +119,10 @@ export const ScenarioSpec = z.strictObject({
   port: z.number().int().min(1).max(65535).default(8080),
   replicas: z.number().int().min(1).max(20).default(2),
   env: z
-    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.union([z.string(), z.number(), z.boolean()]).transform(String))
+    .record(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/),
+      z.union([z.string(), z.number(), z.boolean()]).transform(String),
+    )
     .default({}),
   preStop: PreStopSpec.default({ type: "none" }),
   terminationGracePeriodSeconds: seconds(3600).default(30),

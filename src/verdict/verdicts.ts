@@ -50,8 +50,14 @@ export function describeExit(pod: PodOutcome): string {
   return exitedGracefully(pod) ? "graceful" : `exited ${pod.exitCode ?? "?"}`;
 }
 
+/**
+ * Delete → the container exited: the part of termination the app and its image control. (The
+ * API object may linger after that: on Kubernetes 1.20 a pod whose app exited at 3.2 s was gone
+ * from the API at 14 s, so "pod gone" is reported in the timeline but not judged.)
+ */
 export function terminationMs(pod: PodOutcome): number | undefined {
-  return pod.goneAt === undefined ? undefined : pod.goneAt - pod.deleteAt;
+  const end = pod.exitedAt ?? pod.goneAt;
+  return end === undefined ? undefined : end - pod.deleteAt;
 }
 
 function checkFailedRequests(bounds: { min?: number; max?: number }, load: LoadResult): Verdict {

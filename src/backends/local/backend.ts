@@ -128,6 +128,7 @@ export class LocalBackend implements Backend {
       pod: name,
       pid1Cmdline: replica.pid1Cmdline,
       deleteAt: outcome.deleteAt,
+      exitedAt: outcome.exitedAt,
       goneAt,
       exitCode: outcome.exitCode,
       exitReason:
