@@ -108,7 +108,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
     progress(`load: ${scenario.load.connections} connection(s) → ${deployment.target.host}:${deployment.target.port}`);
     const load = startLoad(deployment.target, scenario.load, {
       // The load generator's own hard stop: never before the scenario could legitimately end.
-      safetyCapSeconds: scenario.disruption.atSeconds + scenario.load.durationSeconds + disruptionBudgetMs(scenario) / 1000 + 60,
+      safetyCapSeconds:
+        scenario.disruption.atSeconds + scenario.load.durationSeconds + disruptionBudgetMs(scenario) / 1000 + 60,
     });
     const loadStarted = Date.now();
     let disrupted: PodOutcome[] = [];
