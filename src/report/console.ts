@@ -1,5 +1,6 @@
 // Console output: one summary row per scenario run, then each verdict with its evidence.
 import type { PodOutcome } from "../backends/backend.js";
+import { formatOffset } from "../observe/timeline.js";
 import type { ScenarioResult } from "../runner/run.js";
 import { failureSummary, sigtermReceipts, terminationMs } from "../verdict/verdicts.js";
 
@@ -50,6 +51,53 @@ export function summaryRows(results: ScenarioResult[]): string[][] {
   return rows;
 }
 
+/** Failed requests listed one by one before the rest are summarised per kind. */
+const LISTED_FAILURES = 5;
+
+function describeEntry(kind: string, detail: Record<string, unknown> | undefined): string {
+  const d = detail ?? {};
+  switch (kind) {
+    case "app-signal":
+      return `received ${String(d.signal)} (pid ${String(d.pid)})`;
+    case "app-exit":
+      return `exit ${String(d.code)} (pid ${String(d.pid)})`;
+    case "app-drain-start":
+      return `drain start (${String(d.openConnections)} open connection(s), ${String(d.inFlight)} in flight)`;
+    case "app-drain-end":
+      return `drain end (${String(d.reason)})`;
+    case "container-exit":
+      return `container exited ${String(d.exitCode)}`;
+    case "request-failed":
+      return `request failed: ${String(d.kind)}${d.code !== undefined ? ` (${String(d.code)})` : ""}`;
+    case "last-request-served":
+      return `last successful response (${String(d.count)} served)`;
+    case "prestop-failed":
+      return `FailedPreStopHook: ${String(d.message)}`;
+    default:
+      return kind;
+  }
+}
+
+/** The termination as it happened, relative to the delete: lifecycle steps, and failures (capped). */
+export function formatTimeline(r: ScenarioResult): string[] {
+  const disrupted = new Set(r.pods.map((p) => p.pod));
+  const lines: string[] = [];
+  let failures = 0;
+  for (const e of r.timeline?.entries ?? []) {
+    if (e.t < 0 || e.kind === "endpoint-ready") continue;
+    if (e.kind === "request-failed") {
+      failures++;
+      if (failures > LISTED_FAILURES) continue;
+    } else if (e.pod !== undefined && !disrupted.has(e.pod)) continue;
+    const who = [e.pod, e.process].filter(Boolean).join(" ");
+    lines.push(
+      `    ${formatOffset(e.t).padStart(10)}  ${e.source.padEnd(7)} ${describeEntry(e.kind, e.detail)}${who ? `  [${who}]` : ""}`,
+    );
+  }
+  if (failures > LISTED_FAILURES) lines.push(`    … and ${failures - LISTED_FAILURES} more failed request(s)`);
+  return lines;
+}
+
 export function formatResults(results: ScenarioResult[]): string {
   const out = [table(summaryRows(results)), ""];
   for (const r of results) {
@@ -58,6 +106,13 @@ export function formatResults(results: ScenarioResult[]): string {
     );
     if (r.error) out.push(`  error: ${r.error}`);
     for (const w of r.warnings) out.push(`  warning: ${w}`);
+    if (r.trafficPath) out.push(`  traffic: ${r.trafficPath}`);
+    for (const pod of r.pods) {
+      out.push(`  pod ${pod.pod}: PID 1 ${pod.pid1Cmdline}`);
+      for (const note of pod.notes) out.push(`    note: ${note}`);
+    }
+    const timeline = formatTimeline(r);
+    if (timeline.length > 0) out.push("  timeline (relative to the delete):", ...timeline);
     for (const v of r.verdicts) {
       out.push(`  ${v.pass ? "✓" : "✗"} ${v.name}: expected ${v.expected}, got ${v.actual} — ${v.evidence}`);
     }
