@@ -19,8 +19,10 @@ const results = readdirSync(dir)
       a.scenario.name.localeCompare(b.scenario.name),
   );
 
-const rows = results.map((r) => {
-  const pod = r.pods[0]!;
+const rows = results.flatMap((r) => {
+  const pod = r.pods[0];
+  const load = r.load;
+  if (!pod || !load) return [];
   const preStop = r.scenario.preStop.type === "sleep" ? `sleep ${r.scenario.preStop.seconds}` : r.scenario.preStop.type;
   const receipts = sigtermReceipts(pod);
   const sigterm = receipts.every((x) => x.at === undefined)
@@ -29,10 +31,11 @@ const rows = results.map((r) => {
         .map((x) => `${x.role}: ${x.at === undefined ? "no" : `+${((x.at - pod.deleteAt) / 1000).toFixed(1)} s`}`)
         .join(", ");
   const ms = terminationMs(pod);
-  const load = r.load!;
   const failed =
     load.failed === 0 ? `**0** of ${load.sent}` : `${load.failed} of ${load.sent} (${failureSummary(load)})`;
-  return `| ${r.image?.style} | \`${pod.pid1Cmdline}\` | ${preStop} | ${sigterm} | ${pod.exitCode}, ${describeExit(pod)} | ${ms === undefined ? "-" : `${(ms / 1000).toFixed(2)} s`} | ${failed} |`;
+  return [
+    `| ${r.image?.style} | \`${pod.pid1Cmdline}\` | ${preStop} | ${sigterm} | ${pod.exitCode}, ${describeExit(pod)} | ${ms === undefined ? "-" : `${(ms / 1000).toFixed(2)} s`} | ${failed} |`,
+  ];
 });
 const table = [
   "| style | PID 1 (live, before the delete) | preStop | SIGTERM received by the app | exit | delete → exit | failed requests |",
