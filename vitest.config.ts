@@ -24,6 +24,15 @@ export default defineConfig({
       },
       {
         test: {
+          name: "browser",
+          include: ["tests/browser/**/*.test.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
           name: "e2e-kind",
           include: ["tests/e2e/kind/**/*.test.ts"],
           testTimeout: 600_000,

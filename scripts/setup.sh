@@ -5,4 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure-docker.sh
+bash scripts/ensure-chromium.sh || true
 npx --no-install tsx src/cli/bin.ts images build

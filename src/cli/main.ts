@@ -8,6 +8,7 @@ import { BACKEND_NAMES, createBackend } from "../backends/index.js";
 import { removeLabelledContainers } from "../backends/local/backend.js";
 import { ensureStyleImages } from "../images/build.js";
 import { formatResults } from "../report/console.js";
+import { writeReports } from "../report/write.js";
 import { runScenario, type ScenarioResult } from "../runner/run.js";
 import { type LoadedScenario, loadScenarios, ScenarioValidationError } from "../scenario/load.js";
 import { IMAGE_STYLES, type ImageStyle, scenarioJsonSchema } from "../scenario/schema.js";
@@ -78,6 +79,8 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
   unregisterClose();
   await backend.close?.();
   process.stdout.write(`${formatResults(results)}\n`);
+  const reports = await writeReports(results, String(opts.results));
+  log(`reports: ${resolve(reports.junit)}, ${resolve(reports.html)}`);
   log(`results: ${resolve(String(opts.results))}`);
   return results.every((r) => r.pass) ? 0 : 1;
 }
