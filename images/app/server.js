@@ -13,6 +13,10 @@
 //   LISTENER_CLOSE_DELAY_MS  after SIGTERM keep accepting new connections this long (default 0)
 //   IDLE_CLOSE_MS            while draining, close a connection once idle this long (default 1000)
 //   DRAIN_TIMEOUT_MS         exit at the latest this long after the listener closed (default 20000)
+//   FAULT_AFTER_SIGTERM      test switch: fail the first request answered after termination began
+//                            (reset | close | 500)
+//   FAIL_FIRST_N             test switch: answer the first N requests to any path but /healthz with
+//                            500 (default 0), so a harness can check it counts exactly N failures
 
 function intEnv(name, fallback) {
   const raw = process.env[name];
@@ -58,6 +62,9 @@ async function main() {
   // (reset | close | 500), so a suite can prove that exactly one failed request is detected.
   let faultAfterSigterm = (process.env.FAULT_AFTER_SIGTERM || "").toLowerCase();
   const servedBy = `${process.env.HOSTNAME || os.hostname()}/${role}`;
+  // Test switch: the first FAIL_FIRST_N requests (readiness probes on /healthz excluded) get a 500.
+  const failFirstN = intEnv("FAIL_FIRST_N", 0);
+  let counted = 0;
 
   // serving → terminating (a terminating signal arrived; /healthz says 503, the listener still
   // accepts during LISTENER_CLOSE_DELAY_MS) → draining (listener closed, connections wind down).
@@ -119,6 +126,12 @@ async function main() {
     res.on("close", onDone);
 
     const url = new URL(req.url || "/", "http://app.invalid");
+    if (failFirstN > 0 && url.pathname !== "/healthz" && counted < failFirstN) {
+      counted++;
+      if (counted === failFirstN) log("fail-first-n-done", { n: failFirstN });
+      sendPlain(res, 500, "injected fault (FAIL_FIRST_N)\n");
+      return;
+    }
     if (url.pathname === "/") {
       send(res, 200, "ok\n");
     } else if (url.pathname === "/slow") {
@@ -130,6 +143,17 @@ async function main() {
     } else {
       send(res, 404, "not found\n");
     }
+  }
+
+  // Like send() without the FAULT_AFTER_SIGTERM handling: FAIL_FIRST_N answers are counted on their own.
+  function sendPlain(res, status, body) {
+    if (res.writableEnded || res.destroyed) return;
+    res.setHeader("x-served-by", servedBy);
+    res.setHeader("content-type", "text/plain; charset=utf-8");
+    res.setHeader("content-length", Buffer.byteLength(body));
+    if (phase === "draining") res.setHeader("connection", "close");
+    res.writeHead(status);
+    res.end(body);
   }
 
   function send(res, status, body) {

@@ -1,5 +1,6 @@
 // The one interface every cluster backend implements (local Docker, kind, existing cluster).
 // The runner drives: prepare → deploy → (load starts) → disrupt → waitForDisruption → collect → teardown.
+import type { ProcessTreeInspection } from "../inspect/types.js";
 import type { EventSink } from "../observe/events.js";
 import type { Disruption, Scenario } from "../scenario/schema.js";
 
@@ -55,6 +56,10 @@ export interface PodOutcome {
   sigkilled: boolean;
   /** The pod's processes (pid, parent, command line) before any signal, when the backend can see them. */
   processTree?: Array<{ pid: number; ppid: number; command: string }>;
+  /** Every process's SIGTERM disposition read from /proc before any signal (local backend). */
+  inspection?: ProcessTreeInspection;
+  /** What the inspection predicted, in words, to hold against what happened. */
+  prediction?: string;
   /** Processes seen in the app's log lines. */
   processes: ProcessReport[];
   /** Notes such as "API exit code disagrees with the app's own exit line". */

@@ -16,6 +16,8 @@ import { installSignalHandlers, interruptedBy, registerCleanup } from "../util/c
 import { PrerequisiteError, UsageError } from "../util/errors.js";
 import { LABEL_RUN } from "../util/labels.js";
 import { packageRoot } from "../util/paths.js";
+import { register as registerBench } from "./commands/bench.js";
+import { register as registerCheck } from "./commands/check.js";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -164,6 +166,8 @@ export function buildProgram(): Command {
       else process.stdout.write(text);
     });
 
+  registerBench(program);
+  registerCheck(program);
   return program;
 }
 

@@ -162,7 +162,7 @@ export function buildManifests(input: ManifestInput): Manifests {
               env: Object.entries(scenario.env).map(([name, value]) => ({ name, value })),
               // Every second, out of rotation after one failure: the probe is not what we measure.
               readinessProbe: {
-                httpGet: { path: "/healthz", port: scenario.port, scheme: "HTTP" },
+                httpGet: { path: scenario.readinessPath, port: scenario.port, scheme: "HTTP" },
                 periodSeconds: 1,
                 failureThreshold: 1,
                 successThreshold: 1,

@@ -109,6 +109,7 @@ export function formatResults(results: ScenarioResult[]): string {
     if (r.trafficPath) out.push(`  traffic: ${r.trafficPath}`);
     for (const pod of r.pods) {
       out.push(`  pod ${pod.pod}: PID 1 ${pod.pid1Cmdline}`);
+      if (pod.prediction) out.push(`    predicted from /proc before any signal: ${pod.prediction}`);
       for (const note of pod.notes) out.push(`    note: ${note}`);
     }
     const timeline = formatTimeline(r);

@@ -117,6 +117,8 @@ export const ScenarioSpec = z.strictObject({
   description: z.string().optional(),
   image: ImageSpec,
   port: z.number().int().min(1).max(65535).default(8080),
+  /** Readiness probe path (HTTP GET on port; 2xx/3xx = ready). */
+  readinessPath: z.string().startsWith("/").default("/healthz"),
   replicas: z.number().int().min(1).max(20).default(2),
   env: z
     .record(

@@ -2,6 +2,9 @@
 // plays the parts Kubernetes would: a Service (ServiceProxy with kube-proxy's semantics) and
 // the kubelet's termination sequence (terminatePod).
 import { getContainerRuntimeClient } from "testcontainers";
+import { inspectProcessTree } from "../../inspect/inspect.js";
+import { predict } from "../../inspect/predict.js";
+import type { ProcessTreeInspection } from "../../inspect/types.js";
 import type { EventSink } from "../../observe/events.js";
 import type { Disruption, Scenario } from "../../scenario/schema.js";
 import { LABEL_RUN } from "../../util/labels.js";
@@ -19,6 +22,7 @@ interface RunState {
   replicas: Map<string, Replica>;
   /** Process tree of each replica once it was ready, before any signal. */
   trees: Map<string, ProcessEntry[]>;
+  inspections: Map<string, ProcessTreeInspection>;
   nextIndex: number;
 }
 
@@ -65,8 +69,10 @@ export class LocalBackend implements Backend {
       state.sink,
     );
     state.replicas.set(name, replica);
-    await replica.waitForReady(this.options.readyTimeoutMs ?? 30_000);
+    await replica.waitForReady(this.options.readyTimeoutMs ?? 30_000, state.scenario.readinessPath);
     state.trees.set(name, await replica.refreshPid1());
+    // Before any signal: how each process would take SIGTERM (/proc signal masks).
+    state.inspections.set(name, await inspectProcessTree(replica.containerId));
     state.proxy.addEndpoint(name, { host: "127.0.0.1", port: replica.hostPort });
     state.sink.record({ at: Date.now(), kind: "endpoint-ready", source: "proxy", pod: name });
     return replica;
@@ -75,7 +81,16 @@ export class LocalBackend implements Backend {
   async deploy(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment> {
     configureTestcontainersOffline();
     const proxy = new ServiceProxy();
-    const state: RunState = { scenario, image, sink, proxy, replicas: new Map(), trees: new Map(), nextIndex: 0 };
+    const state: RunState = {
+      scenario,
+      image,
+      sink,
+      proxy,
+      replicas: new Map(),
+      trees: new Map(),
+      inspections: new Map(),
+      nextIndex: 0,
+    };
     this.runs.set(runId, state);
     const target = await proxy.listen();
     await Promise.all(Array.from({ length: scenario.replicas }, () => this.startReplica(runId, state)));
@@ -123,6 +138,7 @@ export class LocalBackend implements Backend {
     const goneAt = Date.now();
     state.sink.record({ at: goneAt, kind: "pod-gone", source: "runtime", pod: name });
     const notes: string[] = [];
+    const inspection = state.inspections.get(name);
     if (inspected?.oomKilled) notes.push("the runtime reports the container was OOM-killed");
     return {
       pod: name,
@@ -135,6 +151,10 @@ export class LocalBackend implements Backend {
         outcome.sigkillAt !== undefined ? "Killed after grace period" : outcome.exitCode === 0 ? "Completed" : "Error",
       sigkilled: outcome.sigkillAt !== undefined,
       processTree: state.trees.get(name),
+      inspection,
+      prediction: inspection?.processes.length
+        ? predict(inspection.processes, { port: state.scenario.port }).summary
+        : undefined,
       processes: [],
       notes,
     };

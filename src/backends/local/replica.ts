@@ -103,6 +103,10 @@ export class Replica {
     await Promise.race([this.logsDone, new Promise((r) => setTimeout(r, timeoutMs))]);
   }
 
+  get containerId(): string {
+    return this.started.getId();
+  }
+
   private container() {
     return getContainerRuntimeClient().then((c) => c.container.getById(this.started.getId()));
   }
@@ -122,7 +126,7 @@ export class Replica {
     }));
   }
 
-  async waitForReady(timeoutMs: number, path = "/healthz"): Promise<void> {
+  async waitForReady(timeoutMs: number, path: string): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let last = "no answer";
     while (Date.now() < deadline) {

@@ -1,0 +1,355 @@
+// The harness's own figures, measured in one run (a script, not a timed test; see docs/bench.md):
+//   (a) wall time of the local scenario matrix against its unavoidable floor, as a ratio;
+//   (b) load throughput through the local Service proxy vs direct to a container, as a ratio;
+//   (c) exactness of failure counting: K injected failures (K = 1, 10, 100) against the count.
+// Usage: npm run bench -- [--quick] [--skip-matrix] [--seconds N] [--rounds N] [--out FILE]
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import type { PodOutcome } from "../src/backends/backend.js";
+import { LocalBackend, removeLabelledContainers } from "../src/backends/local/backend.js";
+import { Replica } from "../src/backends/local/replica.js";
+import { ServiceProxy } from "../src/backends/local/service-proxy.js";
+import { formatMachine, machineInfo } from "../src/bench/machine.js";
+import { formatTable } from "../src/bench/output.js";
+import { percentile } from "../src/bench/sweep.js";
+import { ensureStyleImages } from "../src/images/build.js";
+import { startLoad } from "../src/load/generator.js";
+import { EventLog } from "../src/observe/events.js";
+import { runScenario } from "../src/runner/run.js";
+import { loadScenarios } from "../src/scenario/load.js";
+import { IMAGE_STYLES, LoadSpec, type Scenario, ScenarioSpec } from "../src/scenario/schema.js";
+import { newRunId } from "../src/util/labels.js";
+import { packageRoot } from "../src/util/paths.js";
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    "skip-matrix": { type: "boolean", default: false },
+    seconds: { type: "string", default: "4" },
+    rounds: { type: "string", default: "2" },
+    out: { type: "string", default: "results/bench/harness.json" },
+  },
+});
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const QUICK = ["exec-form-no-prestop", "exec-form-prestop-sleep", "shell-form-no-prestop", "tini-no-prestop"];
+/** The runner keeps this long after the last disrupted pod is gone (WINDOW_MARGIN_MS in src/runner/run.ts). */
+const MARGIN_S = 1;
+
+// ---------------------------------------------------------------- (a) matrix wall time vs floor
+
+/**
+ * The waits a scenario imposes by its own numbers, in seconds from the load's start (docs/bench.md):
+ * max(atSeconds + W + margin, durationSeconds), W = what the termination must take whatever the
+ * app does: a pod expected to be SIGKILLed lives until the kubelet's deadline; any other pod at
+ * least through the preStop sleep and the endpoint propagation (termination waits for both).
+ */
+export function imposedFloorS(s: Scenario): number {
+  const grace =
+    s.disruption.action === "delete"
+      ? (s.disruption.gracePeriodSeconds ?? s.terminationGracePeriodSeconds)
+      : s.terminationGracePeriodSeconds;
+  const preStop = s.preStop.type === "sleep" ? Math.min(s.preStop.seconds, grace) : 0;
+  const perPod =
+    s.expectations.exit === "killed"
+      ? Math.max(grace, preStop + 2)
+      : Math.max(preStop, s.local.endpointPropagationMs / 1000);
+  const pods = s.disruption.action === "rollout" ? s.replicas : 1;
+  return Math.max(s.disruption.atSeconds + perPod * pods + MARGIN_S, s.load.durationSeconds);
+}
+
+/** The same with the termination as measured (first delete → last disrupted pod gone). */
+function measuredFloorS(s: Scenario, pods: PodOutcome[]): number | undefined {
+  const deletes = pods.map((p) => p.deleteAt);
+  const gone = pods.map((p) => p.goneAt ?? p.exitedAt).filter((x): x is number => x !== undefined);
+  if (deletes.length === 0 || gone.length === 0) return undefined;
+  const d = (Math.max(...gone) - Math.min(...deletes)) / 1000;
+  return Math.max(s.disruption.atSeconds + d + MARGIN_S, s.load.durationSeconds);
+}
+
+async function matrix() {
+  const all = await loadScenarios([join(packageRoot(), "fixtures/scenarios")]);
+  const chosen = args.quick ? all.filter((l) => QUICK.includes(l.scenario.name)) : all;
+  log(`(a) matrix: ${chosen.length} scenarios${args.quick ? " (--quick)" : ""}`);
+  const imagesStarted = Date.now();
+  await ensureStyleImages([...IMAGE_STYLES]);
+  const imagesMs = Date.now() - imagesStarted;
+  const backend = new LocalBackend();
+  const rows: Array<{
+    name: string;
+    wallS: number;
+    imposedS: number;
+    measuredS?: number;
+    failed?: number;
+    pass: boolean;
+    error?: string;
+  }> = [];
+  const started = Date.now();
+  for (const l of chosen) {
+    const t0 = Date.now();
+    const r = await runScenario(l, { backend });
+    const wallS = (Date.now() - t0) / 1000;
+    rows.push({
+      name: l.scenario.name,
+      wallS,
+      imposedS: imposedFloorS(l.scenario),
+      measuredS: measuredFloorS(l.scenario, r.pods),
+      failed: r.load?.failed,
+      pass: r.pass,
+      ...(r.error ? { error: r.error } : {}),
+    });
+    log(
+      `  ${l.scenario.name}: ${wallS.toFixed(1)} s (floor ${imposedFloorS(l.scenario).toFixed(1)} s)${r.error ? ` ERROR ${r.error}` : ""}`,
+    );
+  }
+  const wallS = (Date.now() - started) / 1000;
+  const imposedS = rows.reduce((a, r) => a + r.imposedS, 0);
+  const measuredS = rows.reduce((a, r) => a + (r.measuredS ?? r.imposedS), 0);
+  return {
+    scenarios: rows.length,
+    quick: Boolean(args.quick),
+    imageCheckMs: imagesMs,
+    wallS,
+    imposedFloorS: imposedS,
+    measuredFloorS: measuredS,
+    ratioToImposedFloor: wallS / imposedS,
+    ratioToMeasuredFloor: wallS / measuredS,
+    overheadPerScenarioS: (wallS - measuredS) / rows.length,
+    verdictsPassed: rows.filter((r) => r.pass).length,
+    rows,
+  };
+}
+
+// ---------------------------------------------------------------- (b) proxy vs direct throughput
+
+async function throughput() {
+  const seconds = Number(args.seconds);
+  const rounds = Number(args.rounds);
+  const [image] = await ensureStyleImages(["exec-form"]);
+  if (!image) throw new Error("no exec-form image");
+  const runId = newRunId();
+  log(`(b) throughput: ${image.ref}, ${rounds} round(s) × ${seconds} s per path and mode`);
+  const replica = await Replica.start(
+    {
+      name: `ge-harness-${runId.slice(-6)}`,
+      image: image.ref,
+      port: 8080,
+      env: {},
+      runId,
+      scenario: "harness-throughput",
+    },
+    new EventLog(),
+  );
+  const proxy = new ServiceProxy();
+  try {
+    await replica.waitForReady(30_000, "/healthz");
+    const viaProxy = await proxy.listen();
+    proxy.addEndpoint("replica", { host: "127.0.0.1", port: replica.hostPort });
+    const direct = { host: "127.0.0.1", port: replica.hostPort };
+    const results: Array<{
+      mode: string;
+      path: string;
+      round: number;
+      rps: number;
+      p50: number;
+      p99: number;
+      failed: number;
+    }> = [];
+    for (const keepAlive of [true, false]) {
+      const opts = LoadSpec.parse({ connections: 8, durationSeconds: seconds, path: "/", keepAlive });
+      for (let round = 1; round <= rounds; round++) {
+        // Alternate the order so that drift on a shared machine hits both paths alike.
+        const order = round % 2 === 1 ? (["direct", "proxy"] as const) : (["proxy", "direct"] as const);
+        for (const path of order) {
+          const run = startLoad(path === "direct" ? direct : viaProxy, opts);
+          await sleep(seconds * 1000);
+          const r = await run.stop();
+          const ms = r.latencies.map((l) => l.ms);
+          results.push({
+            mode: keepAlive ? "keep-alive" : "new connection per request",
+            path,
+            round,
+            rps: r.succeeded / ((r.endedAt - r.startedAt) / 1000),
+            p50: percentile(ms, 50) ?? 0,
+            p99: percentile(ms, 99) ?? 0,
+            failed: r.failed,
+          });
+        }
+      }
+    }
+    const summary = ["keep-alive", "new connection per request"].map((mode) => {
+      const of = (path: string) => results.filter((r) => r.mode === mode && r.path === path);
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+      const d = of("direct");
+      const p = of("proxy");
+      return {
+        mode,
+        directRps: mean(d.map((r) => r.rps)),
+        proxyRps: mean(p.map((r) => r.rps)),
+        ratio: mean(p.map((r) => r.rps)) / mean(d.map((r) => r.rps)),
+        directP50Ms: mean(d.map((r) => r.p50)),
+        proxyP50Ms: mean(p.map((r) => r.p50)),
+        directP99Ms: mean(d.map((r) => r.p99)),
+        proxyP99Ms: mean(p.map((r) => r.p99)),
+        failed: [...d, ...p].reduce((a, r) => a + r.failed, 0),
+      };
+    });
+    return { seconds, rounds, connections: 8, summary, runs: results };
+  } finally {
+    await proxy.close();
+    await replica.remove();
+    await removeLabelledContainers([`graceful-e2e.run=${runId}`]);
+  }
+}
+
+// ---------------------------------------------------------------- (c) exactness of failure counting
+
+async function exactness() {
+  const [image] = await ensureStyleImages(["exec-form"]);
+  if (!image) throw new Error("no exec-form image");
+  const backend = new LocalBackend();
+  const rows: Array<Record<string, unknown>> = [];
+  log("(c) exactness: FAIL_FIRST_N=K on one replica, load through the Service proxy, no disruption");
+  for (const k of [1, 10, 100]) {
+    const scenario = ScenarioSpec.parse({
+      name: `harness-exact-${k}`,
+      image: { ref: image.ref },
+      replicas: 1,
+      env: { FAIL_FIRST_N: k },
+      load: { connections: 8, durationSeconds: 3, keepAlive: true },
+    });
+    const runId = newRunId();
+    try {
+      const deployment = await backend.deploy(scenario, image, new EventLog(), runId);
+      const run = startLoad(deployment.target, scenario.load);
+      await sleep(3000);
+      const r = await run.stop();
+      rows.push({
+        injected: k,
+        how: "1 replica, no disruption",
+        counted: r.failed,
+        non2xx: r.failedByKind["non-2xx"],
+        sent: r.sent,
+        invariant: r.sent === r.succeeded + r.failed + r.inFlightAtEnd,
+        exact: r.failed === k && r.failedByKind["non-2xx"] === k,
+      });
+    } finally {
+      await backend.teardown(undefined, runId);
+    }
+  }
+  // Through the whole runner, with a delete in the middle: each of 2 replicas fails its first 10.
+  log("(c) exactness: FAIL_FIRST_N=10 on 2 replicas, full scenario with a delete (preStop 2 s)");
+  const full = ScenarioSpec.parse({
+    name: "harness-exact-full",
+    image: { ref: image.ref },
+    replicas: 2,
+    env: { FAIL_FIRST_N: 10 },
+    preStop: { type: "sleep", seconds: 2 },
+    terminationGracePeriodSeconds: 8,
+    load: { connections: 8, durationSeconds: 6, keepAlive: true, slowShare: 0.2, slowMs: 300 },
+    disruption: { action: "delete", atSeconds: 2 },
+  });
+  const r = await runScenario({ file: "harness", scenario: full, warnings: [] }, { backend });
+  const load = r.load;
+  rows.push({
+    injected: 20,
+    how: "2 replicas × 10, full scenario with a delete",
+    counted: load?.failed,
+    non2xx: load?.failedByKind["non-2xx"],
+    sent: load?.sent,
+    invariant: load ? load.sent === load.succeeded + load.failed + load.inFlightAtEnd : false,
+    exact: load?.failed === 20 && load.failedByKind["non-2xx"] === 20,
+    ...(r.error ? { error: r.error } : {}),
+  });
+  return rows;
+}
+
+// ---------------------------------------------------------------- main
+
+async function mainHarness() {
+  const machine = await machineInfo();
+  const started = Date.now();
+  const a = args["skip-matrix"] ? undefined : await matrix();
+  const b = await throughput();
+  const c = await exactness();
+  const out = {
+    kind: "graceful-e2e bench/harness",
+    at: new Date(started).toISOString(),
+    wallS: (Date.now() - started) / 1000,
+    machine,
+    matrix: a,
+    throughput: b,
+    exactness: c,
+  };
+
+  const lines: string[] = [`machine: ${formatMachine(machine)}`, ""];
+  if (a) {
+    lines.push(
+      `(a) local matrix (${a.scenarios} scenarios${a.quick ? ", --quick" : ""}): wall ${a.wallS.toFixed(1)} s; imposed floor ${a.imposedFloorS.toFixed(1)} s → ratio ${a.ratioToImposedFloor.toFixed(2)}; ` +
+        `floor with measured terminations ${a.measuredFloorS.toFixed(1)} s → ratio ${a.ratioToMeasuredFloor.toFixed(2)} (${a.overheadPerScenarioS.toFixed(1)} s of start/ready/teardown per scenario); ` +
+        `${a.verdictsPassed}/${a.scenarios} passed their expectations`,
+    );
+    lines.push(
+      formatTable([
+        ["scenario", "wall s", "imposed floor s", "measured floor s", "failed", "verdict"],
+        ...a.rows.map((r) => [
+          r.name,
+          r.wallS.toFixed(1),
+          r.imposedS.toFixed(1),
+          r.measuredS?.toFixed(1) ?? "-",
+          String(r.failed ?? "-"),
+          r.error ? "ERROR" : r.pass ? "PASS" : "FAIL",
+        ]),
+      ]),
+      "",
+    );
+  }
+  lines.push(`(b) throughput, ${b.connections} connections, ${b.rounds} × ${b.seconds} s per path (mean of rounds):`);
+  lines.push(
+    formatTable([
+      [
+        "mode",
+        "direct req/s",
+        "via proxy req/s",
+        "proxy/direct",
+        "p50 direct/proxy ms",
+        "p99 direct/proxy ms",
+        "failed",
+      ],
+      ...b.summary.map((s) => [
+        s.mode,
+        s.directRps.toFixed(0),
+        s.proxyRps.toFixed(0),
+        s.ratio.toFixed(2),
+        `${s.directP50Ms.toFixed(2)}/${s.proxyP50Ms.toFixed(2)}`,
+        `${s.directP99Ms.toFixed(2)}/${s.proxyP99Ms.toFixed(2)}`,
+        String(s.failed),
+      ]),
+    ]),
+    "",
+  );
+  lines.push("(c) exactness of failure counting:");
+  lines.push(
+    formatTable([
+      ["injected", "how", "counted", "non-2xx", "sent", "sent = ok + failed + in flight", "exact"],
+      ...c.map((r) => [
+        String(r.injected),
+        String(r.how),
+        String(r.counted),
+        String(r.non2xx),
+        String(r.sent),
+        String(r.invariant),
+        r.exact ? "yes" : "NO",
+      ]),
+    ]),
+  );
+  process.stdout.write(`${lines.join("\n")}\n`);
+  const file = resolve(String(args.out));
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, `${JSON.stringify(out, null, 2)}\n`);
+  log(`written: ${file} (harness wall time ${out.wallS.toFixed(0)} s)`);
+  return c.every((r) => r.exact) ? 0 : 1;
+}
+
+process.exitCode = await mainHarness();

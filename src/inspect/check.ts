@@ -1,0 +1,200 @@
+// `graceful-e2e check`: start an image, read its process tree and SIGTERM dispositions before any
+// signal, predict the outcome, then run it under load with a delete and say whether the
+// prediction held, what went wrong and how to fix it.
+import { getContainerRuntimeClient } from "testcontainers";
+import type { Backend } from "../backends/backend.js";
+import { runScenario, type ScenarioResult } from "../runner/run.js";
+import { scenarioWarnings } from "../scenario/load.js";
+import { type Scenario, ScenarioSpec } from "../scenario/schema.js";
+import { UsageError } from "../util/errors.js";
+import { configureTestcontainersOffline } from "../util/testcontainers-env.js";
+import { type CheckObservation, type Diagnosis, diagnose, observe } from "./diagnose.js";
+import { InspectingBackend } from "./inspecting-backend.js";
+import { type Prediction, predict } from "./predict.js";
+import type { ProcessTreeInspection } from "./types.js";
+
+export interface CheckOptions {
+  /** Image reference with a fixed tag (an untagged or :latest reference is resolved to another tag of it). */
+  image: string;
+  port: number;
+  /** Path the load requests (default "/"). */
+  path: string;
+  /** Path polled until a replica answers 2xx (default: path). */
+  readyPath?: string;
+  graceSeconds: number;
+  /** preStop sleep in seconds (0 = no preStop hook). */
+  preStopSeconds: number;
+  /** Local backend: endpoint propagation delay. */
+  propagationMs: number;
+  replicas: number;
+  connections: number;
+  loadSeconds: number;
+  atSeconds: number;
+  env?: Record<string, string>;
+}
+
+export interface CheckReport {
+  image: string;
+  /** The fixed reference that ran. */
+  ref: string;
+  port: number;
+  backend: string;
+  scenario: Scenario;
+  runId?: string;
+  /** Inspection and prediction for the pod that was deleted (read before any signal). */
+  inspection?: ProcessTreeInspection;
+  prediction?: Prediction;
+  observation: CheckObservation;
+  diagnosis: Diagnosis;
+  error?: string;
+  warnings: string[];
+  notes: string[];
+  result: ScenarioResult;
+}
+
+export const CHECK_DEFAULTS = {
+  path: "/",
+  graceSeconds: 30,
+  preStopSeconds: 2,
+  propagationMs: 1000,
+  replicas: 2,
+  connections: 8,
+  loadSeconds: 6,
+  atSeconds: 2,
+} as const;
+
+/** "check-<image repository>", fitted to the scenario name rules. Pure. */
+export function checkScenarioName(image: string): string {
+  const repo = image.replace(/@.*$/, "").replace(/:[^/:]*$/, "");
+  const slug = repo
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 45)
+    .replace(/-+$/g, "");
+  return `check-${slug || "image"}`;
+}
+
+/** The scenario a check runs, validated through the scenario schema. Pure. */
+export function checkScenario(ref: string, opts: CheckOptions): Scenario {
+  return ScenarioSpec.parse({
+    name: checkScenarioName(ref),
+    description: `graceful-e2e check of ${ref}`,
+    image: { ref },
+    port: opts.port,
+    readinessPath: opts.readyPath ?? opts.path,
+    replicas: opts.replicas,
+    env: opts.env ?? {},
+    preStop: opts.preStopSeconds > 0 ? { type: "sleep", seconds: opts.preStopSeconds } : { type: "none" },
+    terminationGracePeriodSeconds: opts.graceSeconds,
+    load: {
+      connections: opts.connections,
+      durationSeconds: opts.loadSeconds,
+      path: opts.path,
+      keepAlive: true,
+    },
+    disruption: { action: "delete", count: 1, atSeconds: opts.atSeconds },
+    expectations: { maxFailedRequests: 0 },
+    local: { endpointPropagationMs: opts.propagationMs },
+    tags: ["check"],
+  });
+}
+
+/** Whether a reference names no tag or :latest (a moving target the scenario schema refuses). */
+export function isFloatingRef(ref: string): boolean {
+  if (ref.includes("@")) return false;
+  const lastSlash = ref.lastIndexOf("/");
+  const colon = ref.indexOf(":", lastSlash + 1);
+  return colon === -1 || ref.slice(colon + 1) === "latest";
+}
+
+/** A fixed-tag reference for the image: itself, or another tag of the same local image. */
+export async function resolveFixedRef(ref: string): Promise<{ ref: string; note?: string }> {
+  configureTestcontainersOffline();
+  const client = await getContainerRuntimeClient();
+  const info = (await client.container.dockerode
+    .getImage(ref)
+    .inspect()
+    .catch(() => undefined)) as { Id: string; RepoTags?: string[] } | undefined;
+  if (!info) throw new UsageError(`image ${ref} does not exist locally (docker pull or docker build it first)`);
+  if (!isFloatingRef(ref)) return { ref };
+  const fixed = (info.RepoTags ?? []).find((t) => !isFloatingRef(t));
+  if (!fixed) {
+    throw new UsageError(
+      `${ref} has no fixed tag (scenarios refuse :latest): tag it first, e.g. docker tag ${ref} ${ref.replace(/:latest$/, "")}:check`,
+    );
+  }
+  return { ref: fixed, note: `${ref} has no fixed tag: using ${fixed}, the same image (${info.Id.slice(7, 19)})` };
+}
+
+export interface CheckHooks {
+  onProgress?: (line: string) => void;
+  /** Called once the deleted pod's tree was read, before the load starts. */
+  onPrediction?: (inspection: ProcessTreeInspection | undefined, prediction: Prediction | undefined) => void;
+  resultsDir?: string;
+}
+
+export async function runCheck(backend: Backend, opts: CheckOptions, hooks: CheckHooks = {}): Promise<CheckReport> {
+  const notes: string[] = [];
+  const resolved = backend.name === "local" ? await resolveFixedRef(opts.image) : { ref: opts.image };
+  if (resolved.note) notes.push(resolved.note);
+  let scenario: Scenario;
+  try {
+    scenario = checkScenario(resolved.ref, opts);
+  } catch (err) {
+    throw new UsageError(`check options: ${err instanceof Error ? err.message : String(err)}`);
+  }
+
+  let victim: string | undefined;
+  let inspection: ProcessTreeInspection | undefined;
+  let prediction: Prediction | undefined;
+  const inspecting = new InspectingBackend(backend, (deployment, inspections) => {
+    // The local backend deletes the first ready replica(s): deployment.pods[0].
+    victim = deployment.pods[0];
+    inspection = victim ? inspections.get(victim) : undefined;
+    prediction =
+      inspection && inspection.processes.length > 0 ? predict(inspection.processes, { port: opts.port }) : undefined;
+    hooks.onPrediction?.(inspection, prediction);
+  });
+
+  const result = await runScenario(
+    { file: `check ${resolved.ref}`, scenario, warnings: scenarioWarnings(scenario) },
+    { backend: inspecting, resultsDir: hooks.resultsDir, onProgress: hooks.onProgress },
+  );
+  notes.push(...inspecting.notes);
+  const pod = result.pods[0];
+  if (pod && victim && pod.pod !== victim) {
+    // Not the pod we predicted for: use the deleted one's own inspection.
+    inspection = inspecting.inspections.get(pod.pod);
+    prediction =
+      inspection && inspection.processes.length > 0 ? predict(inspection.processes, { port: opts.port }) : undefined;
+    notes.push(`the deleted pod was ${pod.pod}, not ${victim}: its own inspection is used`);
+  }
+  const observation = observe({ pod, load: result.load, timeline: result.timeline });
+  const diagnosis = diagnose(prediction, observation, {
+    graceSeconds: opts.graceSeconds,
+    preStopSeconds: opts.preStopSeconds,
+    propagationMs: backend.name === "local" ? opts.propagationMs : undefined,
+  });
+  return {
+    image: opts.image,
+    ref: resolved.ref,
+    port: opts.port,
+    backend: backend.name,
+    scenario,
+    runId: result.runId,
+    inspection,
+    prediction,
+    observation,
+    diagnosis,
+    error: result.error,
+    warnings: result.warnings,
+    notes,
+    result,
+  };
+}
+
+/** Exit status of `check`: 0 nothing dropped, 1 requests dropped or the run failed. */
+export function checkExitCode(report: CheckReport): number {
+  return report.error !== undefined || report.diagnosis.dropped || report.observation.pod === undefined ? 1 : 0;
+}

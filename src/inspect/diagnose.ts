@@ -1,0 +1,429 @@
+// After the run: what was observed for the deleted pod, whether the prediction held, and a
+// diagnosis in plain words with the fix. Pure.
+import type { PodOutcome } from "../backends/backend.js";
+import { FAILURE_KINDS, type FailureKind, type LoadResult } from "../load/types.js";
+import type { Timeline } from "../observe/timeline.js";
+import {
+  abruptlyEnded,
+  exitedGracefully,
+  failureSummary,
+  sigtermReceipts,
+  terminationMs,
+} from "../verdict/verdicts.js";
+import { type Branch, basename, branchWords, type Outcome, type Prediction } from "./predict.js";
+
+export interface FailureTiming {
+  /** Before SIGTERM was sent (nothing to do with the termination, or the preStop window). */
+  beforeSigterm: number;
+  /** After SIGTERM, while the endpoint was still in the Service (new connections met a closed listener). */
+  whileEndpointListed: number;
+  /** After the endpoint left the Service, before the exit (the drain). */
+  duringDrain: number;
+  /** At or after SIGKILL. */
+  atSigkill: number;
+  /** Around the container's exit without SIGKILL (killed with PID 1). */
+  atExit: number;
+}
+
+export interface CheckObservation {
+  pod?: string;
+  pid1Cmdline?: string;
+  /** Outcomes consistent with what was seen (two when the image logs nothing to tell them apart). */
+  compatible: Outcome[];
+  outcomeWords: string;
+  sigterm: {
+    received: "yes" | "no" | "partly" | "unknown";
+    /** true: inferred from exit timing and code (the image does not log signals). */
+    inferred: boolean;
+    evidence: string;
+  };
+  exitCode?: number;
+  sigkilled: boolean;
+  /** Delete → container exit. */
+  terminationMs?: number;
+  /** Delete → SIGTERM sent. */
+  sigtermAfterMs?: number;
+  /** SIGTERM sent → container exit. */
+  exitAfterSigtermMs?: number;
+  /** Delete → endpoint out of the Service. */
+  endpointRemovedAfterMs?: number;
+  sent: number;
+  failed: number;
+  failedByKind: Partial<Record<FailureKind, number>>;
+  failureSummary: string;
+  failureTiming: FailureTiming;
+}
+
+function firstAt(timeline: Timeline | undefined, kind: string, pod: string | undefined): number | undefined {
+  return timeline?.entries.find((e) => e.kind === kind && (pod === undefined || e.pod === pod))?.at;
+}
+
+const seconds = (ms: number | undefined) => (ms === undefined ? "?" : `${(ms / 1000).toFixed(2)} s`);
+
+export function observe(input: { pod?: PodOutcome; load?: LoadResult; timeline?: Timeline }): CheckObservation {
+  const { pod, load, timeline } = input;
+  const name = pod?.pod;
+  const sigtermAt = firstAt(timeline, "sigterm-sent", name);
+  const sigkillAt = firstAt(timeline, "sigkill-sent", name);
+  const endpointAt = firstAt(timeline, "endpoint-removed", name);
+  const exitAt = pod?.exitedAt ?? firstAt(timeline, "container-exit", name);
+  const sigkilled = pod?.sigkilled ?? false;
+
+  const timing: FailureTiming = { beforeSigterm: 0, whileEndpointListed: 0, duringDrain: 0, atSigkill: 0, atExit: 0 };
+  for (const f of load?.failures ?? []) {
+    if (sigkillAt !== undefined && f.at >= sigkillAt - 100) timing.atSigkill++;
+    else if (sigtermAt === undefined || f.at < sigtermAt) timing.beforeSigterm++;
+    else if (endpointAt !== undefined && f.at <= endpointAt + 200) timing.whileEndpointListed++;
+    else if (exitAt !== undefined && f.at >= exitAt - 200) timing.atExit++;
+    else timing.duringDrain++;
+  }
+
+  let compatible: Outcome[] = [];
+  let outcomeWords: string;
+  const logged = (pod?.processes.length ?? 0) > 0;
+  if (!pod) outcomeWords = "no pod was disrupted";
+  else if (sigkilled) {
+    compatible = ["killed"];
+    outcomeWords = `SIGKILLed at the end of the grace period (exit ${pod.exitCode ?? "?"})`;
+  } else if (logged && abruptlyEnded(pod).length > 0) {
+    compatible = ["abrupt"];
+    outcomeWords = `abrupt: exit ${pod.exitCode ?? "?"}, and ${abruptlyEnded(pod).join(", ")} never logged an exit (killed when PID 1 exited)`;
+  } else if (logged && exitedGracefully(pod)) {
+    compatible = ["graceful"];
+    outcomeWords = `graceful: every process logged its own exit, container exit ${pod.exitCode}`;
+  } else if (!logged && (pod.exitCode === 0 || pod.exitCode === 143)) {
+    compatible = ["graceful", "abrupt"];
+    outcomeWords = `exited ${pod.exitCode} before the grace period ended (no app log lines to tell a drain from a kill)`;
+  } else {
+    outcomeWords = `exited ${pod.exitCode ?? "?"} before the grace period ended`;
+  }
+
+  // SIGTERM: from the app's own log lines when it writes them, else inferred from exit timing and code.
+  let sigterm: CheckObservation["sigterm"];
+  const exitAfter = exitAt !== undefined && sigtermAt !== undefined ? exitAt - sigtermAt : undefined;
+  if (pod && logged) {
+    const receipts = sigtermReceipts(pod);
+    const got = receipts.filter((r) => r.at !== undefined);
+    sigterm = {
+      received: got.length === receipts.length ? "yes" : got.length === 0 ? "no" : "partly",
+      inferred: false,
+      evidence: `app log lines: ${receipts
+        .map(
+          (r) =>
+            `${r.role} ${r.at === undefined ? "never logged SIGTERM" : `logged SIGTERM +${seconds(r.at - pod.deleteAt)}`}`,
+        )
+        .join(", ")}`,
+    };
+  } else if (!pod || sigtermAt === undefined) {
+    sigterm = {
+      received: "unknown",
+      inferred: true,
+      evidence: "SIGTERM was never sent (the run did not get that far)",
+    };
+  } else if (sigkilled) {
+    sigterm = {
+      received: "no",
+      inferred: true,
+      evidence: `inferred: still running ${seconds(sigkillAt === undefined ? undefined : sigkillAt - sigtermAt)} after SIGTERM, SIGKILLed at the end of the grace period (exit ${pod.exitCode ?? "?"}): not handled`,
+    };
+  } else if (pod.exitCode === 143 || pod.exitCode === 0) {
+    sigterm = {
+      received: "yes",
+      inferred: true,
+      evidence: `inferred: exited ${pod.exitCode} ${seconds(exitAfter)} after SIGTERM${
+        pod.exitCode === 143 ? " (143 = 128 + 15: terminated by SIGTERM's default action, or re-raised)" : ""
+      }`,
+    };
+  } else {
+    sigterm = {
+      received: "yes",
+      inferred: true,
+      evidence: `inferred: exited ${pod.exitCode ?? "?"} ${seconds(exitAfter)} after SIGTERM (a code other than 0/143: its shutdown failed)`,
+    };
+  }
+
+  const failedByKind: Partial<Record<FailureKind, number>> = {};
+  for (const k of FAILURE_KINDS) if ((load?.failedByKind[k] ?? 0) > 0) failedByKind[k] = load?.failedByKind[k];
+  return {
+    pod: name,
+    pid1Cmdline: pod?.pid1Cmdline,
+    compatible,
+    outcomeWords,
+    sigterm,
+    exitCode: pod?.exitCode,
+    sigkilled,
+    terminationMs: pod ? terminationMs(pod) : undefined,
+    sigtermAfterMs: pod && sigtermAt !== undefined ? sigtermAt - pod.deleteAt : undefined,
+    exitAfterSigtermMs: exitAfter,
+    endpointRemovedAfterMs: pod && endpointAt !== undefined ? endpointAt - pod.deleteAt : undefined,
+    sent: load?.sent ?? 0,
+    failed: load?.failed ?? 0,
+    failedByKind,
+    failureSummary: load ? failureSummary(load) : "no load result",
+    failureTiming: timing,
+  };
+}
+
+export interface DiagnosisContext {
+  graceSeconds: number;
+  preStopSeconds: number;
+  /** The local backend's endpoint propagation delay (a parameter there). */
+  propagationMs?: number;
+}
+
+export interface Diagnosis {
+  /** undefined: nothing was predicted (the tree could not be read) or nothing was observed. */
+  held?: boolean;
+  heldWords: string;
+  matchedBranch?: Branch;
+  /** What went wrong (or "nothing"), in plain words. */
+  problem: string;
+  /** What to change; absent when nothing needs fixing. */
+  fix?: string;
+  /** Requests were dropped. */
+  dropped: boolean;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+/** The shell-form command as an exec-form JSON array (naive split on blanks: an example). */
+export function execFormOf(shellCommand: string): string {
+  const words = shellCommand
+    .trim()
+    .replace(/^exec\s+/, "")
+    .split(/\s+/)
+    .filter((w) => w !== "");
+  return `CMD ${JSON.stringify(words).replace(/","/g, '", "')}`;
+}
+
+function appCommand(pred: Prediction): string {
+  return pred.apps[0]?.command ?? "your app";
+}
+
+function appsWords(pred: Prediction): string {
+  return pred.apps.length > 0
+    ? pred.apps.map((a) => `${a.command.slice(0, 50)} (pid ${a.pid})`).join(", ")
+    : "your app";
+}
+
+const HANDLER_FIX =
+  "handle SIGTERM in the app: stop accepting new connections, finish the requests in flight, then exit " +
+  "(in Node: process.on('SIGTERM', () => server.close(() => process.exit(0))), closing idle keep-alive " +
+  "connections as they go idle)";
+
+function killedDiagnosis(
+  pred: Prediction,
+  obs: CheckObservation,
+  ctx: DiagnosisContext,
+): { problem: string; fix: string } {
+  const pid1 = pred.pid1?.command ?? obs.pid1Cmdline ?? "PID 1";
+  const lost =
+    obs.failureTiming.atSigkill > 0
+      ? `; ${plural(obs.failureTiming.atSigkill, "request")} in flight then ${obs.failureTiming.atSigkill === 1 ? "was" : "were"} lost`
+      : "";
+  const tail = `It kept serving until SIGKILL at the end of the grace period (${ctx.graceSeconds} s)${lost}.`;
+  switch (pred.cause) {
+    case "shell-form-pid1": {
+      const inner = pred.pid1?.command.replace(/^\S+\s+-c\s+/, "") ?? appCommand(pred);
+      return {
+        problem:
+          `PID 1 is ${pid1}, a shell-form CMD/ENTRYPOINT (Docker wraps it in /bin/sh -c), and the shell does not ` +
+          `catch SIGTERM: as PID 1 the kernel ignores it, and your app, ${appsWords(pred)}, is its child and never ` +
+          `hears of it. ${tail}`,
+        fix:
+          `use the exec form, e.g. ${execFormOf(inner)}, so the app is PID 1 and receives SIGTERM itself ` +
+          `(or prefix the command with exec: CMD exec ${inner}).`,
+      };
+    }
+    case "script-pid1":
+      return {
+        problem:
+          `PID 1 is the script ${pid1}; the shell does not catch SIGTERM (as PID 1 the kernel ignores it) and ` +
+          `starts your app, ${appsWords(pred)}, as a child that never hears of it. ${tail}`,
+        fix:
+          `start the app with exec as the script's last command (exec ${appCommand(pred)}), so it replaces the ` +
+          "shell as PID 1 and receives SIGTERM itself; or use an exec-form CMD without the script.",
+      };
+    case "wrapper-pid1":
+      return {
+        problem:
+          `PID 1 is ${pid1}, which does not catch SIGTERM (ignored as PID 1), and your app, ${appsWords(pred)}, ` +
+          `is not PID 1: nothing forwards the signal. ${tail}`,
+        fix:
+          "make the app PID 1 (exec-form CMD, or exec from the wrapper), or run an init that forwards signals " +
+          '(ENTRYPOINT ["tini", "--"]) in front of an app that handles SIGTERM.',
+      };
+    case "node-pid1":
+      return {
+        problem:
+          `${pid1} is PID 1 and receives SIGTERM, but the app does not act on it: Node's built-in handler ` +
+          `re-raises SIGTERM with its default action, which the kernel discards for PID 1. ${tail}`,
+        fix: `${HANDLER_FIX}. (tini in front would make SIGTERM end the app at once, without a drain.)`,
+      };
+    case "app-pid1-default":
+      return {
+        problem:
+          `${pid1} is PID 1 and installs no SIGTERM handler; the kernel does not deliver default-action ` +
+          `signals to PID 1, so SIGTERM is ignored. ${tail}`,
+        fix: `${HANDLER_FIX}. (tini in front would make SIGTERM end the app at once, without a drain.)`,
+      };
+    case "app-pid1-ignores":
+      return {
+        problem: `${pid1} is PID 1 and ignores SIGTERM (SIG_IGN, often inherited from a parent or set with trap '' TERM). ${tail}`,
+        fix: `stop ignoring SIGTERM and ${HANDLER_FIX}.`,
+      };
+    case "shell-trap-pid1":
+    case "init-to-shell-trap":
+      return {
+        problem: `the shell's SIGTERM trap ran, but the app, ${appsWords(pred)}, did not exit before the grace period ended. ${tail}`,
+        fix: "in the trap, forward the signal to the app (kill -TERM $pid) and wait for it (wait $pid) before exiting.",
+      };
+    case "intermediary-pid1":
+    case "init-to-intermediary":
+      return {
+        problem: `${pid1} caught SIGTERM but your app, ${appsWords(pred)}, ran on until SIGKILL: the signal was not forwarded to it. ${tail}`,
+        fix: "run the app as PID 1 (exec-form CMD, e.g. node instead of npm start), or make the wrapper forward SIGTERM and wait.",
+      };
+    case "init-child-ignores":
+      return {
+        problem: `${pid1} forwarded SIGTERM, but its child ignores it. ${tail}`,
+        fix: "stop ignoring SIGTERM in the child (trap '' TERM, nohup), and have it forward the signal to the app.",
+      };
+    default:
+      return {
+        problem:
+          `SIGTERM reached the app (${obs.sigterm.evidence}), but it did not exit within the grace period ` +
+          `(${ctx.graceSeconds} s): its drain takes longer (open keep-alive connections, long requests). ${tail}`,
+        fix:
+          "bound the drain below the grace period (close idle keep-alive connections, a drain timeout), " +
+          "or raise terminationGracePeriodSeconds.",
+      };
+  }
+}
+
+function abruptDiagnosis(pred: Prediction, obs: CheckObservation): { problem: string; fix: string } {
+  const pid1 = pred.pid1?.command ?? obs.pid1Cmdline ?? "PID 1";
+  const lost = obs.failed > 0 ? ` ${plural(obs.failed, "request")} failed (${obs.failureSummary}).` : "";
+  const init = basename(pred.pid1?.command.split(/\s+/)[0] ?? "PID 1");
+  const after = `${((obs.exitAfterSigtermMs ?? 0) / 1000).toFixed(2)} s after SIGTERM (exit ${obs.exitCode ?? "?"})`;
+  switch (pred.cause) {
+    case "init-child-dies":
+      return {
+        problem:
+          `${init} (PID 1: ${pid1}) forwards SIGTERM only to its direct child, which has no trap and died of it at ` +
+          `once; ${init} exited with it ${after} and the kernel killed your app, ${appsWords(pred)}, mid-request.${lost}`,
+        fix:
+          "run one app per container and exec it from the script (exec node …) so the app is tini's direct " +
+          "child; or make the script trap SIGTERM, forward it to the apps and wait for them.",
+      };
+    case "init-group-child-dies":
+      return {
+        problem:
+          `${init} -g signals the whole process group: your app, ${appsWords(pred)}, received SIGTERM, but the ` +
+          `shell between them died of it at once; ${init} exited ${after} and the kernel killed the apps mid-drain.${lost}`,
+        fix: "make the script wait for the apps (trap 'kill -TERM $p1 $p2' TERM; then wait until both exited), or exec a single app.",
+      };
+    case "init-to-app-dies":
+    case "init-to-node":
+      return {
+        problem: `${init} forwarded SIGTERM to your app, ${appsWords(pred)}, which has no handler and died at once, ${after}, without draining.${lost}`,
+        fix: `${HANDLER_FIX}.`,
+      };
+    case "shell-trap-pid1":
+    case "init-to-shell-trap":
+      return {
+        problem: `the shell's SIGTERM trap let the shell exit ${after} before your app, ${appsWords(pred)}, finished; the kernel killed the app with it.${lost}`,
+        fix: "after forwarding SIGTERM in the trap, wait for the app's processes to exit before the shell exits.",
+      };
+    default:
+      return {
+        problem: `PID 1 (${pid1}) exited ${after} while your app, ${appsWords(pred)}, was still running: the kernel killed it without a drain.${lost}`,
+        fix: "make PID 1 wait for the app to exit after SIGTERM (or make the app PID 1).",
+      };
+  }
+}
+
+function gracefulDiagnosis(obs: CheckObservation, ctx: DiagnosisContext): { problem: string; fix?: string } {
+  const exit = `exited ${obs.exitCode ?? "?"} ${((obs.terminationMs ?? 0) / 1000).toFixed(2)} s after the delete`;
+  if (obs.failed === 0) {
+    return { problem: `nothing: SIGTERM reached the app, it drained and ${exit}; no request failed.` };
+  }
+  const t = obs.failureTiming;
+  const parts: string[] = [];
+  let fix: string | undefined;
+  if (t.whileEndpointListed > 0) {
+    parts.push(
+      `${plural(t.whileEndpointListed, "request")} failed between SIGTERM and the endpoint leaving the Service ` +
+        `(${((obs.endpointRemovedAfterMs ?? 0) / 1000).toFixed(2)} s after the delete${
+          ctx.propagationMs !== undefined ? `, the propagation delay set for this run` : ""
+        }): the app stopped accepting connections while new ones were still routed to it` +
+        (ctx.preStopSeconds > 0 ? ` (the preStop sleep of ${ctx.preStopSeconds} s was not long enough)` : ""),
+    );
+    fix =
+      "keep accepting connections until the endpoint is gone: a preStop sleep longer than your cluster's " +
+      "endpoint propagation (a few seconds), or keep the listener open for a while after SIGTERM.";
+  }
+  if (t.duringDrain + t.atExit > 0) {
+    parts.push(
+      `${plural(t.duringDrain + t.atExit, "request")} failed while the app drained: it closed connections with requests in flight`,
+    );
+    fix ??=
+      "close keep-alive connections only once idle, answer requests in flight with Connection: close, and exit when they are done.";
+  }
+  if (t.beforeSigterm > 0) {
+    parts.push(`${plural(t.beforeSigterm, "request")} failed before SIGTERM (not caused by the termination)`);
+  }
+  return { problem: `SIGTERM reached the app and it ${exit}, but ${parts.join("; ")}.`, fix };
+}
+
+export function diagnose(pred: Prediction | undefined, obs: CheckObservation, ctx: DiagnosisContext): Diagnosis {
+  const dropped = obs.failed > 0;
+  let held: boolean | undefined;
+  let matched: Branch | undefined;
+  let heldWords: string;
+  if (!pred || pred.cause === "nothing-read") {
+    heldWords = "no prediction (the process tree could not be read)";
+  } else if (obs.compatible.length === 0) {
+    held = false;
+    heldWords = `did not hold: predicted ${branchWords(pred.branches)}, observed ${obs.outcomeWords}`;
+  } else {
+    matched = pred.branches.find((b) => obs.compatible.includes(b.outcome));
+    held = matched !== undefined;
+    heldWords = held
+      ? `held: ${matched?.outcome}${matched?.condition ? ` — the branch ${matched.condition}` : ""}`
+      : `did not hold: predicted ${branchWords(pred.branches)}, observed ${obs.outcomeWords}`;
+  }
+
+  let text: { problem: string; fix?: string };
+  const p = pred ?? {
+    cause: "nothing-read" as const,
+    branches: [],
+    summary: "",
+    processLines: [],
+    steps: [],
+    apps: [],
+    appsFrom: "-",
+  };
+  if (obs.compatible.includes("killed")) text = killedDiagnosis(p, obs, ctx);
+  else if (obs.compatible.length === 1 && obs.compatible[0] === "abrupt") text = abruptDiagnosis(p, obs);
+  else if (obs.compatible.includes("graceful")) {
+    // Without app log lines, a prediction of "abrupt" is the better reading of a fast 143.
+    text =
+      obs.compatible.includes("abrupt") && p.branches.every((b) => b.outcome === "abrupt")
+        ? abruptDiagnosis(p, obs)
+        : gracefulDiagnosis(obs, ctx);
+  } else if (obs.pod === undefined) {
+    text = { problem: "the run ended before a pod was deleted: see the error" };
+  } else {
+    text = {
+      problem: `the container exited ${obs.exitCode ?? "?"} ${((obs.exitAfterSigtermMs ?? 0) / 1000).toFixed(2)} s after SIGTERM: its shutdown path fails.`,
+      fix: "make the SIGTERM handler exit 0 once the drain is done; look at the container's last log lines.",
+    };
+  }
+  if (dropped && !/\brequests? (failed|in flight)/.test(text.problem)) {
+    text.problem += ` ${plural(obs.failed, "request")} failed (${obs.failureSummary}).`;
+  }
+  return { held, heldWords, matchedBranch: matched, problem: text.problem, fix: text.fix, dropped };
+}

@@ -1,0 +1,410 @@
+// Predicts, from a container's process tree and SIGTERM dispositions read before any signal,
+// what the kubelet's SIGTERM to PID 1 will do. Pure.
+//
+// The kernel rules applied:
+// - A signal whose action is the default is not delivered to a PID namespace's init (PID 1):
+//   for PID 1, SIGTERM with the default disposition is effectively ignored. Anywhere else the
+//   default action of SIGTERM terminates the process (exit status 143 as a shell reports it).
+// - An ignored signal (SIG_IGN) is discarded; a caught one runs the process's handler.
+// - A process that waits for signals synchronously (sigtimedwait, signalfd: tini, dumb-init,
+//   catatonit) receives them even as PID 1, whatever its status masks show while it waits.
+// - Nothing forwards a signal unless a process does so on purpose (an init like tini, a shell
+//   trap that calls kill): a child never hears of the SIGTERM its parent got.
+// - The container ends when PID 1 exits; the kernel then SIGKILLs every other process in it.
+import type { InspectedProcess } from "./types.js";
+
+export type Outcome = "graceful" | "killed" | "abrupt";
+
+export const OUTCOME_WORDS: Record<Outcome, string> = {
+  graceful: "a graceful exit (the app drains and exits by itself before the grace period ends)",
+  killed: "SIGKILL at the end of the grace period",
+  abrupt: "an abrupt exit soon after SIGTERM (PID 1 exits and the kernel kills the app without a drain)",
+};
+
+/** One possible outcome; `condition` says what it depends on (absent: unconditional). */
+export interface Branch {
+  outcome: Outcome;
+  condition?: string;
+}
+
+/** Why the prediction is what it is: one code per situation, used by the diagnosis. */
+export type Cause =
+  | "app-pid1-handles"
+  | "app-pid1-default"
+  | "app-pid1-ignores"
+  | "node-pid1"
+  | "shell-form-pid1"
+  | "script-pid1"
+  | "wrapper-pid1"
+  | "shell-trap-pid1"
+  | "intermediary-pid1"
+  | "init-to-app"
+  | "init-to-node"
+  | "init-to-app-dies"
+  | "init-child-dies"
+  | "init-group-child-dies"
+  | "init-to-shell-trap"
+  | "init-child-ignores"
+  | "init-to-intermediary"
+  | "nothing-read";
+
+export interface Prediction {
+  cause: Cause;
+  /** Possible outcomes, most likely first; one branch without a condition = a firm prediction. */
+  branches: Branch[];
+  /** The prediction in words. */
+  summary: string;
+  /** One line per process: command, pid, parent, SIGTERM disposition, listening ports. */
+  processLines: string[];
+  /** How SIGTERM travels, step by step. */
+  steps: string[];
+  pid1?: { pid: number; command: string };
+  /** The app: processes listening on the port (or on any port, or the leaves when none listens). */
+  apps: Array<{ pid: number; command: string }>;
+  appsFrom: string;
+}
+
+const SHELLS = new Set(["sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "busybox"]);
+const INITS = new Set(["tini", "tini-static", "docker-init", "dumb-init", "catatonit"]);
+
+export function basename(path: string): string {
+  return path.split("/").pop() ?? path;
+}
+
+function exe(p: InspectedProcess): string {
+  return basename(p.argv[0] ?? p.name);
+}
+
+export function isShell(p: InspectedProcess): boolean {
+  return SHELLS.has(exe(p)) || SHELLS.has(p.name);
+}
+
+/** sh -c "…": what Docker runs for a shell-form CMD/ENTRYPOINT. */
+export function isShellForm(p: InspectedProcess): boolean {
+  return isShell(p) && p.argv[1] === "-c";
+}
+
+export function isInit(p: InspectedProcess): boolean {
+  return INITS.has(exe(p)) || INITS.has(p.name);
+}
+
+export function isNode(p: InspectedProcess): boolean {
+  return ["node", "nodejs"].includes(exe(p)) || p.name === "node";
+}
+
+/** Which processes an init forwards SIGTERM to: its child, or the child's process group. */
+export function initForwarding(p: InspectedProcess): "group" | "child" {
+  const args = p.argv.slice(1, p.argv.indexOf("--") === -1 ? undefined : p.argv.indexOf("--"));
+  const name = exe(p);
+  if (name === "dumb-init") return args.includes("--single-child") || args.includes("-c") ? "child" : "group";
+  return args.includes("-g") ? "group" : "child";
+}
+
+function short(command: string, max = 60): string {
+  return command.length > max ? `${command.slice(0, max - 1)}…` : command;
+}
+
+export function label(p: InspectedProcess): string {
+  return `${short(p.command)} (pid ${p.pid})`;
+}
+
+/** What SIGTERM does to this process, in words. */
+export function dispositionWords(p: InspectedProcess): string {
+  const pid1 = p.pid === 1;
+  if (p.waitsForSignals) return "waits for signals (sigtimedwait/signalfd) → receives it";
+  const s = p.sigterm;
+  if (s.ignored) return "ignored (SIG_IGN)";
+  if (s.caught) return `caught${isNode(p) ? " (Node installs a handler in every process)" : ""}`;
+  if (s.blocked)
+    return pid1
+      ? "blocked, default action → stays pending, then discarded as PID 1"
+      : "blocked, default action → pending until unblocked, then terminates";
+  return pid1
+    ? "default → ignored as PID 1 (the kernel does not deliver default-action signals to a namespace's init)"
+    : "default → terminates the process";
+}
+
+type Reaction = "receives" | "discards" | "dies";
+
+/** What a process does when SIGTERM reaches it. */
+export function reaction(p: InspectedProcess): Reaction {
+  if (p.waitsForSignals || (p.sigterm.caught && !p.sigterm.ignored)) return "receives";
+  if (p.sigterm.ignored || p.pid === 1) return "discards";
+  return "dies";
+}
+
+export function processLine(p: InspectedProcess): string {
+  const listens = p.listens.length > 0 ? `, listens on :${p.listens.join(", :")}` : "";
+  return `pid ${p.pid} (parent ${p.ppid}${p.hostPid !== undefined ? `, host pid ${p.hostPid}` : ""}) ${short(p.command, 80)} — SIGTERM: ${dispositionWords(p)}${listens}`;
+}
+
+function list(ps: InspectedProcess[]): string {
+  return ps.map(label).join(", ");
+}
+
+const NODE_NOTE =
+  "Node catches SIGTERM in every process (a built-in handler that restores the terminal and re-raises " +
+  "the signal with its default action), so /proc cannot tell whether the app itself handles it: that " +
+  "takes a process.on('SIGTERM') handler in JavaScript";
+
+/** The app processes: listening on the port, else on any port, else the leaves of the tree. */
+export function findApps(processes: InspectedProcess[], port?: number): { apps: InspectedProcess[]; from: string } {
+  const listening = processes.filter((p) => p.listens.length > 0);
+  const ports = [...new Set(listening.flatMap((p) => p.listens))].sort((a, b) => a - b);
+  if (port !== undefined) {
+    // Every listening process serves; the one on the checked port comes first.
+    const onPort = listening.filter((p) => p.listens.includes(port));
+    if (onPort.length > 0) {
+      return {
+        apps: [...onPort, ...listening.filter((p) => !p.listens.includes(port))],
+        from: `listening on :${ports.join(", :")}`,
+      };
+    }
+  }
+  if (listening.length > 0) return { apps: listening, from: `listening on :${ports.join(", :")}` };
+  const parents = new Set(processes.map((p) => p.ppid));
+  const leaves = processes.filter((p) => !parents.has(p.pid));
+  return {
+    apps: leaves.length > 0 ? leaves : processes.slice(0, 1),
+    from: "the leaves of the process tree (no listening socket was seen)",
+  };
+}
+
+export function predict(processes: InspectedProcess[], opts: { port?: number } = {}): Prediction {
+  const processLines = processes.map(processLine);
+  const base = { processLines, steps: [] as string[] };
+  const pids = new Set(processes.map((p) => p.pid));
+  const init = processes.find((p) => p.pid === 1) ?? processes.find((p) => !pids.has(p.ppid));
+  if (!init) {
+    return {
+      ...base,
+      cause: "nothing-read",
+      branches: [{ outcome: "graceful", condition: "unknown" }, { outcome: "killed" }, { outcome: "abrupt" }],
+      summary: "the process tree could not be read: no prediction",
+      apps: [],
+      appsFrom: "-",
+    };
+  }
+  const { apps, from } = findApps(processes, opts.port);
+  const appsInfo = apps.map((a) => ({ pid: a.pid, command: a.command }));
+  const children = (p: InspectedProcess) => processes.filter((c) => c.ppid === p.pid && c.pid !== p.pid);
+  const steps: string[] = [`the kubelet sends SIGTERM to PID 1, ${label(init)}: ${dispositionWords(init)}`];
+  const done = (cause: Cause, branches: Branch[], summary: string): Prediction => ({
+    processLines,
+    steps,
+    cause,
+    branches,
+    summary,
+    pid1: { pid: init.pid, command: init.command },
+    apps: appsInfo,
+    appsFrom: from,
+  });
+  const initIsApp = apps.some((a) => a.pid === init.pid);
+  const others = apps.filter((a) => a.pid !== init.pid);
+  /** "node (pid 7) catches SIGTERM", "a (pid 8) and b (pid 9) catch SIGTERM", mixed lists split by ";". */
+  const appWord = (ps: InspectedProcess[]): string => {
+    const catching = ps.filter((a) => reaction(a) === "receives");
+    const notCatching = ps.filter((a) => reaction(a) !== "receives");
+    const part = (group: InspectedProcess[], yes: boolean) =>
+      group.length === 0
+        ? ""
+        : `${group.map(label).join(" and ")} ${
+            group.length > 1 ? (yes ? "catch" : "do not catch") : yes ? "catches" : "does not catch"
+          } SIGTERM`;
+    return [part(catching, true), part(notCatching, false)].filter((x) => x !== "").join("; ");
+  };
+  const r = reaction(init);
+  const pid1Words = `PID 1 is ${short(init.command)} (SIGTERM ${init.sigterm.disposition}${
+    init.waitsForSignals ? ", waits for signals" : ""
+  }${r === "discards" && !init.sigterm.ignored ? " → ignored as PID 1" : ""})`;
+
+  // --- the app itself is PID 1 ---
+  if (initIsApp) {
+    if (r === "receives") {
+      if (isNode(init) && !init.waitsForSignals) {
+        steps.push(NODE_NOTE);
+        return done(
+          "node-pid1",
+          [
+            { outcome: "graceful", condition: "if the app handles SIGTERM in JavaScript (process.on('SIGTERM'))" },
+            {
+              outcome: "killed",
+              condition: "if it does not: Node re-raises SIGTERM with its default action, which PID 1 ignores",
+            },
+          ],
+          `${pid1Words}: it is the app itself (${from}). ${NODE_NOTE}. Expect a graceful exit if it has one; ` +
+            "otherwise SIGTERM is discarded (PID 1) and SIGKILL comes at the end of the grace period.",
+        );
+      }
+      steps.push(`${label(init)} is the app and runs its SIGTERM handler`);
+      return done(
+        "app-pid1-handles",
+        [{ outcome: "graceful" }],
+        `${pid1Words}: it is the app itself (${from}) and catches SIGTERM: expect a graceful exit, ` +
+          "if its handler drains and exits before the grace period ends.",
+      );
+    }
+    steps.push(`nothing happens: ${label(init)} keeps serving until SIGKILL`);
+    if (init.sigterm.ignored) {
+      return done(
+        "app-pid1-ignores",
+        [{ outcome: "killed" }],
+        `${pid1Words}: the app itself ignores SIGTERM (SIG_IGN): expect SIGKILL at the end of the grace period.`,
+      );
+    }
+    return done(
+      "app-pid1-default",
+      [{ outcome: "killed" }],
+      `${pid1Words}: it is the app itself (${from}) and installs no SIGTERM handler, and the kernel does not ` +
+        "deliver default-action signals to PID 1: expect SIGKILL at the end of the grace period.",
+    );
+  }
+
+  // --- PID 1 is something else, and SIGTERM stops there ---
+  if (r !== "receives") {
+    steps.push(
+      `nothing forwards SIGTERM: ${others.length > 0 ? list(others) : "the app"} never receives it and keeps serving until SIGKILL`,
+    );
+    const cause: Cause = isShellForm(init) ? "shell-form-pid1" : isShell(init) ? "script-pid1" : "wrapper-pid1";
+    const apps2 =
+      others.length > 0
+        ? `${appWord(others)} but ${others.length > 1 ? "they are" : "is"} not PID 1`
+        : "the app is not PID 1";
+    return done(
+      cause,
+      [{ outcome: "killed" }],
+      `${pid1Words}; ${apps2} and nothing forwards the signal: expect SIGKILL at the end of the grace period.`,
+    );
+  }
+
+  // --- PID 1 receives SIGTERM: an init that forwards, a shell trap, or another program ---
+  if (isInit(init)) {
+    const direct = children(init);
+    const child = direct[0];
+    if (!child) {
+      steps.push(`${label(init)} has no child to forward to`);
+      return done(
+        "init-child-ignores",
+        [{ outcome: "abrupt" }],
+        `${pid1Words} but has no child process: expect it to exit at once.`,
+      );
+    }
+    const mode = initForwarding(init);
+    const targets =
+      mode === "group" && child.pgid !== undefined
+        ? processes.filter((p) => p.pid !== init.pid && p.pgid === child.pgid)
+        : [child];
+    steps.push(
+      `${exe(init)} forwards SIGTERM to ${mode === "group" ? `its child's process group: ${list(targets)}` : `its child only: ${label(child)}`}`,
+    );
+    for (const t of targets) steps.push(`${label(t)}: ${dispositionWords(t)}`);
+    const cr = reaction(child);
+    const childIsApp = apps.some((a) => a.pid === child.pid);
+    const forwardWords =
+      mode === "group"
+        ? `forwards SIGTERM to its child's process group (${list(targets)})`
+        : `forwards SIGTERM to its child only, ${label(child)}`;
+    if (cr === "dies") {
+      const appsGotIt = others.filter((a) => targets.some((t) => t.pid === a.pid));
+      steps.push(
+        `${label(child)} dies at once; ${exe(init)} exits with it and the kernel SIGKILLs what is left in the container`,
+      );
+      if (childIsApp && others.length === 1) {
+        return done(
+          "init-to-app-dies",
+          [{ outcome: "abrupt" }],
+          `${pid1Words} and ${forwardWords}, the app, which does not catch SIGTERM: it dies at once (143) ` +
+            "without draining: expect an abrupt exit within milliseconds of SIGTERM.",
+        );
+      }
+      if (mode === "group" && appsGotIt.length > 0) {
+        return done(
+          "init-group-child-dies",
+          [{ outcome: "abrupt" }],
+          `${pid1Words} and ${forwardWords}: the app processes receive it, but ${label(child)} does not catch ` +
+            `SIGTERM and dies at once; ${exe(init)} exits with it and the kernel kills the apps mid-drain: ` +
+            "expect an abrupt exit (143) soon after SIGTERM.",
+        );
+      }
+      return done(
+        "init-child-dies",
+        [{ outcome: "abrupt" }],
+        `${pid1Words} and ${forwardWords}, which does not catch SIGTERM and dies at once; ${exe(init)} exits ` +
+          `with it and the kernel SIGKILLs ${list(others)} without a drain: expect an abrupt exit (143) within ` +
+          "milliseconds of SIGTERM.",
+      );
+    }
+    if (cr === "discards") {
+      steps.push(`${label(child)} ignores SIGTERM; ${exe(init)} keeps waiting for it`);
+      return done(
+        "init-child-ignores",
+        [{ outcome: "killed" }],
+        `${pid1Words} and ${forwardWords}, which ignores it: expect SIGKILL at the end of the grace period.`,
+      );
+    }
+    if (childIsApp) {
+      if (isNode(child) && !child.waitsForSignals) {
+        steps.push(NODE_NOTE);
+        return done(
+          "init-to-node",
+          [
+            { outcome: "graceful", condition: "if the app handles SIGTERM in JavaScript (process.on('SIGTERM'))" },
+            {
+              outcome: "abrupt",
+              condition: "if it does not: Node re-raises SIGTERM with its default action and dies at once",
+            },
+          ],
+          `${pid1Words} and ${forwardWords}, the app. ${NODE_NOTE}. Expect a graceful exit if it has one, ` +
+            "an abrupt exit (143) without a drain otherwise.",
+        );
+      }
+      return done(
+        "init-to-app",
+        [{ outcome: "graceful" }],
+        `${pid1Words} and ${forwardWords}, the app, which catches it: expect a graceful exit.`,
+      );
+    }
+    const trap = isShell(child);
+    return done(
+      trap ? "init-to-shell-trap" : "init-to-intermediary",
+      [
+        {
+          outcome: "graceful",
+          condition: `if ${trap ? "its trap" : exe(child)} forwards SIGTERM to ${list(others)} and waits for them`,
+        },
+        { outcome: "abrupt", condition: "if it exits without waiting for them" },
+      ],
+      `${pid1Words} and ${forwardWords}, which catches it${trap ? " (a shell trap)" : ""}; the app ` +
+        `(${list(others)}) is not its direct child: expect a graceful exit only if it forwards SIGTERM and ` +
+        "waits for the app to exit.",
+    );
+  }
+
+  if (isShell(init)) {
+    steps.push(`the shell runs its SIGTERM trap; what reaches ${list(others)} depends on that trap`);
+    return done(
+      "shell-trap-pid1",
+      [
+        { outcome: "graceful", condition: `if the trap forwards SIGTERM to ${list(others)} and waits for them` },
+        { outcome: "abrupt", condition: "if the trap exits without waiting for them" },
+      ],
+      `${pid1Words}: a shell with a SIGTERM trap; ${appWord(others)}. Expect a graceful exit if the ` +
+        "trap forwards SIGTERM to the app and waits for it; the kernel kills the app the moment the shell exits.",
+    );
+  }
+  steps.push(`${label(init)} runs its own SIGTERM handler; whether it forwards the signal is up to it`);
+  return done(
+    "intermediary-pid1",
+    [
+      { outcome: "graceful", condition: `if ${exe(init)} forwards SIGTERM to ${list(others)} and waits for them` },
+      { outcome: "killed", condition: "if it does not" },
+    ],
+    `${pid1Words}: it is not the app (${list(others)}) and catches SIGTERM; expect a graceful exit only if ` +
+      `${exe(init)} forwards SIGTERM to the app and waits for it.`,
+  );
+}
+
+/** The prediction's outcome(s) in one line, e.g. "graceful (if …) or killed (if …)". */
+export function branchWords(branches: Branch[]): string {
+  return branches.map((b) => (b.condition ? `${b.outcome} (${b.condition})` : b.outcome)).join(" or ");
+}

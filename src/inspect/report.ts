@@ -1,0 +1,67 @@
+// Console text for `graceful-e2e check`. Pure.
+import type { CheckReport } from "./check.js";
+import type { Prediction } from "./predict.js";
+import type { ProcessTreeInspection } from "./types.js";
+
+const s = (ms: number | undefined) => (ms === undefined ? "?" : `${(ms / 1000).toFixed(2)} s`);
+
+export function formatInspection(
+  inspection: ProcessTreeInspection | undefined,
+  prediction: Prediction | undefined,
+): string {
+  const out: string[] = [];
+  if (!inspection) {
+    out.push("process tree: not inspected");
+  } else {
+    out.push(`process tree before any signal (${inspection.sourceDetail}):`);
+    for (const line of prediction?.processLines ?? []) out.push(`  ${line}`);
+    for (const n of inspection.notes) out.push(`  note: ${n}`);
+  }
+  if (prediction) {
+    out.push(`app: ${prediction.apps.map((a) => `pid ${a.pid}`).join(", ") || "?"} (${prediction.appsFrom})`);
+    out.push("SIGTERM path:");
+    for (const step of prediction.steps) out.push(`  - ${step}`);
+    out.push(`prediction: ${prediction.summary}`);
+  } else {
+    out.push("prediction: none (the process tree could not be read)");
+  }
+  return out.join("\n");
+}
+
+export function formatCheckReport(r: CheckReport): string {
+  const o = r.observation;
+  const d = r.diagnosis;
+  const rows: Array<[string, string]> = [
+    ["image", r.ref === r.image ? r.ref : `${r.image} → ${r.ref}`],
+    ["backend", r.backend],
+    [
+      "setup",
+      `${r.scenario.replicas} replicas, grace ${r.scenario.terminationGracePeriodSeconds} s, preStop ${
+        r.scenario.preStop.type === "sleep" ? `sleep ${r.scenario.preStop.seconds} s` : "none"
+      }${r.backend === "local" ? `, endpoint propagation ${r.scenario.local.endpointPropagationMs} ms (a parameter)` : ""}, ` +
+        `load ${r.scenario.load.connections} connections on ${r.scenario.load.path}, delete at +${r.scenario.disruption.atSeconds} s`,
+    ],
+    ["PID 1", o.pid1Cmdline ?? r.prediction?.pid1?.command ?? "?"],
+    ["SIGTERM received", `${o.sigterm.received} (${o.sigterm.evidence})`],
+    ["exit", `${o.exitCode ?? "?"} — ${o.outcomeWords}`],
+    [
+      "termination",
+      `${s(o.terminationMs)} from the delete to the exit (SIGTERM at +${s(o.sigtermAfterMs)}, exit ${s(o.exitAfterSigtermMs)} after it)`,
+    ],
+    ["failed requests", `${o.failed} of ${o.sent}${o.failed > 0 ? ` (${o.failureSummary})` : ""}`],
+    ["prediction", d.heldWords],
+    ["diagnosis", d.problem],
+  ];
+  if (d.fix) rows.push(["fix", d.fix]);
+  if (r.error) rows.push(["error", r.error]);
+  for (const n of r.notes) rows.push(["note", n]);
+  for (const w of r.warnings) rows.push(["warning", w]);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return [
+    formatInspection(r.inspection, r.prediction),
+    "",
+    ...rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`),
+    "",
+    `verdict: ${r.error ? "ERROR" : d.dropped ? `FAIL — ${o.failed} request(s) dropped` : "PASS — no request dropped"}`,
+  ].join("\n");
+}
