@@ -132,12 +132,14 @@ describe("tini -g: signals the whole process group", () => {
       expect(pod.pid1Cmdline).toMatch(/^tini -g -- \/app\/entrypoint\.sh$/);
       expect(pod.sigkilled).toBe(false);
       expect(pod.exitCode).toBe(143);
-      // Whether an app gets to log SIGTERM before the kernel kills it is a race (seen both ways);
-      // that none of them logs its own exit is not.
-      for (const p of pod.processes) {
-        expect(p.exit).toBeUndefined();
-        expect(p.drainEnd).toBeUndefined();
-      }
+      // Whether an app gets to log SIGTERM before the kernel kills it is a race (seen both ways).
+      // app-2 serves no traffic: with no connection to drain it can finish and log exit 0 within
+      // a millisecond, before bash and tini are gone (seen in CI). app-1, which holds the load's
+      // connections, never finishes its drain: it is killed mid-drain.
+      const serving = pod.processes.find((p) => p.role === "app-1");
+      expect(serving).toBeDefined();
+      expect(serving?.exit).toBeUndefined();
+      expect(serving?.drainEnd).toBeUndefined();
       expect(failures(r).length).toBeGreaterThan(0);
     });
   }
