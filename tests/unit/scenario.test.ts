@@ -15,7 +15,7 @@ const EXPECTED: Record<string, { field: string; reason: RegExp }> = {
   "absurd-duration.yaml": { field: "load.durationSeconds", reason: /<=600/ },
   "unknown-style.yaml": { field: "image.style", reason: /expected one of/ },
   "latest-tag.yaml": { field: "image.ref", reason: /latest/ },
-  "prestop-missing-seconds.yaml": { field: "preStop.seconds", reason: /expected number/ },
+  "prestop-missing-seconds.yaml": { field: "preStop.seconds", reason: /required field is missing \(expected number\)/ },
   "bad-name.yaml": { field: "name", reason: /lower-case/ },
   "not-a-mapping.yaml": { field: "", reason: /mapping/ },
   "inverted-bounds.yaml": { field: "expectations.terminationSeconds", reason: /minSeconds/ },
