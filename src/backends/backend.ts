@@ -72,6 +72,11 @@ export interface DisruptionOutcome {
 
 export interface Backend {
   readonly name: BackendName;
+  /**
+   * Checks what must exist before anything starts (Docker engine, kind binary...). Throws a
+   * PrerequisiteError saying what to install or start; creates nothing.
+   */
+  preflight?(): Promise<void>;
   /** Makes the images available to the runtime (build, kind load, push). */
   prepare(images: ResolvedImage[]): Promise<void>;
   /** Starts the scenario's workload and Service; resolves once every replica is ready. */

@@ -63,7 +63,7 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
     address: opts.address as string | undefined,
     log,
   });
-  if (backendName === "local") await assertDockerReachable();
+  await backend.preflight?.();
   installSignalHandlers(log);
   const unregisterClose = backend.close
     ? registerCleanup(`backend ${backend.name}`, async () => {

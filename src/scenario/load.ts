@@ -54,7 +54,8 @@ function zodIssues(file: string, error: z.ZodError): ScenarioIssue[] {
       if (best) return [{ file, field: fieldPath([...i.path, ...best.path]), message: best.message }];
     }
     const missing = /^Invalid input: expected (\w+), received undefined$/.exec(i.message);
-    if (missing) return [{ file, field: fieldPath(i.path), message: `required field is missing (expected ${missing[1]})` }];
+    if (missing)
+      return [{ file, field: fieldPath(i.path), message: `required field is missing (expected ${missing[1]})` }];
     return [{ file, field: fieldPath(i.path), message: i.message }];
   });
 }

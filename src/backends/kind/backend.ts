@@ -38,6 +38,10 @@ export class KindBackend implements Backend {
     this.cluster = new KindCluster({ ...o, run: this.run });
   }
 
+  preflight(): Promise<void> {
+    return this.cluster.preflight();
+  }
+
   async prepare(images: ResolvedImage[]): Promise<void> {
     await this.cluster.ensure();
     this.kc ??= await this.cluster.kubeconfig();

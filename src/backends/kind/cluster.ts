@@ -86,7 +86,8 @@ export class KindCluster {
     return { created: true };
   }
 
-  private async preflight(): Promise<void> {
+  /** kind and a reachable Docker engine; throws a PrerequisiteError naming what to install. */
+  async preflight(): Promise<void> {
     try {
       await this.run("docker", ["version", "--format", "{{.Server.Version}}"]);
     } catch (err) {

@@ -10,6 +10,7 @@ import type { Disruption, Scenario } from "../../scenario/schema.js";
 import { LABEL_RUN } from "../../util/labels.js";
 import { configureTestcontainersOffline } from "../../util/testcontainers-env.js";
 import type { Backend, Deployment, DisruptionOutcome, PodOutcome, ResolvedImage } from "../backend.js";
+import { assertDockerReachable } from "../docker-check.js";
 import { type ProcessEntry, Replica } from "./replica.js";
 import { ServiceProxy } from "./service-proxy.js";
 import { terminatePod } from "./termination.js";
@@ -37,6 +38,10 @@ export class LocalBackend implements Backend {
   private readonly runs = new Map<string, RunState>();
 
   constructor(private readonly options: LocalBackendOptions = {}) {}
+
+  preflight(): Promise<void> {
+    return assertDockerReachable();
+  }
 
   async prepare(images: ResolvedImage[]): Promise<void> {
     configureTestcontainersOffline();

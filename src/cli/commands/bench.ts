@@ -2,7 +2,6 @@
 // writes a table, CSV, JSON and a chart.
 import { resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
-import { assertDockerReachable } from "../../backends/docker-check.js";
 import { BACKEND_NAMES, createBackend } from "../../backends/index.js";
 import { formatTable, tableRows } from "../../bench/output.js";
 import { runPrestopSweep, writeSweep } from "../../bench/prestop.js";
@@ -120,7 +119,7 @@ export function register(program: Command): void {
         address: opts.address as string | undefined,
         log,
       });
-      if (backendName === "local") await assertDockerReachable();
+      await backend.preflight?.();
       let image: ImageRef;
       let imageLabel: string;
       if (style) {

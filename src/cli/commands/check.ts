@@ -4,7 +4,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
-import { assertDockerReachable } from "../../backends/docker-check.js";
 import { BACKEND_NAMES, createBackend } from "../../backends/index.js";
 import { CHECK_DEFAULTS, type CheckOptions, checkExitCode, runCheck } from "../../inspect/check.js";
 import { formatCheckReport, formatInspection } from "../../inspect/report.js";
@@ -91,7 +90,7 @@ export function register(program: Command): void {
         address: opts.address as string | undefined,
         log,
       });
-      if (backendName === "local") await assertDockerReachable();
+      await backend.preflight?.();
       installSignalHandlers(log);
       const unregisterClose = backend.close
         ? registerCleanup(`backend ${backend.name}`, async () => {
