@@ -18,7 +18,7 @@ export async function assertDockerReachable(): Promise<void> {
     stdin: "ignore",
   });
   if (cli.exitCode !== 0) {
-    const why = (cli.stderr || cli.shortMessage).split("\n").find((l) => l.trim() !== "") ?? "no answer";
+    const why = (cli.stderr || cli.shortMessage || "").split("\n").find((l) => l.trim() !== "") ?? "no answer";
     throw new PrerequisiteError(`no Docker engine is reachable (docker: ${why.trim()}). ${HOW_TO_START}`);
   }
   configureTestcontainersOffline();

@@ -1,10 +1,10 @@
 // Runs the real CLI as a child process (from source, through tsx), as a user would.
 import { join } from "node:path";
-import { execa, type ResultPromise } from "execa";
+import { execa } from "execa";
 
 export const ROOT = join(import.meta.dirname, "../../..");
 
-export function cli(args: string[], env: Record<string, string> = {}): ResultPromise<{ reject: false; all: true }> {
+export function cli(args: string[], env: Record<string, string> = {}) {
   return execa(process.execPath, ["--import", "tsx", "src/cli/bin.ts", ...args], {
     cwd: ROOT,
     env,
