@@ -1,14 +1,16 @@
 // graceful-e2e command line. Exit codes: 0 every verdict passed, 1 a verdict failed or a run
 // errored, 2 bad input or a missing prerequisite (nothing was started), 130/143 interrupted.
 import { writeFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
-import { Command, InvalidArgumentError } from "commander";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { assertDockerReachable } from "../backends/docker-check.js";
 import { BACKEND_NAMES, createBackend } from "../backends/index.js";
 import { removeLabelledContainers } from "../backends/local/backend.js";
 import { ensureStyleImages } from "../images/build.js";
 import { formatResults } from "../report/console.js";
 import { writeReports } from "../report/write.js";
+import { formatRepeatSummaries, runPool, summarizeRepeats } from "../runner/repeat.js";
 import { runScenario, type ScenarioResult } from "../runner/run.js";
 import { type LoadedScenario, loadScenarios, ScenarioValidationError } from "../scenario/load.js";
 import { IMAGE_STYLES, type ImageStyle, scenarioJsonSchema } from "../scenario/schema.js";
@@ -27,6 +29,27 @@ function intOption(name: string) {
     if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
     return n;
   };
+}
+
+function positiveInt(name: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+    return n;
+  };
+}
+
+function positiveNumber(name: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+    return n;
+  };
+}
+
+/** Local runs are timing measurements sharing this machine's cores: one per 4 cores. */
+export function defaultParallelism(backend: string, cores = availableParallelism()): number {
+  return backend === "local" ? Math.max(1, Math.floor(cores / 4)) : 2;
 }
 
 export function selectScenarios(all: LoadedScenario[], filter?: string, tags?: string[]): LoadedScenario[] {
@@ -70,27 +93,45 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
         await backend.close?.();
       })
     : () => {};
-  const results: ScenarioResult[] = [];
-  for (const l of loaded) {
-    if (interruptedBy()) break;
-    log(`▶ ${l.scenario.name} (${l.file})`);
-    const result = await runScenario(l, { backend, resultsDir: String(opts.results), onProgress: log });
-    results.push(result);
-    log(`${result.pass ? "✓" : "✗"} ${l.scenario.name}${result.error ? `: ${result.error}` : ""}`);
-  }
+  const repeat = (opts.repeat as number | undefined) ?? 1;
+  const parallel = (opts.parallel as number | undefined) ?? defaultParallelism(backendName);
+  const tasks = loaded.flatMap((l) =>
+    Array.from({ length: repeat }, (_, i) => async () => {
+      const label = repeat > 1 ? `${l.scenario.name} (${i + 1}/${repeat})` : l.scenario.name;
+      log(`▶ ${label} (${l.file})`);
+      const result = await runScenario(l, {
+        backend,
+        resultsDir: String(opts.results),
+        onProgress: log,
+        timeoutScale: opts.timeoutScale as number | undefined,
+        ...(repeat > 1 ? { attempt: i + 1 } : {}),
+      });
+      log(`${result.pass ? "✓" : "✗"} ${label}${result.error ? `: ${result.error}` : ""}`);
+      return result;
+    }),
+  );
+  const results: ScenarioResult[] = await runPool(tasks, parallel, () => interruptedBy() !== undefined);
   unregisterClose();
   await backend.close?.();
   process.stdout.write(`${formatResults(results)}\n`);
   const reports = await writeReports(results, String(opts.results));
   log(`reports: ${resolve(reports.junit)}, ${resolve(reports.html)}`);
   log(`results: ${resolve(String(opts.results))}`);
+  if (repeat > 1) {
+    const summaries = summarizeRepeats(results);
+    process.stdout.write(`${formatRepeatSummaries(summaries)}\n`);
+    // A scenario whose verdicts differ across repeats is flaky, not passed.
+    return summaries.every((s) => s.status === "pass") ? 0 : 1;
+  }
   return results.every((r) => r.pass) ? 0 : 1;
 }
 
 export function buildProgram(): Command {
   const program = new Command("graceful-e2e")
     .description("Proves whether an app survives pod deletion without dropping a request")
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Throw instead of exiting, so bad arguments get exit code 2 like every other bad input.
+    .exitOverride();
 
   program
     .command("run")
@@ -104,6 +145,22 @@ export function buildProgram(): Command {
       "--propagation-ms <ms>",
       "local backend: endpoint propagation delay for every scenario",
       intOption("--propagation-ms"),
+    )
+    .option(
+      "--repeat <n>",
+      "run each scenario n times and report the verdict distribution (flaky = runs disagree)",
+      positiveInt("--repeat"),
+    )
+    .option(
+      "--parallel <n>",
+      "scenarios run at once (default: local 1 per 4 cores, at least 1 — these are timing measurements, " +
+        "so on 2 cores one at a time; kind/existing: 2, each run has its own namespace)",
+      positiveInt("--parallel"),
+    )
+    .option(
+      "--timeout-scale <x>",
+      "multiply the setup, scenario and teardown time limits",
+      positiveNumber("--timeout-scale"),
     )
     .option("--cluster <name>", "kind: cluster name", "graceful-e2e")
     .option("--keep-cluster", "kind: keep a cluster this run created")
@@ -176,6 +233,10 @@ export async function main(argv: string[]): Promise<number> {
     await buildProgram().parseAsync(argv);
     return Number(process.exitCode ?? 0);
   } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander already printed the message (and the help after it).
+      return err.exitCode === 0 || err.code === "commander.helpDisplayed" || err.code === "commander.version" ? 0 : 2;
+    }
     if (err instanceof ScenarioValidationError) {
       log(err.message);
       return 2;

@@ -24,6 +24,8 @@ export interface ScenarioResult {
   file: string;
   backend: string;
   runId: string;
+  /** 1-based run index when the scenario was repeated (--repeat). */
+  attempt?: number;
   startedAt: string;
   durationMs: number;
   platform: Record<string, string>;
@@ -41,6 +43,10 @@ export interface ScenarioResult {
 
 export interface RunOptions {
   backend: Backend;
+  /** Multiplies every time limit (setup, scenario, teardown). */
+  timeoutScale?: number;
+  /** 1-based index of this run when a scenario is repeated; names the result file. */
+  attempt?: number;
   resultsDir?: string;
   onProgress?: (line: string) => void;
 }
@@ -62,10 +68,42 @@ export function disruptionBudgetMs(s: Scenario): number {
   return perPod * pods + 30_000 * (s.disruption.action === "rollout" ? s.replicas : 0);
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+export type LimitName = "setup" | "scenario" | "teardown";
+
+/**
+ * Named time limits, scaled by the scenario's own waits: setup (image + deploy until every
+ * replica is ready), scenario (load window: the disruption and the wait for the disrupted pods),
+ * teardown. `scale` stretches all three (--timeout-scale). Pure.
+ */
+export function timeLimits(s: Scenario, scale = 1): Record<LimitName, number> {
+  const preStop = s.preStop.type === "sleep" ? s.preStop.seconds * 1000 : 0;
+  return {
+    setup: Math.round((120_000 + 15_000 * s.replicas) * scale),
+    scenario: Math.round(
+      (s.disruption.atSeconds * 1000 +
+        Math.max(s.load.durationSeconds * 1000, disruptionBudgetMs(s) + preStop) +
+        10_000) *
+        scale,
+    ),
+    teardown: Math.round((30_000 + 5_000 * s.replicas) * scale),
+  };
+}
+
+export class LimitExceeded extends Error {
+  constructor(
+    readonly limit: LimitName,
+    readonly ms: number,
+    what: string,
+  ) {
+    super(`${what} timed out after ${(ms / 1000).toFixed(0)} s (limit: ${limit}; raise it with --timeout-scale)`);
+    this.name = "LimitExceeded";
+  }
+}
+
+function withLimit<T>(p: Promise<T>, limit: LimitName, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${(ms / 1000).toFixed(0)} s`)), ms);
+    timer = setTimeout(() => reject(new LimitExceeded(limit, ms, what)), ms);
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
@@ -83,6 +121,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
     file: loaded.file,
     backend: backend.name,
     runId,
+    ...(options.attempt !== undefined ? { attempt: options.attempt } : {}),
     startedAt: new Date(started).toISOString(),
     durationMs: 0,
     platform: {},
@@ -92,16 +131,21 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
     pass: false,
   };
   let deployment: Deployment | undefined;
+  const limits = timeLimits(scenario, options.timeoutScale);
   const teardown = async () => {
     progress("teardown");
-    await backend.teardown(deployment, runId);
+    await withLimit(backend.teardown(deployment, runId), "teardown", limits.teardown, "teardown");
   };
   const unregister = registerCleanup(`scenario ${scenario.name} (run ${runId})`, teardown);
   try {
-    result.image = await imageForScenario(scenario.image, { onProgress: progress });
-    await backend.prepare([result.image]);
-    progress(`deploying ${scenario.replicas} replica(s) of ${result.image.ref} on ${backend.name}`);
-    deployment = await backend.deploy(scenario, result.image, events, runId);
+    const setup = async () => {
+      result.image = await imageForScenario(scenario.image, { onProgress: progress });
+      await backend.prepare([result.image]);
+      progress(`deploying ${scenario.replicas} replica(s) of ${result.image.ref} on ${backend.name}`);
+      return backend.deploy(scenario, result.image, events, runId);
+    };
+    // The deploy keeps running if the limit fires; teardown (by run label) still finds what it made.
+    deployment = await withLimit(setup(), "setup", limits.setup, "setup (image and deploy)");
     result.platform = deployment.platform;
     result.trafficPath = deployment.trafficPath;
 
@@ -113,17 +157,17 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
     });
     const loadStarted = Date.now();
     let disrupted: PodOutcome[] = [];
-    try {
+    const active = deployment;
+    const window = async () => {
       await sleep(scenario.disruption.atSeconds * 1000);
       progress(`disruption: ${scenario.disruption.action} at +${scenario.disruption.atSeconds}s`);
-      const outcome = await withTimeout(
-        backend.disrupt(deployment, scenario.disruption),
-        disruptionBudgetMs(scenario),
-        `the disruption (${scenario.disruption.action})`,
-      );
+      const outcome = await backend.disrupt(active, scenario.disruption);
       disrupted = outcome.pods;
       progress(`disrupted pod(s) gone: ${disrupted.map((p) => p.pod).join(", ")}`);
       await sleep(Math.max(WINDOW_MARGIN_MS, loadStarted + scenario.load.durationSeconds * 1000 - Date.now()));
+    };
+    try {
+      await withLimit(window(), "scenario", limits.scenario, `the scenario (load and ${scenario.disruption.action})`);
     } finally {
       result.load = await load.stop();
     }
@@ -156,7 +200,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
 
 export async function writeResult(dir: string, result: ScenarioResult): Promise<string> {
   await mkdir(dir, { recursive: true });
-  const file = join(dir, `${result.scenario.name}.${result.backend}.json`);
+  const attempt = result.attempt !== undefined ? `.${result.attempt}` : "";
+  const file = join(dir, `${result.scenario.name}.${result.backend}${attempt}.json`);
   await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
   return file;
 }

@@ -1,18 +1,49 @@
 // The existing-cluster backend: any Kubernetes the user points at with an explicit kubeconfig context,
 // images pushed to a registry the user names, the same manifests as kind. It creates and deletes pods,
 // so it refuses to run without an explicit allowMutations: true.
-// Load runs on this machine, so the Service must be reachable here: the user gives that address
-// (a NodePort or LoadBalancer published on 127.0.0.1 / localhost, e.g. Docker Desktop's Kubernetes,
-// k3d/minikube with a port mapping or tunnel). Load from inside the cluster (a Job) is not implemented.
-import { KubeConfig } from "@kubernetes/client-node";
+// Load comes from one of two places (loadFrom):
+// - "local": this machine, through an address the user gives where the Service answers here (a
+//   NodePort or LoadBalancer published on 127.0.0.1 / localhost, e.g. Docker Desktop's Kubernetes,
+//   k3d/minikube with a port mapping or tunnel);
+// - "in-cluster" (no address given): a Job in the cluster runs the same load generator (images/loadgen,
+//   src/k8s/load-job.ts) against the Service's cluster DNS name. The runner starts it through
+//   startLoad(deployment, ...) below instead of the local generator.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { CoreV1Api, KubeConfig, type V1ResourceRequirements } from "@kubernetes/client-node";
 import { type CommandRunner, execaRunner } from "../../k8s/command.js";
 import { KubernetesDriver } from "../../k8s/driver.js";
-import { DEFAULT_NODE_PORT } from "../../k8s/manifests.js";
+import { loadJobNamespace, loadJobTiming, type RunningLoadJob, startLoadJob } from "../../k8s/load-job.js";
+import { DEFAULT_NODE_PORT, namespaceName, SERVICE_NAME } from "../../k8s/manifests.js";
+import { type LoadHooks, startLoad as startLocalLoad } from "../../load/generator.js";
+import type { LoadResult } from "../../load/types.js";
 import type { EventSink } from "../../observe/events.js";
-import type { Disruption, Scenario } from "../../scenario/schema.js";
+import type { Disruption, LoadOptions, Scenario } from "../../scenario/schema.js";
 import { UsageError } from "../../util/errors.js";
 import type { Backend, Deployment, DisruptionOutcome, ResolvedImage } from "../backend.js";
 import { pushImages } from "./images.js";
+import { ensureLoadgenImage } from "./loadgen-image.js";
+
+export type LoadFrom = "local" | "in-cluster";
+
+/** What startLoad() returns, whichever generator runs: the runner only needs stop(). */
+export interface StartedLoad {
+  /** Ends the window; resolves with every request accounted for. */
+  stop(): Promise<LoadResult>;
+}
+
+export interface InClusterLoadOptions {
+  /** A loadgen image already built (local tag, pushed like the others); default: built here. */
+  image?: string;
+  /** Base image for the build (default: the sample images' base). */
+  baseRef?: string;
+  /** The Job container's resources (default: src/k8s/load-job.ts DEFAULT_LOAD_JOB_RESOURCES). */
+  resources?: V1ResourceRequirements;
+  /** How long to wait for the generator's first successful response (default 240 s). */
+  startTimeoutSeconds?: number;
+  /** In the pod: how long to wait for the Service's /healthz before starting (default 60 s). */
+  readyTimeoutSeconds?: number;
+}
 
 export interface ExistingClusterOptions {
   /** kubeconfig context to use (required: never the current context by accident). */
@@ -21,8 +52,15 @@ export interface ExistingClusterOptions {
   kubeconfigPath?: string;
   /** Registry (host[:port][/path]) the cluster's nodes can pull from and this machine can push to. */
   registry: string;
-  /** Where the Service answers on this machine: must be 127.0.0.1, localhost or ::1. */
-  target: { host: string; port: number };
+  /**
+   * Where load comes from (default: "local" when a target is given, else "in-cluster").
+   * local: this machine, to `target`; in-cluster: a Job in the cluster, to the Service's DNS name.
+   */
+  loadFrom?: LoadFrom;
+  /** local: where the Service answers on this machine: must be 127.0.0.1, localhost or ::1. */
+  target?: { host: string; port: number };
+  /** in-cluster: the load Job's image and limits. */
+  inCluster?: InClusterLoadOptions;
   /** NodePort given to the Service (default 30080). */
   nodePort?: number;
   serviceType?: "NodePort" | "LoadBalancer";
@@ -35,6 +73,11 @@ export interface ExistingClusterOptions {
 
 const LOCAL_HOSTS = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 
+/** Where load comes from for these options. */
+export function loadFromOf(o: Pick<ExistingClusterOptions, "loadFrom" | "target">): LoadFrom {
+  return o.loadFrom ?? (o.target ? "local" : "in-cluster");
+}
+
 /** Checks the options; throws UsageError explaining what to change. */
 export function validateExistingOptions(o: ExistingClusterOptions): void {
   if (o.allowMutations !== true) {
@@ -45,16 +88,51 @@ export function validateExistingOptions(o: ExistingClusterOptions): void {
   }
   if (!o.context) throw new UsageError("the existing-cluster backend needs an explicit kubeconfig context (--context)");
   if (!o.registry) throw new UsageError("the existing-cluster backend needs a registry to push images to (--registry)");
+  const from = loadFromOf(o);
+  if (from === "in-cluster") {
+    if (o.target) {
+      throw new UsageError(
+        `a Service address (${o.target.host}:${o.target.port}) is only used with load from this machine; ` +
+          "load from inside the cluster goes to the Service's cluster DNS name: drop the address",
+      );
+    }
+    return;
+  }
+  if (!o.target) {
+    throw new UsageError(
+      "load from this machine needs the address where the Service answers here (--address); " +
+        "without one, load comes from a Job inside the cluster",
+    );
+  }
   if (!LOCAL_HOSTS.has(o.target.host)) {
     throw new UsageError(
-      `the Service address ${o.target.host}:${o.target.port} is not on this machine. Load is generated here and must ` +
+      `the Service address ${o.target.host}:${o.target.port} is not on this machine. Load from this machine must ` +
         "reach the Service through an address on 127.0.0.1/localhost (a NodePort or LoadBalancer published locally, " +
-        "or your own port mapping to a node). Generating load from inside the cluster (a Job) is not implemented yet.",
+        "or your own port mapping to a node). Omit --address to generate the load from inside the cluster (a Job).",
     );
   }
   if (!Number.isInteger(o.target.port) || o.target.port < 1 || o.target.port > 65535) {
     throw new UsageError(`invalid Service port ${o.target.port}`);
   }
+}
+
+/**
+ * in-cluster: the driver checks that its target answers /healthz from this machine before a
+ * deployment counts as ready, which the Service does not here. This loopback server stands in for
+ * that check; the real one is the load Job's own (/healthz through the Service before the window,
+ * and no STARTED line without a successful response). Only /healthz answers.
+ */
+async function startReachabilityStandIn(): Promise<Server> {
+  const server = createServer((req, res) => {
+    res.writeHead(req.url === "/healthz" ? 200 : 404, { "content-type": "text/plain" });
+    res.end("in-cluster load: the Service is checked from inside the cluster by the load Job\n");
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  server.unref();
+  return server;
 }
 
 /** Loads the kubeconfig and switches to the named context (an error lists the ones that exist). */
@@ -76,15 +154,34 @@ export class ExistingClusterBackend implements Backend {
   private readonly pushed = new Map<string, string>();
   private kc?: KubeConfig;
   private driver?: KubernetesDriver;
+  readonly loadFrom: LoadFrom;
+  /** in-cluster: the loadgen image (local tag) once built. */
+  private loadgenImage?: string;
+  /** in-cluster: the driver's reachability target (the stand-in's port is filled in by prepare()). */
+  private readonly standInTarget = { host: "127.0.0.1", port: 0 };
+  private standIn?: Server;
+  private readonly loadJobs = new Map<string, RunningLoadJob>();
 
   constructor(private readonly o: ExistingClusterOptions) {
     validateExistingOptions(o);
     this.run = o.run ?? execaRunner;
+    this.loadFrom = loadFromOf(o);
   }
 
   async prepare(images: ResolvedImage[]): Promise<void> {
     this.kc ??= kubeConfigFor(this.o.context, this.o.kubeconfigPath);
-    const todo = images.map((i) => i.ref).filter((r) => !this.pushed.has(r));
+    const refs = images.map((i) => i.ref);
+    if (this.loadFrom === "in-cluster") {
+      if (!this.standIn) {
+        this.standIn = await startReachabilityStandIn();
+        this.standInTarget.port = (this.standIn.address() as AddressInfo).port;
+      }
+      this.loadgenImage ??=
+        this.o.inCluster?.image ??
+        (await ensureLoadgenImage({ run: this.run, baseRef: this.o.inCluster?.baseRef, log: this.o.log }));
+      refs.push(this.loadgenImage);
+    }
+    const todo = refs.filter((r) => !this.pushed.has(r));
     for (const [local, remote] of await pushImages(this.run, this.o.registry, todo, this.o.log)) {
       this.pushed.set(local, remote);
     }
@@ -93,12 +190,13 @@ export class ExistingClusterBackend implements Backend {
   private getDriver(): KubernetesDriver {
     if (!this.kc) throw new Error("existing backend: prepare() must run before deploy()");
     const nodePort = this.o.nodePort ?? DEFAULT_NODE_PORT;
-    const { host, port } = this.o.target;
+    const target = this.o.target ?? this.standInTarget;
     this.driver ??= new KubernetesDriver({
       backend: "existing",
       kc: this.kc,
-      target: { host, port },
-      trafficPath: `${host}:${port} → (user-provided route) → Service ${this.o.serviceType ?? "NodePort"} ${nodePort} → kube-proxy → a ready pod`,
+      // Passed by reference: the stand-in's port is known once prepare() started it.
+      target,
+      trafficPath: `${target.host}:${target.port} → (user-provided route) → Service ${this.o.serviceType ?? "NodePort"} ${nodePort} → kube-proxy → a ready pod`,
       nodePort,
       serviceType: this.o.serviceType,
       imageFor: (image) => {
@@ -113,21 +211,80 @@ export class ExistingClusterBackend implements Backend {
     return this.driver;
   }
 
-  deploy(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment> {
-    return this.getDriver().deploy(scenario, image, sink, runId);
+  async deploy(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment> {
+    const d = await this.getDriver().deploy(scenario, image, sink, runId);
+    if (this.loadFrom === "local") return d;
+    // Load goes to the Service from inside the cluster: its DNS name (any cluster domain: the pod's
+    // resolv.conf search path completes <svc>.<ns>.svc) and its port.
+    const namespace = d.platform.namespace ?? namespaceName(scenario.name, runId);
+    const kc = this.kc as KubeConfig;
+    const svc = await kc.makeApiClient(CoreV1Api).readNamespacedService({ name: SERVICE_NAME, namespace });
+    const port = svc.spec?.ports?.[0]?.port;
+    if (!port) throw new Error(`the Service ${namespace}/${SERVICE_NAME} has no port`);
+    const host = `${SERVICE_NAME}.${namespace}.svc`;
+    return {
+      ...d,
+      target: { host, port },
+      trafficPath:
+        `load Job in ${loadJobNamespace(scenario.name, runId)} → ${host}:${port} (DNS looked up once → ClusterIP ` +
+        `${svc.spec?.clusterIP ?? "?"}) → kube-proxy → a ready pod`,
+      platform: {
+        ...d.platform,
+        loadFrom: "in-cluster",
+        loadgenImage: this.pushed.get(this.loadgenImage ?? "") ?? "?",
+      },
+    };
+  }
+
+  /**
+   * Starts the load for a deployment: the local generator (loadFrom local), or the load Job
+   * (in-cluster), resolving once the Job's generator got its first successful response through the
+   * Service. hooks.safetyCapSeconds sizes the Job's window (default: from the scenario).
+   */
+  async startLoad(deployment: Deployment, load: LoadOptions, hooks: LoadHooks = {}): Promise<StartedLoad> {
+    if (this.loadFrom === "local") return startLocalLoad(deployment.target, load, hooks);
+    if (!this.kc || !this.loadgenImage) throw new Error("existing backend: prepare() must run before startLoad()");
+    const image = this.pushed.get(this.loadgenImage);
+    if (!image) throw new Error(`the loadgen image ${this.loadgenImage} was not pushed`);
+    const scenario = deployment.scenario;
+    const job = await startLoadJob({
+      kc: this.kc,
+      scenario,
+      runId: deployment.runId,
+      image,
+      target: deployment.target,
+      load,
+      timing: loadJobTiming(scenario, {
+        safetyCapSeconds: hooks.safetyCapSeconds,
+        startTimeoutSeconds: this.o.inCluster?.startTimeoutSeconds,
+        readyTimeoutSeconds: this.o.inCluster?.readyTimeoutSeconds,
+      }),
+      resources: this.o.inCluster?.resources,
+      log: this.o.log,
+    });
+    this.loadJobs.set(deployment.runId, job);
+    return { stop: () => job.stop() };
   }
 
   disrupt(deployment: Deployment, disruption: Disruption): Promise<DisruptionOutcome> {
     return this.getDriver().disrupt(deployment, disruption);
   }
 
+  /** Also removes the load Job: its namespace carries the run's labels like the app's. */
   async teardown(deployment: Deployment | undefined, runId: string): Promise<void> {
+    this.loadJobs.get(runId)?.close();
+    this.loadJobs.delete(runId);
     if (!this.kc) return;
     await this.getDriver().teardown(deployment, runId);
   }
 
-  /** Stops watches. The cluster itself is never touched beyond the run's namespaces. */
+  /** Stops watches and log streams. The cluster itself is never touched beyond the run's namespaces. */
   async close(): Promise<void> {
+    for (const job of this.loadJobs.values()) job.close();
+    this.loadJobs.clear();
     this.driver?.stopAll();
+    const standIn = this.standIn;
+    this.standIn = undefined;
+    if (standIn) await new Promise<void>((resolve) => standIn.close(() => resolve()));
   }
 }

@@ -1,0 +1,99 @@
+import { describe, expect, it } from "vitest";
+import { defaultParallelism } from "../../src/cli/main.js";
+import { formatRepeatSummaries, runPool, summarizeRepeats } from "../../src/runner/repeat.js";
+import { disruptionBudgetMs, type ScenarioResult, timeLimits } from "../../src/runner/run.js";
+import { parseScenario } from "../../src/scenario/load.js";
+
+const scenario = parseScenario(
+  "s.yaml",
+  "name: s\nimage: {style: exec-form}\npreStop: {type: sleep, seconds: 2}\nterminationGracePeriodSeconds: 8\n",
+).scenario;
+
+function result(pass: boolean, verdictPasses: boolean[], error?: string): ScenarioResult {
+  return {
+    schemaVersion: 1,
+    scenario,
+    file: "s.yaml",
+    backend: "local",
+    runId: "r",
+    startedAt: "",
+    durationMs: 0,
+    platform: {},
+    warnings: [],
+    pods: [],
+    verdicts: verdictPasses.map((p, i) => ({
+      name: i === 0 ? "failed requests" : `exit (pod-${i})`,
+      expected: "",
+      actual: "",
+      pass: p,
+      evidence: "",
+    })),
+    pass,
+    ...(error ? { error } : {}),
+  };
+}
+
+describe("repeats", () => {
+  it("verdicts that differ across repeats make the scenario flaky, not passed", () => {
+    const [s] = summarizeRepeats([
+      result(true, [true, true]),
+      result(false, [false, true]),
+      result(true, [true, true]),
+    ]);
+    expect(s).toMatchObject({ runs: 3, passed: 2, failed: 1, status: "flaky" });
+    // Per-pod verdict names are grouped without the pod: pods differ from run to run.
+    expect(s?.verdicts).toEqual({ "failed requests": "2/3", exit: "3/3" });
+    expect(formatRepeatSummaries(summarizeRepeats([result(true, [true]), result(false, [false])]))).toMatch(
+      /FLAKY s: 1\/2 passed/,
+    );
+  });
+
+  it("all passing is pass, all failing is fail, errors are counted", () => {
+    expect(summarizeRepeats([result(true, [true]), result(true, [true])])[0]?.status).toBe("pass");
+    const [f] = summarizeRepeats([result(false, [], "setup timed out"), result(false, [false])]);
+    expect(f).toMatchObject({ status: "fail", errored: 1 });
+  });
+
+  it("runPool keeps order and never runs more than the limit at once", async () => {
+    let running = 0;
+    let peak = 0;
+    const tasks = [30, 10, 20, 5].map((ms, i) => async () => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise((r) => setTimeout(r, ms));
+      running--;
+      return i;
+    });
+    expect(await runPool(tasks, 2)).toEqual([0, 1, 2, 3]);
+    expect(peak).toBe(2);
+  });
+
+  it("runPool stops taking new tasks once told to stop", async () => {
+    let stop = false;
+    const tasks = [0, 1, 2].map((i) => async () => {
+      stop = true;
+      return i;
+    });
+    expect(await runPool(tasks, 1, () => stop)).toEqual([0]);
+  });
+
+  it("local runs one at a time on this 2-core machine", () => {
+    expect(defaultParallelism("local", 2)).toBe(1);
+    expect(defaultParallelism("local", 8)).toBe(2);
+    expect(defaultParallelism("kind", 2)).toBe(2);
+  });
+});
+
+describe("time limits", () => {
+  it("scale with the scenario's own grace, preStop and load, and with --timeout-scale", () => {
+    const l = timeLimits(scenario);
+    expect(l.scenario).toBeGreaterThan(scenario.disruption.atSeconds * 1000 + disruptionBudgetMs(scenario));
+    const longer = parseScenario(
+      "s.yaml",
+      "name: s\nimage: {style: exec-form}\nterminationGracePeriodSeconds: 60\n",
+    ).scenario;
+    expect(timeLimits(longer).scenario).toBe(l.scenario + 52_000 - 2_000); // +52 s of grace, -2 s of preStop
+    const doubled = timeLimits(scenario, 2);
+    for (const k of ["setup", "scenario", "teardown"] as const) expect(Math.abs(doubled[k] - 2 * l[k])).toBeLessThanOrEqual(1);
+  });
+});
