@@ -94,6 +94,7 @@ describe("time limits", () => {
     ).scenario;
     expect(timeLimits(longer).scenario).toBe(l.scenario + 52_000 - 2_000); // +52 s of grace, -2 s of preStop
     const doubled = timeLimits(scenario, 2);
-    for (const k of ["setup", "scenario", "teardown"] as const) expect(Math.abs(doubled[k] - 2 * l[k])).toBeLessThanOrEqual(1);
+    for (const k of ["setup", "scenario", "teardown"] as const)
+      expect(Math.abs(doubled[k] - 2 * l[k])).toBeLessThanOrEqual(1);
   });
 });
