@@ -17,6 +17,8 @@ function splitAddress(address: string): [string, number] {
 export const BACKEND_NAMES: readonly BackendName[] = ["local", "kind", "existing"];
 
 export interface BackendOptions {
+  /** local: fixed Service proxy port on 127.0.0.1. */
+  servicePort?: number;
   log?: (line: string) => void;
   endpointPropagationMs?: number;
   /** kind: cluster name; keep the cluster after the run. */
@@ -32,7 +34,10 @@ export interface BackendOptions {
 export async function createBackend(name: string, options: BackendOptions = {}): Promise<Backend> {
   switch (name) {
     case "local":
-      return new LocalBackend({ endpointPropagationMs: options.endpointPropagationMs });
+      return new LocalBackend({
+        endpointPropagationMs: options.endpointPropagationMs,
+        servicePort: options.servicePort,
+      });
     case "kind":
       return new KindBackend({ name: options.clusterName, keep: options.keepCluster, log: options.log });
     case "existing": {

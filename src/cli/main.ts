@@ -78,6 +78,7 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
   for (const l of loaded) for (const w of l.warnings) log(`warning: ${l.file}: ${w}`);
   const backend = await createBackend(backendName, {
     endpointPropagationMs: opts.propagationMs as number | undefined,
+    servicePort: opts.servicePort as number | undefined,
     clusterName: opts.cluster as string | undefined,
     keepCluster: Boolean(opts.keepCluster),
     context: opts.context as string | undefined,
@@ -145,6 +146,11 @@ export function buildProgram(): Command {
       "--propagation-ms <ms>",
       "local backend: endpoint propagation delay for every scenario",
       intOption("--propagation-ms"),
+    )
+    .option(
+      "--service-port <port>",
+      "local: fixed port for the Service on 127.0.0.1 (default: any free port)",
+      positiveInt("--service-port"),
     )
     .option(
       "--repeat <n>",

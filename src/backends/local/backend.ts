@@ -1,12 +1,14 @@
 // The local runtime backend: real containers and real signals on plain Docker. The harness
 // plays the parts Kubernetes would: a Service (ServiceProxy with kube-proxy's semantics) and
 // the kubelet's termination sequence (terminatePod).
+import net from "node:net";
 import { getContainerRuntimeClient } from "testcontainers";
 import { inspectProcessTree } from "../../inspect/inspect.js";
 import { predict } from "../../inspect/predict.js";
 import type { ProcessTreeInspection } from "../../inspect/types.js";
 import type { EventSink } from "../../observe/events.js";
 import type { Disruption, Scenario } from "../../scenario/schema.js";
+import { PrerequisiteError } from "../../util/errors.js";
 import { LABEL_RUN } from "../../util/labels.js";
 import { configureTestcontainersOffline } from "../../util/testcontainers-env.js";
 import type { Backend, Deployment, DisruptionOutcome, PodOutcome, ResolvedImage } from "../backend.js";
@@ -28,6 +30,8 @@ interface RunState {
 }
 
 export interface LocalBackendOptions {
+  /** Fixed port for the Service proxy on 127.0.0.1 (default: any free port). */
+  servicePort?: number;
   /** Overrides every scenario's local.endpointPropagationMs. */
   endpointPropagationMs?: number;
   readyTimeoutMs?: number;
@@ -39,8 +43,9 @@ export class LocalBackend implements Backend {
 
   constructor(private readonly options: LocalBackendOptions = {}) {}
 
-  preflight(): Promise<void> {
-    return assertDockerReachable();
+  async preflight(): Promise<void> {
+    await assertDockerReachable();
+    if (this.options.servicePort !== undefined) await assertPortFree(this.options.servicePort);
   }
 
   async prepare(images: ResolvedImage[]): Promise<void> {
@@ -97,7 +102,7 @@ export class LocalBackend implements Backend {
       nextIndex: 0,
     };
     this.runs.set(runId, state);
-    const target = await proxy.listen();
+    const target = await proxy.listen(this.options.servicePort ?? 0);
     await Promise.all(Array.from({ length: scenario.replicas }, () => this.startReplica(runId, state)));
     const client = await getContainerRuntimeClient();
     const engine = await client.container.dockerode.version().catch(() => undefined);
@@ -205,6 +210,23 @@ export class LocalBackend implements Backend {
     // Whatever else carries this run's label (a replica that failed half-way through starting).
     await removeLabelledContainers([`${LABEL_RUN}=${runId}`]);
   }
+}
+
+/** The Service proxy's fixed port must be free on 127.0.0.1 before anything starts. */
+export async function assertPortFree(port: number): Promise<void> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === "EADDRINUSE"
+          ? new PrerequisiteError(
+              `--service-port: 127.0.0.1:${port} is in use: choose another port or stop what listens there`,
+            )
+          : err,
+      ),
+    );
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve()));
+  });
 }
 
 /**

@@ -66,3 +66,22 @@ describe("graceful-e2e run: bad input and missing prerequisites", () => {
     expect(r.stderr).toMatch(/--allow-mutations/);
   });
 });
+
+describe("graceful-e2e run: a port in use", () => {
+  it("--service-port taken: one line, exit 2, nothing started", async () => {
+    const { createServer } = await import("node:net");
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, "127.0.0.1", () => r()));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const r = await cli(["run", "--service-port", String(port), FIXTURE]);
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr.trim()).toBe(
+        `error: --service-port: 127.0.0.1:${port} is in use: choose another port or stop what listens there`,
+      );
+      expect(await runContainers("exec-form-prestop-sleep")).toEqual([]);
+    } finally {
+      taken.close();
+    }
+  });
+});
