@@ -1,8 +1,9 @@
 // The one interface every cluster backend implements (local Docker, kind, existing cluster).
 // The runner drives: prepare → deploy → (load starts) → disrupt → waitForDisruption → collect → teardown.
 import type { ProcessTreeInspection } from "../inspect/types.js";
+import type { LoadResult } from "../load/types.js";
 import type { EventSink } from "../observe/events.js";
-import type { Disruption, Scenario } from "../scenario/schema.js";
+import type { Disruption, LoadOptions, Scenario } from "../scenario/schema.js";
 
 export type BackendName = "local" | "kind" | "existing";
 
@@ -83,6 +84,15 @@ export interface Backend {
   deploy(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment>;
   /** Carries out the disruption and resolves when every disrupted pod is gone (or timed out). */
   disrupt(deployment: Deployment, disruption: Disruption): Promise<DisruptionOutcome>;
+  /**
+   * Starts the load itself (existing cluster: a load Job inside the cluster); resolves once load
+   * flows. Absent: the runner runs the load generator on this machine against deployment.target.
+   */
+  startLoad?(
+    deployment: Deployment,
+    load: LoadOptions,
+    hooks: { safetyCapSeconds?: number },
+  ): Promise<{ stop(): Promise<LoadResult> }>;
   /** Removes everything deploy created. Must be safe to call more than once and after a failed deploy. */
   teardown(deployment: Deployment | undefined, runId: string): Promise<void>;
   /** Once after the last scenario: releases what prepare() made for all runs (e.g. a kind cluster it created). */

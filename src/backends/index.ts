@@ -44,14 +44,13 @@ export async function createBackend(name: string, options: BackendOptions = {}):
       if (!options.context) throw new UsageError("--backend existing needs --context <kubeconfig context>");
       if (!options.registry)
         throw new UsageError("--backend existing needs --registry <registry the cluster pulls from>");
-      if (!options.address)
-        throw new UsageError("--backend existing needs --address <host:port> of the Service (NodePort/LoadBalancer)");
-      const [host, port] = splitAddress(options.address);
+      // No --address: the load comes from a Job inside the cluster.
+      const target = options.address ? splitAddress(options.address) : undefined;
       try {
         return new ExistingClusterBackend({
           context: options.context,
           registry: options.registry,
-          target: { host, port },
+          ...(target ? { target: { host: target[0], port: target[1] } } : {}),
           allowMutations: options.allowMutations === true,
           log: options.log,
         });

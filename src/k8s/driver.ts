@@ -38,6 +38,8 @@ export interface DriverOptions {
   kc: KubeConfig;
   /** Where load goes (127.0.0.1 / localhost). */
   target: { host: string; port: number };
+  /** Check that target answers /healthz before the deployment counts as ready (default true). */
+  checkReachable?: boolean;
   /** The path traffic takes, for the report. */
   trafficPath: string;
   nodePort: number;
@@ -224,7 +226,7 @@ export class KubernetesDriver {
     }
 
     const pods = await this.waitReady(namespace, scenario, m.selector, builder);
-    await this.waitReachable();
+    if (this.o.checkReachable !== false) await this.waitReachable();
 
     // PID 1's command line and the process tree, before any signal.
     await Promise.all(

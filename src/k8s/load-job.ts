@@ -12,7 +12,6 @@
 // with the run's other namespace): in the app's namespace its pod would be one of the pods the
 // driver watches, and rollout / scale-down would count it among the pods to wait for.
 import {
-  type AppsV1Api,
   BatchV1Api,
   CoreV1Api,
   type KubeConfig,

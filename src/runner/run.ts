@@ -150,11 +150,14 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
     result.trafficPath = deployment.trafficPath;
 
     progress(`load: ${scenario.load.connections} connection(s) → ${deployment.target.host}:${deployment.target.port}`);
-    const load = startLoad(deployment.target, scenario.load, {
+    const hooks = {
       // The load generator's own hard stop: never before the scenario could legitimately end.
       safetyCapSeconds:
         scenario.disruption.atSeconds + scenario.load.durationSeconds + disruptionBudgetMs(scenario) / 1000 + 60,
-    });
+    };
+    const load = backend.startLoad
+      ? await backend.startLoad(deployment, scenario.load, hooks)
+      : startLoad(deployment.target, scenario.load, hooks);
     const loadStarted = Date.now();
     let disrupted: PodOutcome[] = [];
     const active = deployment;

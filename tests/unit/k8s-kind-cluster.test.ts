@@ -230,7 +230,7 @@ describe("existing-cluster backend", () => {
 
   it("refuses a Service address that is not on this machine, and explains why", () => {
     expect(() => validateExistingOptions({ ...base, target: { host: "10.1.2.3", port: 30080 } })).toThrow(
-      /not on this machine.*inside the cluster.*not implemented/s,
+      /not on this machine.*Omit --address to generate the load from inside the cluster/s,
     );
     for (const host of ["127.0.0.1", "localhost", "::1"]) {
       expect(() => validateExistingOptions({ ...base, target: { host, port: 8080 } })).not.toThrow();

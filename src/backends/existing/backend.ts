@@ -8,8 +8,6 @@
 // - "in-cluster" (no address given): a Job in the cluster runs the same load generator (images/loadgen,
 //   src/k8s/load-job.ts) against the Service's cluster DNS name. The runner starts it through
 //   startLoad(deployment, ...) below instead of the local generator.
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { CoreV1Api, KubeConfig, type V1ResourceRequirements } from "@kubernetes/client-node";
 import { type CommandRunner, execaRunner } from "../../k8s/command.js";
 import { KubernetesDriver } from "../../k8s/driver.js";
@@ -21,8 +19,9 @@ import type { EventSink } from "../../observe/events.js";
 import type { Disruption, LoadOptions, Scenario } from "../../scenario/schema.js";
 import { UsageError } from "../../util/errors.js";
 import type { Backend, Deployment, DisruptionOutcome, ResolvedImage } from "../backend.js";
+import { assertDockerReachable } from "../docker-check.js";
 import { pushImages } from "./images.js";
-import { ensureLoadgenImage } from "./loadgen-image.js";
+import { assertLoadgenBuildable, ensureLoadgenImage } from "./loadgen-image.js";
 
 export type LoadFrom = "local" | "in-cluster";
 
@@ -116,25 +115,6 @@ export function validateExistingOptions(o: ExistingClusterOptions): void {
   }
 }
 
-/**
- * in-cluster: the driver checks that its target answers /healthz from this machine before a
- * deployment counts as ready, which the Service does not here. This loopback server stands in for
- * that check; the real one is the load Job's own (/healthz through the Service before the window,
- * and no STARTED line without a successful response). Only /healthz answers.
- */
-async function startReachabilityStandIn(): Promise<Server> {
-  const server = createServer((req, res) => {
-    res.writeHead(req.url === "/healthz" ? 200 : 404, { "content-type": "text/plain" });
-    res.end("in-cluster load: the Service is checked from inside the cluster by the load Job\n");
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  server.unref();
-  return server;
-}
-
 /** Loads the kubeconfig and switches to the named context (an error lists the ones that exist). */
 export function kubeConfigFor(context: string, kubeconfigPath?: string): KubeConfig {
   const kc = new KubeConfig();
@@ -157,9 +137,7 @@ export class ExistingClusterBackend implements Backend {
   readonly loadFrom: LoadFrom;
   /** in-cluster: the loadgen image (local tag) once built. */
   private loadgenImage?: string;
-  /** in-cluster: the driver's reachability target (the stand-in's port is filled in by prepare()). */
-  private readonly standInTarget = { host: "127.0.0.1", port: 0 };
-  private standIn?: Server;
+  private inClusterPrepared?: Promise<string>;
   private readonly loadJobs = new Map<string, RunningLoadJob>();
 
   constructor(private readonly o: ExistingClusterOptions) {
@@ -168,18 +146,24 @@ export class ExistingClusterBackend implements Backend {
     this.loadFrom = loadFromOf(o);
   }
 
+  /** Docker (images are pushed from here); in-cluster: what building the loadgen image needs. */
+  async preflight(): Promise<void> {
+    await assertDockerReachable();
+    if (this.loadFrom === "in-cluster" && !this.o.inCluster?.image) await assertLoadgenBuildable();
+  }
+
   async prepare(images: ResolvedImage[]): Promise<void> {
     this.kc ??= kubeConfigFor(this.o.context, this.o.kubeconfigPath);
     const refs = images.map((i) => i.ref);
     if (this.loadFrom === "in-cluster") {
-      if (!this.standIn) {
-        this.standIn = await startReachabilityStandIn();
-        this.standInTarget.port = (this.standIn.address() as AddressInfo).port;
+      // Once for all scenarios (they may prepare in parallel); a failure is retried by the next one.
+      this.inClusterPrepared ??= this.prepareInCluster();
+      try {
+        refs.push(await this.inClusterPrepared);
+      } catch (err) {
+        this.inClusterPrepared = undefined;
+        throw err;
       }
-      this.loadgenImage ??=
-        this.o.inCluster?.image ??
-        (await ensureLoadgenImage({ run: this.run, baseRef: this.o.inCluster?.baseRef, log: this.o.log }));
-      refs.push(this.loadgenImage);
     }
     const todo = refs.filter((r) => !this.pushed.has(r));
     for (const [local, remote] of await pushImages(this.run, this.o.registry, todo, this.o.log)) {
@@ -187,16 +171,27 @@ export class ExistingClusterBackend implements Backend {
     }
   }
 
+  /** The loadgen image; resolves with its local tag. */
+  private async prepareInCluster(): Promise<string> {
+    this.loadgenImage ??=
+      this.o.inCluster?.image ??
+      (await ensureLoadgenImage({ run: this.run, baseRef: this.o.inCluster?.baseRef, log: this.o.log }));
+    return this.loadgenImage;
+  }
+
   private getDriver(): KubernetesDriver {
     if (!this.kc) throw new Error("existing backend: prepare() must run before deploy()");
     const nodePort = this.o.nodePort ?? DEFAULT_NODE_PORT;
-    const target = this.o.target ?? this.standInTarget;
+    const target = this.o.target;
     this.driver ??= new KubernetesDriver({
       backend: "existing",
       kc: this.kc,
-      // Passed by reference: the stand-in's port is known once prepare() started it.
-      target,
-      trafficPath: `${target.host}:${target.port} → (user-provided route) → Service ${this.o.serviceType ?? "NodePort"} ${nodePort} → kube-proxy → a ready pod`,
+      // in-cluster: nothing answers on this machine; the load Job checks the Service from inside.
+      target: target ?? { host: "127.0.0.1", port: 0 },
+      checkReachable: target !== undefined,
+      trafficPath: target
+        ? `${target.host}:${target.port} → (user-provided route) → Service ${this.o.serviceType ?? "NodePort"} ${nodePort} → kube-proxy → a ready pod`
+        : `load Job in the cluster → Service app (cluster DNS) → kube-proxy → a ready pod`,
       nodePort,
       serviceType: this.o.serviceType,
       imageFor: (image) => {
@@ -283,8 +278,5 @@ export class ExistingClusterBackend implements Backend {
     for (const job of this.loadJobs.values()) job.close();
     this.loadJobs.clear();
     this.driver?.stopAll();
-    const standIn = this.standIn;
-    this.standIn = undefined;
-    if (standIn) await new Promise<void>((resolve) => standIn.close(() => resolve()));
   }
 }

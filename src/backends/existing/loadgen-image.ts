@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { resolveBaseImage } from "../../images/base.js";
 import type { CommandRunner } from "../../k8s/command.js";
+import { PrerequisiteError } from "../../util/errors.js";
 import { packageRoot } from "../../util/paths.js";
 
 export const LOADGEN_REPOSITORY = "graceful-e2e/loadgen";
@@ -32,6 +33,23 @@ export function loadgenEntry(): string {
   const found = candidates.find((c) => existsSync(c));
   if (!found) throw new Error(`the load generator's entry is missing (looked for ${candidates.join(", ")})`);
   return found;
+}
+
+/** Throws a PrerequisiteError when the loadgen image cannot be built here (no esbuild, no entry). */
+export async function assertLoadgenBuildable(): Promise<void> {
+  try {
+    await import("esbuild");
+  } catch {
+    throw new PrerequisiteError(
+      "load from inside the cluster builds its image with esbuild, which is not installed (npm i -D esbuild); " +
+        "or give --address to generate the load from this machine",
+    );
+  }
+  try {
+    loadgenEntry();
+  } catch (err) {
+    throw new PrerequisiteError((err as Error).message);
+  }
 }
 
 interface EsbuildLike {

@@ -97,7 +97,10 @@ export function register(program: Command): void {
     .option("--keep-cluster", "kind: keep a cluster this run created")
     .option("--context <name>", "existing: kubeconfig context")
     .option("--registry <registry>", "existing: registry to push images to")
-    .option("--address <host:port>", "existing: NodePort/LoadBalancer address reachable from here")
+    .option(
+      "--address <host:port>",
+      "existing: NodePort/LoadBalancer address reachable from here (omit: load from a Job in the cluster)",
+    )
     .option("--allow-mutations", "existing: confirm that pods may be created and deleted in that cluster")
     .action(async (opts: Record<string, unknown>) => {
       const mode = String(opts.mode) as SweepMode;
