@@ -26,6 +26,8 @@ interface RunState {
   /** Process tree of each replica once it was ready, before any signal. */
   trees: Map<string, ProcessEntry[]>;
   inspections: Map<string, ProcessTreeInspection>;
+  /** Container starts still in flight: teardown waits for them, or it could miss a container. */
+  starting: Set<Promise<unknown>>;
   nextIndex: number;
 }
 
@@ -67,7 +69,7 @@ export class LocalBackend implements Backend {
 
   private async startReplica(runId: string, state: RunState): Promise<Replica> {
     const name = this.podName(runId, state.scenario.name, state.nextIndex++);
-    const replica = await Replica.start(
+    const starting = Replica.start(
       {
         name,
         image: state.image.ref,
@@ -78,6 +80,8 @@ export class LocalBackend implements Backend {
       },
       state.sink,
     );
+    state.starting.add(starting);
+    const replica = await starting.finally(() => state.starting.delete(starting));
     state.replicas.set(name, replica);
     await replica.waitForReady(this.options.readyTimeoutMs ?? 30_000, state.scenario.readinessPath);
     state.trees.set(name, await replica.refreshPid1());
@@ -99,6 +103,7 @@ export class LocalBackend implements Backend {
       replicas: new Map(),
       trees: new Map(),
       inspections: new Map(),
+      starting: new Set(),
       nextIndex: 0,
     };
     this.runs.set(runId, state);
@@ -204,6 +209,8 @@ export class LocalBackend implements Backend {
     const state = this.runs.get(runId);
     this.runs.delete(runId);
     if (state) {
+      // A Ctrl-C during deploy: let container creations land first, so the sweep below sees them.
+      await Promise.allSettled([...state.starting]);
       await state.proxy.close();
       await Promise.all([...state.replicas.values()].map((r) => r.remove()));
     }
