@@ -4,17 +4,25 @@ import { writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
+import type { BackendName } from "../backends/backend.js";
 import { assertDockerReachable } from "../backends/docker-check.js";
 import { BACKEND_NAMES, createBackend } from "../backends/index.js";
 import { removeLabelledContainers } from "../backends/local/backend.js";
 import { ensureStyleImages } from "../images/build.js";
+import { DEFAULT_NODE_PORT } from "../k8s/manifests.js";
 import { formatResults } from "../report/console.js";
 import { writeReports } from "../report/write.js";
 import { formatRepeatSummaries, runPool, summarizeRepeats } from "../runner/repeat.js";
 import { runScenario, type ScenarioResult } from "../runner/run.js";
 import { type LoadedScenario, loadScenarios, ScenarioValidationError } from "../scenario/load.js";
 import { IMAGE_STYLES, type ImageStyle, scenarioJsonSchema } from "../scenario/schema.js";
-import { installSignalHandlers, interruptedBy, registerCleanup } from "../util/cleanup.js";
+import {
+  exitCodeFor,
+  installSignalHandlers,
+  interruptCleanupDone,
+  interruptedBy,
+  registerCleanup,
+} from "../util/cleanup.js";
 import { PrerequisiteError, UsageError } from "../util/errors.js";
 import { LABEL_RUN } from "../util/labels.js";
 import { packageRoot } from "../util/paths.js";
@@ -31,25 +39,73 @@ function intOption(name: string) {
   };
 }
 
-function positiveInt(name: string) {
+function intInRange(name: string, min: number, max: number) {
   return (value: string) => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+    if (value.trim() === "" || !Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max}`);
     return n;
   };
 }
 
-function positiveNumber(name: string) {
+function positiveNumber(name: string, max: number) {
   return (value: string) => {
     const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+    if (value.trim() === "" || !Number.isFinite(n) || n <= 0 || n > max)
+      throw new InvalidArgumentError(`${name} must be a number above 0 and at most ${max}`);
     return n;
   };
 }
 
-/** Local runs are timing measurements sharing this machine's cores: one per 4 cores. */
+/**
+ * Runs at once by default. Local runs are timing measurements, and every run's load generator,
+ * Service proxy and clocks share this one Node process and the machine's cores: one run per 4
+ * cores, at least 1 (so 1 on 2 cores). kind and existing: 1, because every run's Service claims
+ * the same NodePort.
+ */
 export function defaultParallelism(backend: string, cores = availableParallelism()): number {
-  return backend === "local" ? Math.max(1, Math.floor(cores / 4)) : 2;
+  return backend === "local" ? Math.max(1, Math.floor(cores / 4)) : 1;
+}
+
+export interface RunPlan {
+  backend: BackendName;
+  repeat: number;
+  parallel: number;
+  timeoutScale: number;
+  servicePort?: number;
+}
+
+/** Checks the run options against each other (commander checked each one); throws UsageError. Pure. */
+export function runPlan(opts: Record<string, unknown>, cores = availableParallelism()): RunPlan {
+  const backend = String(opts.backend ?? "local");
+  if (!(BACKEND_NAMES as readonly string[]).includes(backend))
+    throw new UsageError(`--backend: unknown backend "${backend}" (expected one of ${BACKEND_NAMES.join(", ")})`);
+  const servicePort = opts.servicePort as number | undefined;
+  const explicit = opts.parallel as number | undefined;
+  if (servicePort !== undefined && backend !== "local") {
+    throw new UsageError(
+      `--service-port is for the local backend; the ${backend} backend's Service listens on NodePort ${DEFAULT_NODE_PORT}`,
+    );
+  }
+  if (backend !== "local" && explicit !== undefined && explicit > 1) {
+    throw new UsageError(
+      `--parallel ${explicit}: the ${backend} backend runs one scenario at a time (every run's Service claims ` +
+        `NodePort ${DEFAULT_NODE_PORT}); drop --parallel`,
+    );
+  }
+  if (servicePort !== undefined && explicit !== undefined && explicit > 1) {
+    throw new UsageError(
+      `--parallel ${explicit} with --service-port ${servicePort}: runs at the same time cannot share one Service ` +
+        "port; drop one of the two",
+    );
+  }
+  return {
+    backend: backend as BackendName,
+    repeat: (opts.repeat as number | undefined) ?? 1,
+    parallel: servicePort !== undefined ? 1 : (explicit ?? defaultParallelism(backend, cores)),
+    timeoutScale: (opts.timeoutScale as number | undefined) ?? 1,
+    ...(servicePort !== undefined ? { servicePort } : {}),
+  };
 }
 
 export function selectScenarios(all: LoadedScenario[], filter?: string, tags?: string[]): LoadedScenario[] {
@@ -67,7 +123,10 @@ export function selectScenarios(all: LoadedScenario[], filter?: string, tags?: s
 }
 
 async function runCommand(paths: string[], opts: Record<string, unknown>): Promise<number> {
-  const backendName = String(opts.backend);
+  // Everything is checked before anything starts: options, every scenario file, the backend's
+  // prerequisites (Docker, kind, the Service port). Any problem there exits 2 with nothing started.
+  const plan = runPlan(opts);
+  const backendName = plan.backend;
   const scenarioPaths = paths.length > 0 ? paths : [resolve(packageRoot(), "fixtures/scenarios")];
   const loaded = selectScenarios(
     await loadScenarios(scenarioPaths),
@@ -78,7 +137,7 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
   for (const l of loaded) for (const w of l.warnings) log(`warning: ${l.file}: ${w}`);
   const backend = await createBackend(backendName, {
     endpointPropagationMs: opts.propagationMs as number | undefined,
-    servicePort: opts.servicePort as number | undefined,
+    servicePort: plan.servicePort,
     clusterName: opts.cluster as string | undefined,
     keepCluster: Boolean(opts.keepCluster),
     context: opts.context as string | undefined,
@@ -87,24 +146,28 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
     address: opts.address as string | undefined,
     log,
   });
-  await backend.preflight?.();
   installSignalHandlers(log);
+  await backend.preflight?.();
+  if (interruptedBy()) return interrupted(0);
   const unregisterClose = backend.close
     ? registerCleanup(`backend ${backend.name}`, async () => {
         await backend.close?.();
       })
     : () => {};
-  const repeat = (opts.repeat as number | undefined) ?? 1;
-  const parallel = (opts.parallel as number | undefined) ?? defaultParallelism(backendName);
+  const { repeat, parallel } = plan;
+  log(
+    `${loaded.length} scenario(s)${repeat > 1 ? ` × ${repeat} runs` : ""} on ${backend.name}, ${parallel} at a time` +
+      (plan.timeoutScale !== 1 ? `, time limits × ${plan.timeoutScale}` : ""),
+  );
   const tasks = loaded.flatMap((l) =>
     Array.from({ length: repeat }, (_, i) => async () => {
-      const label = repeat > 1 ? `${l.scenario.name} (${i + 1}/${repeat})` : l.scenario.name;
-      log(`▶ ${label} (${l.file})`);
+      const label = repeat > 1 ? `${l.scenario.name} #${i + 1}` : l.scenario.name;
+      log(`▶ ${label}${repeat > 1 ? ` (run ${i + 1} of ${repeat})` : ""} (${l.file})`);
       const result = await runScenario(l, {
         backend,
         resultsDir: String(opts.results),
         onProgress: log,
-        timeoutScale: opts.timeoutScale as number | undefined,
+        timeoutScale: plan.timeoutScale,
         ...(repeat > 1 ? { attempt: i + 1 } : {}),
       });
       log(`${result.pass ? "✓" : "✗"} ${label}${result.error ? `: ${result.error}` : ""}`);
@@ -112,19 +175,31 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
     }),
   );
   const results: ScenarioResult[] = await runPool(tasks, parallel, () => interruptedBy() !== undefined);
+  if (interruptedBy()) return interrupted(results.length);
   unregisterClose();
   await backend.close?.();
   process.stdout.write(`${formatResults(results)}\n`);
-  const reports = await writeReports(results, String(opts.results));
-  log(`reports: ${resolve(reports.junit)}, ${resolve(reports.html)}`);
-  log(`results: ${resolve(String(opts.results))}`);
+  let exitCode = results.every((r) => r.pass) ? 0 : 1;
   if (repeat > 1) {
     const summaries = summarizeRepeats(results);
     process.stdout.write(`${formatRepeatSummaries(summaries)}\n`);
     // A scenario whose verdicts differ across repeats is flaky, not passed.
-    return summaries.every((s) => s.status === "pass") ? 0 : 1;
+    exitCode = summaries.every((s) => s.status === "pass") ? 0 : 1;
+    const flaky = summaries.filter((s) => s.status === "flaky").map((s) => s.scenario);
+    if (flaky.length > 0) log(`FLAKY (not passed): ${flaky.join(", ")} — the verdicts differ across repeats`);
   }
-  return results.every((r) => r.pass) ? 0 : 1;
+  log(`results: ${resolve(String(opts.results))}`);
+  const reports = await writeReports(results, String(opts.results));
+  log(`reports: ${resolve(reports.junit)}, ${resolve(reports.html)}`);
+  return exitCode;
+}
+
+/** After SIGINT/SIGTERM: wait for the teardown the signal started, then report 130/143. */
+async function interrupted(completedRuns: number): Promise<number> {
+  const signal = interruptedBy() ?? "SIGTERM";
+  await interruptCleanupDone();
+  log(`interrupted by ${signal} after ${completedRuns} run(s); no report written`);
+  return exitCodeFor(signal);
 }
 
 export function buildProgram(): Command {
@@ -149,24 +224,29 @@ export function buildProgram(): Command {
     )
     .option(
       "--service-port <port>",
-      "local: fixed port for the Service on 127.0.0.1 (default: any free port)",
-      positiveInt("--service-port"),
+      "local: fixed port for the Service on 127.0.0.1 (default: any free port; checked free before anything " +
+        "starts; implies --parallel 1)",
+      intInRange("--service-port", 1, 65535),
     )
     .option(
       "--repeat <n>",
-      "run each scenario n times and report the verdict distribution (flaky = runs disagree)",
-      positiveInt("--repeat"),
+      "run each scenario n times and report the verdict distribution, e.g. '3/3 pass'; a scenario whose " +
+        "runs disagree is FLAKY, which is not a pass (exit code 1)",
+      intInRange("--repeat", 1, 1000),
     )
     .option(
       "--parallel <n>",
-      "scenarios run at once (default: local 1 per 4 cores, at least 1 — these are timing measurements, " +
-        "so on 2 cores one at a time; kind/existing: 2, each run has its own namespace)",
-      positiveInt("--parallel"),
+      `runs at once (default here: ${defaultParallelism("local")} for local). Local runs are timing ` +
+        "measurements sharing this process and the machine's cores, so the default is one per 4 cores, at " +
+        "least 1 (1 on 2 cores); each run has its own Service port and containers. kind/existing: always 1 " +
+        `(every run's Service claims NodePort ${DEFAULT_NODE_PORT})`,
+      intInRange("--parallel", 1, 64),
     )
     .option(
       "--timeout-scale <x>",
-      "multiply the setup, scenario and teardown time limits",
-      positiveNumber("--timeout-scale"),
+      "multiply the named time limits — setup (image + deploy until ready), scenario (load window: the " +
+        "disruption and the wait for the disrupted pods, from the scenario's grace/preStop times), teardown",
+      positiveNumber("--timeout-scale", 100),
     )
     .option("--cluster <name>", "kind: cluster name", "graceful-e2e")
     .option("--keep-cluster", "kind: keep a cluster this run created")
@@ -177,6 +257,13 @@ export function buildProgram(): Command {
       "existing: NodePort/LoadBalancer address reachable from here (omit: load from a Job in the cluster)",
     )
     .option("--allow-mutations", "existing: confirm that pods may be created and deleted in that cluster")
+    // A bad option: commander's one line, a one-line pointer (not the whole help), exit code 2.
+    .showHelpAfterError("(graceful-e2e run --help lists the options)")
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 every run passed; 1 a verdict failed, a run errored, or a repeated scenario was flaky;\n" +
+        "2 bad input or a missing prerequisite (nothing was started); 130/143 interrupted (everything torn down).",
+    )
     .action(async (paths: string[], opts: Record<string, unknown>) => {
       process.exitCode = await runCommand(paths, opts);
     });
@@ -214,9 +301,10 @@ export function buildProgram(): Command {
   program
     .command("clean")
     .description(`remove every container a run created (label ${LABEL_RUN}), e.g. after a crash`)
-    .action(async () => {
+    .option("--run <id>", "only the containers of this run (its id is in the run's first progress line)")
+    .action(async (opts: { run?: string }) => {
       await assertDockerReachable();
-      const removed = await removeLabelledContainers([LABEL_RUN]);
+      const removed = await removeLabelledContainers([opts.run ? `${LABEL_RUN}=${opts.run}` : LABEL_RUN]);
       process.stdout.write(
         removed.length > 0 ? `removed ${removed.length}: ${removed.join(", ")}\n` : "nothing to remove\n",
       );

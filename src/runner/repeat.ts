@@ -1,7 +1,7 @@
 // Repeated runs of one scenario: the distribution of outcomes, and whether it is flaky.
 import type { ScenarioResult } from "./run.js";
 
-export type RepeatStatus = "pass" | "fail" | "flaky";
+export type RepeatStatus = "pass" | "fail" | "flaky" | "error";
 
 export interface RepeatSummary {
   scenario: string;
@@ -9,7 +9,11 @@ export interface RepeatSummary {
   passed: number;
   failed: number;
   errored: number;
-  /** pass: every run passed; fail: every run failed; flaky: the runs disagree. */
+  /**
+   * pass: every run passed. flaky: some runs passed and some failed a verdict — not a pass.
+   * fail: no run passed. error: the runs that completed passed, but at least one could not
+   * complete (setup failure, time limit): nothing proven either way.
+   */
   status: RepeatStatus;
   /** How often each verdict passed, e.g. "failed requests": "2/3". */
   verdicts: Record<string, string>;
@@ -37,7 +41,9 @@ export function summarizeRepeats(results: ScenarioResult[]): RepeatSummary[] {
         tally.set(name, t);
       }
     }
-    const status: RepeatStatus = passed === runs.length ? "pass" : passed === 0 ? "fail" : "flaky";
+    const failedVerdicts = runs.filter((r) => !r.pass && r.error === undefined).length;
+    const status: RepeatStatus =
+      passed === runs.length ? "pass" : passed === 0 ? "fail" : failedVerdicts > 0 ? "flaky" : "error";
     return {
       scenario,
       runs: runs.length,
@@ -50,15 +56,23 @@ export function summarizeRepeats(results: ScenarioResult[]): RepeatSummary[] {
   });
 }
 
+const STATUS_NOTE: Record<RepeatStatus, string> = {
+  pass: "",
+  fail: "",
+  flaky: " → FLAKY: the verdicts differ across repeats, so this is not a pass",
+  error: " → ERROR: not every run completed, so this is not a pass",
+};
+
+/** e.g. "PASS  a: 3/3 pass — failed requests 3/3", "FLAKY b: 2/3 pass → FLAKY: ... — failed requests 2/3". */
 export function formatRepeatSummaries(summaries: RepeatSummary[]): string {
-  const lines = ["repeats:"];
+  const lines = ["repeats (verdict distribution per scenario):"];
   for (const s of summaries) {
-    const label = s.status === "flaky" ? "FLAKY" : s.status === "pass" ? "PASS" : "FAIL";
     const verdicts = Object.entries(s.verdicts)
       .map(([k, v]) => `${k} ${v}`)
       .join("; ");
     lines.push(
-      `  ${label.padEnd(5)} ${s.scenario}: ${s.passed}/${s.runs} passed${s.errored ? `, ${s.errored} errored` : ""}` +
+      `  ${s.status.toUpperCase().padEnd(5)} ${s.scenario}: ${s.passed}/${s.runs} pass` +
+        `${s.errored ? `, ${s.errored} errored` : ""}${STATUS_NOTE[s.status]}` +
         (verdicts ? ` — ${verdicts}` : ""),
     );
   }

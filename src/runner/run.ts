@@ -1,9 +1,15 @@
 // Runs one scenario end to end on a backend:
 //   image → deploy → load → disrupt (at T) → wait until the disrupted pods are gone → stop load
-//   → timeline → verdicts → result file; teardown always (success, failure, Ctrl-C).
+//   → timeline → verdicts → result file; teardown always (success, failure, time limit, Ctrl-C).
+//
+// Three named time limits bound a run (setup, scenario, teardown; see timeLimits). A limit, a
+// signal (SIGINT/SIGTERM) or the caller's AbortSignal ends the wait for the current step at once;
+// the step itself may still be running (a deploy starting containers, a disruption waiting for
+// its grace period). Teardown therefore sweeps by run label twice: at once, and again once the
+// step still in flight has settled (bounded), so whatever it created after the first sweep goes too.
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Backend, Deployment, PodOutcome, ResolvedImage } from "../backends/backend.js";
+import type { Backend, BackendName, Deployment, PodOutcome, ResolvedImage } from "../backends/backend.js";
 import { imageForScenario } from "../images/build.js";
 import { startLoad } from "../load/generator.js";
 import type { LoadResult } from "../load/types.js";
@@ -11,9 +17,9 @@ import { processReports } from "../observe/app-log.js";
 import { EventLog } from "../observe/events.js";
 import { buildTimeline, loadEvents, type Timeline } from "../observe/timeline.js";
 import type { LoadedScenario } from "../scenario/load.js";
-import type { Scenario } from "../scenario/schema.js";
-import { registerCleanup } from "../util/cleanup.js";
-import { newRunId } from "../util/labels.js";
+import type { ImageRef, Scenario } from "../scenario/schema.js";
+import { InterruptedError, interruptedBy, interruptSignal, registerCleanup } from "../util/cleanup.js";
+import { LABEL_RUN, newRunId } from "../util/labels.js";
 import { evaluate, type Verdict } from "../verdict/verdicts.js";
 
 export const RESULT_SCHEMA_VERSION = 1;
@@ -32,7 +38,7 @@ export interface ScenarioResult {
   image?: ResolvedImage;
   trafficPath?: string;
   warnings: string[];
-  /** Set when the run could not complete (setup failure, timeout, interruption). */
+  /** Set when the run could not complete (setup failure, timeout, interruption, failed teardown). */
   error?: string;
   load?: LoadResult;
   pods: PodOutcome[];
@@ -45,16 +51,27 @@ export interface RunOptions {
   backend: Backend;
   /** Multiplies every time limit (setup, scenario, teardown). */
   timeoutScale?: number;
-  /** 1-based index of this run when a scenario is repeated; names the result file. */
+  /** 1-based index of this run when a scenario is repeated; names the result file and the progress lines. */
   attempt?: number;
   resultsDir?: string;
   onProgress?: (line: string) => void;
+  /** Ends the run early (teardown still runs); SIGINT/SIGTERM end every run anyway. */
+  signal?: AbortSignal;
+  /** Overrides of the computed limits, in ms (tests). */
+  limits?: Partial<Record<LimitName, number>>;
+  /** How the scenario's image is found or built (default: imageForScenario). */
+  resolveImage?: (image: ImageRef, opts: { onProgress?: (line: string) => void }) => Promise<ResolvedImage>;
 }
 
 /** Margin kept after the last disrupted pod is gone, so late damage still falls in the window. */
 const WINDOW_MARGIN_MS = 1000;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+/**
+ * After an early end, how long teardown waits for a step still in flight (a deploy creating
+ * containers) before its second sweep by run label. Creating a container takes well under a
+ * second; a step that is merely waiting (for readiness, for a grace period) creates nothing more.
+ */
+export const IN_FLIGHT_SETTLE_MS = 3000;
 
 /** The longest a disruption may take before the harness gives up waiting. */
 export function disruptionBudgetMs(s: Scenario): number {
@@ -71,22 +88,31 @@ export function disruptionBudgetMs(s: Scenario): number {
 export type LimitName = "setup" | "scenario" | "teardown";
 
 /**
- * Named time limits, scaled by the scenario's own waits: setup (image + deploy until every
- * replica is ready), scenario (load window: the disruption and the wait for the disrupted pods),
- * teardown. `scale` stretches all three (--timeout-scale). Pure.
+ * Named time limits, scaled by the scenario's own waits. Pure.
+ * - setup: image (found, or built) + deploy until every replica is ready. Kubernetes backends get
+ *   more: the first run may create the kind cluster and load or push images, and pods may pull.
+ * - scenario: the load window — the disruption at atSeconds, then the wait for the disrupted pods
+ *   (grace period, preStop, 2 s minimum, API lag: disruptionBudgetMs), at least the load duration.
+ * - teardown: removing what the run made; Kubernetes waits (bounded) for the namespace to go.
+ * `scale` stretches all three (--timeout-scale).
  */
-export function timeLimits(s: Scenario, scale = 1): Record<LimitName, number> {
+export function timeLimits(s: Scenario, scale = 1, backend: BackendName = "local"): Record<LimitName, number> {
   const preStop = s.preStop.type === "sleep" ? s.preStop.seconds * 1000 : 0;
+  const kubernetes = backend !== "local";
   return {
-    setup: Math.round((120_000 + 15_000 * s.replicas) * scale),
+    setup: Math.round(((kubernetes ? 600_000 : 120_000) + 15_000 * s.replicas) * scale),
     scenario: Math.round(
       (s.disruption.atSeconds * 1000 +
         Math.max(s.load.durationSeconds * 1000, disruptionBudgetMs(s) + preStop) +
         10_000) *
         scale,
     ),
-    teardown: Math.round((30_000 + 5_000 * s.replicas) * scale),
+    teardown: Math.round(((kubernetes ? 120_000 : 30_000) + 5_000 * s.replicas) * scale),
   };
+}
+
+function seconds(ms: number): string {
+  return ms < 10_000 ? (ms / 1000).toFixed(1) : (ms / 1000).toFixed(0);
 }
 
 export class LimitExceeded extends Error {
@@ -95,23 +121,77 @@ export class LimitExceeded extends Error {
     readonly ms: number,
     what: string,
   ) {
-    super(`${what} timed out after ${(ms / 1000).toFixed(0)} s (limit: ${limit}; raise it with --timeout-scale)`);
+    super(`${what} timed out after ${seconds(ms)} s (limit: ${limit}; raise it with --timeout-scale)`);
     this.name = "LimitExceeded";
   }
 }
 
-function withLimit<T>(p: Promise<T>, limit: LimitName, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new LimitExceeded(limit, ms, what)), ms);
+/** Resolves with p, or rejects with the signal's reason as soon as it aborts (p keeps running). */
+export function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    p.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
   });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
+
+/** A sleep that ends (rejecting with the reason) when the signal aborts; no timer is left behind. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(
+      () => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      },
+      Math.max(0, ms),
+    );
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+// Image builds and backend preparation (kind load, registry push) run one at a time across
+// parallel runs: two runs of the same style must not build the same tag at once.
+let setupChain: Promise<void> = Promise.resolve();
+async function oneAtATime<T>(fn: () => Promise<T>, signal: AbortSignal): Promise<T> {
+  const previous = setupChain;
+  let release: () => void = () => {};
+  const mine = new Promise<void>((r) => {
+    release = r;
+  });
+  setupChain = previous.then(() => mine);
+  try {
+    await raceAbort(previous, signal);
+    return await fn();
+  } finally {
+    release();
+  }
+}
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export async function runScenario(loaded: LoadedScenario, options: RunOptions): Promise<ScenarioResult> {
   const { scenario } = loaded;
   const { backend } = options;
-  const progress = (line: string) => options.onProgress?.(`[${scenario.name}] ${line}`);
+  const tag = options.attempt !== undefined ? `${scenario.name} #${options.attempt}` : scenario.name;
+  const progress = (line: string) => options.onProgress?.(`[${tag}] ${line}`);
   const runId = newRunId();
   const started = Date.now();
   const events = new EventLog();
@@ -130,49 +210,155 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
     verdicts: [],
     pass: false,
   };
+  const limits = { ...timeLimits(scenario, options.timeoutScale, backend.name), ...options.limits };
+
+  // One controller ends the run early: a signal, the caller's signal, or a time limit.
+  const ctl = new AbortController();
+  const abort = (reason: unknown) => {
+    if (!ctl.signal.aborted) ctl.abort(reason);
+  };
+  const outside = [interruptSignal(), options.signal].filter((s): s is AbortSignal => s !== undefined);
+  const forward = (s: AbortSignal) => () => abort(s.reason);
+  const listeners = outside.map((s) => {
+    const fn = forward(s);
+    if (s.aborted) fn();
+    else s.addEventListener("abort", fn, { once: true });
+    return () => s.removeEventListener("abort", fn);
+  });
+  const arm = (limit: LimitName, what: string) => {
+    const timer = setTimeout(() => abort(new LimitExceeded(limit, limits[limit], what)), limits[limit]);
+    return () => clearTimeout(timer);
+  };
+
+  // Backend steps that may outlive an early end; teardown waits (bounded) for them, then sweeps again.
+  const inFlight = new Map<Promise<unknown>, string>();
+  const step = <T>(what: string, p: Promise<T>): Promise<T> => {
+    const settled = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    inFlight.set(settled, what);
+    void settled.then(() => inFlight.delete(settled));
+    return raceAbort(p, ctl.signal);
+  };
+
   let deployment: Deployment | undefined;
-  const limits = timeLimits(scenario, options.timeoutScale);
+  let load: { stop(): Promise<LoadResult> } | undefined;
+  let teardownFailure: string | undefined;
+  let finish: () => void = () => {};
+  const finished = new Promise<void>((r) => {
+    finish = r;
+  });
+  // On SIGINT/SIGTERM the signal handler runs this: the run stops where it is and tears down itself.
+  const unregister = registerCleanup(`scenario ${tag} (run ${runId})`, async () => {
+    abort(new InterruptedError(interruptedBy() ?? "SIGTERM"));
+    await finished;
+    if (teardownFailure) throw new Error(teardownFailure);
+  });
+
+  const teardownOnce = async (problems: string[]) => {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        backend.teardown(deployment, runId),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new LimitExceeded("teardown", limits.teardown, "teardown")), limits.teardown);
+        }),
+      ]);
+    } catch (err) {
+      problems.push(message(err));
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   const teardown = async () => {
     progress("teardown");
-    await withLimit(backend.teardown(deployment, runId), "teardown", limits.teardown, "teardown");
+    const problems: string[] = [];
+    await teardownOnce(problems);
+    if (inFlight.size > 0) {
+      const what = [...new Set(inFlight.values())].join(", ");
+      progress(`teardown: waiting for the ${what} still in flight, then sweeping by run label again`);
+      const pending = [...inFlight.keys()];
+      let settleTimer: NodeJS.Timeout | undefined;
+      const settledInTime = await Promise.race([
+        Promise.all(pending).then(() => true),
+        new Promise<false>((r) => {
+          settleTimer = setTimeout(() => r(false), Math.min(IN_FLIGHT_SETTLE_MS, limits.teardown));
+        }),
+      ]);
+      clearTimeout(settleTimer);
+      await teardownOnce(problems);
+      if (!settledInTime) {
+        progress(`teardown: the ${what} is still running; it is swept by run label again when it ends`);
+        // For callers that keep the process alive (tests, bench): a last sweep once it settles.
+        void Promise.all(pending).then(() => backend.teardown(deployment, runId).catch(() => undefined));
+      }
+    }
+    if (problems.length > 0) {
+      const leftovers =
+        `teardown incomplete: ${[...new Set(problems)].join("; ")} — what is left carries the label ` +
+        `${LABEL_RUN}=${runId}: remove it with 'graceful-e2e clean'`;
+      progress(leftovers);
+      teardownFailure = leftovers;
+      result.error = result.error ? `${result.error}; ${leftovers}` : leftovers;
+      result.pass = false;
+    }
   };
-  const unregister = registerCleanup(`scenario ${scenario.name} (run ${runId})`, teardown);
-  try {
-    const setup = async () => {
-      result.image = await imageForScenario(scenario.image, { onProgress: progress });
-      await backend.prepare([result.image]);
-      progress(`deploying ${scenario.replicas} replica(s) of ${result.image.ref} on ${backend.name}`);
-      return backend.deploy(scenario, result.image, events, runId);
-    };
-    // The deploy keeps running if the limit fires; teardown (by run label) still finds what it made.
-    deployment = await withLimit(setup(), "setup", limits.setup, "setup (image and deploy)");
-    result.platform = deployment.platform;
-    result.trafficPath = deployment.trafficPath;
 
-    progress(`load: ${scenario.load.connections} connection(s) → ${deployment.target.host}:${deployment.target.port}`);
-    const hooks = {
-      // The load generator's own hard stop: never before the scenario could legitimately end.
-      safetyCapSeconds:
-        scenario.disruption.atSeconds + scenario.load.durationSeconds + disruptionBudgetMs(scenario) / 1000 + 60,
-    };
-    const load = backend.startLoad
-      ? await backend.startLoad(deployment, scenario.load, hooks)
-      : startLoad(deployment.target, scenario.load, hooks);
+  try {
+    progress(
+      `run ${runId} on ${backend.name}; limits: setup ${seconds(limits.setup)} s, scenario ` +
+        `${seconds(limits.scenario)} s, teardown ${seconds(limits.teardown)} s`,
+    );
+    if (ctl.signal.aborted) throw ctl.signal.reason;
+    const endSetup = arm("setup", "setup (image and deploy)");
+    try {
+      progress("setup: image");
+      const resolveImage = options.resolveImage ?? imageForScenario;
+      const image = await step(
+        "image build and preparation",
+        oneAtATime(async () => {
+          const resolved = await resolveImage(scenario.image, { onProgress: progress });
+          await backend.prepare([resolved]);
+          return resolved;
+        }, ctl.signal),
+      );
+      result.image = image;
+      progress(`deploying ${scenario.replicas} replica(s) of ${image.ref} on ${backend.name}`);
+      const deployed = await step("deploy", backend.deploy(scenario, image, events, runId));
+      deployment = deployed;
+      result.platform = deployed.platform;
+      result.trafficPath = deployed.trafficPath;
+      progress(`load: ${scenario.load.connections} connection(s) → ${deployed.target.host}:${deployed.target.port}`);
+      const hooks = {
+        // The load generator's own hard stop: never before the scenario limit could fire.
+        safetyCapSeconds: Math.ceil(limits.scenario / 1000) + 60,
+      };
+      // A backend may start the load itself (existing cluster: a Job inside the cluster); part of setup.
+      load = backend.startLoad
+        ? await step("load start", backend.startLoad(deployed, scenario.load, hooks))
+        : startLoad(deployed.target, scenario.load, hooks);
+    } finally {
+      endSetup();
+    }
     const loadStarted = Date.now();
     let disrupted: PodOutcome[] = [];
     const active = deployment;
-    const window = async () => {
-      await sleep(scenario.disruption.atSeconds * 1000);
+    const running = load;
+    const endScenario = arm("scenario", `the scenario (load and ${scenario.disruption.action})`);
+    try {
+      await sleep(scenario.disruption.atSeconds * 1000, ctl.signal);
       progress(`disruption: ${scenario.disruption.action} at +${scenario.disruption.atSeconds}s`);
-      const outcome = await backend.disrupt(active, scenario.disruption);
+      const outcome = await step("disruption", backend.disrupt(active, scenario.disruption));
       disrupted = outcome.pods;
       progress(`disrupted pod(s) gone: ${disrupted.map((p) => p.pod).join(", ")}`);
-      await sleep(Math.max(WINDOW_MARGIN_MS, loadStarted + scenario.load.durationSeconds * 1000 - Date.now()));
-    };
-    try {
-      await withLimit(window(), "scenario", limits.scenario, `the scenario (load and ${scenario.disruption.action})`);
+      await sleep(
+        Math.max(WINDOW_MARGIN_MS, loadStarted + scenario.load.durationSeconds * 1000 - Date.now()),
+        ctl.signal,
+      );
     } finally {
-      result.load = await load.stop();
+      endScenario();
+      result.load = await running.stop();
     }
     for (const pod of disrupted) pod.processes = processReports(events.events, pod.pod);
     result.pods = disrupted;
@@ -186,7 +372,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
     result.verdicts = evaluate({ expectations: scenario.expectations, load: result.load, pods: disrupted });
     result.pass = result.verdicts.every((v) => v.pass);
   } catch (err) {
-    result.error = err instanceof Error ? err.message : String(err);
+    result.error = message(err);
     result.pass = false;
     if (result.timeline === undefined && events.events.length > 0) result.timeline = buildTimeline(events.events);
   } finally {
@@ -194,9 +380,14 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
       await teardown();
     } finally {
       unregister();
+      for (const remove of listeners) remove();
+      result.durationMs = Date.now() - started;
+      try {
+        if (options.resultsDir) await writeResult(options.resultsDir, result);
+      } finally {
+        finish();
+      }
     }
-    result.durationMs = Date.now() - started;
-    if (options.resultsDir) await writeResult(options.resultsDir, result);
   }
   return result;
 }

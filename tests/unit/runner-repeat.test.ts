@@ -44,14 +44,33 @@ describe("repeats", () => {
     // Per-pod verdict names are grouped without the pod: pods differ from run to run.
     expect(s?.verdicts).toEqual({ "failed requests": "2/3", exit: "3/3" });
     expect(formatRepeatSummaries(summarizeRepeats([result(true, [true]), result(false, [false])]))).toMatch(
-      /FLAKY s: 1\/2 passed/,
+      /FLAKY s: 1\/2 pass → FLAKY: the verdicts differ across repeats, so this is not a pass — failed requests 1\/2/,
     );
   });
 
   it("all passing is pass, all failing is fail, errors are counted", () => {
-    expect(summarizeRepeats([result(true, [true]), result(true, [true])])[0]?.status).toBe("pass");
+    const [p] = summarizeRepeats([result(true, [true]), result(true, [true]), result(true, [true])]);
+    expect(p).toMatchObject({ status: "pass", runs: 3, passed: 3 });
+    expect(formatRepeatSummaries([p!])).toBe(
+      "repeats (verdict distribution per scenario):\n  PASS  s: 3/3 pass — failed requests 3/3",
+    );
     const [f] = summarizeRepeats([result(false, [], "setup timed out"), result(false, [false])]);
     expect(f).toMatchObject({ status: "fail", errored: 1 });
+  });
+
+  it("passes plus a run that could not complete is an error, not a pass and not flaky", () => {
+    const [e] = summarizeRepeats([result(true, [true]), result(false, [], "setup timed out after 150 s")]);
+    expect(e).toMatchObject({ status: "error", passed: 1, errored: 1 });
+    expect(formatRepeatSummaries([e!])).toMatch(/ERROR s: 1\/2 pass, 1 errored → ERROR: not every run completed/);
+  });
+
+  it("scenarios are summarised separately, in first-seen order", () => {
+    const other = { ...result(false, [false]), scenario: { ...scenario, name: "t" } };
+    const summaries = summarizeRepeats([result(true, [true]), other, result(true, [true]), other]);
+    expect(summaries.map((s) => [s.scenario, s.status])).toEqual([
+      ["s", "pass"],
+      ["t", "fail"],
+    ]);
   });
 
   it("runPool keeps order and never runs more than the limit at once", async () => {
@@ -80,7 +99,9 @@ describe("repeats", () => {
   it("local runs one at a time on this 2-core machine", () => {
     expect(defaultParallelism("local", 2)).toBe(1);
     expect(defaultParallelism("local", 8)).toBe(2);
-    expect(defaultParallelism("kind", 2)).toBe(2);
+    // Every run's Service claims the same NodePort: one at a time, whatever the cores.
+    expect(defaultParallelism("kind", 16)).toBe(1);
+    expect(defaultParallelism("existing", 16)).toBe(1);
   });
 });
 

@@ -1,0 +1,174 @@
+// runScenario's early ends with a fake backend (no Docker): a named time limit or a signal stops
+// the current step at once, stops the load, and still tears down — twice when a step was still in
+// flight, so what it created after the first sweep is removed too.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Backend, Deployment, DisruptionOutcome } from "../../src/backends/backend.js";
+import { IN_FLIGHT_SETTLE_MS, runScenario, timeLimits } from "../../src/runner/run.js";
+import { parseScenario } from "../../src/scenario/load.js";
+import { handleInterrupt, resetInterruptForTests } from "../../src/util/cleanup.js";
+
+const loaded = parseScenario(
+  "limits.yaml",
+  [
+    "name: limits",
+    "image: {ref: 'example/app:1'}",
+    "replicas: 2",
+    "preStop: {type: sleep, seconds: 2}",
+    "terminationGracePeriodSeconds: 8",
+    "load: {connections: 1, durationSeconds: 1}",
+    "disruption: {action: delete, atSeconds: 0}",
+  ].join("\n"),
+);
+const resolveImage = async () => ({ style: "custom", ref: "example/app:1" });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const never = <T>() => new Promise<T>(() => {});
+
+let server: Server;
+let port: number;
+beforeAll(async () => {
+  server = createServer((_req, res) => res.end("ok"));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  port = (server.address() as AddressInfo).port;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+afterEach(() => resetInterruptForTests());
+
+/** A backend whose "containers" are strings labelled with the run id; teardown removes a run's. */
+class FakeBackend implements Backend {
+  readonly name = "local" as const;
+  readonly containers = new Set<string>();
+  teardowns = 0;
+  deploy: Backend["deploy"] = async (scenario, _image, _sink, runId) => this.deployment(scenario, runId);
+  disrupt: (d: Deployment) => Promise<DisruptionOutcome> = async () => ({ pods: [] });
+  teardownImpl: (runId: string) => Promise<void> = async (runId) => {
+    for (const c of this.containers) if (c.startsWith(`${runId}/`)) this.containers.delete(c);
+  };
+  async prepare(): Promise<void> {}
+  async teardown(_d: Deployment | undefined, runId: string): Promise<void> {
+    this.teardowns++;
+    await this.teardownImpl(runId);
+  }
+  deployment(scenario: Deployment["scenario"], runId: string): Deployment {
+    return {
+      scenario,
+      runId,
+      target: { host: "127.0.0.1", port },
+      trafficPath: "test",
+      pods: ["p0", "p1"],
+      platform: {},
+    };
+  }
+}
+
+describe("time limits (pure)", () => {
+  it("Kubernetes backends get longer setup and teardown limits than local", () => {
+    const local = timeLimits(loaded.scenario, 1, "local");
+    const kind = timeLimits(loaded.scenario, 1, "kind");
+    expect(kind.setup).toBeGreaterThan(local.setup);
+    expect(kind.teardown).toBeGreaterThan(local.teardown);
+    expect(kind.scenario).toBe(local.scenario);
+    expect(timeLimits(loaded.scenario)).toEqual(local);
+  });
+});
+
+describe("runScenario: named limits and interruptions", () => {
+  it("setup limit: names the limit, and sweeps again for what the deploy in flight created later", async () => {
+    const backend = new FakeBackend();
+    backend.deploy = async (_s, _i, _sink, runId) => {
+      backend.containers.add(`${runId}/replica-0`);
+      await sleep(300); // the limit (100 ms) fires here; the first sweep runs
+      backend.containers.add(`${runId}/replica-1`); // created after the first sweep
+      throw new Error("container removed while starting");
+    };
+    const lines: string[] = [];
+    const r = await runScenario(loaded, {
+      backend,
+      resolveImage,
+      limits: { setup: 100 },
+      onProgress: (l) => lines.push(l),
+    });
+    expect(r.error).toBe(
+      "setup (image and deploy) timed out after 0.1 s (limit: setup; raise it with --timeout-scale)",
+    );
+    expect(r.pass).toBe(false);
+    expect(backend.teardowns).toBe(2);
+    expect([...backend.containers]).toEqual([]);
+    expect(lines.join("\n")).toMatch(/waiting for the deploy still in flight, then sweeping by run label again/);
+  });
+
+  it("scenario limit: stops the load window and the disruption wait, keeps the load counts, tears down", async () => {
+    const backend = new FakeBackend();
+    backend.disrupt = () => never();
+    const started = Date.now();
+    const r = await runScenario(loaded, { backend, resolveImage, limits: { scenario: 400 } });
+    expect(r.error).toBe(
+      "the scenario (load and delete) timed out after 0.4 s (limit: scenario; raise it with --timeout-scale)",
+    );
+    expect(r.load?.sent).toBeGreaterThan(0);
+    expect(r.load?.failed).toBe(0);
+    expect(backend.teardowns).toBeGreaterThanOrEqual(1);
+    // Not the disruption's own budget (tens of seconds): the limit plus the bounded wait for the step.
+    expect(Date.now() - started).toBeLessThan(400 + IN_FLIGHT_SETTLE_MS + 2000);
+  });
+
+  it("teardown limit: recorded in the result with what to do, never thrown", async () => {
+    const backend = new FakeBackend();
+    backend.deploy = async () => {
+      throw new Error("no such image");
+    };
+    backend.teardownImpl = () => never();
+    const r = await runScenario(loaded, { backend, resolveImage, limits: { teardown: 100 } });
+    expect(r.error).toMatch(/^no such image; teardown incomplete: teardown timed out after 0\.1 s \(limit: teardown;/);
+    expect(r.error).toMatch(/label graceful-e2e\.run=\S+: remove it with 'graceful-e2e clean'/);
+  });
+
+  it("the caller's AbortSignal ends the run at once and tears down", async () => {
+    const backend = new FakeBackend();
+    backend.deploy = async (s, _i, _sink, runId) => {
+      backend.containers.add(`${runId}/replica-0`);
+      await sleep(50);
+      return backend.deployment(s, runId);
+    };
+    const ctl = new AbortController();
+    const run = runScenario(loaded, { backend, resolveImage, signal: ctl.signal });
+    await sleep(400); // under load, before the disruption (atSeconds 0 → disruption runs, resolves at once)
+    ctl.abort(new Error("stopped by the caller"));
+    const r = await run;
+    // Either the window sleep or the margin after the disruption was cut short.
+    expect(r.error).toBe("stopped by the caller");
+    expect([...backend.containers]).toEqual([]);
+  });
+
+  it("SIGINT: the registered cleanup stops the run where it is and resolves once it is torn down", async () => {
+    const backend = new FakeBackend();
+    let deployStarted = () => {};
+    const inDeploy = new Promise<void>((r) => {
+      deployStarted = r;
+    });
+    backend.deploy = async (_s, _i, _sink, runId) => {
+      backend.containers.add(`${runId}/replica-0`);
+      deployStarted();
+      return never();
+    };
+    const run = runScenario(loaded, { backend, resolveImage });
+    await inDeploy;
+    const log: string[] = [];
+    await handleInterrupt("SIGINT", (l) => log.push(l));
+    // By the time the signal's cleanup is done, the run has torn down.
+    expect([...backend.containers]).toEqual([]);
+    expect(log[0]).toBe("SIGINT received: tearing down what this run started...");
+    expect(log).toContain("cleaned up after SIGINT: everything this run started is torn down");
+    const r = await run;
+    expect(r.error).toBe("interrupted by SIGINT");
+  });
+
+  it("a run that starts after SIGINT does nothing but report it", async () => {
+    await handleInterrupt("SIGINT", () => {});
+    const backend = new FakeBackend();
+    const r = await runScenario(loaded, { backend, resolveImage });
+    expect(r.error).toBe("interrupted by SIGINT");
+    expect(r.image).toBeUndefined();
+  });
+});
