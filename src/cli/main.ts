@@ -1,5 +1,6 @@
 // graceful-e2e command line. Exit codes: 0 every verdict passed, 1 a verdict failed or a run
 // errored, 2 bad input or a missing prerequisite (nothing was started), 130/143 interrupted.
+
 import { writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
@@ -26,6 +27,7 @@ import {
 import { PrerequisiteError, UsageError } from "../util/errors.js";
 import { LABEL_RUN } from "../util/labels.js";
 import { packageRoot } from "../util/paths.js";
+import { addClusterOptions, backendOptionsFrom } from "./backend-options.js";
 import { register as registerBench } from "./commands/bench.js";
 import { register as registerCheck } from "./commands/check.js";
 
@@ -135,17 +137,7 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
   );
   if (loaded.length === 0) throw new UsageError("no scenario matched (check the paths, --filter and --tag)");
   for (const l of loaded) for (const w of l.warnings) log(`warning: ${l.file}: ${w}`);
-  const backend = await createBackend(backendName, {
-    endpointPropagationMs: opts.propagationMs as number | undefined,
-    servicePort: plan.servicePort,
-    clusterName: opts.cluster as string | undefined,
-    keepCluster: Boolean(opts.keepCluster),
-    context: opts.context as string | undefined,
-    registry: opts.registry as string | undefined,
-    allowMutations: Boolean(opts.allowMutations),
-    address: opts.address as string | undefined,
-    log,
-  });
+  const backend = await createBackend(backendName, { ...backendOptionsFrom(opts, log), servicePort: plan.servicePort });
   installSignalHandlers(log);
   await backend.preflight?.();
   if (interruptedBy()) return interrupted(0);
@@ -209,8 +201,7 @@ export function buildProgram(): Command {
     // Throw instead of exiting, so bad arguments get exit code 2 like every other bad input.
     .exitOverride();
 
-  program
-    .command("run")
+  addClusterOptions(program.command("run"))
     .description("run scenario files or directories (default: fixtures/scenarios)")
     .argument("[paths...]", "scenario YAML files or directories")
     .option("-b, --backend <name>", `backend: ${BACKEND_NAMES.join(" | ")}`, "local")
@@ -248,15 +239,6 @@ export function buildProgram(): Command {
         "disruption and the wait for the disrupted pods, from the scenario's grace/preStop times), teardown",
       positiveNumber("--timeout-scale", 100),
     )
-    .option("--cluster <name>", "kind: cluster name", "graceful-e2e")
-    .option("--keep-cluster", "kind: keep a cluster this run created")
-    .option("--context <name>", "existing: kubeconfig context")
-    .option("--registry <registry>", "existing: registry to push images to")
-    .option(
-      "--address <host:port>",
-      "existing: NodePort/LoadBalancer address reachable from here (omit: load from a Job in the cluster)",
-    )
-    .option("--allow-mutations", "existing: confirm that pods may be created and deleted in that cluster")
     // A bad option: commander's one line, a one-line pointer (not the whole help), exit code 2.
     .showHelpAfterError("(graceful-e2e run --help lists the options)")
     .addHelpText(

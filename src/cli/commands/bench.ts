@@ -1,5 +1,6 @@
 // `graceful-e2e bench prestop`: sweeps preStop delays × repeats for one image on one backend and
 // writes a table, CSV, JSON and a chart.
+
 import { resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import { BACKEND_NAMES, createBackend } from "../../backends/index.js";
@@ -10,6 +11,7 @@ import { resolveFixedRef } from "../../inspect/check.js";
 import { IMAGE_STYLES, type ImageRef, type ImageStyle } from "../../scenario/schema.js";
 import { installSignalHandlers, registerCleanup } from "../../util/cleanup.js";
 import { UsageError } from "../../util/errors.js";
+import { addClusterOptions, backendOptionsFrom } from "../backend-options.js";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -38,8 +40,7 @@ export function parseDelays(value: string): number[] {
 
 export function register(program: Command): void {
   const bench = program.command("bench").description("measurements that sweep a parameter over many runs");
-  bench
-    .command("prestop")
+  addClusterOptions(bench.command("prestop"))
     .description(
       "sweep preStop delays × repeats: failed requests, latency during termination, termination time; CSV, JSON and a chart",
     )
@@ -93,15 +94,6 @@ export function register(program: Command): void {
       SWEEP_DEFAULTS.connections,
     )
     .option("-o, --out <dir>", "output directory", "results/bench")
-    .option("--cluster <name>", "kind: cluster name", "graceful-e2e")
-    .option("--keep-cluster", "kind: keep a cluster this run created")
-    .option("--context <name>", "existing: kubeconfig context")
-    .option("--registry <registry>", "existing: registry to push images to")
-    .option(
-      "--address <host:port>",
-      "existing: NodePort/LoadBalancer address reachable from here (omit: load from a Job in the cluster)",
-    )
-    .option("--allow-mutations", "existing: confirm that pods may be created and deleted in that cluster")
     .action(async (opts: Record<string, unknown>) => {
       const mode = String(opts.mode) as SweepMode;
       if (mode !== "delete" && mode !== "rollout")
@@ -112,16 +104,7 @@ export function register(program: Command): void {
         throw new UsageError(`--style: unknown style "${style}" (known: ${IMAGE_STYLES.join(", ")})`);
       }
       const backendName = String(opts.backend);
-      const backend = await createBackend(backendName, {
-        endpointPropagationMs: opts.propagationMs as number,
-        clusterName: opts.cluster as string | undefined,
-        keepCluster: Boolean(opts.keepCluster),
-        context: opts.context as string | undefined,
-        registry: opts.registry as string | undefined,
-        allowMutations: Boolean(opts.allowMutations),
-        address: opts.address as string | undefined,
-        log,
-      });
+      const backend = await createBackend(backendName, backendOptionsFrom(opts, log));
       await backend.preflight?.();
       let image: ImageRef;
       let imageLabel: string;

@@ -1,6 +1,7 @@
 // `graceful-e2e check --image IMAGE --port P`: no scenario file. Reads the container's process
 // tree and SIGTERM dispositions before any signal, predicts, runs a delete under load, and
 // diagnoses. Exit status: 0 nothing dropped, 1 requests dropped (or the run failed), 2 bad input.
+
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
@@ -8,6 +9,7 @@ import { BACKEND_NAMES, createBackend } from "../../backends/index.js";
 import { CHECK_DEFAULTS, type CheckOptions, checkExitCode, runCheck } from "../../inspect/check.js";
 import { formatCheckReport, formatInspection } from "../../inspect/report.js";
 import { installSignalHandlers, registerCleanup } from "../../util/cleanup.js";
+import { addClusterOptions, backendOptionsFrom } from "../backend-options.js";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -28,8 +30,7 @@ function envOption(value: string, previous: Record<string, string> = {}): Record
 }
 
 export function register(program: Command): void {
-  program
-    .command("check")
+  addClusterOptions(program.command("check"))
     .description(
       "start an image, read its process tree and SIGTERM handling before any signal, predict, then delete a pod under load and diagnose",
     )
@@ -71,28 +72,10 @@ export function register(program: Command): void {
     .option("--at <s>", "delete this long after the load started", numberOption("--at"), CHECK_DEFAULTS.atSeconds)
     .option("-e, --env <KEY=VALUE>", "environment variable for the container (repeatable)", envOption)
     .option("-r, --results <dir>", "directory for the result and check-report JSON files", "results/check")
-    .option("--cluster <name>", "kind: cluster name", "graceful-e2e")
-    .option("--keep-cluster", "kind: keep a cluster this run created")
-    .option("--context <name>", "existing: kubeconfig context")
-    .option("--registry <registry>", "existing: registry to push images to")
-    .option(
-      "--address <host:port>",
-      "existing: NodePort/LoadBalancer address reachable from here (omit: load from a Job in the cluster)",
-    )
-    .option("--allow-mutations", "existing: confirm that pods may be created and deleted in that cluster")
     .option("--json", "print the report as JSON instead of text")
     .action(async (opts: Record<string, unknown>) => {
       const backendName = String(opts.backend);
-      const backend = await createBackend(backendName, {
-        endpointPropagationMs: opts.propagationMs as number,
-        clusterName: opts.cluster as string | undefined,
-        keepCluster: Boolean(opts.keepCluster),
-        context: opts.context as string | undefined,
-        registry: opts.registry as string | undefined,
-        allowMutations: Boolean(opts.allowMutations),
-        address: opts.address as string | undefined,
-        log,
-      });
+      const backend = await createBackend(backendName, backendOptionsFrom(opts, log));
       await backend.preflight?.();
       installSignalHandlers(log);
       const unregisterClose = backend.close
