@@ -3,6 +3,7 @@
 import type { ProcessTreeInspection } from "../inspect/types.js";
 import type { LoadResult } from "../load/types.js";
 import type { EventSink } from "../observe/events.js";
+import type { ExerciseEvidence, TrafficAttribution } from "../observe/exercise-types.js";
 import type { Disruption, LoadOptions, Scenario } from "../scenario/schema.js";
 
 export type BackendName = "local" | "kind" | "existing";
@@ -65,10 +66,18 @@ export interface PodOutcome {
   processes: ProcessReport[];
   /** Notes such as "API exit code disagrees with the app's own exit line". */
   notes: string[];
+  /** Whether the pod carried traffic when it was disrupted (filled in by the runner after the load). */
+  exercise?: ExerciseEvidence;
 }
 
 export interface DisruptionOutcome {
   pods: PodOutcome[];
+}
+
+/** What the runner decided before the disruption. */
+export interface DisruptionPlan {
+  /** delete: the pods to delete (the ones carrying the most connections), in order. */
+  victims?: string[];
 }
 
 export interface Backend {
@@ -83,7 +92,13 @@ export interface Backend {
   /** Starts the scenario's workload and Service; resolves once every replica is ready. */
   deploy(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment>;
   /** Carries out the disruption and resolves when every disrupted pod is gone (or timed out). */
-  disrupt(deployment: Deployment, disruption: Disruption): Promise<DisruptionOutcome>;
+  disrupt(deployment: Deployment, disruption: Disruption, plan?: DisruptionPlan): Promise<DisruptionOutcome>;
+  /**
+   * Every client connection routed so far and the pod it went to (local: the Service proxy; kind: the
+   * node's conntrack). Absent or undefined: the backend cannot see connections (exercise unproven
+   * unless the app names itself in x-served-by).
+   */
+  trafficAttribution?(deployment: Deployment): TrafficAttribution | undefined;
   /**
    * Starts the load itself (existing cluster: a load Job inside the cluster); resolves once load
    * flows. Absent: the runner runs the load generator on this machine against deployment.target.
