@@ -24,6 +24,29 @@ import { evaluate, type Verdict } from "../verdict/verdicts.js";
 
 export const RESULT_SCHEMA_VERSION = 1;
 
+/**
+ * pass: every verdict passed and every disrupted pod was proven to carry traffic.
+ * fail: a verdict failed on an exercised disruption.
+ * inconclusive: a disrupted pod carried no traffic, or nothing could show that it did (the verdicts
+ *   are reported but back nothing): never a pass.
+ * error: the run could not complete (setup failure, time limit, interruption, failed teardown).
+ */
+export type RunStatus = "pass" | "fail" | "inconclusive" | "error";
+
+/** The wait, before the disruption, until every ready pod had answered through the Service. */
+export interface WarmUpReport {
+  /** Epoch ms when it started / ended. */
+  startedAt: number;
+  endedAt: number;
+  /** Pods that had to answer, and those that did (by the backend's attribution or x-served-by). */
+  pods: string[];
+  answered: string[];
+  probes: number;
+  /** False when the bound ran out first (reported; the run goes on and exercise decides). */
+  complete: boolean;
+  note?: string;
+}
+
 export interface ScenarioResult {
   schemaVersion: number;
   scenario: Scenario;
@@ -44,6 +67,11 @@ export interface ScenarioResult {
   pods: PodOutcome[];
   timeline?: Timeline;
   verdicts: Verdict[];
+  /** The run's outcome; `pass` is status === "pass". */
+  status: RunStatus;
+  /** Why the run is inconclusive (one line per reason), when it is. */
+  inconclusive?: string[];
+  warmUp?: WarmUpReport;
   pass: boolean;
 }
 
@@ -208,6 +236,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
     warnings: loaded.warnings,
     pods: [],
     verdicts: [],
+    status: "error",
     pass: false,
   };
   const limits = { ...timeLimits(scenario, options.timeoutScale, backend.name), ...options.limits };
@@ -301,6 +330,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
       progress(leftovers);
       teardownFailure = leftovers;
       result.error = result.error ? `${result.error}; ${leftovers}` : leftovers;
+      result.status = "error";
       result.pass = false;
     }
   };
@@ -370,9 +400,11 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
       ),
     ]);
     result.verdicts = evaluate({ expectations: scenario.expectations, load: result.load, pods: disrupted });
-    result.pass = result.verdicts.every((v) => v.pass);
+    result.status = result.verdicts.every((v) => v.pass) ? "pass" : "fail";
+    result.pass = result.status === "pass";
   } catch (err) {
     result.error = message(err);
+    result.status = "error";
     result.pass = false;
     if (result.timeline === undefined && events.events.length > 0) result.timeline = buildTimeline(events.events);
   } finally {
