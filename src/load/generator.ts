@@ -16,6 +16,7 @@
 import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import autocannon from "autocannon";
+import type { RequestRecord } from "../observe/exercise-types.js";
 import type { LoadOptions } from "../scenario/schema.js";
 import {
   classifySocketError,
@@ -26,6 +27,7 @@ import {
   slowPattern,
 } from "./accounting.js";
 import { type BackoffPolicy, backoffDelayMs, DEFAULT_BACKOFF } from "./backoff.js";
+import { type FreshRequest, freshRequest } from "./fresh-request.js";
 import type { FailureKind, LoadResult } from "./types.js";
 
 /** autocannon stops on its own after this long, whatever the caller does: a forgotten run can't loop forever. */
@@ -36,6 +38,9 @@ const AUTOCANNON_RESULT_WAIT_MS = 5_000;
 
 /** At most this many anomaly notes are kept (they are diagnostics, not data). */
 const MAX_ANOMALIES = 50;
+
+/** Fresh short connections outstanding at once; a tick is skipped beyond (a hanging target). */
+const MAX_FRESH_OUTSTANDING = 32;
 
 export interface LoadTarget {
   host: string;
@@ -78,6 +83,8 @@ export interface LoadRunResult extends LoadResult {
   };
   /** Unexpected situations the generator handled (unsolicited responses, parse errors...). */
   anomalies: string[];
+  /** The stream of fresh short connections (load.freshConnectionIntervalMs); part of every count above. */
+  fresh: { intervalMs: number; sent: number; succeeded: number; failed: number; skippedTicks: number };
 }
 
 export interface LoadRun {
@@ -91,6 +98,11 @@ export interface LoadRun {
    * is violated.
    */
   stop(): Promise<LoadRunResult>;
+  /**
+   * Every request settled so far with where it went (client port, x-served-by): the raw material of
+   * per-pod attribution. In memory only; never written to result files.
+   */
+  requestRecords(): RequestRecord[];
 }
 
 /** The generator could not vouch for its own counts: a bug, never a property of the app. */
@@ -160,6 +172,8 @@ interface SocketState {
   retired: boolean;
   /** The server closed its side (FIN). */
   ended: boolean;
+  /** The connection's local port once connected (kept: a destroyed socket forgets it). */
+  localPort?: number;
   /** Status of the last response head seen on it. */
   lastStatus?: number;
   parser?: HttpParser;
@@ -171,6 +185,8 @@ interface Outstanding {
   ss: SocketState;
   /** performance.now() when written. */
   t0: number;
+  /** Epoch ms when written. */
+  sentAtMs: number;
   status?: number;
   pod?: string;
   keepAlive: boolean;
@@ -200,6 +216,10 @@ export function startLoad(target: LoadTarget, opts: LoadOptions, hooks: LoadHook
   }));
 
   const clients: InternalClient[] = [];
+  const records: RequestRecord[] = [];
+  const record = (r: { sentAtMs: number; ss?: SocketState; pod?: string }, at: number, ok: boolean) => {
+    records.push({ sentAt: r.sentAtMs, at, ok, clientPort: r.ss?.localPort, ...(r.pod ? { pod: r.pod } : {}) });
+  };
   const anomalies: string[] = [];
   let anomalyCount = 0;
   let connectionAttempts = 0;
@@ -282,7 +302,9 @@ export function startLoad(target: LoadTarget, opts: LoadOptions, hooks: LoadHook
       const r = st.req;
       if (!r) return;
       st.req = undefined;
-      ledger.fail(r.id, Date.now(), kind, { code, pod: r.pod });
+      const at = Date.now();
+      ledger.fail(r.id, at, kind, { code, pod: r.pod });
+      record(r, at, false);
     };
 
     const retire = (ss: SocketState) => {
@@ -332,6 +354,7 @@ export function startLoad(target: LoadTarget, opts: LoadOptions, hooks: LoadHook
         const status = r.status ?? 0;
         if (status >= 200 && status < 300) ledger.succeed(r.id, at, performance.now() - r.t0, r.pod);
         else ledger.fail(r.id, at, "non-2xx", { code: status, pod: r.pod });
+        record(r, at, status >= 200 && status < 300);
         if (!r.keepAlive || !opts.keepAlive) st.reconnectBeforeNext = true;
         if (client.pipelinedRequests.size() === 0) {
           // autocannon's handler would dereference an empty queue; go on without its stats.
@@ -358,7 +381,12 @@ export function startLoad(target: LoadTarget, opts: LoadOptions, hooks: LoadHook
 
     /** Take over the socket autocannon just created: fresh parser, our listeners in front of its. */
     const adopt = (sock: Socket): SocketState => {
-      const ss: SocketState = { sock, responses: 0, retired: false, ended: false };
+      const ss: SocketState = { sock, responses: 0, retired: false, ended: false, localPort: sock.localPort };
+      if (ss.localPort === undefined) {
+        sock.once("connect", () => {
+          ss.localPort = sock.localPort;
+        });
+      }
       st.sock = ss;
       ss.parser = makeParser(ss);
       client.parser = ss.parser;
@@ -442,7 +470,9 @@ export function startLoad(target: LoadTarget, opts: LoadOptions, hooks: LoadHook
           anomaly("reconnect with a request outstanding and no socket event: counted as closed");
           const r = st.req;
           st.req = undefined;
-          ledger.fail(r.id, Date.now(), "closed", { pod: r.pod });
+          const at = Date.now();
+          ledger.fail(r.id, at, "closed", { pod: r.pod });
+          record(r, at, false);
         }
         if (prev.responses === 0) st.deadStreak++;
         retire(prev);
@@ -481,7 +511,8 @@ export function startLoad(target: LoadTarget, opts: LoadOptions, hooks: LoadHook
       origDoRequest.apply(client, args);
       if (client.reqsMade !== before) {
         const path = client.requestIterator.currentRequest?.path ?? opts.path;
-        st.req = { id: ledger.openRequest(path, Date.now()), ss, t0: performance.now(), keepAlive: true };
+        const sentAtMs = Date.now();
+        st.req = { id: ledger.openRequest(path, sentAtMs), ss, t0: performance.now(), sentAtMs, keepAlive: true };
       }
     };
 
@@ -547,6 +578,58 @@ export function startLoad(target: LoadTarget, opts: LoadOptions, hooks: LoadHook
     stopAutocannon = () => instance.stop();
   });
 
+  // The stream of fresh short connections: one request each, Connection: close. Every new
+  // connection is balanced anew by the Service, so it shows when a terminating pod stops receiving
+  // new connections (the effective endpoint propagation), whatever the keep-alive connections do.
+  const freshIntervalMs = opts.freshConnectionIntervalMs;
+  const fresh = { intervalMs: freshIntervalMs, sent: 0, succeeded: 0, failed: 0, skippedTicks: 0 };
+  const freshOutstanding = new Map<FreshRequest, number>();
+  let freshTimer: NodeJS.Timeout | undefined;
+  const fireFresh = () => {
+    if (closed) return;
+    if (freshOutstanding.size >= MAX_FRESH_OUTSTANDING) {
+      fresh.skippedTicks++;
+      return;
+    }
+    const sentAt = Date.now();
+    const id = ledger.openRequest(opts.path, sentAt);
+    fresh.sent++;
+    const req = freshRequest(target, opts.path, timeoutMs);
+    freshOutstanding.set(req, id);
+    void req.done.then((o) => {
+      freshOutstanding.delete(req);
+      if (req.aborted || (!o.ok && !o.failure)) return; // the window closed first: counted in flight
+      if (o.ok) {
+        ledger.succeed(id, o.at, o.latencyMs ?? o.at - sentAt, o.pod);
+        fresh.succeeded++;
+      } else {
+        ledger.fail(id, o.at, o.failure?.kind ?? "error", { code: o.failure?.code, pod: o.pod });
+        fresh.failed++;
+      }
+      records.push({
+        sentAt,
+        at: o.at,
+        ok: o.ok,
+        fresh: true,
+        ...(o.clientPort !== undefined ? { clientPort: o.clientPort } : {}),
+        ...(o.pod ? { pod: o.pod } : {}),
+      });
+    });
+  };
+  if (freshIntervalMs > 0) {
+    freshTimer = setInterval(fireFresh, freshIntervalMs);
+    // The safety cap bounds it like autocannon's duration.
+    setTimeout(() => clearInterval(freshTimer), capSeconds * 1000).unref();
+  }
+  const stopFresh = () => {
+    clearInterval(freshTimer);
+    for (const [req, id] of freshOutstanding) {
+      ledger.endInFlight(id);
+      req.abort();
+    }
+    freshOutstanding.clear();
+  };
+
   const counts = (): LedgerCounts => ledger.counts();
   const snapshot = (): LoadSnapshot => {
     const c = counts();
@@ -577,9 +660,11 @@ export function startLoad(target: LoadTarget, opts: LoadOptions, hooks: LoadHook
   const finish = async (): Promise<LoadRunResult> => {
     if (!closed) {
       closeWindow("stopped");
+      stopFresh();
       for (const c of clients) c.destroy();
       stopAutocannon();
     }
+    stopFresh();
     let waitTimer: NodeJS.Timeout | undefined;
     await Promise.race([
       acDone,
@@ -609,10 +694,14 @@ export function startLoad(target: LoadTarget, opts: LoadOptions, hooks: LoadHook
       connectionAttempts,
       sentByPath: ledger.sentByPath(),
       anomalies,
+      fresh: { ...fresh },
     };
     const problems = [...ledger.problems(), ...resultProblems(result)];
-    if (requestEvents !== result.sent) {
-      problems.push(`autocannon emitted ${requestEvents} 'request' events, the ledger opened ${result.sent}`);
+    if (requestEvents + fresh.sent !== result.sent) {
+      problems.push(
+        `autocannon emitted ${requestEvents} 'request' events and ${fresh.sent} fresh requests were sent, ` +
+          `the ledger opened ${result.sent}`,
+      );
     }
     if (problems.length > 0) {
       const message = `load accounting invariant violated: ${problems.join("; ")}`;
@@ -630,5 +719,6 @@ export function startLoad(target: LoadTarget, opts: LoadOptions, hooks: LoadHook
       stopped ??= finish();
       return stopped;
     },
+    requestRecords: () => records.map((r) => ({ ...r })),
   };
 }

@@ -28,6 +28,8 @@ export type TimelineEventKind =
   | "k8s-event"
   // traffic
   | "last-request-served"
+  /** The last NEW connection the Service routed to a disrupted pod (the effective propagation). */
+  | "last-connection-routed"
   | "request-failed";
 
 export interface TimelineEvent {

@@ -9,18 +9,29 @@
 // step still in flight has settled (bounded), so whatever it created after the first sweep goes too.
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Backend, BackendName, Deployment, PodOutcome, ResolvedImage } from "../backends/backend.js";
+import type {
+  Backend,
+  BackendName,
+  Deployment,
+  DisruptionPlan,
+  PodOutcome,
+  ResolvedImage,
+} from "../backends/backend.js";
 import { imageForScenario } from "../images/build.js";
 import { startLoad } from "../load/generator.js";
 import type { LoadResult } from "../load/types.js";
 import { processReports } from "../observe/app-log.js";
-import { EventLog } from "../observe/events.js";
+import { EventLog, type TimelineEvent } from "../observe/events.js";
+import { attributeRequests, busiestPods, exerciseEvidence } from "../observe/exercise.js";
+import type { RequestRecord } from "../observe/exercise-types.js";
 import { buildTimeline, loadEvents, type Timeline } from "../observe/timeline.js";
 import type { LoadedScenario } from "../scenario/load.js";
+import { expectationsFor } from "../scenario/expectations.js";
 import type { ImageRef, Scenario } from "../scenario/schema.js";
 import { InterruptedError, interruptedBy, interruptSignal, registerCleanup } from "../util/cleanup.js";
 import { LABEL_RUN, newRunId } from "../util/labels.js";
 import { evaluate, type Verdict } from "../verdict/verdicts.js";
+import { warmUp } from "./warm-up.js";
 
 export const RESULT_SCHEMA_VERSION = 1;
 
@@ -272,7 +283,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
   };
 
   let deployment: Deployment | undefined;
-  let load: { stop(): Promise<LoadResult> } | undefined;
+  let load: { stop(): Promise<LoadResult>; requestRecords?(): RequestRecord[] } | undefined;
   let teardownFailure: string | undefined;
   let finish: () => void = () => {};
   const finished = new Promise<void>((r) => {
@@ -359,7 +370,31 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
       deployment = deployed;
       result.platform = deployed.platform;
       result.trafficPath = deployed.trafficPath;
-      progress(`load: ${scenario.load.connections} connection(s) → ${deployed.target.host}:${deployed.target.port}`);
+      if (scenario.load.warmUpSeconds > 0 && !backend.startLoad) {
+        const w = await raceAbort(
+          warmUp({
+            target: deployed.target,
+            path: scenario.load.path,
+            pods: deployed.pods,
+            boundMs: scenario.load.warmUpSeconds * 1000,
+            attribution: backend.trafficAttribution ? () => backend.trafficAttribution?.(deployed) : undefined,
+            signal: ctl.signal,
+          }),
+          ctl.signal,
+        );
+        result.warmUp = w;
+        progress(
+          `warm-up: ${w.answered.length}/${w.pods.length} pod(s) answered through the Service in ` +
+            `${((w.endedAt - w.startedAt) / 1000).toFixed(1)} s (${w.probes} probe(s))${w.note ? `; ${w.note}` : ""}`,
+        );
+      }
+      progress(
+        `load: ${scenario.load.connections} connection(s)` +
+          (scenario.load.freshConnectionIntervalMs > 0
+            ? ` + a fresh connection every ${scenario.load.freshConnectionIntervalMs} ms`
+            : "") +
+          ` → ${deployed.target.host}:${deployed.target.port}`,
+      );
       const hooks = {
         // The load generator's own hard stop: never before the scenario limit could fire.
         safetyCapSeconds: Math.ceil(limits.scenario / 1000) + 60,
@@ -379,7 +414,9 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
     try {
       await sleep(scenario.disruption.atSeconds * 1000, ctl.signal);
       progress(`disruption: ${scenario.disruption.action} at +${scenario.disruption.atSeconds}s`);
-      const outcome = await step("disruption", backend.disrupt(active, scenario.disruption));
+      const plan = planDisruption(scenario, active, backend, running.requestRecords?.() ?? []);
+      if (plan.basis) progress(`victims: ${plan.basis}`);
+      const outcome = await step("disruption", backend.disrupt(active, scenario.disruption, plan.plan));
       disrupted = outcome.pods;
       progress(`disrupted pod(s) gone: ${disrupted.map((p) => p.pod).join(", ")}`);
       await sleep(
@@ -391,16 +428,45 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
       result.load = await running.stop();
     }
     for (const pod of disrupted) pod.processes = processReports(events.events, pod.pod);
+    const attribution = backend.trafficAttribution?.(active);
+    const requests = attributeRequests(running.requestRecords?.() ?? [], attribution);
+    const routed: TimelineEvent[] = [];
+    for (const pod of disrupted) {
+      pod.exercise = exerciseEvidence({
+        pod: pod.pod,
+        deleteAt: pod.deleteAt,
+        sigtermAt: sigtermAt(events.events, pod, scenario),
+        attribution,
+        requests,
+      });
+      const last = pod.exercise.lastNewConnectionMs;
+      if (last !== undefined && attribution) {
+        routed.push({
+          at: pod.deleteAt + last,
+          kind: "last-connection-routed",
+          source: attribution.source === "service-proxy" ? "proxy" : "runtime",
+          pod: pod.pod,
+          detail: { via: attribution.source, afterDelete: pod.exercise.newConnectionsAfterDelete },
+        });
+      }
+    }
     result.pods = disrupted;
     result.timeline = buildTimeline([
       ...events.events,
+      ...routed,
       ...loadEvents(
         result.load,
         disrupted.map((p) => p.pod),
       ),
     ]);
-    result.verdicts = evaluate({ expectations: scenario.expectations, load: result.load, pods: disrupted });
-    result.status = result.verdicts.every((v) => v.pass) ? "pass" : "fail";
+    result.verdicts = evaluate({
+      expectations: expectationsFor(scenario.expectations, backend.name),
+      load: result.load,
+      pods: disrupted,
+    });
+    const inconclusive = inconclusiveReasons(disrupted, result.verdicts);
+    result.status = inconclusive.length > 0 ? "inconclusive" : result.verdicts.every((v) => v.pass) ? "pass" : "fail";
+    if (inconclusive.length > 0) result.inconclusive = inconclusive;
     result.pass = result.status === "pass";
   } catch (err) {
     result.error = message(err);
@@ -422,6 +488,55 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
     }
   }
   return result;
+}
+
+/**
+ * When SIGTERM reached a disrupted pod: the kubelet's signal when the harness sent it (local), else
+ * the app's own SIGTERM line, else the end of a preStop sleep; undefined when nothing tells.
+ */
+export function sigtermAt(events: readonly TimelineEvent[], pod: PodOutcome, scenario: Scenario): number | undefined {
+  const sent = events.find((e) => e.pod === pod.pod && e.kind === "sigterm-sent");
+  if (sent) return sent.at;
+  const logged = events
+    .filter((e) => e.pod === pod.pod && e.kind === "app-signal" && e.detail?.signal === "SIGTERM")
+    .map((e) => e.at);
+  if (logged.length > 0) return Math.min(...logged);
+  if (scenario.preStop.type === "sleep") return pod.deleteAt + scenario.preStop.seconds * 1000;
+  if (scenario.preStop.type === "none") return pod.deleteAt;
+  return undefined;
+}
+
+/** Why a run's verdicts back nothing: a disrupted pod that carried no traffic, or an undecidable verdict. */
+export function inconclusiveReasons(pods: readonly PodOutcome[], verdicts: readonly Verdict[]): string[] {
+  const reasons: string[] = [];
+  for (const pod of pods) {
+    if (pod.exercise && pod.exercise.status !== "exercised") reasons.push(pod.exercise.summary);
+  }
+  for (const v of verdicts) {
+    const why = (v as Verdict & { inconclusive?: string }).inconclusive;
+    if (why) reasons.push(`${v.name}: ${why}`);
+  }
+  return reasons;
+}
+
+/** The delete's victims: the pods carrying the most connections now (scenario victims: busiest). */
+export function planDisruption(
+  scenario: Scenario,
+  deployment: Deployment,
+  backend: Backend,
+  records: readonly RequestRecord[],
+): { plan?: DisruptionPlan; basis?: string } {
+  const d = scenario.disruption;
+  if (d.action !== "delete" || d.victims !== "busiest") return {};
+  const attribution = backend.trafficAttribution?.(deployment);
+  const { pods, basis } = busiestPods(
+    deployment.pods,
+    d.count,
+    Date.now(),
+    attribution,
+    attributeRequests(records, attribution),
+  );
+  return { plan: { victims: pods }, basis };
 }
 
 export async function writeResult(dir: string, result: ScenarioResult): Promise<string> {

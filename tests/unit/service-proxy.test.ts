@@ -46,7 +46,7 @@ describe("ServiceProxy (kube-proxy semantics)", () => {
   it("balances new connections round-robin over ready endpoints", async () => {
     const a = await namedServer("a");
     const b = await namedServer("b");
-    const proxy = new ServiceProxy();
+    const proxy = new ServiceProxy({ balancing: "round-robin" });
     cleanups.push(a.close, b.close, () => proxy.close());
     const { port } = await proxy.listen();
     proxy.addEndpoint("a", { host: "127.0.0.1", port: a.port });
@@ -64,7 +64,7 @@ describe("ServiceProxy (kube-proxy semantics)", () => {
   it("keeps established connections pinned after the endpoint is removed; new ones avoid it", async () => {
     const a = await namedServer("a");
     const b = await namedServer("b");
-    const proxy = new ServiceProxy();
+    const proxy = new ServiceProxy({ balancing: "round-robin" });
     cleanups.push(a.close, b.close, () => proxy.close());
     const { port } = await proxy.listen();
     proxy.addEndpoint("a", { host: "127.0.0.1", port: a.port });
@@ -83,7 +83,7 @@ describe("ServiceProxy (kube-proxy semantics)", () => {
   });
 
   it("resets a new connection when no endpoint is ready", async () => {
-    const proxy = new ServiceProxy();
+    const proxy = new ServiceProxy({ balancing: "round-robin" });
     cleanups.push(() => proxy.close());
     const { port } = await proxy.listen();
     const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
@@ -100,7 +100,7 @@ describe("ServiceProxy (kube-proxy semantics)", () => {
     const rstServer = net.createServer((s) => s.on("data", () => s.resetAndDestroy()));
     await new Promise<void>((r) => finServer.listen(0, "127.0.0.1", () => r()));
     await new Promise<void>((r) => rstServer.listen(0, "127.0.0.1", () => r()));
-    const proxy = new ServiceProxy();
+    const proxy = new ServiceProxy({ balancing: "round-robin" });
     cleanups.push(
       () => new Promise((r) => finServer.close(() => r())),
       () => new Promise((r) => rstServer.close(() => r())),
@@ -123,9 +123,53 @@ describe("ServiceProxy (kube-proxy semantics)", () => {
   });
 
   it("listens on 127.0.0.1 only", async () => {
-    const proxy = new ServiceProxy();
+    const proxy = new ServiceProxy({ balancing: "round-robin" });
     cleanups.push(() => proxy.close());
     const { host } = await proxy.listen();
     expect(host).toBe("127.0.0.1");
+  });
+
+  it("random balancing (iptables mode) picks each new connection independently", async () => {
+    const a = await namedServer("a");
+    const b = await namedServer("b");
+    // Scripted random source: 0.1 → first ready endpoint, 0.9 → second.
+    const draws = [0.1, 0.1, 0.9, 0.1, 0.9, 0.9];
+    const proxy = new ServiceProxy({ balancing: "random", random: () => draws.shift() ?? 0 });
+    cleanups.push(a.close, b.close, () => proxy.close());
+    const { port } = await proxy.listen();
+    proxy.addEndpoint("a", { host: "127.0.0.1", port: a.port });
+    proxy.addEndpoint("b", { host: "127.0.0.1", port: b.port });
+    const answers: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const s = await connect(port);
+      answers.push(await ask(s));
+      s.destroy();
+    }
+    expect(answers).toEqual(["a", "a", "b", "a", "b", "b"]);
+  });
+
+  it("records every connection with the client's own port, its pod and when it opened and closed", async () => {
+    const a = await namedServer("a");
+    const proxy = new ServiceProxy();
+    cleanups.push(a.close, () => proxy.close());
+    const { port } = await proxy.listen();
+    await new Promise<void>((resolve) => {
+      const s = net.connect(port, "127.0.0.1");
+      s.on("error", () => {});
+      s.on("close", () => resolve());
+    });
+    proxy.addEndpoint("a", { host: "127.0.0.1", port: a.port });
+    const s = await connect(port);
+    expect(await ask(s)).toBe("a");
+    const clientPort = s.localPort;
+    s.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    const { connections, dropped } = proxy.connections();
+    expect(dropped).toBe(0);
+    expect(connections).toHaveLength(2);
+    expect(connections[0]?.pod).toBeUndefined();
+    expect(connections[0]?.clientPort).toBeGreaterThan(0);
+    expect(connections[1]).toMatchObject({ clientPort, pod: "a" });
+    expect(connections[1]?.closedAt).toBeGreaterThanOrEqual(connections[1]?.openedAt ?? Number.NaN);
   });
 });

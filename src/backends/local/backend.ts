@@ -11,7 +11,15 @@ import type { Disruption, Scenario } from "../../scenario/schema.js";
 import { PrerequisiteError } from "../../util/errors.js";
 import { LABEL_RUN } from "../../util/labels.js";
 import { configureTestcontainersOffline } from "../../util/testcontainers-env.js";
-import type { Backend, Deployment, DisruptionOutcome, PodOutcome, ResolvedImage } from "../backend.js";
+import type { TrafficAttribution } from "../../observe/exercise-types.js";
+import type {
+  Backend,
+  Deployment,
+  DisruptionOutcome,
+  DisruptionPlan,
+  PodOutcome,
+  ResolvedImage,
+} from "../backend.js";
 import { assertDockerReachable } from "../docker-check.js";
 import { type ProcessEntry, Replica } from "./replica.js";
 import { ServiceProxy } from "./service-proxy.js";
@@ -28,6 +36,10 @@ interface RunState {
   inspections: Map<string, ProcessTreeInspection>;
   /** Container starts still in flight: teardown waits for them, or it could miss a container. */
   starting: Set<Promise<unknown>>;
+  /** Replacement pods being started (a Deployment replaces a deleted pod at once). */
+  replacements: Set<Promise<unknown>>;
+  /** Endpoint additions waiting for the add delay (kube-proxy's lag for a newly ready pod). */
+  pendingEndpoints: Set<NodeJS.Timeout>;
   nextIndex: number;
 }
 
@@ -36,6 +48,8 @@ export interface LocalBackendOptions {
   servicePort?: number;
   /** Overrides every scenario's local.endpointPropagationMs. */
   endpointPropagationMs?: number;
+  /** Overrides every scenario's local.endpointAddDelayMs. */
+  endpointAddDelayMs?: number;
   readyTimeoutMs?: number;
 }
 
@@ -83,18 +97,70 @@ export class LocalBackend implements Backend {
     state.starting.add(starting);
     const replica = await starting.finally(() => state.starting.delete(starting));
     state.replicas.set(name, replica);
+    if (this.runs.get(runId) !== state) {
+      // Torn down while this replica was being created (a replacement, or Ctrl-C during deploy).
+      await replica.remove();
+      throw new Error(`run ${runId} was torn down while ${name} started`);
+    }
     await replica.waitForReady(this.options.readyTimeoutMs ?? 30_000, state.scenario.readinessPath);
     state.trees.set(name, await replica.refreshPid1());
     // Before any signal: how each process would take SIGTERM (/proc signal masks).
     state.inspections.set(name, await inspectProcessTree(replica.containerId));
-    state.proxy.addEndpoint(name, { host: "127.0.0.1", port: replica.hostPort });
     state.sink.record({ at: Date.now(), kind: "endpoint-ready", source: "proxy", pod: name });
+    // The EndpointSlice lists the pod now; kube-proxy's rules take it in only after the add delay.
+    const addDelay = this.addDelayMs(state.scenario);
+    const join = () => {
+      if (!state.replicas.has(name)) return;
+      state.proxy.addEndpoint(name, { host: "127.0.0.1", port: replica.hostPort });
+      state.sink.record({
+        at: Date.now(),
+        kind: "k8s-event",
+        source: "proxy",
+        pod: name,
+        detail: { reason: "EndpointInRules", message: `joined the Service's rules ${addDelay} ms after ready` },
+      });
+    };
+    if (addDelay > 0) {
+      const timer = setTimeout(() => {
+        state.pendingEndpoints.delete(timer);
+        join();
+      }, addDelay);
+      state.pendingEndpoints.add(timer);
+    } else {
+      join();
+    }
     return replica;
+  }
+
+  trafficAttribution(deployment: Deployment): TrafficAttribution | undefined {
+    const state = this.runs.get(deployment.runId);
+    if (!state) return undefined;
+    const { connections, dropped } = state.proxy.connections();
+    return {
+      source: "service-proxy",
+      joinableByClientPort: true,
+      connections,
+      ...(dropped > 0 ? { notes: [`the ${dropped} oldest connection record(s) were dropped (bound)`] } : {}),
+    };
+  }
+
+  /** A Deployment's ReplicaSet creates a replacement as soon as a pod is deleted. */
+  private startReplacement(runId: string, state: RunState): void {
+    const started = this.startReplica(runId, state).catch((err: unknown) => {
+      state.sink.record({
+        at: Date.now(),
+        kind: "k8s-event",
+        source: "harness",
+        detail: { reason: "ReplacementFailed", message: err instanceof Error ? err.message : String(err) },
+      });
+    });
+    state.replacements.add(started);
+    void started.finally(() => state.replacements.delete(started));
   }
 
   async deploy(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment> {
     configureTestcontainersOffline();
-    const proxy = new ServiceProxy();
+    const proxy = new ServiceProxy({ balancing: scenario.local.balancing });
     const state: RunState = {
       scenario,
       image,
@@ -104,11 +170,16 @@ export class LocalBackend implements Backend {
       trees: new Map(),
       inspections: new Map(),
       starting: new Set(),
+      replacements: new Set(),
+      pendingEndpoints: new Set(),
       nextIndex: 0,
     };
     this.runs.set(runId, state);
     const target = await proxy.listen(this.options.servicePort ?? 0);
     await Promise.all(Array.from({ length: scenario.replicas }, () => this.startReplica(runId, state)));
+    // As on Kubernetes (the kind driver's reachability check): deployed once every pod is ready and
+    // the Service answers — which needs only the first endpoint in its rules, not all of them.
+    await waitUntil(() => proxy.readyEndpoints().length > 0, this.addDelayMs(scenario) + 10_000);
     const client = await getContainerRuntimeClient();
     const engine = await client.container.dockerode.version().catch(() => undefined);
     const firstPort = [...state.replicas.values()][0]?.hostPort;
@@ -117,7 +188,8 @@ export class LocalBackend implements Backend {
       runId,
       target,
       trafficPath:
-        `client → harness Service proxy 127.0.0.1:${target.port} (kube-proxy semantics, endpoint removed ` +
+        `client → harness Service proxy 127.0.0.1:${target.port} (kube-proxy semantics: ${scenario.local.balancing} ` +
+        `balancing per new connection, a ready pod joins ${this.addDelayMs(scenario)} ms after ready, endpoint removed ` +
         `${this.propagationMs(scenario)} ms after the delete) → Docker port publish on 127.0.0.1 (e.g. :${firstPort}, ` +
         "docker-proxy accepts before the container does, so a refusal can reach the client as a reset) → container:" +
         `${scenario.port}`,
@@ -126,8 +198,15 @@ export class LocalBackend implements Backend {
         backend: "local",
         runtime: `Docker ${engine?.Version ?? "?"} (${client.info.containerRuntime.operatingSystem})`,
         endpointPropagationMs: String(this.propagationMs(scenario)),
+        endpointAddDelayMs: String(this.addDelayMs(scenario)),
+        balancing: scenario.local.balancing,
+        replacementPod: String(scenario.local.replacementPod),
       },
     };
+  }
+
+  private addDelayMs(scenario: Scenario): number {
+    return this.options.endpointAddDelayMs ?? scenario.local.endpointAddDelayMs;
   }
 
   private propagationMs(scenario: Scenario): number {
@@ -175,7 +254,7 @@ export class LocalBackend implements Backend {
     };
   }
 
-  async disrupt(deployment: Deployment, disruption: Disruption): Promise<DisruptionOutcome> {
+  async disrupt(deployment: Deployment, disruption: Disruption, plan?: DisruptionPlan): Promise<DisruptionOutcome> {
     const state = this.runs.get(deployment.runId);
     if (!state) throw new Error(`run ${deployment.runId} is not deployed`);
     const runId = deployment.runId;
@@ -183,9 +262,13 @@ export class LocalBackend implements Backend {
     const current = [...state.replicas.keys()];
     switch (disruption.action) {
       case "delete": {
-        const victims = current.slice(0, disruption.count);
+        // The runner's choice (the busiest pods) when it made one; else the first by name.
+        const planned = (plan?.victims ?? []).filter((v) => current.includes(v));
+        const victims = [...planned, ...current.filter((p) => !planned.includes(p))].slice(0, disruption.count);
         const g = disruption.gracePeriodSeconds ?? grace;
-        return { pods: await Promise.all(victims.map((v) => this.terminate(state, v, g))) };
+        const terminations = victims.map((v) => this.terminate(state, v, g));
+        if (state.scenario.local.replacementPod) for (const _ of victims) this.startReplacement(runId, state);
+        return { pods: await Promise.all(terminations) };
       }
       case "scaleDown": {
         // A ReplicaSet scales down the newest pods first when all else is equal.
@@ -210,12 +293,22 @@ export class LocalBackend implements Backend {
     this.runs.delete(runId);
     if (state) {
       // A Ctrl-C during deploy: let container creations land first, so the sweep below sees them.
+      for (const timer of state.pendingEndpoints) clearTimeout(timer);
+      // (A replacement still waiting for readiness is not waited for: remove() ends its wait.)
       await Promise.allSettled([...state.starting]);
       await state.proxy.close();
       await Promise.all([...state.replicas.values()].map((r) => r.remove()));
     }
     // Whatever else carries this run's label (a replica that failed half-way through starting).
     await removeLabelledContainers([`${LABEL_RUN}=${runId}`]);
+  }
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`no endpoint joined the Service within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
   }
 }
 

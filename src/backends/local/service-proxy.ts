@@ -5,6 +5,7 @@
 // new connections. The harness removes an endpoint a configurable delay after the delete, to
 // reproduce the lag between the API marking the pod terminating and kube-proxy rewriting rules.
 import net from "node:net";
+import type { RoutedConnection } from "../../observe/exercise-types.js";
 
 export interface Endpoint {
   host: string;
@@ -28,9 +29,21 @@ export interface EndpointStats {
   lastRoutedAt?: number;
 }
 
+/** How a new connection picks its endpoint. */
+export type Balancing = "random" | "round-robin";
+
 export interface ServiceProxyOptions {
   /** Called for every new connection with the endpoint chosen (undefined: no ready endpoint). */
   onRoute?(endpoint: string | undefined, at: number): void;
+  /**
+   * random (default): kube-proxy's iptables mode, an independent equal-weight pick per new
+   * connection (statistic --mode random); round-robin: IPVS' rr scheduler.
+   */
+  balancing?: Balancing;
+  /** Random source in [0, 1) for `random` balancing (tests). */
+  random?: () => number;
+  /** Keep at most this many connection records (oldest dropped first; default 200 000). */
+  maxRecords?: number;
 }
 
 export class ServiceProxy {
@@ -38,6 +51,9 @@ export class ServiceProxy {
   private readonly endpoints = new Map<string, EndpointState>();
   private readonly sockets = new Set<net.Socket>();
   private next = 0;
+  /** Every connection routed, in arrival order: the ground truth of which pod carried what. */
+  private readonly records: RoutedConnection[] = [];
+  private droppedRecords = 0;
   /** Connections that arrived while no endpoint was ready (kube-proxy rejects those). */
   rejected = 0;
 
@@ -89,13 +105,36 @@ export class ServiceProxy {
     }));
   }
 
-  /** Round-robin over ready endpoints (like IPVS rr; iptables mode picks at random with equal weights). */
+  /**
+   * Every connection routed so far (copies), oldest first; `dropped` counts records given up to
+   * the maxRecords bound.
+   */
+  connections(): { connections: RoutedConnection[]; dropped: number } {
+    return { connections: this.records.map((r) => ({ ...r })), dropped: this.droppedRecords };
+  }
+
+  /** Picks the endpoint of a new connection among the ready ones. */
   private pick(): EndpointState | undefined {
     const ready = [...this.endpoints.values()].filter((e) => e.ready);
     if (ready.length === 0) return undefined;
+    if ((this.options.balancing ?? "random") === "random") {
+      const r = (this.options.random ?? Math.random)();
+      return ready[Math.min(ready.length - 1, Math.floor(r * ready.length))];
+    }
     const chosen = ready[this.next % ready.length];
     this.next = (this.next + 1) % Number.MAX_SAFE_INTEGER;
     return chosen;
+  }
+
+  private record(connection: RoutedConnection): RoutedConnection {
+    this.records.push(connection);
+    const max = this.options.maxRecords ?? 200_000;
+    if (this.records.length > max) {
+      const excess = this.records.length - max;
+      this.records.splice(0, excess);
+      this.droppedRecords += excess;
+    }
+    return connection;
   }
 
   private accept(client: net.Socket): void {
@@ -105,6 +144,11 @@ export class ServiceProxy {
     client.on("error", () => {});
     const endpoint = this.pick();
     this.options.onRoute?.(endpoint?.name, at);
+    // The client's own port: the load generator's local port, so requests join to connections.
+    const routed = this.record({ clientPort: client.remotePort, pod: endpoint?.name, openedAt: at });
+    client.once("close", () => {
+      routed.closedAt = Date.now();
+    });
     if (!endpoint) {
       // kube-proxy REJECTs traffic to a Service without endpoints; the TCP handshake already
       // completed here, so the closest we can do is a reset.

@@ -1,0 +1,120 @@
+// One request on a fresh connection (Connection: close), classified like every other request.
+// Used by the load's stream of fresh short connections and by the warm-up before the disruption:
+// both need "a NEW connection through the Service, which pod took it, and did it get an answer".
+import http from "node:http";
+import { headerValue } from "./accounting.js";
+import type { FailureKind } from "./types.js";
+
+export interface FreshRequestTarget {
+  host: string;
+  port: number;
+}
+
+export interface FreshRequestOutcome {
+  /** Epoch ms when written / settled. */
+  sentAt: number;
+  at: number;
+  ok: boolean;
+  status?: number;
+  failure?: { kind: FailureKind; code?: string | number };
+  /** The load generator's local port of the connection (undefined when it never connected). */
+  clientPort?: number;
+  /** x-served-by of the answer, when the app sends one. */
+  pod?: string;
+  latencyMs?: number;
+}
+
+export interface FreshRequest {
+  readonly done: Promise<FreshRequestOutcome>;
+  /** Ends the request now; `done` then resolves with ok false and no failure: in flight when the window closed. */
+  abort(): void;
+  readonly aborted: boolean;
+}
+
+/**
+ * Classifies an error of a request on its own connection. Node reports a server that closed the
+ * connection (FIN) before answering as "socket hang up" with code ECONNRESET: that is a close,
+ * not a reset.
+ */
+export function classifyFreshError(err: NodeJS.ErrnoException): { kind: FailureKind; code?: string } {
+  if (err.message === "socket hang up") return { kind: "closed", code: err.code };
+  switch (err.code) {
+    case "ECONNRESET":
+    case "EPIPE":
+      return { kind: "reset", code: err.code };
+    case "ECONNREFUSED":
+      return { kind: "refused", code: err.code };
+    default:
+      return { kind: "error", code: err.code ?? "UNKNOWN" };
+  }
+}
+
+export function freshRequest(target: FreshRequestTarget, path: string, timeoutMs: number): FreshRequest {
+  const sentAt = Date.now();
+  const t0 = performance.now();
+  let clientPort: number | undefined;
+  let aborted = false;
+  let settle: (o: FreshRequestOutcome) => void = () => {};
+  let settled = false;
+  const done = new Promise<FreshRequestOutcome>((resolve) => {
+    settle = (o) => {
+      if (settled) return;
+      settled = true;
+      resolve(o);
+    };
+  });
+  const req = http.request({
+    host: target.host,
+    port: target.port,
+    path,
+    method: "GET",
+    agent: false,
+    headers: { connection: "close" },
+  });
+  req.on("socket", (sock) => {
+    sock.once("connect", () => {
+      clientPort = sock.localPort;
+    });
+  });
+  req.setTimeout(timeoutMs, () => {
+    settle({ sentAt, at: Date.now(), ok: false, failure: { kind: "timeout" }, clientPort });
+    req.destroy();
+  });
+  req.on("response", (res) => {
+    const status = res.statusCode ?? 0;
+    const pod = headerValue(res.rawHeaders, "x-served-by");
+    res.on("data", () => {});
+    res.on("end", () => {
+      const ok = status >= 200 && status < 300;
+      settle({
+        sentAt,
+        at: Date.now(),
+        ok,
+        status,
+        clientPort,
+        pod,
+        latencyMs: performance.now() - t0,
+        ...(ok ? {} : { failure: { kind: "non-2xx" as const, code: status } }),
+      });
+    });
+    res.on("error", (err: NodeJS.ErrnoException) => {
+      settle({ sentAt, at: Date.now(), ok: false, status, clientPort, pod, failure: classifyFreshError(err) });
+    });
+  });
+  req.on("error", (err: NodeJS.ErrnoException) => {
+    settle({ sentAt, at: Date.now(), ok: false, clientPort, failure: classifyFreshError(err) });
+  });
+  req.end();
+  return {
+    done,
+    get aborted() {
+      return aborted;
+    },
+    abort() {
+      if (settled) return;
+      aborted = true;
+      settle({ sentAt, at: Date.now(), ok: false, clientPort });
+      req.destroy();
+    },
+  };
+}

@@ -1,0 +1,97 @@
+// Before the disruption: wait (bounded) until every ready pod has answered through the Service, so
+// that the keep-alive connections opened afterwards spread as the Service spreads them. On Kubernetes
+// a newly ready endpoint reaches kube-proxy's rules 0.5–1 s after the EndpointSlice lists it
+// (measured on 1.20): connections opened earlier all land on the pods already in the rules, and
+// keep-alive pins them there for the whole run.
+
+import { freshRequest } from "../load/fresh-request.js";
+import { attributeRequests } from "../observe/exercise.js";
+import type { TrafficAttribution } from "../observe/exercise-types.js";
+import type { WarmUpReport } from "./run.js";
+
+export interface WarmUpOptions {
+  target: { host: string; port: number };
+  path: string;
+  /** The pods that must answer. */
+  pods: readonly string[];
+  /** At most this long (ms). */
+  boundMs: number;
+  /** The backend's view of routed connections, when it has one. */
+  attribution?: () => TrafficAttribution | undefined;
+  signal?: AbortSignal;
+  /** Pause between probes (ms). */
+  intervalMs?: number;
+  now?: () => number;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+
+/**
+ * Pods that answered a probe. A probe's pod is its x-served-by header, or the routing point's record
+ * of its connection (joined by client port); where connections cannot be joined to requests (kind:
+ * docker-proxy in between), a pod counts once a probe connection was routed to it and answered 2xx
+ * while no probe failed since that connection opened.
+ */
+export function answeredPods(
+  probes: ReadonlyArray<{ sentAt: number; at: number; ok: boolean; clientPort?: number; pod?: string }>,
+  attribution: TrafficAttribution | undefined,
+  since: number,
+): Set<string> {
+  const answered = new Set<string>();
+  for (const r of attributeRequests(probes, attribution)) if (r.ok && r.attributedPod) answered.add(r.attributedPod);
+  if (attribution && !attribution.joinableByClientPort) {
+    for (const c of attribution.connections) {
+      if (!c.pod || c.openedAt < since) continue;
+      const failedAfter = probes.some((p) => !p.ok && p.at >= c.openedAt);
+      const okAfter = probes.some((p) => p.ok && p.at >= c.openedAt);
+      if (okAfter && !failedAfter) answered.add(c.pod);
+    }
+  }
+  return answered;
+}
+
+export async function warmUp(o: WarmUpOptions): Promise<WarmUpReport> {
+  const now = o.now ?? Date.now;
+  const startedAt = now();
+  const probes: Array<{ sentAt: number; at: number; ok: boolean; clientPort?: number; pod?: string }> = [];
+  let answered = new Set<string>();
+  const missing = () => o.pods.filter((p) => !answered.has(p));
+  while (missing().length > 0 && now() - startedAt < o.boundMs && !o.signal?.aborted) {
+    const outcome = await freshRequest(o.target, o.path, 2000).done;
+    probes.push(outcome);
+    const attribution = o.attribution?.();
+    answered = answeredPods(probes, attribution, startedAt);
+    // Nothing names the answering pod: more probes cannot tell either.
+    if (!attribution && probes.filter((p) => p.ok).length >= 20 && !probes.some((p) => p.pod)) break;
+    if (missing().length > 0) await sleep(o.intervalMs ?? 25, o.signal);
+  }
+  const endedAt = now();
+  const complete = missing().length === 0;
+  const seenAny = probes.some((p) => p.pod) || o.attribution?.() !== undefined;
+  return {
+    startedAt,
+    endedAt,
+    pods: [...o.pods],
+    answered: o.pods.filter((p) => answered.has(p)),
+    probes: probes.length,
+    complete,
+    ...(complete
+      ? {}
+      : {
+          note: seenAny
+            ? `after ${((endedAt - startedAt) / 1000).toFixed(1)} s, ${missing().join(", ")} had not answered through the Service`
+            : "nothing shows which pod answered (no routing record, no x-served-by): cannot tell whether every pod is in the Service's rules",
+        }),
+  };
+}
