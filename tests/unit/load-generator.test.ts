@@ -32,7 +32,14 @@ async function waitFor(what: string, cond: () => boolean, timeoutMs = 5000): Pro
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function loadOptions(o: Partial<LoadOptions> = {}): LoadOptions {
-  return LoadSpec.parse({ connections: 2, durationSeconds: 0, requestTimeoutSeconds: 5, ...o });
+  // The fresh-connection stream is off unless a test asks for it: exact per-connection counts below.
+  return LoadSpec.parse({
+    connections: 2,
+    durationSeconds: 0,
+    requestTimeoutSeconds: 5,
+    freshConnectionIntervalMs: 0,
+    ...o,
+  });
 }
 
 function load(port: number, o: Partial<LoadOptions> = {}, hooks?: LoadHooks): LoadRun {
@@ -235,6 +242,56 @@ describe("startLoad against a healthy server", () => {
     expect(r.sentByPath["/slow?ms=2"]).toBe(stats.slow);
     expect(r.sentByPath["/"]).toBe(stats.fast);
     expect(stats.slow).toBe(Math.floor(r.sent / 4));
+  });
+});
+
+describe("startLoad's stream of fresh short connections", () => {
+  it("opens a new connection per request at the interval, each counted once and recorded with its client port", async () => {
+    const { port, stats } = await httpServer();
+    // No keep-alive traffic to speak of: one connection held on the slow path.
+    const run = load(port, { connections: 1, slowShare: 1, slowMs: 60_000, freshConnectionIntervalMs: 20 });
+    await waitFor("10 fresh answers", () => stats.answered >= 10);
+    const r = await run.stop();
+    expectSound(r);
+    expect(r.fresh.intervalMs).toBe(20);
+    expect(r.fresh.sent).toBeGreaterThanOrEqual(10);
+    expect(r.fresh.failed).toBe(0);
+    // the held slow request, plus fresh ones outstanding at the stop
+    expect(r.sent).toBe(r.fresh.sent + 1);
+    expect(r.succeeded).toBe(r.fresh.succeeded);
+    // every fresh request went on its own connection, with Connection: close
+    expect(stats.connections).toBe(1 + r.fresh.sent);
+    const records = run.requestRecords().filter((x) => x.fresh);
+    expect(records).toHaveLength(r.fresh.succeeded + r.fresh.failed);
+    expect(new Set(records.map((x) => x.clientPort)).size).toBe(records.length);
+    for (const x of records) {
+      expect(x).toMatchObject({ ok: true, pod: POD });
+      expect(x.clientPort).toBeGreaterThan(0);
+      expect(x.at).toBeGreaterThanOrEqual(x.sentAt);
+    }
+  });
+
+  it("a refused fresh connection is a failure of kind 'refused'", async () => {
+    const probe = net.createServer();
+    await new Promise<void>((r) => probe.listen(0, HOST, () => r()));
+    const port = (probe.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const run = load(port, { connections: 1, freshConnectionIntervalMs: 20 });
+    await sleep(150);
+    const r = await run.stop();
+    expect(resultProblems(r)).toEqual([]);
+    expect(r.fresh.failed).toBeGreaterThanOrEqual(3);
+    expect(r.failedByKind.refused).toBe(r.failed);
+  });
+
+  it("keep-alive requests carry their connection's local port", async () => {
+    const { port, stats } = await httpServer();
+    const run = load(port, { connections: 2 });
+    await waitFor("50 answers", () => stats.answered >= 50);
+    await run.stop();
+    const ports = new Set(run.requestRecords().map((x) => x.clientPort));
+    expect(ports.size).toBe(2);
+    expect([...ports].every((p) => typeof p === "number" && p > 0)).toBe(true);
   });
 });
 
