@@ -2,6 +2,7 @@
 // One zod schema is the single source of truth: it validates YAML, gives the TypeScript types
 // and exports the JSON Schema editors use (fixtures/scenario.schema.json).
 import { z } from "zod";
+import { expectationsFor, SCENARIO_BACKENDS } from "./expectations.js";
 
 /** Entrypoint styles shipped under images/<style>/. */
 export const IMAGE_STYLES = [
@@ -17,6 +18,48 @@ export const IMAGE_STYLES = [
 export type ImageStyle = (typeof IMAGE_STYLES)[number];
 
 const seconds = (max: number) => z.number().min(0).max(max);
+const DEFAULT_REPLICAS = 2;
+const MAX_REPLICAS = 20;
+const DEFAULT_DELETE_COUNT = 1;
+
+// The Docker reference grammar (github.com/distribution/reference, regexp.go):
+// [domain[:port]/]path-component[/path-component...][:tag][@digest]
+const ALPHANUMERIC = "[a-z0-9]+";
+const SEPARATOR = "(?:[._]|__|-+)";
+const PATH_COMPONENT = `${ALPHANUMERIC}(?:${SEPARATOR}${ALPHANUMERIC})*`;
+const DOMAIN_COMPONENT = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?`;
+const NAME = `(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*`;
+const TAG = "[\\w][\\w.-]{0,127}";
+const DIGEST = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}";
+/** A whole image reference; groups: 1 name, 2 tag, 3 digest. */
+export const IMAGE_REFERENCE = new RegExp(`^(${NAME})(?::(${TAG}))?(?:@(${DIGEST}))?$`);
+const NAME_TOTAL_LENGTH_MAX = 255;
+
+/**
+ * What is wrong with an image reference, or undefined when it is valid: Docker's grammar, and no
+ * :latest (a moving target; a digest pins it). A reference without a tag is accepted, as before.
+ */
+export function imageRefProblem(ref: string): string | undefined {
+  const expected = "expected [registry[:port]/]name[:tag][@digest]";
+  if (ref.length > 1024) return `not a valid image reference (${ref.length} characters; ${expected})`;
+  const bad = /[^A-Za-z0-9._:/@[\]+-]/.exec(ref);
+  if (bad) return `not a valid image reference: ${JSON.stringify(bad[0])} is not allowed (${expected})`;
+  const m = IMAGE_REFERENCE.exec(ref);
+  if (!m) {
+    const name = ref.replace(/@.*$/, "").replace(/:[^/:]*$/, "");
+    const [first = "", ...rest] = name.split("/");
+    const repository = rest.length > 0 && (/[.:]/.test(first) || first === "localhost") ? rest.join("/") : name;
+    if (/[A-Z]/.test(repository))
+      return `not a valid image reference: the repository name must be lower-case (${JSON.stringify(repository)})`;
+    return `not a valid image reference: ${JSON.stringify(ref)} (${expected}; name components lower-case letters and digits separated by '.', '_', '__' or '-')`;
+  }
+  const [, name = "", tag, digest] = m;
+  if (name.length > NAME_TOTAL_LENGTH_MAX)
+    return `not a valid image reference: the name is longer than ${NAME_TOTAL_LENGTH_MAX} characters`;
+  if (tag === "latest" && digest === undefined) return "use a fixed tag, not :latest";
+  return undefined;
+}
 
 export const ImageSpec = z.union([
   z.strictObject({ style: z.enum(IMAGE_STYLES).describe("an entrypoint style under images/") }),
@@ -24,8 +67,14 @@ export const ImageSpec = z.union([
     ref: z
       .string()
       .min(1)
-      .refine((r) => !r.endsWith(":latest"), "use a fixed tag, not :latest")
-      .describe("any image reference (must exist locally for the local backend)"),
+      .superRefine((r, ctx) => {
+        const problem = imageRefProblem(r);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+      })
+      .describe(
+        "any image reference, [registry[:port]/]name[:tag][@digest], never :latest " +
+          "(must exist locally for the local backend)",
+      ),
   }),
 ]);
 
@@ -59,15 +108,41 @@ export const LoadSpec = z.strictObject({
   requestTimeoutSeconds: z.number().min(0.1).max(120).default(5),
   /** Upper bound on requests per second per connection (0 = as fast as possible). */
   ratePerConnection: z.number().int().min(0).max(100_000).default(0),
+  freshConnectionIntervalMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(10_000)
+    .default(30)
+    .describe(
+      "A new short connection (one request, Connection: close) every this many ms besides the keep-alive " +
+        "connections, so the last new connection routed to a terminating pod is measured on every backend; 0 = none.",
+    ),
+  warmUpSeconds: z
+    .number()
+    .min(0)
+    .max(300)
+    .default(20)
+    .describe(
+      "Before the disruption: at most this long to wait until every ready pod has answered through the Service; " +
+        "the keep-alive connections open after that. 0 = no wait (connections may all land on one pod).",
+    ),
 });
 
 export const DisruptionSpec = z.discriminatedUnion("action", [
   z.strictObject({
     action: z.literal("delete"),
-    count: z.number().int().min(1).default(1),
+    count: z.number().int().min(1).default(DEFAULT_DELETE_COUNT),
     atSeconds: seconds(600).default(3),
     /** Overrides the pod's terminationGracePeriodSeconds for this delete (like --grace-period). */
     gracePeriodSeconds: seconds(3600).optional(),
+    victims: z
+      .enum(["busiest", "first"])
+      .default("busiest")
+      .describe(
+        "busiest: the pods carrying the most connections at the delete; " +
+          "first: the first ready pods by name (the old behaviour, for reproductions)",
+      ),
   }),
   z.strictObject({ action: z.literal("rollout"), atSeconds: seconds(600).default(3) }),
   z.strictObject({
@@ -83,64 +158,221 @@ export const TerminationBounds = z
     message: "minSeconds must not exceed maxSeconds",
   });
 
-export const ExpectationsSpec = z.strictObject({
-  maxFailedRequests: z.number().int().min(0).optional(),
-  /**
-   * At least this many failed requests: for scenarios that demonstrate a failure mode, so that
-   * the harness's own detection is checked too (a drop that goes unseen fails the run).
-   */
-  minFailedRequests: z.number().int().min(1).optional(),
-  /**
-   * Per process role (as the app logs it, e.g. "app", "app-1", "app-2"; "*" = every process seen):
-   * whether it must have received SIGTERM.
-   */
-  sigterm: z.record(z.string().min(1), z.boolean()).optional(),
-  /**
-   * graceful: every process exited on its own (0/143) before the grace period ended;
-   * killed: SIGKILLed at the end of the grace period;
-   * abrupt: no SIGKILL, but processes died without their exit line (killed when PID 1 exited).
-   */
-  exit: z.enum(["graceful", "killed", "abrupt"]).optional(),
-  /** From the delete to the container's exit. */
-  terminationSeconds: TerminationBounds.optional(),
+const maxFailedRequests = z.number().int().min(0).describe("at most this many failed requests");
+const minFailedRequests = z
+  .number()
+  .int()
+  .min(1)
+  .describe(
+    "at least this many failed requests: for scenarios that demonstrate a failure mode, so that the " +
+      "harness's own detection is checked too (a drop that goes unseen fails the run)",
+  );
+const sigterm = z
+  .record(z.string().min(1), z.boolean())
+  .describe(
+    'per process role (as the app logs it, e.g. "app", "app-1", "app-2"; "*" = every process seen): ' +
+      "whether it must have received SIGTERM",
+  );
+const exit = z
+  .enum(["graceful", "killed", "abrupt"])
+  .describe(
+    "graceful: every process exited on its own (0/143) before the grace period ended; " +
+      "killed: SIGKILLed at the end of the grace period; " +
+      "abrupt: no SIGKILL, but processes died without their exit line (killed when PID 1 exited)",
+  );
+const terminationSeconds = TerminationBounds.describe("from the delete to the container's exit");
+
+/** The expectations one backend checks (what expectationsFor returns): no per-backend part. */
+export const ResolvedExpectationsSpec = z.strictObject({
+  maxFailedRequests: maxFailedRequests.optional(),
+  minFailedRequests: minFailedRequests.optional(),
+  sigterm: sigterm.optional(),
+  exit: exit.optional(),
+  terminationSeconds: terminationSeconds.optional(),
+});
+
+/** One backend's changes to the base expectations: a field replaces the base's, null removes it. */
+export const ExpectationsOverrideSpec = z
+  .strictObject({
+    maxFailedRequests: maxFailedRequests.nullable().optional(),
+    minFailedRequests: minFailedRequests.nullable().optional(),
+    sigterm: sigterm.nullable().optional(),
+    exit: exit.nullable().optional(),
+    terminationSeconds: terminationSeconds.nullable().optional(),
+  })
+  .meta({
+    id: "ExpectationsOverride",
+    description:
+      "replaces the base expectations' fields for this backend (a whole field, e.g. all of terminationSeconds); " +
+      "null removes the base's expectation",
+  });
+
+export const ExpectationsSpec = ResolvedExpectationsSpec.extend({
+  backends: z
+    .strictObject({
+      local: ExpectationsOverrideSpec.optional(),
+      kind: ExpectationsOverrideSpec.optional(),
+      existing: ExpectationsOverrideSpec.optional(),
+      kubernetes: ExpectationsOverrideSpec.optional().describe("kind and existing (a backend's own key wins)"),
+    })
+    .optional()
+    .describe(
+      "per-backend changes to the expectations above; precedence: the backend's own key, then kubernetes " +
+        "(kind and existing), then the base",
+    ),
 });
 
 export const LocalBackendSpec = z.strictObject({
   /** How long after the delete the endpoint leaves the Service (kube-proxy lag). */
   endpointPropagationMs: z.number().int().min(0).max(60_000).default(1000),
+  balancing: z
+    .enum(["random", "round-robin"])
+    .default("random")
+    .describe("random: kube-proxy iptables mode (one pick per new connection); round-robin: IPVS rr"),
+  endpointAddDelayMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(60_000)
+    .default(750)
+    .describe(
+      "delay before a newly ready pod joins the Service's rules; measured 0.5–1 s on kind, Kubernetes 1.20, iptables mode",
+    ),
+  replacementPod: z
+    .boolean()
+    .default(true)
+    .describe("start a replacement pod at a delete, as a Deployment's ReplicaSet does"),
 });
 
-export const ScenarioSpec = z.strictObject({
-  name: z
-    .string()
-    .regex(/^[a-z0-9]([a-z0-9-]{0,50}[a-z0-9])?$/, "lower-case letters, digits and '-', at most 52 characters"),
-  description: z.string().optional(),
-  image: ImageSpec,
-  port: z.number().int().min(1).max(65535).default(8080),
-  /** Readiness probe path (HTTP GET on port; 2xx/3xx = ready). */
-  readinessPath: z.string().startsWith("/").default("/healthz"),
-  replicas: z.number().int().min(1).max(20).default(2),
-  env: z
-    .record(
-      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/),
-      z.union([z.string(), z.number(), z.boolean()]).transform(String),
-    )
-    .default({}),
-  preStop: PreStopSpec.default({ type: "none" }),
-  terminationGracePeriodSeconds: seconds(3600).default(30),
-  load: LoadSpec.prefault({}),
-  disruption: DisruptionSpec.prefault({ action: "delete" }),
-  expectations: ExpectationsSpec.default({}),
-  local: LocalBackendSpec.prefault({}),
-  tags: z.array(z.string()).default([]),
-});
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+/** A valid value for an integer field (the checks between fields skip values their own field refuses). */
+const isInt = (v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): v is number =>
+  Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+
+/** The checks between fields of one set of expectations (the base, or one backend's merged result). */
+function expectationProblems(e: Record<string, unknown>): Array<{ fields: string[]; message: string }> {
+  const { minFailedRequests: min, maxFailedRequests: max } = e;
+  if (isInt(min, 1) && isInt(max, 0) && min > max) {
+    return [
+      {
+        fields: ["minFailedRequests", "maxFailedRequests"],
+        message: `minFailedRequests (${min}) exceeds maxFailedRequests (${max})`,
+      },
+    ];
+  }
+  return [];
+}
+
+export interface CrossFieldIssue {
+  path: string[];
+  message: string;
+}
+
+/** The expectations' checks between fields: on the base, and on every backend's merged result. */
+function expectationsCrossFieldIssues(e: Record<string, unknown>): CrossFieldIssue[] {
+  const issues = expectationProblems(e).map((p) => ({ path: [p.fields[0] ?? ""], message: p.message }));
+  const backends: unknown = e.backends;
+  if (!isRecord(backends)) return issues;
+  // A backend's merged result is blamed on the key that set one of the fields involved (kind and
+  // existing wrong because of kubernetes: one issue); one that the base alone causes is reported above.
+  const blamed = new Map<string, { key: string; names: string[]; message: string }>();
+  for (const name of SCENARIO_BACKENDS) {
+    const layers = name === "local" ? [name] : [name, "kubernetes"];
+    for (const p of expectationProblems(expectationsFor(e as ScenarioExpectations, name))) {
+      const key = layers.find((k) => {
+        const layer = backends[k];
+        return isRecord(layer) && p.fields.some((f) => layer[f] !== undefined);
+      });
+      if (key === undefined) continue;
+      const entry = blamed.get(`${key} ${p.message}`) ?? { key, names: [], message: p.message };
+      entry.names.push(name);
+      blamed.set(`${key} ${p.message}`, entry);
+    }
+  }
+  for (const { key, names, message } of blamed.values()) {
+    issues.push({
+      path: ["backends", key],
+      message: `on ${names.join(" and ")}, merged with the base expectations: ${message}`,
+    });
+  }
+  return issues;
+}
+
+/**
+ * The checks between fields of a scenario that one field's schema cannot make. Pure; works on the
+ * parsed scenario and on raw (possibly invalid) data alike: what it cannot read, it skips; what is
+ * missing, it takes at its default.
+ */
+export function scenarioCrossFieldIssues(data: unknown): CrossFieldIssue[] {
+  if (!isRecord(data)) return [];
+  const issues: CrossFieldIssue[] = [];
+  const replicas = data.replicas === undefined ? DEFAULT_REPLICAS : data.replicas;
+  const d = data.disruption;
+  if (isInt(replicas, 1, MAX_REPLICAS) && isRecord(d)) {
+    const count = d.count === undefined ? DEFAULT_DELETE_COUNT : d.count;
+    if (d.action === "delete" && isInt(count, 1) && count > replicas) {
+      issues.push({ path: ["disruption", "count"], message: `deletes ${count} pods but replicas is ${replicas}` });
+    }
+    if (d.action === "scaleDown" && isInt(d.to, 0) && d.to >= replicas) {
+      issues.push({
+        path: ["disruption", "to"],
+        message: `must be less than replicas (${replicas}): scaling to ${d.to} removes no pod`,
+      });
+    }
+  }
+  if (isRecord(data.expectations)) {
+    for (const i of expectationsCrossFieldIssues(data.expectations)) {
+      issues.push({ path: ["expectations", ...i.path], message: i.message });
+    }
+  }
+  return issues;
+}
+
+export const ScenarioSpec = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[a-z0-9]([a-z0-9-]{0,50}[a-z0-9])?$/, "lower-case letters, digits and '-', at most 52 characters"),
+    description: z.string().optional(),
+    image: ImageSpec,
+    port: z.number().int().min(1).max(65535).default(8080),
+    /** Readiness probe path (HTTP GET on port; 2xx/3xx = ready). */
+    readinessPath: z.string().startsWith("/").default("/healthz"),
+    replicas: z.number().int().min(1).max(MAX_REPLICAS).default(DEFAULT_REPLICAS),
+    env: z
+      .record(
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/),
+        z.union([z.string(), z.number(), z.boolean()]).transform(String),
+      )
+      .default({}),
+    preStop: PreStopSpec.default({ type: "none" }),
+    terminationGracePeriodSeconds: seconds(3600).default(30),
+    load: LoadSpec.prefault({}),
+    disruption: DisruptionSpec.prefault({ action: "delete" }),
+    expectations: ExpectationsSpec.default({}),
+    local: LocalBackendSpec.prefault({}),
+    tags: z.array(z.string()).default([]),
+  })
+  .superRefine(
+    (s, ctx) => {
+      for (const i of scenarioCrossFieldIssues(s)) ctx.addIssue({ code: "custom", path: i.path, message: i.message });
+    },
+    // Also when other fields failed (the value may then be partly invalid; the checks skip what they
+    // cannot read). Zod still skips it after an aborting issue: loaders run scenarioCrossFieldIssues
+    // on the raw data then.
+    { when: () => true },
+  );
 
 export type Scenario = z.output<typeof ScenarioSpec>;
 export type ScenarioInput = z.input<typeof ScenarioSpec>;
 export type PreStop = z.output<typeof PreStopSpec>;
 export type LoadOptions = z.output<typeof LoadSpec>;
 export type Disruption = z.output<typeof DisruptionSpec>;
-export type Expectations = z.output<typeof ExpectationsSpec>;
+/** What one backend checks: the base expectations merged with its per-backend part (expectationsFor). */
+export type Expectations = z.output<typeof ResolvedExpectationsSpec>;
+/** The expectations as written, with their per-backend part. */
+export type ScenarioExpectations = z.output<typeof ExpectationsSpec>;
+export type ExpectationsOverride = z.output<typeof ExpectationsOverrideSpec>;
 export type ImageRef = z.output<typeof ImageSpec>;
 
 /** JSON Schema for editors (yaml-language-server: $schema=...). */

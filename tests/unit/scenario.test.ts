@@ -20,6 +20,18 @@ const EXPECTED: Record<string, { field: string; reason: RegExp }> = {
   "not-a-mapping.yaml": { field: "", reason: /mapping/ },
   "inverted-bounds.yaml": { field: "expectations.terminationSeconds", reason: /minSeconds/ },
   "unknown-disruption.yaml": { field: "disruption.action", reason: /delete|rollout|scaleDown|Invalid/ },
+  "alias-bomb.yaml": { field: "", reason: /^YAML: too many alias expansions/ },
+  "windows-unicode.yaml": { field: "", reason: /^not UTF-8 text \(looks like UTF-16\): save it as UTF-8$/ },
+  "count-over-replicas.yaml": { field: "disruption.count", reason: /deletes 3 pods but replicas is 2/ },
+  "scaledown-not-below-replicas.yaml": { field: "disruption.to", reason: /less than replicas \(3\)/ },
+  "min-over-max.yaml": { field: "expectations.minFailedRequests", reason: /minFailedRequests \(2\) exceeds/ },
+  "min-over-max-merged.yaml": {
+    field: "expectations.backends.kubernetes",
+    reason:
+      /^on kind and existing, merged with the base expectations: minFailedRequests \(1\) exceeds maxFailedRequests \(0\)$/,
+  },
+  "image-ref-injection.yaml": { field: "image.ref", reason: /not a valid image reference: ";" is not allowed/ },
+  "image-ref-upper-case.yaml": { field: "image.ref", reason: /lower-case \("MyApp"\)/ },
 };
 
 describe("scenario validation", () => {
@@ -62,9 +74,9 @@ describe("scenario validation", () => {
       replicas: 2,
       terminationGracePeriodSeconds: 30,
       preStop: { type: "none" },
-      disruption: { action: "delete", count: 1, atSeconds: 3 },
-      load: { keepAlive: true, connections: 10 },
-      local: { endpointPropagationMs: 1000 },
+      disruption: { action: "delete", count: 1, atSeconds: 3, victims: "busiest" },
+      load: { keepAlive: true, connections: 10, freshConnectionIntervalMs: 30, warmUpSeconds: 20 },
+      local: { endpointPropagationMs: 1000, balancing: "random", endpointAddDelayMs: 750, replacementPod: true },
     });
   });
 
