@@ -1,5 +1,7 @@
-// graceful-e2e command line. Exit codes: 0 every verdict passed, 1 a verdict failed or a run
-// errored, 2 bad input or a missing prerequisite (nothing was started), 130/143 interrupted.
+// graceful-e2e command line. Exit codes of `run`: 0 every run passed, 1 a verdict failed or a run
+// errored (or a repeated scenario was flaky), 3 none failed but some run was INCONCLUSIVE (its
+// disrupted pod carried no traffic), 2 bad input or a missing prerequisite (nothing was started),
+// 130/143 interrupted.
 
 import { writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
@@ -12,8 +14,9 @@ import { removeLabelledContainers } from "../backends/local/backend.js";
 import { ensureStyleImages } from "../images/build.js";
 import { DEFAULT_NODE_PORT } from "../k8s/manifests.js";
 import { formatResults } from "../report/console.js";
+import { runStatus, statusWord } from "../report/status.js";
 import { writeReports } from "../report/write.js";
-import { formatRepeatSummaries, runPool, summarizeRepeats } from "../runner/repeat.js";
+import { formatRepeatSummaries, runExitCode, runPool, summarizeRepeats } from "../runner/repeat.js";
 import { runScenario, type ScenarioResult } from "../runner/run.js";
 import { type LoadedScenario, loadScenarios, ScenarioValidationError } from "../scenario/load.js";
 import { IMAGE_STYLES, type ImageStyle, scenarioJsonSchema } from "../scenario/schema.js";
@@ -162,7 +165,13 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
         timeoutScale: plan.timeoutScale,
         ...(repeat > 1 ? { attempt: i + 1 } : {}),
       });
-      log(`${result.pass ? "✓" : "✗"} ${label}${result.error ? `: ${result.error}` : ""}`);
+      const status = runStatus(result);
+      const mark = status === "pass" ? "✓" : status === "inconclusive" ? "?" : "✗";
+      log(
+        `${mark} ${label}${status === "pass" ? "" : ` ${statusWord(status)}`}` +
+          `${result.error ? `: ${result.error}` : ""}` +
+          `${status === "inconclusive" && result.inconclusive?.length ? `: ${result.inconclusive.join("; ")}` : ""}`,
+      );
       return result;
     }),
   );
@@ -171,14 +180,21 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
   unregisterClose();
   await backend.close?.();
   process.stdout.write(`${formatResults(results)}\n`);
-  let exitCode = results.every((r) => r.pass) ? 0 : 1;
+  // 0 every run passed, 1 a verdict failed or a run errored (a flaky scenario has a failed run), 3 inconclusive.
+  const exitCode = runExitCode(results);
   if (repeat > 1) {
     const summaries = summarizeRepeats(results);
     process.stdout.write(`${formatRepeatSummaries(summaries)}\n`);
     // A scenario whose verdicts differ across repeats is flaky, not passed.
-    exitCode = summaries.every((s) => s.status === "pass") ? 0 : 1;
     const flaky = summaries.filter((s) => s.status === "flaky").map((s) => s.scenario);
     if (flaky.length > 0) log(`FLAKY (not passed): ${flaky.join(", ")} — the verdicts differ across repeats`);
+  }
+  const inconclusive = [...new Set(results.filter((r) => runStatus(r) === "inconclusive").map((r) => r.scenario.name))];
+  if (inconclusive.length > 0) {
+    log(
+      `INCONCLUSIVE (not passed): ${inconclusive.join(", ")} — the disrupted pod carried no traffic, or nothing ` +
+        "could show it did: the verdicts back nothing",
+    );
   }
   log(`results: ${resolve(String(opts.results))}`);
   const reports = await writeReports(results, String(opts.results));
@@ -244,7 +260,9 @@ export function buildProgram(): Command {
     .addHelpText(
       "after",
       "\nExit codes: 0 every run passed; 1 a verdict failed, a run errored, or a repeated scenario was flaky;\n" +
-        "2 bad input or a missing prerequisite (nothing was started); 130/143 interrupted (everything torn down).",
+        "3 nothing failed but some run was INCONCLUSIVE (its disrupted pod carried no traffic, or nothing could\n" +
+        "show it did); 2 bad input or a missing prerequisite (nothing was started); 130/143 interrupted\n" +
+        "(everything torn down).",
     )
     .action(async (paths: string[], opts: Record<string, unknown>) => {
       process.exitCode = await runCommand(paths, opts);

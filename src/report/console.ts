@@ -1,8 +1,24 @@
-// Console output: one summary row per scenario run, then each verdict with its evidence.
+// Console output: one summary row per scenario run (its status: PASS, FAIL, INCONCLUSIVE or
+// ERROR), then per run why it is inconclusive, the warm-up, per disrupted pod the evidence that it
+// carried traffic, the timeline, and each verdict with its evidence.
 import type { PodOutcome } from "../backends/backend.js";
 import { formatOffset } from "../observe/timeline.js";
 import type { ScenarioResult } from "../runner/run.js";
-import { failureSummary, sigtermReceipts, terminationMs } from "../verdict/verdicts.js";
+import { failureSummary, sigtermReceipts } from "../verdict/verdicts.js";
+import {
+  exerciseFigures,
+  exerciseHeadline,
+  goneMeaning,
+  hasStatus,
+  inconclusiveReasons,
+  runStatus,
+  signedSeconds,
+  statusWord,
+  terminationText,
+  verdictMark,
+  verdictUndecided,
+  warmUpText,
+} from "./status.js";
 
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
@@ -35,7 +51,6 @@ export function summaryRows(results: ScenarioResult[]): string[][] {
   ];
   for (const r of results) {
     const pod = r.pods[0];
-    const ms = pod ? terminationMs(pod) : undefined;
     rows.push([
       r.scenario.name,
       r.backend,
@@ -43,9 +58,9 @@ export function summaryRows(results: ScenarioResult[]): string[][] {
       pod?.pid1Cmdline.slice(0, 40) ?? "-",
       sigtermCell(pod),
       exitCell(pod),
-      ms === undefined ? "-" : `${(ms / 1000).toFixed(2)} s`,
+      terminationText(pod, r.timeline),
       r.load ? `${r.load.failed}/${r.load.sent}${r.load.failed > 0 ? ` (${failureSummary(r.load)})` : ""}` : "-",
-      r.error ? "ERROR" : r.pass ? "PASS" : "FAIL",
+      statusWord(runStatus(r)),
     ]);
   }
   return rows;
@@ -54,7 +69,7 @@ export function summaryRows(results: ScenarioResult[]): string[][] {
 /** Failed requests listed one by one before the rest are summarised per kind. */
 const LISTED_FAILURES = 5;
 
-function describeEntry(kind: string, detail: Record<string, unknown> | undefined): string {
+function describeEntry(kind: string, detail: Record<string, unknown> | undefined, backend: string): string {
   const d = detail ?? {};
   switch (kind) {
     case "app-signal":
@@ -67,6 +82,8 @@ function describeEntry(kind: string, detail: Record<string, unknown> | undefined
       return `drain end (${String(d.reason)})`;
     case "container-exit":
       return `container exited ${String(d.exitCode)}`;
+    case "pod-gone":
+      return `gone (${goneMeaning(backend)})`;
     case "request-failed":
       return `request failed: ${String(d.kind)}${d.code !== undefined ? ` (${String(d.code)})` : ""}`;
     case "last-request-served":
@@ -91,33 +108,63 @@ export function formatTimeline(r: ScenarioResult): string[] {
     } else if (e.pod !== undefined && !disrupted.has(e.pod)) continue;
     const who = [e.pod, e.process].filter(Boolean).join(" ");
     lines.push(
-      `    ${formatOffset(e.t).padStart(10)}  ${e.source.padEnd(7)} ${describeEntry(e.kind, e.detail)}${who ? `  [${who}]` : ""}`,
+      `    ${formatOffset(e.t).padStart(10)}  ${e.source.padEnd(7)} ${describeEntry(e.kind, e.detail, r.backend)}${who ? `  [${who}]` : ""}`,
     );
   }
   if (failures > LISTED_FAILURES) lines.push(`    … and ${failures - LISTED_FAILURES} more failed request(s)`);
   return lines;
 }
 
+/** Per disrupted pod: termination (delete → container exit), gone, and the exercise evidence. */
+export function formatPod(pod: PodOutcome, backend: string, timeline?: ScenarioResult["timeline"]): string[] {
+  const out = [`  pod ${pod.pod}: PID 1 ${pod.pid1Cmdline}`];
+  if (pod.prediction) out.push(`    predicted from /proc before any signal: ${pod.prediction}`);
+  const gone =
+    pod.goneAt !== undefined ? `; gone (${goneMeaning(backend)}) at ${signedSeconds(pod.goneAt - pod.deleteAt)}` : "";
+  out.push(`    termination (delete → container exit): ${terminationText(pod, timeline)}${gone}`);
+  const e = pod.exercise;
+  if (e) {
+    out.push(`    exercise: ${exerciseHeadline(e)}`);
+    for (const f of exerciseFigures(e)) out.push(`      ${f.label}: ${f.value}`);
+  }
+  for (const note of pod.notes) out.push(`    note: ${note}`);
+  return out;
+}
+
+/** The block of one run below the table. */
+export function formatResult(r: ScenarioResult): string[] {
+  const status = runStatus(r);
+  const out = [
+    `${statusWord(status)} ${r.scenario.name} (${r.backend}${r.platform.runtime ? `, ${r.platform.runtime}` : ""})`,
+  ];
+  if (r.error) out.push(`  error: ${r.error}`);
+  if (status === "inconclusive") {
+    out.push("  inconclusive: the verdicts below back nothing, because");
+    for (const reason of inconclusiveReasons(r)) out.push(`    - ${reason}`);
+  } else if (!hasStatus(r) && r.pods.length > 0) {
+    out.push(
+      "  (no exercise evidence: result written before the harness checked that the disrupted pod carried traffic)",
+    );
+  }
+  for (const w of r.warnings) out.push(`  warning: ${w}`);
+  if (r.warmUp) out.push(`  warm-up: ${warmUpText(r.warmUp)}`);
+  if (r.trafficPath) out.push(`  traffic: ${r.trafficPath}`);
+  for (const pod of r.pods) out.push(...formatPod(pod, r.backend, r.timeline));
+  const timeline = formatTimeline(r);
+  if (timeline.length > 0) out.push("  timeline (relative to the delete):", ...timeline);
+  for (const v of r.verdicts) {
+    const undecided = verdictUndecided(v);
+    out.push(
+      `  ${verdictMark(v)} ${v.name}: expected ${v.expected}, got ${v.actual} — ${v.evidence}` +
+        (undecided !== undefined ? ` (undecided: ${undecided})` : ""),
+    );
+  }
+  if (r.verdicts.length === 0 && !r.error) out.push("  (no expectations in this scenario)");
+  return out;
+}
+
 export function formatResults(results: ScenarioResult[]): string {
   const out = [table(summaryRows(results)), ""];
-  for (const r of results) {
-    out.push(
-      `${r.pass ? "PASS" : "FAIL"} ${r.scenario.name} (${r.backend}${r.platform.runtime ? `, ${r.platform.runtime}` : ""})`,
-    );
-    if (r.error) out.push(`  error: ${r.error}`);
-    for (const w of r.warnings) out.push(`  warning: ${w}`);
-    if (r.trafficPath) out.push(`  traffic: ${r.trafficPath}`);
-    for (const pod of r.pods) {
-      out.push(`  pod ${pod.pod}: PID 1 ${pod.pid1Cmdline}`);
-      if (pod.prediction) out.push(`    predicted from /proc before any signal: ${pod.prediction}`);
-      for (const note of pod.notes) out.push(`    note: ${note}`);
-    }
-    const timeline = formatTimeline(r);
-    if (timeline.length > 0) out.push("  timeline (relative to the delete):", ...timeline);
-    for (const v of r.verdicts) {
-      out.push(`  ${v.pass ? "✓" : "✗"} ${v.name}: expected ${v.expected}, got ${v.actual} — ${v.evidence}`);
-    }
-    if (r.verdicts.length === 0 && !r.error) out.push("  (no expectations in this scenario)");
-  }
+  for (const r of results) out.push(...formatResult(r));
   return out.join("\n");
 }

@@ -30,6 +30,7 @@ export const MARKER_STYLES: Record<MarkerKind, { color: string; dash?: string; w
   sigterm: { color: "#e67e00", width: 1.5 },
   exit: { color: "#2e8b3a", width: 1.5 },
   sigkill: { color: "#c00000", width: 2.5 },
+  "last-connection": { color: "#6a3d9a", dash: "4 2 1 2", width: 1.5 },
 };
 
 export interface SvgOptions {

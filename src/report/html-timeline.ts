@@ -1,6 +1,7 @@
 // The data behind a scenario's timeline picture: pure functions from a ScenarioResult to bars
 // (requests per 100 ms, failures by kind) and markers (delete, endpoint removed, preStop,
-// SIGTERM received, exit, SIGKILL), all in milliseconds relative to the delete.
+// SIGTERM received, exit, SIGKILL, the last new connection routed to a disrupted pod), all in
+// milliseconds relative to the delete.
 import { BUCKET_MS, bucketStart } from "../load/accounting.js";
 import { FAILURE_KINDS, type FailedRequest, type FailureKind, type LoadResult } from "../load/types.js";
 import type { TimelineEntry } from "../observe/timeline.js";
@@ -15,7 +16,8 @@ export type MarkerKind =
   | "sigterm-sent"
   | "sigterm"
   | "exit"
-  | "sigkill";
+  | "sigkill"
+  | "last-connection";
 
 export const MARKER_KINDS: readonly MarkerKind[] = [
   "delete",
@@ -27,6 +29,7 @@ export const MARKER_KINDS: readonly MarkerKind[] = [
   "sigterm",
   "exit",
   "sigkill",
+  "last-connection",
 ];
 
 export interface Marker {
@@ -34,8 +37,11 @@ export interface Marker {
   /** Milliseconds relative to the timeline origin (the first delete). */
   t: number;
   label: string;
-  /** The timeline event it comes from (exit markers come from app-exit or container-exit). */
-  event: TimelineEntry["kind"];
+  /**
+   * The timeline event it comes from (exit markers come from app-exit or container-exit);
+   * "exercise" for the last new connection, from the pod's exercise evidence.
+   */
+  event: TimelineEntry["kind"] | "exercise";
   pod?: string;
   /** Process role, for SIGTERM received and app exits. */
   process?: string;
@@ -157,6 +163,24 @@ export function extractMarkers(entries: readonly TimelineEntry[]): Marker[] {
   return markers.sort((a, b) => a.t - b.t);
 }
 
+/**
+ * Per disrupted pod with exercise evidence: the last new connection routed to it (delete +
+ * lastNewConnectionMs), relative to `origin`. Labels name the pod when there are several.
+ */
+export function lastConnectionMarkers(pods: ScenarioResult["pods"], origin: number): Marker[] {
+  const withFigure = pods.filter((p) => p.exercise?.lastNewConnectionMs !== undefined);
+  return withFigure.map((p) => {
+    const ms = p.exercise?.lastNewConnectionMs ?? 0;
+    return {
+      kind: "last-connection",
+      t: p.deleteAt + ms - origin,
+      label: `last new connection${withFigure.length > 1 ? ` @${shortPod(p.pod)}` : ""}`,
+      event: "exercise",
+      pod: p.pod,
+    };
+  });
+}
+
 /** Where t = 0 is: the timeline's origin, else the first delete, else the load's start. */
 export function originOf(result: Pick<ScenarioResult, "timeline" | "pods" | "load">): number | undefined {
   return result.timeline?.origin ?? result.pods[0]?.deleteAt ?? result.load?.startedAt;
@@ -173,7 +197,10 @@ export function timelineData(result: Pick<ScenarioResult, "timeline" | "pods" | 
     byKind: b.byKind,
     total: b.total,
   }));
-  const markers = extractMarkers(result.timeline?.entries ?? []);
+  const markers = [
+    ...extractMarkers(result.timeline?.entries ?? []),
+    ...lastConnectionMarkers(result.pods, origin),
+  ].sort((a, b) => a.t - b.t);
   const points: number[] = [
     ...successes.flatMap((b) => [b.t, b.t + BUCKET_MS]),
     ...failures.flatMap((b) => [b.t, b.t + BUCKET_MS]),

@@ -1,14 +1,29 @@
 // A self-contained HTML report (inline CSS and SVG, no script, no external URL: the CSP forbids
 // loading anything) for a list of ScenarioResults: a summary table like the console's, then per
-// scenario its timeline picture, failures by kind and the verdict table. Every figure that is also
-// in the JSON is rendered from it and carried in a data-* attribute next to the text.
+// scenario its status (PASS, FAIL, INCONCLUSIVE, ERROR) and why, the warm-up, the exercise
+// evidence per disrupted pod, its timeline picture, failures by kind and the verdict table. Every
+// figure that is also in the JSON is rendered from it and carried in a data-* attribute next to the text.
 import type { PodOutcome } from "../backends/backend.js";
 import { formatOffset } from "../observe/timeline.js";
-import type { ScenarioResult } from "../runner/run.js";
+import type { RunStatus, ScenarioResult } from "../runner/run.js";
 import { describeExit, failureSummary, sigtermReceipts, terminationMs } from "../verdict/verdicts.js";
 import { el, esc } from "./html-markup.js";
 import { FAILURE_COLORS, MARKER_STYLES, renderTimelineSvg, SUCCESS_COLOR } from "./html-svg.js";
 import { failureKindCounts, MARKER_KINDS, type MarkerKind, timelineData } from "./html-timeline.js";
+import {
+  exerciseFigures,
+  goneMeaning,
+  hasStatus,
+  inconclusiveReasons,
+  RUN_STATUSES,
+  runStatus,
+  STATUS_MEANING,
+  signedSeconds,
+  statusWord,
+  terminationText,
+  verdictUndecided,
+  warmUpText,
+} from "./status.js";
 
 export interface HtmlOptions {
   title?: string;
@@ -16,10 +31,11 @@ export interface HtmlOptions {
   generatedAt?: string;
 }
 
-export type ScenarioStatus = "pass" | "fail" | "error";
+export type ScenarioStatus = RunStatus;
 
-export function statusOf(r: Pick<ScenarioResult, "error" | "pass">): ScenarioStatus {
-  return r.error ? "error" : r.pass ? "pass" : "fail";
+/** The run's status (derived from `pass` and `error` for files written before `status` existed). */
+export function statusOf(r: Pick<ScenarioResult, "status" | "error" | "pass">): ScenarioStatus {
+  return runStatus(r);
 }
 
 /** Element id of a scenario's section: unique per scenario and backend. */
@@ -37,6 +53,7 @@ const MARKER_NAMES: Record<MarkerKind, string> = {
   sigterm: "SIGTERM received",
   exit: "exit",
   sigkill: "SIGKILL",
+  "last-connection": "last new connection routed to the disrupted pod",
 };
 
 const CSS = `
@@ -52,7 +69,14 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; }
 .status { display: inline-block; padding: 1px 8px; border-radius: 3px; font-weight: 700; color: #fff; }
 .status-pass { background: #2e8b3a; } .status-fail { background: #c00000; } .status-error { background: #7a1fa2; }
+.status-inconclusive { background: #a15c00; }
+.inconclusive { background: #fff4e0; border-left: 4px solid #a15c00; padding: 8px 12px; }
+.inconclusive ul { margin: 4px 0 0; padding-left: 20px; }
+.legacy { color: #666; font-style: italic; }
+tr.exercise-not-exercised td, tr.exercise-unproven td { background: #fff4e0; }
+table.verdicts.not-judged { opacity: 0.75; }
 tr.verdict-fail td { background: #fff1f1; }
+tr.verdict-undecided td { background: #fff4e0; }
 section.scenario { border-top: 2px solid #ccc; margin-top: 28px; padding-top: 14px; }
 .error { background: #f7ecfb; border-left: 4px solid #7a1fa2; padding: 8px 12px; white-space: pre-wrap; }
 .warning { background: #fff8e1; border-left: 4px solid #e6a700; padding: 4px 12px; margin: 4px 0; }
@@ -93,7 +117,11 @@ function failedCell(r: ScenarioResult): string {
 }
 
 function statusBadge(status: ScenarioStatus): string {
-  return el("span", { class: `status status-${status}`, "data-status": status }, status.toUpperCase());
+  return el(
+    "span",
+    { class: `status status-${status}`, "data-status": status, title: STATUS_MEANING[status] },
+    esc(statusWord(status)),
+  );
 }
 
 /** One row per pod (the first disrupted pod only, like the console table). */
@@ -108,11 +136,7 @@ function summaryRow(r: ScenarioResult): string {
     el("td", { class: "pid1 mono" }, esc(pod?.pid1Cmdline ?? "-")),
     el("td", { class: "sigterm" }, esc(sigtermText(pod))),
     el("td", { class: "exit", "data-exit-code": pod?.exitCode, "data-sigkilled": pod?.sigkilled }, esc(exitText(pod))),
-    el(
-      "td",
-      { class: "termination num", "data-termination-ms": ms },
-      ms === undefined ? "-" : `${(ms / 1000).toFixed(2)} s`,
-    ),
+    el("td", { class: "termination num", "data-termination-ms": ms }, esc(terminationText(pod, r.timeline))),
     failedCell(r),
     el("td", {}, statusBadge(status)),
   ];
@@ -135,30 +159,45 @@ function summaryTable(results: ScenarioResult[]): string {
     "failed/sent",
     "verdict",
   ]
-    .map((h) => `<th>${esc(h)}</th>`)
+    .map((h) => (h === "termination" ? `<th title="delete → container exit">${esc(h)}</th>` : `<th>${esc(h)}</th>`))
     .join("");
   return `<table id="summary"><thead><tr>${head}</tr></thead><tbody>${results.map(summaryRow).join("\n")}</tbody></table>`;
 }
 
 function verdictTable(r: ScenarioResult): string {
+  const notJudged = statusOf(r) === "inconclusive";
   if (r.verdicts.length === 0) {
     return `<p class="muted no-verdicts">${r.error ? "no verdicts: the run did not complete" : "no expectations in this scenario"}</p>`;
   }
-  const rows = r.verdicts.map((v) =>
-    el(
+  const rows = r.verdicts.map((v) => {
+    const undecided = verdictUndecided(v);
+    const outcome = undecided !== undefined ? "undecided" : v.pass ? "pass" : "fail";
+    return el(
       "tr",
-      { class: `verdict verdict-${v.pass ? "pass" : "fail"}`, "data-verdict": v.name, "data-pass": String(v.pass) },
+      {
+        class: `verdict verdict-${outcome}`,
+        "data-verdict": v.name,
+        "data-pass": String(v.pass),
+        "data-undecided": undecided,
+      },
       [
         el("td", { class: "v-name" }, esc(v.name)),
         el("td", { class: "v-expected" }, esc(v.expected)),
         el("td", { class: "v-actual" }, esc(v.actual)),
-        el("td", { class: "v-pass" }, v.pass ? "✓ pass" : "✗ fail"),
-        el("td", { class: "v-evidence" }, esc(v.evidence)),
+        el("td", { class: "v-pass" }, outcome === "undecided" ? "? undecided" : v.pass ? "✓ pass" : "✗ fail"),
+        el(
+          "td",
+          { class: "v-evidence" },
+          `${esc(v.evidence)}${undecided !== undefined ? ` <span class="muted">(undecided: ${esc(undecided)})</span>` : ""}`,
+        ),
       ].join(""),
-    ),
-  );
+    );
+  });
   return (
-    `<table class="verdicts"><thead><tr><th>verdict</th><th>expected</th><th>actual</th><th>pass</th><th>evidence</th></tr></thead>` +
+    (notJudged
+      ? `<p class="muted not-judged-note">INCONCLUSIVE: these verdicts were computed but back nothing (see above).</p>`
+      : "") +
+    `<table class="verdicts${notJudged ? " not-judged" : ""}"><thead><tr><th>verdict</th><th>expected</th><th>actual</th><th>pass</th><th>evidence</th></tr></thead>` +
     `<tbody>${rows.join("\n")}</tbody></table>`
   );
 }
@@ -229,9 +268,104 @@ function facts(r: ScenarioResult): string {
         .join("; ") || "-",
     ],
     ["run", `<code>${esc(r.runId)}</code>, started ${esc(r.startedAt)}, took ${(r.durationMs / 1000).toFixed(1)} s`],
+    ...(r.warmUp
+      ? [
+          [
+            "warm-up",
+            el(
+              "span",
+              {
+                class: "warm-up",
+                "data-pods": r.warmUp.pods.length,
+                "data-answered": r.warmUp.answered.length,
+                "data-complete": String(r.warmUp.complete),
+                "data-duration-ms": r.warmUp.endedAt - r.warmUp.startedAt,
+              },
+              esc(warmUpText(r.warmUp)),
+            ),
+          ] as [string, string],
+        ]
+      : []),
     ["scenario file", `<code>${esc(r.file)}</code>`],
   ];
   return `<dl class="facts">${rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${v}</dd>`).join("")}</dl>`;
+}
+
+/**
+ * Per disrupted pod: did it carry traffic when it was disrupted? One row per pod, the figures as
+ * data-* attributes (the ExerciseEvidence field names, kebab-cased).
+ */
+function exerciseTable(r: ScenarioResult): string {
+  if (r.pods.length === 0) return "";
+  if (!r.pods.some((p) => p.exercise)) {
+    return hasStatus(r)
+      ? `<p class="muted no-exercise">no exercise evidence for the disrupted pod(s)</p>`
+      : `<p class="legacy no-exercise">no exercise evidence: this result was written before the harness checked that the disrupted pod carried traffic</p>`;
+  }
+  const columns: Array<[string, string]> = [
+    ["openConnectionsAtDelete", "connections open at the delete"],
+    ["servedInSecondBeforeDelete", "served in the second before the delete"],
+    ["answeredAfterSigterm", "answered after SIGTERM"],
+    ["lastNewConnectionMs", "delete → last new connection routed to it"],
+    ["servedTotal", "served in the window"],
+    ["connectionsRouted", "connections routed in the window"],
+    ["sources", "sources"],
+  ];
+  const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  const rows = r.pods.map((p) => {
+    const e = p.exercise;
+    if (!e) {
+      return el(
+        "tr",
+        { class: "exercise exercise-none", "data-pod": p.pod },
+        `<td class="mono">${esc(p.pod)}</td><td colspan="${columns.length + 2}" class="muted">no exercise evidence</td>`,
+      );
+    }
+    const figures = new Map(exerciseFigures(e).map((f) => [f.key as string, f]));
+    const data: Record<string, string | number | undefined> = {};
+    for (const [key] of columns) {
+      const f = figures.get(key);
+      if (f?.raw !== undefined) data[`data-${kebab(key)}`] = f.raw;
+    }
+    const cells = [
+      el("td", { class: "mono" }, esc(p.pod)),
+      el("td", { class: "exercise-status" }, esc(e.status)),
+      ...columns.map(([key]) =>
+        el("td", { class: `e-${kebab(key)}${key === "sources" ? "" : " num"}` }, esc(figures.get(key)?.value ?? "-")),
+      ),
+      el("td", { class: "e-summary" }, esc(e.summary)),
+    ];
+    return el(
+      "tr",
+      { class: `exercise exercise-${e.status}`, "data-pod": p.pod, "data-exercise": e.status, ...data },
+      cells.join(""),
+    );
+  });
+  const head = ["pod", "exercise", ...columns.map(([, label]) => label), "summary"]
+    .map((h) => `<th>${esc(h)}</th>`)
+    .join("");
+  return `<table class="exercise"><thead><tr>${head}</tr></thead><tbody>${rows.join("\n")}</tbody></table>`;
+}
+
+/** Per disrupted pod: termination (delete → container exit) and when it was gone. */
+function terminationFacts(r: ScenarioResult): string {
+  if (r.pods.length === 0) return "";
+  const items = r.pods.map((p) => {
+    const gone =
+      p.goneAt !== undefined
+        ? `; gone (${esc(goneMeaning(r.backend))}) at ${esc(signedSeconds(p.goneAt - p.deleteAt))}`
+        : "";
+    return el(
+      "li",
+      {
+        "data-pod": p.pod,
+        "data-termination-ms": terminationMs(p),
+        "data-gone-ms": p.goneAt !== undefined ? p.goneAt - p.deleteAt : undefined,
+      },
+      `<code>${esc(p.pod)}</code>: termination (delete → container exit) ${esc(terminationText(p, r.timeline))}${gone}`,
+    );
+  });
+  return `<ul class="termination-facts">${items.join("")}</ul>`;
 }
 
 function timelineTable(r: ScenarioResult): string {
@@ -265,8 +399,25 @@ function scenarioSection(r: ScenarioResult): string {
   );
   if (r.scenario.description) parts.push(`<p class="description">${esc(r.scenario.description)}</p>`);
   if (r.error) parts.push(el("div", { class: "error", "data-error": r.error }, `error: ${esc(r.error)}`));
+  if (status === "inconclusive") {
+    const reasons = inconclusiveReasons(r);
+    parts.push(
+      el(
+        "div",
+        { class: "inconclusive", "data-reasons": reasons.length },
+        `<strong>INCONCLUSIVE</strong>: the verdicts back nothing, because<ul>${reasons
+          .map((x) => el("li", { class: "reason" }, esc(x)))
+          .join("")}</ul>`,
+      ),
+    );
+  }
   for (const w of r.warnings) parts.push(el("div", { class: "warning" }, `warning: ${esc(w)}`));
   parts.push(facts(r));
+  parts.push(terminationFacts(r));
+  if (r.pods.length > 0) {
+    parts.push("<h3>exercise: did the disrupted pod carry traffic?</h3>");
+    parts.push(exerciseTable(r));
+  }
 
   const data = timelineData(r);
   if (data) {
@@ -316,7 +467,7 @@ function scenarioSection(r: ScenarioResult): string {
 export function renderHtmlReport(results: ScenarioResult[], options: HtmlOptions = {}): string {
   const title = options.title ?? "graceful-e2e report";
   const generatedAt = options.generatedAt ?? new Date().toISOString();
-  const counts = { pass: 0, fail: 0, error: 0 };
+  const counts = Object.fromEntries(RUN_STATUSES.map((s) => [s, 0])) as Record<RunStatus, number>;
   for (const r of results) counts[statusOf(r)]++;
   const head =
     `<meta charset="utf-8">` +
@@ -334,8 +485,10 @@ export function renderHtmlReport(results: ScenarioResult[], options: HtmlOptions
         "data-pass": counts.pass,
         "data-fail": counts.fail,
         "data-error": counts.error,
+        "data-inconclusive": counts.inconclusive,
       },
-      `${results.length} scenario run(s): ${counts.pass} passed, ${counts.fail} failed, ${counts.error} errored. Generated ${esc(generatedAt)}.`,
+      `${results.length} scenario run(s): ${counts.pass} passed, ${counts.fail} failed, ` +
+        `${counts.inconclusive} inconclusive, ${counts.error} errored. Generated ${esc(generatedAt)}.`,
     ),
     results.length > 0 ? summaryTable(results) : `<p class="muted">no scenario was run</p>`,
     ...results.map(scenarioSection),

@@ -1,10 +1,22 @@
 // JUnit XML for CI: one <testsuite> per run, one <testcase> per verdict of each scenario
 // (classname "<scenario>.<backend>", like the result file's name; name = the verdict's name). A
 // failed verdict carries a <failure> naming expected, actual and evidence; a scenario that errored
-// gets a testcase "run" with an <error> carrying the error message. Escaping by hand: the text is
-// ours, the rules are few (five entities, and the characters XML 1.0 cannot carry at all).
+// gets a testcase "run" with an <error> carrying the error message. A run with exercise evidence
+// gets a testcase "exercise" (did the disrupted pod carry traffic?); an INCONCLUSIVE run's
+// "exercise" carries an <error type="Inconclusive"> with the reasons — never a pass — and its
+// verdicts are <skipped> (they back nothing). Escaping by hand: the text is ours, the rules are few
+// (five entities, and the characters XML 1.0 cannot carry at all).
 import type { ScenarioResult } from "../runner/run.js";
 import { replaceNonXmlChars } from "./html-markup.js";
+import {
+  exerciseFigures,
+  exerciseHeadline,
+  inconclusiveReasons,
+  runStatus,
+  statusWord,
+  verdictUndecided,
+  warmUpText,
+} from "./status.js";
 
 /** A character XML cannot carry, made visible: U+0007 → "\\u0007". */
 function visible(ch: string): string {
@@ -46,6 +58,8 @@ export interface JunitCase {
   time: number;
   failure?: { message: string; type: string; body: string };
   error?: { message: string; type: string; body: string };
+  /** Not judged (the verdicts of an INCONCLUSIVE run). */
+  skipped?: { message: string };
   systemOut?: string;
 }
 
@@ -64,12 +78,50 @@ export function junitClassname(r: Pick<ScenarioResult, "scenario" | "backend">):
   return `${r.scenario.name}.${r.backend}`;
 }
 
-/** Test cases of one scenario run: its verdicts, plus "run" with an <error> when it errored. */
+/** The exercise evidence of a run as text lines: status, reasons, warm-up, per pod its figures. */
+export function exerciseBody(r: ScenarioResult): string[] {
+  const status = runStatus(r);
+  const lines = [`status: ${statusWord(status)}`];
+  if (status === "inconclusive") for (const reason of inconclusiveReasons(r)) lines.push(`inconclusive: ${reason}`);
+  if (r.warmUp) lines.push(`warm-up: ${warmUpText(r.warmUp)}`);
+  for (const pod of r.pods) {
+    if (!pod.exercise) {
+      lines.push(`pod ${pod.pod}: no exercise evidence`);
+      continue;
+    }
+    lines.push(`pod ${pod.pod}: ${exerciseHeadline(pod.exercise)}`);
+    for (const f of exerciseFigures(pod.exercise)) lines.push(`  ${f.label}: ${f.value}`);
+  }
+  return lines;
+}
+
+/**
+ * Test cases of one scenario run: its verdicts (skipped when the run is INCONCLUSIVE), "exercise"
+ * when there is exercise evidence or the run is inconclusive, and "run" with an <error> when it errored.
+ */
 export function junitCases(r: ScenarioResult): JunitCase[] {
   const classname = junitClassname(r);
   const resultFile = `${classname}.json`;
+  const status = runStatus(r);
+  const inconclusive = status === "inconclusive";
+  const reasons = inconclusive ? inconclusiveReasons(r) : [];
   const cases: JunitCase[] = r.verdicts.map((v) => {
     const body = `expected: ${v.expected}\nactual: ${v.actual}\nevidence: ${v.evidence}\nresult file: ${resultFile}`;
+    const undecided = verdictUndecided(v);
+    if (inconclusive || undecided !== undefined) {
+      const outcome = undecided !== undefined ? `could not be decided (${undecided})` : v.pass ? "passed" : "failed";
+      return {
+        classname,
+        name: v.name,
+        time: 0,
+        skipped: {
+          message:
+            `not judged: ${inconclusive ? `the run is INCONCLUSIVE (${reasons.join("; ")}); ` : ""}` +
+            `the verdict ${outcome}: expected ${v.expected}, actual ${v.actual}`,
+        },
+        systemOut: body,
+      };
+    }
     return {
       classname,
       name: v.name,
@@ -85,6 +137,17 @@ export function junitCases(r: ScenarioResult): JunitCase[] {
           }),
     };
   });
+  if (inconclusive || r.warmUp !== undefined || r.pods.some((p) => p.exercise !== undefined)) {
+    const body = [...exerciseBody(r), `result file: ${resultFile}`].join("\n");
+    cases.push({
+      classname,
+      name: "exercise",
+      time: 0,
+      ...(inconclusive
+        ? { error: { message: `INCONCLUSIVE: ${reasons.join("; ")}`, type: "Inconclusive", body } }
+        : { systemOut: body }),
+    });
+  }
   if (r.error !== undefined) {
     cases.push({
       classname,
@@ -143,6 +206,7 @@ function caseXml(c: JunitCase): string {
       `      <failure${attrs({ message: c.failure.message, type: c.failure.type })}>${escapeXmlText(c.failure.body)}</failure>`,
     );
   }
+  if (c.skipped) inner.push(`      <skipped${attrs({ message: c.skipped.message })}/>`);
   if (c.error) {
     inner.push(
       `      <error${attrs({ message: c.error.message, type: c.error.type })}>${escapeXmlText(c.error.body)}</error>`,
@@ -157,7 +221,8 @@ export function junitXml(results: ScenarioResult[], options: { name?: string } =
   const tests = suite.cases.length;
   const failures = suite.cases.filter((c) => c.failure).length;
   const errors = suite.cases.filter((c) => c.error).length;
-  const counts = { tests, failures, errors, skipped: 0, time: suite.time.toFixed(3) };
+  const skipped = suite.cases.filter((c) => c.skipped).length;
+  const counts = { tests, failures, errors, skipped, time: suite.time.toFixed(3) };
   const lines = [
     `<?xml version="1.0" encoding="UTF-8"?>`,
     `<testsuites${attrs({ name: options.name ?? "graceful-e2e", ...counts })}>`,

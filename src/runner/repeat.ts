@@ -1,21 +1,28 @@
-// Repeated runs of one scenario: the distribution of outcomes, and whether it is flaky.
+// Repeated runs of one scenario: the distribution of outcomes, and whether it is flaky; and the
+// exit code of `run` for a list of results.
+import { runStatus, verdictUndecided } from "../report/status.js";
 import type { ScenarioResult } from "./run.js";
 
-export type RepeatStatus = "pass" | "fail" | "flaky" | "error";
+export type RepeatStatus = "pass" | "fail" | "flaky" | "inconclusive" | "error";
 
 export interface RepeatSummary {
   scenario: string;
   runs: number;
+  /** Runs by status; they add up to `runs`. */
   passed: number;
+  /** Runs that failed a verdict on an exercised disruption (status fail). */
   failed: number;
+  /** Runs whose disrupted pod carried no traffic, or nothing could show it did. */
+  inconclusive: number;
   errored: number;
   /**
    * pass: every run passed. flaky: some runs passed and some failed a verdict — not a pass.
-   * fail: no run passed. error: the runs that completed passed, but at least one could not
-   * complete (setup failure, time limit): nothing proven either way.
+   * fail: runs failed a verdict and none passed. error: no run failed, but at least one could not
+   * complete (setup failure, time limit): nothing proven either way. inconclusive: no run failed or
+   * errored, but at least one was inconclusive (all of them: nothing was exercised at all) — not a pass.
    */
   status: RepeatStatus;
-  /** How often each verdict passed, e.g. "failed requests": "2/3". */
+  /** How often each verdict passed, e.g. "failed requests": "2/3", "exit": "1/3 (2 undecided)". */
   verdicts: Record<string, string>;
 }
 
@@ -28,55 +35,96 @@ export function summarizeRepeats(results: ScenarioResult[]): RepeatSummary[] {
     groups.set(r.scenario.name, list);
   }
   return [...groups.entries()].map(([scenario, runs]) => {
-    const passed = runs.filter((r) => r.pass).length;
-    const errored = runs.filter((r) => r.error !== undefined).length;
-    const tally = new Map<string, { pass: number; total: number }>();
+    const count = (status: string) => runs.filter((r) => runStatus(r) === status).length;
+    const passed = count("pass");
+    const failed = count("fail");
+    const inconclusive = count("inconclusive");
+    const errored = count("error");
+    const tally = new Map<string, { pass: number; total: number; undecided: number }>();
     for (const r of runs) {
       for (const v of r.verdicts) {
         // Per-pod verdict names carry the pod name; the pods differ from run to run.
         const name = v.name.replace(/ \([^)]*\)$/, "");
-        const t = tally.get(name) ?? { pass: 0, total: 0 };
+        const t = tally.get(name) ?? { pass: 0, total: 0, undecided: 0 };
         t.total++;
-        if (v.pass) t.pass++;
+        if (verdictUndecided(v) !== undefined) t.undecided++;
+        else if (v.pass) t.pass++;
         tally.set(name, t);
       }
     }
-    const failedVerdicts = runs.filter((r) => !r.pass && r.error === undefined).length;
     const status: RepeatStatus =
-      passed === runs.length ? "pass" : passed === 0 ? "fail" : failedVerdicts > 0 ? "flaky" : "error";
+      failed > 0 ? (passed > 0 ? "flaky" : "fail") : errored > 0 ? "error" : inconclusive > 0 ? "inconclusive" : "pass";
     return {
       scenario,
       runs: runs.length,
       passed,
-      failed: runs.length - passed,
+      failed,
+      inconclusive,
       errored,
       status,
-      verdicts: Object.fromEntries([...tally.entries()].map(([k, t]) => [k, `${t.pass}/${t.total}`])),
+      verdicts: Object.fromEntries(
+        [...tally.entries()].map(([k, t]) => [
+          k,
+          `${t.pass}/${t.total}${t.undecided > 0 ? ` (${t.undecided} undecided)` : ""}`,
+        ]),
+      ),
     };
   });
 }
 
-const STATUS_NOTE: Record<RepeatStatus, string> = {
-  pass: "",
-  fail: "",
-  flaky: " → FLAKY: the verdicts differ across repeats, so this is not a pass",
-  error: " → ERROR: not every run completed, so this is not a pass",
-};
+function statusNote(s: RepeatSummary): string {
+  switch (s.status) {
+    case "flaky":
+      return " → FLAKY: the verdicts differ across repeats, so this is not a pass";
+    case "error":
+      return " → ERROR: not every run completed, so this is not a pass";
+    case "inconclusive":
+      return s.inconclusive === s.runs
+        ? " → INCONCLUSIVE: in no run did the disrupted pod carry traffic, so nothing is proven"
+        : " → INCONCLUSIVE: not every run's disrupted pod carried traffic, so this is not a pass";
+    default:
+      return "";
+  }
+}
 
-/** e.g. "PASS  a: 3/3 pass — failed requests 3/3", "FLAKY b: 2/3 pass → FLAKY: ... — failed requests 2/3". */
+/**
+ * e.g. "PASS  a: 3/3 pass — failed requests 3/3", "FLAKY b: 2/3 pass, 1 fail → FLAKY: ... — failed requests 2/3",
+ * "INCONCLUSIVE c: 0/3 pass, 3 inconclusive → INCONCLUSIVE: ...".
+ */
 export function formatRepeatSummaries(summaries: RepeatSummary[]): string {
   const lines = ["repeats (verdict distribution per scenario):"];
   for (const s of summaries) {
     const verdicts = Object.entries(s.verdicts)
       .map(([k, v]) => `${k} ${v}`)
       .join("; ");
+    const others = [
+      s.failed ? `${s.failed} fail` : "",
+      s.inconclusive ? `${s.inconclusive} inconclusive` : "",
+      s.errored ? `${s.errored} errored` : "",
+    ].filter(Boolean);
     lines.push(
       `  ${s.status.toUpperCase().padEnd(5)} ${s.scenario}: ${s.passed}/${s.runs} pass` +
-        `${s.errored ? `, ${s.errored} errored` : ""}${STATUS_NOTE[s.status]}` +
+        `${others.map((o) => `, ${o}`).join("")}${statusNote(s)}` +
         (verdicts ? ` — ${verdicts}` : ""),
     );
   }
   return lines.join("\n");
+}
+
+/** `run`'s exit codes for the runs' outcomes (2 for bad input and 130/143 are decided elsewhere). */
+export const EXIT_PASS = 0;
+export const EXIT_FAIL = 1;
+export const EXIT_INCONCLUSIVE = 3;
+
+/**
+ * 0 when every run passed; 1 when any run failed a verdict or errored (with --repeat: any scenario
+ * FAIL, FLAKY or ERROR); 3 when none did but some run was inconclusive. Pure.
+ */
+export function runExitCode(results: ScenarioResult[]): number {
+  const statuses = new Set(results.map(runStatus));
+  if (statuses.has("fail") || statuses.has("error")) return EXIT_FAIL;
+  if (statuses.has("inconclusive")) return EXIT_INCONCLUSIVE;
+  return EXIT_PASS;
 }
 
 /** Runs tasks with at most `limit` at a time; results keep the tasks' order. */

@@ -44,8 +44,34 @@ function erroredResult(): ScenarioResult {
     error: NASTY,
     pods: [],
     verdicts: [],
+    status: "error",
     pass: false,
   };
+}
+
+/** A real run's figures, its disrupted pod shown to have carried nothing: INCONCLUSIVE. */
+function inconclusiveResult(from: ScenarioResult[]): ScenarioResult {
+  const source = from.find((r) => r.scenario.name === "exec-form-prestop-sleep");
+  if (!source) throw new Error("fixture exec-form-prestop-sleep missing");
+  const r = structuredClone(source);
+  r.scenario = { ...r.scenario, name: "exec-form-unexercised" };
+  const pod = r.pods[0]!;
+  pod.exercise = {
+    pod: pod.pod,
+    status: "not-exercised",
+    sources: ["service-proxy", "x-served-by"],
+    openConnectionsAtDelete: 0,
+    servedInSecondBeforeDelete: 0,
+    answeredAfterSigterm: 0,
+    lastNewConnectionMs: -1200,
+    newConnectionsAfterDelete: 0,
+    summary: "no connection open at the delete; nothing served in the second before it",
+  };
+  r.status = "inconclusive";
+  r.pass = false;
+  r.inconclusive = [`${pod.pod} carried no traffic when it was deleted`];
+  r.warmUp = { startedAt: 0, endedAt: 800, pods: ["a", "b"], answered: ["a", "b"], probes: 6, complete: true };
+  return r;
 }
 
 type Attrs = Record<string, string | null>;
@@ -74,7 +100,8 @@ describe.skipIf(!haveChromium)("HTML report in Chromium", () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "ge-report-"));
     profile = await mkdtemp(join(tmpdir(), "ge-chromium-"));
-    results = [...(await readResults(FIXTURES)), erroredResult()];
+    const fixtures = await readResults(FIXTURES);
+    results = [...fixtures, inconclusiveResult(fixtures), erroredResult()];
     const written = await writeReports(results, dir, { generatedAt: "2026-11-27T12:00:00.000Z" });
     reportUrl = pathToFileURL(written.html).href;
     junit = await readFile(written.junit, "utf8");
@@ -224,6 +251,41 @@ describe.skipIf(!haveChromium)("HTML report in Chromium", () => {
     expect(await page.locator(`${sec} tr.verdict`).count()).toBe(0);
   });
 
+  it("an INCONCLUSIVE run: its badge, reasons, exercise evidence and the last new connection in the picture", async () => {
+    const r = results.find((x) => x.status === "inconclusive")!;
+    const e = r.pods[0]!.exercise!;
+    const sec = `#${sectionId(r)}`;
+    expect(await page.locator(sec).getAttribute("data-status")).toBe("inconclusive");
+    expect(await page.locator(`${sec} h2 .status`).textContent()).toBe("INCONCLUSIVE");
+    expect(await page.locator(`#summary tr[data-scenario="${r.scenario.name}"] .status`).textContent()).toBe(
+      "INCONCLUSIVE",
+    );
+    expect(await page.locator(`${sec} .inconclusive li.reason`).allTextContents()).toEqual(r.inconclusive);
+    const [row] = await collect(page, `${sec} tr.exercise`, [
+      "data-pod",
+      "data-exercise",
+      "data-open-connections-at-delete",
+      "data-served-in-second-before-delete",
+      "data-answered-after-sigterm",
+      "data-last-new-connection-ms",
+    ]);
+    expect(row).toMatchObject({
+      "data-pod": e.pod,
+      "data-exercise": e.status,
+      "data-open-connections-at-delete": String(e.openConnectionsAtDelete),
+      "data-served-in-second-before-delete": String(e.servedInSecondBeforeDelete),
+      "data-answered-after-sigterm": String(e.answeredAfterSigterm),
+      "data-last-new-connection-ms": String(e.lastNewConnectionMs),
+    });
+    expect(await page.locator(`${sec} .warm-up`).getAttribute("data-complete")).toBe("true");
+    const marker = page.locator(`${sec} svg [data-marker="last-connection"]`);
+    expect(await marker.getAttribute("data-t")).toBe(
+      String(r.pods[0]!.deleteAt + e.lastNewConnectionMs! - r.timeline!.origin),
+    );
+    expect((await marker.locator("line").boundingBox())?.height ?? 0).toBeGreaterThan(100);
+    expect(await page.locator(".totals").getAttribute("data-inconclusive")).toBe("1");
+  });
+
   it("junit.xml parses as XML and says what the JSON says", async () => {
     const parsed = (await page.evaluate(
       `(() => {
@@ -242,6 +304,7 @@ describe.skipIf(!haveChromium)("HTML report in Chromium", () => {
             name: c.getAttribute("name"),
             failure: c.querySelector("failure")?.getAttribute("message") ?? null,
             error: c.querySelector("error")?.getAttribute("message") ?? null,
+            skipped: c.querySelector("skipped") ? true : null,
           })),
         };
       })()`,
@@ -252,26 +315,48 @@ describe.skipIf(!haveChromium)("HTML report in Chromium", () => {
       tests: string;
       failures: string;
       errors: string;
-      cases: Array<{ classname: string; name: string; failure: string | null; error: string | null }>;
+      cases: Array<{
+        classname: string;
+        name: string;
+        failure: string | null;
+        error: string | null;
+        skipped: boolean | null;
+      }>;
     };
     expect(parsed.error).toBeNull();
     expect(parsed.root).toBe("testsuites");
     expect(parsed.suites).toBe(1);
-    const expected = results.flatMap((r) => [
-      ...r.verdicts.map((v) => ({
-        classname: `${r.scenario.name}.${r.backend}`,
-        name: v.name,
-        failure: v.pass ? null : `expected ${v.expected}, actual ${v.actual}; evidence: ${v.evidence}`,
-        error: null,
-      })),
-      ...(r.error
-        ? [{ classname: `${r.scenario.name}.${r.backend}`, name: "run", failure: null, error: r.error }]
-        : []),
-    ]);
+    const expected = results.flatMap((r) => {
+      const classname = `${r.scenario.name}.${r.backend}`;
+      const inconclusive = r.status === "inconclusive";
+      return [
+        // An inconclusive run's verdicts are skipped: they back nothing.
+        ...r.verdicts.map((v) => ({
+          classname,
+          name: v.name,
+          failure:
+            v.pass || inconclusive ? null : `expected ${v.expected}, actual ${v.actual}; evidence: ${v.evidence}`,
+          error: null,
+          skipped: inconclusive ? true : null,
+        })),
+        ...(inconclusive
+          ? [
+              {
+                classname,
+                name: "exercise",
+                failure: null,
+                error: `INCONCLUSIVE: ${r.inconclusive?.join("; ")}`,
+                skipped: null,
+              },
+            ]
+          : []),
+        ...(r.error ? [{ classname, name: "run", failure: null, error: r.error, skipped: null }] : []),
+      ];
+    });
     // The error message, tab and newline included, survives the round trip exactly.
     expect(parsed.cases).toEqual(expected);
     expect(parsed.tests).toBe(String(expected.length));
     expect(parsed.failures).toBe(String(expected.filter((c) => c.failure).length));
-    expect(parsed.errors).toBe("1");
+    expect(parsed.errors).toBe("2");
   });
 });

@@ -149,6 +149,7 @@ describe("one run's figures", () => {
       pods,
       timeline: buildTimeline(events),
       verdicts: [],
+      status: "fail",
       pass: false,
     };
   }

@@ -10,6 +10,7 @@ import {
   bucketFailures,
   extractMarkers,
   failureKindCounts,
+  lastConnectionMarkers,
   layoutLabels,
   shortPod,
   timelineData,
@@ -292,6 +293,7 @@ describe("HTML report", () => {
       error: 'kind create cluster failed: "exit 1" <stderr>',
       pods: [],
       verdicts: [],
+      status: "error",
       pass: false,
     };
     const page = renderHtmlReport([r]);
@@ -308,6 +310,125 @@ describe("HTML report", () => {
 
   it("an empty run is still a page", () => {
     expect(renderHtmlReport([])).toContain("no scenario was run");
+  });
+});
+
+/** The exec-form fixture, its disrupted pod unexercised: an INCONCLUSIVE run with a warm-up. */
+function inconclusiveRun(results: ScenarioResult[]): ScenarioResult {
+  const r = structuredClone(byName(results, "exec-form-prestop-sleep"));
+  const pod = r.pods[0]!;
+  pod.exercise = {
+    pod: pod.pod,
+    status: "not-exercised",
+    sources: ["service-proxy", "x-served-by"],
+    openConnectionsAtDelete: 0,
+    servedInSecondBeforeDelete: 0,
+    answeredAfterSigterm: 0,
+    servedTotal: 0,
+    connectionsRouted: 1,
+    lastNewConnectionMs: -1500,
+    newConnectionsAfterDelete: 0,
+    summary: "nothing open at the delete, <nothing> served",
+  };
+  r.status = "inconclusive";
+  r.pass = false;
+  r.inconclusive = [`${pod.pod} carried no traffic`, "warm-up incomplete"];
+  r.warmUp = {
+    startedAt: 1000,
+    endedAt: 3500,
+    pods: ["a", "b"],
+    answered: ["a"],
+    probes: 20,
+    complete: false,
+  };
+  return r;
+}
+
+describe("HTML report: statuses and exercise evidence", () => {
+  let results: ScenarioResult[];
+  beforeAll(async () => {
+    results = await readResults(FIXTURES);
+  });
+
+  it("an INCONCLUSIVE run: its badge, its reasons, the warm-up, the evidence table and verdicts marked not judged", () => {
+    const r = inconclusiveRun(results);
+    const pod = r.pods[0]!;
+    const page = renderHtmlReport([...results, r]);
+    expect(statusOf(r)).toBe("inconclusive");
+    expect(page).toContain('data-total="4" data-pass="2" data-fail="1" data-error="0" data-inconclusive="1"');
+    expect(page).toContain("4 scenario run(s): 2 passed, 1 failed, 1 inconclusive, 0 errored.");
+    const start = page.indexOf(`<section class="scenario scenario-inconclusive" id="${sectionId(r)}"`);
+    expect(start).toBeGreaterThan(0);
+    const section = page.slice(start, page.indexOf("</section>", start));
+    expect(section).toMatch(
+      /<span class="status status-inconclusive" data-status="inconclusive"[^>]*>INCONCLUSIVE<\/span>/,
+    );
+    expect(section).toContain(`<li class="reason">${esc(pod.pod)} carried no traffic</li>`);
+    expect(section).toContain('data-reasons="2"');
+    expect(section).toMatch(
+      /class="warm-up" data-pods="2" data-answered="1" data-complete="false" data-duration-ms="2500">1\/2 pod\(s\) answered/,
+    );
+    const row = /<tr class="exercise exercise-not-exercised"[^>]*>/.exec(section)?.[0] ?? "";
+    expect(row).toContain(`data-pod="${pod.pod}"`);
+    expect(row).toContain('data-exercise="not-exercised"');
+    expect(row).toContain('data-open-connections-at-delete="0"');
+    expect(row).toContain('data-served-in-second-before-delete="0"');
+    expect(row).toContain('data-answered-after-sigterm="0"');
+    expect(row).toContain('data-last-new-connection-ms="-1500"');
+    expect(section).toContain("none after the delete (the last at −1.50 s)");
+    expect(section).toContain("nothing open at the delete, &lt;nothing&gt; served");
+    expect(section).toContain('<table class="verdicts not-judged">');
+    // The picture marks the last new connection routed to the disrupted pod.
+    expect(dataOf(section, "data-t", /data-marker="last-connection"/)).toEqual(["-1500"]);
+    expect(section).toContain('data-legend-marker="last-connection"');
+    // The summary row says INCONCLUSIVE too.
+    const summary = page.slice(
+      page.indexOf('<table id="summary">'),
+      page.indexOf("</table>", page.indexOf('<table id="summary">')),
+    );
+    expect(summary).toContain('class="summary-row summary-inconclusive"');
+  });
+
+  it("an undecidable verdict: '? undecided' with why, not a failure", () => {
+    const r = inconclusiveRun(results);
+    Object.assign(r.verdicts[2]!, { pass: false, decidable: false, inconclusive: "only the API's <made-up> 137" });
+    const page = renderHtmlReport([r]);
+    expect(dataOf(page, "data-undecided", /class="verdict verdict-undecided"/)).toEqual([
+      "only the API&#39;s &lt;made-up&gt; 137",
+    ]);
+    expect(page).toContain('<td class="v-pass">? undecided</td>');
+    expect(page).not.toContain('class="verdict verdict-fail"');
+  });
+
+  it("PASS / FAIL / ERROR badges and a file written before status existed", () => {
+    const page = renderHtmlReport(results);
+    expect(page.match(/class="status status-pass"/g)?.length).toBe(4); // 2 in the table, 2 in the sections
+    expect(page.match(/class="status status-fail"/g)?.length).toBe(2);
+    const legacy = structuredClone(byName(results, "exec-form-prestop-sleep")) as Partial<ScenarioResult>;
+    delete legacy.status;
+    const old = renderHtmlReport([legacy as ScenarioResult]);
+    expect(old).toContain('data-status="pass"');
+    expect(old).toContain("no exercise evidence: this result was written before");
+  });
+
+  it("termination is delete → container exit; gone is said apart", () => {
+    const r = byName(results, "shell-form-no-prestop");
+    const page = renderHtmlReport([r]);
+    expect(page).toContain('<th title="delete → container exit">termination</th>');
+    expect(page).toMatch(/termination \(delete → container exit\) 8\.15 s; gone \(container removed\) at \+8\.16 s/);
+  });
+
+  it("last-connection markers: at delete + lastNewConnectionMs, relative to the origin; pods named when several", () => {
+    const pods = [
+      { pod: "web-a", deleteAt: 10_000, exercise: { lastNewConnectionMs: 900 } },
+      { pod: "web-b", deleteAt: 12_000, exercise: { lastNewConnectionMs: -200 } },
+      { pod: "web-c", deleteAt: 12_000 },
+    ] as unknown as ScenarioResult["pods"];
+    expect(lastConnectionMarkers(pods, 10_000).map((m) => [m.kind, m.t, m.label, m.event])).toEqual([
+      ["last-connection", 900, "last new connection @a", "exercise"],
+      ["last-connection", 1800, "last new connection @b", "exercise"],
+    ]);
+    expect(lastConnectionMarkers(pods.slice(0, 1), 10_000)[0]?.label).toBe("last new connection");
   });
 });
 
@@ -329,7 +450,8 @@ describe("docs/results-schema.md", () => {
   it("documents every field found in the real result files", async () => {
     const doc = await readFile(join(ROOT, "docs/results-schema.md"), "utf8");
     const found = new Set<string>();
-    for (const r of await readResults(FIXTURES)) keys(r, "", found);
+    const results = await readResults(FIXTURES);
+    for (const r of [...results, inconclusiveRun(results)]) keys(r, "", found);
     const missing = [...found].filter((k) => !doc.includes(`\`${k}\``)).sort();
     expect(missing).toEqual([]);
   });

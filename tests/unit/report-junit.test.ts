@@ -24,6 +24,7 @@ function erroredResult(error: string, name = "broken-image"): ScenarioResult {
     error,
     pods: [],
     verdicts: [],
+    status: "error",
     pass: false,
   };
 }
@@ -184,5 +185,114 @@ describe("writing reports", () => {
     expect(JSON.parse(await readFile(json, "utf8"))).toEqual(r);
     expect(await readFile(written.junit, "utf8")).toContain(`<error message="deploy timed out after 120 s"`);
     expect(await readFile(written.html, "utf8")).toContain("deploy timed out after 120 s");
+  });
+});
+
+describe("JUnit XML: exercise and INCONCLUSIVE", () => {
+  let fixtures: ScenarioResult[];
+  beforeAll(async () => {
+    fixtures = await readResults(FIXTURES);
+  });
+  const exec = () => structuredClone(fixtures.find((r) => r.scenario.name === "exec-form-prestop-sleep")!);
+
+  function inconclusive(): ScenarioResult {
+    const r = exec();
+    const pod = r.pods[0]!;
+    pod.exercise = {
+      pod: pod.pod,
+      status: "not-exercised",
+      sources: ["service-proxy"],
+      openConnectionsAtDelete: 0,
+      servedInSecondBeforeDelete: 0,
+      lastNewConnectionMs: -800,
+      summary: "nothing open, nothing served",
+    };
+    r.verdicts[1]!.pass = false;
+    r.status = "inconclusive";
+    r.pass = false;
+    r.inconclusive = [`${pod.pod} carried no traffic <at all>`];
+    r.warmUp = { startedAt: 0, endedAt: 500, pods: ["a", "b"], answered: ["a"], probes: 9, complete: false };
+    return r;
+  }
+
+  it("an inconclusive run is an <error> testcase 'exercise' with the reasons; its verdicts are skipped, never passed", () => {
+    const r = inconclusive();
+    const pod = r.pods[0]!.pod;
+    const cases = junitCases(r);
+    expect(
+      cases.map((c) => [c.name, c.skipped ? "skipped" : c.error ? "error" : c.failure ? "failure" : "pass"]),
+    ).toEqual([...r.verdicts.map((v) => [v.name, "skipped"]), ["exercise", "error"]]);
+    const exercise = cases.at(-1)!;
+    expect(exercise.error?.type).toBe("Inconclusive");
+    expect(exercise.error?.message).toBe(`INCONCLUSIVE: ${pod} carried no traffic <at all>`);
+    expect(exercise.error?.body.split("\n")).toEqual([
+      "status: INCONCLUSIVE",
+      `inconclusive: ${pod} carried no traffic <at all>`,
+      "warm-up: 1/2 pod(s) answered through the Service in 0.50 s (9 probe(s)), INCOMPLETE: the bound ran out first; not answered: b",
+      `pod ${pod}: not-exercised — nothing open, nothing served`,
+      "  connections open at the delete: 0",
+      "  requests served in the second before the delete: 0",
+      "  delete → last new connection routed to it: none after the delete (the last at −0.80 s)",
+      "  sources: service-proxy",
+      "result file: exec-form-prestop-sleep.local.json",
+    ]);
+    // A verdict that failed on an unexercised run is not a failure either: it backs nothing.
+    expect(cases[1]?.skipped?.message).toMatch(
+      /^not judged: the run is INCONCLUSIVE \(.*\); the verdict failed: expected /,
+    );
+    expect(cases[0]?.skipped?.message).toMatch(/the verdict passed: expected ≤ 0, actual 0$/);
+    const xml = junitXml([r]);
+    expect(tags(xml, "testsuites")[0]).toMatchObject({
+      tests: String(r.verdicts.length + 1),
+      failures: "0",
+      errors: "1",
+      skipped: String(r.verdicts.length),
+    });
+    expect(tags(xml, "error")).toEqual([
+      { message: escapeXmlAttr(`INCONCLUSIVE: ${pod} carried no traffic <at all>`), type: "Inconclusive" },
+    ]);
+    expect(tags(xml, "skipped")).toHaveLength(r.verdicts.length);
+    expect(xml).toContain("carried no traffic &lt;at all&gt;");
+  });
+
+  it("an exercised run gets a passing 'exercise' testcase with its figures next to the verdicts", () => {
+    const r = exec();
+    const pod = r.pods[0]!;
+    pod.exercise = {
+      pod: pod.pod,
+      status: "exercised",
+      sources: ["service-proxy", "x-served-by"],
+      openConnectionsAtDelete: 5,
+      servedInSecondBeforeDelete: 61,
+      answeredAfterSigterm: 4,
+      lastNewConnectionMs: 990,
+      newConnectionsAfterDelete: 1,
+      summary: "5 connections open at the delete",
+    };
+    const cases = junitCases(r);
+    expect(cases.map((c) => c.name)).toEqual([...r.verdicts.map((v) => v.name), "exercise"]);
+    expect(cases.every((c) => !c.error && !c.failure && !c.skipped)).toBe(true);
+    expect(cases.at(-1)?.systemOut).toContain("status: PASS\n");
+    expect(cases.at(-1)?.systemOut).toContain("  requests answered after SIGTERM: 4\n");
+    expect(cases.at(-1)?.systemOut).toContain(
+      "  delete → last new connection routed to it: +0.99 s (1 new after the delete)\n",
+    );
+    expect(tags(junitXml([r]), "testsuites")[0]).toMatchObject({ errors: "0", failures: "0", skipped: "0" });
+  });
+
+  it("an undecidable verdict is skipped with why, never a pass or a failure", () => {
+    const r = inconclusive();
+    Object.assign(r.verdicts[2]!, { pass: false, decidable: false, inconclusive: "exit code unknown" });
+    const c = junitCases(r)[2]!;
+    expect(c.failure).toBeUndefined();
+    expect(c.skipped?.message).toMatch(/the verdict could not be decided \(exit code unknown\): expected graceful/);
+  });
+
+  it("a failed run on an exercised pod keeps its <failure>", () => {
+    const r = structuredClone(fixtures.find((x) => x.scenario.name === "single-failure-500")!);
+    r.pods[0]!.exercise = { pod: r.pods[0]!.pod, status: "exercised", sources: ["x-served-by"], summary: "served" };
+    const xml = junitXml([r]);
+    expect(tags(xml, "failure")).toHaveLength(1);
+    expect(tags(xml, "testsuites")[0]).toMatchObject({ failures: "1", errors: "0", skipped: "0" });
   });
 });

@@ -1,0 +1,172 @@
+// A run's status and the evidence behind it, in the words every report shares (console, JUnit,
+// HTML, the styles table): PASS / FAIL / INCONCLUSIVE / ERROR, the exercise evidence of each
+// disrupted pod (did it carry traffic when it was disrupted?) and the warm-up before the delete.
+// Words: "termination" is delete → container exit; "gone" is the pod object deleted from the API
+// (Kubernetes) or the container removed (local), which can come seconds after the exit.
+import type { PodOutcome } from "../backends/backend.js";
+import type { ExerciseEvidence } from "../observe/exercise-types.js";
+import type { Timeline } from "../observe/timeline.js";
+import type { RunStatus, ScenarioResult, WarmUpReport } from "../runner/run.js";
+import type { Verdict } from "../verdict/verdicts.js";
+
+export const RUN_STATUSES: readonly RunStatus[] = ["pass", "fail", "inconclusive", "error"];
+
+/** True when the file says its status (result files written before `status` existed do not). */
+export function hasStatus(r: Pick<ScenarioResult, "status">): boolean {
+  return (RUN_STATUSES as readonly unknown[]).includes((r as { status?: unknown }).status);
+}
+
+/**
+ * The run's status. Result files written before `status` existed carry only `pass` and `error`:
+ * their status is derived from those (and they carry no exercise evidence: see hasStatus).
+ */
+export function runStatus(r: Pick<ScenarioResult, "status" | "error" | "pass">): RunStatus {
+  if (hasStatus(r)) return r.status;
+  return r.error !== undefined ? "error" : r.pass ? "pass" : "fail";
+}
+
+/** "PASS", "FAIL", "INCONCLUSIVE", "ERROR". */
+export function statusWord(s: RunStatus): string {
+  return s.toUpperCase();
+}
+
+/** What each status means, in one line (console footers, HTML titles, JUnit bodies). */
+export const STATUS_MEANING: Record<RunStatus, string> = {
+  pass: "every verdict passed and every disrupted pod was shown to carry traffic",
+  fail: "a verdict failed on an exercised disruption",
+  inconclusive: "a disrupted pod carried no traffic, or nothing could show that it did: the verdicts back nothing",
+  error: "the run could not complete",
+};
+
+/** 2 decimals in seconds: "3.15 s". */
+export function secondsText(ms: number, digits = 2): string {
+  return `${(ms / 1000).toFixed(digits)} s`;
+}
+
+/** Signed seconds: "+0.98 s", "−1.20 s". */
+export function signedSeconds(ms: number, digits = 2): string {
+  return `${ms < 0 ? "−" : "+"}${(Math.abs(ms) / 1000).toFixed(digits)} s`;
+}
+
+/**
+ * Delete → the last new connection routed to the pod: "+0.98 s (3 new after the delete)", or
+ * "none after the delete (the last at −1.20 s)" when the value is negative.
+ */
+export function lastNewConnectionText(
+  e: Pick<ExerciseEvidence, "lastNewConnectionMs" | "newConnectionsAfterDelete">,
+): string | undefined {
+  const ms = e.lastNewConnectionMs;
+  if (ms === undefined) return undefined;
+  if (ms < 0) return `none after the delete (the last at ${signedSeconds(ms)})`;
+  const n = e.newConnectionsAfterDelete;
+  return `${signedSeconds(ms)}${n !== undefined ? ` (${n} new after the delete)` : ""}`;
+}
+
+export interface ExerciseFigure {
+  /** Stable key (the ExerciseEvidence field it comes from): data-* attributes, tests. */
+  key: keyof ExerciseEvidence;
+  label: string;
+  value: string;
+  /** The raw number, when it is one. */
+  raw?: number;
+}
+
+/** The evidence's figures with their labels, in reading order; absent figures are left out. */
+export function exerciseFigures(e: ExerciseEvidence): ExerciseFigure[] {
+  const out: ExerciseFigure[] = [];
+  const count = (key: keyof ExerciseEvidence, label: string, v: number | undefined) => {
+    if (v !== undefined) out.push({ key, label, value: String(v), raw: v });
+  };
+  count("openConnectionsAtDelete", "connections open at the delete", e.openConnectionsAtDelete);
+  count("servedInSecondBeforeDelete", "requests served in the second before the delete", e.servedInSecondBeforeDelete);
+  count("answeredAfterSigterm", "requests answered after SIGTERM", e.answeredAfterSigterm);
+  const last = lastNewConnectionText(e);
+  if (last !== undefined) {
+    out.push({
+      key: "lastNewConnectionMs",
+      label: "delete → last new connection routed to it",
+      value: last,
+      raw: e.lastNewConnectionMs,
+    });
+  }
+  count("servedTotal", "requests served in the window", e.servedTotal);
+  count("connectionsRouted", "connections routed to it in the window", e.connectionsRouted);
+  out.push({ key: "sources", label: "sources", value: e.sources.length > 0 ? e.sources.join(", ") : "none" });
+  return out;
+}
+
+/**
+ * Why a verdict could not be decided either way (`decidable: false`, e.g. an exit code the API made
+ * up), or undefined when it was decided. Such a verdict neither passes nor fails; the run is INCONCLUSIVE.
+ */
+export function verdictUndecided(v: Verdict): string | undefined {
+  const x = v as Verdict & { decidable?: boolean; inconclusive?: string };
+  return x.decidable === false ? (x.inconclusive ?? "the evidence cannot decide it") : undefined;
+}
+
+/** "✓", "✗", or "?" for a verdict the evidence could not decide. */
+export function verdictMark(v: Verdict): string {
+  return verdictUndecided(v) !== undefined ? "?" : v.pass ? "✓" : "✗";
+}
+
+/** One line: "exercised — <summary>". */
+export function exerciseHeadline(e: ExerciseEvidence): string {
+  return `${e.status}${e.summary ? ` — ${e.summary}` : ""}`;
+}
+
+/** The reasons a run is inconclusive; one generic reason when the runner gave none. */
+export function inconclusiveReasons(r: Pick<ScenarioResult, "inconclusive" | "pods">): string[] {
+  if (r.inconclusive && r.inconclusive.length > 0) return r.inconclusive;
+  const unexercised = r.pods.filter((p) => p.exercise && p.exercise.status !== "exercised");
+  if (unexercised.length > 0)
+    return unexercised.map((p) => `${p.pod}: ${exerciseHeadline(p.exercise as ExerciseEvidence)}`);
+  return ["no disrupted pod was shown to carry traffic"];
+}
+
+/**
+ * "2/2 pods answered through the Service in 0.35 s (12 probes), complete", or
+ * "1/2 pods answered … INCOMPLETE: the bound ran out first; not answered: pod-b".
+ */
+export function warmUpText(w: WarmUpReport): string {
+  const missing = w.pods.filter((p) => !w.answered.includes(p));
+  const head =
+    `${w.answered.length}/${w.pods.length} pod(s) answered through the Service in ` +
+    `${secondsText(w.endedAt - w.startedAt)} (${w.probes} probe(s))`;
+  const tail = w.complete
+    ? ", complete"
+    : `, INCOMPLETE: the bound ran out first${missing.length > 0 ? `; not answered: ${missing.join(", ")}` : ""}`;
+  return `${head}${tail}${w.note ? ` — ${w.note}` : ""}`;
+}
+
+/**
+ * When the pod's (last) container exited: `exitedAt`, else (result files written before it existed)
+ * the timeline's container-exit entry for the pod.
+ */
+export function containerExitAt(
+  pod: Pick<PodOutcome, "pod" | "exitedAt">,
+  timeline?: Pick<Timeline, "entries">,
+): number | undefined {
+  if (pod.exitedAt !== undefined) return pod.exitedAt;
+  const exits = (timeline?.entries ?? []).filter((e) => e.kind === "container-exit" && e.pod === pod.pod);
+  return exits.length > 0 ? Math.max(...exits.map((e) => e.at)) : undefined;
+}
+
+/**
+ * Delete → container exit ("termination"), as text. When no exit was seen, only the time the pod
+ * was gone is known (an upper bound): "≤ 14.20 s (no exit seen; pod gone)".
+ */
+export function terminationText(
+  pod: Pick<PodOutcome, "pod" | "deleteAt" | "exitedAt" | "goneAt"> | undefined,
+  timeline?: Pick<Timeline, "entries">,
+): string {
+  if (!pod) return "-";
+  const exit = containerExitAt(pod, timeline);
+  if (exit !== undefined) return secondsText(exit - pod.deleteAt);
+  if (pod.goneAt !== undefined) return `≤ ${secondsText(pod.goneAt - pod.deleteAt)} (no exit seen; pod gone)`;
+  return "-";
+}
+
+/** "pod object deleted" on Kubernetes, "container removed" on the local runtime. */
+export function goneMeaning(backend: string): string {
+  return backend === "local" ? "container removed" : "pod object deleted";
+}
