@@ -1,5 +1,5 @@
 // Pure parsers for the /proc files the process-tree inspection reads: status (signal masks,
-// namespace PIDs), net/tcp{,6} (listening sockets) and the kernel's rules for what a signal
+// namespace PIDs), net/tcp{,6} (listening sockets, established connections) and the kernel's rules for what a signal
 // with each disposition does to a process.
 //
 // Signal masks in /proc/<pid>/status are hexadecimal bitmasks where signal n is bit n-1:
@@ -116,20 +116,90 @@ export interface ListeningSocket {
   address: string;
 }
 
-/** TCP sockets in state LISTEN (0A) from /proc/<pid>/net/tcp or net/tcp6. */
-export function parseListeningSockets(text: string): ListeningSocket[] {
-  const out: ListeningSocket[] = [];
+/** TCP state codes as /proc/net/tcp prints them (include/net/tcp_states.h, hex). */
+export const TCP_STATE_ESTABLISHED = "01";
+export const TCP_STATE_LISTEN = "0A";
+
+/** One row of /proc/<pid>/net/tcp or net/tcp6 (the socket table of the process's network namespace). */
+export interface TcpTableRow {
+  /** Local address as /proc prints it (hex, host byte order per 32-bit word). */
+  localHex: string;
+  localPort: number;
+  remoteHex: string;
+  remotePort: number;
+  /** Two hex digits: 01 ESTABLISHED, 0A LISTEN, 06 TIME_WAIT... */
+  state: string;
+  inode: number;
+}
+
+/** Every well-formed row of /proc/<pid>/net/tcp or net/tcp6 (the header line is skipped). */
+export function parseTcpTable(text: string): TcpTableRow[] {
+  const out: TcpTableRow[] = [];
   for (const line of text.split("\n").slice(1)) {
     const cols = line.trim().split(/\s+/);
     // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
-    if (cols.length < 10 || cols[3] !== "0A") continue;
-    const [address, portHex] = (cols[1] ?? "").split(":");
-    const port = Number.parseInt(portHex ?? "", 16);
+    if (cols.length < 10) continue;
+    const [localHex, localPortHex] = (cols[1] ?? "").split(":");
+    const [remoteHex, remotePortHex] = (cols[2] ?? "").split(":");
+    const localPort = Number.parseInt(localPortHex ?? "", 16);
+    const remotePort = Number.parseInt(remotePortHex ?? "", 16);
     const inode = Number(cols[9]);
-    if (!Number.isInteger(port) || !Number.isInteger(inode)) continue;
-    out.push({ port, inode, address: address ?? "" });
+    if (!Number.isInteger(localPort) || !Number.isInteger(remotePort) || !Number.isInteger(inode)) continue;
+    out.push({
+      localHex: localHex ?? "",
+      localPort,
+      remoteHex: remoteHex ?? "",
+      remotePort,
+      state: (cols[3] ?? "").toUpperCase(),
+      inode,
+    });
   }
   return out;
+}
+
+/**
+ * A /proc/net/tcp{,6} address in readable form. Each 32-bit word is printed in host byte order
+ * (little-endian on x86-64 and arm64, which is what this assumes): 0100007F = 127.0.0.1.
+ */
+export function decodeProcAddress(hex: string): string {
+  const word = (w: string) => (w.match(/../g) ?? []).reverse().map((b) => Number.parseInt(b, 16));
+  if (hex.length === 8) return word(hex).join(".");
+  if (hex.length !== 32) return hex;
+  const bytes = [0, 8, 16, 24].flatMap((i) => word(hex.slice(i, i + 8)));
+  // IPv4-mapped (::ffff:a.b.c.d): how a dual-stack listener sees IPv4 clients.
+  if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) {
+    return `::ffff:${bytes.slice(12).join(".")}`;
+  }
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((((bytes[i] ?? 0) << 8) | (bytes[i + 1] ?? 0)).toString(16));
+  // RFC 5952: the longest run of two or more zero groups becomes "::".
+  let best = { at: -1, len: 0 };
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && groups[j] === "0") j++;
+    if (j - i > best.len) best = { at: i, len: j - i };
+    i = j === i ? i + 1 : j;
+  }
+  if (best.len < 2) return groups.join(":");
+  return `${groups.slice(0, best.at).join(":")}::${groups.slice(best.at + best.len).join(":")}`;
+}
+
+/**
+ * Established TCP connections whose local port is `port` (the container's listening port) in one or
+ * more /proc/<pid>/net/tcp / tcp6 texts: the client connections the container holds right now, as
+ * its own socket table says (independent of the node's conntrack).
+ */
+export function countEstablished(port: number, ...tables: string[]): number {
+  return tables
+    .flatMap((t) => parseTcpTable(t))
+    .filter((r) => r.state === TCP_STATE_ESTABLISHED && r.localPort === port).length;
+}
+
+/** TCP sockets in state LISTEN (0A) from /proc/<pid>/net/tcp or net/tcp6. */
+export function parseListeningSockets(text: string): ListeningSocket[] {
+  return parseTcpTable(text)
+    .filter((r) => r.state === TCP_STATE_LISTEN)
+    .map((r) => ({ port: r.localPort, inode: r.inode, address: r.localHex }));
 }
 
 /** The inode of a "socket:[12345]" file descriptor link, if it is one. */
