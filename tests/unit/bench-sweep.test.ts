@@ -65,7 +65,7 @@ describe("sweep scenarios", () => {
     expect(s0.terminationGracePeriodSeconds).toBe(8);
     expect(s0.load.durationSeconds).toBe(6);
     expect(s0.local.endpointPropagationMs).toBe(1000);
-    expect(s0.disruption).toEqual({ action: "delete", count: 1, atSeconds: 2 });
+    expect(s0.disruption).toEqual({ action: "delete", count: 1, atSeconds: 2, victims: "busiest" });
     const s1 = sweepScenario({ ...CFG, mode: "rollout" }, 0.5, 3);
     expect(s1.name).toBe("bench-prestop-rollout-d0p5-r3");
     expect(s1.preStop).toEqual({ type: "sleep", seconds: 0.5 });
