@@ -3,13 +3,12 @@
 // prediction held, what went wrong and how to fix it.
 import { getContainerRuntimeClient } from "testcontainers";
 import type { Backend } from "../backends/backend.js";
-import { runScenario, type ScenarioResult } from "../runner/run.js";
+import { type RunOptions, runScenario, type ScenarioResult } from "../runner/run.js";
 import { scenarioWarnings } from "../scenario/load.js";
 import { type Scenario, ScenarioSpec } from "../scenario/schema.js";
 import { UsageError } from "../util/errors.js";
 import { configureTestcontainersOffline } from "../util/testcontainers-env.js";
 import { type CheckObservation, type Diagnosis, diagnose, observe } from "./diagnose.js";
-import { InspectingBackend } from "./inspecting-backend.js";
 import { type Prediction, predict } from "./predict.js";
 import type { ProcessTreeInspection } from "./types.js";
 
@@ -129,9 +128,14 @@ export async function resolveFixedRef(ref: string): Promise<{ ref: string; note?
 
 export interface CheckHooks {
   onProgress?: (line: string) => void;
-  /** Called once the deleted pod's tree was read, before the load starts. */
+  /**
+   * Called with the deleted pod's inspection (read by the backend before any signal) and what it
+   * predicts, once the run is over and before the diagnosis.
+   */
   onPrediction?: (inspection: ProcessTreeInspection | undefined, prediction: Prediction | undefined) => void;
   resultsDir?: string;
+  /** How the image reference is checked (default: the runner's; tests pass their own). */
+  resolveImage?: RunOptions["resolveImage"];
 }
 
 export async function runCheck(backend: Backend, opts: CheckOptions, hooks: CheckHooks = {}): Promise<CheckReport> {
@@ -145,31 +149,18 @@ export async function runCheck(backend: Backend, opts: CheckOptions, hooks: Chec
     throw new UsageError(`check options: ${err instanceof Error ? err.message : String(err)}`);
   }
 
-  let victim: string | undefined;
-  let inspection: ProcessTreeInspection | undefined;
-  let prediction: Prediction | undefined;
-  const inspecting = new InspectingBackend(backend, (deployment, inspections) => {
-    // The local backend deletes the first ready replica(s): deployment.pods[0].
-    victim = deployment.pods[0];
-    inspection = victim ? inspections.get(victim) : undefined;
-    prediction =
-      inspection && inspection.processes.length > 0 ? predict(inspection.processes, { port: opts.port }) : undefined;
-    hooks.onPrediction?.(inspection, prediction);
-  });
-
   const result = await runScenario(
     { file: `check ${resolved.ref}`, scenario, warnings: scenarioWarnings(scenario) },
-    { backend: inspecting, resultsDir: hooks.resultsDir, onProgress: hooks.onProgress },
+    { backend, resultsDir: hooks.resultsDir, onProgress: hooks.onProgress, resolveImage: hooks.resolveImage },
   );
-  notes.push(...inspecting.notes);
+  // Every backend reads the pods it deploys before any signal (local: the host's /proc; kind: the
+  // node's; existing: exec in the container) and hands the deleted pod's reading back on its outcome.
   const pod = result.pods[0];
-  if (pod && victim && pod.pod !== victim) {
-    // Not the pod we predicted for: use the deleted one's own inspection.
-    inspection = inspecting.inspections.get(pod.pod);
-    prediction =
-      inspection && inspection.processes.length > 0 ? predict(inspection.processes, { port: opts.port }) : undefined;
-    notes.push(`the deleted pod was ${pod.pod}, not ${victim}: its own inspection is used`);
-  }
+  const inspection = pod?.inspection;
+  const prediction =
+    inspection && inspection.processes.length > 0 ? predict(inspection.processes, { port: opts.port }) : undefined;
+  if (pod && !inspection) notes.push(`the ${backend.name} backend did not read the process tree of ${pod.pod}`);
+  if (pod) hooks.onPrediction?.(inspection, prediction);
   const observation = observe({ pod, load: result.load, timeline: result.timeline });
   const diagnosis = diagnose(prediction, observation, {
     graceSeconds: opts.graceSeconds,

@@ -5,6 +5,9 @@
 // host's /proc is not the daemon's (Docker Desktop, a remote DOCKER_HOST, no permission):
 // `docker exec <id> sh -c '…cat /proc/…'` inside the container, or PID 1's status alone when
 // the image has no shell.
+// The same texts are read for Kubernetes pods (one parser, parseExecOutput + buildProcesses): on a
+// kind node with NODE_SCRIPT (node-proc.ts), or inside the container with EXEC_SCRIPT through the
+// Kubernetes exec API (inspectByExec, k8s/driver.ts).
 import { readdir, readFile, readlink } from "node:fs/promises";
 import { getContainerRuntimeClient } from "testcontainers";
 import { configureTestcontainersOffline } from "../util/testcontainers-env.js";
@@ -157,13 +160,8 @@ async function fromHost(containerId: string): Promise<ProcessTreeInspection> {
 
 const MARK = "@@graceful-e2e@@";
 
-/** POSIX sh run inside the container: every process's status, cmdline, wchan, fds; the TCP tables. */
-export const EXEC_SCRIPT = [
-  `echo "${MARK} self $$"`,
-  "for d in /proc/[0-9]*; do",
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
-  '  p="${d#/proc/}"',
-  '  [ -r "$d/status" ] || continue',
+/** The /proc texts of one process directory "$d" (PID "$p"): the sections parseExecOutput reads. */
+const PER_PROCESS = [
   `  echo "${MARK} pid $p"`,
   '  cat "$d/status" 2>/dev/null',
   `  echo "${MARK} cmdline"`,
@@ -172,19 +170,62 @@ export const EXEC_SCRIPT = [
   `  echo "${MARK} wchan"`,
   '  cat "$d/wchan" 2>/dev/null',
   "  echo",
+  `  echo "${MARK} syscall"`,
+  '  cat "$d/syscall" 2>/dev/null',
   `  echo "${MARK} fd"`,
   '  for f in "$d"/fd/*; do readlink "$f" 2>/dev/null; done',
+];
+
+/** POSIX sh run inside the container: every process's status, cmdline, wchan, syscall, fds; the TCP tables. */
+export const EXEC_SCRIPT = [
+  `echo "${MARK} self $$"`,
+  "for d in /proc/[0-9]*; do",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
+  '  p="${d#/proc/}"',
+  '  [ -r "$d/status" ] || continue',
+  ...PER_PROCESS,
   "done",
   `echo "${MARK} tcp"`,
   "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null",
 ].join("\n");
 
-/** Parses EXEC_SCRIPT's output (pure); the script's own shell and its children are left out. */
-export function parseExecOutput(out: string): { raws: RawProcess[]; listening: ListeningSocket[] } {
+/**
+ * POSIX sh run on a Kubernetes NODE (kind: `docker exec <node> sh -c NODE_SCRIPT sh <pid>`), for
+ * the container whose PID 1 is node PID $1 (crictl inspect's info.pid): the same texts as
+ * EXEC_SCRIPT for every process in that container's PID namespace (same /proc/<p>/ns/pid link; where
+ * that link cannot be read, the same /proc/<p>/cgroup), and the TCP tables of its network namespace.
+ * The PID arrives as an argument, never inside the script text, and is checked to be digits.
+ */
+export const NODE_SCRIPT = [
+  'pid="$1"',
+  'case "$pid" in ""|*[!0-9]*) echo "not a pid: $pid" >&2; exit 2;; esac',
+  '[ -r "/proc/$pid/status" ] || { echo "no process $pid on this node" >&2; exit 3; }',
+  'ns=$(readlink "/proc/$pid/ns/pid" 2>/dev/null)',
+  'cg=$(cat "/proc/$pid/cgroup" 2>/dev/null)',
+  `echo "${MARK} self $$"`,
+  `if [ -n "$ns" ]; then echo "${MARK} match pid-namespace"; else echo "${MARK} match cgroup"; fi`,
+  "for d in /proc/[0-9]*; do",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
+  '  p="${d#/proc/}"',
+  '  [ -r "$d/status" ] || continue',
+  '  if [ -n "$ns" ]; then [ "$(readlink "$d/ns/pid" 2>/dev/null)" = "$ns" ] || continue',
+  '  else [ "$(cat "$d/cgroup" 2>/dev/null)" = "$cg" ] || continue; fi',
+  ...PER_PROCESS,
+  "done",
+  `echo "${MARK} tcp"`,
+  'cat "/proc/$pid/net/tcp" "/proc/$pid/net/tcp6" 2>/dev/null',
+].join("\n");
+
+/**
+ * Parses EXEC_SCRIPT's or NODE_SCRIPT's output (pure); the script's own shell and its children are
+ * left out. `matchedBy`: how NODE_SCRIPT picked the container's processes (pid-namespace | cgroup).
+ */
+export function parseExecOutput(out: string): { raws: RawProcess[]; listening: ListeningSocket[]; matchedBy?: string } {
   const raws: RawProcess[] = [];
   let self = -1;
+  let matchedBy: string | undefined;
   let current: RawProcess | undefined;
-  let section: "status" | "cmdline" | "wchan" | "fd" | "tcp" | undefined;
+  let section: "status" | "cmdline" | "wchan" | "syscall" | "fd" | "tcp" | undefined;
   const tcp: string[] = [];
   const cmdline: string[] = [];
   const flushCmdline = () => {
@@ -196,6 +237,7 @@ export function parseExecOutput(out: string): { raws: RawProcess[]; listening: L
       const [, what, arg] = line.split(" ");
       if (section === "cmdline") flushCmdline();
       if (what === "self") self = Number(arg);
+      else if (what === "match") matchedBy = arg;
       else if (what === "pid") {
         current = { readPid: Number(arg), status: "", cmdline: "", fdLinks: [] };
         raws.push(current);
@@ -208,6 +250,7 @@ export function parseExecOutput(out: string): { raws: RawProcess[]; listening: L
     else if (section === "status") current.status += `${line}\n`;
     else if (section === "cmdline") cmdline.push(line);
     else if (section === "wchan") current.wchan = `${current.wchan ?? ""}${line}`.trim();
+    else if (section === "syscall") current.syscall = `${current.syscall ?? ""}${line}`.trim();
     else if (section === "fd" && line.trim() !== "") current.fdLinks.push(line.trim());
   }
   if (section === "cmdline") flushCmdline();
@@ -225,53 +268,80 @@ export function parseExecOutput(out: string): { raws: RawProcess[]; listening: L
   return {
     raws: raws.filter((r) => !isOurs(r)),
     listening: tables.flatMap((t) => parseListeningSockets(t)),
+    ...(matchedBy !== undefined ? { matchedBy } : {}),
   };
+}
+
+/** Runs argv inside the container (docker exec, the Kubernetes exec API); never rejects. */
+export type ContainerExec = (argv: string[]) => Promise<{ exitCode: number; stdout: string; stderr: string }>;
+
+/** How an exec-based reading names itself in the report. */
+export interface ExecReader {
+  source: "docker-exec" | "kube-exec";
+  /** "docker exec <id>", "the Kubernetes exec API (pod/container)" */
+  via: string;
+}
+
+/**
+ * The process tree read INSIDE the container by exec: EXEC_SCRIPT when the image has a POSIX sh,
+ * else PID 1's status and cmdline alone (cat), else nothing. Never throws; `notes` come first in the
+ * result's notes (why this fallback was used).
+ */
+export async function inspectByExec(
+  exec: ContainerExec,
+  containerId: string,
+  reader: ExecReader,
+  notes: string[] = [],
+): Promise<ProcessTreeInspection> {
+  const out = [...notes];
+  const safe = (argv: string[]) =>
+    exec(argv).catch((err: unknown) => ({ exitCode: -1, stdout: "", stderr: errorText(err) }));
+  const shell = await safe(["sh", "-c", EXEC_SCRIPT]);
+  if (shell.exitCode === 0 && shell.stdout.includes(MARK)) {
+    const { raws, listening } = parseExecOutput(shell.stdout);
+    return {
+      containerId,
+      at: Date.now(),
+      source: reader.source,
+      sourceDetail: `read inside the container: ${reader.via} sh -c 'cat /proc/<pid>/status …'`,
+      processes: buildProcesses(raws, listening, { fromHost: false }),
+      notes: out,
+    };
+  }
+  out.push(
+    `no shell in the image (${reader.via} sh: ${shell.stderr.trim().slice(0, 120) || `exit ${shell.exitCode}`})`,
+  );
+  const status = await safe(["cat", "/proc/1/status"]);
+  const cmdline = await safe(["cat", "/proc/1/cmdline"]);
+  if (status.exitCode === 0 && status.stdout.includes("Pid:")) {
+    out.push(`only PID 1 could be read (${reader.via} cat /proc/1/status)`);
+    return {
+      containerId,
+      at: Date.now(),
+      source: reader.source,
+      sourceDetail: `read inside the container: ${reader.via} cat /proc/1/status (PID 1 only)`,
+      processes: buildProcesses(
+        [{ readPid: 1, status: status.stdout, cmdline: cmdline.exitCode === 0 ? cmdline.stdout : "", fdLinks: [] }],
+        [],
+        { fromHost: false },
+      ),
+      notes: out,
+    };
+  }
+  out.push(`${reader.via} cat /proc/1/status failed too`);
+  return { containerId, at: Date.now(), source: "none", sourceDetail: "could not be read", processes: [], notes: out };
 }
 
 async function fromExec(containerId: string, hostError: string): Promise<ProcessTreeInspection> {
   configureTestcontainersOffline();
   const client = await getContainerRuntimeClient();
   const container = client.container.getById(containerId);
-  const notes = [`host /proc not usable (${hostError})`];
-  const shell = await client.container.exec(container, ["sh", "-c", EXEC_SCRIPT]).catch((err: unknown) => ({
-    exitCode: -1,
-    stdout: "",
-    stderr: errorText(err),
-    output: "",
-  }));
-  if (shell.exitCode === 0 && shell.stdout.includes(MARK)) {
-    const { raws, listening } = parseExecOutput(shell.stdout);
-    return {
-      containerId,
-      at: Date.now(),
-      source: "docker-exec",
-      sourceDetail: "read inside the container: docker exec <id> sh -c 'cat /proc/<pid>/status …' (fallback)",
-      processes: buildProcesses(raws, listening, { fromHost: false }),
-      notes,
-    };
-  }
-  notes.push(
-    `no shell in the image (docker exec sh: ${shell.stderr.trim().slice(0, 120) || `exit ${shell.exitCode}`})`,
+  return inspectByExec(
+    (argv) => client.container.exec(container, argv),
+    containerId,
+    { source: "docker-exec", via: `docker exec ${containerId.slice(0, 12)}` },
+    [`host /proc not usable (${hostError})`],
   );
-  const status = await client.container.exec(container, ["cat", "/proc/1/status"]).catch(() => undefined);
-  const cmdline = await client.container.exec(container, ["cat", "/proc/1/cmdline"]).catch(() => undefined);
-  if (status?.exitCode === 0) {
-    notes.push("only PID 1 could be read (docker exec cat /proc/1/status)");
-    return {
-      containerId,
-      at: Date.now(),
-      source: "docker-exec",
-      sourceDetail: "read inside the container: docker exec <id> cat /proc/1/status (PID 1 only)",
-      processes: buildProcesses(
-        [{ readPid: 1, status: status.stdout, cmdline: cmdline?.stdout ?? "", fdLinks: [] }],
-        [],
-        { fromHost: false },
-      ),
-      notes,
-    };
-  }
-  notes.push("docker exec cat /proc/1/status failed too");
-  return { containerId, at: Date.now(), source: "none", sourceDetail: "could not be read", processes: [], notes };
 }
 
 /**

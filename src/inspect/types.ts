@@ -6,7 +6,10 @@ export interface InspectedProcess {
   pid: number;
   /** Parent PID inside the container (0: the parent is outside, e.g. PID 1 or a `docker exec`). */
   ppid: number;
-  /** PID as the host (the Docker daemon's PID namespace) sees it, when read from the host. */
+  /**
+   * PID as seen from outside the container, when read from there: local, the host (the Docker
+   * daemon's PID namespace); kind, the node the pod runs on.
+   */
   hostPid?: number;
   /** Process group and session inside the container, when the kernel reports them (NSpgid/NSsid). */
   pgid?: number;
@@ -29,7 +32,7 @@ export interface InspectedProcess {
   listens: number[];
 }
 
-export type InspectionSource = "host-proc" | "docker-exec" | "none";
+export type InspectionSource = "host-proc" | "node-proc" | "docker-exec" | "kube-exec" | "none";
 
 export interface ProcessTreeInspection {
   containerId: string;
@@ -37,8 +40,11 @@ export interface ProcessTreeInspection {
   at: number;
   /**
    * host-proc: /proc/<host pid>/… read on this machine with the host PIDs `docker top` gave;
-   * docker-exec: `docker exec <id> sh -c 'cat /proc/…'` inside the container (fallback);
-   * none: neither worked (see notes).
+   * node-proc: /proc/<node pid>/… read on the pod's Kubernetes node (kind: docker exec into the node
+   *   container), the container's processes found from crictl inspect's PID;
+   * docker-exec: `docker exec <id> sh -c 'cat /proc/…'` inside the container (local fallback);
+   * kube-exec: the same script through the Kubernetes exec API (kind fallback, existing cluster);
+   * none: nothing worked (see notes).
    */
   source: InspectionSource;
   /** The same in words, for the report. */

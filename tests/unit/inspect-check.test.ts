@@ -1,7 +1,13 @@
-// The pure parts of `graceful-e2e check`: the scenario it runs, its name, floating references,
-// and the exit status.
-import { describe, expect, it } from "vitest";
-import { CHECK_DEFAULTS, checkScenario, checkScenarioName, isFloatingRef } from "../../src/inspect/check.js";
+// `graceful-e2e check`: the scenario it runs, its name, floating references, and which inspection
+// it predicts from (the backend's own, on the deleted pod's outcome).
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Backend, Deployment, DisruptionOutcome } from "../../src/backends/backend.js";
+import { CHECK_DEFAULTS, checkScenario, checkScenarioName, isFloatingRef, runCheck } from "../../src/inspect/check.js";
+import { predict } from "../../src/inspect/predict.js";
+import { formatInspection } from "../../src/inspect/report.js";
+import type { ProcessTreeInspection } from "../../src/inspect/types.js";
 
 describe("check scenario", () => {
   const opts = { ...CHECK_DEFAULTS, image: "my/app:1.4", port: 3000 };
@@ -14,7 +20,7 @@ describe("check scenario", () => {
     expect(s.replicas).toBe(2);
     expect(s.preStop).toEqual({ type: "sleep", seconds: 2 });
     expect(s.terminationGracePeriodSeconds).toBe(30);
-    expect(s.disruption).toEqual({ action: "delete", count: 1, atSeconds: 2 });
+    expect(s.disruption).toMatchObject({ action: "delete", count: 1, atSeconds: 2 });
     expect(s.expectations).toEqual({ maxFailedRequests: 0 });
     expect(s.local.endpointPropagationMs).toBe(1000);
     expect(s.load).toMatchObject({ connections: 8, durationSeconds: 6, path: "/", keepAlive: true });
@@ -40,3 +46,118 @@ describe("check scenario", () => {
     expect(isFloatingRef("nginx@sha256:0123")).toBe(false);
   });
 });
+
+describe("runCheck uses the backend's own inspection (any backend, kind here)", () => {
+  let server: Server;
+  let port = 0;
+  beforeAll(async () => {
+    server = createServer((_req, res) => res.end("ok"));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  const shellForm: ProcessTreeInspection = {
+    containerId: "a9b497a8da1e",
+    at: 1,
+    source: "node-proc",
+    sourceDetail: "read on the node: docker exec graceful-e2e-control-plane cat /proc/<node pid>/status …",
+    processes: [
+      inspected(1, 0, 4242, "/bin/sh -c node /app/server.js", "default"),
+      inspected(7, 1, 4270, "node /app/server.js", "caught", [8080]),
+    ],
+    notes: [],
+  };
+
+  /** A "kind" backend with no cluster: its deleted pod comes back with the inspection it read at deploy. */
+  function fakeKind(inspection: ProcessTreeInspection | undefined): Backend {
+    return {
+      name: "kind",
+      async prepare() {},
+      async deploy(scenario, _image, _sink, runId): Promise<Deployment> {
+        return {
+          scenario,
+          runId,
+          target: { host: "127.0.0.1", port },
+          trafficPath: "fake",
+          pods: ["p0"],
+          platform: {},
+        };
+      },
+      async disrupt(): Promise<DisruptionOutcome> {
+        const at = Date.now();
+        return {
+          pods: [
+            {
+              pod: "p0",
+              pid1Cmdline: "/bin/sh -c node /app/server.js",
+              deleteAt: at,
+              exitedAt: at + 2000,
+              exitCode: 137,
+              sigkilled: true,
+              ...(inspection ? { inspection, prediction: predict(inspection.processes).summary } : {}),
+              processes: [],
+              notes: [],
+            },
+          ],
+        };
+      },
+      async teardown() {},
+    };
+  }
+
+  it("the deleted pod's inspection (kind: read on the node) is predicted from and reported", async () => {
+    const seen: Array<[ProcessTreeInspection | undefined, string | undefined]> = [];
+    const report = await runCheck(
+      fakeKind(shellForm),
+      { ...CHECK_DEFAULTS, image: "graceful-e2e/shell-form:1", port: 8080, loadSeconds: 1, atSeconds: 0 },
+      {
+        resolveImage: async () => ({ style: "custom", ref: "graceful-e2e/shell-form:1" }),
+        onPrediction: (i, p) => seen.push([i, p?.cause]),
+      },
+    );
+    expect(report.backend).toBe("kind");
+    expect(report.inspection).toBe(shellForm);
+    expect(report.prediction?.cause).toBe("shell-form-pid1");
+    expect(seen).toEqual([[shellForm, "shell-form-pid1"]]);
+    expect(report.notes).toEqual([]);
+    const text = formatInspection(report.inspection, report.prediction);
+    expect(text).not.toMatch(/not inspected/);
+    expect(text).toMatch(/^process tree before any signal \(read on the node: /);
+    expect(text).toMatch(/pid 1 \(parent 0, host pid 4242\) \/bin\/sh -c node \/app\/server\.js/);
+  });
+
+  it("a backend that read nothing: no prediction, and a note saying so", async () => {
+    const report = await runCheck(
+      fakeKind(undefined),
+      { ...CHECK_DEFAULTS, image: "x/y:1", port: 8080, loadSeconds: 1, atSeconds: 0 },
+      { resolveImage: async () => ({ style: "custom", ref: "x/y:1" }) },
+    );
+    expect(report.inspection).toBeUndefined();
+    expect(report.prediction).toBeUndefined();
+    expect(report.notes).toEqual(["the kind backend did not read the process tree of p0"]);
+  });
+});
+
+function inspected(
+  pid: number,
+  ppid: number,
+  hostPid: number,
+  command: string,
+  disposition: "caught" | "default",
+  listens: number[] = [],
+): ProcessTreeInspection["processes"][number] {
+  const argv = command.split(" ");
+  return {
+    pid,
+    ppid,
+    hostPid,
+    argv,
+    command,
+    name: argv[0]?.split("/").pop() ?? "",
+    sigterm: { disposition, caught: disposition === "caught", ignored: false, blocked: false },
+    masks: { caught: "", ignored: "", blocked: "" },
+    waitsForSignals: false,
+    listens,
+  };
+}

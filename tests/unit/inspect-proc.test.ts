@@ -1,6 +1,6 @@
 // /proc parsing → SIGTERM disposition, listening sockets, and the docker-exec fallback's output.
 import { describe, expect, it } from "vitest";
-import { buildProcesses, EXEC_SCRIPT, parseExecOutput } from "../../src/inspect/inspect.js";
+import { buildProcesses, EXEC_SCRIPT, NODE_SCRIPT, parseExecOutput } from "../../src/inspect/inspect.js";
 import {
   maskHas,
   parseCmdline,
@@ -190,6 +190,41 @@ describe("listening sockets and fds", () => {
 describe("docker exec fallback", () => {
   it("the script is plain POSIX sh reading /proc", () => {
     expect(EXEC_SCRIPT).toMatch(/for d in \/proc\/\[0-9\]\*/);
+  });
+
+  it("both scripts (in the container, on a node) read the same texts, syscall included", () => {
+    for (const script of [EXEC_SCRIPT, NODE_SCRIPT]) {
+      for (const file of ["status", "cmdline", "wchan", "syscall"]) expect(script).toContain(`cat "$d/${file}"`);
+      expect(script).toContain('readlink "$f"');
+    }
+    // The node script takes the PID as $1 only and checks it is digits before anything else.
+    expect(NODE_SCRIPT.split("\n").slice(0, 2)).toEqual([
+      'pid="$1"',
+      'case "$pid" in ""|*[!0-9]*) echo "not a pid: $pid" >&2; exit 2;; esac',
+    ]);
+  });
+
+  it("a synchronous signal waiter seen only through its syscall (wchan 0) is recognised", () => {
+    const M = "@@graceful-e2e@@";
+    const out = [
+      `${M} self 40`,
+      `${M} pid 1`,
+      statusText({ name: "tini", pid: 1, ppid: 0, ...MASKS.tini }).trimEnd(),
+      `${M} cmdline`,
+      "tini\0--\0/app/entrypoint.sh\0",
+      `${M} wchan`,
+      "0",
+      `${M} syscall`,
+      "128 0x7ffe0b1f5d40 0x7ffe0b1f5cc0 0x7ffe0b1f5cb0 0x8 0x0 0x0 0x7ffe0b1f5c98 0x4a1f5e",
+      `${M} fd`,
+      "/dev/null",
+      `${M} tcp`,
+      "",
+    ].join("\n");
+    const { raws } = parseExecOutput(out);
+    expect(raws[0]?.syscall).toMatch(/^128 /);
+    const [p] = buildProcesses(raws, [], { fromHost: false, arch: "x64" });
+    expect(p).toMatchObject({ pid: 1, command: "tini -- /app/entrypoint.sh", waitsForSignals: true });
   });
 
   it("parses the script's output and leaves out its own shell and children", () => {

@@ -4,7 +4,7 @@
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { GenericContainer, getContainerRuntimeClient, type StartedTestContainer } from "testcontainers";
-import { parseAppLine } from "../../observe/app-log.js";
+import { appEventsFromLine } from "../../observe/app-log.js";
 import type { EventSink } from "../../observe/events.js";
 import type { PreStop } from "../../scenario/schema.js";
 import { LABEL_ROOT, runLabels } from "../../util/labels.js";
@@ -37,8 +37,19 @@ export interface ProcessEntry {
   command: string;
 }
 
+/**
+ * One line of a container's log stream → the app events it states, into the sink: the same reading
+ * of the app's lines as on every backend (observe/app-log.ts). Docker's stream has no timestamp prefix;
+ * a line that carries no time of its own is placed at its arrival.
+ */
+export function recordLogLine(sink: EventSink, pod: string, line: string, now = Date.now()): void {
+  for (const event of appEventsFromLine(line, pod, now)) sink.record(event);
+}
+
 export class Replica {
   private exitCode?: Promise<number>;
+  /** remove() was called: stop waiting for readiness. */
+  private removed = false;
   private logsDone?: Promise<void>;
   /** Every raw line the container wrote, for the report. */
   readonly rawLogs: string[] = [];
@@ -92,8 +103,7 @@ export class Replica {
     this.logsDone = (async () => {
       for await (const line of lines) {
         this.rawLogs.push(line);
-        const event = parseAppLine(line, this.name);
-        if (event) sink.record(event);
+        recordLogLine(sink, this.name, line);
       }
     })().catch(() => undefined);
   }
@@ -130,6 +140,7 @@ export class Replica {
     const deadline = Date.now() + timeoutMs;
     let last = "no answer";
     while (Date.now() < deadline) {
+      if (this.removed) throw new Error(`replica ${this.name} was removed before it became ready`);
       try {
         const res = await fetch(`http://127.0.0.1:${this.hostPort}${path}`, { signal: AbortSignal.timeout(1000) });
         await res.arrayBuffer();
@@ -211,6 +222,7 @@ export class Replica {
 
   /** Removes the container whatever its state. */
   async remove(): Promise<void> {
+    this.removed = true;
     await (await this.container()).remove({ force: true, v: true }).catch(() => undefined);
   }
 }
