@@ -4,6 +4,7 @@ import type { ProcessTreeInspection } from "../inspect/types.js";
 import type { LoadResult } from "../load/types.js";
 import type { EventSink } from "../observe/events.js";
 import type { ExerciseEvidence, TrafficAttribution } from "../observe/exercise-types.js";
+import type { ExitEvidence } from "../observe/exit-evidence.js";
 import type { Disruption, LoadOptions, Scenario } from "../scenario/schema.js";
 
 export type BackendName = "local" | "kind" | "existing";
@@ -45,17 +46,29 @@ export interface PodOutcome {
   pod: string;
   /** PID 1's command line as the runtime reports it (before any signal). */
   pid1Cmdline: string;
+  /** The delete (epoch ms): t = 0 of the pod's termination. */
   deleteAt: number;
-  /** When the (last) container exited: what the app's termination time is measured to. */
+  /**
+   * When the (last) container exited, from the most precise source (exitEvidence). Termination =
+   * delete → this exit: the part the app and its image control.
+   */
   exitedAt?: number;
-  /** When the pod was gone (container removed / pod object deleted from the API). */
+  /**
+   * When the pod was gone: the pod object deleted from the API (kind/existing; on 1.20 seconds after the
+   * exit), the container removed (local). Not the exit: reported, never judged as termination.
+   */
   goneAt?: number;
-  /** Exit code the runtime/API reported. */
+  /** The exit code believed (exitEvidence.code): undefined when no trustworthy source reported one. */
   exitCode?: number;
-  /** Reason the runtime/API gave (e.g. Completed, Error, ContainerStatusUnknown). */
+  /** Reason the API gave (e.g. Completed, Error, OOMKilled, ContainerStatusUnknown), when its code is the one used. */
   exitReason?: string;
-  /** True when the grace period ran out and SIGKILL was sent while it still ran. */
+  /** True only when SIGKILL at the end of the grace period ended the container (exitEvidence.killedAtGraceEnd). */
   sigkilled: boolean;
+  /**
+   * Every source that recorded the exit (runtime, the app's PID 1 line, the API), which one the code
+   * and time come from, and why (src/observe/exit-evidence.ts).
+   */
+  exitEvidence?: ExitEvidence;
   /** The pod's processes (pid, parent, command line) before any signal, when the backend can see them. */
   processTree?: Array<{ pid: number; ppid: number; command: string }>;
   /** Every process's SIGTERM disposition read from /proc before any signal (local backend). */

@@ -5,8 +5,10 @@ import { FAILURE_KINDS, type FailureKind, type LoadResult } from "../load/types.
 import type { Timeline } from "../observe/timeline.js";
 import {
   abruptlyEnded,
+  exitCodeUnknown,
   exitedGracefully,
   failureSummary,
+  killedAtGraceEnd,
   sigtermReceipts,
   terminationMs,
 } from "../verdict/verdicts.js";
@@ -38,9 +40,16 @@ export interface CheckObservation {
     evidence: string;
   };
   exitCode?: number;
+  /**
+   * Set when the exit code is not known (the only record is the API's made-up 137 with reason
+   * ContainerStatusUnknown): why. Nothing is diagnosed from that code.
+   */
+  exitCodeUnknown?: string;
   sigkilled: boolean;
   /** Delete → container exit. */
   terminationMs?: number;
+  /** The termination's timing in words (never "+?": an unknown time is said to be unknown). */
+  timingWords: string;
   /** Delete → SIGTERM sent. */
   sigtermAfterMs?: number;
   /** SIGTERM sent → container exit. */
@@ -58,7 +67,43 @@ function firstAt(timeline: Timeline | undefined, kind: string, pod: string | und
   return timeline?.entries.find((e) => e.kind === kind && (pod === undefined || e.pod === pod))?.at;
 }
 
-const seconds = (ms: number | undefined) => (ms === undefined ? "?" : `${(ms / 1000).toFixed(2)} s`);
+const seconds = (ms: number | undefined) => (ms === undefined ? "an unknown time" : `${(ms / 1000).toFixed(2)} s`);
+
+function exitCodeWords(code: number | undefined, unknown: string | undefined): string {
+  return unknown !== undefined || code === undefined ? "exit code unknown" : `exit ${code}`;
+}
+
+/** "1.20 s after SIGTERM", or, when SIGTERM's time is unknown, "2.10 s after the delete (…)". */
+export function afterSigtermWords(o: { exitAfterSigtermMs?: number; terminationMs?: number }): string {
+  if (o.exitAfterSigtermMs !== undefined) return `${seconds(o.exitAfterSigtermMs)} after SIGTERM`;
+  if (o.terminationMs !== undefined) {
+    return `${seconds(o.terminationMs)} after the delete (when SIGTERM was sent is not known on this backend)`;
+  }
+  return "at a time not observed";
+}
+
+/**
+ * The termination's timing in words: delete → exit, and SIGTERM when known. An unknown time is said to
+ * be unknown (never a "+?" placeholder).
+ */
+export function timingWords(
+  pod: PodOutcome | undefined,
+  sigtermAt: number | undefined,
+  exitAt: number | undefined,
+): string {
+  if (!pod) return "no pod was disrupted";
+  const sigterm =
+    sigtermAt !== undefined
+      ? `SIGTERM at +${seconds(sigtermAt - pod.deleteAt)}`
+      : "when SIGTERM was sent is not known (this backend does not see it)";
+  if (exitAt === undefined) {
+    return `the container's exit was not observed${pod.goneAt !== undefined ? ` (pod gone at +${seconds(pod.goneAt - pod.deleteAt)})` : ""}; ${sigterm}`;
+  }
+  const exit = `${seconds(exitAt - pod.deleteAt)} from the delete to the exit`;
+  return sigtermAt !== undefined
+    ? `${exit} (${sigterm}, exit ${seconds(exitAt - sigtermAt)} after it)`
+    : `${exit} (${sigterm})`;
+}
 
 export function observe(input: { pod?: PodOutcome; load?: LoadResult; timeline?: Timeline }): CheckObservation {
   const { pod, load, timeline } = input;
@@ -81,13 +126,24 @@ export function observe(input: { pod?: PodOutcome; load?: LoadResult; timeline?:
   let compatible: Outcome[] = [];
   let outcomeWords: string;
   const logged = (pod?.processes.length ?? 0) > 0;
+  const unknownCode = pod ? exitCodeUnknown(pod) : undefined;
+  const exitWords = exitCodeWords(pod?.exitCode, unknownCode);
   if (!pod) outcomeWords = "no pod was disrupted";
   else if (sigkilled) {
     compatible = ["killed"];
-    outcomeWords = `SIGKILLed at the end of the grace period (exit ${pod.exitCode ?? "?"})`;
+    outcomeWords = `SIGKILLed at the end of the grace period (exit ${pod.exitCode ?? 137})`;
+  } else if (unknownCode) {
+    // Nothing is read from a made-up code: only what the timing and the app's own lines show.
+    if (killedAtGraceEnd(pod) !== false) compatible.push("killed");
+    if (!logged) compatible.push("graceful", "abrupt");
+    else compatible.push(abruptlyEnded(pod).length > 0 ? "abrupt" : "graceful");
+    outcomeWords =
+      `exit code unknown (${unknownCode})` +
+      (logged && abruptlyEnded(pod).length > 0 ? `; ${abruptlyEnded(pod).join(", ")} never logged an exit` : "") +
+      (logged && abruptlyEnded(pod).length === 0 ? "; every process logged its own exit" : "");
   } else if (logged && abruptlyEnded(pod).length > 0) {
     compatible = ["abrupt"];
-    outcomeWords = `abrupt: exit ${pod.exitCode ?? "?"}, and ${abruptlyEnded(pod).join(", ")} never logged an exit (killed when PID 1 exited)`;
+    outcomeWords = `abrupt: ${exitWords}, and ${abruptlyEnded(pod).join(", ")} never logged an exit (killed when PID 1 exited)`;
   } else if (logged && exitedGracefully(pod)) {
     compatible = ["graceful"];
     outcomeWords = `graceful: every process logged its own exit, container exit ${pod.exitCode}`;
@@ -95,12 +151,16 @@ export function observe(input: { pod?: PodOutcome; load?: LoadResult; timeline?:
     compatible = ["graceful", "abrupt"];
     outcomeWords = `exited ${pod.exitCode} before the grace period ended (no app log lines to tell a drain from a kill)`;
   } else {
-    outcomeWords = `exited ${pod.exitCode ?? "?"} before the grace period ended`;
+    outcomeWords = `${exitWords === "exit code unknown" ? "exit not observed" : `exited with ${exitWords}`} before the grace period ended`;
   }
 
   // SIGTERM: from the app's own log lines when it writes them, else inferred from exit timing and code.
   let sigterm: CheckObservation["sigterm"];
   const exitAfter = exitAt !== undefined && sigtermAt !== undefined ? exitAt - sigtermAt : undefined;
+  const afterWords = afterSigtermWords({
+    exitAfterSigtermMs: exitAfter,
+    terminationMs: pod ? terminationMs(pod) : undefined,
+  });
   if (pod && logged) {
     const receipts = sigtermReceipts(pod);
     const got = receipts.filter((r) => r.at !== undefined);
@@ -114,23 +174,36 @@ export function observe(input: { pod?: PodOutcome; load?: LoadResult; timeline?:
         )
         .join(", ")}`,
     };
-  } else if (!pod || sigtermAt === undefined) {
+  } else if (!pod || (sigtermAt === undefined && exitAt === undefined)) {
     sigterm = {
       received: "unknown",
       inferred: true,
-      evidence: "SIGTERM was never sent (the run did not get that far)",
+      evidence: pod
+        ? "neither SIGTERM nor the container's exit was observed (the run did not get that far)"
+        : "SIGTERM was never sent (the run did not get that far)",
     };
   } else if (sigkilled) {
     sigterm = {
       received: "no",
       inferred: true,
-      evidence: `inferred: still running ${seconds(sigkillAt === undefined ? undefined : sigkillAt - sigtermAt)} after SIGTERM, SIGKILLed at the end of the grace period (exit ${pod.exitCode ?? "?"}): not handled`,
+      evidence:
+        "inferred: " +
+        (sigkillAt !== undefined && sigtermAt !== undefined
+          ? `still running ${seconds(sigkillAt - sigtermAt)} after SIGTERM`
+          : "still running when the grace period ended (when SIGTERM was sent is not known)") +
+        `, SIGKILLed at the end of the grace period (exit ${pod.exitCode ?? 137}): not handled`,
+    };
+  } else if (unknownCode) {
+    sigterm = {
+      received: "unknown",
+      inferred: true,
+      evidence: `the image logs no signal lines and the exit code is unknown (${unknownCode}); it ${afterWords}`,
     };
   } else if (pod.exitCode === 143 || pod.exitCode === 0) {
     sigterm = {
       received: "yes",
       inferred: true,
-      evidence: `inferred: exited ${pod.exitCode} ${seconds(exitAfter)} after SIGTERM${
+      evidence: `inferred: exited ${pod.exitCode} ${afterWords}${
         pod.exitCode === 143 ? " (143 = 128 + 15: terminated by SIGTERM's default action, or re-raised)" : ""
       }`,
     };
@@ -138,7 +211,7 @@ export function observe(input: { pod?: PodOutcome; load?: LoadResult; timeline?:
     sigterm = {
       received: "yes",
       inferred: true,
-      evidence: `inferred: exited ${pod.exitCode ?? "?"} ${seconds(exitAfter)} after SIGTERM (a code other than 0/143: its shutdown failed)`,
+      evidence: `inferred: exited ${pod.exitCode ?? "with an unknown code"} ${afterWords} (a code other than 0/143: its shutdown failed)`,
     };
   }
 
@@ -151,8 +224,10 @@ export function observe(input: { pod?: PodOutcome; load?: LoadResult; timeline?:
     outcomeWords,
     sigterm,
     exitCode: pod?.exitCode,
+    ...(unknownCode ? { exitCodeUnknown: unknownCode } : {}),
     sigkilled,
     terminationMs: pod ? terminationMs(pod) : undefined,
+    timingWords: timingWords(pod, sigtermAt, exitAt),
     sigtermAfterMs: pod && sigtermAt !== undefined ? sigtermAt - pod.deleteAt : undefined,
     exitAfterSigtermMs: exitAfter,
     endpointRemovedAfterMs: pod && endpointAt !== undefined ? endpointAt - pod.deleteAt : undefined,
@@ -307,7 +382,7 @@ function abruptDiagnosis(pred: Prediction, obs: CheckObservation): { problem: st
   const pid1 = pred.pid1?.command ?? obs.pid1Cmdline ?? "PID 1";
   const lost = obs.failed > 0 ? ` ${plural(obs.failed, "request")} failed (${obs.failureSummary}).` : "";
   const init = basename(pred.pid1?.command.split(/\s+/)[0] ?? "PID 1");
-  const after = `${((obs.exitAfterSigtermMs ?? 0) / 1000).toFixed(2)} s after SIGTERM (exit ${obs.exitCode ?? "?"})`;
+  const after = `${afterSigtermWords(obs)} (${exitCodeWords(obs.exitCode, obs.exitCodeUnknown)})`;
   switch (pred.cause) {
     case "init-child-dies":
       return {
@@ -346,7 +421,10 @@ function abruptDiagnosis(pred: Prediction, obs: CheckObservation): { problem: st
 }
 
 function gracefulDiagnosis(obs: CheckObservation, ctx: DiagnosisContext): { problem: string; fix?: string } {
-  const exit = `exited ${obs.exitCode ?? "?"} ${((obs.terminationMs ?? 0) / 1000).toFixed(2)} s after the delete`;
+  const exit =
+    obs.terminationMs === undefined
+      ? `exited ${obs.exitCode ?? "with an unknown code"} at a time not observed`
+      : `exited ${obs.exitCode ?? "with an unknown code"} ${seconds(obs.terminationMs)} after the delete`;
   if (obs.failed === 0) {
     return { problem: `nothing: SIGTERM reached the app, it drained and ${exit}; no request failed.` };
   }
@@ -406,7 +484,19 @@ export function diagnose(pred: Prediction | undefined, obs: CheckObservation, ct
     apps: [],
     appsFrom: "-",
   };
-  if (obs.compatible.includes("killed")) text = killedDiagnosis(p, obs, ctx);
+  if (
+    obs.exitCodeUnknown !== undefined &&
+    !obs.sigkilled &&
+    !(obs.compatible.length === 1 && obs.compatible[0] === "abrupt")
+  ) {
+    // Never diagnosed from a code the report itself flags as made up.
+    text = {
+      problem:
+        `how the container ended cannot be told: ${obs.exitCodeUnknown}. It exited ${afterSigtermWords(obs)}` +
+        (obs.compatible.length > 0 ? `, consistent with ${obs.compatible.join(" or ")}.` : ".") +
+        " The runtime's own record (kind: containerd's task events) or an exit line from PID 1 would tell.",
+    };
+  } else if (obs.compatible.includes("killed")) text = killedDiagnosis(p, obs, ctx);
   else if (obs.compatible.length === 1 && obs.compatible[0] === "abrupt") text = abruptDiagnosis(p, obs);
   else if (obs.compatible.includes("graceful")) {
     // Without app log lines, a prediction of "abrupt" is the better reading of a fast 143.
@@ -417,10 +507,13 @@ export function diagnose(pred: Prediction | undefined, obs: CheckObservation, ct
   } else if (obs.pod === undefined) {
     text = { problem: "the run ended before a pod was deleted: see the error" };
   } else {
-    text = {
-      problem: `the container exited ${obs.exitCode ?? "?"} ${((obs.exitAfterSigtermMs ?? 0) / 1000).toFixed(2)} s after SIGTERM: its shutdown path fails.`,
-      fix: "make the SIGTERM handler exit 0 once the drain is done; look at the container's last log lines.",
-    };
+    text =
+      obs.exitCode === undefined
+        ? { problem: `the container's exit code was not observed (it exited ${afterSigtermWords(obs)}).` }
+        : {
+            problem: `the container exited ${obs.exitCode} ${afterSigtermWords(obs)}: its shutdown path fails.`,
+            fix: "make the SIGTERM handler exit 0 once the drain is done; look at the container's last log lines.",
+          };
   }
   if (dropped && !/\brequests? (failed|in flight)/.test(text.problem)) {
     text.problem += ` ${plural(obs.failed, "request")} failed (${obs.failureSummary}).`;

@@ -3,8 +3,6 @@ import type { CheckReport } from "./check.js";
 import type { Prediction } from "./predict.js";
 import type { ProcessTreeInspection } from "./types.js";
 
-const s = (ms: number | undefined) => (ms === undefined ? "?" : `${(ms / 1000).toFixed(2)} s`);
-
 export function formatInspection(
   inspection: ProcessTreeInspection | undefined,
   prediction: Prediction | undefined,
@@ -41,13 +39,10 @@ export function formatCheckReport(r: CheckReport): string {
       }${r.backend === "local" ? `, endpoint propagation ${r.scenario.local.endpointPropagationMs} ms (a parameter)` : ""}, ` +
         `load ${r.scenario.load.connections} connections on ${r.scenario.load.path}, delete at +${r.scenario.disruption.atSeconds} s`,
     ],
-    ["PID 1", o.pid1Cmdline ?? r.prediction?.pid1?.command ?? "?"],
+    ["PID 1", o.pid1Cmdline ?? r.prediction?.pid1?.command ?? "not read"],
     ["SIGTERM received", `${o.sigterm.received} (${o.sigterm.evidence})`],
-    ["exit", `${o.exitCode ?? "?"} — ${o.outcomeWords}`],
-    [
-      "termination",
-      `${s(o.terminationMs)} from the delete to the exit (SIGTERM at +${s(o.sigtermAfterMs)}, exit ${s(o.exitAfterSigtermMs)} after it)`,
-    ],
+    ["exit", `${o.exitCode ?? "unknown"} — ${o.outcomeWords}`],
+    ["termination", o.timingWords],
     ["failed requests", `${o.failed} of ${o.sent}${o.failed > 0 ? ` (${o.failureSummary})` : ""}`],
     ["prediction", d.heldWords],
     ["diagnosis", d.problem],

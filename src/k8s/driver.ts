@@ -15,12 +15,17 @@ import {
   type V1Status,
   VersionApi,
 } from "@kubernetes/client-node";
-import type { Deployment, DisruptionOutcome, PodOutcome, ResolvedImage } from "../backends/backend.js";
+import type { Deployment, DisruptionOutcome, DisruptionPlan, PodOutcome, ResolvedImage } from "../backends/backend.js";
+import { inspectByExec } from "../inspect/inspect.js";
+import { predict } from "../inspect/predict.js";
+import type { ProcessTreeInspection } from "../inspect/types.js";
 import type { EventSink, TimelineEvent } from "../observe/events.js";
+import type { TrafficAttribution } from "../observe/exercise-types.js";
 import type { Disruption, Scenario } from "../scenario/schema.js";
 import { LABEL_ROOT, LABEL_RUN } from "../util/labels.js";
+import { type ConntrackFeed, routedConnections } from "./conntrack.js";
 import { buildManifests, DEPLOYMENT_NAME, labelValue, RESTARTED_AT_ANNOTATION, SERVICE_NAME } from "./manifests.js";
-import { type ProcessEntry, TimelineBuilder } from "./timeline-from-watch.js";
+import { type ProcessEntry, type RecordedRuntimeEvent, TimelineBuilder } from "./timeline-from-watch.js";
 import { type ClusterCapabilities, capabilities, parseServerVersion } from "./version.js";
 import { ClusterObserver } from "./watch.js";
 
@@ -31,6 +36,15 @@ export interface Pid1Request {
   nodeName?: string;
   /** "containerd://<id>" as in containerStatuses. */
   containerID?: string;
+}
+
+/**
+ * The nodes' container runtime task events (kind: containerd on each node), the most trusted record of
+ * a container's exit. Started at deploy, stopped at teardown; must not throw once started.
+ */
+export interface RuntimeEventSource {
+  start(onEntry: (entry: RecordedRuntimeEvent) => void): Promise<void>;
+  stop(): Promise<void>;
 }
 
 export interface DriverOptions {
@@ -46,12 +60,36 @@ export interface DriverOptions {
   serviceType?: "NodePort" | "LoadBalancer";
   /** Maps the image the scenario resolved to the reference the cluster pulls (existing: pushed ref). */
   imageFor?: (image: ResolvedImage) => string;
-  /** Reads PID 1's command line of a pod's container; default: exec `cat /proc/1/cmdline`. */
-  readPid1?: (req: Pid1Request) => Promise<string>;
-  /** Reads the container's process tree; default: exec `ps` (skipped quietly when the image has none). */
+  /**
+   * Reads the command line of the container's LIVE PID 1 (a script that exec'd shows as what it
+   * exec'd); a note says when only something less (the configured command) could be read. Default:
+   * exec `cat /proc/1/cmdline` in the container.
+   */
+  readPid1?: (req: Pid1Request) => Promise<string | Pid1Reading>;
+  /**
+   * Reads the container's process tree; default: the processes of the inspection below, else exec
+   * `ps` (skipped quietly when the image has none).
+   */
   readProcessTree?: (req: Pid1Request) => Promise<ProcessEntry[]>;
+  /**
+   * Reads every process of the container with its SIGTERM disposition, before any signal (never
+   * throws: an unreadable container gives source "none" and notes). Default: inspect.ts's script
+   * through the Kubernetes exec API (needs sh, or at least cat, in the image).
+   */
+  inspectProcesses?: (req: Pid1Request) => Promise<ProcessTreeInspection>;
   /** Extra platform facts for the report. */
   platform?: Record<string, string>;
+  /**
+   * The nodes' runtime task events for one run (kind: `ctr events` on every node). Absent (existing
+   * clusters: no node access): exits come from the app's lines and the API only.
+   */
+  runtimeEvents?: () => RuntimeEventSource;
+  /**
+   * Starts reading which pod each connection to the NodePort goes to (kind: the nodes' conntrack),
+   * called at deploy before the Service exists and stopped at teardown. Absent (existing clusters: no
+   * node access): trafficAttribution() is undefined.
+   */
+  trafficAttribution?: (run: { runId: string; nodePort: number }) => Promise<ConntrackFeed>;
   readyTimeoutMs?: number;
   log?: (line: string) => void;
   now?: () => number;
@@ -146,11 +184,107 @@ export async function processTreeViaExec(kc: KubeConfig, req: Pid1Request): Prom
   return parsePs(await execInPod(kc, req, ["ps", "-eo", "pid=,ppid=,args="]));
 }
 
+/** PID 1's command line, and a note when it is not the live process's (e.g. the configured command). */
+export interface Pid1Reading {
+  cmdline: string;
+  note?: string;
+}
+
+/** What was read of one pod's processes before any signal. */
+export interface PodReading {
+  inspection?: ProcessTreeInspection;
+  /** predict()'s summary, in words. */
+  prediction?: string;
+  /** For the pod's outcome (e.g. PID 1 read from the configured command only). */
+  notes: string[];
+}
+
+/**
+ * The container's processes and SIGTERM dispositions read INSIDE it through the exec API (inspect.ts's
+ * script; PID 1's status alone when the image has cat but no sh). Never throws.
+ */
+export function inspectViaPodExec(
+  kc: KubeConfig,
+  req: Pid1Request,
+  notes: string[] = [],
+): Promise<ProcessTreeInspection> {
+  return inspectByExec(
+    async (argv) => {
+      try {
+        return { exitCode: 0, stdout: await execInPod(kc, req, argv, 15_000), stderr: "" };
+      } catch (err) {
+        return { exitCode: 1, stdout: "", stderr: errText(err) };
+      }
+    },
+    req.containerID?.replace(/^[a-z0-9.+-]+:\/\//i, "") ?? `${req.pod}/${req.container}`,
+    { source: "kube-exec", via: `the Kubernetes exec API (${req.pod}/${req.container})` },
+    notes,
+  );
+}
+
+/**
+ * One pod before any signal: its processes with their SIGTERM dispositions, PID 1's live command line
+ * and the process tree (into the timeline builder). Never throws; what failed is logged or noted.
+ */
+export async function readPodBeforeSignals(
+  o: Pick<DriverOptions, "kc" | "readPid1" | "readProcessTree" | "inspectProcesses" | "log">,
+  req: Pid1Request,
+  port: number,
+  builder: TimelineBuilder,
+): Promise<PodReading> {
+  const notes: string[] = [];
+  let inspection: ProcessTreeInspection | undefined;
+  try {
+    inspection = await (o.inspectProcesses ? o.inspectProcesses(req) : inspectViaPodExec(o.kc, req));
+  } catch (err) {
+    o.log?.(`could not inspect the processes of ${req.pod}: ${errText(err)}`);
+  }
+  try {
+    const pid1 = await (o.readPid1 ? o.readPid1(req) : pid1ViaExec(o.kc, req));
+    const reading = typeof pid1 === "string" ? { cmdline: pid1 } : pid1;
+    builder.setPid1(req.pod, reading.cmdline);
+    if (reading.note) notes.push(reading.note);
+  } catch (err) {
+    o.log?.(`could not read PID 1 of ${req.pod}: ${errText(err)}`);
+  }
+  try {
+    const inspected = (inspection?.processes ?? []).map((p) => ({ pid: p.pid, ppid: p.ppid, command: p.command }));
+    const tree = o.readProcessTree
+      ? await o.readProcessTree(req)
+      : inspected.length > 0
+        ? inspected
+        : await processTreeViaExec(o.kc, req);
+    if (tree.length > 0) builder.setProcessTree(req.pod, tree);
+  } catch {
+    // no `ps` in the image: the tree stays unknown
+  }
+  const prediction =
+    inspection && inspection.processes.length > 0 ? predict(inspection.processes, { port }).summary : undefined;
+  return { ...(inspection ? { inspection } : {}), ...(prediction ? { prediction } : {}), notes };
+}
+
+/** Puts what readPodBeforeSignals() read on the disrupted pods' outcomes. */
+export function attachReadings(outcomes: PodOutcome[], readings: ReadonlyMap<string, PodReading> | undefined): void {
+  for (const o of outcomes) {
+    const r = readings?.get(o.pod);
+    if (!r) continue;
+    if (r.inspection) o.inspection = r.inspection;
+    if (r.prediction) o.prediction = r.prediction;
+    o.notes.push(...r.notes);
+  }
+}
+
 export class KubernetesDriver {
   private readonly runs = new Map<string, RunState>();
+  /** Per run: the nodes' runtime event stream, when the backend has one. */
+  private readonly runtimeStreams = new Map<string, RuntimeEventSource>();
+  /** Per run: its conntrack feed and pod watch, kept after teardown so attribution stays readable. */
+  private readonly attribution = new Map<string, { feed: ConntrackFeed; builder: TimelineBuilder }>();
   private readonly core: CoreV1Api;
   private readonly apps: AppsV1Api;
   private readonly now: () => number;
+  /** Per run, per pod: what was read of its processes before any signal (attached to its PodOutcome). */
+  private readonly podReadings = new Map<string, Map<string, PodReading>>();
 
   constructor(private readonly o: DriverOptions) {
     this.core = o.kc.makeApiClient(CoreV1Api);
@@ -206,6 +340,10 @@ export class KubernetesDriver {
     this.runs.set(runId, { runId, namespace, scenario, sink, builder, observer, caps });
     // Watch before anything runs: the app's first lines and every endpoint change are seen.
     await observer.start();
+    // The nodes' own record of exits (kind: containerd), from before any container of the run exists.
+    await this.startRuntimeEvents(runId, (entry) => record(builder.push(entry)));
+    // Connections too (kind: the nodes' conntrack), before the Service exists: each one from its start.
+    const attributionFact = await this.startAttribution(runId, builder);
 
     try {
       await this.core.createNamespacedService({ namespace, body: m.service });
@@ -228,23 +366,13 @@ export class KubernetesDriver {
     const pods = await this.waitReady(namespace, scenario, m.selector, builder);
     if (this.o.checkReachable !== false) await this.waitReachable();
 
-    // PID 1's command line and the process tree, before any signal.
+    // PID 1's command line, the process tree and every process's SIGTERM disposition, before any signal.
+    const readings = new Map<string, PodReading>();
+    this.podReadings.set(runId, readings);
     await Promise.all(
       pods.map(async (pod) => {
         const req = this.pid1Request(namespace, pod, m.names.container);
-        try {
-          builder.setPid1(req.pod, await (this.o.readPid1 ? this.o.readPid1(req) : pid1ViaExec(this.o.kc, req)));
-        } catch (err) {
-          this.log(`could not read PID 1 of ${req.pod}: ${errText(err)}`);
-        }
-        try {
-          const tree = await (this.o.readProcessTree
-            ? this.o.readProcessTree(req)
-            : processTreeViaExec(this.o.kc, req));
-          if (tree.length > 0) builder.setProcessTree(req.pod, tree);
-        } catch {
-          // no `ps` in the image: the tree stays unknown
-        }
+        readings.set(req.pod, await readPodBeforeSignals(this.o, req, scenario.port, builder));
       }),
     );
 
@@ -263,9 +391,63 @@ export class KubernetesDriver {
         endpointConditions: caps.endpointConditions,
         preStopSleepAction: String(caps.preStopSleep),
         ...(m.notes.length > 0 || caps.notes.length > 0 ? { notes: [...m.notes, ...caps.notes].join("; ") } : {}),
+        ...(attributionFact !== undefined ? { trafficAttribution: attributionFact } : {}),
         ...this.o.platform,
       },
     };
+  }
+
+  /** Starts the nodes' runtime event stream, if the backend has one (never throws: exits then come from elsewhere). */
+  private async startRuntimeEvents(runId: string, onEntry: (entry: RecordedRuntimeEvent) => void): Promise<void> {
+    const source = this.o.runtimeEvents?.();
+    if (!source) return;
+    this.runtimeStreams.set(runId, source);
+    try {
+      await source.start(onEntry);
+    } catch (err) {
+      this.log(`no runtime record of container exits (the app's lines and the API are used): ${errText(err)}`);
+    }
+  }
+
+  private async stopRuntimeEvents(runId: string): Promise<void> {
+    const source = this.runtimeStreams.get(runId);
+    this.runtimeStreams.delete(runId);
+    try {
+      await source?.stop();
+    } catch (err) {
+      this.log(`could not stop the runtime event stream of run ${runId}: ${errText(err)}`);
+    }
+  }
+
+  /** Starts the trafficAttribution feed, if the backend has one; returns the platform fact to report. */
+  private async startAttribution(runId: string, builder: TimelineBuilder): Promise<string | undefined> {
+    if (!this.o.trafficAttribution) return undefined;
+    try {
+      const feed = await this.o.trafficAttribution({ runId, nodePort: this.o.nodePort });
+      this.attribution.set(runId, { feed, builder });
+      const notes = feed.notes();
+      if (!feed.available()) {
+        this.log(`no connection attribution: ${notes.join("; ")}`);
+        return `unavailable: ${notes.join("; ") || "no source"}`;
+      }
+      return `conntrack (NodePort ${this.o.nodePort})${notes.length > 0 ? `; ${notes.join("; ")}` : ""}`;
+    } catch (err) {
+      this.log(`no connection attribution: ${errText(err)}`);
+      return `unavailable: ${errText(err)}`;
+    }
+  }
+
+  /**
+   * Every connection to the NodePort routed so far and the pod it went to (the reply source of its
+   * conntrack entry, named by this run's pod watch). Undefined when the backend has no feed or no node
+   * could be read (the notes went to the log and to the platform facts).
+   */
+  trafficAttribution(runId: string): TrafficAttribution | undefined {
+    const a = this.attribution.get(runId);
+    if (!a?.feed.available()) return undefined;
+    const { connections, notes } = routedConnections(a.feed.events(), this.o.nodePort, (ip) => a.builder.podForIp(ip));
+    const all = [...a.feed.notes(), ...notes];
+    return { source: "conntrack", joinableByClientPort: false, connections, ...(all.length > 0 ? { notes: all } : {}) };
   }
 
   private pid1Request(namespace: string, pod: V1Pod, container: string): Pid1Request {
@@ -334,7 +516,7 @@ export class KubernetesDriver {
     }
   }
 
-  async disrupt(deployment: Deployment, disruption: Disruption): Promise<DisruptionOutcome> {
+  async disrupt(deployment: Deployment, disruption: Disruption, plan?: DisruptionPlan): Promise<DisruptionOutcome> {
     const st = this.state(deployment.runId);
     const { builder, namespace, scenario } = st;
     const record = (events: TimelineEvent[]) => {
@@ -356,10 +538,21 @@ export class KubernetesDriver {
 
     switch (disruption.action) {
       case "delete": {
-        // The first pods by name among those that were ready, as the recordings did.
-        const ready = deployment.pods.filter((p) => live.includes(p));
-        targets = [...ready, ...live.filter((p) => !ready.includes(p))].slice(0, disruption.count);
-        if (targets.length < disruption.count) {
+        // The runner's victims (the pods carrying the most connections), when it chose and they are
+        // live pods of this run; else the first pods by name among those that were ready, as the
+        // recordings did.
+        const planned = victimsFromPlan(plan, live);
+        if (planned.note) notes.push(planned.note);
+        if (planned.victims) {
+          targets = planned.victims;
+          if (targets.length !== disruption.count) {
+            notes.push(`deleted the ${targets.length} planned victim(s) (the scenario asked for ${disruption.count})`);
+          }
+        } else {
+          const ready = deployment.pods.filter((p) => live.includes(p));
+          targets = [...ready, ...live.filter((p) => !ready.includes(p))].slice(0, disruption.count);
+        }
+        if (targets.length < disruption.count && !planned.victims) {
           notes.push(`asked to delete ${disruption.count} pod(s), only ${targets.length} were running`);
         }
         const gps = disruption.gracePeriodSeconds === undefined ? undefined : Math.ceil(disruption.gracePeriodSeconds);
@@ -439,7 +632,10 @@ export class KubernetesDriver {
       }
       await sleep(100);
     }
+    // Exits known only from the API are placed now that every bound (preStop, app lines, runtime) is in.
+    record(builder.settle());
     const outcomes: PodOutcome[] = builder.outcomes(disrupted());
+    attachReadings(outcomes, this.podReadings.get(deployment.runId));
     if (notes.length > 0) for (const o of outcomes) o.notes.push(...notes);
     if (outcomes.length === 0 && notes.length > 0) this.log(notes.join("; "));
     return { pods: outcomes };
@@ -454,6 +650,13 @@ export class KubernetesDriver {
     const st = this.runs.get(runId);
     st?.observer.stop();
     this.runs.delete(runId);
+    this.podReadings.delete(runId);
+    await this.stopRuntimeEvents(runId);
+    try {
+      await this.attribution.get(runId)?.feed.stop();
+    } catch (err) {
+      this.log(`could not stop the connection feed of run ${runId}: ${errText(err)}`);
+    }
     const labelSelector = `${LABEL_ROOT}=true,${LABEL_RUN}=${labelValue(runId)}`;
     const list = await this.core.listNamespace({ labelSelector });
     const names = list.items.map((n) => n.metadata?.name).filter((n): n is string => Boolean(n));
@@ -498,7 +701,31 @@ export class KubernetesDriver {
   /** Stops every watch still open (process exit). */
   stopAll(): void {
     for (const st of this.runs.values()) st.observer.stop();
+    for (const r of this.runtimeStreams.values()) void r.stop().catch(() => {});
+    for (const a of this.attribution.values()) void a.feed.stop().catch(() => {});
   }
+}
+
+/**
+ * The plan's victims when every one is a live pod of this run (not already terminating); otherwise
+ * none, with a note saying why the default order is used. No plan (or no victims field): no note.
+ */
+export function victimsFromPlan(
+  plan: DisruptionPlan | undefined,
+  live: readonly string[],
+): { victims?: string[]; note?: string } {
+  if (plan?.victims === undefined) return {};
+  const victims = [...new Set(plan.victims)];
+  if (victims.length === 0) {
+    return { note: "the plan named no victim: deleted the first ready pod(s) by name instead" };
+  }
+  const unknown = victims.filter((v) => !live.includes(v));
+  if (unknown.length > 0) {
+    return {
+      note: `planned victim(s) ${unknown.join(", ")} not among this run's live pods (${live.join(", ") || "none"}): deleted the first ready pod(s) by name instead`,
+    };
+  }
+  return { victims };
 }
 
 /** Why pods are not ready, in one line: waiting reasons (image pulls!) and phases. */

@@ -11,8 +11,19 @@
 //   it stays listed with ready=false, terminating=true (serving = its readiness) until the pod is gone.
 // - A pod deleted soon after its container exited may report exitCode 137 with reason
 //   ContainerStatusUnknown although the container exited 0 or 143 (measured on 1.20).
+// - The node's runtime (containerd /tasks/exit, when the backend can stream it) has the exact exit code
+//   and time; its exec tasks (id != container_id) are the preStop exec hook and the harness's own execs.
+//   Which code and time to believe is decided by observe/exit-evidence.ts, as on every backend.
 import type { PodOutcome, ProcessReport } from "../backends/backend.js";
+import { appEvent, parseAppLine, processReports } from "../observe/app-log.js";
 import type { EventSource, TimelineEvent } from "../observe/events.js";
+import {
+  type AppExit,
+  decideExit,
+  type ExitEvidence,
+  MINIMUM_GRACE_AFTER_PRESTOP_MS,
+  type TimeBound,
+} from "../observe/exit-evidence.js";
 
 export type WatchResource = "pods" | "endpointslices" | "endpoints" | "events";
 
@@ -36,7 +47,27 @@ export interface RecordedLogLine {
   line: string;
 }
 
-export type RecordedEntry = RecordedWatchEvent | RecordedLogLine;
+/** One task event of the node's container runtime (kind: `ctr -n k8s.io events` on each node). */
+export interface RecordedRuntimeEvent {
+  source: "runtime";
+  /** Epoch ms when the event was read from the runtime's event stream. */
+  receivedAt: number;
+  /** Where it came from, for the report: "containerd on node kind-control-plane". */
+  origin: string;
+  /** start: a container's task started; exit: a task exited; exec-started: an exec task started in a container. */
+  event: "start" | "exit" | "exec-started";
+  /** Epoch ms by the runtime's own clock (exited_at for exits, to the ms). */
+  at: number;
+  /** The container (as in containerStatuses[].containerID, without the "containerd://" prefix). */
+  containerId: string;
+  /** The task: == containerId for the container's own process, else an exec's id. */
+  taskId: string;
+  pid?: number;
+  /** Exit status of an exit (containerd omits it when 0). */
+  exitStatus?: number;
+}
+
+export type RecordedEntry = RecordedWatchEvent | RecordedLogLine | RecordedRuntimeEvent;
 
 /** One process of a container (PIDs as the container sees them). */
 export interface ProcessEntry {
@@ -82,9 +113,20 @@ interface ContainerStatusLike {
   lastState?: { terminated?: TerminatedState | null } | null;
 }
 
+interface LifecycleHandlerLike {
+  exec?: { command?: string[] | null } | null;
+  httpGet?: { path?: string } | null;
+  sleep?: { seconds?: number } | null;
+}
+
+interface ContainerSpecLike {
+  name?: string;
+  lifecycle?: { preStop?: LifecycleHandlerLike | null } | null;
+}
+
 interface PodLike {
   metadata?: Meta;
-  spec?: { terminationGracePeriodSeconds?: number | null; nodeName?: string };
+  spec?: { terminationGracePeriodSeconds?: number | null; nodeName?: string; containers?: ContainerSpecLike[] | null };
   status?: { podIP?: string; podIPs?: Array<{ ip?: string }> | null; containerStatuses?: ContainerStatusLike[] | null };
 }
 
@@ -147,104 +189,74 @@ export function parseTime(t: Time): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-/** The app's own `t`: epoch ms, epoch seconds, or an ISO string. */
-function appTime(t: unknown): number | undefined {
-  if (typeof t === "number" && Number.isFinite(t)) return t < 1e11 ? Math.round(t * 1000) : t;
-  if (typeof t === "string") return parseTime(t);
+/** "containerd://<id>" → "<id>". */
+function bareId(id: string | null | undefined): string | undefined {
+  if (!id) return undefined;
+  return id.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "") || undefined;
+}
+
+function timeText(t: Time): string | undefined {
+  if (t === null || t === undefined || t === "") return undefined;
+  return t instanceof Date ? t.toISOString() : t;
+}
+
+/** The seconds a preStop command sleeps: ["sleep", "3"], ["/bin/sleep", "3"], ["sh", "-c", "sleep 3"]. */
+function sleepSecondsOf(command: readonly string[]): number | undefined {
+  const shell = command.length === 3 && /(^|\/)(ba|da|a)?sh$/.test(command[0] ?? "") && command[1] === "-c";
+  const words = shell ? (command[2] ?? "").trim().split(/\s+/) : command;
+  if (words.length !== 2 || !/(^|\/)sleep$/.test(words[0] ?? "") || !/^\d+(\.\d+)?$/.test(words[1] ?? "")) {
+    return undefined;
+  }
+  return Number(words[1]);
+}
+
+function preStopOf(h: LifecycleHandlerLike | null | undefined): PreStopSeen | undefined {
+  if (!h) return undefined;
+  if (h.sleep && typeof h.sleep.seconds === "number") return { type: "sleep", sleepSeconds: h.sleep.seconds };
+  if (h.exec) {
+    const command = [...(h.exec.command ?? [])];
+    const sleepSeconds = sleepSecondsOf(command);
+    return { type: "exec", command, ...(sleepSeconds !== undefined ? { sleepSeconds } : {}) };
+  }
+  if (h.httpGet) return { type: "httpGet" };
   return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
-// App log lines
-
-export interface AppLine {
-  /** Epoch ms: the app's own clock when it wrote one, else the kubelet's log timestamp. */
-  at: number;
-  /** The kubelet's log timestamp (when the runtime captured the line). */
-  loggedAt?: number;
-  event: "start" | "listening" | "signal" | "drain-start" | "listener-closed" | "drain-end" | "exit";
-  pid?: number;
-  ppid?: number;
-  role: string;
-  signal?: string;
-  code?: number;
-  format: "json" | "text";
-}
-
-const APP_EVENTS = new Set(["start", "listening", "signal", "drain-start", "listener-closed", "drain-end", "exit"]);
-
-/**
- * One log line → the app events it states (0, 1 or 2: the older text format says "server closed ...;
- * exit 0" on one line). Understands the JSON line format
- *   {t, event, pid, ppid, role, signal?, code?}
- * and the older text format found in the 1.20 recordings
- *   <app ISO time> pid=<n> <role>:<port> listening on <port> | received <SIG> | server closed ...; exit <n>
- * Either may be prefixed by the kubelet's RFC3339Nano timestamp (logs requested with timestamps=true).
- */
-export function parseAppLine(raw: string, fallbackAt?: number): AppLine[] {
-  let rest = raw.trim();
-  let loggedAt: number | undefined;
-  const prefix = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d))\s+(.*)$/.exec(rest);
-  if (prefix?.[1] && prefix[2] !== undefined) {
-    loggedAt = parseTime(prefix[1]);
-    rest = prefix[2];
-  }
-  if (rest.startsWith("{")) {
-    let data: unknown;
-    try {
-      data = JSON.parse(rest);
-    } catch {
-      return [];
-    }
-    if (data === null || typeof data !== "object") return [];
-    const d = data as Record<string, unknown>;
-    if (typeof d.event !== "string" || !APP_EVENTS.has(d.event)) return [];
-    const at = appTime(d.t) ?? loggedAt ?? fallbackAt;
-    if (at === undefined) return [];
-    return [
-      {
-        at,
-        loggedAt,
-        event: d.event as AppLine["event"],
-        pid: typeof d.pid === "number" ? d.pid : undefined,
-        ppid: typeof d.ppid === "number" ? d.ppid : undefined,
-        role: typeof d.role === "string" && d.role !== "" ? d.role : "app",
-        signal: typeof d.signal === "string" ? d.signal : undefined,
-        code: typeof d.code === "number" ? d.code : undefined,
-        format: "json",
-      },
-    ];
-  }
-  const text = /^(\S+)\s+pid=(\d+)\s+(\S+)\s+(.*)$/.exec(rest);
-  if (!text?.[1] || !text[2] || !text[3] || text[4] === undefined) return [];
-  const at = parseTime(text[1]) ?? loggedAt ?? fallbackAt;
-  if (at === undefined) return [];
-  const role = text[3].split(":")[0] || "app";
-  const base = { at, loggedAt, pid: Number(text[2]), role, format: "text" as const };
-  const msg = text[4];
-  const out: AppLine[] = [];
-  if (/^listening\b/.test(msg)) out.push({ ...base, event: "listening" });
-  const sig = /^received (SIG[A-Z0-9]+)/.exec(msg);
-  if (sig?.[1]) out.push({ ...base, event: "signal", signal: sig[1] });
-  if (/^(closing|draining|shutting down)\b/.test(msg)) out.push({ ...base, event: "drain-start" });
-  if (/^server closed\b/.test(msg)) out.push({ ...base, event: "drain-end" });
-  const exit = /\bexit (-?\d+)\s*$/.exec(msg);
-  if (exit?.[1]) out.push({ ...base, event: "exit", code: Number(exit[1]) });
-  return out;
-}
+// App log lines: read by observe/app-log.ts (the one parser every backend uses).
 
 // ---------------------------------------------------------------------------------------------
 // The builder
 
 type EndpointState = "ready" | "terminating" | "not-ready";
 
+/** One container instance's exit, as each source saw it (merged by container id). */
 interface ExitSeen {
   container: string;
-  containerID?: string;
-  exitCode?: number;
-  reason?: string;
-  at: number;
-  observedAt: number;
+  containerID: string;
+  /** The node runtime's record (containerd /tasks/exit). */
+  runtime?: { code: number; at: number; origin: string };
+  /** containerStatuses[].state/lastState.terminated as first seen. */
+  api?: {
+    code?: number;
+    reason?: string;
+    signal?: number;
+    finishedAt?: number;
+    finishedAtText?: string;
+    observedAt: number;
+    /** From state.terminated (the current container), not lastState (an earlier restart). */
+    current: boolean;
+  };
+  /** A container-exit event has been emitted for it. */
+  emitted: boolean;
+}
+
+/** The container's preStop hook as the pod spec states it. */
+interface PreStopSeen {
+  type: "exec" | "sleep" | "httpGet";
+  /** sleep action, or exec ["sleep", N]: the hook takes N s when it works. */
+  sleepSeconds?: number;
+  command?: string[];
 }
 
 interface PodTrack {
@@ -263,8 +275,20 @@ interface PodTrack {
   goneAt?: number;
   exits: ExitSeen[];
   seenContainers: Set<string>;
+  /** Container name → its current container id (bare). */
+  containerIds: Map<string, string>;
+  preStop?: PreStopSeen;
+  /** A FailedPreStopHook event was seen: the hook did not run its course. */
+  preStopFailedAt?: number;
+  /** The preStop exec task seen by the runtime (the first exec started after the delete). */
+  preStopExec?: { taskId: string; startedAt?: number; endedAt?: number; exitStatus?: number };
+  /** SIGTERM inferred from the runtime: the kubelet sends it when the preStop exec returns. */
+  sigtermAt?: number;
+  /** An inferred sigkill-sent has been emitted. */
+  sigkillEmitted?: boolean;
   lastAppLineAt?: number;
-  processes: Map<string, ProcessReport>;
+  /** The pod's app events (processReports() turns them into per-process reports). */
+  appEvents: TimelineEvent[];
   pid1Cmdline?: string;
   processTree?: ProcessEntry[];
 }
@@ -278,6 +302,12 @@ export class TimelineBuilder {
   private endpointAggregate = new Map<string, { state: EndpointState; serving?: boolean }>();
   private readonly seenEvents = new Set<string>();
   private readonly endpointSource: "endpointslices" | "endpoints";
+  /** Container id (bare) → the pod and container it belongs to (from containerStatuses). */
+  private readonly containerOwners = new Map<string, { pod: string; container: string }>();
+  /** Runtime events of containers not (yet) known: replayed when a pod status names them. Bounded. */
+  private pendingRuntime: RecordedRuntimeEvent[] = [];
+  /** After settle(): API exits are emitted as they come instead of waiting for more evidence. */
+  private settled = false;
 
   constructor(private readonly options: TimelineOptions = {}) {
     this.endpointSource = options.endpointSource ?? "endpointslices";
@@ -286,7 +316,7 @@ export class TimelineBuilder {
   private track(name: string): PodTrack {
     let t = this.pods.get(name);
     if (!t) {
-      t = { name, deleteEmitted: false, exits: [], seenContainers: new Set(), processes: new Map() };
+      t = { name, deleteEmitted: false, exits: [], seenContainers: new Set(), containerIds: new Map(), appEvents: [] };
       this.pods.set(name, t);
     }
     return t;
@@ -327,6 +357,7 @@ export class TimelineBuilder {
 
   push(entry: RecordedEntry): TimelineEvent[] {
     if (entry.source === "log") return this.onLog(entry);
+    if (entry.source === "runtime") return this.onRuntime(entry);
     switch (entry.resource) {
       case "pods":
         return this.onPod(entry);
@@ -359,6 +390,11 @@ export class TimelineBuilder {
   /** Pods currently listed as ready endpoints of the Service. */
   readyEndpoints(): string[] {
     return [...this.endpointAggregate.entries()].filter(([, s]) => s.state === "ready").map(([p]) => p);
+  }
+
+  /** The pod (of this run, live or gone) that had this IP, from the pod watch; undefined if none did. */
+  podForIp(ip: string): string | undefined {
+    return this.ipToPod.get(ip);
   }
 
   // --- pods -----------------------------------------------------------------------------------
@@ -401,49 +437,45 @@ export class TimelineBuilder {
       }
     }
 
+    const specs = pod.spec?.containers ?? [];
+    const spec = this.options.container !== undefined ? specs.find((c) => c.name === this.options.container) : specs[0];
+    if (spec) t.preStop = preStopOf(spec.lifecycle?.preStop);
+
     for (const cs of pod.status?.containerStatuses ?? []) {
       const cname = cs.name ?? "?";
       t.seenContainers.add(cname);
+      const liveId = bareId(cs.containerID);
+      if (liveId !== undefined) {
+        t.containerIds.set(cname, liveId);
+        out.push(...this.learnContainer(liveId, name, cname));
+      }
       for (const term of [cs.lastState?.terminated, cs.state?.terminated]) {
         if (!term) continue;
-        const id = term.containerID ?? cs.containerID ?? `${cname}#${term.finishedAt ?? "?"}`;
-        if (t.exits.some((x) => (x.containerID ?? "") === id)) continue;
-        const exit = this.exitTime(t, term, e.receivedAt);
-        const seen: ExitSeen = {
-          container: cname,
-          containerID: id,
-          exitCode: term.exitCode,
-          reason: term.reason,
-          at: exit,
-          observedAt: e.receivedAt,
-        };
-        t.exits.push(seen);
-        out.push({
-          at: exit,
-          kind: "container-exit",
-          source: "api",
-          pod: name,
-          detail: {
-            container: cname,
-            exitCode: term.exitCode,
-            reason: term.reason,
-            ...(term.signal !== undefined ? { signal: term.signal } : {}),
-            finishedAt: term.finishedAt instanceof Date ? term.finishedAt.toISOString() : term.finishedAt,
-            observedAt: e.receivedAt,
-            timeResolution:
-              "finishedAt has 1 s resolution; placed within it using the app's last line and the grace deadline",
-          },
-        });
-        const killAt = this.inferredKillAt(t, seen);
-        if (killAt !== undefined) {
-          out.push({
-            at: killAt,
-            kind: "sigkill-sent",
-            source: "kubelet",
-            pod: name,
-            detail: { inferred: true, from: `exit code ${term.exitCode} at the end of the grace period` },
-          });
+        const current = term === cs.state?.terminated;
+        const termId = bareId(term.containerID);
+        if (termId !== undefined) out.push(...this.learnContainer(termId, name, cname));
+        // ContainerStatusUnknown statuses carry no containerID: the container last seen running.
+        const id =
+          termId ??
+          (current ? (liveId ?? t.containerIds.get(cname)) : undefined) ??
+          `${cname}#${timeText(term.finishedAt) ?? "?"}`;
+        let x = t.exits.find((v) => v.containerID === id);
+        if (!x) {
+          x = { container: cname, containerID: id, emitted: false };
+          t.exits.push(x);
         }
+        if (x.api) continue;
+        const finishedAt = parseTime(term.finishedAt);
+        x.api = {
+          ...(term.exitCode !== undefined ? { code: term.exitCode } : {}),
+          ...(term.reason !== undefined ? { reason: term.reason } : {}),
+          ...(term.signal !== undefined ? { signal: term.signal } : {}),
+          ...(finishedAt !== undefined ? { finishedAt, finishedAtText: timeText(term.finishedAt) } : {}),
+          observedAt: e.receivedAt,
+          current,
+        };
+        // Placed once everything is known (settle()); after that, as it comes.
+        if (this.settled) out.push(...this.emitExit(t, x), ...this.emitKill(t));
       }
     }
 
@@ -463,25 +495,290 @@ export class TimelineBuilder {
     return t.deadline;
   }
 
-  private exitTime(t: PodTrack, term: TerminatedState, observedAt: number): number {
-    const finished = parseTime(term.finishedAt);
-    if (finished === undefined) return observedAt;
-    let lower = finished;
-    const upper = Math.min(finished + 999, observedAt);
-    if (t.lastAppLineAt !== undefined) lower = Math.max(lower, t.lastAppLineAt);
+  /** When the kubelet sends SIGKILL: the grace deadline, or 2 s after a preStop exec that ended later. */
+  private killDeadline(t: PodTrack): number | undefined {
     const deadline = this.deadlineOf(t);
-    if (term.exitCode === 137 && deadline !== undefined && deadline >= finished && deadline < finished + 1000) {
-      lower = Math.max(lower, deadline);
-    }
-    return Math.max(finished, Math.min(lower, upper));
+    if (deadline === undefined) return undefined;
+    // The kubelet gives at least 2 s after the hook: after it returned, or after it stopped waiting for
+    // a hook that overran the grace period (that exec is killed with the container, later).
+    if (t.sigtermAt !== undefined) return Math.max(deadline, t.sigtermAt + MINIMUM_GRACE_AFTER_PRESTOP_MS);
+    if (this.preStopOverran(t)) return deadline + MINIMUM_GRACE_AFTER_PRESTOP_MS;
+    return deadline;
   }
 
-  private inferredKillAt(t: PodTrack, exit: ExitSeen): number | undefined {
-    if (exit.exitCode !== 137 || exit.reason === "ContainerStatusUnknown" || exit.reason === "OOMKilled") return;
+  /** The preStop exec task ended only at (or after) the grace deadline: the hook overran the grace period. */
+  private preStopOverran(t: PodTrack): boolean {
+    const ended = t.preStopExec?.endedAt;
     const deadline = this.deadlineOf(t);
-    if (deadline === undefined || t.deletionObservedAt === undefined) return;
-    // The exit must be at (or, with 1 s resolution, just before) the deadline.
-    return exit.at >= deadline - 1000 ? Math.min(deadline, exit.at) : undefined;
+    return ended !== undefined && deadline !== undefined && ended >= deadline - 200;
+  }
+
+  /** The delete as a lower bound: the harness's call, else deletionTimestamp - grace (floored to the second). */
+  private deleteLowerBound(t: PodTrack): TimeBound | undefined {
+    if (t.deleteCalledAt !== undefined) return { at: t.deleteCalledAt, what: "the delete call" };
+    if (t.deleteRequestedAt !== undefined) {
+      return { at: t.deleteRequestedAt, what: "the delete (deletionTimestamp - grace, to the second)" };
+    }
+    return undefined;
+  }
+
+  /** What the termination's exit cannot precede: the delete, the end of the preStop, SIGTERM, the app's last line. */
+  private lowerBounds(t: PodTrack): TimeBound[] {
+    const del = this.deleteLowerBound(t);
+    if (!del) return [];
+    const out: TimeBound[] = [del];
+    if (t.preStopExec?.endedAt !== undefined) {
+      const deadline = this.deadlineOf(t);
+      out.push(
+        this.preStopOverran(t) && deadline !== undefined
+          ? { at: deadline, what: "the grace deadline (the preStop exec overran it; SIGTERM came then)" }
+          : { at: t.preStopExec.endedAt, what: "the end of the preStop exec (its task exit on the node)" },
+      );
+    } else if (t.preStop?.sleepSeconds !== undefined && t.preStopFailedAt === undefined) {
+      // The kubelet starts the hook after the delete, and sends SIGTERM only once it returned.
+      const deadline = this.deadlineOf(t);
+      const end = del.at + t.preStop.sleepSeconds * 1000;
+      out.push({
+        at: deadline === undefined ? end : Math.min(end, deadline),
+        what: `the end of the preStop sleep (${t.preStop.sleepSeconds} s after the delete)`,
+      });
+    }
+    if (t.sigtermAt !== undefined) out.push({ at: t.sigtermAt, what: "SIGTERM" });
+    if (t.lastAppLineAt !== undefined && t.lastAppLineAt > del.at) {
+      out.push({ at: t.lastAppLineAt, what: "the app's last log line" });
+    }
+    return out;
+  }
+
+  /** The container the outcome is about: the configured one, else the first one seen. */
+  private appContainer(t: PodTrack): string | undefined {
+    return this.options.container ?? [...t.seenContainers][0];
+  }
+
+  /** The exit that ended the pod: the app container's latest (restarts leave earlier ones in lastState). */
+  private finalExit(t: PodTrack): ExitSeen | undefined {
+    const container = this.appContainer(t);
+    const when = (x: ExitSeen) => x.runtime?.at ?? x.api?.finishedAt ?? x.api?.observedAt ?? 0;
+    let best: ExitSeen | undefined;
+    for (const x of t.exits) {
+      if (container !== undefined && x.container !== container) continue;
+      if (!best || when(x) >= when(best)) best = x;
+    }
+    return best;
+  }
+
+  /** PID 1's own exit line (the last one, not older than the delete): its code is the container's. */
+  private pid1Exit(t: PodTrack): AppExit | undefined {
+    const del = this.deleteLowerBound(t)?.at;
+    const reports = processReports(t.appEvents, t.name).filter(
+      (p) => p.pid === 1 && p.exit !== undefined && p.exit.code >= 0 && (del === undefined || p.exit.at >= del - 1000),
+    );
+    const last = reports.sort((a, b) => (a.exit?.at ?? 0) - (b.exit?.at ?? 0)).at(-1);
+    return last?.exit ? { code: last.exit.code, at: last.exit.at, pid: 1, role: last.role } : undefined;
+  }
+
+  /** Every source's word on one exit (bounds, app line and grace deadline only for the termination's exit). */
+  private evidenceFor(t: PodTrack, x: ExitSeen | undefined): ExitEvidence | undefined {
+    const final = x === undefined || x === this.finalExit(t);
+    const terminating = final && t.deleteEmitted && (x?.api === undefined || x.api.current);
+    return decideExit(
+      {
+        ...(x?.runtime
+          ? {
+              runtime: {
+                code: x.runtime.code,
+                at: x.runtime.at,
+                runtime: x.runtime.origin,
+                note: `${x.runtime.origin}: the exit of the container's own task (exact code and time)`,
+              },
+            }
+          : {}),
+        ...(final ? { app: this.pid1Exit(t) } : {}),
+        ...(x?.api
+          ? {
+              api: {
+                code: x.api.code,
+                reason: x.api.reason,
+                finishedAt: x.api.finishedAt,
+                observedAt: x.api.observedAt,
+              },
+            }
+          : {}),
+      },
+      terminating
+        ? {
+            lowerBounds: this.lowerBounds(t),
+            graceDeadline: this.killDeadline(t),
+            deleteAt: t.deleteCalledAt ?? t.deleteRequestedAt,
+          }
+        : {},
+    );
+  }
+
+  /** The container-exit event of one exit, once (runtime exits at once; API-only ones at settle()). */
+  private emitExit(t: PodTrack, x: ExitSeen): TimelineEvent[] {
+    if (x.emitted) return [];
+    const ev = this.evidenceFor(t, x);
+    if (!ev) return [];
+    x.emitted = true;
+    const at = ev.at ?? x.runtime?.at ?? x.api?.observedAt ?? 0;
+    return [
+      {
+        at,
+        kind: "container-exit",
+        source: x.runtime ? "runtime" : "api",
+        pod: t.name,
+        detail: {
+          container: x.container,
+          exitCode: ev.code ?? "unknown",
+          codeFrom: ev.chosen,
+          ...(x.runtime
+            ? { runtime: x.runtime.origin, containerId: x.containerID, timeResolution: "exact (runtime record)" }
+            : {}),
+          ...(x.api
+            ? {
+                ...(x.api.code !== undefined ? { apiExitCode: x.api.code } : {}),
+                ...(x.api.reason !== undefined ? { reason: x.api.reason } : {}),
+                ...(x.api.signal !== undefined ? { signal: x.api.signal } : {}),
+                finishedAt: x.api.finishedAtText ?? null,
+                observedAt: x.api.observedAt,
+              }
+            : {}),
+          ...(!x.runtime
+            ? {
+                timeResolution: x.api?.finishedAt
+                  ? "finishedAt has 1 s resolution: placed within it at the earliest time the delete, the preStop, SIGTERM and the app's last line allow"
+                  : "no finishedAt: known only as before the status was read",
+              }
+            : {}),
+          ...(ev.earliest !== undefined && ev.latest !== undefined ? { earliest: ev.earliest, latest: ev.latest } : {}),
+          ...(ev.disagreement ? { disagreement: ev.disagreement } : {}),
+          ...(ev.unknown ? { unknown: ev.unknown } : {}),
+        },
+      },
+    ];
+  }
+
+  /** The inferred SIGKILL of a terminated pod, once, when its exit was at the end of the grace period. */
+  private emitKill(t: PodTrack): TimelineEvent[] {
+    if (t.sigkillEmitted || !t.deleteEmitted) return [];
+    const ev = this.evidenceFor(t, this.finalExit(t));
+    const deadline = this.killDeadline(t);
+    if (ev?.killedAtGraceEnd !== true || deadline === undefined) return [];
+    t.sigkillEmitted = true;
+    return [
+      {
+        at: Math.min(deadline, ev.at ?? deadline),
+        kind: "sigkill-sent",
+        source: "kubelet",
+        pod: t.name,
+        detail: { inferred: true, from: ev.killedWhy },
+      },
+    ];
+  }
+
+  /**
+   * Emits what waited for all the evidence: container exits known only from the API (placed within
+   * finishedAt's second using everything known by now) and inferred SIGKILLs. Call when observation of
+   * the disrupted pods is over (the driver: before outcomes()); later API exits are emitted as they come.
+   */
+  settle(): TimelineEvent[] {
+    this.settled = true;
+    const out: TimelineEvent[] = [];
+    for (const t of this.pods.values()) {
+      for (const x of t.exits) out.push(...this.emitExit(t, x));
+      out.push(...this.emitKill(t));
+    }
+    return out;
+  }
+
+  // --- the node's runtime (containerd task events) --------------------------------------------
+
+  private onRuntime(r: RecordedRuntimeEvent): TimelineEvent[] {
+    const owner = this.containerOwners.get(r.containerId);
+    if (!owner) {
+      // Another namespace's container, or one whose status has not named it yet.
+      this.pendingRuntime.push(r);
+      if (this.pendingRuntime.length > 2000) this.pendingRuntime = this.pendingRuntime.slice(-1000);
+      return [];
+    }
+    return this.applyRuntime(owner.pod, owner.container, r);
+  }
+
+  /** A container id named by a pod status: its runtime events (also those that came first) now count. */
+  private learnContainer(id: string, pod: string, container: string): TimelineEvent[] {
+    if (this.containerOwners.has(id)) return [];
+    this.containerOwners.set(id, { pod, container });
+    const mine = this.pendingRuntime.filter((r) => r.containerId === id);
+    if (mine.length === 0) return [];
+    this.pendingRuntime = this.pendingRuntime.filter((r) => r.containerId !== id);
+    return mine.flatMap((r) => this.applyRuntime(pod, container, r));
+  }
+
+  private applyRuntime(pod: string, container: string, r: RecordedRuntimeEvent): TimelineEvent[] {
+    const t = this.track(pod);
+    if (r.event === "exit" && r.taskId === r.containerId) {
+      let x = t.exits.find((v) => v.containerID === r.containerId);
+      if (!x) {
+        x = { container, containerID: r.containerId, emitted: false };
+        t.exits.push(x);
+      }
+      if (x.runtime) return [];
+      x.runtime = { code: r.exitStatus ?? 0, at: r.at, origin: r.origin };
+      return [...this.emitExit(t, x), ...(this.settled ? this.emitKill(t) : [])];
+    }
+    // Exec tasks (id != container_id): the preStop exec hook is the first one started in the app's
+    // container after the delete (the harness's own execs run before it; probes are httpGet).
+    const del = this.deleteLowerBound(t)?.at;
+    if (container !== this.appContainer(t) || t.preStop?.type !== "exec" || del === undefined || r.at < del - 200) {
+      return [];
+    }
+    const base = { container, containerId: r.containerId, execId: r.taskId, runtime: r.origin };
+    if (r.event === "exec-started") {
+      if (t.preStopExec) return [];
+      t.preStopExec = { taskId: r.taskId, startedAt: r.at };
+      return [
+        {
+          at: r.at,
+          kind: "prestop-start",
+          source: "runtime",
+          pod,
+          detail: { ...base, command: t.preStop.command, via: "the preStop exec task started on the node" },
+        },
+      ];
+    }
+    if (r.event !== "exit" || (t.preStopExec && t.preStopExec.taskId !== r.taskId) || t.preStopExec?.endedAt) return [];
+    const exitStatus = r.exitStatus ?? 0;
+    t.preStopExec = { ...(t.preStopExec ?? { taskId: r.taskId }), endedAt: r.at, exitStatus };
+    const out: TimelineEvent[] = [
+      {
+        at: r.at,
+        kind: "prestop-end",
+        source: "runtime",
+        pod,
+        detail: { ...base, exitStatus, via: "the preStop exec task exited on the node" },
+      },
+    ];
+    const current = t.exits.find((x) => x.containerID === t.containerIds.get(container));
+    if (this.preStopOverran(t)) {
+      // Killed with the container after the kubelet stopped waiting at the deadline: not the hook returning.
+      out[0] = { ...(out[0] as TimelineEvent), detail: { ...out[0]?.detail, overran: true } };
+    } else if (!current?.runtime || current.runtime.at > r.at) {
+      // The kubelet sends SIGTERM as soon as the hook returns (also when it failed).
+      t.sigtermAt = r.at;
+      out.push({
+        at: r.at,
+        kind: "sigterm-sent",
+        source: "kubelet",
+        pod,
+        process: "pid1",
+        detail: {
+          inferred: true,
+          from: "the kubelet sends SIGTERM when the preStop hook returns: the preStop exec task exited on the node",
+        },
+      });
+    }
+    return out;
   }
 
   // --- endpoints ------------------------------------------------------------------------------
@@ -620,6 +917,7 @@ export class TimelineBuilder {
     };
     const out: TimelineEvent[] = [{ at, kind: "k8s-event", source, ...(pod ? { pod } : {}), detail }];
     if (ev.reason === "FailedPreStopHook") {
+      if (pod) this.track(pod).preStopFailedAt ??= at;
       out.push({
         at,
         kind: "prestop-failed",
@@ -636,57 +934,19 @@ export class TimelineBuilder {
   private onLog(l: RecordedLogLine): TimelineEvent[] {
     const t = this.track(l.pod);
     const out: TimelineEvent[] = [];
-    for (const a of parseAppLine(l.line, l.receivedAt)) {
-      t.lastAppLineAt = Math.max(t.lastAppLineAt ?? 0, a.at);
-      const pkey = `${a.pid ?? "?"}/${a.role}`;
-      let proc = t.processes.get(pkey);
-      const firstLine = !proc;
-      if (!proc) {
-        proc = { role: a.role, pid: a.pid ?? 0, signals: [] };
-        t.processes.set(pkey, proc);
-      }
-      const base = {
-        at: a.at,
-        source: "app" as const,
-        pod: l.pod,
-        process: a.role,
-        detail: {
-          pid: a.pid,
-          ...(a.ppid !== undefined ? { ppid: a.ppid } : {}),
-          container: l.container,
-          ...(a.loggedAt !== undefined ? { loggedAt: a.loggedAt } : {}),
-          format: a.format,
-        } as Record<string, unknown>,
+    // The one reading of the app's lines (observe/app-log.ts), as on the local backend; only the
+    // transport facts (which container, the kubelet's timestamp) are added here.
+    for (const line of parseAppLine(l.line, l.receivedAt)) {
+      t.lastAppLineAt = Math.max(t.lastAppLineAt ?? 0, line.at);
+      const e = appEvent(line, l.pod);
+      if (!e) continue;
+      e.detail = {
+        ...e.detail,
+        container: l.container,
+        ...(line.loggedAt !== undefined ? { loggedAt: line.loggedAt } : {}),
       };
-      switch (a.event) {
-        case "start":
-          out.push({ ...base, kind: "app-start", detail: { ...base.detail, event: "start" } });
-          break;
-        case "listening":
-          // The JSON format logs start then listening: one app-start per process is enough.
-          if (firstLine) out.push({ ...base, kind: "app-start", detail: { ...base.detail, event: "listening" } });
-          break;
-        case "signal":
-          proc.signals.push({ name: a.signal ?? "?", at: a.at });
-          out.push({ ...base, kind: "app-signal", detail: { ...base.detail, signal: a.signal } });
-          break;
-        case "drain-start":
-          proc.drainStart ??= a.at;
-          out.push({ ...base, kind: "app-drain-start" });
-          break;
-        case "listener-closed":
-          // No event kind of its own: kept with the process as the start of draining if none was logged.
-          proc.drainStart ??= a.at;
-          break;
-        case "drain-end":
-          proc.drainEnd = a.at;
-          out.push({ ...base, kind: "app-drain-end" });
-          break;
-        case "exit":
-          proc.exit = { code: a.code ?? -1, at: a.at };
-          out.push({ ...base, kind: "app-exit", detail: { ...base.detail, code: a.code } });
-          break;
-      }
+      t.appEvents.push(e);
+      out.push(e);
     }
     return out;
   }
@@ -702,36 +962,25 @@ export class TimelineBuilder {
   private outcome(name: string): PodOutcome {
     const t = this.track(name);
     const notes: string[] = [];
-    const container = this.options.container;
-    const exits = t.exits.filter((x) => container === undefined || x.container === container);
-    // The exit that ended the pod: the last one seen (restarts produce earlier ones in lastState).
-    const exit = exits.at(-1);
-    const processes: ProcessReport[] = [...t.processes.values()].map((p) => ({ ...p, signals: [...p.signals] }));
-    const pid1 = processes.find((p) => p.pid === 1);
-    const appExit = pid1?.exit;
-    const anyAppExit = processes.some((p) => p.exit !== undefined);
-
-    let sigkilled = false;
-    if (exit?.reason === "ContainerStatusUnknown") {
-      sigkilled = !anyAppExit;
-      notes.push(
-        `the API reported exit code ${exit.exitCode} with reason ContainerStatusUnknown: the kubelet no longer ` +
-          "knew the container's status (pod deleted soon after the container exited); this code is not the real one" +
-          (anyAppExit ? "; the app's own exit line is used instead" : ""),
-      );
-    } else if (exit) {
-      sigkilled = exit.exitCode === 137 && exit.reason !== "OOMKilled";
-    } else if (t.goneAt !== undefined) {
+    const processes: ProcessReport[] = processReports(t.appEvents, name);
+    // The exit that ended the pod, from every source (runtime, PID 1's exit line, the API).
+    const exit = this.finalExit(t);
+    const evidence = this.evidenceFor(t, exit);
+    if (!exit?.api && !exit?.runtime && t.goneAt !== undefined) {
       notes.push("no terminated container status was observed before the pod was gone");
     }
-    if (exit?.reason === "OOMKilled")
+    if (evidence?.unknown) notes.push(evidence.unknown);
+    if (evidence?.disagreement) notes.push(`exit code: ${evidence.disagreement}`);
+    if (exit?.api?.reason === "OOMKilled") {
       notes.push("the container was OOM-killed (exit 137), not killed at the grace deadline");
-    if (appExit && exit?.exitCode !== undefined && appExit.code !== exit.exitCode) {
-      notes.push(
-        `API exit code ${exit.exitCode} (${exit.reason ?? "no reason"}) disagrees with the app's own exit line ` +
-          `(pid 1 logged exit ${appExit.code})`,
-      );
+    } else if (evidence?.code === 137 && evidence.killedAtGraceEnd !== true) {
+      notes.push(evidence.killedWhy);
     }
+    // The API's reason describes its own code: kept when that code is the one believed.
+    const exitReason =
+      exit?.api?.reason !== undefined && (evidence?.chosen === "api" || exit.api.code === evidence?.code)
+        ? exit.api.reason
+        : undefined;
     if (t.deleteEmitted && t.goneAt === undefined) notes.push("the pod was still present when observation ended");
     if (t.deleteCalledAt !== undefined && t.deleteRequestedAt !== undefined) {
       const skew = t.deleteCalledAt - t.deleteRequestedAt;
@@ -748,10 +997,11 @@ export class TimelineBuilder {
       pid1Cmdline: t.pid1Cmdline ?? "",
       deleteAt,
       ...(t.goneAt !== undefined ? { goneAt: t.goneAt } : {}),
-      ...(exit ? { exitedAt: exit.at } : {}),
-      ...(exit?.exitCode !== undefined ? { exitCode: exit.exitCode } : {}),
-      ...(exit?.reason !== undefined ? { exitReason: exit.reason } : {}),
-      sigkilled,
+      ...(evidence?.at !== undefined ? { exitedAt: evidence.at } : {}),
+      ...(evidence?.code !== undefined ? { exitCode: evidence.code } : {}),
+      ...(exitReason !== undefined ? { exitReason } : {}),
+      sigkilled: evidence?.killedAtGraceEnd === true,
+      ...(evidence ? { exitEvidence: evidence } : {}),
       ...(t.processTree ? { processTree: t.processTree.map((p) => ({ ...p })) } : {}),
       processes,
       notes,
@@ -785,6 +1035,7 @@ export function buildTimeline(
     const c = calls[i];
     if (c) events.push(...b.deleteCalled(c.pod, c.at, c.gracePeriodSeconds));
   }
+  events.push(...b.settle());
   events.sort((a, z) => a.at - z.at);
   return { events, outcomes: b.outcomes(options.outcomesFor) };
 }

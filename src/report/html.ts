@@ -103,7 +103,7 @@ function sigtermText(pod: PodOutcome | undefined): string {
 
 function exitText(pod: PodOutcome | undefined): string {
   if (!pod) return "-";
-  return `${pod.exitCode ?? "?"}${pod.sigkilled ? " (SIGKILL)" : ""} — ${describeExit(pod)}`;
+  return `${pod.exitCode ?? "unknown"}${pod.sigkilled ? " (SIGKILL)" : ""} — ${describeExit(pod)}`;
 }
 
 function failedCell(r: ScenarioResult): string {

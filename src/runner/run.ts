@@ -25,8 +25,8 @@ import { EventLog, type TimelineEvent } from "../observe/events.js";
 import { attributeRequests, busiestPods, exerciseEvidence } from "../observe/exercise.js";
 import type { RequestRecord } from "../observe/exercise-types.js";
 import { buildTimeline, loadEvents, type Timeline } from "../observe/timeline.js";
-import type { LoadedScenario } from "../scenario/load.js";
 import { expectationsFor } from "../scenario/expectations.js";
+import type { LoadedScenario } from "../scenario/load.js";
 import type { ImageRef, Scenario } from "../scenario/schema.js";
 import { InterruptedError, interruptedBy, interruptSignal, registerCleanup } from "../util/cleanup.js";
 import { LABEL_RUN, newRunId } from "../util/labels.js";
@@ -513,8 +513,7 @@ export function inconclusiveReasons(pods: readonly PodOutcome[], verdicts: reado
     if (pod.exercise && pod.exercise.status !== "exercised") reasons.push(pod.exercise.summary);
   }
   for (const v of verdicts) {
-    const why = (v as Verdict & { inconclusive?: string }).inconclusive;
-    if (why) reasons.push(`${v.name}: ${why}`);
+    if (v.inconclusive) reasons.push(`${v.name}: ${v.inconclusive}`);
   }
   return reasons;
 }

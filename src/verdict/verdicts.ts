@@ -9,8 +9,13 @@ export interface Verdict {
   name: string;
   expected: string;
   actual: string;
+  /** False also when the verdict could not be decided (then `inconclusive` says why). */
   pass: boolean;
   evidence: string;
+  /** False: the evidence cannot decide this verdict either way (e.g. an exit code the API made up). */
+  decidable?: boolean;
+  /** Set when the verdict is not decidable: why, in words. The run is then INCONCLUSIVE, never PASS. */
+  inconclusive?: string;
 }
 
 export interface VerdictInput {
@@ -43,21 +48,71 @@ export function exitedGracefully(pod: PodOutcome): boolean {
   return !pod.sigkilled && (pod.exitCode === 0 || pod.exitCode === 143) && abruptlyEnded(pod).length === 0;
 }
 
+/** Why the exit code cannot be trusted (only a made-up API code was recorded), when that is so. */
+export function exitCodeUnknown(pod: PodOutcome): string | undefined {
+  return pod.exitCode === undefined ? pod.exitEvidence?.unknown : undefined;
+}
+
+/** Whether SIGKILL at the end of the grace period ended the pod: undefined when the evidence cannot tell. */
+export function killedAtGraceEnd(pod: PodOutcome): boolean | undefined {
+  if (pod.sigkilled) return true;
+  if (!pod.exitEvidence) return false;
+  return pod.exitEvidence.killedAtGraceEnd;
+}
+
 export function describeExit(pod: PodOutcome): string {
   if (pod.sigkilled) return "killed";
   const abrupt = abruptlyEnded(pod);
-  if (abrupt.length > 0) return `abrupt (${abrupt.join(", ")} never logged an exit)`;
+  if (abrupt.length > 0) {
+    const kill = killedAtGraceEnd(pod) === undefined ? ", SIGKILL at the grace deadline not ruled out" : "";
+    return `abrupt (${abrupt.join(", ")} never logged an exit${kill})`;
+  }
+  if (exitCodeUnknown(pod)) return "exit code unknown";
   return exitedGracefully(pod) ? "graceful" : `exited ${pod.exitCode ?? "?"}`;
 }
 
+/** "exit code 143 (containerd's record; the API said 137 / ContainerStatusUnknown)", in words. */
+export function describeExitCode(pod: PodOutcome): string {
+  const ev = pod.exitEvidence;
+  if (exitCodeUnknown(pod)) return "exit code unknown";
+  const reason = pod.exitReason ? ` (${pod.exitReason})` : "";
+  if (!ev || pod.exitCode === undefined) return `exit code ${pod.exitCode ?? "unknown"}${reason}`;
+  const from = ev.sources.find((s) => s.source === ev.chosen);
+  const where =
+    ev.chosen === "runtime"
+      ? (from?.note.split(":")[0] ?? "the runtime's record")
+      : ev.chosen === "app"
+        ? "pid 1's own exit line"
+        : "the API";
+  return `exit code ${pod.exitCode}${reason}, from ${where}`;
+}
+
 /**
- * Delete → the container exited: the part of termination the app and its image control. (The
- * API object may linger after that: on Kubernetes 1.20 a pod whose app exited at 3.2 s was gone
- * from the API at 14 s, so "pod gone" is reported in the timeline but not judged.)
+ * Termination: delete → the container exited, the part the app and its image control. The pod
+ * object lingers after that (on Kubernetes 1.20 a pod whose app exited at 3.2 s was gone from the API
+ * at 14 s): "gone" is reported in the timeline, never judged as termination. Without an observed exit,
+ * gone is only an upper bound (see terminationBounds).
  */
 export function terminationMs(pod: PodOutcome): number | undefined {
-  const end = pod.exitedAt ?? pod.goneAt;
-  return end === undefined ? undefined : end - pod.deleteAt;
+  return pod.exitedAt === undefined ? undefined : pod.exitedAt - pod.deleteAt;
+}
+
+/**
+ * What is known of the termination time: [min, max] ms after the delete. Exact when the exit time is
+ * (min = max); a window when the API's 1 s finishedAt only placed it; only a max when the exit was not
+ * observed but the pod is gone.
+ */
+export function terminationBounds(pod: PodOutcome): { min?: number; max?: number; exact?: number } {
+  const ev = pod.exitEvidence;
+  if (pod.exitedAt !== undefined) {
+    const exact = pod.exitedAt - pod.deleteAt;
+    if (ev?.earliest !== undefined && ev.latest !== undefined && ev.at === pod.exitedAt) {
+      return { min: ev.earliest - pod.deleteAt, max: ev.latest - pod.deleteAt, exact };
+    }
+    return { min: exact, max: exact, exact };
+  }
+  if (pod.goneAt !== undefined) return { max: pod.goneAt - pod.deleteAt };
+  return {};
 }
 
 function checkFailedRequests(bounds: { min?: number; max?: number }, load: LoadResult): Verdict {
@@ -111,20 +166,46 @@ function checkExit(expected: "graceful" | "killed" | "abrupt", pods: PodOutcome[
   return pods.map((pod) => {
     const graceful = exitedGracefully(pod);
     const actual = describeExit(pod);
+    const killed = killedAtGraceEnd(pod);
+    const abrupt = abruptlyEnded(pod).length > 0;
+    const codeUnknown = exitCodeUnknown(pod);
+    // Decided on the evidence that exists; undefined: not decidable.
+    let pass: boolean | undefined;
+    let why: string | undefined;
+    if (expected === "killed") {
+      pass = killed;
+      if (pass === undefined) why = pod.exitEvidence?.killedWhy;
+    } else if (expected === "graceful") {
+      if (killed === true || abrupt) pass = false;
+      else if (codeUnknown) [pass, why] = [undefined, codeUnknown];
+      else if (killed === undefined) [pass, why] = [undefined, pod.exitEvidence?.killedWhy];
+      else pass = graceful;
+    } else {
+      if (!abrupt || killed === true) pass = false;
+      else if (killed === undefined) [pass, why] = [undefined, pod.exitEvidence?.killedWhy];
+      else pass = true;
+    }
+    const ev = pod.exitEvidence;
+    const kill =
+      killed === true
+        ? "SIGKILL at the end of the grace period"
+        : killed === false
+          ? "no SIGKILL at the end of the grace period"
+          : "SIGKILL at the end of the grace period not ruled out";
+    const evidence =
+      `${describeExitCode(pod)}; ${kill}` +
+      (ev ? ` (${ev.killedWhy})` : "") +
+      (ev?.disagreement ? `; sources disagree: ${ev.disagreement}` : "") +
+      (pod.notes.length > 0 ? `; ${pod.notes.filter((n) => n !== ev?.killedWhy).join("; ")}` : "");
     return {
       name: `exit (${pod.pod})`,
       expected,
       actual,
-      pass:
-        expected === "graceful"
-          ? graceful
-          : expected === "killed"
-            ? pod.sigkilled
-            : !pod.sigkilled && abruptlyEnded(pod).length > 0,
-      evidence:
-        `exit code ${pod.exitCode ?? "unknown"}${pod.exitReason ? ` (${pod.exitReason})` : ""}; ` +
-        `SIGKILL ${pod.sigkilled ? "sent at the end of the grace period" : "not needed"}` +
-        (pod.notes.length > 0 ? `; ${pod.notes.join("; ")}` : ""),
+      pass: pass === true,
+      evidence: evidence.replace(/; $/, ""),
+      ...(pass === undefined
+        ? { decidable: false, inconclusive: why ?? "the evidence cannot decide how the container ended" }
+        : {}),
     };
   });
 }
@@ -136,20 +217,58 @@ function checkTermination(bounds: { minSeconds?: number; maxSeconds?: number }, 
   ]
     .filter(Boolean)
     .join(" and ");
+  const minMs = bounds.minSeconds === undefined ? undefined : bounds.minSeconds * 1000;
+  const maxMs = bounds.maxSeconds === undefined ? undefined : bounds.maxSeconds * 1000;
   return pods.map((pod) => {
-    const ms = terminationMs(pod);
-    const s = ms === undefined ? undefined : ms / 1000;
-    const pass =
-      s !== undefined &&
-      (bounds.minSeconds === undefined || s >= bounds.minSeconds) &&
-      (bounds.maxSeconds === undefined || s <= bounds.maxSeconds);
+    const name = `termination time (${pod.pod})`;
+    const known = terminationBounds(pod);
+    const gone =
+      pod.goneAt === undefined ? "" : `; pod gone (object deleted) at ${formatOffset(pod.goneAt - pod.deleteAt)}`;
+    if (known.max === undefined) {
+      return {
+        name,
+        expected,
+        actual: "no exit observed",
+        pass: false,
+        evidence: "neither the container's exit nor the pod's removal was observed before observation ended",
+      };
+    }
+    const lo = known.min;
+    const hi = known.max;
+    // Pass only when every time the evidence allows passes; fail only when none does.
+    const allPass = (minMs === undefined || (lo !== undefined && lo >= minMs)) && (maxMs === undefined || hi <= maxMs);
+    const nonePass = (maxMs !== undefined && lo !== undefined && lo > maxMs) || (minMs !== undefined && hi < minMs);
+    const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+    let actual: string;
+    let evidence: string;
+    if (known.exact !== undefined && lo === hi) {
+      actual = s(known.exact);
+      evidence = `delete → container exit in ${(known.exact / 1000).toFixed(3)} s${gone}`;
+    } else if (known.exact !== undefined && lo !== undefined) {
+      actual = s(known.exact);
+      evidence =
+        `delete → container exit in ${(known.exact / 1000).toFixed(3)} s, known within ${s(lo)} … ${s(hi)} ` +
+        `(the API's finishedAt has 1 s resolution)${gone}`;
+    } else {
+      actual = `≤ ${s(hi)}`;
+      evidence = `the container's exit was not observed; the pod was gone ${s(hi)} after the delete, so it exited no later`;
+    }
+    const decided = allPass || nonePass;
     return {
-      name: `termination time (${pod.pod})`,
+      name,
       expected,
-      actual: s === undefined ? "pod not gone" : `${s.toFixed(2)} s`,
-      pass,
-      evidence:
-        s === undefined ? "the pod was still there when observation ended" : `delete → pod gone in ${s.toFixed(3)} s`,
+      actual,
+      pass: allPass,
+      evidence,
+      ...(decided
+        ? {}
+        : {
+            decidable: false,
+            inconclusive:
+              lo === undefined
+                ? "only an upper bound on the exit is known (the pod's removal): a lower bound cannot be checked"
+                : `the exit is known only within ${s(lo)} … ${s(hi)}, which straddles the expected bound`,
+          }),
     };
   });
 }

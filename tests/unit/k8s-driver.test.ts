@@ -6,7 +6,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KubernetesDriver, parsePs } from "../../src/k8s/driver.js";
+import { type ConntrackEvent, type ConntrackFeed, parseConntrackOutput } from "../../src/k8s/conntrack.js";
+import { KubernetesDriver, parsePs, victimsFromPlan } from "../../src/k8s/driver.js";
 import { EventLog } from "../../src/observe/events.js";
 import { ScenarioSpec } from "../../src/scenario/schema.js";
 
@@ -357,7 +358,13 @@ describe("KubernetesDriver against a fake API server", () => {
     const created = fake.deployments.get("ge-exec-form-00abcdef");
     expect(created?.spec.template.spec.containers[0].lifecycle.preStop).toEqual({ sleep: { seconds: 2 } });
 
-    const outcome = await d.disrupt(deployment, { action: "delete", count: 1, atSeconds: 0, gracePeriodSeconds: 5 });
+    const outcome = await d.disrupt(deployment, {
+      action: "delete",
+      count: 1,
+      atSeconds: 0,
+      gracePeriodSeconds: 5,
+      victims: "first",
+    });
     expect(fake.calls).toContain(`delete ${deployment.pods[0]} gracePeriodSeconds=5`);
     expect(outcome.pods).toHaveLength(1);
     const [o] = outcome.pods;
@@ -414,5 +421,145 @@ describe("KubernetesDriver against a fake API server", () => {
     expect(fake.calls).toContain("PATCH /apis/apps/v1/namespaces/ge-scale-01aaaaaa/deployments/app");
     await d.teardown(undefined, runId);
     expect(fake.namespaces.size).toBe(0);
+  });
+});
+
+describe("KubernetesDriver: planned victims and connection attribution", () => {
+  const fake = new FakeCluster();
+  let server: Server;
+  let kc: KubeConfig;
+  let port = 0;
+
+  beforeAll(async () => {
+    server = createServer((req, res) => void fake.handle(req, res));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    port = (server.address() as AddressInfo).port;
+    kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: "fake", server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+      users: [{ name: "u", token: "t" }],
+      contexts: [{ name: "fake", cluster: "fake", user: "u" }],
+      currentContext: "fake",
+    });
+  });
+
+  afterAll(async () => {
+    fake.closeAll();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  /** A feed the test fills with conntrack lines (as the kind nodes' `conntrack -E` would print them). */
+  function fakeFeed(available = true) {
+    const events: ConntrackEvent[] = [];
+    const feed: ConntrackFeed & { stopped: number; add(lines: string): void } = {
+      stopped: 0,
+      events: () => events,
+      notes: () =>
+        available ? [] : ["no connection attribution from node ge-control-plane: `conntrack` is not installed"],
+      available: () => available,
+      stop: async () => {
+        feed.stopped++;
+      },
+      add: (lines) => events.push(...parseConntrackOutput(lines, Date.now(), "ge-control-plane")),
+    };
+    return feed;
+  }
+
+  const driver = (o: { feed?: ReturnType<typeof fakeFeed>; log?: string[] } = {}) =>
+    new KubernetesDriver({
+      backend: "kind",
+      kc,
+      target: { host: "127.0.0.1", port },
+      trafficPath: "fake",
+      nodePort: 30080,
+      readPid1: async () => "node /app/server.js",
+      readProcessTree: async () => [],
+      readyTimeoutMs: 10_000,
+      log: (line) => o.log?.push(line),
+      ...(o.feed ? { trafficAttribution: async () => o.feed as ConntrackFeed } : {}),
+    });
+  const scenario = (name: string, replicas: number) =>
+    ScenarioSpec.parse({
+      name,
+      image: { style: "exec-form" },
+      replicas,
+      terminationGracePeriodSeconds: 5,
+      disruption: { action: "delete", count: 1, atSeconds: 0 },
+    });
+  const podIp = (pod: string | undefined): string => fake.pods.get(pod ?? "")?.status.podIP;
+  const conn = (sport: number, ip: string) =>
+    `[1718000001.000000]\t    [NEW] tcp      6 120 SYN_SENT src=172.18.0.1 dst=172.18.0.2 sport=${sport} dport=30080 [UNREPLIED] src=${ip} dst=10.244.0.1 sport=8080 dport=${sport}`;
+
+  it("deletes exactly the planned victim, and names each connection's pod from the pod watch", async () => {
+    const feed = fakeFeed();
+    const d = driver({ feed });
+    const s = scenario("victims", 3);
+    const runId = "20300101000002-bbbbbb";
+    const deployment = await d.deploy(s, { style: "exec-form", ref: "x/y:1" }, new EventLog(), runId);
+    expect(deployment.platform.trafficAttribution).toBe("conntrack (NodePort 30080)");
+    const [first, , third] = deployment.pods;
+    feed.add([conn(41000, podIp(third)), conn(41001, podIp(third)), conn(41002, podIp(first))].join("\n"));
+
+    const attribution = d.trafficAttribution(runId);
+    expect(attribution).toMatchObject({ source: "conntrack", joinableByClientPort: false });
+    expect(attribution?.connections.map((c) => [c.clientPort, c.pod])).toEqual([
+      [41000, third],
+      [41001, third],
+      [41002, first],
+    ]);
+
+    const outcome = await d.disrupt(deployment, s.disruption, { victims: [third ?? ""] });
+    expect(fake.calls).toContain(`delete ${third} gracePeriodSeconds=null`);
+    expect(fake.calls).not.toContain(`delete ${first} gracePeriodSeconds=null`);
+    expect(outcome.pods.map((p) => [p.pod, p.notes])).toEqual([[third, []]]);
+
+    await d.teardown(deployment, runId);
+    expect(feed.stopped).toBe(1);
+    // Still readable after teardown (the runner may ask late); the victim is named though it is gone.
+    expect(d.trafficAttribution(runId)?.connections[0]?.pod).toBe(third);
+  });
+
+  it("falls back to the first ready pod by name, with a note, when a victim is not a live pod of the run", async () => {
+    const d = driver();
+    const s = scenario("fallback", 2);
+    const runId = "20300101000003-cccccc";
+    const deployment = await d.deploy(s, { style: "exec-form", ref: "x/y:1" }, new EventLog(), runId);
+    expect(deployment.platform.trafficAttribution).toBeUndefined();
+    expect(d.trafficAttribution(runId)).toBeUndefined(); // no feed (existing cluster): no attribution
+    const outcome = await d.disrupt(deployment, s.disruption, { victims: ["app-from-another-run"] });
+    expect(outcome.pods.map((p) => p.pod)).toEqual([deployment.pods[0]]);
+    expect(outcome.pods[0]?.notes).toEqual([
+      `planned victim(s) app-from-another-run not among this run's live pods (${[...deployment.pods].sort().join(", ")}): deleted the first ready pod(s) by name instead`,
+    ]);
+    await d.teardown(deployment, runId);
+  });
+
+  it("a feed that could read no node: undefined attribution, the reason in the platform facts and the log", async () => {
+    const log: string[] = [];
+    const feed = fakeFeed(false);
+    const d = driver({ feed, log });
+    const s = scenario("nofeed", 1);
+    const runId = "20300101000004-dddddd";
+    const deployment = await d.deploy(s, { style: "exec-form", ref: "x/y:1" }, new EventLog(), runId);
+    expect(deployment.platform.trafficAttribution).toMatch(/^unavailable: .*`conntrack` is not installed/);
+    expect(log.some((l) => l.startsWith("no connection attribution"))).toBe(true);
+    expect(d.trafficAttribution(runId)).toBeUndefined();
+    await d.teardown(deployment, runId);
+  });
+});
+
+describe("victimsFromPlan", () => {
+  const live = ["app-a", "app-b", "app-c"];
+  it("takes live victims as given (order kept, duplicates dropped); no plan, no note", () => {
+    expect(victimsFromPlan({ victims: ["app-c", "app-a", "app-c"] }, live)).toEqual({ victims: ["app-c", "app-a"] });
+    expect(victimsFromPlan(undefined, live)).toEqual({});
+    expect(victimsFromPlan({}, live)).toEqual({});
+  });
+  it("falls back with a note for an empty list or a pod that is not live", () => {
+    expect(victimsFromPlan({ victims: [] }, live).note).toMatch(/named no victim/);
+    expect(victimsFromPlan({ victims: ["app-a", "app-z"] }, live)).toEqual({
+      note: "planned victim(s) app-z not among this run's live pods (app-a, app-b, app-c): deleted the first ready pod(s) by name instead",
+    });
   });
 });

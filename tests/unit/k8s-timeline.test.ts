@@ -5,16 +5,19 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import type { PodOutcome } from "../../src/backends/backend.js";
+import { parseContainerdEventLine } from "../../src/backends/kind/containerd-events.js";
 import {
   buildTimeline,
-  parseAppLine,
   parseTime,
   type RecordedEntry,
   TimelineBuilder,
   type TimelineOptions,
   type WatchResource,
 } from "../../src/k8s/timeline-from-watch.js";
+import { parseAppLine } from "../../src/observe/app-log.js";
 import type { TimelineEvent } from "../../src/observe/events.js";
+import { evaluate, terminationMs } from "../../src/verdict/verdicts.js";
 
 const CANDIDATES = [
   join(import.meta.dirname, "..", "fixtures", "recordings", "kind-v1.20.2"),
@@ -35,6 +38,8 @@ interface Recording {
   /** Exact container exit from containerd's task events (ns precision, not visible through the API). */
   containerdExitAt: number;
   containerdExitStatus: number;
+  /** containerd-events.txt through the kind backend's parser (RecordedEntry source "runtime"). */
+  runtime: RecordedEntry[];
 }
 
 function loadRecording(name: string, endpointFile: "endpointslices" | "endpoints" = "endpointslices"): Recording {
@@ -74,11 +79,22 @@ function loadRecording(name: string, endpointFile: "endpointslices" | "endpoints
       containerdExitStatus = ev.exit_status ?? 0;
     }
   }
-  return { entries, meta, t0: Date.parse(meta.deleted.deleteCmdStartedAt), containerdExitAt, containerdExitStatus };
+  const runtime = readFileSync(join(dir, "containerd-events.txt"), "utf8")
+    .split("\n")
+    .map((l) => parseContainerdEventLine(l, "containerd on node kind-control-plane"))
+    .filter((e): e is NonNullable<typeof e> => e !== undefined);
+  return {
+    entries,
+    meta,
+    t0: Date.parse(meta.deleted.deleteCmdStartedAt),
+    containerdExitAt,
+    containerdExitStatus,
+    runtime,
+  };
 }
 
-function run(rec: Recording, options: TimelineOptions & { withDeleteCall?: boolean } = {}) {
-  return buildTimeline(rec.entries, {
+function run(rec: Recording, options: TimelineOptions & { withDeleteCall?: boolean; withRuntime?: boolean } = {}) {
+  return buildTimeline(options.withRuntime ? [...rec.entries, ...rec.runtime] : rec.entries, {
     eventsSince: Date.parse(rec.meta.loadStartedAt) - 10_000,
     container: "app",
     ...options,
@@ -127,6 +143,54 @@ describe.skipIf(!ROOT)("recorded on kind v1.20.2: exec-form image, preStop exec 
     expect(Math.abs((exit?.at ?? 0) - rec.containerdExitAt)).toBeLessThan(300);
     // ...and after the app's own exit line, never before it.
     expect(exit?.at ?? 0).toBeGreaterThanOrEqual(find(events, "app-exit", victim)?.at ?? Number.POSITIVE_INFINITY);
+    // ...and never before the preStop exec ["sleep", "3"] (from the pod spec) could have ended.
+    expect((exit?.at ?? 0) - rec.t0).toBeGreaterThanOrEqual(3000);
+  });
+
+  it("with containerd's task events: the exact exit, the preStop exec from its own task, SIGTERM when it returned", () => {
+    const { events, outcomes } = run(rec, { withRuntime: true });
+    const exits = events.filter((e) => e.kind === "container-exit" && e.pod === victim);
+    expect(exits).toHaveLength(1);
+    expect(exits[0]).toMatchObject({
+      source: "runtime",
+      at: rec.containerdExitAt,
+      detail: { exitCode: 0, codeFrom: "runtime", runtime: "containerd on node kind-control-plane" },
+    });
+    // The preStop exec task (id != container_id): started right after the delete, exited 3.16 s later.
+    const start = find(events, "prestop-start", victim);
+    const end = find(events, "prestop-end", victim);
+    expect(rel(start, rec.t0)).toBeCloseTo(0.108, 2);
+    expect(start?.detail).toMatchObject({ command: ["sleep", "3"], execId: expect.stringMatching(/^c784a948/) });
+    expect(rel(end, rec.t0)).toBeCloseTo(3.161, 2);
+    expect(end?.detail?.exitStatus).toBe(0);
+    // The kubelet sends SIGTERM when the hook returns: the app logged it 21 ms later.
+    const sigterm = find(events, "sigterm-sent", victim);
+    expect(sigterm).toMatchObject({ at: end?.at, source: "kubelet", detail: { inferred: true } });
+    const logged = find(events, "app-signal", victim, (e) => e.detail?.signal === "SIGTERM");
+    expect((logged?.at ?? 0) - (sigterm?.at ?? 0)).toBeGreaterThanOrEqual(0);
+    expect((logged?.at ?? 0) - (sigterm?.at ?? 0)).toBeLessThan(100);
+    expect(outcomes[0]).toMatchObject({
+      exitCode: 0,
+      exitReason: "Completed",
+      exitedAt: rec.containerdExitAt,
+      sigkilled: false,
+      notes: [],
+      exitEvidence: { chosen: "runtime", code: 0, killedAtGraceEnd: false },
+    });
+    expect(outcomes[0]?.exitEvidence?.sources.map((x) => [x.source, x.code])).toEqual([
+      ["runtime", 0],
+      ["app", 0],
+      ["api", 0],
+    ]);
+    expect(outcomes[0]?.exitEvidence?.disagreement).toBeUndefined();
+    // Termination is delete → exit (3.21 s), not delete → pod gone (14 s).
+    const [v] = evaluate({
+      expectations: { terminationSeconds: { maxSeconds: 4 } },
+      load: undefined as never,
+      pods: outcomes,
+    });
+    expect(v).toMatchObject({ pass: true, actual: "3.21 s" });
+    expect(v?.evidence).toMatch(/^delete → container exit in 3\.206 s; pod gone \(object deleted\) at \+14\.047 s$/);
   });
 
   it("the endpoint leaves the EndpointSlice ~0.12 s after the delete, long before SIGTERM (no terminating condition on 1.20)", () => {
@@ -203,6 +267,30 @@ describe.skipIf(!ROOT)("recorded on kind v1.20.2: shell-form image, no preStop",
     expect(outcomes[0]).toMatchObject({ pod: victim, exitCode: 137, exitReason: "Error", sigkilled: true });
   });
 
+  it("with containerd's task events: exit 137 exactly at +10.13 s; SIGKILL inferred at the grace deadline", () => {
+    const { events, outcomes } = run(rec, { withRuntime: true });
+    const exits = events.filter((e) => e.kind === "container-exit" && e.pod === victim);
+    expect(exits).toEqual([
+      expect.objectContaining({
+        source: "runtime",
+        at: rec.containerdExitAt,
+        detail: expect.objectContaining({ exitCode: 137 }),
+      }),
+    ]);
+    const kill = find(events, "sigkill-sent", victim);
+    expect(kill?.at).toBe(rec.t0 + 10_000);
+    expect(String(kill?.detail?.from)).toMatch(/exit 137 at \+10\.13 s, at the end of the grace period \(\+10\.00 s\)/);
+    expect(outcomes[0]).toMatchObject({
+      exitCode: 137,
+      sigkilled: true,
+      exitedAt: rec.containerdExitAt,
+      exitEvidence: { chosen: "runtime", killedAtGraceEnd: true },
+    });
+    // No preStop: no exec task, no inferred SIGTERM.
+    expect(find(events, "prestop-end", victim)).toBeUndefined();
+    expect(find(events, "sigterm-sent", victim)).toBeUndefined();
+  });
+
   it("the app is not PID 1: its only line comes from pid 10, and it never logs an exit", () => {
     const { outcomes } = run(rec);
     expect(outcomes[0]?.processes).toEqual([{ role: "app", pid: 10, signals: [] }]);
@@ -242,7 +330,13 @@ const slice = (eps: Array<{ pod: string; ready: boolean; serving?: boolean; term
 
 const pod = (
   name: string,
-  extra: { deletion?: number; grace?: number; terminated?: { exitCode: number; reason: string; at: number } } = {},
+  extra: {
+    deletion?: number;
+    grace?: number;
+    /** at: null = no finishedAt and no containerID (what ContainerStatusUnknown statuses look like). */
+    terminated?: { exitCode: number; reason: string; at: number | null };
+    preStop?: Record<string, unknown>;
+  } = {},
 ) => ({
   apiVersion: "v1",
   kind: "Pod",
@@ -256,7 +350,11 @@ const pod = (
         }
       : {}),
   },
-  spec: { terminationGracePeriodSeconds: extra.grace ?? 30, nodeName: "kind-worker" },
+  spec: {
+    terminationGracePeriodSeconds: extra.grace ?? 30,
+    nodeName: "kind-worker",
+    containers: [{ name: "app", ...(extra.preStop ? { lifecycle: { preStop: extra.preStop } } : {}) }],
+  },
   status: {
     podIP: "10.0.0.9",
     containerStatuses: [
@@ -265,12 +363,15 @@ const pod = (
         containerID: `containerd://${name}`,
         state: extra.terminated
           ? {
-              terminated: {
-                exitCode: extra.terminated.exitCode,
-                reason: extra.terminated.reason,
-                finishedAt: secIso(extra.terminated.at),
-                containerID: `containerd://${name}`,
-              },
+              terminated:
+                extra.terminated.at === null
+                  ? { exitCode: extra.terminated.exitCode, reason: extra.terminated.reason, finishedAt: null }
+                  : {
+                      exitCode: extra.terminated.exitCode,
+                      reason: extra.terminated.reason,
+                      finishedAt: secIso(extra.terminated.at),
+                      containerID: `containerd://${name}`,
+                    },
             }
           : { running: { startedAt: secIso(T - 60_000) } },
       },
@@ -405,47 +506,338 @@ describe("the sample app's JSON lines", () => {
     const old = parseAppLine(
       "2026-11-26T19:53:15.543192523Z 2026-11-26T19:53:15.542Z pid=1 app:3000 server closed (all connections done) err=none; exit 0",
     );
-    expect(old.map((l) => [l.event, l.code, l.role, l.pid, l.at])).toEqual([
-      ["drain-end", undefined, "app", 1, Date.parse("2026-11-26T19:53:15.542Z")],
-      ["exit", 0, "app", 1, Date.parse("2026-11-26T19:53:15.542Z")],
+    expect(old.map((l) => [l.event, l.fields, l.role, l.pid, l.at])).toEqual([
+      ["drain-end", { reason: "all connections done" }, "app", 1, Date.parse("2026-11-26T19:53:15.542Z")],
+      ["exit", { code: 0 }, "app", 1, Date.parse("2026-11-26T19:53:15.542Z")],
     ]);
     expect(old[0]?.loggedAt).toBe(Date.parse("2026-11-26T19:53:15.543Z"));
   });
 });
 
-describe("exit codes the API gets wrong", () => {
-  it("137/ContainerStatusUnknown after the app exited 143 on its own: not SIGKILLed, with notes", () => {
-    const b = new TimelineBuilder({ container: "app" });
-    b.push(w("pods", T, "ADDED", pod("p1")));
-    b.deleteCalled("p1", T + 1000);
-    b.push(w("pods", T + 1050, "MODIFIED", pod("p1", { deletion: T + 1000 })));
-    b.push(log("p1", T + 1200, { event: "signal", pid: 1, ppid: 0, role: "app", signal: "SIGTERM" }));
-    b.push(log("p1", T + 1300, { event: "exit", pid: 1, ppid: 0, role: "app", code: 143 }));
-    const unknown = pod("p1", {
-      deletion: T + 1000,
-      terminated: { exitCode: 137, reason: "ContainerStatusUnknown", at: T + 1400 },
+/** One containerd task event of the node (the kind backend's parser gives these). */
+const rt = (
+  containerId: string,
+  at: number,
+  o: { event?: "exit" | "exec-started" | "start"; taskId?: string; exitStatus?: number } = {},
+): RecordedEntry => ({
+  source: "runtime",
+  receivedAt: at + 3,
+  origin: "containerd on node kind-worker",
+  event: o.event ?? "exit",
+  at,
+  containerId,
+  taskId: o.taskId ?? containerId,
+  ...((o.event ?? "exit") === "exit" ? { exitStatus: o.exitStatus ?? 0 } : {}),
+});
+
+/** A deleted pod (grace 8 s) whose container ends with `terminated`, observed at `observedAt`, gone 100 ms later. */
+function deletedPod(o: {
+  deleteAt: number;
+  terminated: { exitCode: number; reason: string; at: number | null };
+  observedAt: number;
+  preStop?: Record<string, unknown>;
+  before?: RecordedEntry[];
+  grace?: number;
+}) {
+  const b = new TimelineBuilder({ container: "app" });
+  const grace = o.grace ?? 8;
+  const events: TimelineEvent[] = [];
+  events.push(...b.push(w("pods", T, "ADDED", pod("p1", { grace, preStop: o.preStop }))));
+  events.push(...b.deleteCalled("p1", o.deleteAt));
+  events.push(
+    ...b.push(w("pods", o.deleteAt + 30, "MODIFIED", pod("p1", { grace, preStop: o.preStop, deletion: o.deleteAt }))),
+  );
+  for (const e of o.before ?? []) events.push(...b.push(e));
+  const done = pod("p1", { grace, preStop: o.preStop, deletion: o.deleteAt, terminated: o.terminated });
+  events.push(...b.push(w("pods", o.observedAt, "MODIFIED", done)));
+  events.push(...b.push(w("pods", o.observedAt + 100, "DELETED", done)));
+  events.push(...b.settle());
+  const [outcome] = b.outcomes();
+  if (!outcome) throw new Error("no outcome");
+  return { b, events, outcome };
+}
+
+const CSU = "ContainerStatusUnknown";
+const exitVerdict = (expected: "graceful" | "killed" | "abrupt", o: PodOutcome) =>
+  evaluate({ expectations: { exit: expected }, load: undefined as never, pods: [o] })[0];
+
+describe("exit codes the API gets wrong (problem 1: ContainerStatusUnknown)", () => {
+  it("137/ContainerStatusUnknown after PID 1 logged exit 143: 143 from the app's own line, graceful, not SIGKILLed", () => {
+    const { events, outcome } = deletedPod({
+      deleteAt: T + 1000,
+      before: [
+        log("p1", T + 1200, { event: "signal", pid: 1, ppid: 0, role: "app", signal: "SIGTERM" }),
+        log("p1", T + 1300, { event: "exit", pid: 1, ppid: 0, role: "app", code: 143 }),
+      ],
+      terminated: { exitCode: 137, reason: CSU, at: null },
+      observedAt: T + 1500,
     });
-    b.push(w("pods", T + 1500, "MODIFIED", unknown));
-    const gone = b.push(w("pods", T + 1600, "DELETED", unknown));
-    expect(gone.map((e) => e.kind)).toEqual(["pod-gone"]);
-    const [o] = b.outcomes();
-    expect(o).toMatchObject({ pod: "p1", exitCode: 137, exitReason: "ContainerStatusUnknown", sigkilled: false });
-    expect(o?.notes.join("\n")).toMatch(/ContainerStatusUnknown.*not the real one/);
-    expect(o?.notes.join("\n")).toMatch(
-      /API exit code 137 .* disagrees with the app's own exit line \(pid 1 logged exit 143\)/,
+    expect(outcome).toMatchObject({ pod: "p1", exitCode: 143, sigkilled: false, exitedAt: T + 1300 });
+    expect(outcome.exitReason).toBeUndefined();
+    expect(outcome.exitEvidence).toMatchObject({ chosen: "app", code: 143, killedAtGraceEnd: false });
+    expect(outcome.notes.join("\n")).toMatch(
+      /the API \(reason ContainerStatusUnknown\) says 137: using the app's own exit line/,
     );
-    expect(o?.deleteAt).toBe(T + 1000);
-    expect(o?.goneAt).toBe(T + 1600);
+    expect(outcome.deleteAt).toBe(T + 1000);
+    expect(outcome.goneAt).toBe(T + 1600);
+    const exit = events.find((e) => e.kind === "container-exit");
+    expect(exit).toMatchObject({
+      source: "api",
+      at: T + 1300,
+      detail: { exitCode: 143, codeFrom: "app", apiExitCode: 137, reason: CSU },
+    });
+    expect(events.some((e) => e.kind === "sigkill-sent")).toBe(false);
+    expect(exitVerdict("graceful", outcome)).toMatchObject({ pass: true, actual: "graceful" });
+  });
+
+  it("trap-like (PID 1 logs nothing, both apps exit 0): containerd's exit 0 beats the API's 137", () => {
+    const { events, outcome } = deletedPod({
+      deleteAt: T + 1000,
+      preStop: { exec: { command: ["sleep", "2"] } },
+      before: [
+        log("p1", T + 3050, { event: "exit", pid: 11, ppid: 1, role: "app-1", code: 0 }),
+        log("p1", T + 3080, { event: "exit", pid: 12, ppid: 1, role: "app-2", code: 0 }),
+        rt("p1", T + 3101),
+      ],
+      terminated: { exitCode: 137, reason: CSU, at: null },
+      observedAt: T + 5200,
+    });
+    expect(outcome).toMatchObject({ exitCode: 0, exitedAt: T + 3101, sigkilled: false });
+    expect(outcome.exitEvidence?.chosen).toBe("runtime");
+    expect(outcome.exitEvidence?.disagreement).toMatch(
+      /containerd on node kind-worker's record says 0, the API \(reason ContainerStatusUnknown\) says 137/,
+    );
+    expect(events.filter((e) => e.kind === "container-exit")).toEqual([
+      expect.objectContaining({ source: "runtime", at: T + 3101, detail: expect.objectContaining({ exitCode: 0 }) }),
+    ]);
+    expect(exitVerdict("graceful", outcome)?.pass).toBe(true);
+  });
+
+  it("tini-like (apps never log an exit): containerd's 143 with the API's 137 is abrupt, not killed", () => {
+    const { outcome } = deletedPod({
+      deleteAt: T + 1000,
+      before: [
+        log("p1", T - 5000, { event: "start", pid: 11, ppid: 10, role: "app-1" }),
+        log("p1", T - 5000, { event: "start", pid: 12, ppid: 10, role: "app-2" }),
+        rt("p1", T + 3236, { exitStatus: 143 }),
+      ],
+      terminated: { exitCode: 137, reason: CSU, at: null },
+      observedAt: T + 4236,
+    });
+    expect(outcome).toMatchObject({ exitCode: 143, sigkilled: false });
+    expect(exitVerdict("abrupt", outcome)).toMatchObject({ pass: true });
+    expect(exitVerdict("killed", outcome)).toMatchObject({ pass: false });
+    expect(exitVerdict("killed", outcome)?.inconclusive).toBeUndefined();
+  });
+
+  it("only ContainerStatusUnknown: the code is unknown (not 137); the timing still rules out the kill at the grace end", () => {
+    // tini-prestop-sleep as reported on kind: "SIGKILL at the end of the grace period" at +3.24 s of 8 s.
+    const { events, outcome } = deletedPod({
+      deleteAt: T + 1000,
+      preStop: { exec: { command: ["sleep", "2"] } },
+      before: [
+        log("p1", T - 5000, { event: "start", pid: 11, ppid: 10, role: "app-1" }),
+        log("p1", T - 5000, { event: "start", pid: 12, ppid: 10, role: "app-2" }),
+      ],
+      terminated: { exitCode: 137, reason: CSU, at: null },
+      observedAt: T + 4236,
+    });
+    expect(outcome.exitCode).toBeUndefined();
+    expect(outcome.sigkilled).toBe(false);
+    expect(outcome.exitReason).toBe(CSU);
+    expect(outcome.exitEvidence).toMatchObject({
+      chosen: "api",
+      killedAtGraceEnd: false,
+      earliest: T + 3000,
+      latest: T + 4236,
+    });
+    expect(outcome.notes.join("\n")).toMatch(/the real exit code is unknown/);
+    expect(events.find((e) => e.kind === "container-exit")?.detail).toMatchObject({
+      exitCode: "unknown",
+      apiExitCode: 137,
+    });
+    expect(events.some((e) => e.kind === "sigkill-sent")).toBe(false);
+    // abrupt is decided on the apps' missing exit lines and the timing, not on the code.
+    expect(exitVerdict("abrupt", outcome)).toMatchObject({ pass: true });
+    const killed = exitVerdict("killed", outcome);
+    expect(killed).toMatchObject({ pass: false, actual: "abrupt (app-1, app-2 never logged an exit)" });
+    expect(killed?.inconclusive).toBeUndefined();
+  });
+
+  it("only ContainerStatusUnknown, apps exited 0 but PID 1 logs nothing: the exit verdict is not decidable", () => {
+    const { outcome } = deletedPod({
+      deleteAt: T + 1000,
+      before: [
+        log("p1", T + 1100, { event: "exit", pid: 11, ppid: 1, role: "app-1", code: 0 }),
+        log("p1", T + 1150, { event: "exit", pid: 12, ppid: 1, role: "app-2", code: 0 }),
+      ],
+      terminated: { exitCode: 137, reason: CSU, at: null },
+      observedAt: T + 2500,
+    });
+    const v = exitVerdict("graceful", outcome);
+    expect(v).toMatchObject({ pass: false, decidable: false, actual: "exit code unknown" });
+    expect(v?.inconclusive).toMatch(/ContainerStatusUnknown.*the real exit code is unknown/);
+    expect(v?.evidence).toMatch(/^exit code unknown; no SIGKILL at the end of the grace period/);
+  });
+
+  it("only ContainerStatusUnknown, read after the grace deadline: killed or not cannot be told", () => {
+    const { outcome } = deletedPod({
+      deleteAt: T + 1000,
+      terminated: { exitCode: 137, reason: CSU, at: null },
+      observedAt: T + 9500,
+    });
+    expect(outcome.exitEvidence?.killedAtGraceEnd).toBeUndefined();
+    for (const expected of ["killed", "graceful"] as const) {
+      expect(exitVerdict(expected, outcome)).toMatchObject({ pass: false, decidable: false });
+    }
+  });
+});
+
+describe("where an exit is placed within finishedAt's second", () => {
+  it("problem 2: a second that contains the delete: the exit is not before the delete, termination ≥ 0", () => {
+    // tini-no-prestop on kind: finishedAt 52Z, the delete at 52.685, reported -0.30 s.
+    const { events, outcome } = deletedPod({
+      deleteAt: T + 10_685,
+      terminated: { exitCode: 143, reason: "Error", at: T + 10_685 },
+      observedAt: T + 12_697,
+    });
+    expect(outcome.exitedAt).toBeGreaterThanOrEqual(T + 10_685);
+    expect(terminationMs(outcome)).toBeGreaterThanOrEqual(0);
+    expect(events.find((e) => e.kind === "container-exit")?.at).toBeGreaterThanOrEqual(T + 10_685);
+    expect(outcome.exitEvidence).toMatchObject({ earliest: T + 10_685, latest: T + 10_999 });
+  });
+
+  for (const [shape, preStop] of [
+    ["exec sleep 2 (1.20)", { exec: { command: ["sleep", "2"] } }],
+    ["the sleep action", { sleep: { seconds: 2 } }],
+    ["sh -c 'sleep 2'", { exec: { command: ["/bin/sh", "-c", "sleep 2"] } }],
+  ] as const) {
+    it(`problem 4: nginx-like image (no app lines), preStop ${shape}: the exit is not before +2 s`, () => {
+      const { events, outcome } = deletedPod({
+        deleteAt: T + 1300,
+        preStop,
+        terminated: { exitCode: 0, reason: "Completed", at: T + 3000 },
+        observedAt: T + 4100,
+      });
+      expect((outcome.exitedAt ?? 0) - outcome.deleteAt).toBeGreaterThanOrEqual(2000);
+      expect(outcome.exitedAt).toBeLessThanOrEqual(T + 3999);
+      expect(events.find((e) => e.kind === "container-exit")?.at).toBe(outcome.exitedAt);
+    });
+  }
+
+  it("a failed preStop hook (FailedPreStopHook) is no lower bound", () => {
+    const failed = {
+      apiVersion: "v1",
+      kind: "Event",
+      metadata: { name: "p1.hook", uid: "u-hook" },
+      involvedObject: { kind: "Pod", name: "p1" },
+      reason: "FailedPreStopHook",
+      message: 'exec: "sleep": executable file not found',
+      type: "Warning",
+      count: 1,
+      source: { component: "kubelet" },
+      lastTimestamp: secIso(T + 1400),
+    };
+    const { outcome } = deletedPod({
+      deleteAt: T + 1300,
+      preStop: { exec: { command: ["sleep", "2"] } },
+      before: [w("events", T + 1450, "ADDED", failed)],
+      terminated: { exitCode: 0, reason: "Completed", at: T + 1300 },
+      observedAt: T + 2100,
+    });
+    expect(outcome.exitedAt).toBe(T + 1300);
+  });
+});
+
+describe("SIGKILL at the end of the grace period needs an exit at the end of the grace period", () => {
+  it("137 five seconds before the deadline: not killed at the grace end, no inferred SIGKILL", () => {
+    const { events, outcome } = deletedPod({
+      deleteAt: T + 1000,
+      terminated: { exitCode: 137, reason: "Error", at: T + 4000 },
+      observedAt: T + 4500,
+    });
+    expect(outcome).toMatchObject({ exitCode: 137, sigkilled: false });
+    expect(outcome.notes.join("\n")).toMatch(
+      /exit 137 at \+3\.00 s, 4\.50 s before the grace period ended \(\+8\.00 s\)/,
+    );
+    expect(events.some((e) => e.kind === "sigkill-sent")).toBe(false);
+    expect(exitVerdict("killed", outcome)).toMatchObject({ pass: false, actual: "exited 137" });
+  });
+
+  it("137 in the deadline's second is; the exit is placed at the deadline and SIGKILL inferred there", () => {
+    const { events, outcome } = deletedPod({
+      deleteAt: T + 1000,
+      terminated: { exitCode: 137, reason: "Error", at: T + 9000 },
+      observedAt: T + 9800,
+    });
+    expect(outcome).toMatchObject({ exitCode: 137, sigkilled: true, exitedAt: T + 9000 });
+    expect(events.find((e) => e.kind === "sigkill-sent")).toMatchObject({ at: T + 9000, detail: { inferred: true } });
+    expect(exitVerdict("killed", outcome)?.pass).toBe(true);
   });
 
   it("OOMKilled 137 is not a grace-period SIGKILL", () => {
     const b = new TimelineBuilder();
     b.deleteCalled("p1", T);
-    const events = b.push(
+    const live = b.push(
       w("pods", T + 100, "MODIFIED", pod("p1", { terminated: { exitCode: 137, reason: "OOMKilled", at: T } })),
     );
-    expect(events.map((e) => e.kind)).toEqual(["container-exit"]);
-    expect(b.outcomes()[0]).toMatchObject({ sigkilled: false });
+    // API-only exits wait for every bound; settle() emits them.
+    expect(live).toEqual([]);
+    expect(b.settle().map((e) => e.kind)).toEqual(["container-exit"]);
+    expect(b.outcomes()[0]).toMatchObject({ sigkilled: false, exitCode: 137, exitReason: "OOMKilled" });
+    // After settle(), a late status is emitted as it comes.
+    const late = b.push(
+      w("pods", T + 200, "MODIFIED", { ...pod("p2", { terminated: { exitCode: 0, reason: "Completed", at: T } }) }),
+    );
+    expect(late.map((e) => e.kind)).toEqual(["container-exit"]);
+  });
+});
+
+describe("the node's runtime events", () => {
+  it("an event that comes before any status names its container is applied once one does; others are ignored", () => {
+    const b = new TimelineBuilder({ container: "app" });
+    expect(b.push(rt("p1", T + 10, { exitStatus: 1 }))).toEqual([]);
+    expect(b.push(rt("someone-else", T + 20, { exitStatus: 137 }))).toEqual([]);
+    const out = b.push(w("pods", T + 50, "ADDED", pod("p1")));
+    expect(out.filter((e) => e.kind === "container-exit")).toEqual([
+      expect.objectContaining({
+        at: T + 10,
+        source: "runtime",
+        pod: "p1",
+        detail: expect.objectContaining({ exitCode: 1 }),
+      }),
+    ]);
+  });
+
+  it("a preStop exec that overran the grace period: SIGTERM at the deadline, SIGKILL 2 s later (kubelet minimum)", () => {
+    const b = new TimelineBuilder({ container: "app" });
+    const preStop = { exec: { command: ["sleep", "30"] } };
+    b.push(w("pods", T, "ADDED", pod("p1", { preStop, grace: 8 })));
+    b.deleteCalled("p1", T + 1000);
+    b.push(rt("p1", T + 1040, { event: "exec-started", taskId: "hook" }));
+    // Both die with the container when the kubelet's SIGKILL comes at delete + 8 s + 2 s.
+    const ended = b.push(rt("p1", T + 11_050, { taskId: "hook", exitStatus: 137 }));
+    expect(ended.map((e) => e.kind)).toEqual(["prestop-end"]);
+    expect(ended[0]?.detail).toMatchObject({ overran: true, exitStatus: 137 });
+    b.push(rt("p1", T + 11_060, { exitStatus: 137 }));
+    const settled = b.settle();
+    expect(settled.map((e) => `${e.kind}@${e.at - T}`)).toEqual(["sigkill-sent@11000"]);
+    expect(b.outcomes()[0]).toMatchObject({ exitCode: 137, sigkilled: true, exitedAt: T + 11_060 });
+  });
+
+  it("exec tasks before the delete (the harness's own) are not the preStop; the first one after it is", () => {
+    const b = new TimelineBuilder({ container: "app" });
+    const preStop = { exec: { command: ["sleep", "2"] } };
+    b.push(w("pods", T, "ADDED", pod("p1", { preStop })));
+    expect(b.push(rt("p1", T + 100, { event: "exec-started", taskId: "ps" }))).toEqual([]);
+    expect(b.push(rt("p1", T + 150, { taskId: "ps" }))).toEqual([]);
+    b.deleteCalled("p1", T + 1000);
+    const started = b.push(rt("p1", T + 1040, { event: "exec-started", taskId: "hook" }));
+    const ended = b.push(rt("p1", T + 3050, { taskId: "hook", exitStatus: 0 }));
+    expect(started.map((e) => e.kind)).toEqual(["prestop-start"]);
+    expect(ended.map((e) => `${e.kind}@${e.at - T}`)).toEqual(["prestop-end@3050", "sigterm-sent@3050"]);
+    const exit = b.push(rt("p1", T + 3400, { exitStatus: 143 }));
+    expect(exit.map((e) => `${e.kind}@${e.at - T}`)).toEqual(["container-exit@3400"]);
   });
 });
 

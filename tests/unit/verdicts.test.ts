@@ -96,15 +96,57 @@ describe("verdicts", () => {
     expect([g?.pass, k?.pass, notKilled?.pass]).toEqual([true, true, false]);
   });
 
-  it("termination time bounds use delete → gone", () => {
-    const [ok] = evaluate({ expectations: { terminationSeconds: { maxSeconds: 4 } }, load: load([]), pods: [pod()] });
-    const [slow] = evaluate({ expectations: { terminationSeconds: { maxSeconds: 3 } }, load: load([]), pods: [pod()] });
-    const [gone] = evaluate({
+  it("termination is delete → container exit; the pod object's removal is only reported", () => {
+    const exited = pod({ exitedAt: 5000, goneAt: 14_000 });
+    const [ok] = evaluate({ expectations: { terminationSeconds: { maxSeconds: 4 } }, load: load([]), pods: [exited] });
+    const [slow] = evaluate({
+      expectations: { terminationSeconds: { maxSeconds: 1 } },
+      load: load([]),
+      pods: [exited],
+    });
+    expect([ok?.pass, ok?.actual, slow?.pass, slow?.inconclusive]).toEqual([true, "2.00 s", false, undefined]);
+    expect(ok?.evidence).toBe("delete → container exit in 2.000 s; pod gone (object deleted) at +11.000 s");
+  });
+
+  it("without an observed exit, the pod's removal is only an upper bound: a max can pass, nothing can fail on it", () => {
+    const goneOnly = pod({ goneAt: 6500 });
+    const check = (b: { minSeconds?: number; maxSeconds?: number }) =>
+      evaluate({ expectations: { terminationSeconds: b }, load: load([]), pods: [goneOnly] })[0];
+    expect(check({ maxSeconds: 4 })).toMatchObject({ pass: true, actual: "≤ 3.50 s" });
+    expect(check({ maxSeconds: 3 })).toMatchObject({ pass: false, decidable: false });
+    expect(check({ minSeconds: 1 })?.inconclusive).toMatch(/only an upper bound/);
+    expect(check({ maxSeconds: 4 })?.evidence).toMatch(
+      /exit was not observed; the pod was gone 3\.50 s after the delete/,
+    );
+    const [none] = evaluate({
       expectations: { terminationSeconds: { maxSeconds: 3 } },
       load: load([]),
       pods: [pod({ goneAt: undefined })],
     });
-    expect([ok?.pass, ok?.actual, slow?.pass, gone?.pass]).toEqual([true, "3.50 s", false, false]);
+    expect([none?.pass, none?.actual, none?.inconclusive]).toEqual([false, "no exit observed", undefined]);
+  });
+
+  it("an exit known only within finishedAt's second: a bound inside that window is not decidable", () => {
+    const windowed = pod({
+      exitedAt: 5200,
+      exitEvidence: {
+        chosen: "api",
+        code: 0,
+        at: 5200,
+        earliest: 5200,
+        latest: 5999,
+        sources: [{ source: "api", code: 0, at: 5200, earliest: 5200, latest: 5999, reliable: true, note: "" }],
+        killedAtGraceEnd: false,
+        killedWhy: "exit code 0 is not SIGKILL's 137",
+      },
+    });
+    const check = (maxSeconds: number) =>
+      evaluate({ expectations: { terminationSeconds: { maxSeconds } }, load: load([]), pods: [windowed] })[0];
+    expect(check(3)).toMatchObject({ pass: true, actual: "2.20 s" });
+    expect(check(2.5)).toMatchObject({ pass: false, decidable: false });
+    expect(check(2.5)?.inconclusive).toMatch(/known only within 2\.20 s … 3\.00 s/);
+    expect(check(2)).toMatchObject({ pass: false });
+    expect(check(2)?.inconclusive).toBeUndefined();
   });
 
   it("expectations without any disrupted pod fail", () => {
@@ -178,5 +220,64 @@ describe("exit verdicts that look at every process", () => {
     const [none] = evaluate({ expectations: { minFailedRequests: 1 }, load: load([]), pods: [pod()] });
     const [one] = evaluate({ expectations: { minFailedRequests: 1 }, load: load(["closed"]), pods: [pod()] });
     expect([none?.pass, none?.expected, one?.pass]).toEqual([false, "≥ 1", true]);
+  });
+});
+
+describe("exit verdicts on the exit's evidence", () => {
+  const unknown = pod({
+    exitCode: undefined,
+    exitReason: "ContainerStatusUnknown",
+    exitedAt: 5000,
+    processes: [
+      { role: "app-1", pid: 11, signals: [], exit: { code: 0, at: 4900 } },
+      { role: "app-2", pid: 12, signals: [], exit: { code: 0, at: 4950 } },
+    ],
+    exitEvidence: {
+      chosen: "api",
+      at: 5000,
+      sources: [
+        { source: "api", code: 137, reason: "ContainerStatusUnknown", at: 5000, reliable: false, note: "made up" },
+      ],
+      unknown: "the only record of the exit code is the API's 137 with reason ContainerStatusUnknown",
+      killedAtGraceEnd: false,
+      killedWhy: "the container had exited by +2.00 s, 6.00 s before the grace period ended",
+    },
+  });
+
+  it("a made-up code (ContainerStatusUnknown alone) decides nothing: INCONCLUSIVE, never pass", () => {
+    const [g] = evaluate({ expectations: { exit: "graceful" }, load: load([]), pods: [unknown] });
+    expect(g).toMatchObject({ pass: false, decidable: false, actual: "exit code unknown" });
+    expect(g?.inconclusive).toMatch(/ContainerStatusUnknown/);
+    // ...but what the timing shows is decided: not killed at the end of the grace period.
+    const [k] = evaluate({ expectations: { exit: "killed" }, load: load([]), pods: [unknown] });
+    expect(k).toMatchObject({ pass: false });
+    expect(k?.inconclusive).toBeUndefined();
+    expect(k?.evidence).toMatch(
+      /^exit code unknown; no SIGKILL at the end of the grace period \(the container had exited by/,
+    );
+  });
+
+  it("the evidence names the source of the code and the disagreement", () => {
+    const fromRuntime = pod({
+      exitCode: 143,
+      exitEvidence: {
+        chosen: "runtime",
+        code: 143,
+        at: 6400,
+        sources: [
+          { source: "runtime", code: 143, at: 6400, reliable: true, note: "containerd on node n1: exact" },
+          { source: "api", code: 137, reason: "ContainerStatusUnknown", at: 6400, reliable: false, note: "" },
+        ],
+        disagreement: "containerd on node n1's record says 143, the API says 137: using containerd's",
+        killedAtGraceEnd: false,
+        killedWhy: "exit code 143 is not SIGKILL's 137",
+      },
+    });
+    const [v] = evaluate({ expectations: { exit: "graceful" }, load: load([]), pods: [fromRuntime] });
+    expect(v?.pass).toBe(true);
+    expect(v?.evidence).toMatch(
+      /^exit code 143, from containerd on node n1; no SIGKILL at the end of the grace period/,
+    );
+    expect(v?.evidence).toMatch(/sources disagree: containerd on node n1's record says 143, the API says 137/);
   });
 });

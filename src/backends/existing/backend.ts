@@ -18,7 +18,7 @@ import type { LoadResult } from "../../load/types.js";
 import type { EventSink } from "../../observe/events.js";
 import type { Disruption, LoadOptions, Scenario } from "../../scenario/schema.js";
 import { UsageError } from "../../util/errors.js";
-import type { Backend, Deployment, DisruptionOutcome, ResolvedImage } from "../backend.js";
+import type { Backend, Deployment, DisruptionOutcome, DisruptionPlan, ResolvedImage } from "../backend.js";
 import { assertDockerReachable } from "../docker-check.js";
 import { pushImages } from "./images.js";
 import { assertLoadgenBuildable, ensureLoadgenImage } from "./loadgen-image.js";
@@ -261,8 +261,9 @@ export class ExistingClusterBackend implements Backend {
     return { stop: () => job.stop() };
   }
 
-  disrupt(deployment: Deployment, disruption: Disruption): Promise<DisruptionOutcome> {
-    return this.getDriver().disrupt(deployment, disruption);
+  disrupt(deployment: Deployment, disruption: Disruption, plan?: DisruptionPlan): Promise<DisruptionOutcome> {
+    // No trafficAttribution here: without node access nothing sees which pod a connection went to.
+    return this.getDriver().disrupt(deployment, disruption, plan);
   }
 
   /** Also removes the load Job: its namespace carries the run's labels like the app's. */

@@ -2,27 +2,128 @@
 // the way Service traffic does: 127.0.0.1:30080 → Docker's port mapping → the control-plane node's
 // NodePort → kube-proxy → a ready pod on any node (never port-forward, which bypasses the Service).
 import type { KubeConfig } from "@kubernetes/client-node";
-import { type CommandRunner, execaRunner } from "../../k8s/command.js";
-import { KubernetesDriver, type Pid1Request, pid1ViaExec } from "../../k8s/driver.js";
+import {
+  type CrictlContainer,
+  cmdlineOnNode,
+  crictlInspect,
+  inspectOnNode,
+  type NodeExec,
+} from "../../inspect/node-proc.js";
+import type { ProcessTreeInspection } from "../../inspect/types.js";
+import { CommandError, type CommandRunner, execaRunner } from "../../k8s/command.js";
+import {
+  inspectViaPodExec,
+  KubernetesDriver,
+  type Pid1Reading,
+  type Pid1Request,
+  pid1ViaExec,
+} from "../../k8s/driver.js";
 import { DEFAULT_NODE_PORT } from "../../k8s/manifests.js";
 import type { EventSink } from "../../observe/events.js";
+import type { TrafficAttribution } from "../../observe/exercise-types.js";
 import type { Disruption, Scenario } from "../../scenario/schema.js";
-import type { Backend, Deployment, DisruptionOutcome, ResolvedImage } from "../backend.js";
+import type { Backend, Deployment, DisruptionOutcome, DisruptionPlan, ResolvedImage } from "../backend.js";
 import { KindCluster, type KindClusterOptions, type TeardownResult } from "./cluster.js";
+import { ConntrackStream, type LineSpawner } from "./conntrack-stream.js";
+import { ContainerdEvents } from "./containerd-events.js";
 import { loadImages } from "./images.js";
 
 export interface KindBackendOptions extends KindClusterOptions {
   readyTimeoutMs?: number;
+  /** Starts the nodes' `conntrack -E` streams (default: execa); tests inject a fake. */
+  spawn?: LineSpawner;
 }
 
-/** PID 1's argv as containerd started it (`crictl inspect` on the node): works for any image. */
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/** Runs argv inside a kind node (a Docker container): `docker exec <node> …`, argument arrays only. */
+export function kindNodeExec(run: CommandRunner, node: string): NodeExec {
+  return async (argv) => {
+    try {
+      return (await run("docker", ["exec", node, ...argv])).stdout;
+    } catch (err) {
+      // Name the command by its program only (a script would fill the report), with its own error.
+      if (err instanceof CommandError && !err.code) {
+        const why = err.stderr.trim().split("\n").slice(-2).join(" ") || `exit ${err.exitCode ?? "?"}`;
+        throw new Error(`docker exec ${node} ${argv[0] ?? ""} failed: ${why}`);
+      }
+      throw err;
+    }
+  };
+}
+
+/** What PID 1 readings and inspections on kind need besides the node: exec inside the container. */
+export interface KindPodReaders {
+  run: CommandRunner;
+  /** PID 1's cmdline through the Kubernetes exec API (default in the backend: pid1ViaExec). */
+  execPid1: (req: Pid1Request) => Promise<string>;
+  /** The process inspection through the Kubernetes exec API (default in the backend: inspectViaPodExec). */
+  execInspect: (req: Pid1Request, notes: string[]) => Promise<ProcessTreeInspection>;
+}
+
+/**
+ * PID 1's command line as it RUNS (what the local backend reports too): the container's node PID from
+ * crictl inspect, then the node's /proc/<pid>/cmdline. Falls back to `cat /proc/1/cmdline` in the
+ * container (exec API), then to the configured command (crictl's runtimeSpec args), saying so.
+ */
+export async function readLivePid1(r: KindPodReaders, req: Pid1Request): Promise<Pid1Reading> {
+  const failed: string[] = [];
+  let info: CrictlContainer | undefined;
+  if (req.nodeName && req.containerID) {
+    const node = kindNodeExec(r.run, req.nodeName);
+    try {
+      info = await crictlInspect(node, req.containerID);
+      if (info.pid === undefined) throw new Error("crictl inspect gave no PID (info.pid)");
+      return { cmdline: await cmdlineOnNode(node, info.pid) };
+    } catch (err) {
+      failed.push(`on the node: ${errorText(err)}`);
+    }
+  } else {
+    failed.push("on the node: the pod has no node or container id yet");
+  }
+  try {
+    const cmdline = await r.execPid1(req);
+    if (cmdline.trim() !== "") return { cmdline };
+    failed.push("exec in the container: empty /proc/1/cmdline");
+  } catch (err) {
+    failed.push(`exec in the container: ${errorText(err)}`);
+  }
+  if (info?.args) {
+    return {
+      cmdline: info.args.join(" "),
+      note:
+        `PID 1 shown is the CONFIGURED command (crictl inspect runtimeSpec.process.args), not the live process ` +
+        `(${failed.join("; ")}): a script that exec's into the app shows as the script`,
+    };
+  }
+  throw new Error(`PID 1 of ${req.pod} could not be read (${failed.join("; ")})`);
+}
+
+/**
+ * Every process of the pod's container with its SIGTERM disposition, before any signal, as the local
+ * backend reads it from the host: here from the kind node's /proc (crictl inspect's PID, then the
+ * processes of that PID namespace). Falls back to the same script through the Kubernetes exec API
+ * (needs sh in the image). Never throws.
+ */
+export async function inspectOnKind(r: KindPodReaders, req: Pid1Request): Promise<ProcessTreeInspection> {
+  let why: string;
+  if (req.nodeName && req.containerID) {
+    try {
+      return await inspectOnNode(kindNodeExec(r.run, req.nodeName), req.containerID, `docker exec ${req.nodeName}`);
+    } catch (err) {
+      why = errorText(err);
+    }
+  } else {
+    why = "the pod has no node or container id yet";
+  }
+  return r.execInspect(req, [`the node's /proc not usable (${why}): read through the exec API instead`]);
+}
+
+/** PID 1's argv as containerd started it (`crictl inspect` on the node): the CONFIGURED command. */
 export async function pid1ViaCrictl(run: CommandRunner, req: Pid1Request): Promise<string> {
   if (!req.nodeName || !req.containerID) throw new Error("pod has no node or container id yet");
-  const id = req.containerID.replace(/^[a-z]+:\/\//, "");
-  const { stdout } = await run("docker", ["exec", req.nodeName, "crictl", "inspect", "-o", "json", id]);
-  const data = JSON.parse(stdout) as { info?: { runtimeSpec?: { process?: { args?: string[] } } } };
-  const args = data.info?.runtimeSpec?.process?.args;
-  if (!args || args.length === 0) throw new Error("crictl inspect gave no process args");
+  const { args } = await crictlInspect(kindNodeExec(run, req.nodeName), req.containerID);
+  if (!args) throw new Error("crictl inspect gave no process args");
   return args.join(" ");
 }
 
@@ -59,6 +160,11 @@ export class KindBackend implements Backend {
     if (!this.kc) throw new Error("kind backend: prepare() must run before deploy()");
     const kc = this.kc;
     const port = this.o.nodePort ?? DEFAULT_NODE_PORT;
+    const readers: KindPodReaders = {
+      run: this.run,
+      execPid1: (req) => pid1ViaExec(kc, req),
+      execInspect: (req, notes) => inspectViaPodExec(kc, req, notes),
+    };
     this.driver ??= new KubernetesDriver({
       backend: "kind",
       kc,
@@ -67,14 +173,28 @@ export class KindBackend implements Backend {
         `127.0.0.1:${port} → Docker port mapping → kind node ${this.cluster.name}-control-plane:${port} (NodePort) ` +
         "→ kube-proxy (externalTrafficPolicy Cluster) → a ready pod on any node",
       nodePort: port,
-      readPid1: async (req) => {
-        try {
-          return await pid1ViaCrictl(this.run, req);
-        } catch {
-          return pid1ViaExec(kc, req);
-        }
-      },
+      readPid1: (req) => readLivePid1(readers, req),
+      inspectProcesses: (req) => inspectOnKind(readers, req),
       platform: { kindCluster: this.cluster.name, kindClusterCreatedByRun: String(this.cluster.created) },
+      // Which pod each connection went to: the nodes' conntrack (src/backends/kind/conntrack-stream.ts).
+      trafficAttribution: async ({ nodePort }) => {
+        const stream = new ConntrackStream({
+          nodes: await this.cluster.nodes(),
+          nodePort,
+          run: this.run,
+          spawn: this.o.spawn,
+        });
+        await stream.start();
+        return stream;
+      },
+      // The nodes' own record of container exits: containerd's task events (containerd-events.ts).
+      runtimeEvents: () =>
+        new ContainerdEvents({
+          nodes: () => this.cluster.nodes(),
+          run: this.run,
+          spawn: this.o.spawn,
+          log: this.o.log,
+        }),
       readyTimeoutMs: this.o.readyTimeoutMs,
       log: this.o.log,
     });
@@ -85,8 +205,12 @@ export class KindBackend implements Backend {
     return this.getDriver().deploy(scenario, image, sink, runId);
   }
 
-  disrupt(deployment: Deployment, disruption: Disruption): Promise<DisruptionOutcome> {
-    return this.getDriver().disrupt(deployment, disruption);
+  disrupt(deployment: Deployment, disruption: Disruption, plan?: DisruptionPlan): Promise<DisruptionOutcome> {
+    return this.getDriver().disrupt(deployment, disruption, plan);
+  }
+
+  trafficAttribution(deployment: Deployment): TrafficAttribution | undefined {
+    return this.driver?.trafficAttribution(deployment.runId);
   }
 
   async teardown(deployment: Deployment | undefined, runId: string): Promise<void> {

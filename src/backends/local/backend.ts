@@ -7,23 +7,17 @@ import { inspectProcessTree } from "../../inspect/inspect.js";
 import { predict } from "../../inspect/predict.js";
 import type { ProcessTreeInspection } from "../../inspect/types.js";
 import type { EventSink } from "../../observe/events.js";
+import type { TrafficAttribution } from "../../observe/exercise-types.js";
+import { decideExit } from "../../observe/exit-evidence.js";
 import type { Disruption, Scenario } from "../../scenario/schema.js";
 import { PrerequisiteError } from "../../util/errors.js";
 import { LABEL_RUN } from "../../util/labels.js";
 import { configureTestcontainersOffline } from "../../util/testcontainers-env.js";
-import type { TrafficAttribution } from "../../observe/exercise-types.js";
-import type {
-  Backend,
-  Deployment,
-  DisruptionOutcome,
-  DisruptionPlan,
-  PodOutcome,
-  ResolvedImage,
-} from "../backend.js";
+import type { Backend, Deployment, DisruptionOutcome, DisruptionPlan, PodOutcome, ResolvedImage } from "../backend.js";
 import { assertDockerReachable } from "../docker-check.js";
 import { type ProcessEntry, Replica } from "./replica.js";
 import { ServiceProxy } from "./service-proxy.js";
-import { terminatePod } from "./termination.js";
+import { sigkillDeadline, terminatePod } from "./termination.js";
 
 interface RunState {
   scenario: Scenario;
@@ -234,6 +228,28 @@ export class LocalBackend implements Backend {
     const notes: string[] = [];
     const inspection = state.inspections.get(name);
     if (inspected?.oomKilled) notes.push("the runtime reports the container was OOM-killed");
+    // Docker's own record is the most trusted source (observe/exit-evidence.ts); SIGKILL is known for
+    // certain here: the harness sends it.
+    const exitEvidence = decideExit(
+      {
+        runtime: {
+          code: outcome.exitCode,
+          at: outcome.exitedAt,
+          runtime: "Docker",
+          note:
+            "Docker: the exit code from wait(), the time when it returned" +
+            (inspected?.finishedAt ? ` (State.FinishedAt ${inspected.finishedAt})` : ""),
+        },
+      },
+      {
+        deleteAt: outcome.deleteAt,
+        graceDeadline:
+          outcome.sigtermAt === undefined
+            ? outcome.deleteAt + graceSeconds * 1000
+            : sigkillDeadline(outcome.deleteAt, graceSeconds, outcome.sigtermAt),
+        ...(outcome.sigkillAt !== undefined ? { sigkillSentAt: outcome.sigkillAt } : {}),
+      },
+    );
     return {
       pod: name,
       pid1Cmdline: replica.pid1Cmdline,
@@ -244,6 +260,7 @@ export class LocalBackend implements Backend {
       exitReason:
         outcome.sigkillAt !== undefined ? "Killed after grace period" : outcome.exitCode === 0 ? "Completed" : "Error",
       sigkilled: outcome.sigkillAt !== undefined,
+      ...(exitEvidence ? { exitEvidence } : {}),
       processTree: state.trees.get(name),
       inspection,
       prediction: inspection?.processes.length

@@ -6,9 +6,9 @@
 import { describe, expect, it } from "vitest";
 import type { Backend, Deployment, DisruptionPlan } from "../../../src/backends/backend.js";
 import { LocalBackend } from "../../../src/backends/local/backend.js";
-import type { Disruption } from "../../../src/scenario/schema.js";
 import { runScenario } from "../../../src/runner/run.js";
 import { parseScenario } from "../../../src/scenario/load.js";
+import type { Disruption } from "../../../src/scenario/schema.js";
 import { runInline } from "./helpers.js";
 
 const scenario = (name: string, extra: { load?: string; disruption?: string }) => `
@@ -33,7 +33,10 @@ function keepAliveSpread(r: Awaited<ReturnType<typeof runInline>>): number[] {
 describe("proven exercise (random balancing, 750 ms endpoint add delay)", () => {
   it("yesterday's logic (no warm-up, first pod by name): connections pile onto the first pod in the rules, and a victim that carried nothing is INCONCLUSIVE, never PASS", async () => {
     const r = await runInline(
-      scenario("old-logic", { load: ", warmUpSeconds: 0, freshConnectionIntervalMs: 0", disruption: ", victims: first" }),
+      scenario("old-logic", {
+        load: ", warmUpSeconds: 0, freshConnectionIntervalMs: 0",
+        disruption: ", victims: first",
+      }),
     );
     expect(r.error, r.error).toBeUndefined();
     const ex = r.pods[0]?.exercise;

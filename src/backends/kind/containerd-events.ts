@@ -1,0 +1,244 @@
+// The node's own record of container exits on kind: containerd's task events, streamed from every node
+// with `docker exec <node> … ctr -n k8s.io events` (argument arrays; the same long-lived pattern as
+// conntrack-stream.ts) from deploy to teardown. /tasks/exit carries the exact exit status and time
+// (exited_at, ns) of every task: the container's own (id == container_id) and exec tasks (the preStop
+// exec hook, the harness's own execs: id != container_id). The timeline builder maps container ids to
+// pods through containerStatuses[].containerID.
+//
+// `ctr events` prints one event per line:
+//   2026-11-26 19:53:15.559581596 +0000 UTC k8s.io /tasks/exit {"container_id":"a9b4…","id":"a9b4…","pid":213701,"exited_at":"2026-11-26T19:53:15.559555957Z"}
+// (Go's time.Time String(), namespace, topic, the event as JSON; exit_status is omitted when 0). The
+// recordings in tests/fixtures/recordings add a tab-separated receivedAt column first: both are read.
+import { type CommandRunner, execaRunner } from "../../k8s/command.js";
+import type { RuntimeEventSource } from "../../k8s/driver.js";
+import type { RecordedRuntimeEvent } from "../../k8s/timeline-from-watch.js";
+import { execaLineSpawner, type LineProcess, type LineSpawner } from "./conntrack-stream.js";
+
+/** "2026-11-26 19:53:15.559581596 +0000 UTC" → epoch ms (fraction cut to ms). */
+export function parseGoTime(text: string): number | undefined {
+  const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(\.\d+)? ([+-])(\d\d)(\d\d)(?: [A-Z]+)?$/.exec(text.trim());
+  if (!m) return undefined;
+  const frac = m[3] ? m[3].slice(0, 4).padEnd(4, "0") : "";
+  const ms = Date.parse(`${m[1]}T${m[2]}${frac}${m[4]}${m[5]}:${m[6]}`);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** RFC3339Nano → epoch ms (fraction cut to ms). */
+function parseRfc3339(text: unknown): number | undefined {
+  if (typeof text !== "string") return undefined;
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$/.exec(text);
+  if (!m) return undefined;
+  const frac = m[2] ? m[2].slice(0, 4).padEnd(4, "0") : "";
+  const ms = Date.parse(`${m[1]}${frac}${m[3]}`);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+const LINE = /^(?:(\S+)\t)?(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? [+-]\d{4}(?: [A-Z]+)?) (\S*) (\/\S+) (\{.*\})\s*$/;
+
+/**
+ * One line of `ctr events` → a runtime event the timeline builder understands, or undefined (another
+ * topic, or not an event line). `receivedAt`: when the line was read (the recording's first column wins).
+ */
+export function parseContainerdEventLine(
+  line: string,
+  origin: string,
+  receivedAt?: number,
+): RecordedRuntimeEvent | undefined {
+  const m = LINE.exec(line.trim());
+  if (!m?.[2] || !m[4] || !m[5]) return undefined;
+  const topic = m[4];
+  const event =
+    topic === "/tasks/exit"
+      ? "exit"
+      : topic === "/tasks/start"
+        ? "start"
+        : topic === "/tasks/exec-started"
+          ? "exec-started"
+          : undefined;
+  if (!event) return undefined;
+  let data: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(m[5]);
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return undefined;
+    data = parsed as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  const containerId = typeof data.container_id === "string" ? data.container_id : undefined;
+  if (!containerId) return undefined;
+  const stamped = parseGoTime(m[2]);
+  const column = m[1] ? parseRfc3339(m[1]) : undefined;
+  const read = column ?? receivedAt ?? stamped;
+  if (stamped === undefined || read === undefined) return undefined;
+  const pid = typeof data.pid === "number" ? data.pid : undefined;
+  switch (event) {
+    case "exit": {
+      const taskId = typeof data.id === "string" && data.id !== "" ? data.id : containerId;
+      const status = typeof data.exit_status === "number" ? data.exit_status : 0;
+      return {
+        source: "runtime",
+        receivedAt: read,
+        origin,
+        event,
+        at: parseRfc3339(data.exited_at) ?? stamped,
+        containerId,
+        taskId,
+        ...(pid !== undefined ? { pid } : {}),
+        exitStatus: status,
+      };
+    }
+    case "exec-started": {
+      const execId = typeof data.exec_id === "string" ? data.exec_id : undefined;
+      if (!execId) return undefined;
+      return {
+        source: "runtime",
+        receivedAt: read,
+        origin,
+        event,
+        at: stamped,
+        containerId,
+        taskId: execId,
+        ...(pid !== undefined ? { pid } : {}),
+      };
+    }
+    case "start":
+      return {
+        source: "runtime",
+        receivedAt: read,
+        origin,
+        event,
+        at: stamped,
+        containerId,
+        taskId: containerId,
+        ...(pid !== undefined ? { pid } : {}),
+      };
+  }
+}
+
+/** First line the node-side shell prints: "<mark> <pid>" (to stop `ctr` inside the node at teardown). */
+export const CTR_PID_MARK = "graceful-e2e-ctr-events-pid";
+
+/**
+ * The argv that follows one node's containerd task events. The shell prints its PID, then exec's ctr
+ * (arguments through "$@", nothing interpolated): stopping `docker exec` does not stop the process in
+ * the node, so stop() kills that PID there.
+ */
+export function ctrEventsCommand(node: string): { file: string; args: string[] } {
+  return {
+    file: "docker",
+    args: ["exec", node, "sh", "-c", `echo "${CTR_PID_MARK} $$"; exec "$@"`, "sh", "ctr", "-n", "k8s.io", "events"],
+  };
+}
+
+export interface ContainerdEventsOptions {
+  /** The kind nodes (Docker container names) to follow. */
+  nodes: () => Promise<string[]>;
+  run?: CommandRunner;
+  spawn?: LineSpawner;
+  log?: (line: string) => void;
+  now?: () => number;
+  /** How long start() waits for each stream's first line (default 5 s). */
+  startTimeoutMs?: number;
+  /** How long stop() waits for a stream to end (default 3 s). */
+  stopTimeoutMs?: number;
+}
+
+interface NodeStream {
+  node: string;
+  proc: LineProcess;
+  pid?: number;
+  ended: boolean;
+  stopping: boolean;
+  stderr: string[];
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** containerd's task events from every kind node, for the driver (DriverOptions.runtimeEvents). */
+export class ContainerdEvents implements RuntimeEventSource {
+  private readonly streams: NodeStream[] = [];
+  private stopped = false;
+
+  constructor(private readonly o: ContainerdEventsOptions) {}
+
+  /** Starts `ctr events` on every node. Never throws: a node that cannot be followed is logged. */
+  async start(onEntry: (entry: RecordedRuntimeEvent) => void): Promise<void> {
+    let nodes: string[];
+    try {
+      nodes = await this.o.nodes();
+    } catch (err) {
+      this.o.log?.(`no containerd events (could not list the kind nodes: ${String(err)})`);
+      return;
+    }
+    if (this.stopped) return;
+    await Promise.all(nodes.map((node) => this.startNode(node, onEntry)));
+  }
+
+  private async startNode(node: string, onEntry: (entry: RecordedRuntimeEvent) => void): Promise<void> {
+    const spawn = this.o.spawn ?? execaLineSpawner;
+    const now = this.o.now ?? Date.now;
+    const origin = `containerd on node ${node}`;
+    let firstLine: () => void = () => {};
+    const started = new Promise<void>((resolve) => {
+      firstLine = resolve;
+    });
+    const { file, args } = ctrEventsCommand(node);
+    const s: Partial<NodeStream> & { node: string; ended: boolean; stopping: boolean; stderr: string[] } = {
+      node,
+      ended: false,
+      stopping: false,
+      stderr: [],
+    };
+    const proc = spawn(file, args, {
+      stdout: (line) => {
+        if (line.startsWith(CTR_PID_MARK)) {
+          const m = /^\S+\s+(\d+)/.exec(line);
+          if (m) s.pid = Number(m[1]);
+          firstLine();
+          return;
+        }
+        const entry = parseContainerdEventLine(line, origin, now());
+        if (entry) onEntry(entry);
+      },
+      stderr: (line) => {
+        s.stderr.push(line);
+        if (s.stderr.length > 20) s.stderr.shift();
+      },
+    });
+    const stream: NodeStream = Object.assign(s, { proc });
+    void proc.exited.then((r) => {
+      stream.ended = true;
+      firstLine();
+      if (stream.stopping || this.stopped) return;
+      const how = r.errorCode ?? (r.signal ? `signal ${r.signal}` : `exit ${r.exitCode ?? "?"}`);
+      this.o.log?.(
+        `containerd events of node ${node} ended (${how}: ${stream.stderr.slice(-2).join(" / ") || "no output"}): ` +
+          "container exits from here on come from the app's lines and the API",
+      );
+    });
+    this.streams.push(stream);
+    await Promise.race([started, sleep(this.o.startTimeoutMs ?? 5000)]);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const run = this.o.run ?? execaRunner;
+    await Promise.all(
+      this.streams.map(async (s) => {
+        if (s.ended) return;
+        s.stopping = true;
+        if (s.pid !== undefined) {
+          try {
+            // The shell's builtin kill: no dependency on a kill binary in the node image.
+            await run("docker", ["exec", s.node, "sh", "-c", 'kill "$1"', "sh", String(s.pid)]);
+          } catch {
+            // gone already, or the node is: the local client is stopped below either way
+          }
+        }
+        s.proc.kill();
+        await Promise.race([s.proc.exited, sleep(this.o.stopTimeoutMs ?? 3000)]);
+      }),
+    );
+  }
+}

@@ -1,0 +1,306 @@
+// PURE: which exit code and exit time to believe for one container, from every source that recorded
+// it, and whether SIGKILL at the end of the grace period ended it. One module for every backend
+// (design.md, "Evidence for an exit"). Sources, most trusted first:
+//   runtime  the container runtime's own record: Docker's wait()/inspect (local), the node's containerd
+//            /tasks/exit event (kind): the exact code, the time to the nanosecond.
+//   app      PID 1's own exit line (the sample app logs its exit code just before it exits). Only PID 1's
+//            code is the container's: a child's exit line says nothing about how PID 1 ended.
+//   api      containerStatuses[].state.terminated: exitCode, reason, finishedAt with 1 s resolution.
+//            reason ContainerStatusUnknown means the kubelet lost track of the container (the pod object
+//            went away soon after the exit, measured on 1.20): its 137 is made up. It is never chosen
+//            while another source exists; alone, it leaves the exit code unknown.
+// When sources disagree the most trusted one is used and `disagreement` says so in words.
+//
+// The API's finishedAt only says which second the exit fell in. Within it, the exit is placed at the
+// earliest time every known lower bound allows: the delete call, the end of the preStop hook (the kubelet
+// sends SIGTERM only after it), SIGTERM itself, the app's last log line. A bound beyond the second is a
+// bound that did not hold (e.g. the container died during the hook) and is reported, not applied.
+
+export type ExitSourceKind = "runtime" | "app" | "api";
+
+/** What one source said about the exit. */
+export interface ExitSource {
+  source: ExitSourceKind;
+  /** The exit code this source reports (undefined: it reports none). */
+  code?: number;
+  /** Epoch ms: when this source says (or, for the API, when it is placed that) the container exited. */
+  at?: number;
+  /** The window the time is known to lie in, when it is not exact (API: finishedAt's second, cut by bounds). */
+  earliest?: number;
+  latest?: number;
+  /** The API's reason (Completed, Error, OOMKilled, ContainerStatusUnknown). */
+  reason?: string;
+  /** False: this source's code is known to be wrong (ContainerStatusUnknown); never chosen over another. */
+  reliable: boolean;
+  /** Where the code and time come from, in words. */
+  note: string;
+}
+
+/** The exit as the harness believes it, with every source it was decided on. */
+export interface ExitEvidence {
+  /** The source whose code is used (the most trusted one with a reliable code; "api" when none is). */
+  chosen: ExitSourceKind;
+  /** The exit code; undefined when no reliable source reported one (see `unknown`). */
+  code?: number;
+  /** Epoch ms of the exit: from the most precise source (runtime, else PID 1's exit line, else the API). */
+  at?: number;
+  /** The window `at` is known to lie in, when it is not exact. */
+  earliest?: number;
+  latest?: number;
+  sources: ExitSource[];
+  /** Set when sources report different codes: which were, and which one is used. */
+  disagreement?: string;
+  /** Set when the exit code is not known: why. Verdicts about the exit cannot pass or fail on it. */
+  unknown?: string;
+  /**
+   * True: SIGKILL at the end of the grace period ended the container (exit 137 at the grace deadline, or
+   * SIGKILL known to be sent). False: it did not. Undefined: the evidence cannot tell.
+   */
+  killedAtGraceEnd?: boolean;
+  /** Why killedAtGraceEnd is what it is, in words. */
+  killedWhy: string;
+}
+
+export interface RuntimeExit {
+  code: number;
+  at: number;
+  /** "containerd on node kind-control-plane", "Docker". */
+  runtime: string;
+  note?: string;
+}
+
+export interface AppExit {
+  code: number;
+  at: number;
+  pid: number;
+  role: string;
+}
+
+export interface ApiExit {
+  code?: number;
+  reason?: string;
+  /** finishedAt (1 s resolution), epoch ms; undefined when the API gave none (ContainerStatusUnknown). */
+  finishedAt?: number;
+  /** When the terminated status was read from the API (the exit cannot be later). */
+  observedAt: number;
+}
+
+/** A time the exit cannot precede (for the termination's exit only). */
+export interface TimeBound {
+  at: number;
+  /** "the delete call", "the end of the preStop sleep (2 s)", "the app's last log line"… */
+  what: string;
+}
+
+export interface ExitContext {
+  /** Lower bounds on the exit time, used to place an API exit within finishedAt's second. */
+  lowerBounds?: TimeBound[];
+  /** Epoch ms when the kubelet sends SIGKILL: delete + grace (later when a long preStop ended late). */
+  graceDeadline?: number;
+  /** Epoch ms when SIGKILL was sent, when known for certain (local: the harness sends it). */
+  sigkillSentAt?: number;
+  /** The delete (offsets in the words are relative to it). */
+  deleteAt?: number;
+}
+
+export const CONTAINER_STATUS_UNKNOWN = "ContainerStatusUnknown";
+/** The kubelet's minimum grace after a preStop hook that used up the grace period (kuberuntime). */
+export const MINIMUM_GRACE_AFTER_PRESTOP_MS = 2000;
+/**
+ * How far before the computed grace deadline an exactly timed exit may fall and still be the kubelet's
+ * SIGKILL (the deadline is computed from the harness's delete call; the kubelet starts counting later).
+ */
+export const KILL_SLACK_MS = 500;
+
+/** When the kubelet sends SIGKILL: the grace period from the delete, but never sooner than 2 s after the preStop. */
+export function graceDeadline(deleteAt: number, graceSeconds: number, preStopEndedAt?: number): number {
+  const end = deleteAt + graceSeconds * 1000;
+  return preStopEndedAt === undefined ? end : Math.max(end, preStopEndedAt + MINIMUM_GRACE_AFTER_PRESTOP_MS);
+}
+
+const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+function offset(at: number, origin: number | undefined): string {
+  if (origin === undefined) return new Date(at).toISOString();
+  const d = at - origin;
+  return `${d < 0 ? "-" : "+"}${(Math.abs(d) / 1000).toFixed(2)} s`;
+}
+
+/**
+ * Places an API exit within finishedAt's second (or, without finishedAt, before observedAt) at the
+ * earliest time every lower bound allows. Bounds beyond the window did not hold and are reported.
+ */
+export function placeApiExit(
+  api: ApiExit,
+  bounds: readonly TimeBound[] = [],
+  origin?: number,
+): { at: number; earliest?: number; latest: number; notes: string[] } {
+  const notes: string[] = [];
+  const latest =
+    api.finishedAt === undefined
+      ? api.observedAt
+      : api.observedAt >= api.finishedAt
+        ? Math.min(api.finishedAt + 999, api.observedAt)
+        : api.finishedAt + 999;
+  let earliest = api.finishedAt;
+  let by: TimeBound | undefined;
+  for (const b of bounds) {
+    if (b.at > latest) {
+      notes.push(
+        `the API has the exit by ${offset(latest, origin)}, before ${b.what} (${offset(b.at, origin)}): that bound did not hold`,
+      );
+      continue;
+    }
+    if (earliest === undefined || b.at > earliest) {
+      earliest = b.at;
+      by = b;
+    }
+  }
+  if (earliest === undefined) return { at: latest, latest, notes };
+  if (by) notes.push(`placed at ${by.what} (${offset(earliest, origin)}), the earliest it can have been`);
+  return { at: earliest, earliest, latest, notes };
+}
+
+function sourceWords(s: ExitSource, runtime?: RuntimeExit, app?: AppExit): string {
+  switch (s.source) {
+    case "runtime":
+      return `${runtime?.runtime ?? "the runtime"}'s record`;
+    case "app":
+      return `the app's own exit line (pid ${app?.pid ?? 1}, ${app?.role ?? "app"})`;
+    case "api":
+      return `the API${s.reason ? ` (reason ${s.reason})` : ""}`;
+  }
+}
+
+/** The exit from every source that recorded it; undefined when none did. */
+export function decideExit(
+  input: { runtime?: RuntimeExit; app?: AppExit; api?: ApiExit },
+  ctx: ExitContext = {},
+): ExitEvidence | undefined {
+  const { runtime, app, api } = input;
+  const origin = ctx.deleteAt;
+  const sources: ExitSource[] = [];
+  if (runtime) {
+    sources.push({
+      source: "runtime",
+      code: runtime.code,
+      at: runtime.at,
+      reliable: true,
+      note: runtime.note ?? `${runtime.runtime}: exit code and exact time`,
+    });
+  }
+  if (app) {
+    sources.push({
+      source: "app",
+      code: app.code,
+      at: app.at,
+      reliable: true,
+      note: `pid 1 (${app.role}) logged its exit code just before exiting`,
+    });
+  }
+  let placed: ReturnType<typeof placeApiExit> | undefined;
+  if (api) {
+    placed = placeApiExit(api, ctx.lowerBounds, origin);
+    const unknown = api.reason === CONTAINER_STATUS_UNKNOWN;
+    sources.push({
+      source: "api",
+      ...(api.code !== undefined ? { code: api.code } : {}),
+      at: placed.at,
+      ...(placed.earliest !== undefined ? { earliest: placed.earliest } : {}),
+      latest: placed.latest,
+      ...(api.reason !== undefined ? { reason: api.reason } : {}),
+      reliable: !unknown && api.code !== undefined,
+      note: [
+        unknown
+          ? "ContainerStatusUnknown: the kubelet lost track of the container (pod deleted soon after the exit) and reports 137 whatever the real code was"
+          : api.finishedAt === undefined
+            ? "no finishedAt: the time is known only as before the status was read"
+            : "finishedAt has 1 s resolution",
+        ...placed.notes,
+      ].join("; "),
+    });
+  }
+  if (sources.length === 0) return undefined;
+
+  // The code: the most trusted reliable source.
+  const trusted = sources.find((s) => s.reliable && s.code !== undefined);
+  const chosen = trusted ?? (sources.find((s) => s.source === "api") as ExitSource);
+  const code = trusted?.code;
+  const withCodes = sources.filter((s) => s.code !== undefined);
+  let disagreement: string | undefined;
+  if (trusted && withCodes.some((s) => s.code !== trusted.code)) {
+    disagreement =
+      withCodes.map((s) => `${sourceWords(s, runtime, app)} says ${s.code}`).join(", ") +
+      `: using ${sourceWords(trusted, runtime, app)}, the most trusted` +
+      (withCodes.some((s) => !s.reliable) ? " (ContainerStatusUnknown's 137 is not the real code)" : "");
+  }
+  const unknown =
+    code === undefined
+      ? api?.reason === CONTAINER_STATUS_UNKNOWN
+        ? `the only record of the exit code is the API's ${api.code ?? "?"} with reason ContainerStatusUnknown, ` +
+          "which the kubelet reports when it lost track of the container (pod deleted soon after the exit): " +
+          "the real exit code is unknown"
+        : "no source recorded the exit code"
+      : undefined;
+
+  // The time: the most precise source.
+  let at: number | undefined;
+  let earliest: number | undefined;
+  let latest: number | undefined;
+  if (runtime) at = runtime.at;
+  else if (app) at = app.at;
+  else if (placed) {
+    at = placed.at;
+    earliest = placed.earliest;
+    latest = placed.latest;
+  }
+
+  // SIGKILL at the end of the grace period?
+  const deadline = ctx.graceDeadline;
+  let killed: boolean | undefined;
+  let killedWhy: string;
+  const lastPossible = latest ?? at;
+  if (ctx.sigkillSentAt !== undefined && (at === undefined || at >= ctx.sigkillSentAt - 50)) {
+    killed = true;
+    killedWhy = `SIGKILL was sent at ${offset(ctx.sigkillSentAt, origin)} and the container exited after it`;
+  } else if (code === undefined) {
+    if (deadline !== undefined && lastPossible !== undefined && lastPossible < deadline - KILL_SLACK_MS) {
+      killed = false;
+      killedWhy =
+        `the container had exited by ${offset(lastPossible, origin)}, ${secs(deadline - lastPossible)} before ` +
+        `the grace period ended (${offset(deadline, origin)}): not SIGKILLed at its end`;
+    } else {
+      killedWhy = "cannot tell: the exit code is unknown and the exit may have come at the end of the grace period";
+    }
+  } else if (code !== 137) {
+    killed = false;
+    killedWhy = `exit code ${code} is not SIGKILL's 137`;
+  } else if (chosen.reason === "OOMKilled" || (chosen.source !== "api" && api?.reason === "OOMKilled")) {
+    killed = false;
+    killedWhy = "exit 137 from the OOM killer, not from the kubelet at the end of the grace period";
+  } else if (deadline === undefined || lastPossible === undefined) {
+    killedWhy = "exit 137 (SIGKILL), but when the grace period ended is not known";
+  } else if (lastPossible >= deadline - KILL_SLACK_MS) {
+    killed = true;
+    if (earliest !== undefined && latest !== undefined) at = Math.min(Math.max(deadline, earliest), latest);
+    killedWhy =
+      `exit 137 at ${offset(at ?? lastPossible, origin)}, at the end of the grace period (${offset(deadline, origin)}): ` +
+      "SIGKILL from the kubelet";
+  } else {
+    killed = false;
+    killedWhy =
+      `exit 137 at ${offset(at ?? lastPossible, origin)}, ${secs(deadline - lastPossible)} before the grace period ` +
+      `ended (${offset(deadline, origin)}): killed by something else, not by the kubelet at the end of the grace period`;
+  }
+
+  return {
+    chosen: chosen.source,
+    ...(code !== undefined ? { code } : {}),
+    ...(at !== undefined ? { at } : {}),
+    ...(earliest !== undefined && latest !== undefined && earliest !== latest ? { earliest, latest } : {}),
+    sources,
+    ...(disagreement ? { disagreement } : {}),
+    ...(unknown ? { unknown } : {}),
+    ...(killed !== undefined ? { killedAtGraceEnd: killed } : {}),
+    killedWhy,
+  };
+}
