@@ -79,6 +79,11 @@ export interface PodOutcome {
   processes: ProcessReport[];
   /** Notes such as "API exit code disagrees with the app's own exit line". */
   notes: string[];
+  /**
+   * The pod's own socket table just before the delete: established connections on its port (kind:
+   * /proc/<pid>/net/tcp read through the node). A second source beside the routing point's records.
+   */
+  socketsAtDelete?: { established: number; readAt: number; source: string };
   /** Whether the pod carried traffic when it was disrupted (filled in by the runner after the load). */
   exercise?: ExerciseEvidence;
 }

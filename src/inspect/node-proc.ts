@@ -4,6 +4,7 @@
 // reached through a NodeExec (kind: `docker exec <node container> …`); argument arrays only, and the
 // only value from outside that reaches a shell is a PID checked to be digits (passed as $1).
 import { buildProcesses, NODE_SCRIPT, parseExecOutput } from "./inspect.js";
+import { countEstablished } from "./proc.js";
 import type { ProcessTreeInspection } from "./types.js";
 
 /** Runs argv on the node; resolves with its stdout, rejects when it fails. */
@@ -95,4 +96,19 @@ export async function inspectOnNode(
     processes,
     notes,
   };
+}
+
+/**
+ * Established connections on the container's port in its own socket table (the pod's network
+ * namespace: /proc/<node pid>/net/tcp and tcp6 read on the node), right now. Independent of
+ * conntrack: what the pod itself holds open.
+ */
+export async function establishedOnNode(exec: NodeExec, containerID: string, port: number): Promise<number> {
+  const { pid } = await crictlInspect(exec, containerID);
+  if (pid === undefined) throw new Error("crictl inspect gave no PID (info.pid) for the container");
+  const [tcp, tcp6] = await Promise.all([
+    exec(["cat", `/proc/${pid}/net/tcp`]),
+    exec(["cat", `/proc/${pid}/net/tcp6`]).catch(() => ""),
+  ]);
+  return countEstablished(port, tcp, tcp6);
 }

@@ -77,6 +77,8 @@ export interface DriverOptions {
    * through the Kubernetes exec API (needs sh, or at least cat, in the image).
    */
   inspectProcesses?: (req: Pid1Request) => Promise<ProcessTreeInspection>;
+  /** Established connections on the container's port in the pod's own socket table (kind: via the node). */
+  readEstablished?: (req: Pid1Request, port: number) => Promise<number>;
   /** Extra platform facts for the report. */
   platform?: Record<string, string>;
   /**
@@ -106,6 +108,9 @@ interface RunState {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** How long the delete waits for the victims' socket tables. */
+const SOCKET_READ_BOUND_MS = 1500;
 
 function httpStatus(err: unknown): number | undefined {
   const code = (err as { code?: unknown } | undefined)?.code;
@@ -197,6 +202,10 @@ export interface PodReading {
   prediction?: string;
   /** For the pod's outcome (e.g. PID 1 read from the configured command only). */
   notes: string[];
+  /** Where the pod's container is (to read its socket table at the delete). */
+  req?: Pid1Request;
+  /** Its socket table just before the delete. */
+  socketsAtDelete?: PodOutcome["socketsAtDelete"];
 }
 
 /**
@@ -270,6 +279,7 @@ export function attachReadings(outcomes: PodOutcome[], readings: ReadonlyMap<str
     if (!r) continue;
     if (r.inspection) o.inspection = r.inspection;
     if (r.prediction) o.prediction = r.prediction;
+    if (r.socketsAtDelete) o.socketsAtDelete = r.socketsAtDelete;
     o.notes.push(...r.notes);
   }
 }
@@ -372,7 +382,7 @@ export class KubernetesDriver {
     await Promise.all(
       pods.map(async (pod) => {
         const req = this.pid1Request(namespace, pod, m.names.container);
-        readings.set(req.pod, await readPodBeforeSignals(this.o, req, scenario.port, builder));
+        readings.set(req.pod, { ...(await readPodBeforeSignals(this.o, req, scenario.port, builder)), req });
       }),
     );
 
@@ -448,6 +458,38 @@ export class KubernetesDriver {
     const { connections, notes } = routedConnections(a.feed.events(), this.o.nodePort, (ip) => a.builder.podForIp(ip));
     const all = [...a.feed.notes(), ...notes];
     return { source: "conntrack", joinableByClientPort: false, connections, ...(all.length > 0 ? { notes: all } : {}) };
+  }
+
+  /**
+   * Each victim's own socket table, read just before its delete (bounded: the delete must not wait
+   * long for evidence). Failures are noted on the pod, never thrown.
+   */
+  private async readSocketsBeforeDelete(runId: string, pods: string[], port: number): Promise<void> {
+    const read = this.o.readEstablished;
+    if (!read) return;
+    const readings = this.podReadings.get(runId);
+    await Promise.all(
+      pods.map(async (pod) => {
+        const reading = readings?.get(pod);
+        if (!reading?.req) return;
+        const req = reading.req;
+        try {
+          const established = await Promise.race([
+            read(req, port),
+            sleep(SOCKET_READ_BOUND_MS).then(() => {
+              throw new Error(`no answer within ${SOCKET_READ_BOUND_MS} ms`);
+            }),
+          ]);
+          reading.socketsAtDelete = {
+            established,
+            readAt: this.now(),
+            source: `the pod's socket table (/proc/<pid>/net/tcp{,6} on node ${req.nodeName ?? "?"})`,
+          };
+        } catch (err) {
+          reading.notes.push(`the pod's socket table could not be read before the delete: ${errText(err)}`);
+        }
+      }),
+    );
   }
 
   private pid1Request(namespace: string, pod: V1Pod, container: string): Pid1Request {
@@ -556,6 +598,7 @@ export class KubernetesDriver {
           notes.push(`asked to delete ${disruption.count} pod(s), only ${targets.length} were running`);
         }
         const gps = disruption.gracePeriodSeconds === undefined ? undefined : Math.ceil(disruption.gracePeriodSeconds);
+        await this.readSocketsBeforeDelete(deployment.runId, targets, scenario.port);
         await Promise.all(
           targets.map(async (pod) => {
             record(builder.deleteCalled(pod, this.now(), gps));

@@ -56,7 +56,9 @@ export interface ExerciseEvidence {
    */
   status: "exercised" | "not-exercised" | "unproven";
   /** Which evidence the figures come from. */
-  sources: Array<AttributionSource | "x-served-by">;
+  sources: Array<AttributionSource | "x-served-by" | "socket-table">;
+  /** Established connections in the pod's own socket table just before the delete (kind), a cross-check. */
+  socketTableAtDelete?: number;
   /** Connections open to the pod at the delete. */
   openConnectionsAtDelete?: number;
   /** Requests it answered (2xx) in the second before the delete. */

@@ -67,6 +67,8 @@ export interface ExerciseInput {
   attribution?: TrafficAttribution;
   /** Every request of the window, attributed (attributeRequests). */
   requests: readonly AttributedRequest[];
+  /** Established connections in the pod's own socket table just before the delete, when read. */
+  socketTableAtDelete?: number;
 }
 
 const isOpenAt = (c: RoutedConnection, at: number) => c.openedAt <= at && (c.closedAt === undefined || c.closedAt > at);
@@ -93,6 +95,13 @@ export function exerciseEvidence(input: ExerciseInput): ExerciseEvidence {
       undefined,
     );
     if (last !== undefined) evidence.lastNewConnectionMs = last - deleteAt;
+  }
+
+  if (input.socketTableAtDelete !== undefined) {
+    sources.push("socket-table");
+    evidence.socketTableAtDelete = input.socketTableAtDelete;
+    // Without a routing record, the pod's own socket table says how many connections it held.
+    evidence.openConnectionsAtDelete ??= input.socketTableAtDelete;
   }
 
   const attributed = input.requests.filter((r) => r.attributedPod !== undefined);
@@ -124,6 +133,9 @@ function summarize(e: ExerciseEvidence, sigtermKnown: boolean): string {
   const parts: string[] = [];
   if (e.openConnectionsAtDelete !== undefined)
     parts.push(`${e.openConnectionsAtDelete} connection(s) open at the delete`);
+  if (e.socketTableAtDelete !== undefined) {
+    parts.push(`its own socket table held ${e.socketTableAtDelete} established connection(s) on its port`);
+  }
   if (e.servedInSecondBeforeDelete !== undefined) {
     parts.push(`${e.servedInSecondBeforeDelete} request(s) served in the second before it`);
     parts.push(

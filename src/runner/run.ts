@@ -438,6 +438,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
         sigtermAt: sigtermAt(events.events, pod, scenario),
         attribution,
         requests,
+        ...(pod.socketsAtDelete ? { socketTableAtDelete: pod.socketsAtDelete.established } : {}),
       });
       const last = pod.exercise.lastNewConnectionMs;
       if (last !== undefined && attribution) {

@@ -129,6 +129,23 @@ describe("exerciseEvidence", () => {
   });
 });
 
+describe("exerciseEvidence with the pod's own socket table", () => {
+  it("proves the exercise when no routing record exists, and is reported beside one", () => {
+    const requests = attributeRequests([{ sentAt: T - 300, at: T - 200, ok: true }], undefined);
+    expect(exerciseEvidence({ pod: "a", deleteAt: T, requests, socketTableAtDelete: 3 })).toMatchObject({
+      status: "exercised",
+      sources: ["socket-table"],
+      openConnectionsAtDelete: 3,
+      socketTableAtDelete: 3,
+    });
+    expect(exerciseEvidence({ pod: "a", deleteAt: T, requests, socketTableAtDelete: 0 }).status).toBe("not-exercised");
+    const attribution = proxy([{ clientPort: 1, pod: "a", openedAt: T - 10 }]);
+    const both = exerciseEvidence({ pod: "a", deleteAt: T, attribution, requests, socketTableAtDelete: 2 });
+    expect(both).toMatchObject({ openConnectionsAtDelete: 1, socketTableAtDelete: 2 });
+    expect(both.summary).toContain("socket table held 2");
+  });
+});
+
 describe("busiestPods", () => {
   it("picks the pods with the most open connections, then the most recent answers, then by name", () => {
     const attribution = proxy([

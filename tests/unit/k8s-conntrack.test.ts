@@ -3,6 +3,7 @@
 // the exact shape conntrack 1.4.x prints (libnetfilter_conntrack's default format) for the kind path:
 // docker-proxy (172.18.0.1) → node 172.18.0.2:30080 → DNAT to a pod 10.244.0.x:8080, MASQUERADE.
 import { describe, expect, it } from "vitest";
+import { establishedOnNode } from "../../src/inspect/node-proc.js";
 import { countEstablished, decodeProcAddress, parseListeningSockets, parseTcpTable } from "../../src/inspect/proc.js";
 import {
   attributeConnections,
@@ -265,6 +266,23 @@ describe("/proc/<pid>/net/tcp{,6}: the container's own established connections",
    0: 00000000000000000000000000000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 142762 1 0000000000000000 100 0 0 10 0
    1: 0000000000000000FFFF0000050010AC:1F90 0000000000000000FFFF0000010010AC:9D7A 01 00000000:00000000 00:00000000 00000000  1000        0 150003 1 0000000000000000 20 4 30 10 -1
 `;
+
+  it("reads them on the kind node at the delete: crictl's PID, then its net/tcp and tcp6", async () => {
+    const calls: string[][] = [];
+    const exec = async (argv: string[]) => {
+      calls.push(argv);
+      if (argv[0] === "crictl") return JSON.stringify({ info: { pid: 4242 } });
+      if (argv[1] === "/proc/4242/net/tcp") return TCP;
+      if (argv[1] === "/proc/4242/net/tcp6") return TCP6;
+      throw new Error(`unexpected ${argv.join(" ")}`);
+    };
+    expect(await establishedOnNode(exec, "containerd://abc", 8080)).toBe(3);
+    expect(calls).toEqual([
+      ["crictl", "inspect", "-o", "json", "abc"],
+      ["cat", "/proc/4242/net/tcp"],
+      ["cat", "/proc/4242/net/tcp6"],
+    ]);
+  });
 
   it("counts ESTABLISHED (01) sockets on the container port, in tcp and tcp6", () => {
     expect(countEstablished(8080, TCP)).toBe(2);

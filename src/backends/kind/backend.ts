@@ -6,6 +6,7 @@ import {
   type CrictlContainer,
   cmdlineOnNode,
   crictlInspect,
+  establishedOnNode,
   inspectOnNode,
   type NodeExec,
 } from "../../inspect/node-proc.js";
@@ -175,6 +176,10 @@ export class KindBackend implements Backend {
       nodePort: port,
       readPid1: (req) => readLivePid1(readers, req),
       inspectProcesses: (req) => inspectOnKind(readers, req),
+      readEstablished: (req, port) => {
+        if (!req.nodeName || !req.containerID) throw new Error("the pod has no node or container id");
+        return establishedOnNode(kindNodeExec(this.run, req.nodeName), req.containerID, port);
+      },
       platform: { kindCluster: this.cluster.name, kindClusterCreatedByRun: String(this.cluster.created) },
       // Which pod each connection went to: the nodes' conntrack (src/backends/kind/conntrack-stream.ts).
       trafficAttribution: async ({ nodePort }) => {
