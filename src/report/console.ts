@@ -8,6 +8,7 @@ import { failureSummary, sigtermReceipts } from "../verdict/verdicts.js";
 import {
   exerciseFigures,
   exerciseHeadline,
+  exitEvidenceText,
   goneMeaning,
   hasStatus,
   inconclusiveReasons,
@@ -122,6 +123,8 @@ export function formatPod(pod: PodOutcome, backend: string, timeline?: ScenarioR
   const gone =
     pod.goneAt !== undefined ? `; gone (${goneMeaning(backend)}) at ${signedSeconds(pod.goneAt - pod.deleteAt)}` : "";
   out.push(`    termination (delete → container exit): ${terminationText(pod, timeline)}${gone}`);
+  const exit = exitEvidenceText(pod);
+  if (exit) out.push(`    ${exit}`);
   const e = pod.exercise;
   if (e) {
     out.push(`    exercise: ${exerciseHeadline(e)}`);

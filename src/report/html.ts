@@ -12,6 +12,7 @@ import { FAILURE_COLORS, MARKER_STYLES, renderTimelineSvg, SUCCESS_COLOR } from 
 import { failureKindCounts, MARKER_KINDS, type MarkerKind, timelineData } from "./html-timeline.js";
 import {
   exerciseFigures,
+  exitEvidenceText,
   goneMeaning,
   hasStatus,
   inconclusiveReasons,
@@ -362,7 +363,8 @@ function terminationFacts(r: ScenarioResult): string {
         "data-termination-ms": terminationMs(p),
         "data-gone-ms": p.goneAt !== undefined ? p.goneAt - p.deleteAt : undefined,
       },
-      `<code>${esc(p.pod)}</code>: termination (delete → container exit) ${esc(terminationText(p, r.timeline))}${gone}`,
+      `<code>${esc(p.pod)}</code>: termination (delete → container exit) ${esc(terminationText(p, r.timeline))}${gone}` +
+        (exitEvidenceText(p) ? `<br><span class="exit-evidence">${esc(exitEvidenceText(p) ?? "")}</span>` : ""),
     );
   });
   return `<ul class="termination-facts">${items.join("")}</ul>`;

@@ -170,3 +170,22 @@ export function terminationText(
 export function goneMeaning(backend: string): string {
   return backend === "local" ? "container removed" : "pod object deleted";
 }
+
+/**
+ * The exit as believed, with where it comes from: the code and its source, every source's word, and
+ * any disagreement (e.g. the API's 137/ContainerStatusUnknown against containerd's 143).
+ */
+export function exitEvidenceText(pod: PodOutcome): string | undefined {
+  const ev = pod.exitEvidence;
+  if (!ev) return undefined;
+  const at = (t: number | undefined) => (t === undefined ? "time unknown" : signedSeconds(t - pod.deleteAt));
+  const code =
+    ev.code === undefined ? `unknown (${ev.unknown ?? "no reliable source"})` : `${ev.code} from the ${ev.chosen}`;
+  const sources = ev.sources
+    .map(
+      (s) =>
+        `${s.source} ${s.code ?? "no code"}${s.reason ? ` ${s.reason}` : ""}${s.reliable ? "" : " (unreliable)"} at ${at(s.at)}`,
+    )
+    .join("; ");
+  return `exit ${code} — sources: ${sources}${ev.disagreement ? `; ${ev.disagreement}` : ""}; ${ev.killedWhy}`;
+}
