@@ -17,6 +17,22 @@
 //                            (reset | close | 500)
 //   FAIL_FIRST_N             test switch: answer the first N requests to any path but /healthz with
 //                            500 (default 0), so a harness can check it counts exactly N failures
+//   APP_PROTOCOL             http1 (default) | http2 | grpc | websocket: what the port speaks besides
+//                            HTTP/1.1 (which always answers /healthz, for readiness probes):
+//                            http2     cleartext HTTP/2 with prior knowledge (h2c) on the same port: a
+//                                      connection that starts with the HTTP/2 preface is HTTP/2
+//                            grpc      the gRPC service graceful.Echo (fixtures/proto/graceful.proto),
+//                                      @grpc/grpc-js, on the same port, detected the same way
+//                            websocket an echo WebSocket on any path (HTTP/1.1 upgrade)
+//   H2_GOAWAY                http2: "off" = the broken variant: no GOAWAY at SIGTERM; the open
+//                            connections keep taking new streams until the process exits
+//   GRPC_SHUTDOWN            grpc: "graceful" (default: tryShutdown, GOAWAY then finish the calls) |
+//                            "force" (forceShutdown: every call in flight is cancelled)
+//   WS_CLOSE                 websocket: "going-away" (default: close 1001 once a socket's pending
+//                            echoes are sent) | "abrupt" (destroy the sockets: clients see 1006)
+//
+// http2, grpc and websocket need @grpc/grpc-js and ws: images carry them bundled in
+// vendor/protocols.cjs next to this file (src/images/app-vendor.ts builds it).
 
 function intEnv(name, fallback) {
   const raw = process.env[name];
@@ -29,6 +45,7 @@ function intEnv(name, fallback) {
 async function main() {
   const fs = await import("node:fs");
   const http = await import("node:http");
+  const http2 = await import("node:http2");
   const net = await import("node:net");
   const os = await import("node:os");
 
@@ -65,6 +82,19 @@ async function main() {
   // Test switch: the first FAIL_FIRST_N requests (readiness probes on /healthz excluded) get a 500.
   const failFirstN = intEnv("FAIL_FIRST_N", 0);
   let counted = 0;
+  const protocol = (process.env.APP_PROTOCOL || "http1").toLowerCase();
+  if (!["http1", "http2", "grpc", "websocket"].includes(protocol)) {
+    throw new Error(`APP_PROTOCOL must be http1, http2, grpc or websocket, got ${process.env.APP_PROTOCOL}`);
+  }
+  const h2Goaway = (process.env.H2_GOAWAY || "on").toLowerCase() !== "off";
+  const grpcShutdown = (process.env.GRPC_SHUTDOWN || "graceful").toLowerCase();
+  if (!["graceful", "force"].includes(grpcShutdown)) {
+    throw new Error(`GRPC_SHUTDOWN must be graceful or force, got ${process.env.GRPC_SHUTDOWN}`);
+  }
+  const wsClose = (process.env.WS_CLOSE || "going-away").toLowerCase();
+  if (!["going-away", "abrupt"].includes(wsClose)) {
+    throw new Error(`WS_CLOSE must be going-away or abrupt, got ${process.env.WS_CLOSE}`);
+  }
 
   // serving → terminating (a terminating signal arrived; /healthz says 503, the listener still
   // accepts during LISTENER_CLOSE_DELAY_MS) → draining (listener closed, connections wind down).
@@ -84,6 +114,10 @@ async function main() {
     listenerCloseDelayMs,
     idleCloseMs,
     drainTimeoutMs,
+    protocol,
+    ...(protocol === "http2" ? { h2Goaway } : {}),
+    ...(protocol === "grpc" ? { grpcShutdown } : {}),
+    ...(protocol === "websocket" ? { wsClose } : {}),
   });
 
   const server = http.createServer(handleRequest);
@@ -102,6 +136,10 @@ async function main() {
     });
     if (phase === "draining") armIdleClose(socket, state);
   });
+
+  // The other protocol's server, unless APP_PROTOCOL is http1. Its connections are counted apart
+  // from the HTTP/1.1 ones: `connections` holds HTTP/1.1 sockets only.
+  const proto = await startProtocol();
 
   function handleRequest(req, res) {
     const socket = req.socket;
@@ -207,29 +245,296 @@ async function main() {
     else startDrain();
   }
 
+  const openConnections = () => connections.size + (proto ? proto.connections() : 0);
+  const allInFlight = () => inFlight + (proto ? proto.inFlight() : 0);
+
   function startDrain() {
     phase = "draining";
-    log("drain-start", { openConnections: connections.size, inFlight });
+    log("drain-start", { openConnections: openConnections(), inFlight: allInFlight() });
     // Close only the listening socket. Not server.close(): since Node 19 http.Server#close()
     // also closes every idle keep-alive connection at once (see armIdleClose for why not).
-    net.Server.prototype.close.call(server);
-    log("listener-closed", { openConnections: connections.size, inFlight });
+    net.Server.prototype.close.call(proto?.listener ?? server);
+    log("listener-closed", { openConnections: openConnections(), inFlight: allInFlight() });
     for (const [socket, state] of connections) {
       if (state.inFlight === 0) armIdleClose(socket, state);
     }
+    // HTTP/2: GOAWAY; gRPC: tryShutdown / forceShutdown; WebSocket: close 1001 / destroy.
+    proto?.drain();
     setTimeout(() => finish("timeout"), drainTimeoutMs);
     finishIfIdle();
   }
 
   function finishIfIdle() {
-    if (phase === "draining" && connections.size === 0) finish("idle");
+    if (phase === "draining" && openConnections() === 0) finish("idle");
   }
 
   function finish(reason) {
     if (finished) return;
     finished = true;
-    log("drain-end", { reason, openConnections: connections.size, inFlight });
+    log("drain-end", { reason, openConnections: openConnections(), inFlight: allInFlight() });
     process.exit(0);
+  }
+
+  // ---- the other protocols ------------------------------------------------------------------
+
+  /** The libraries the other protocols need: bundled next to this file in the images. */
+  async function loadVendor() {
+    try {
+      const mod = await import("./vendor/protocols.cjs");
+      return mod.default ?? mod;
+    } catch (err) {
+      throw new Error(
+        `APP_PROTOCOL=${protocol} needs vendor/protocols.cjs next to server.js (built by src/images/app-vendor.ts ` +
+          `with every sample image; in a checkout: npx graceful-e2e images build): ${err?.message ?? err}`,
+      );
+    }
+  }
+
+  /** The delay a request asks for (/slow?ms=N, delay_ms, a WebSocket message's delayMs), bounded. */
+  function boundedDelay(ms) {
+    return Math.min(Math.max(Number(ms) || 0, 0), 600000);
+  }
+
+  async function startProtocol() {
+    if (protocol === "http1") return undefined;
+    if (protocol === "websocket") return startWebSocket(await loadVendor());
+    const vendor = protocol === "grpc" ? await loadVendor() : undefined;
+    const h2 = protocol === "http2" ? startHttp2() : startGrpc(vendor);
+    // One port for both: a connection that starts with the HTTP/2 preface goes to HTTP/2 (h2c
+    // with prior knowledge, as gRPC clients speak it), anything else to the HTTP/1.1 server.
+    const preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+    const listener = net.createServer((socket) => {
+      let head = Buffer.alloc(0);
+      const onData = (chunk) => {
+        head = Buffer.concat([head, chunk]);
+        const n = Math.min(head.length, preface.length);
+        const isH2 = head.subarray(0, n).equals(preface.subarray(0, n));
+        if (isH2 && head.length < preface.length) return; // a prefix of the preface: read on
+        socket.removeListener("data", onData);
+        socket.pause();
+        socket.unshift(head);
+        if (isH2) {
+          deferEnd(socket);
+          // HTTP/2 reads what was unshifted from the socket's buffer itself: no resume here
+          // (resuming would emit those bytes to nobody).
+          h2.accept(socket);
+        } else {
+          server.emit("connection", socket);
+          socket.resume();
+        }
+      };
+      socket.on("data", onData);
+      socket.on("error", () => {});
+    });
+    listener.on("error", (err) => {
+      log("error", { message: err.message, code: err.code });
+      process.exit(1);
+    });
+    return { listener, ...h2 };
+  }
+
+  // Measured on Node 18 (the images' Debian node, 18.20): when a drained HTTP/2 session's last
+  // stream ends, Node ends the socket before nghttp2 has written that stream's last frames, and
+  // they are lost. With grpc-js's tryShutdown about one connection in four lost its last answer
+  // (the client: UNAVAILABLE "Connection dropped"); the same app on Node 20 lost none. Ending the
+  // socket one turn of the event loop later lets those frames out first.
+  function deferEnd(socket) {
+    const end = socket.end.bind(socket);
+    socket.end = (...args) => {
+      setImmediate(() => end(...args));
+      return socket;
+    };
+  }
+
+  function startHttp2() {
+    const h2server = http2.createServer({ settings: { enablePush: false } });
+    const sessions = new Set();
+    let streams = 0;
+    h2server.on("session", (session) => {
+      sessions.add(session);
+      session.on("close", () => {
+        sessions.delete(session);
+        finishIfIdle();
+      });
+      session.on("error", () => {});
+    });
+    h2server.on("stream", (stream, headers) => {
+      streams++;
+      let done = false;
+      stream.on("close", () => {
+        if (!done) {
+          done = true;
+          streams--;
+        }
+      });
+      stream.on("error", () => {});
+      const url = new URL(headers[":path"] || "/", "http://app.invalid");
+      const answer = (status, body) => {
+        if (stream.destroyed || stream.closed) return;
+        stream.respond({ ":status": status, "x-served-by": servedBy, "content-type": "text/plain; charset=utf-8" });
+        stream.end(body);
+      };
+      if (url.pathname === "/") answer(200, "ok\n");
+      else if (url.pathname === "/slow") {
+        const ms = boundedDelay(url.searchParams.get("ms"));
+        setTimeout(() => answer(200, `slept ${ms}ms\n`), ms);
+      } else if (url.pathname === "/healthz")
+        answer(phase === "serving" ? 200 : 503, phase === "serving" ? "ok\n" : "draining\n");
+      else answer(404, "not found\n");
+    });
+    return {
+      accept: (socket) => h2server.emit("connection", socket),
+      connections: () => sessions.size,
+      inFlight: () => streams,
+      drain() {
+        if (!h2Goaway) {
+          // The broken variant: what http2.Server#close() alone does. The open connections keep
+          // taking new streams (clients are not told to go), until the process exits under them.
+          log("goaway-skipped", { sessions: sessions.size, inFlight: streams });
+          return;
+        }
+        // GOAWAY (last stream id = the last one accepted): clients open new connections for new
+        // streams; the streams already accepted are answered, then each connection closes.
+        log("goaway-sent", { sessions: sessions.size, inFlight: streams });
+        for (const session of sessions) session.close();
+      },
+    };
+  }
+
+  function startGrpc(vendor) {
+    const { grpc } = vendor;
+    const echo = grpc.loadPackageDefinition(vendor.echoPackageDefinition()).graceful.Echo;
+    const grpcServer = new grpc.Server();
+    let calls = 0;
+    const sockets = new Set();
+    grpcServer.addService(echo.service, {
+      Say(call, callback) {
+        calls++;
+        let done = false;
+        const end = () => {
+          if (done) return false;
+          done = true;
+          calls--;
+          return true;
+        };
+        call.on("cancelled", end);
+        const md = new grpc.Metadata();
+        md.set("x-served-by", servedBy);
+        call.sendMetadata(md);
+        const ms = boundedDelay(call.request.delay_ms);
+        const reply = () => {
+          if (end()) callback(null, { message: call.request.message, served_by: servedBy });
+        };
+        if (ms > 0) setTimeout(reply, ms);
+        else reply();
+      },
+    });
+    const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    return {
+      accept(socket) {
+        sockets.add(socket);
+        socket.on("close", () => {
+          sockets.delete(socket);
+          finishIfIdle();
+        });
+        injector.injectConnection(socket);
+      },
+      connections: () => sockets.size,
+      inFlight: () => calls,
+      drain() {
+        log("grpc-shutdown", { mode: grpcShutdown, connections: sockets.size, inFlight: calls });
+        if (grpcShutdown === "force") {
+          // Every session destroyed at once: the calls in flight are cancelled.
+          grpcServer.forceShutdown();
+          return;
+        }
+        // GOAWAY to every connection; the calls already started finish; then the callback.
+        grpcServer.tryShutdown(() => {
+          log("grpc-shutdown-done", { connections: sockets.size, inFlight: calls });
+          finishIfIdle();
+        });
+      },
+    };
+  }
+
+  function startWebSocket(vendor) {
+    const wss = new vendor.WebSocketServer({ noServer: true });
+    const clients = new Map();
+    // Messages answered by nobody: they arrived after this side sent its close frame (RFC 6455: no
+    // data frame may follow it), or their socket went away while their echo was pending.
+    let unanswered = 0;
+    wss.on("headers", (headers) => headers.push(`x-served-by: ${servedBy}`));
+    server.on("upgrade", (req, socket, head) => {
+      // An upgraded socket is not an HTTP/1.1 connection any more: no idle close for it.
+      const state = connections.get(socket);
+      if (state) clearTimeout(state.idleTimer);
+      connections.delete(socket);
+      if (phase !== "serving" && phase !== "terminating") {
+        socket.destroy();
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        // pending: echoes not sent yet; awaited: those of them received before the drain began.
+        const client = { pending: new Set(), awaited: undefined, closing: false };
+        clients.set(ws, client);
+        ws.on("message", (data) => {
+          if (client.closing || ws.readyState !== 1) {
+            unanswered++;
+            return;
+          }
+          let delay = 0;
+          try {
+            delay = boundedDelay(JSON.parse(data.toString()).delayMs);
+          } catch {
+            // not JSON: echoed at once
+          }
+          const echo = {};
+          client.pending.add(echo);
+          setTimeout(() => {
+            client.pending.delete(echo);
+            if (ws.readyState === 1) ws.send(data);
+            else unanswered++;
+            if (client.awaited?.delete(echo) && client.awaited.size === 0) goAway(ws, client);
+          }, delay);
+        });
+        ws.on("error", () => {});
+        ws.on("close", () => {
+          clients.delete(ws);
+          if (phase === "draining" && clients.size === 0) log("ws-closed", { unanswered });
+          finishIfIdle();
+        });
+      });
+    });
+    function goAway(ws, client) {
+      if (client.closing) return;
+      client.closing = true;
+      // Echoes still pending now (received after the drain began) can never be sent: after its
+      // close frame an endpoint sends no data frame (RFC 6455 §5.5.1). Only the client can resend.
+      unanswered += client.pending.size;
+      ws.close(1001, "going away");
+      // A peer that never answers the close frame must not hold the drain open.
+      setTimeout(() => ws.terminate(), 1000).unref();
+    }
+    return {
+      listener: server,
+      connections: () => clients.size,
+      inFlight: () => [...clients.values()].reduce((n, c) => n + c.pending.size, 0),
+      drain() {
+        log("ws-close", { mode: wsClose, sockets: clients.size });
+        for (const [ws, client] of clients) {
+          if (wsClose === "abrupt") {
+            // No close frame: the socket is destroyed; clients see 1006 and lose what was pending.
+            ws.terminate();
+          } else if (client.pending.size === 0) {
+            goAway(ws, client);
+          } else {
+            // 1001 once the echoes of the messages received so far are sent (the message handler).
+            client.awaited = new Set(client.pending);
+          }
+        }
+      },
+      unanswered: () => unanswered,
+    };
   }
 
   // Log every catchable signal worth knowing about; the terminating ones start the drain.
@@ -250,8 +555,9 @@ async function main() {
     log("error", { message: err.message, code: err.code });
     process.exit(1);
   });
-  server.listen(port, host, () => {
-    const address = server.address();
+  const listener = proto?.listener ?? server;
+  listener.listen(port, host, () => {
+    const address = listener.address();
     log("listening", { port: typeof address === "object" && address ? address.port : port, host });
   });
 }

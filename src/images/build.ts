@@ -6,6 +6,7 @@ import type { ResolvedImage } from "../backends/backend.js";
 import type { ImageRef, ImageStyle } from "../scenario/schema.js";
 import { imagesDir } from "../util/paths.js";
 import { configureTestcontainersOffline } from "../util/testcontainers-env.js";
+import { ensureAppVendor } from "./app-vendor.js";
 import { BASE_IMAGE_ENV, type BaseImage, registryReachable, resolveBaseImage } from "./base.js";
 import { contextHash } from "./context-hash.js";
 import { inspectImage } from "./inspect.js";
@@ -115,6 +116,8 @@ export async function ensureStyleImages(
   }
 
   const context = imagesDir();
+  // images/app/vendor/protocols.cjs (APP_PROTOCOL=http2|grpc|websocket): part of every style's context.
+  await ensureAppVendor({ imagesDir: context, onProgress });
   const built = new Map<ImageStyle, ResolvedImage>();
   // One at a time: builds share the machine with everything else and their output stays readable.
   for (const style of unique) {

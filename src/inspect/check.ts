@@ -5,7 +5,7 @@ import { getContainerRuntimeClient } from "testcontainers";
 import type { Backend } from "../backends/backend.js";
 import { type RunOptions, runScenario, type ScenarioResult } from "../runner/run.js";
 import { scenarioWarnings } from "../scenario/load.js";
-import { type Scenario, ScenarioSpec } from "../scenario/schema.js";
+import { type LoadProtocolName, type Scenario, ScenarioSpec } from "../scenario/schema.js";
 import { UsageError } from "../util/errors.js";
 import { configureTestcontainersOffline } from "../util/testcontainers-env.js";
 import { type CheckObservation, type Diagnosis, diagnose, observe } from "./diagnose.js";
@@ -30,6 +30,8 @@ export interface CheckOptions {
   loadSeconds: number;
   atSeconds: number;
   env?: Record<string, string>;
+  /** What the load speaks (default http1). */
+  protocol?: LoadProtocolName;
 }
 
 export interface CheckReport {
@@ -91,6 +93,7 @@ export function checkScenario(ref: string, opts: CheckOptions): Scenario {
       durationSeconds: opts.loadSeconds,
       path: opts.path,
       keepAlive: true,
+      protocol: opts.protocol ?? "http1",
     },
     disruption: { action: "delete", count: 1, atSeconds: opts.atSeconds },
     expectations: { maxFailedRequests: 0 },

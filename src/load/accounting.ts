@@ -166,7 +166,7 @@ export function mergeLoadResults(results: readonly LoadResult[]): LoadResult {
   if (results.length === 0) throw new Error("nothing to merge");
   const failures = results.flatMap((r) => r.failures).sort((a, b) => a.at - b.at);
   const failedByKind = emptyFailureCounts();
-  for (const r of results) for (const k of FAILURE_KINDS) failedByKind[k] += r.failedByKind[k];
+  for (const r of results) for (const k of FAILURE_KINDS) failedByKind[k] += r.failedByKind[k] ?? 0;
   const sum = (f: (r: LoadResult) => number) => results.reduce((acc, r) => acc + f(r), 0);
   return {
     target: results.map((r) => r.target).join(","),
@@ -205,11 +205,22 @@ export function resultProblems(r: Omit<LoadResult, "autocannon">): string[] {
     `sent (${r.sent}) ≠ succeeded (${r.succeeded}) + failed (${r.failed}) + in flight at end (${r.inFlightAtEnd})`,
   );
   check(r.failures.length === r.failed, `${r.failures.length} failure records for ${r.failed} failed`);
-  const byKind = FAILURE_KINDS.reduce((acc, k) => acc + r.failedByKind[k], 0);
+  // A kind a result does not list (written before that kind existed) counts 0.
+  const byKind = FAILURE_KINDS.reduce((acc, k) => acc + (r.failedByKind[k] ?? 0), 0);
   check(byKind === r.failed, `failedByKind sums to ${byKind}, failed is ${r.failed}`);
   const counted = countFailuresByKind(r.failures);
   for (const k of FAILURE_KINDS) {
-    check(counted[k] === r.failedByKind[k], `failedByKind.${k} is ${r.failedByKind[k]}, records say ${counted[k]}`);
+    const listed = r.failedByKind[k] ?? 0;
+    check(counted[k] === listed, `failedByKind.${k} is ${listed}, records say ${counted[k]}`);
+  }
+  if (r.retries) {
+    const { attempted, succeeded, failed, inFlightAtEnd } = r.retries;
+    check(
+      attempted === succeeded + failed + inFlightAtEnd,
+      `retries attempted (${attempted}) ≠ succeeded (${succeeded}) + failed (${failed}) + in flight at end (${inFlightAtEnd})`,
+    );
+    const retriedFailures = r.failures.filter((f) => f.retried).length;
+    check(retriedFailures === failed, `${retriedFailures} failure records marked retried for ${failed} failed retries`);
   }
   const inBuckets = r.successBuckets.reduce((acc, b) => acc + b.count, 0);
   check(inBuckets === r.succeeded, `success buckets hold ${inBuckets}, succeeded is ${r.succeeded}`);
@@ -285,7 +296,12 @@ export class RequestLedger {
     return true;
   }
 
-  fail(id: number, at: number, kind: FailureKind, detail: { code?: string | number; pod?: string } = {}): boolean {
+  fail(
+    id: number,
+    at: number,
+    kind: FailureKind,
+    detail: { code?: string | number; pod?: string; retried?: boolean } = {},
+  ): boolean {
     const req = this.take(id, `failure (${kind})`);
     if (!req) return false;
     this.failedCount++;
@@ -293,6 +309,7 @@ export class RequestLedger {
     const f: FailedRequest = { sentAt: req.sentAt, at, kind, path: req.path };
     if (detail.code !== undefined) f.code = detail.code;
     if (detail.pod !== undefined) f.pod = detail.pod;
+    if (detail.retried) f.retried = true;
     this.failureList.push(f);
     return true;
   }

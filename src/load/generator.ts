@@ -28,7 +28,10 @@ import {
 } from "./accounting.js";
 import { type BackoffPolicy, backoffDelayMs, DEFAULT_BACKOFF } from "./backoff.js";
 import { type FreshRequest, freshRequest } from "./fresh-request.js";
+import { startGrpcLoad } from "./grpc.js";
+import { startHttp2Load } from "./http2.js";
 import type { FailureKind, LoadResult } from "./types.js";
+import { startWebSocketLoad } from "./websocket.js";
 
 /** autocannon stops on its own after this long, whatever the caller does: a forgotten run can't loop forever. */
 export const SAFETY_CAP_SECONDS = 15 * 60;
@@ -204,6 +207,10 @@ function urlHost(host: string): string {
 }
 
 export function startLoad(target: LoadTarget, opts: LoadOptions, hooks: LoadHooks = {}): LoadRun {
+  // The long-lived protocols (load.protocol) have their own modules; http1 is autocannon, below.
+  if (opts.protocol === "http2") return startHttp2Load(target, opts, hooks);
+  if (opts.protocol === "grpc") return startGrpcLoad(target, opts, hooks);
+  if (opts.protocol === "websocket") return startWebSocketLoad(target, opts, hooks);
   const startedAt = Date.now();
   const ledger = new RequestLedger();
   const backoff = hooks.backoff ?? DEFAULT_BACKOFF;

@@ -12,9 +12,60 @@ export type FailureKind =
   /** The server closed the connection (FIN) with the request outstanding and no answer. */
   | "closed"
   /** Any other socket error (code in the record). */
-  | "error";
+  | "error"
+  /**
+   * HTTP/2, gRPC: a stream the server refused (REFUSED_STREAM) after its GOAWAY, i.e. never processed,
+   * and not retried (or its one retry was refused too). A refused stream whose retry succeeded is a
+   * success, counted in LoadResult.retries.
+   */
+  | "goaway-refused"
+  /** HTTP/2, gRPC: the server reset the stream (RST_STREAM; the HTTP/2 error code in `code`). */
+  | "rst-stream"
+  /** gRPC: the call ended with status UNAVAILABLE (14). */
+  | "grpc-unavailable"
+  /** gRPC: the call ended with another status than OK and UNAVAILABLE (the status code in `code`). */
+  | "grpc-other"
+  /** WebSocket: a message unanswered when its socket closed abnormally (1006: no close frame, cut off). */
+  | "ws-abnormal"
+  /** WebSocket: a message unanswered when its socket closed with a close frame (e.g. 1001 going away). */
+  | "ws-lost";
 
-export const FAILURE_KINDS: readonly FailureKind[] = ["reset", "refused", "timeout", "non-2xx", "closed", "error"];
+/** The kinds every result has counted since the first version (HTTP/1.1). */
+export type Http1FailureKind = "reset" | "refused" | "timeout" | "non-2xx" | "closed" | "error";
+/** The kinds of the long-lived protocols: absent from results written before they existed. */
+export type ProtocolFailureKind = Exclude<FailureKind, Http1FailureKind>;
+
+export const FAILURE_KINDS: readonly FailureKind[] = [
+  "reset",
+  "refused",
+  "timeout",
+  "non-2xx",
+  "closed",
+  "error",
+  "goaway-refused",
+  "rst-stream",
+  "grpc-unavailable",
+  "grpc-other",
+  "ws-abnormal",
+  "ws-lost",
+];
+
+/**
+ * Failed units per kind. Results written before the protocol kinds existed lack them: read a count
+ * as `failedByKind[k] ?? 0`.
+ */
+export type FailureCounts = Record<Http1FailureKind, number> & Partial<Record<ProtocolFailureKind, number>>;
+
+/** Which protocol the load spoke (scenario load.protocol). */
+export type LoadProtocol = "http1" | "http2" | "grpc" | "websocket";
+
+/** What one counted unit is, per protocol: an HTTP/1.1 request, an HTTP/2 stream, a gRPC call, a WebSocket message. */
+export const LOAD_UNITS: Record<LoadProtocol, "requests" | "streams" | "calls" | "messages"> = {
+  http1: "requests",
+  http2: "streams",
+  grpc: "calls",
+  websocket: "messages",
+};
 
 export interface FailedRequest {
   /** Epoch ms when the request was sent. */
@@ -22,11 +73,17 @@ export interface FailedRequest {
   /** Epoch ms when the failure was seen. */
   at: number;
   kind: FailureKind;
-  /** Status code for non-2xx, socket error code otherwise. */
+  /**
+   * Status code for non-2xx, socket error code otherwise; the HTTP/2 error code for rst-stream (e.g.
+   * "CANCEL"), the gRPC status code for grpc-* (with grpc-js's details for UNAVAILABLE: "14 Connection
+   * dropped"), the close code for ws-*.
+   */
   code?: string | number;
   /** Which pod answered (non-2xx only; from the x-served-by header). */
   pod?: string;
   path: string;
+  /** HTTP/2, gRPC: the unit was retried once after a refused stream, and this is how the retry ended. */
+  retried?: boolean;
 }
 
 export interface ServedBy {
@@ -45,7 +102,7 @@ export interface LoadResult {
   sent: number;
   succeeded: number;
   failed: number;
-  failedByKind: Record<FailureKind, number>;
+  failedByKind: FailureCounts;
   /** Requests still outstanding when the window closed (not failures: the window ended). */
   inFlightAtEnd: number;
   failures: FailedRequest[];
@@ -54,6 +111,68 @@ export interface LoadResult {
   /** Latencies in ms of successful responses with their completion time, for percentiles. */
   latencies: Array<{ at: number; ms: number }>;
   servedBy: ServedBy[];
-  /** autocannon's own summary figures, kept to show how they differ from ours. */
+  /** autocannon's own summary figures, kept to show how they differ from ours (all 0 unless protocol is http1). */
   autocannon: { requests: number; errors: number; timeouts: number; non2xx: number; resets: number };
+  /** The protocol spoken; absent = http1 (results written before protocols existed). */
+  protocol?: LoadProtocol;
+  /** What sent / failed count: requests (http1), streams (http2), calls (grpc), messages (websocket). */
+  unit?: (typeof LOAD_UNITS)[LoadProtocol];
+  /**
+   * HTTP/2, gRPC: streams refused by the server (REFUSED_STREAM, after a GOAWAY) and retried once on a
+   * new stream, as HTTP/2 allows for a stream the server never processed. A retried unit is counted
+   * once in sent, and as what its retry became.
+   */
+  retries?: RetryCounts;
+  /** WebSocket: per-socket closes and reconnect gaps. */
+  websocket?: WebSocketReport;
+  /** HTTP/2: GOAWAY frames received (the first per connection, with the last stream id). grpc-js does not expose them. */
+  goaways?: GoawayRecord[];
+}
+
+export interface RetryCounts {
+  /** Refused streams retried. */
+  attempted: number;
+  /** Retries that then succeeded (not failures). */
+  succeeded: number;
+  /** Retries that failed (counted as failures, with retried: true). */
+  failed: number;
+  /** Retries still outstanding when the window closed. */
+  inFlightAtEnd: number;
+}
+
+export interface GoawayRecord {
+  /** Epoch ms when the client saw it. */
+  at: number;
+  /** The client's local port of the connection. */
+  clientPort?: number;
+  /** The HTTP/2 error code (0 = NO_ERROR: a graceful GOAWAY). */
+  errorCode: number;
+  lastStreamId?: number;
+  pod?: string;
+}
+
+export interface WebSocketClose {
+  /** Epoch ms of the close. */
+  at: number;
+  /** The close code the client saw: 1000 normal, 1001 going away, 1006 abnormal (no close frame). */
+  code: number;
+  /** Messages outstanding on the socket when it closed (each one failed: ws-lost or ws-abnormal). */
+  lost: number;
+  /** Close → the next open of this socket slot (ms); undefined when it never reopened in the window. */
+  reconnectGapMs?: number;
+  pod?: string;
+  clientPort?: number;
+}
+
+export interface WebSocketReport {
+  /** Sockets kept open (load.connections). */
+  sockets: number;
+  /** Every close seen on the long-lived sockets, in time order. */
+  closes: WebSocketClose[];
+  /** Close codes → how many. */
+  closesByCode: Record<string, number>;
+  /** Message ticks skipped because the socket was not open (reconnecting). */
+  skippedTicks: number;
+  /** Failed upgrade attempts while reconnecting (refused, reset, non-101). */
+  failedOpens: number;
 }

@@ -4,7 +4,7 @@
 import type { PodOutcome } from "../backends/backend.js";
 import { formatOffset } from "../observe/timeline.js";
 import type { ScenarioResult } from "../runner/run.js";
-import { failureSummary, sigtermReceipts } from "../verdict/verdicts.js";
+import { failureSummary, sigtermReceipts, unitSuffix } from "../verdict/verdicts.js";
 import {
   exerciseFigures,
   exerciseHeadline,
@@ -60,7 +60,9 @@ export function summaryRows(results: ScenarioResult[]): string[][] {
       sigtermCell(pod),
       exitCell(pod),
       terminationText(pod, r.timeline),
-      r.load ? `${r.load.failed}/${r.load.sent}${r.load.failed > 0 ? ` (${failureSummary(r.load)})` : ""}` : "-",
+      r.load
+        ? `${r.load.failed}/${r.load.sent}${unitSuffix(r.load)}${r.load.failed > 0 ? ` (${failureSummary(r.load)})` : ""}`
+        : "-",
       statusWord(runStatus(r)),
     ]);
   }

@@ -18,6 +18,12 @@ export const FAILURE_COLORS: Record<FailureKind, string> = {
   "non-2xx": "#8c564b",
   closed: "#e7298a",
   error: "#555555",
+  "goaway-refused": "#bcbd22",
+  "rst-stream": "#17becf",
+  "grpc-unavailable": "#1f77b4",
+  "grpc-other": "#393b79",
+  "ws-abnormal": "#843c39",
+  "ws-lost": "#e6550d",
 };
 
 export const MARKER_STYLES: Record<MarkerKind, { color: string; dash?: string; width: number }> = {

@@ -6,7 +6,14 @@
 import type { PodOutcome } from "../backends/backend.js";
 import { formatOffset } from "../observe/timeline.js";
 import type { RunStatus, ScenarioResult } from "../runner/run.js";
-import { describeExit, failureSummary, sigtermReceipts, terminationMs } from "../verdict/verdicts.js";
+import {
+  describeExit,
+  failureSummary,
+  protocolNotes,
+  sigtermReceipts,
+  terminationMs,
+  unitSuffix,
+} from "../verdict/verdicts.js";
 import { el, esc } from "./html-markup.js";
 import { FAILURE_COLORS, MARKER_STYLES, renderTimelineSvg, SUCCESS_COLOR } from "./html-svg.js";
 import { failureKindCounts, MARKER_KINDS, type MarkerKind, timelineData } from "./html-timeline.js";
@@ -30,6 +37,8 @@ export interface HtmlOptions {
   title?: string;
   /** When the report was made (ISO string); defaults to now. */
   generatedAt?: string;
+  /** Self-contained sections (escaped markup, e.g. the audit's) placed before the scenario runs. */
+  sections?: string[];
 }
 
 export type ScenarioStatus = RunStatus;
@@ -113,7 +122,7 @@ function failedCell(r: ScenarioResult): string {
   return el(
     "td",
     { class: "failed-sent num", "data-failed": failed, "data-sent": sent },
-    `<span class="failed">${failed}</span>/<span class="sent">${sent}</span>${failed > 0 ? ` <span class="muted">(${esc(failureSummary(r.load))})</span>` : ""}`,
+    `<span class="failed">${failed}</span>/<span class="sent">${sent}</span>${esc(unitSuffix(r.load))}${failed > 0 ? ` <span class="muted">(${esc(failureSummary(r.load))})</span>` : ""}`,
   );
 }
 
@@ -446,7 +455,10 @@ function scenarioSection(r: ScenarioResult): string {
           "data-failed": l.failed,
           "data-in-flight": l.inFlightAtEnd,
         },
-        `${l.sent} sent: ${l.succeeded} succeeded, <strong>${l.failed} failed</strong> (${esc(failureSummary(l))}), ${l.inFlightAtEnd} in flight when the window closed.`,
+        `${l.sent}${esc(unitSuffix(l))} sent: ${l.succeeded} succeeded, <strong>${l.failed} failed</strong> (${esc(failureSummary(l))}), ${l.inFlightAtEnd} in flight when the window closed.` +
+          protocolNotes(l)
+            .map((n) => ` ${esc(n)}.`)
+            .join(""),
       ),
     );
   }
@@ -479,6 +491,7 @@ export function renderHtmlReport(results: ScenarioResult[], options: HtmlOptions
     `<title>${esc(title)}</title><style>${CSS}</style>`;
   const body = [
     `<h1>${esc(title)}</h1>`,
+    ...(options.sections ?? []),
     el(
       "p",
       {

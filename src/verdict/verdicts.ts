@@ -24,8 +24,37 @@ export interface VerdictInput {
   pods: PodOutcome[];
 }
 
+/** " streams" / " calls" / " messages" after a count; "" for HTTP/1.1 requests (and results before protocols). */
+export function unitSuffix(load: Pick<LoadResult, "unit">): string {
+  return load.unit && load.unit !== "requests" ? ` ${load.unit}` : "";
+}
+
+/** What the long-lived protocols add to the failed-requests evidence: retries, GOAWAYs, WebSocket closes. */
+export function protocolNotes(load: LoadResult): string[] {
+  const notes: string[] = [];
+  const r = load.retries;
+  if (r && r.attempted > 0) {
+    notes.push(
+      `${r.attempted} refused stream(s) retried: ${r.succeeded} then succeeded, ${r.failed} failed` +
+        (r.inFlightAtEnd > 0 ? `, ${r.inFlightAtEnd} in flight at the end` : ""),
+    );
+  }
+  if (load.goaways && load.goaways.length > 0) notes.push(`${load.goaways.length} GOAWAY(s) received`);
+  const ws = load.websocket;
+  if (ws && ws.closes.length > 0) {
+    const codes = Object.entries(ws.closesByCode)
+      .map(([code, n]) => `${code} ×${n}`)
+      .join(", ");
+    const gaps = ws.closes.map((c) => c.reconnectGapMs).filter((g): g is number => g !== undefined);
+    const reopened = gaps.length > 0 ? `, reopened after ${Math.min(...gaps)}–${Math.max(...gaps)} ms` : "";
+    const never = ws.closes.length - gaps.length;
+    notes.push(`socket closes: ${codes}${reopened}${never > 0 ? `, ${never} not reopened in the window` : ""}`);
+  }
+  return notes;
+}
+
 export function failureSummary(load: LoadResult): string {
-  const kinds = FAILURE_KINDS.filter((k) => load.failedByKind[k] > 0).map((k) => `${k} ${load.failedByKind[k]}`);
+  const kinds = FAILURE_KINDS.filter((k) => (load.failedByKind[k] ?? 0) > 0).map((k) => `${k} ${load.failedByKind[k]}`);
   return kinds.length > 0 ? kinds.join(", ") : "none";
 }
 
@@ -124,9 +153,12 @@ function checkFailedRequests(bounds: { min?: number; max?: number }, load: LoadR
     actual: String(load.failed),
     pass: (max === undefined || load.failed <= max) && (min === undefined || load.failed >= min),
     evidence:
-      `${load.failed} failed of ${load.sent} sent (${failureSummary(load)}); ${load.succeeded} succeeded, ` +
+      `${load.failed} failed of ${load.sent}${unitSuffix(load)} sent (${failureSummary(load)}); ${load.succeeded} succeeded, ` +
       `${load.inFlightAtEnd} in flight when the window closed` +
-      (first ? `; first failure: ${first.kind}${first.code !== undefined ? ` (${first.code})` : ""}` : ""),
+      (first ? `; first failure: ${first.kind}${first.code !== undefined ? ` (${first.code})` : ""}` : "") +
+      protocolNotes(load)
+        .map((n) => `; ${n}`)
+        .join(""),
   };
 }
 

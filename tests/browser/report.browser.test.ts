@@ -203,10 +203,10 @@ describe.skipIf(!haveChromium)("HTML report in Chromium", () => {
         const rects = await collect(page, `${sec} svg rect[data-series="failure"][data-kind="${kind}"]`, [
           "data-count",
         ]);
-        expect(total(rects), `${r.scenario.name} ${kind}`).toBe(load.failedByKind[kind]);
+        expect(total(rects), `${r.scenario.name} ${kind}`).toBe(load.failedByKind[kind] ?? 0);
         const legend = await collect(page, `${sec} li.legend-failure[data-kind="${kind}"]`, ["data-count"]);
         expect(legend.map((l) => Number(l["data-count"]))).toEqual(
-          load.failedByKind[kind] > 0 ? [load.failedByKind[kind]] : [],
+          (load.failedByKind[kind] ?? 0) > 0 ? [load.failedByKind[kind]] : [],
         );
       }
       const [summary] = await collect(page, `${sec} p.load-summary`, [

@@ -8,6 +8,7 @@ import { type Command, InvalidArgumentError } from "commander";
 import { BACKEND_NAMES, createBackend } from "../../backends/index.js";
 import { CHECK_DEFAULTS, type CheckOptions, checkExitCode, runCheck } from "../../inspect/check.js";
 import { formatCheckReport, formatInspection } from "../../inspect/report.js";
+import { LOAD_PROTOCOLS, type LoadProtocolName } from "../../scenario/schema.js";
 import { installSignalHandlers, registerCleanup } from "../../util/cleanup.js";
 import { addClusterOptions, backendOptionsFrom } from "../backend-options.js";
 
@@ -21,6 +22,13 @@ function numberOption(name: string, { integer = false, min = 0 } = {}) {
     }
     return n;
   };
+}
+
+function protocolOption(value: string): LoadProtocolName {
+  if (!(LOAD_PROTOCOLS as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`--protocol must be one of ${LOAD_PROTOCOLS.join(", ")}, got "${value}"`);
+  }
+  return value as LoadProtocolName;
 }
 
 function envOption(value: string, previous: Record<string, string> = {}): Record<string, string> {
@@ -40,7 +48,14 @@ export function register(program: Command): void {
       "port the app listens on in the container",
       numberOption("--port", { integer: true, min: 1 }),
     )
-    .option("--path <path>", "path the load requests", CHECK_DEFAULTS.path)
+    .option("--path <path>", "path the load requests (websocket: the path it connects to)", CHECK_DEFAULTS.path)
+    .option(
+      "--protocol <name>",
+      "what the load speaks: http1 (keep-alive HTTP/1.1), http2 (h2c, prior knowledge), grpc (graceful.Echo/Say, " +
+        "fixtures/proto/graceful.proto), websocket (echo); readiness is still an HTTP/1.1 GET of --ready-path",
+      protocolOption,
+      "http1",
+    )
     .option("--ready-path <path>", "path polled until a replica answers 2xx (default: --path)")
     .option("-b, --backend <name>", `backend: ${BACKEND_NAMES.join(" | ")}`, "local")
     .option("--grace <s>", "terminationGracePeriodSeconds", numberOption("--grace"), CHECK_DEFAULTS.graceSeconds)
@@ -96,6 +111,7 @@ export function register(program: Command): void {
         loadSeconds: opts.loadSeconds as number,
         atSeconds: opts.at as number,
         env: opts.env as Record<string, string> | undefined,
+        protocol: opts.protocol as LoadProtocolName,
       };
       const resultsDir = String(opts.results);
       let report: Awaited<ReturnType<typeof runCheck>>;

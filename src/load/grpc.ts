@@ -1,0 +1,255 @@
+// gRPC load (load.protocol: grpc): unary graceful.Echo/Say calls (fixtures/proto/graceful.proto) over
+// `connections` long-lived channels × `streamsPerConnection` concurrent calls, each call made again
+// as soon as it ends (delay_ms = slowMs for the slow share), plus one new channel with one call every
+// freshConnectionIntervalMs. @grpc/grpc-js with its defaults (pick_first, reconnect backoff 1 s …
+// 120 s, calls failing fast while the channel is in TRANSIENT_FAILURE), except:
+// - each channel has its own connection (a local subchannel pool: grpc-js would otherwise share one
+//   connection between channels to the same target);
+// - grpc-js's own retries are off and replaced by the same transparent retry it makes by default, so
+//   that each one is counted: a stream refused by the server ("Stream refused by server": above a
+//   GOAWAY's last stream id, never processed) is made once more (load.retryRefused, default true), a
+//   call that never left the client ("Failed to start HTTP/2 stream") is simply made again;
+// - the TCP socket of each channel is tapped (custom insecure channel credentials) for its local
+//   port, so calls can be joined to the Service proxy's connection records.
+// Counted: OK → success; refused and not retried → goaway-refused; UNAVAILABLE → grpc-unavailable;
+// DEADLINE_EXCEEDED (requestTimeoutSeconds) → timeout; any other status → grpc-other (code = status).
+import type { Socket } from "node:net";
+import * as grpc from "@grpc/grpc-js";
+import type { LoadOptions } from "../scenario/schema.js";
+import { DEFAULT_STREAMS_PER_CONNECTION } from "../scenario/schema.js";
+import { slowPattern } from "./accounting.js";
+import { backoffDelayMs, DEFAULT_BACKOFF } from "./backoff.js";
+import type { LoadHooks, LoadRun, LoadTarget } from "./generator.js";
+import { ECHO_SAY_PATH, echoPackageDefinition, type SayReply, type SayRequest } from "./grpc-proto.js";
+import { urlHost } from "./http2.js";
+import { startProtocolLoad, type Unit, type UnitContext } from "./protocol-run.js";
+import type { FailureKind } from "./types.js";
+
+/** How many times a call that never left the client is made again before it counts as failed. */
+const MAX_NOT_STARTED = 5;
+
+/** grpc-js's status details for a stream the server refused (REFUSED_STREAM). */
+export const REFUSED_DETAILS = "Stream refused by server";
+/** grpc-js's status details for a call that never became an HTTP/2 stream. */
+export const NOT_STARTED_DETAILS = "Failed to start HTTP/2 stream";
+
+/** A finished call, classified. */
+export function classifyGrpcStatus(status: { code: number; details?: string }): {
+  outcome: "ok" | "refused" | "not-started" | "failed";
+  kind?: FailureKind;
+} {
+  if (status.code === grpc.status.OK) return { outcome: "ok" };
+  if (status.code === grpc.status.UNAVAILABLE && status.details === REFUSED_DETAILS) {
+    return { outcome: "refused", kind: "goaway-refused" };
+  }
+  if (status.details?.startsWith(NOT_STARTED_DETAILS)) return { outcome: "not-started", kind: "grpc-other" };
+  if (status.code === grpc.status.UNAVAILABLE) return { outcome: "failed", kind: "grpc-unavailable" };
+  if (status.code === grpc.status.DEADLINE_EXCEEDED) return { outcome: "failed", kind: "timeout" };
+  return { outcome: "failed", kind: "grpc-other" };
+}
+
+/**
+ * A failed call's `code`: the status code; for UNAVAILABLE with grpc-js's details too ("14 Connection
+ * dropped", "14 No connection established…"), which tell a dropped connection from a refused one.
+ */
+export function failureCode(status: { code: number; details?: string }): number | string {
+  if (status.code !== grpc.status.UNAVAILABLE || !status.details) return status.code;
+  const details = status.details.length > 80 ? `${status.details.slice(0, 79)}…` : status.details;
+  return `${status.code} ${details}`;
+}
+
+interface TappedSocket {
+  port?: number;
+  openedAt: number;
+  closedAt?: number;
+}
+
+/**
+ * Insecure channel credentials that hand every TCP socket the channel opens to `onSocket` first.
+ * One instance per channel: never equal to another, so no two channels share a connection.
+ */
+class TappedInsecureCredentials extends grpc.ChannelCredentials {
+  constructor(private readonly onSocket: (socket: Socket) => void) {
+    super();
+  }
+  override compose(): grpc.ChannelCredentials {
+    throw new Error("cannot compose insecure credentials");
+  }
+  _isSecure(): boolean {
+    return false;
+  }
+  _equals(other: grpc.ChannelCredentials): boolean {
+    return other === this;
+  }
+  _createSecureConnector(): ReturnType<grpc.ChannelCredentials["_createSecureConnector"]> {
+    const empty = grpc.CallCredentials.createEmpty();
+    return {
+      connect: (socket: Socket) => {
+        this.onSocket(socket);
+        return Promise.resolve({ socket, secure: false });
+      },
+      waitForReady: () => Promise.resolve(),
+      getCallCredentials: () => empty,
+      destroy: () => {},
+    };
+  }
+}
+
+type EchoClient = grpc.Client & {
+  Say(
+    req: SayRequest,
+    options: grpc.CallOptions,
+    cb: (err: grpc.ServiceError | null, res?: SayReply) => void,
+  ): grpc.ClientUnaryCall;
+};
+
+interface Channel {
+  client: EchoClient;
+  sockets: TappedSocket[];
+}
+
+/** The client port of the one socket of the channel open during the whole call; undefined when ambiguous. */
+export function portDuring(sockets: readonly TappedSocket[], from: number, to: number): number | undefined {
+  const open = sockets.filter((s) => s.openedAt <= to && (s.closedAt === undefined || s.closedAt >= from));
+  return open.length === 1 ? open[0]?.port : undefined;
+}
+
+export function startGrpcLoad(target: LoadTarget, opts: LoadOptions, hooks: LoadHooks = {}): LoadRun {
+  const calls = opts.streamsPerConnection ?? DEFAULT_STREAMS_PER_CONNECTION;
+  const retryRefused = opts.retryRefused ?? true;
+  const backoff = hooks.backoff ?? DEFAULT_BACKOFF;
+  const slow = slowPattern(opts.slowShare);
+  const address = `${urlHost(target.host)}:${target.port}`;
+  const Echo = (grpc.loadPackageDefinition(echoPackageDefinition()).graceful as grpc.GrpcObject)
+    .Echo as grpc.ServiceClientConstructor;
+  const channels = new Set<Channel>();
+  const timers = new Set<NodeJS.Timeout>();
+  const inFlight = new Set<grpc.ClientUnaryCall>();
+  let ctx: UnitContext;
+  let seq = 0;
+
+  const openChannel = (): Channel => {
+    const sockets: TappedSocket[] = [];
+    const creds = new TappedInsecureCredentials((socket) => {
+      ctx.connectionAttempt();
+      const s: TappedSocket = { port: socket.localPort, openedAt: Date.now() };
+      sockets.push(s);
+      socket.once("close", () => {
+        s.closedAt = Date.now();
+      });
+    });
+    const client = new Echo(address, creds, {
+      "grpc.use_local_subchannel_pool": 1,
+      "grpc.enable_retries": 0,
+    }) as unknown as EchoClient;
+    const ch: Channel = { client, sockets };
+    channels.add(ch);
+    return ch;
+  };
+
+  /** Makes the call for `u` (a new unit when undefined); `done` once it settled or is to be made again. */
+  const call = (
+    ch: Channel,
+    u: Unit | undefined,
+    fresh: boolean,
+    done: (r: { unit: Unit; again: "refused" | "not-started" | undefined; reachedServer: boolean }) => void,
+  ) => {
+    const isSlow = slow[seq++ % slow.length] === true;
+    const unit = u ?? ctx.open(isSlow ? `${ECHO_SAY_PATH} (delay_ms ${opts.slowMs})` : ECHO_SAY_PATH, fresh);
+    if (!unit) return;
+    const delayMs = unit.path === ECHO_SAY_PATH ? 0 : opts.slowMs;
+    let pod: string | undefined;
+    let reachedServer = false;
+    const deadline = new Date(Date.now() + ctx.timeoutMs);
+    const c = ch.client.Say({ message: `#${unit.id}`, delay_ms: delayMs }, { deadline }, () => {});
+    inFlight.add(c);
+    c.on("metadata", (md: grpc.Metadata) => {
+      reachedServer = true;
+      const served = md.get("x-served-by")[0];
+      if (served !== undefined) pod = String(served);
+    });
+    c.on("status", (status: grpc.StatusObject) => {
+      inFlight.delete(c);
+      const clientPort = portDuring(ch.sockets, unit.sentAt, Date.now());
+      const cls = classifyGrpcStatus(status);
+      let again: "refused" | "not-started" | undefined;
+      if (cls.outcome === "ok") ctx.succeed(unit, { pod, clientPort });
+      else if (cls.outcome === "refused" && retryRefused && !unit.retried && !ctx.closed) again = "refused";
+      else if (cls.outcome === "not-started" && (notStarted.get(unit) ?? 0) < MAX_NOT_STARTED && !ctx.closed) {
+        notStarted.set(unit, (notStarted.get(unit) ?? 0) + 1);
+        again = "not-started";
+      } else {
+        ctx.fail(unit, cls.kind ?? "grpc-other", { code: failureCode(status), pod, clientPort });
+      }
+      if (again === undefined) notStarted.delete(unit);
+      done({ unit, again, reachedServer });
+    });
+  };
+  const notStarted = new WeakMap<Unit, number>();
+
+  interface Slot {
+    ch: Channel;
+    /** Calls in a row that failed without reaching a server. */
+    streak: number;
+  }
+
+  const loop = (slot: Slot, u?: Unit) => {
+    if (ctx.closed) return;
+    call(slot.ch, u, false, ({ unit, again, reachedServer }) => {
+      if (ctx.closed) return;
+      if (again === "refused") ctx.retry(unit);
+      const next = again ? unit : undefined;
+      slot.streak = reachedServer || again ? 0 : slot.streak + 1;
+      const delay = backoffDelayMs(slot.streak, backoff);
+      if (delay === 0) {
+        loop(slot, next);
+        return;
+      }
+      const t = setTimeout(() => {
+        timers.delete(t);
+        loop(slot, next);
+      }, delay);
+      timers.add(t);
+    });
+  };
+
+  const driver = {
+    start(c: UnitContext) {
+      ctx = c;
+      for (let i = 0; i < opts.connections; i++) {
+        const ch = openChannel();
+        for (let j = 0; j < calls; j++) loop({ ch, streak: 0 });
+      }
+    },
+    fresh(c: UnitContext) {
+      return new Promise<void>((resolve) => {
+        const ch = openChannel();
+        const finish = () => {
+          ch.client.close();
+          channels.delete(ch);
+          resolve();
+        };
+        const once = (u?: Unit) =>
+          call(ch, u, true, ({ unit, again }) => {
+            // A fresh channel's refused call is not retried (its connection was the point);
+            // one that never left the client is made again.
+            if (again === "not-started") return once(unit);
+            if (again === "refused") c.fail(unit, "goaway-refused", { code: grpc.status.UNAVAILABLE });
+            finish();
+          });
+        once();
+        if (c.closed) finish();
+      });
+    },
+    destroy() {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      // The window is closed (what was outstanding is counted in flight): end the calls and channels.
+      for (const c of inFlight) c.cancel();
+      inFlight.clear();
+      for (const ch of channels) ch.client.close();
+      channels.clear();
+    },
+  };
+  return startProtocolLoad("grpc", target, opts, driver, hooks);
+}

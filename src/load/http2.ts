@@ -1,0 +1,320 @@
+// HTTP/2 load (load.protocol: http2): cleartext h2c with prior knowledge, `connections` long-lived
+// connections × `streamsPerConnection` concurrent streams, each stream sent again as soon as it
+// ends (GET path, or /slow?ms=slowMs for the slow share), plus one new connection with one stream
+// every freshConnectionIntervalMs. Node's http2 client.
+//
+// What a well-behaved HTTP/2 client does, and what is counted:
+// - GOAWAY: the connection takes no new stream; a new connection is opened at once (through the
+//   Service: balanced anew) while the old one finishes the streams the server accepted.
+// - A stream the server refused (REFUSED_STREAM: above the GOAWAY's last stream id, never processed)
+//   is sent once more on another connection when load.retryRefused (default true), as grpc-js does
+//   transparently; the retry is counted apart (LoadResult.retries). A retry that succeeds is a success.
+// - Anything else that ends a stream without a complete answer is a failure of a named kind:
+//   goaway-refused (refused, not retried), rst-stream (the server reset it: code), reset / closed
+//   (the connection died: RST / FIN), timeout, non-2xx.
+import http2, { type ClientHttp2Session, type ClientHttp2Stream } from "node:http2";
+import type { LoadOptions } from "../scenario/schema.js";
+import { DEFAULT_STREAMS_PER_CONNECTION } from "../scenario/schema.js";
+import { slowPattern } from "./accounting.js";
+import { backoffDelayMs, DEFAULT_BACKOFF } from "./backoff.js";
+import type { LoadHooks, LoadRun, LoadTarget } from "./generator.js";
+import { startProtocolLoad, type Unit, type UnitContext } from "./protocol-run.js";
+import type { FailureKind } from "./types.js";
+
+const { NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
+
+/** HTTP/2 error codes (RFC 9113 §7) by number. */
+const H2_ERROR_NAMES: Record<number, string> = {
+  0: "NO_ERROR",
+  1: "PROTOCOL_ERROR",
+  2: "INTERNAL_ERROR",
+  3: "FLOW_CONTROL_ERROR",
+  4: "SETTINGS_TIMEOUT",
+  5: "STREAM_CLOSED",
+  6: "FRAME_SIZE_ERROR",
+  7: "REFUSED_STREAM",
+  8: "CANCEL",
+  9: "COMPRESSION_ERROR",
+  10: "CONNECT_ERROR",
+  11: "ENHANCE_YOUR_CALM",
+  12: "INADEQUATE_SECURITY",
+  13: "HTTP_1_1_REQUIRED",
+};
+
+export function h2ErrorName(code: number): string {
+  return H2_ERROR_NAMES[code] ?? `0x${code.toString(16)}`;
+}
+
+export function urlHost(host: string): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+}
+
+/** The mix of paths a load sends: path, or /slow?ms=slowMs for the slow share (as http1). */
+export function pathMix(opts: Pick<LoadOptions, "path" | "slowShare" | "slowMs">): string[] {
+  return slowPattern(opts.slowShare).map((slow) => (slow ? `/slow?ms=${opts.slowMs}` : opts.path));
+}
+
+/** A socket-level error on a connection, as a failure kind (the streams it ended fail with it). */
+export function connectionFailure(err: NodeJS.ErrnoException | undefined): { kind: FailureKind; code?: string } {
+  const code = err?.code;
+  switch (code) {
+    case undefined:
+      return { kind: "closed" };
+    case "ECONNRESET":
+    case "EPIPE":
+      return { kind: "reset", code };
+    case "ECONNREFUSED":
+      return { kind: "refused", code };
+    default:
+      return { kind: "error", code };
+  }
+}
+
+interface Conn {
+  session: ClientHttp2Session;
+  connected: boolean;
+  clientPort?: number;
+  /** The server's GOAWAY, once received: no new stream on this connection. */
+  goaway?: { errorCode: number; lastStreamId: number };
+  /** Closed or destroyed. */
+  dead: boolean;
+  /** session.request() threw: the client already knew it takes no new stream. */
+  refusing?: boolean;
+  /** The socket error that ended it, when one did. */
+  socketError?: NodeJS.ErrnoException;
+  /** Complete answers received on it. */
+  answers: number;
+  /** x-served-by of its last answer. */
+  pod?: string;
+}
+
+interface Slot {
+  conn?: Conn;
+  /** Streams of this slot outstanding on any of its connections (old ones included). */
+  active: number;
+  /** Refused units waiting to be sent again. */
+  retryQueue: Unit[];
+  /** Connections in a row that ended without a single answer. */
+  deadStreak: number;
+  reconnectTimer?: NodeJS.Timeout;
+  next: number;
+}
+
+/** The connection will never take another stream: a new one is needed. */
+const finished = (c: Conn | undefined): boolean =>
+  c === undefined || c.refusing || c.goaway !== undefined || c.dead || c.session.closed || c.session.destroyed;
+/** It takes streams now. */
+const usable = (c: Conn | undefined): c is Conn => c?.connected === true && !finished(c);
+
+export function startHttp2Load(target: LoadTarget, opts: LoadOptions, hooks: LoadHooks = {}): LoadRun {
+  const streams = opts.streamsPerConnection ?? DEFAULT_STREAMS_PER_CONNECTION;
+  const retryRefused = opts.retryRefused ?? true;
+  const backoff = hooks.backoff ?? DEFAULT_BACKOFF;
+  const paths = pathMix(opts);
+  const authority = `http://${urlHost(target.host)}:${target.port}`;
+  const slots: Slot[] = [];
+  const sessions = new Set<ClientHttp2Session>();
+  let ctx: UnitContext;
+
+  const connect = (): Conn => {
+    ctx.connectionAttempt();
+    const session = http2.connect(authority, { settings: { enablePush: false } });
+    sessions.add(session);
+    const c: Conn = { session, connected: false, dead: false, answers: 0 };
+    session.on("connect", () => {
+      c.connected = true;
+      c.clientPort = session.socket?.localPort;
+    });
+    session.on("goaway", (errorCode: number, lastStreamId: number) => {
+      // Node reports a second GOAWAY when the server closes the connection: the first one counts.
+      if (c.goaway) return;
+      c.goaway = { errorCode, lastStreamId };
+      ctx.goaway({ at: Date.now(), clientPort: c.clientPort, errorCode, lastStreamId, pod: c.pod });
+    });
+    session.on("error", (err: NodeJS.ErrnoException) => {
+      c.socketError ??= err;
+    });
+    session.on("close", () => {
+      c.dead = true;
+      sessions.delete(session);
+    });
+    return c;
+  };
+
+  /**
+   * Sends one stream for `u` (a new unit when undefined) on `c`; settles it when it ends. Returns
+   * false when the connection cannot take a stream any more (nothing was sent).
+   */
+  const send = (
+    c: Conn,
+    path: string,
+    u: Unit | undefined,
+    done: (outcome: { unit: Unit; refused: boolean }) => void,
+    fresh = false,
+  ): boolean => {
+    let stream: ClientHttp2Stream;
+    try {
+      stream = c.session.request({ ":method": "GET", ":path": path });
+    } catch {
+      // ERR_HTTP2_GOAWAY_SESSION / ERR_HTTP2_INVALID_SESSION: the client knew; nothing was sent.
+      c.refusing = true;
+      return false;
+    }
+    const unit = u ?? ctx.open(path, fresh);
+    if (!unit) {
+      stream.close(NGHTTP2_CANCEL);
+      return true;
+    }
+    let status: number | undefined;
+    let pod: string | undefined;
+    let streamError: NodeJS.ErrnoException | undefined;
+    let ended = false;
+    const timer = setTimeout(() => {
+      ctx.fail(unit, "timeout", { pod, clientPort: c.clientPort });
+      stream.close(NGHTTP2_CANCEL);
+    }, ctx.timeoutMs);
+    stream.on("response", (headers) => {
+      status = Number(headers[":status"]);
+      const served = headers["x-served-by"];
+      pod = Array.isArray(served) ? served[0] : served;
+      if (pod) c.pod = pod;
+    });
+    stream.on("data", () => {});
+    stream.on("end", () => {
+      ended = true;
+    });
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      streamError = err;
+    });
+    stream.on("close", () => {
+      clearTimeout(timer);
+      let refused = false;
+      if (ended && status !== undefined) {
+        c.answers++;
+        if (status >= 200 && status < 300) ctx.succeed(unit, { pod, clientPort: c.clientPort });
+        else ctx.fail(unit, "non-2xx", { code: status, pod, clientPort: c.clientPort });
+      } else if (!unit.settled) {
+        const rst = stream.rstCode;
+        if (rst === NGHTTP2_REFUSED_STREAM) {
+          // Never processed: safe to send again (RFC 9113 §8.7).
+          refused = true;
+          if (!(retryRefused && !unit.retried && !ctx.closed)) {
+            ctx.fail(unit, c.goaway ? "goaway-refused" : "rst-stream", {
+              code: c.goaway ? undefined : h2ErrorName(rst),
+              clientPort: c.clientPort,
+              pod,
+            });
+          }
+        } else if (streamError?.code === "ERR_HTTP2_STREAM_ERROR" && rst !== undefined && rst !== NGHTTP2_NO_ERROR) {
+          // The server reset this stream (RST_STREAM), or its GOAWAY carried an error code.
+          ctx.fail(unit, "rst-stream", { code: h2ErrorName(rst), clientPort: c.clientPort, pod });
+        } else {
+          // The connection ended under the stream (or never opened): a socket error — the stream's
+          // ERR_HTTP2_STREAM_CANCEL carries it as its cause — or the server's FIN.
+          const cause = (streamError as { cause?: NodeJS.ErrnoException } | undefined)?.cause;
+          const f = connectionFailure(c.socketError ?? (cause?.code ? cause : undefined));
+          ctx.fail(unit, f.kind, { code: f.code, clientPort: c.clientPort, pod });
+        }
+      }
+      done({ unit, refused: refused && !unit.settled });
+    });
+    stream.end();
+    return true;
+  };
+
+  /** A new connection for the slot, unless its current one is still usable or being opened. */
+  const reconnect = (slot: Slot) => {
+    if (ctx.closed || slot.reconnectTimer || !finished(slot.conn)) return;
+    const prev = slot.conn;
+    if (prev && prev.answers === 0) slot.deadStreak++;
+    else if (prev) slot.deadStreak = 0;
+    const open = () => {
+      slot.reconnectTimer = undefined;
+      if (ctx.closed) return;
+      const c = connect();
+      slot.conn = c;
+      c.session.on("connect", () => pump(slot));
+      c.session.on("goaway", () => {
+        if (slot.conn === c) reconnect(slot);
+      });
+      c.session.on("close", () => {
+        if (slot.conn === c) reconnect(slot);
+      });
+    };
+    const delay = backoffDelayMs(slot.deadStreak, backoff);
+    if (delay > 0) slot.reconnectTimer = setTimeout(open, delay);
+    else open();
+  };
+
+  const pump = (slot: Slot) => {
+    while (!ctx.closed && slot.active < streams) {
+      const c = slot.conn;
+      if (!usable(c)) return; // connecting: pumped again on connect
+      const retry = slot.retryQueue.shift();
+      const path = retry?.path ?? (paths[slot.next++ % paths.length] as string);
+      const sent = send(c, path, retry, ({ unit, refused }) => {
+        slot.active--;
+        if (refused && !unit.settled) {
+          ctx.retry(unit);
+          slot.retryQueue.push(unit);
+        }
+        // A new connection may be needed first (the refusal came with the GOAWAY): pump waits for it.
+        reconnect(slot);
+        pump(slot);
+      });
+      if (!sent) {
+        if (retry) slot.retryQueue.unshift(retry);
+        reconnect(slot);
+        return;
+      }
+      slot.active++;
+    }
+  };
+
+  const driver = {
+    start(c: UnitContext) {
+      ctx = c;
+      for (let i = 0; i < opts.connections; i++) {
+        const slot: Slot = { active: 0, retryQueue: [], deadStreak: 0, next: i };
+        slots.push(slot);
+        reconnect(slot);
+      }
+    },
+    fresh(c: UnitContext) {
+      return new Promise<void>((resolve) => {
+        const conn = connect();
+        const path = paths[Math.floor(Math.random() * paths.length)] as string;
+        const finish = () => {
+          conn.session.close();
+          resolve();
+        };
+        if (
+          !send(
+            conn,
+            path,
+            undefined,
+            ({ unit, refused }) => {
+              // A refused fresh stream is not retried: its connection was the point.
+              if (refused && !unit.settled) {
+                c.fail(unit, conn.goaway ? "goaway-refused" : "rst-stream", {
+                  code: conn.goaway ? undefined : "REFUSED_STREAM",
+                  clientPort: conn.clientPort,
+                });
+              }
+              finish();
+            },
+            true,
+          )
+        ) {
+          finish();
+        }
+      });
+    },
+    destroy() {
+      for (const slot of slots) clearTimeout(slot.reconnectTimer);
+      for (const s of sessions) s.destroy();
+      sessions.clear();
+    },
+  };
+  return startProtocolLoad("http2", target, opts, driver, hooks);
+}
