@@ -1,12 +1,16 @@
 // The harness's own figures, measured in one run (a script, not a timed test; see docs/bench.md):
-//   (a) wall time of the local scenario matrix against its unavoidable floor, as a ratio;
-//   (b) load throughput through the local Service proxy vs direct to a container, as a ratio;
-//   (c) exactness of failure counting: K injected failures (K = 1, 10, 100) against the count.
-// Usage: npm run bench -- [--quick] [--skip-matrix] [--seconds N] [--rounds N] [--out FILE]
+//   (a) wall time of the scenario matrix against its unavoidable floor, as a ratio, per backend (local,
+//       or kind with --backend kind), one scenario at a time and, with --parallel N, N at a time, with
+//       the per-phase breakdown (setup, load window, evidence, teardown, and the namespaces' end);
+//   (b) load throughput through the local Service proxy vs direct to a container, as a ratio (local);
+//   (c) exactness of failure counting: K injected failures (K = 1, 10, 100) against the count (local).
+// Usage: npm run bench -- [--backend local|kind] [--parallel N] [--cluster NAME] [--quick] [--skip-matrix]
+//                         [--matrix-only] [--seconds N] [--rounds N] [--out FILE]
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import type { PodOutcome } from "../src/backends/backend.js";
+import type { Backend, PodOutcome } from "../src/backends/backend.js";
+import { KindBackend } from "../src/backends/kind/backend.js";
 import { LocalBackend, removeLabelledContainers } from "../src/backends/local/backend.js";
 import { Replica } from "../src/backends/local/replica.js";
 import { ServiceProxy } from "../src/backends/local/service-proxy.js";
@@ -16,7 +20,8 @@ import { percentile } from "../src/bench/sweep.js";
 import { ensureStyleImages } from "../src/images/build.js";
 import { startLoad } from "../src/load/generator.js";
 import { EventLog } from "../src/observe/events.js";
-import { runScenario } from "../src/runner/run.js";
+import { runPool } from "../src/runner/repeat.js";
+import { type RunPhases, runScenario, type ScenarioResult, WINDOW_MARGIN_MS } from "../src/runner/run.js";
 import { loadScenarios } from "../src/scenario/load.js";
 import { IMAGE_STYLES, LoadSpec, type Scenario, ScenarioSpec } from "../src/scenario/schema.js";
 import { newRunId } from "../src/util/labels.js";
@@ -24,8 +29,12 @@ import { packageRoot } from "../src/util/paths.js";
 
 const { values: args } = parseArgs({
   options: {
+    backend: { type: "string", default: "local" },
+    parallel: { type: "string", default: "1" },
+    cluster: { type: "string", default: "graceful-e2e" },
     quick: { type: "boolean", default: false },
     "skip-matrix": { type: "boolean", default: false },
+    "matrix-only": { type: "boolean", default: false },
     seconds: { type: "string", default: "4" },
     rounds: { type: "string", default: "2" },
     out: { type: "string", default: "results/bench/harness.json" },
@@ -34,8 +43,12 @@ const { values: args } = parseArgs({
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const QUICK = ["exec-form-no-prestop", "exec-form-prestop-sleep", "shell-form-no-prestop", "tini-no-prestop"];
-/** The runner keeps this long after the last disrupted pod is gone (WINDOW_MARGIN_MS in src/runner/run.ts). */
-const MARGIN_S = 1;
+/** The runner keeps this long after the last disrupted pod ended (WINDOW_MARGIN_MS in src/runner/run.ts). */
+const MARGIN_S = WINDOW_MARGIN_MS / 1000;
+const BACKEND = args.backend === "kind" ? "kind" : args.backend === "local" ? "local" : undefined;
+if (!BACKEND) throw new Error(`--backend: local or kind, got "${args.backend}"`);
+const PARALLEL = Number(args.parallel);
+if (!Number.isInteger(PARALLEL) || PARALLEL < 1 || PARALLEL > 64) throw new Error("--parallel: a whole number 1-64");
 
 // ---------------------------------------------------------------- (a) matrix wall time vs floor
 
@@ -59,66 +72,128 @@ export function imposedFloorS(s: Scenario): number {
   return Math.max(s.disruption.atSeconds + perPod * pods + MARGIN_S, s.load.durationSeconds);
 }
 
-/** The same with the termination as measured (first delete → last disrupted pod gone). */
+/**
+ * The same with the termination as measured (first delete → the last disrupted pod ended: local, its
+ * container removed; Kubernetes, its containers' exit — what the window waits for now).
+ */
 function measuredFloorS(s: Scenario, pods: PodOutcome[]): number | undefined {
   const deletes = pods.map((p) => p.deleteAt);
-  const gone = pods.map((p) => p.goneAt ?? p.exitedAt).filter((x): x is number => x !== undefined);
+  const gone = pods.map((p) => p.exitedAt ?? p.goneAt).filter((x): x is number => x !== undefined);
   if (deletes.length === 0 || gone.length === 0) return undefined;
   const d = (Math.max(...gone) - Math.min(...deletes)) / 1000;
   return Math.max(s.disruption.atSeconds + d + MARGIN_S, s.load.durationSeconds);
 }
 
-async function matrix() {
-  const all = await loadScenarios([join(packageRoot(), "fixtures/scenarios")]);
-  const chosen = args.quick ? all.filter((l) => QUICK.includes(l.scenario.name)) : all;
-  log(`(a) matrix: ${chosen.length} scenarios${args.quick ? " (--quick)" : ""}`);
-  const imagesStarted = Date.now();
-  await ensureStyleImages([...IMAGE_STYLES]);
-  const imagesMs = Date.now() - imagesStarted;
-  const backend = new LocalBackend();
-  const rows: Array<{
-    name: string;
-    wallS: number;
-    imposedS: number;
-    measuredS?: number;
-    failed?: number;
-    pass: boolean;
-    error?: string;
-  }> = [];
+interface MatrixRow {
+  name: string;
+  wallS: number;
+  imposedS: number;
+  measuredS?: number;
+  failed?: number;
+  pass: boolean;
+  status: string;
+  phases?: RunPhases;
+  error?: string;
+}
+
+const PHASES = ["setupMs", "loadWindowMs", "evidenceMs", "teardownMs"] as const;
+
+/** One pass over the matrix, `parallel` scenarios at a time; then the wait for what teardowns left going. */
+async function matrixPass(backend: Backend, chosen: Awaited<ReturnType<typeof loadScenarios>>, parallel: number) {
+  const rows: MatrixRow[] = [];
   const started = Date.now();
-  for (const l of chosen) {
-    const t0 = Date.now();
-    const r = await runScenario(l, { backend });
-    const wallS = (Date.now() - t0) / 1000;
-    rows.push({
-      name: l.scenario.name,
-      wallS,
-      imposedS: imposedFloorS(l.scenario),
-      measuredS: measuredFloorS(l.scenario, r.pods),
-      failed: r.load?.failed,
-      pass: r.pass,
-      ...(r.error ? { error: r.error } : {}),
-    });
-    log(
-      `  ${l.scenario.name}: ${wallS.toFixed(1)} s (floor ${imposedFloorS(l.scenario).toFixed(1)} s)${r.error ? ` ERROR ${r.error}` : ""}`,
-    );
-  }
+  const results: ScenarioResult[] = await runPool(
+    chosen.map((l) => async () => {
+      const t0 = Date.now();
+      const r = await runScenario(l, { backend });
+      const wallS = (Date.now() - t0) / 1000;
+      rows.push({
+        name: l.scenario.name,
+        wallS,
+        imposedS: imposedFloorS(l.scenario),
+        measuredS: measuredFloorS(l.scenario, r.pods),
+        failed: r.load?.failed,
+        pass: r.pass,
+        status: r.status,
+        ...(r.phases ? { phases: r.phases } : {}),
+        ...(r.error ? { error: r.error } : {}),
+      });
+      log(
+        `  ${l.scenario.name}: ${wallS.toFixed(1)} s (floor ${imposedFloorS(l.scenario).toFixed(1)} s; ` +
+          PHASES.map((k) => `${k.replace("Ms", "")} ${((r.phases?.[k] ?? 0) / 1000).toFixed(1)}`).join(", ") +
+          `) ${r.status.toUpperCase()}${r.error ? ` ${r.error}` : ""}`,
+      );
+      return r;
+    }),
+    parallel,
+  );
+  const runsEnded = Date.now();
+  // kind: the last namespaces are still being deleted in the background; the matrix ends when they are gone.
+  await backend.drain?.();
   const wallS = (Date.now() - started) / 1000;
+  const drainS = (Date.now() - runsEnded) / 1000;
+  rows.sort(
+    (a, b) => chosen.findIndex((l) => l.scenario.name === a.name) - chosen.findIndex((l) => l.scenario.name === b.name),
+  );
   const imposedS = rows.reduce((a, r) => a + r.imposedS, 0);
   const measuredS = rows.reduce((a, r) => a + (r.measuredS ?? r.imposedS), 0);
+  const phaseSumS = Object.fromEntries(
+    PHASES.map((k) => [k.replace("Ms", "S"), rows.reduce((a, r) => a + (r.phases?.[k] ?? 0), 0) / 1000]),
+  ) as Record<"setupS" | "loadWindowS" | "evidenceS" | "teardownS", number>;
   return {
+    parallel,
     scenarios: rows.length,
-    quick: Boolean(args.quick),
-    imageCheckMs: imagesMs,
     wallS,
     imposedFloorS: imposedS,
     measuredFloorS: measuredS,
     ratioToImposedFloor: wallS / imposedS,
     ratioToMeasuredFloor: wallS / measuredS,
     overheadPerScenarioS: (wallS - measuredS) / rows.length,
+    /** Sums over the scenarios (with parallel > 1 they overlap: more than the wall time). */
+    phaseSumS,
+    /** After the last run: the wait for the namespaces still being deleted (kind). */
+    drainS,
     verdictsPassed: rows.filter((r) => r.pass).length,
+    statuses: results.map((r) => r.status),
     rows,
   };
+}
+
+async function matrix() {
+  const all = await loadScenarios([join(packageRoot(), "fixtures/scenarios")]);
+  const chosen = args.quick ? all.filter((l) => QUICK.includes(l.scenario.name)) : all;
+  log(
+    `(a) matrix on ${BACKEND}: ${chosen.length} scenarios${args.quick ? " (--quick)" : ""}, one at a time` +
+      (PARALLEL > 1 ? `, then ${PARALLEL} at a time` : ""),
+  );
+  const backend: Backend =
+    BACKEND === "kind" ? new KindBackend({ name: args.cluster, keep: true, log }) : new LocalBackend();
+  // Images (and, on kind, the cluster and loading the images into it) before the timed passes, apart.
+  const imagesStarted = Date.now();
+  await backend.preflight?.();
+  const images = await ensureStyleImages([...IMAGE_STYLES]);
+  await backend.prepare(images);
+  const imagesMs = Date.now() - imagesStarted;
+  let parallel = PARALLEL;
+  if (parallel > 1 && backend.concurrency) {
+    const c = await backend.concurrency();
+    if (c.max < parallel) {
+      log(`--parallel ${parallel} lowered to ${c.max}: ${c.why}`);
+      parallel = Math.max(1, c.max);
+    }
+  }
+  try {
+    log("  one at a time:");
+    const sequential = await matrixPass(backend, chosen, 1);
+    let concurrent: Awaited<ReturnType<typeof matrixPass>> | undefined;
+    if (parallel > 1) {
+      log(`  ${parallel} at a time:`);
+      concurrent = await matrixPass(backend, chosen, parallel);
+    }
+    return { backend: BACKEND, quick: Boolean(args.quick), imageCheckMs: imagesMs, sequential, parallel: concurrent };
+  } finally {
+    await backend.close?.();
+  }
 }
 
 // ---------------------------------------------------------------- (b) proxy vs direct throughput
@@ -267,12 +342,59 @@ async function exactness() {
 
 // ---------------------------------------------------------------- main
 
+function matrixLines(a: NonNullable<Awaited<ReturnType<typeof matrix>>>): string[] {
+  const lines: string[] = [];
+  for (const pass of [a.sequential, a.parallel]) {
+    if (!pass) continue;
+    const p = pass.phaseSumS;
+    const n = pass.scenarios;
+    lines.push(
+      `(a) ${a.backend} matrix (${n} scenarios${a.quick ? ", --quick" : ""}, ${pass.parallel === 1 ? "one at a time" : `${pass.parallel} at a time`}): ` +
+        `wall ${pass.wallS.toFixed(1)} s; imposed floor ${pass.imposedFloorS.toFixed(1)} s → ratio ${pass.ratioToImposedFloor.toFixed(2)}; ` +
+        `floor with measured terminations ${pass.measuredFloorS.toFixed(1)} s → ratio ${pass.ratioToMeasuredFloor.toFixed(2)}; ` +
+        `${pass.verdictsPassed}/${n} passed their expectations`,
+      `    per scenario (mean): setup ${(p.setupS / n).toFixed(1)} s, load window ${(p.loadWindowS / n).toFixed(1)} s, ` +
+        `evidence ${(p.evidenceS / n).toFixed(1)} s, teardown ${(p.teardownS / n).toFixed(1)} s; after the last run, ` +
+        `the namespaces' end ${pass.drainS.toFixed(1)} s`,
+    );
+    lines.push(
+      formatTable([
+        [
+          "scenario",
+          "wall s",
+          "setup s",
+          "window s",
+          "evidence s",
+          "teardown s",
+          "imposed floor s",
+          "measured floor s",
+          "failed",
+          "status",
+        ],
+        ...pass.rows.map((r) => [
+          r.name,
+          r.wallS.toFixed(1),
+          ...PHASES.map((k) => (r.phases?.[k] !== undefined ? ((r.phases[k] ?? 0) / 1000).toFixed(1) : "-")),
+          r.imposedS.toFixed(1),
+          r.measuredS?.toFixed(1) ?? "-",
+          String(r.failed ?? "-"),
+          r.status.toUpperCase(),
+        ]),
+      ]),
+      "",
+    );
+  }
+  return lines;
+}
+
 async function mainHarness() {
   const machine = await machineInfo();
   const started = Date.now();
   const a = args["skip-matrix"] ? undefined : await matrix();
-  const b = await throughput();
-  const c = await exactness();
+  // (b) and (c) measure the local backend's own parts: not with --backend kind, nor --matrix-only.
+  const localParts = BACKEND === "local" && !args["matrix-only"];
+  const b = localParts ? await throughput() : undefined;
+  const c = localParts ? await exactness() : undefined;
   const out = {
     kind: "graceful-e2e bench/harness",
     at: new Date(started).toISOString(),
@@ -284,72 +406,56 @@ async function mainHarness() {
   };
 
   const lines: string[] = [`machine: ${formatMachine(machine)}`, ""];
-  if (a) {
-    lines.push(
-      `(a) local matrix (${a.scenarios} scenarios${a.quick ? ", --quick" : ""}): wall ${a.wallS.toFixed(1)} s; imposed floor ${a.imposedFloorS.toFixed(1)} s → ratio ${a.ratioToImposedFloor.toFixed(2)}; ` +
-        `floor with measured terminations ${a.measuredFloorS.toFixed(1)} s → ratio ${a.ratioToMeasuredFloor.toFixed(2)} (${a.overheadPerScenarioS.toFixed(1)} s of start/ready/teardown per scenario); ` +
-        `${a.verdictsPassed}/${a.scenarios} passed their expectations`,
-    );
+  if (a) lines.push(...matrixLines(a));
+  if (b) {
+    lines.push(`(b) throughput, ${b.connections} connections, ${b.rounds} × ${b.seconds} s per path (mean of rounds):`);
     lines.push(
       formatTable([
-        ["scenario", "wall s", "imposed floor s", "measured floor s", "failed", "verdict"],
-        ...a.rows.map((r) => [
-          r.name,
-          r.wallS.toFixed(1),
-          r.imposedS.toFixed(1),
-          r.measuredS?.toFixed(1) ?? "-",
-          String(r.failed ?? "-"),
-          r.error ? "ERROR" : r.pass ? "PASS" : "FAIL",
+        [
+          "mode",
+          "direct req/s",
+          "via proxy req/s",
+          "proxy/direct",
+          "p50 direct/proxy ms",
+          "p99 direct/proxy ms",
+          "failed",
+        ],
+        ...b.summary.map((s) => [
+          s.mode,
+          s.directRps.toFixed(0),
+          s.proxyRps.toFixed(0),
+          s.ratio.toFixed(2),
+          `${s.directP50Ms.toFixed(2)}/${s.proxyP50Ms.toFixed(2)}`,
+          `${s.directP99Ms.toFixed(2)}/${s.proxyP99Ms.toFixed(2)}`,
+          String(s.failed),
         ]),
       ]),
       "",
     );
   }
-  lines.push(`(b) throughput, ${b.connections} connections, ${b.rounds} × ${b.seconds} s per path (mean of rounds):`);
-  lines.push(
-    formatTable([
-      [
-        "mode",
-        "direct req/s",
-        "via proxy req/s",
-        "proxy/direct",
-        "p50 direct/proxy ms",
-        "p99 direct/proxy ms",
-        "failed",
-      ],
-      ...b.summary.map((s) => [
-        s.mode,
-        s.directRps.toFixed(0),
-        s.proxyRps.toFixed(0),
-        s.ratio.toFixed(2),
-        `${s.directP50Ms.toFixed(2)}/${s.proxyP50Ms.toFixed(2)}`,
-        `${s.directP99Ms.toFixed(2)}/${s.proxyP99Ms.toFixed(2)}`,
-        String(s.failed),
+  if (c) {
+    lines.push("(c) exactness of failure counting:");
+    lines.push(
+      formatTable([
+        ["injected", "how", "counted", "non-2xx", "sent", "sent = ok + failed + in flight", "exact"],
+        ...c.map((r) => [
+          String(r.injected),
+          String(r.how),
+          String(r.counted),
+          String(r.non2xx),
+          String(r.sent),
+          String(r.invariant),
+          r.exact ? "yes" : "NO",
+        ]),
       ]),
-    ]),
-    "",
-  );
-  lines.push("(c) exactness of failure counting:");
-  lines.push(
-    formatTable([
-      ["injected", "how", "counted", "non-2xx", "sent", "sent = ok + failed + in flight", "exact"],
-      ...c.map((r) => [
-        String(r.injected),
-        String(r.how),
-        String(r.counted),
-        String(r.non2xx),
-        String(r.sent),
-        String(r.invariant),
-        r.exact ? "yes" : "NO",
-      ]),
-    ]),
-  );
+    );
+  }
   process.stdout.write(`${lines.join("\n")}\n`);
   const file = resolve(String(args.out));
   await mkdir(dirname(file), { recursive: true });
   await writeFile(file, `${JSON.stringify(out, null, 2)}\n`);
   log(`written: ${file} (harness wall time ${out.wallS.toFixed(0)} s)`);
-  return c.every((r) => r.exact) ? 0 : 1;
+  return (c ?? []).every((r) => r.exact) ? 0 : 1;
 }
 
 process.exitCode = await mainHarness();

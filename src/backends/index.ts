@@ -29,6 +29,8 @@ export interface BackendOptions {
   registry?: string;
   allowMutations?: boolean;
   address?: string;
+  /** existing: the NodePorts runs may claim, one per scenario at once (--node-ports; default [30080]). */
+  nodePorts?: number[];
 }
 
 export async function createBackend(name: string, options: BackendOptions = {}): Promise<Backend> {
@@ -51,6 +53,7 @@ export async function createBackend(name: string, options: BackendOptions = {}):
           context: options.context,
           registry: options.registry,
           ...(target ? { target: { host: target[0], port: target[1] } } : {}),
+          ...(options.nodePorts ? { nodePorts: options.nodePorts } : {}),
           allowMutations: options.allowMutations === true,
           log: options.log,
         });

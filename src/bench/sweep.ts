@@ -167,7 +167,9 @@ export function measurePoint(
 
   let rolloutMs: number | undefined;
   if (result.scenario.disruption.action === "rollout" && load) {
-    const gone = pods.map((p) => p.goneAt).filter((x): x is number => x !== undefined);
+    // The last old pod gone; on a cluster, its exit when its deletion was not observed (the runner
+    // does not wait for the API to delete an exited pod).
+    const gone = pods.map((p) => p.goneAt ?? p.exitedAt).filter((x): x is number => x !== undefined);
     // The runner disrupts atSeconds after the load started (the first new pod starts then).
     const start = load.startedAt + result.scenario.disruption.atSeconds * 1000;
     if (gone.length > 0) rolloutMs = Math.max(...gone) - start;

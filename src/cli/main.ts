@@ -7,12 +7,13 @@ import { writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
-import type { BackendName } from "../backends/backend.js";
+import type { Backend, BackendName } from "../backends/backend.js";
 import { assertDockerReachable } from "../backends/docker-check.js";
 import { BACKEND_NAMES, createBackend } from "../backends/index.js";
 import { removeLabelledContainers } from "../backends/local/backend.js";
 import { ensureStyleImages } from "../images/build.js";
 import { DEFAULT_NODE_PORT } from "../k8s/manifests.js";
+import { formatPorts, KIND_NODE_PORTS, parseNodePortRange } from "../k8s/node-ports.js";
 import { formatResults } from "../report/console.js";
 import { runStatus, statusWord } from "../report/status.js";
 import { writeReports } from "../report/write.js";
@@ -31,6 +32,7 @@ import { PrerequisiteError, UsageError } from "../util/errors.js";
 import { LABEL_RUN } from "../util/labels.js";
 import { packageRoot } from "../util/paths.js";
 import { addClusterOptions, backendOptionsFrom } from "./backend-options.js";
+import { register as registerAudit } from "./commands/audit.js";
 import { register as registerBench } from "./commands/bench.js";
 import { register as registerCheck } from "./commands/check.js";
 
@@ -65,8 +67,9 @@ function positiveNumber(name: string, max: number) {
 /**
  * Runs at once by default. Local runs are timing measurements, and every run's load generator,
  * Service proxy and clocks share this one Node process and the machine's cores: one run per 4
- * cores, at least 1 (so 1 on 2 cores). kind and existing: 1, because every run's Service claims
- * the same NodePort.
+ * cores, at least 1 (so 1 on 2 cores). kind and existing: 1 — runs at once share the cluster's CPU
+ * (kubelet, kube-proxy, the apps) and this machine's, which stretches what they measure; up to one
+ * per NodePort on request (--parallel).
  */
 export function defaultParallelism(backend: string, cores = availableParallelism()): number {
   return backend === "local" ? Math.max(1, Math.floor(cores / 4)) : 1;
@@ -87,15 +90,37 @@ export function runPlan(opts: Record<string, unknown>, cores = availableParallel
     throw new UsageError(`--backend: unknown backend "${backend}" (expected one of ${BACKEND_NAMES.join(", ")})`);
   const servicePort = opts.servicePort as number | undefined;
   const explicit = opts.parallel as number | undefined;
-  if (servicePort !== undefined && backend !== "local") {
+  if (opts.nodePorts !== undefined && backend !== "existing") {
     throw new UsageError(
-      `--service-port is for the local backend; the ${backend} backend's Service listens on NodePort ${DEFAULT_NODE_PORT}`,
+      `--node-ports is for the existing backend; ${
+        backend === "kind"
+          ? `kind uses the NodePorts kind-config.yaml publishes (${formatPorts(KIND_NODE_PORTS)})`
+          : "the local backend's Service is a port on 127.0.0.1 (--service-port)"
+      }`,
     );
   }
-  if (backend !== "local" && explicit !== undefined && explicit > 1) {
+  const nodePorts =
+    backend === "kind"
+      ? [...KIND_NODE_PORTS]
+      : backend === "existing"
+        ? opts.nodePorts !== undefined
+          ? parseNodePortRange(String(opts.nodePorts))
+          : [DEFAULT_NODE_PORT]
+        : undefined;
+  if (servicePort !== undefined && nodePorts) {
     throw new UsageError(
-      `--parallel ${explicit}: the ${backend} backend runs one scenario at a time (every run's Service claims ` +
-        `NodePort ${DEFAULT_NODE_PORT}); drop --parallel`,
+      `--service-port is for the local backend; the ${backend} backend's Service listens on a NodePort (${formatPorts(nodePorts)})`,
+    );
+  }
+  // One NodePort per run at once (a NodePort is cluster-wide).
+  if (nodePorts && explicit !== undefined && explicit > nodePorts.length) {
+    throw new UsageError(
+      backend === "kind"
+        ? `--parallel ${explicit}: the kind backend runs at most ${nodePorts.length} scenarios at once (one NodePort ` +
+            `each: ${formatPorts(nodePorts)}, as kind-config.yaml publishes them)`
+        : `--parallel ${explicit}: the existing backend runs one scenario per NodePort and has ${nodePorts.length} ` +
+            `(${formatPorts(nodePorts)}): give one per scenario with --node-ports, e.g. --node-ports ` +
+            `${nodePorts[0]}-${(nodePorts[0] as number) + explicit - 1}`,
     );
   }
   if (servicePort !== undefined && explicit !== undefined && explicit > 1) {
@@ -144,12 +169,17 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
   installSignalHandlers(log);
   await backend.preflight?.();
   if (interruptedBy()) return interrupted(0);
-  const unregisterClose = backend.close
-    ? registerCleanup(`backend ${backend.name}`, async () => {
-        await backend.close?.();
-      })
-    : () => {};
-  const { repeat, parallel } = plan;
+  // On Ctrl-C, after every run's own teardown: the namespaces still being deleted, then the backend.
+  const unregisterClose = registerBackendCleanup(backend);
+  const { repeat } = plan;
+  let parallel = plan.parallel;
+  if (parallel > 1 && backend.concurrency) {
+    const c = await backend.concurrency();
+    if (c.max < parallel) {
+      log(`--parallel ${parallel} lowered to ${Math.max(1, c.max)}: ${c.why}`);
+      parallel = Math.max(1, c.max);
+    }
+  }
   log(
     `${loaded.length} scenario(s)${repeat > 1 ? ` × ${repeat} runs` : ""} on ${backend.name}, ${parallel} at a time` +
       (plan.timeoutScale !== 1 ? `, time limits × ${plan.timeoutScale}` : ""),
@@ -177,6 +207,8 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
   );
   const results: ScenarioResult[] = await runPool(tasks, parallel, () => interruptedBy() !== undefined);
   if (interruptedBy()) return interrupted(results.length);
+  // Teardowns leave the namespaces going in the background: the run ends when they are gone.
+  await backend.drain?.();
   unregisterClose();
   await backend.close?.();
   process.stdout.write(`${formatResults(results)}\n`);
@@ -200,6 +232,19 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
   const reports = await writeReports(results, String(opts.results));
   log(`reports: ${resolve(reports.junit)}, ${resolve(reports.html)}`);
   return exitCode;
+}
+
+/**
+ * Registers what Ctrl-C must do for the backend once every run's own teardown is done (cleanups run most
+ * recent first, and the runs register after this): wait for whatever their teardowns left finishing in
+ * the background (kind/existing: the namespaces being deleted), then close the backend.
+ */
+export function registerBackendCleanup(backend: Backend): () => void {
+  if (!backend.drain && !backend.close) return () => {};
+  return registerCleanup(`backend ${backend.name}`, async () => {
+    await backend.drain?.();
+    await backend.close?.();
+  });
 }
 
 /** After SIGINT/SIGTERM: wait for the teardown the signal started, then report 130/143. */
@@ -245,8 +290,9 @@ export function buildProgram(): Command {
       "--parallel <n>",
       `runs at once (default here: ${defaultParallelism("local")} for local). Local runs are timing ` +
         "measurements sharing this process and the machine's cores, so the default is one per 4 cores, at " +
-        "least 1 (1 on 2 cores); each run has its own Service port and containers. kind/existing: always 1 " +
-        `(every run's Service claims NodePort ${DEFAULT_NODE_PORT})`,
+        "least 1 (1 on 2 cores); each run has its own Service port and containers. kind/existing: default 1, " +
+        `at most one per NodePort (kind: ${KIND_NODE_PORTS.length}, ${formatPorts(KIND_NODE_PORTS)}; existing: ` +
+        "--node-ports), since every run's Service claims one; runs at once share the cluster's CPU",
       intInRange("--parallel", 1, 64),
     )
     .option(
@@ -322,6 +368,7 @@ export function buildProgram(): Command {
 
   registerBench(program);
   registerCheck(program);
+  registerAudit(program);
   return program;
 }
 

@@ -1,7 +1,11 @@
 // One scenario on a Kubernetes API server, shared by the kind and existing-cluster backends:
 // create the labelled namespace + Service + Deployment, watch everything (watch.ts → the pure
 // TimelineBuilder → the run's EventSink), wait for readiness through the real traffic path, carry out
-// the disruption through the API and wait for the disrupted pods to be gone, then delete what was made.
+// the disruption through the API and wait until the disrupted pods' containers have exited (not for the
+// API to delete the pod objects: on 1.20 that comes 6–10 s later; a bounded wait for it and for the
+// API's own report of the exit runs while the load window closes), then delete what was made: the
+// Service first (its NodePort goes back to the pool at once), the namespace in the background (drain()
+// waits for every one at the end). Each run claims one NodePort from a pool, so runs may overlap.
 // The backends only differ in how images get to the nodes, where the kubeconfig comes from, which
 // address load uses, and how PID 1's command line is read.
 import { Writable } from "node:stream";
@@ -25,8 +29,10 @@ import type { Disruption, Scenario } from "../scenario/schema.js";
 import { LABEL_ROOT, LABEL_RUN } from "../util/labels.js";
 import { type ConntrackFeed, routedConnections } from "./conntrack.js";
 import { buildManifests, DEPLOYMENT_NAME, labelValue, RESTARTED_AT_ANNOTATION, SERVICE_NAME } from "./manifests.js";
+import { NodePortPool } from "./node-ports.js";
 import { type ProcessEntry, type RecordedRuntimeEvent, TimelineBuilder } from "./timeline-from-watch.js";
 import { type ClusterCapabilities, capabilities, parseServerVersion } from "./version.js";
+import { type Clock, POLL_MS, pollUntil, realClock, Wakeup } from "./wait.js";
 import { ClusterObserver } from "./watch.js";
 
 export interface Pid1Request {
@@ -50,13 +56,22 @@ export interface RuntimeEventSource {
 export interface DriverOptions {
   backend: "kind" | "existing";
   kc: KubeConfig;
-  /** Where load goes (127.0.0.1 / localhost). */
+  /** Where load goes (127.0.0.1 / localhost); per run: targetFor(its NodePort) when given. */
   target: { host: string; port: number };
+  /** Where the load of the run whose Service has this NodePort goes (kind: 127.0.0.1:<the mapped port>). */
+  targetFor?: (nodePort: number) => { host: string; port: number };
   /** Check that target answers /healthz before the deployment counts as ready (default true). */
   checkReachable?: boolean;
-  /** The path traffic takes, for the report. */
+  /** The path traffic takes, for the report; per run: trafficPathFor(its NodePort) when given. */
   trafficPath: string;
+  trafficPathFor?: (nodePort: number) => string;
+  /** The NodePort of every run when nodePorts is not given. */
   nodePort: number;
+  /**
+   * The NodePorts runs may claim, one per run in progress (kind: those kind-config.yaml maps to
+   * 127.0.0.1; existing: --node-ports). Default: [nodePort].
+   */
+  nodePorts?: readonly number[];
   serviceType?: "NodePort" | "LoadBalancer";
   /** Maps the image the scenario resolved to the reference the cluster pulls (existing: pushed ref). */
   imageFor?: (image: ResolvedImage) => string;
@@ -93,9 +108,34 @@ export interface DriverOptions {
    */
   trafficAttribution?: (run: { runId: string; nodePort: number }) => Promise<ConntrackFeed>;
   readyTimeoutMs?: number;
+  /** How long the Service must take to answer once every pod is ready (default 60 s). */
+  reachableTimeoutMs?: number;
+  /**
+   * After every disrupted pod's containers exited: how long the result waits (at most) for the API's
+   * own report of the exit, or the pod's deletion (default EVIDENCE_BOUND_MS).
+   */
+  evidenceBoundMs?: number;
+  /** How long the background wait for a torn-down namespace lasts (default 90 s). */
+  namespaceGoneBoundMs?: number;
+  /** One `/healthz` probe through the Service (default: fetch, 2 s timeout): "ok", or why not. */
+  probe?: (url: string) => Promise<true | string>;
   log?: (line: string) => void;
   now?: () => number;
+  /** The waits' clock (default: real time; `now` above, when given, tells the time). */
+  clock?: Clock;
 }
+
+/**
+ * After every disrupted pod's containers have exited, how long the result may wait for the rest of the
+ * evidence: the API's own report of the exit (on 1.20 ~0.7 s after containerd's record: the kubelet's
+ * next status sync) and the app's last log lines. It runs while the load window's settle margin and
+ * the load's stop go by (the runner calls final() after them), so it rarely costs anything. The pod
+ * object's deletion (6–10 s after the exit on 1.20) is reported when it comes before, never waited for.
+ */
+export const EVIDENCE_BOUND_MS = 3000;
+
+/** How long a torn-down namespace is waited for (in the background; drain() waits for the waits). */
+export const NAMESPACE_GONE_BOUND_MS = 90_000;
 
 interface RunState {
   runId: string;
@@ -105,9 +145,22 @@ interface RunState {
   builder: TimelineBuilder;
   observer: ClusterObserver;
   caps: ClusterCapabilities;
+  /** Every watch entry or runtime event wakes the waits (readiness, the disruption's end). */
+  wake: Wakeup;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One GET /healthz (2 s timeout): true on 2xx, else why not. */
+async function fetchHealth(url: string): Promise<true | string> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    await res.arrayBuffer();
+    return res.ok ? true : `HTTP ${res.status}`;
+  } catch (err) {
+    return err instanceof Error ? `${err.message}${err.cause ? ` (${String(err.cause)})` : ""}` : String(err);
+  }
+}
 
 /** How long the delete waits for the victims' socket tables. */
 const SOCKET_READ_BOUND_MS = 1500;
@@ -289,17 +342,36 @@ export class KubernetesDriver {
   /** Per run: the nodes' runtime event stream, when the backend has one. */
   private readonly runtimeStreams = new Map<string, RuntimeEventSource>();
   /** Per run: its conntrack feed and pod watch, kept after teardown so attribution stays readable. */
-  private readonly attribution = new Map<string, { feed: ConntrackFeed; builder: TimelineBuilder }>();
+  private readonly attribution = new Map<string, { feed: ConntrackFeed; builder: TimelineBuilder; nodePort: number }>();
   private readonly core: CoreV1Api;
   private readonly apps: AppsV1Api;
   private readonly now: () => number;
   /** Per run, per pod: what was read of its processes before any signal (attached to its PodOutcome). */
   private readonly podReadings = new Map<string, Map<string, PodReading>>();
+  /** One NodePort per run in progress, back once its Service is deleted. */
+  readonly ports: NodePortPool;
+  private readonly clock: Clock;
+  /** The server's capabilities, read once (they do not change between runs). */
+  private caps?: Promise<ClusterCapabilities>;
+  /** Namespaces torn down whose deletion is still being waited for, in the background (drain()). */
+  private readonly namespacesGoing = new Map<string, Promise<void>>();
+  /** Runs whose deploy() is in progress: their NodePort is not given back before it ends. */
+  private readonly deploying = new Set<string>();
 
   constructor(private readonly o: DriverOptions) {
     this.core = o.kc.makeApiClient(CoreV1Api);
     this.apps = o.kc.makeApiClient(AppsV1Api);
-    this.now = o.now ?? Date.now;
+    this.clock = o.clock ?? (o.now ? { now: o.now, sleep: realClock.sleep } : realClock);
+    this.now = o.now ?? (() => this.clock.now());
+    this.ports = new NodePortPool(o.nodePorts && o.nodePorts.length > 0 ? o.nodePorts : [o.nodePort]);
+  }
+
+  private capabilities(): Promise<ClusterCapabilities> {
+    this.caps ??= detectCapabilities(this.o.kc).catch((err: unknown) => {
+      this.caps = undefined;
+      throw err;
+    });
+    return this.caps;
   }
 
   private log(line: string): void {
@@ -313,7 +385,27 @@ export class KubernetesDriver {
   }
 
   async deploy(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment> {
-    const caps = await detectCapabilities(this.o.kc);
+    // The run's NodePort first: teardown gives it back whatever happens after this.
+    const nodePort = this.ports.acquire(runId);
+    if (nodePort === undefined) throw new Error(this.ports.exhausted());
+    this.deploying.add(runId);
+    try {
+      return await this.deployOn(nodePort, scenario, image, sink, runId);
+    } finally {
+      this.deploying.delete(runId);
+    }
+  }
+
+  private async deployOn(
+    nodePort: number,
+    scenario: Scenario,
+    image: ResolvedImage,
+    sink: EventSink,
+    runId: string,
+  ): Promise<Deployment> {
+    const target = this.o.targetFor ? this.o.targetFor(nodePort) : this.o.target;
+    const trafficPath = this.o.trafficPathFor ? this.o.trafficPathFor(nodePort) : this.o.trafficPath;
+    const caps = await this.capabilities();
     const ref = this.o.imageFor ? this.o.imageFor(image) : image.ref;
     const m = buildManifests({
       scenario,
@@ -321,7 +413,7 @@ export class KubernetesDriver {
       runId,
       preStopSleep: caps.preStopSleep,
       preStopSleepZero: caps.preStopSleepZero,
-      nodePort: this.o.nodePort,
+      nodePort,
       serviceType: this.o.serviceType,
     });
     const namespace = m.names.namespace;
@@ -330,8 +422,13 @@ export class KubernetesDriver {
       eventsSince: this.now() - 5000,
       container: m.names.container,
     });
+    const wake = new Wakeup();
     const record = (events: TimelineEvent[]) => {
       for (const e of events) sink.record(e);
+    };
+    const onEntry = (entry: Parameters<TimelineBuilder["push"]>[0]) => {
+      record(builder.push(entry));
+      wake.notify();
     };
 
     try {
@@ -343,17 +440,19 @@ export class KubernetesDriver {
       kc: this.o.kc,
       namespace,
       endpointApi: caps.endpointApi,
-      onEntry: (entry) => record(builder.push(entry)),
+      onEntry,
       warn: (line) => this.log(line),
       now: this.now,
     });
-    this.runs.set(runId, { runId, namespace, scenario, sink, builder, observer, caps });
+    this.runs.set(runId, { runId, namespace, scenario, sink, builder, observer, caps, wake });
     // Watch before anything runs: the app's first lines and every endpoint change are seen.
     await observer.start();
-    // The nodes' own record of exits (kind: containerd), from before any container of the run exists.
-    await this.startRuntimeEvents(runId, (entry) => record(builder.push(entry)));
-    // Connections too (kind: the nodes' conntrack), before the Service exists: each one from its start.
-    const attributionFact = await this.startAttribution(runId, builder);
+    // The nodes' own record of exits (kind: containerd), from before any container of the run exists, and
+    // the connections (kind: the nodes' conntrack), before the Service exists: each one from its start.
+    const [, attributionFact] = await Promise.all([
+      this.startRuntimeEvents(runId, onEntry),
+      this.startAttribution(runId, builder, nodePort),
+    ]);
 
     try {
       await this.core.createNamespacedService({ namespace, body: m.service });
@@ -361,7 +460,7 @@ export class KubernetesDriver {
       const text = errText(err);
       if (/already allocated/i.test(text)) {
         throw new Error(
-          `NodePort ${this.o.nodePort} is already used by another Service (a previous run that was not cleaned up?). ` +
+          `NodePort ${nodePort} is already used by another Service (a previous run that was not cleaned up?). ` +
             `Find it with the label ${LABEL_ROOT}=true and delete that namespace. (${text})`,
         );
       }
@@ -373,29 +472,31 @@ export class KubernetesDriver {
       throw new Error(`could not create the Deployment: ${errText(err)}`);
     }
 
-    const pods = await this.waitReady(namespace, scenario, m.selector, builder);
-    if (this.o.checkReachable !== false) await this.waitReachable();
+    const pods = await this.waitReady(namespace, scenario, m.selector, builder, wake);
 
-    // PID 1's command line, the process tree and every process's SIGTERM disposition, before any signal.
+    // PID 1's command line, the process tree and every process's SIGTERM disposition, before any signal:
+    // read while the Service becomes reachable (kube-proxy's rules follow the endpoints by 0.5–1 s).
     const readings = new Map<string, PodReading>();
     this.podReadings.set(runId, readings);
-    await Promise.all(
-      pods.map(async (pod) => {
+    await Promise.all([
+      this.o.checkReachable !== false ? this.waitReachable(target) : Promise.resolve(),
+      ...pods.map(async (pod) => {
         const req = this.pid1Request(namespace, pod, m.names.container);
         readings.set(req.pod, { ...(await readPodBeforeSignals(this.o, req, scenario.port, builder)), req });
       }),
-    );
+    ]);
 
     return {
       scenario,
       runId,
-      target: this.o.target,
-      trafficPath: this.o.trafficPath,
+      target,
+      trafficPath,
       pods: pods.map((p) => p.metadata?.name ?? "?"),
       platform: {
         backend: this.o.backend,
         kubernetes: caps.version.gitVersion,
         namespace,
+        nodePort: String(nodePort),
         image: ref,
         endpointApi: `${caps.endpointApi} (${caps.endpointApiSource})`,
         endpointConditions: caps.endpointConditions,
@@ -419,6 +520,14 @@ export class KubernetesDriver {
     }
   }
 
+  private async stopAttributionFeed(runId: string): Promise<void> {
+    try {
+      await this.attribution.get(runId)?.feed.stop();
+    } catch (err) {
+      this.log(`could not stop the connection feed of run ${runId}: ${errText(err)}`);
+    }
+  }
+
   private async stopRuntimeEvents(runId: string): Promise<void> {
     const source = this.runtimeStreams.get(runId);
     this.runtimeStreams.delete(runId);
@@ -430,17 +539,21 @@ export class KubernetesDriver {
   }
 
   /** Starts the trafficAttribution feed, if the backend has one; returns the platform fact to report. */
-  private async startAttribution(runId: string, builder: TimelineBuilder): Promise<string | undefined> {
+  private async startAttribution(
+    runId: string,
+    builder: TimelineBuilder,
+    nodePort: number,
+  ): Promise<string | undefined> {
     if (!this.o.trafficAttribution) return undefined;
     try {
-      const feed = await this.o.trafficAttribution({ runId, nodePort: this.o.nodePort });
-      this.attribution.set(runId, { feed, builder });
+      const feed = await this.o.trafficAttribution({ runId, nodePort });
+      this.attribution.set(runId, { feed, builder, nodePort });
       const notes = feed.notes();
       if (!feed.available()) {
         this.log(`no connection attribution: ${notes.join("; ")}`);
         return `unavailable: ${notes.join("; ") || "no source"}`;
       }
-      return `conntrack (NodePort ${this.o.nodePort})${notes.length > 0 ? `; ${notes.join("; ")}` : ""}`;
+      return `conntrack (NodePort ${nodePort})${notes.length > 0 ? `; ${notes.join("; ")}` : ""}`;
     } catch (err) {
       this.log(`no connection attribution: ${errText(err)}`);
       return `unavailable: ${errText(err)}`;
@@ -455,7 +568,7 @@ export class KubernetesDriver {
   trafficAttribution(runId: string): TrafficAttribution | undefined {
     const a = this.attribution.get(runId);
     if (!a?.feed.available()) return undefined;
-    const { connections, notes } = routedConnections(a.feed.events(), this.o.nodePort, (ip) => a.builder.podForIp(ip));
+    const { connections, notes } = routedConnections(a.feed.events(), a.nodePort, (ip) => a.builder.podForIp(ip));
     const all = [...a.feed.notes(), ...notes];
     return { source: "conntrack", joinableByClientPort: false, connections, ...(all.length > 0 ? { notes: all } : {}) };
   }
@@ -503,59 +616,65 @@ export class KubernetesDriver {
     };
   }
 
-  /** Every replica Ready, listed as a ready endpoint of the Service, and no other pod around. */
+  /**
+   * Every replica Ready, listed as a ready endpoint of the Service, and no other pod around — as the
+   * watch tells it (checked again at every entry it delivers, no API call), then confirmed with one list.
+   */
   private async waitReady(
     namespace: string,
     scenario: Scenario,
     selector: Record<string, string>,
     builder: TimelineBuilder,
+    wake: Wakeup,
   ): Promise<V1Pod[]> {
-    const deadline = this.now() + (this.o.readyTimeoutMs ?? 180_000);
     const labelSelector = Object.entries(selector)
       .map(([k, v]) => `${k}=${v}`)
       .join(",");
+    const deadline = this.now() + (this.o.readyTimeoutMs ?? 180_000);
+    const isReady = (p: V1Pod) => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
     for (;;) {
+      const seen = await pollUntil(() => readyFromWatch(builder, scenario.replicas), {
+        clock: this.clock,
+        timeoutMs: Math.max(0, deadline - this.now()),
+        changed: () => wake.next(),
+        // Nothing to poll: the watch delivers every change. A slow re-check only guards the clock.
+        pollMs: 1000,
+      });
       const list = await this.core.listNamespacedPod({ namespace, labelSelector });
-      const live = list.items.filter((p) => !p.metadata?.deletionTimestamp);
-      const ready = live.filter((p) => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
-      const endpoints = new Set(builder.readyEndpoints());
-      if (
-        live.length === scenario.replicas &&
-        ready.length === scenario.replicas &&
-        ready.every((p) => endpoints.has(p.metadata?.name ?? ""))
-      ) {
-        return ready.sort((a, b) => (a.metadata?.name ?? "").localeCompare(b.metadata?.name ?? ""));
+      if (seen.value) {
+        const live = new Map(
+          list.items.filter((p) => !p.metadata?.deletionTimestamp).map((p) => [p.metadata?.name ?? "", p]),
+        );
+        const pods = seen.value.map((name) => live.get(name)).filter((p): p is V1Pod => p !== undefined);
+        if (live.size === scenario.replicas && pods.length === seen.value.length && pods.every(isReady)) return pods;
       }
-      if (this.now() > deadline) throw new Error(`the pods did not become ready: ${diagnosePods(list.items)}`);
-      await sleep(500);
+      if (this.now() >= deadline) throw new Error(`the pods did not become ready: ${diagnosePods(list.items)}`);
+      await Promise.race([wake.next(), this.clock.sleep(POLL_MS)]);
     }
   }
 
-  /** One 200 from /healthz through the real path (port mapping, kube-proxy). */
-  private async waitReachable(): Promise<void> {
-    const { host, port } = this.o.target;
+  /** One 200 from /healthz through the real path (port mapping, kube-proxy), probed every ~100 ms. */
+  private async waitReachable(target: { host: string; port: number }): Promise<void> {
+    const { host, port } = target;
     const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}/healthz`;
-    const deadline = this.now() + 60_000;
+    const probe = this.o.probe ?? fetchHealth;
     let last = "";
-    for (;;) {
-      try {
-        const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-        await res.arrayBuffer();
-        if (res.ok) return;
-        last = `HTTP ${res.status}`;
-      } catch (err) {
-        last = err instanceof Error ? `${err.message}${err.cause ? ` (${String(err.cause)})` : ""}` : String(err);
-      }
-      if (this.now() > deadline) {
-        throw new Error(
-          `every pod is ready but ${url} does not answer (${last}): the Service is not reachable from this machine. ` +
-            (this.o.backend === "kind"
-              ? "Was the cluster created with kind-config.yaml (extraPortMappings 30080 → 127.0.0.1:30080)?"
-              : "Check the address given for the Service (NodePort/LoadBalancer reachable on this machine)."),
-        );
-      }
-      await sleep(500);
-    }
+    const r = await pollUntil(
+      async () => {
+        const answer = await probe(url);
+        if (answer === true) return true;
+        last = answer;
+        return undefined;
+      },
+      { clock: this.clock, timeoutMs: this.o.reachableTimeoutMs ?? 60_000, pollMs: POLL_MS },
+    );
+    if (r.value) return;
+    throw new Error(
+      `every pod is ready but ${url} does not answer (${last}): the Service is not reachable from this machine. ` +
+        (this.o.backend === "kind"
+          ? `Was the cluster created with kind-config.yaml (extraPortMappings ${port} → 127.0.0.1:${port})?`
+          : "Check the address given for the Service (NodePort/LoadBalancer reachable on this machine)."),
+    );
   }
 
   async disrupt(deployment: Deployment, disruption: Disruption, plan?: DisruptionPlan): Promise<DisruptionOutcome> {
@@ -656,89 +775,162 @@ export class KubernetesDriver {
       }
     }
 
-    // Wait until every disrupted pod is gone (DELETED), or the timeout.
-    const deadline = this.now() + timeoutMs;
+    // Wait until every disrupted pod's containers have exited (the runtime's record, or the API's
+    // terminated state: not the app's exit line, the container may outlive it) or its object is gone,
+    // or the timeout. Every watch entry and runtime event wakes the wait. The pods' deletion from the
+    // API (6–10 s after the exit on 1.20) is not waited for: final() below reports it if it comes in time.
     const disrupted = (): string[] =>
       disruption.action === "delete" ? targets : builder.podsBeingDeleted().filter((p) => !deletingBefore.has(p));
-    for (;;) {
+    const ended = (p: string) => builder.hasExited(p) || builder.isGone(p);
+    const waited = await pollUntil(
+      () => {
+        const d = disrupted();
+        return d.length >= expected && d.every(ended) ? true : undefined;
+      },
+      { clock: this.clock, timeoutMs, changed: () => st.wake.next(), pollMs: POLL_MS },
+    );
+    if (waited.timedOut) {
       const d = disrupted();
-      if (d.length >= expected && d.every((p) => builder.isGone(p))) break;
-      if (this.now() > deadline) {
-        const left = d.filter((p) => !builder.isGone(p));
-        notes.push(
-          `gave up waiting after ${timeoutMs / 1000} s (grace ${grace} s + 30 s): ` +
-            (left.length > 0
-              ? `still present: ${left.join(", ")}`
-              : `${d.length} of ${expected} pod(s) were disrupted`),
-        );
-        break;
-      }
-      await sleep(100);
+      const left = d.filter((p) => !ended(p));
+      notes.push(
+        `gave up waiting after ${timeoutMs / 1000} s (grace ${grace} s + 30 s): ` +
+          (left.length > 0
+            ? `no exit seen and still present: ${left.join(", ")}`
+            : `${d.length} of ${expected} pod(s) were disrupted`),
+      );
     }
-    // Exits known only from the API are placed now that every bound (preStop, app lines, runtime) is in.
-    record(builder.settle());
-    const outcomes: PodOutcome[] = builder.outcomes(disrupted());
-    attachReadings(outcomes, this.podReadings.get(deployment.runId));
-    if (notes.length > 0) for (const o of outcomes) o.notes.push(...notes);
-    if (outcomes.length === 0 && notes.length > 0) this.log(notes.join("; "));
-    return { pods: outcomes };
+    const endedAt = this.now();
+    const readings = this.podReadings.get(deployment.runId);
+    const outcomesNow = (): PodOutcome[] => {
+      const outcomes: PodOutcome[] = builder.outcomes(disrupted());
+      attachReadings(outcomes, readings);
+      if (notes.length > 0) for (const o of outcomes) o.notes.push(...notes);
+      return outcomes;
+    };
+    if (notes.length > 0 && disrupted().length === 0) this.log(notes.join("; "));
+    let finalized: Promise<PodOutcome[]> | undefined;
+    const final = (): Promise<PodOutcome[]> => {
+      finalized ??= (async () => {
+        // The rest of the evidence, bounded: the API's own report of each exit (or the pod gone).
+        if (!waited.timedOut) {
+          await pollUntil(() => (disrupted().every((p) => builder.apiReportedExit(p)) ? true : undefined), {
+            clock: this.clock,
+            timeoutMs: Math.max(0, endedAt + (this.o.evidenceBoundMs ?? EVIDENCE_BOUND_MS) - this.now()),
+            changed: () => st.wake.next(),
+            pollMs: POLL_MS,
+          });
+        }
+        // Exits known only from the API are placed now that every bound (preStop, app lines, runtime) is in.
+        record(builder.settle());
+        return outcomesNow();
+      })();
+      return finalized;
+    };
+    return { pods: outcomesNow(), final };
   }
 
   /**
    * Deletes everything this run created: found by label (graceful-e2e=true, graceful-e2e.run=<id>), so
-   * it works after a failed deploy and when called twice. The Service goes first (frees the NodePort at
-   * once), then pods without grace, then the namespace; waits (bounded) for the namespace to be gone.
+   * it works after a failed deploy and when called twice. The Service goes first, and the run's NodePort
+   * goes back to the pool as soon as it is deleted; then the Deployment, the pods without grace and the
+   * namespace are deleted, and the namespace's end (seconds: Kubernetes empties it first) is waited for
+   * in the background — the next run sets up meanwhile; drain() waits for every one.
    */
   async teardown(_deployment: Deployment | undefined, runId: string): Promise<void> {
     const st = this.runs.get(runId);
     st?.observer.stop();
     this.runs.delete(runId);
     this.podReadings.delete(runId);
-    await this.stopRuntimeEvents(runId);
-    try {
-      await this.attribution.get(runId)?.feed.stop();
-    } catch (err) {
-      this.log(`could not stop the connection feed of run ${runId}: ${errText(err)}`);
-    }
-    const labelSelector = `${LABEL_ROOT}=true,${LABEL_RUN}=${labelValue(runId)}`;
-    const list = await this.core.listNamespace({ labelSelector });
-    const names = list.items.map((n) => n.metadata?.name).filter((n): n is string => Boolean(n));
+    // The node streams stop while the API calls below run (they only read; nothing depends on them now).
+    const streamsStopped = Promise.all([this.stopRuntimeEvents(runId), this.stopAttributionFeed(runId)]);
     const errors: string[] = [];
-    const ignore404 = async (what: string, p: Promise<unknown>) => {
-      try {
-        await p;
-      } catch (err) {
-        if (httpStatus(err) !== 404) errors.push(`${what}: ${errText(err)}`);
-      }
-    };
-    for (const namespace of names) {
-      await ignore404(`Service in ${namespace}`, this.core.deleteNamespacedService({ name: SERVICE_NAME, namespace }));
-      await ignore404(
-        `Deployment in ${namespace}`,
-        this.apps.deleteNamespacedDeployment({ name: DEPLOYMENT_NAME, namespace, propagationPolicy: "Background" }),
-      );
-      await ignore404(
-        `pods in ${namespace}`,
-        this.core.deleteCollectionNamespacedPod({ namespace, gracePeriodSeconds: 0 }),
-      );
-      await ignore404(`namespace ${namespace}`, this.core.deleteNamespace({ name: namespace }));
-    }
-    const deadline = this.now() + 90_000;
-    for (const name of names) {
-      for (;;) {
+    /** undefined until the run's namespaces are listed (a failed list tells nothing about its Service). */
+    let serviceDeleted: boolean | undefined;
+    try {
+      const labelSelector = `${LABEL_ROOT}=true,${LABEL_RUN}=${labelValue(runId)}`;
+      const list = await this.core.listNamespace({ labelSelector });
+      serviceDeleted = true;
+      const ignore = async (what: string, p: Promise<unknown>, also: number[] = []) => {
         try {
-          await this.core.readNamespace({ name });
+          await p;
+          return true;
         } catch (err) {
-          if (httpStatus(err) === 404) break;
+          const code = httpStatus(err);
+          if (code === 404 || (code !== undefined && also.includes(code))) return true;
+          errors.push(`${what}: ${errText(err)}`);
+          return false;
         }
-        if (this.now() > deadline) {
-          this.log(`namespace ${name} is still terminating; it will go away on its own`);
-          break;
+      };
+      for (const ns of list.items) {
+        const namespace = ns.metadata?.name;
+        if (!namespace) continue;
+        // Already going (an earlier sweep): only its end is still to wait for.
+        if (!ns.metadata?.deletionTimestamp && !this.namespacesGoing.has(namespace)) {
+          const deleted = await ignore(
+            `Service in ${namespace}`,
+            this.core.deleteNamespacedService({ name: SERVICE_NAME, namespace }),
+          );
+          serviceDeleted &&= deleted;
+          await ignore(
+            `Deployment in ${namespace}`,
+            this.apps.deleteNamespacedDeployment({ name: DEPLOYMENT_NAME, namespace, propagationPolicy: "Background" }),
+          );
+          await ignore(
+            `pods in ${namespace}`,
+            this.core.deleteCollectionNamespacedPod({ namespace, gracePeriodSeconds: 0 }),
+          );
+          // 409: the namespace is already terminating.
+          await ignore(`namespace ${namespace}`, this.core.deleteNamespace({ name: namespace }), [409]);
         }
-        await sleep(500);
+        this.awaitNamespaceGone(namespace);
+      }
+    } finally {
+      await streamsStopped;
+      // The port is free once the Service is gone (and no deploy of this run can still create one: the
+      // runner sweeps again after a step in flight settles). A Service that could not be deleted keeps it.
+      if (serviceDeleted !== undefined && this.ports.portOf(runId) !== undefined && !this.deploying.has(runId)) {
+        if (serviceDeleted) this.ports.release(runId);
+        else this.ports.retire(runId);
       }
     }
     if (errors.length > 0) throw new Error(`teardown of run ${runId} incomplete: ${errors.join("; ")}`);
+  }
+
+  /** Waits, in the background and bounded, for a deleted namespace to be gone; drain() waits for all. */
+  private awaitNamespaceGone(name: string): void {
+    if (this.namespacesGoing.has(name)) return;
+    const bound = this.o.namespaceGoneBoundMs ?? NAMESPACE_GONE_BOUND_MS;
+    const going = pollUntil(
+      async () => {
+        try {
+          await this.core.readNamespace({ name });
+          return undefined;
+        } catch (err) {
+          return httpStatus(err) === 404 ? true : undefined;
+        }
+      },
+      { clock: this.clock, timeoutMs: bound, pollMs: 500 },
+    )
+      .then((r) => {
+        if (r.timedOut)
+          this.log(`namespace ${name} is still terminating after ${bound / 1000} s; it will go away on its own`);
+      })
+      .catch((err: unknown) => this.log(`could not follow the deletion of namespace ${name}: ${errText(err)}`))
+      .finally(() => this.namespacesGoing.delete(name));
+    this.namespacesGoing.set(name, going);
+  }
+
+  /** Namespaces torn down whose deletion is still being waited for. */
+  namespacesInDeletion(): string[] {
+    return [...this.namespacesGoing.keys()];
+  }
+
+  /**
+   * Resolves once every namespace torn down so far is gone (or its bounded wait ran out): call after the
+   * last run, and on Ctrl-C, so that nothing is left behind.
+   */
+  async drain(): Promise<void> {
+    while (this.namespacesGoing.size > 0) await Promise.all([...this.namespacesGoing.values()]);
   }
 
   /** Stops every watch still open (process exit). */
@@ -747,6 +939,22 @@ export class KubernetesDriver {
     for (const r of this.runtimeStreams.values()) void r.stop().catch(() => {});
     for (const a of this.attribution.values()) void a.feed.stop().catch(() => {});
   }
+}
+
+/**
+ * The run's pods, sorted by name, once the watch shows exactly `replicas` live pods (none terminating),
+ * each Ready and listed as a ready endpoint of the Service; else undefined. Pure.
+ */
+export function readyFromWatch(
+  builder: Pick<TimelineBuilder, "livePods" | "podsBeingDeleted" | "readyPods" | "readyEndpoints">,
+  replicas: number,
+): string[] | undefined {
+  const deleting = new Set(builder.podsBeingDeleted());
+  const live = builder.livePods().filter((p) => !deleting.has(p));
+  const ready = builder.readyPods();
+  const endpoints = new Set(builder.readyEndpoints());
+  if (live.length !== replicas || ready.length !== replicas || !ready.every((p) => endpoints.has(p))) return undefined;
+  return [...ready].sort();
 }
 
 /**

@@ -127,7 +127,12 @@ interface ContainerSpecLike {
 interface PodLike {
   metadata?: Meta;
   spec?: { terminationGracePeriodSeconds?: number | null; nodeName?: string; containers?: ContainerSpecLike[] | null };
-  status?: { podIP?: string; podIPs?: Array<{ ip?: string }> | null; containerStatuses?: ContainerStatusLike[] | null };
+  status?: {
+    podIP?: string;
+    podIPs?: Array<{ ip?: string }> | null;
+    conditions?: Array<{ type?: string; status?: string }> | null;
+    containerStatuses?: ContainerStatusLike[] | null;
+  };
 }
 
 interface TargetRef {
@@ -273,6 +278,8 @@ interface PodTrack {
   /** deletionTimestamp as first seen (delete + grace). */
   deadline?: number;
   goneAt?: number;
+  /** The pod's Ready condition as last seen (pod watch). */
+  ready?: boolean;
   exits: ExitSeen[];
   seenContainers: Set<string>;
   /** Container name → its current container id (bare). */
@@ -387,6 +394,48 @@ export class TimelineBuilder {
     return [...this.pods.values()].filter((p) => p.uid !== undefined && p.goneAt === undefined).map((p) => p.name);
   }
 
+  /** Live pods whose Ready condition is True and that have not been asked to terminate (pod watch). */
+  readyPods(): string[] {
+    return [...this.pods.values()]
+      .filter((p) => p.uid !== undefined && p.goneAt === undefined && !p.deleteEmitted && p.ready === true)
+      .map((p) => p.name);
+  }
+
+  /**
+   * Every container of the pod has exited: the node runtime's record of the container's own task, or
+   * the API's terminated state, for the container instance that was running (not an earlier restart's).
+   * The app's exit line does not count: the container (PID 1, other processes) may outlive it.
+   */
+  hasExited(pod: string): boolean {
+    const t = this.pods.get(pod);
+    if (!t || t.seenContainers.size === 0) return false;
+    return [...t.seenContainers].every((c) => {
+      const id = t.containerIds.get(c);
+      const x = t.exits.find((v) => v.container === c && (id === undefined || v.containerID === id));
+      return x !== undefined && (x.runtime !== undefined || x.api?.current === true);
+    });
+  }
+
+  /** The API has reported the pod's (current) containers terminated, or the pod is gone. */
+  apiReportedExit(pod: string): boolean {
+    const t = this.pods.get(pod);
+    if (!t) return false;
+    if (t.goneAt !== undefined) return true;
+    if (t.seenContainers.size === 0) return false;
+    return [...t.seenContainers].every((c) => {
+      const id = t.containerIds.get(c);
+      return t.exits.some((v) => v.container === c && (id === undefined || v.containerID === id) && v.api?.current);
+    });
+  }
+
+  /** When the pod's last container exited, by the most trusted source (undefined until known). */
+  exitedAt(pod: string): number | undefined {
+    const t = this.pods.get(pod);
+    if (!t) return undefined;
+    const x = this.finalExit(t);
+    return x?.runtime?.at ?? x?.api?.finishedAt ?? x?.api?.observedAt;
+  }
+
   /** Pods currently listed as ready endpoints of the Service. */
   readyEndpoints(): string[] {
     return [...this.endpointAggregate.entries()].filter(([, s]) => s.state === "ready").map(([p]) => p);
@@ -411,6 +460,8 @@ export class TimelineBuilder {
     for (const ip of [pod.status?.podIP, ...(pod.status?.podIPs ?? []).map((p) => p.ip)]) {
       if (ip) this.ipToPod.set(ip, name);
     }
+    const readyCondition = pod.status?.conditions?.find((c) => c.type === "Ready");
+    if (readyCondition) t.ready = readyCondition.status === "True";
 
     const deletionTs = parseTime(pod.metadata?.deletionTimestamp);
     if (deletionTs !== undefined && t.deletionObservedAt === undefined) {
@@ -981,7 +1032,14 @@ export class TimelineBuilder {
       exit?.api?.reason !== undefined && (evidence?.chosen === "api" || exit.api.code === evidence?.code)
         ? exit.api.reason
         : undefined;
-    if (t.deleteEmitted && t.goneAt === undefined) notes.push("the pod was still present when observation ended");
+    if (t.deleteEmitted && t.goneAt === undefined) {
+      notes.push(
+        this.hasExited(name)
+          ? "pod gone not observed: its containers had exited, and the harness does not wait for the API to delete " +
+              "the pod object (6–10 s after the exit on 1.20)"
+          : "the pod was still present when observation ended",
+      );
+    }
     if (t.deleteCalledAt !== undefined && t.deleteRequestedAt !== undefined) {
       const skew = t.deleteCalledAt - t.deleteRequestedAt;
       if (skew < -1500 || skew > 2500) {

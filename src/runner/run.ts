@@ -1,5 +1,6 @@
 // Runs one scenario end to end on a backend:
-//   image → deploy → load → disrupt (at T) → wait until the disrupted pods are gone → stop load
+//   image → deploy → load → disrupt (at T) → wait until the disrupted pods have ended (their containers
+//   exited, or the pods gone) → settle margin → stop load → the evidence that comes late (bounded)
 //   → timeline → verdicts → result file; teardown always (success, failure, time limit, Ctrl-C).
 //
 // Three named time limits bound a run (setup, scenario, teardown; see timeLimits). A limit, a
@@ -58,6 +59,22 @@ export interface WarmUpReport {
   note?: string;
 }
 
+/**
+ * Wall time of a run's phases (ms), for the bench's breakdown. setup: the run's start → the load started
+ * (image, deploy until every pod is ready and the Service answers, warm-up); loadWindow: the load's
+ * window (the disruption at atSeconds, the wait until the disrupted pods ended, the settle margin, at
+ * least durationSeconds); evidence: the load stopped → teardown (late evidence, timeline, verdicts);
+ * teardown: the backend's teardown (kind/existing: until the Service is deleted and the namespace's
+ * deletion is under way — the rest finishes in the background while the next run sets up).
+ */
+export interface RunPhases {
+  setupMs?: number;
+  warmUpMs?: number;
+  loadWindowMs?: number;
+  evidenceMs?: number;
+  teardownMs?: number;
+}
+
 export interface ScenarioResult {
   schemaVersion: number;
   scenario: Scenario;
@@ -83,6 +100,8 @@ export interface ScenarioResult {
   /** Why the run is inconclusive (one line per reason), when it is. */
   inconclusive?: string[];
   warmUp?: WarmUpReport;
+  /** Wall time per phase (ms); a phase the run did not reach is absent. */
+  phases?: RunPhases;
   pass: boolean;
 }
 
@@ -102,8 +121,42 @@ export interface RunOptions {
   resolveImage?: (image: ImageRef, opts: { onProgress?: (line: string) => void }) => Promise<ResolvedImage>;
 }
 
-/** Margin kept after the last disrupted pod is gone, so late damage still falls in the window. */
-const WINDOW_MARGIN_MS = 1000;
+/**
+ * The load window's settle margin: kept after the last disrupted pod ended (its containers exited, or
+ * it was gone), so that late damage still falls in the window. A request in flight when SIGKILL (or any
+ * exit) closed its connection fails within it: the kernel resets the pod's sockets at the exit, and the
+ * reset crosses kube-proxy / docker-proxy in milliseconds. It is the only settle time: the backends'
+ * disrupt() adds none.
+ */
+export const WINDOW_MARGIN_MS = 1000;
+
+/** Beyond the request timeout, how long settleOutstanding() waits for a request's own end. */
+const OUTSTANDING_SLACK_MS = 500;
+
+/**
+ * Before the window closes: waits until every request sent before `cutoff` (when the settle margin
+ * ended; `sentByCutoff` requests had been written by then) has settled — answered or failed — or until
+ * `deadline`. Normally they have by the time it is asked (a response takes ms, /slow 300 ms). The one
+ * that has not is a request that went where nothing answers any more: a new connection that kube-proxy
+ * still routed to a disrupted pod whose network was already gone fails only by timing out, seconds
+ * later; closing the window before that would count it "in flight" instead of failed. Without the
+ * request records (a load Job in the cluster) the window closes as it is.
+ */
+export async function settleOutstanding(
+  records: () => readonly RequestRecord[],
+  cutoff: number,
+  sentByCutoff: number,
+  deadline: number,
+  signal: AbortSignal,
+  pollMs = 50,
+): Promise<{ left: number }> {
+  for (;;) {
+    const settled = records().filter((r) => r.sentAt <= cutoff).length;
+    const left = Math.max(0, sentByCutoff - settled);
+    if (left === 0 || Date.now() >= deadline) return { left };
+    await sleep(Math.min(pollMs, deadline - Date.now()), signal);
+  }
+}
 
 /**
  * After an early end, how long teardown waits for a step still in flight (a deploy creating
@@ -283,7 +336,12 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
   };
 
   let deployment: Deployment | undefined;
-  let load: { stop(): Promise<LoadResult>; requestRecords?(): RequestRecord[] } | undefined;
+  let load:
+    | { stop(): Promise<LoadResult>; requestRecords?(): RequestRecord[]; snapshot?(): { sent: number; at: number } }
+    | undefined;
+  const phases: RunPhases = {};
+  result.phases = phases;
+  let loadStopped: number | undefined;
   let teardownFailure: string | undefined;
   let finish: () => void = () => {};
   const finished = new Promise<void>((r) => {
@@ -383,6 +441,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
           ctl.signal,
         );
         result.warmUp = w;
+        phases.warmUpMs = w.endedAt - w.startedAt;
         progress(
           `warm-up: ${w.answered.length}/${w.pods.length} pod(s) answered through the Service in ` +
             `${((w.endedAt - w.startedAt) / 1000).toFixed(1)} s (${w.probes} probe(s))${w.note ? `; ${w.note}` : ""}`,
@@ -407,7 +466,9 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
       endSetup();
     }
     const loadStarted = Date.now();
+    phases.setupMs = loadStarted - started;
     let disrupted: PodOutcome[] = [];
+    let finalOutcome: (() => Promise<PodOutcome[]>) | undefined;
     const active = deployment;
     const running = load;
     const endScenario = arm("scenario", `the scenario (load and ${scenario.disruption.action})`);
@@ -418,15 +479,42 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
       if (plan.basis) progress(`victims: ${plan.basis}`);
       const outcome = await step("disruption", backend.disrupt(active, scenario.disruption, plan.plan));
       disrupted = outcome.pods;
-      progress(`disrupted pod(s) gone: ${disrupted.map((p) => p.pod).join(", ")}`);
-      await sleep(
-        Math.max(WINDOW_MARGIN_MS, loadStarted + scenario.load.durationSeconds * 1000 - Date.now()),
-        ctl.signal,
-      );
+      finalOutcome = outcome.final?.bind(outcome);
+      progress(`disrupted pod(s) ended (containers exited, or gone): ${disrupted.map((p) => p.pod).join(", ")}`);
+      // The settle margin, then at least the load's duration; then every request sent before the margin
+      // ended must have settled (bounded by the request timeout): see settleOutstanding().
+      await sleep(WINDOW_MARGIN_MS, ctl.signal);
+      // What had been sent when the margin ended (the count first: whatever it counts was sent by `at`).
+      const marginEnd = running.snapshot?.();
+      const settleDeadline = Date.now() + scenario.load.requestTimeoutSeconds * 1000 + OUTSTANDING_SLACK_MS;
+      await sleep(loadStarted + scenario.load.durationSeconds * 1000 - Date.now(), ctl.signal);
+      if (!marginEnd || !running.requestRecords) {
+        // A load this process cannot see into (a Job in the cluster): every request sent before the
+        // margin ended has settled by the request timeout.
+        await sleep(settleDeadline - Date.now(), ctl.signal);
+      } else {
+        const records = running.requestRecords.bind(running);
+        const waited = await settleOutstanding(
+          () => records(),
+          marginEnd.at,
+          marginEnd.sent,
+          marginEnd.at + scenario.load.requestTimeoutSeconds * 1000 + OUTSTANDING_SLACK_MS,
+          ctl.signal,
+        );
+        if (waited.left > 0) {
+          progress(
+            `load: ${waited.left} request(s) sent before the settle margin ended still unanswered at the request timeout`,
+          );
+        }
+      }
     } finally {
       endScenario();
       result.load = await running.stop();
+      loadStopped = Date.now();
+      phases.loadWindowMs = loadStopped - loadStarted;
     }
+    // What comes after the window (the API's report of each exit, the last log lines), bounded.
+    if (finalOutcome) disrupted = await step("late evidence", finalOutcome());
     for (const pod of disrupted) pod.processes = processReports(events.events, pod.pod);
     const attribution = backend.trafficAttribution?.(active);
     const requests = attributeRequests(running.requestRecords?.() ?? [], attribution);
@@ -475,9 +563,12 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
     result.pass = false;
     if (result.timeline === undefined && events.events.length > 0) result.timeline = buildTimeline(events.events);
   } finally {
+    const teardownStarted = Date.now();
+    if (loadStopped !== undefined) phases.evidenceMs = teardownStarted - loadStopped;
     try {
       await teardown();
     } finally {
+      phases.teardownMs = Date.now() - teardownStarted;
       unregister();
       for (const remove of listeners) remove();
       result.durationMs = Date.now() - started;

@@ -61,11 +61,31 @@ describe("run: options that contradict each other exit 2 with one line", () => {
     [["--backend", "nomad"], 'error: --backend: unknown backend "nomad" (expected one of local, kind, existing)'],
     [
       ["--backend", "kind", "--service-port", "8080"],
-      "error: --service-port is for the local backend; the kind backend's Service listens on NodePort 30080",
+      "error: --service-port is for the local backend; the kind backend's Service listens on a NodePort (30080-30087)",
     ],
     [
-      ["--backend", "kind", "--parallel", "2"],
-      "error: --parallel 2: the kind backend runs one scenario at a time (every run's Service claims NodePort 30080); drop --parallel",
+      ["--backend", "kind", "--parallel", "9"],
+      "error: --parallel 9: the kind backend runs at most 8 scenarios at once (one NodePort each: 30080-30087, as kind-config.yaml publishes them)",
+    ],
+    [
+      ["--backend", "existing", "--parallel", "2"],
+      "error: --parallel 2: the existing backend runs one scenario per NodePort and has 1 (30080): give one per scenario with --node-ports, e.g. --node-ports 30080-30081",
+    ],
+    [
+      ["--backend", "existing", "--node-ports", "30080-30081", "--parallel", "3"],
+      "error: --parallel 3: the existing backend runs one scenario per NodePort and has 2 (30080-30081): give one per scenario with --node-ports, e.g. --node-ports 30080-30082",
+    ],
+    [
+      ["--backend", "existing", "--node-ports", "30087-30080"],
+      "error: --node-ports: 30087-30080 is reversed (write 30080-30087)",
+    ],
+    [
+      ["--backend", "existing", "--node-ports", "http"],
+      'error: --node-ports: expected a port or a range like 30080-30087, got "http"',
+    ],
+    [
+      ["--backend", "kind", "--node-ports", "30080-30083"],
+      "error: --node-ports is for the existing backend; kind uses the NodePorts kind-config.yaml publishes (30080-30087)",
     ],
     [
       ["--service-port", "18080", "--parallel", "2"],
@@ -110,12 +130,18 @@ describe("runPlan", () => {
     });
   });
 
-  it("a fixed Service port means one run at a time; kind and existing always run one at a time", () => {
+  it("a fixed Service port means one run at a time; kind and existing: 1 by default, up to one per NodePort", () => {
     expect(runPlan({ backend: "local", servicePort: 18080 }, 64)).toMatchObject({ parallel: 1, servicePort: 18080 });
     expect(runPlan({ backend: "kind" }, 64).parallel).toBe(1);
+    expect(runPlan({ backend: "kind", parallel: 4 }, 2).parallel).toBe(4);
+    expect(runPlan({ backend: "kind", parallel: 8 }, 2).parallel).toBe(8);
+    expect(() => runPlan({ backend: "kind", parallel: 9 })).toThrow(UsageError);
     expect(runPlan({ backend: "existing", parallel: 1 }, 64).parallel).toBe(1);
     expect(() => runPlan({ backend: "existing", parallel: 4 })).toThrow(UsageError);
+    expect(runPlan({ backend: "existing", parallel: 4, nodePorts: "30080-30083" }).parallel).toBe(4);
+    expect(runPlan({ backend: "existing", nodePorts: "30080-30083" }).parallel).toBe(1);
     expect(defaultParallelism("local", 1)).toBe(1);
+    expect(defaultParallelism("kind", 64)).toBe(1);
   });
 });
 

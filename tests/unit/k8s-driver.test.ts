@@ -5,17 +5,48 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Backend } from "../../src/backends/backend.js";
+import { registerBackendCleanup } from "../../src/cli/main.js";
 import { type ConntrackEvent, type ConntrackFeed, parseConntrackOutput } from "../../src/k8s/conntrack.js";
-import { KubernetesDriver, parsePs, victimsFromPlan } from "../../src/k8s/driver.js";
+import {
+  type DriverOptions,
+  KubernetesDriver,
+  parsePs,
+  type RuntimeEventSource,
+  readyFromWatch,
+  victimsFromPlan,
+} from "../../src/k8s/driver.js";
+import type { RecordedRuntimeEvent } from "../../src/k8s/timeline-from-watch.js";
+import type { Clock } from "../../src/k8s/wait.js";
 import { EventLog } from "../../src/observe/events.js";
+import { runScenario } from "../../src/runner/run.js";
+import { parseScenario } from "../../src/scenario/load.js";
 import { ScenarioSpec } from "../../src/scenario/schema.js";
+import { handleInterrupt, resetInterruptForTests } from "../../src/util/cleanup.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: free-form fake API objects
 type Obj = Record<string, any>;
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** When the fake kubelet does what after a delete (ms); undefined: never. */
+interface Timing {
+  sigterm?: number;
+  exit?: number;
+  status?: number;
+  gone?: number;
+}
+
 class FakeCluster {
   readonly calls: string[] = [];
+  timing: Timing = { sigterm: 40, exit: 60, status: 90, gone: 130 };
+  /** How long a namespace stays Terminating after its delete (ms). */
+  namespaceDeleteMs = 0;
+  /** How long a new pod takes to become Ready (ms). */
+  readyAfterMs = 0;
+  /** The container's own exit, as the node's runtime records it (tests feed a fake runtime source). */
+  onExit?: (pod: string, containerId: string, at: number) => void;
   namespaces = new Map<string, Obj>();
   services = new Map<string, Obj>();
   deployments = new Map<string, Obj>();
@@ -36,9 +67,10 @@ class FakeCluster {
       .filter((p) => p.metadata.namespace === ns)
       .map((p) => {
         const deleting = Boolean(p.metadata.deletionTimestamp);
+        const ready = !deleting && p.status.conditions.some((c: Obj) => c.type === "Ready" && c.status === "True");
         return {
           addresses: [p.status.podIP],
-          conditions: { ready: !deleting, serving: !deleting, terminating: deleting },
+          conditions: { ready, serving: ready, terminating: deleting },
           targetRef: { kind: "Pod", name: p.metadata.name, namespace: ns },
         };
       });
@@ -61,7 +93,7 @@ class FakeCluster {
   private newPod(ns: string, template: Obj): Obj {
     const n = ++this.podSeq;
     const name = `app-7d9f-${String(n).padStart(5, "0")}`;
-    const pod = {
+    const pod: Obj = {
       apiVersion: "v1",
       kind: "Pod",
       metadata: { name, namespace: ns, uid: `uid-${n}`, labels: template.metadata.labels, resourceVersion: "1" },
@@ -69,11 +101,11 @@ class FakeCluster {
       status: {
         phase: "Running",
         podIP: `10.244.1.${n}`,
-        conditions: [{ type: "Ready", status: "True" }],
+        conditions: [{ type: "Ready", status: this.readyAfterMs > 0 ? "False" : "True" }],
         containerStatuses: [
           {
             name: "app",
-            ready: true,
+            ready: this.readyAfterMs === 0,
             containerID: `containerd://c${n}`,
             state: { running: { startedAt: new Date().toISOString() } },
           },
@@ -82,6 +114,15 @@ class FakeCluster {
     };
     this.pods.set(name, pod);
     this.emit("pods", ns, "ADDED", pod);
+    if (this.readyAfterMs > 0) {
+      setTimeout(() => {
+        if (pod.metadata.deletionTimestamp) return;
+        pod.status.conditions = [{ type: "Ready", status: "True" }];
+        pod.status.containerStatuses[0].ready = true;
+        this.emit("pods", ns, "MODIFIED", pod);
+        this.touchSlice(ns);
+      }, this.readyAfterMs);
+    }
     return pod;
   }
 
@@ -112,23 +153,33 @@ class FakeCluster {
       source: { component: "kubelet" },
       lastTimestamp: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
     });
-    setTimeout(() => this.logLine(name, { event: "signal", pid: 1, ppid: 0, role: "app", signal: "SIGTERM" }), 40);
-    setTimeout(() => {
+    const t = grace === 0 ? { sigterm: 0, exit: 5, status: 10, gone: 15 } : this.timing;
+    const at = (ms: number | undefined, fn: () => void) => {
+      if (ms !== undefined) setTimeout(fn, ms);
+    };
+    at(t.sigterm, () => this.logLine(name, { event: "signal", pid: 1, ppid: 0, role: "app", signal: "SIGTERM" }));
+    at(t.exit, () => {
       this.logLine(name, { event: "exit", pid: 1, ppid: 0, role: "app", code: 0 });
       for (const res of this.logs.get(name) ?? []) res.end();
-    }, 60);
-    setTimeout(() => {
+      this.onExit?.(name, pod.status.containerStatuses[0].containerID.replace("containerd://", ""), Date.now());
+    });
+    at(t.status, () => {
       pod.status.containerStatuses[0].state = {
-        terminated: { exitCode: 0, reason: "Completed", finishedAt: new Date().toISOString().replace(/\.\d+Z$/, "Z") },
+        terminated: {
+          exitCode: 0,
+          reason: "Completed",
+          containerID: pod.status.containerStatuses[0].containerID,
+          finishedAt: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+        },
       };
       pod.status.conditions = [{ type: "Ready", status: "False" }];
       this.emit("pods", ns, "MODIFIED", pod);
-    }, 90);
-    setTimeout(() => {
+    });
+    at(t.gone, () => {
       this.pods.delete(name);
       this.emit("pods", ns, "DELETED", pod);
       this.touchSlice(ns);
-    }, 130);
+    });
   }
 
   handle = async (req: IncomingMessage, res: ServerResponse) => {
@@ -178,19 +229,39 @@ class FakeCluster {
     m = p.match(/^\/api\/v1\/namespaces\/([^/]+)$/);
     if (m) {
       const ns = m[1] ?? "";
-      if (!this.namespaces.has(ns)) return notFound();
+      const o = this.namespaces.get(ns);
+      if (!o) return notFound();
       if (req.method === "DELETE") {
-        const o = this.namespaces.get(ns);
-        this.namespaces.delete(ns);
+        if (o.metadata.deletionTimestamp) {
+          return json(409, { kind: "Status", code: 409, reason: "Conflict", message: "namespace is terminating" });
+        }
+        // Kubernetes empties a namespace before it goes: Terminating for a while.
+        o.metadata.deletionTimestamp = new Date().toISOString();
+        o.status = { phase: "Terminating" };
+        const gone = () => {
+          this.namespaces.delete(ns);
+          this.services.delete(ns);
+        };
+        if (this.namespaceDeleteMs > 0) setTimeout(gone, this.namespaceDeleteMs);
+        else gone();
         return json(200, o);
       }
-      return json(200, this.namespaces.get(ns));
+      return json(200, o);
     }
     m = p.match(/^\/api\/v1\/namespaces\/([^/]+)\/services(?:\/([^/]+))?$/);
     if (m) {
       const ns = m[1] ?? "";
       if (req.method === "POST") {
         const svc = JSON.parse(body);
+        const nodePort = svc.spec.ports[0].nodePort;
+        if ([...this.services.values()].some((x) => x.spec.ports[0].nodePort === nodePort)) {
+          return json(422, {
+            kind: "Status",
+            code: 422,
+            reason: "Invalid",
+            message: `Service "app" is invalid: spec.ports[0].nodePort: Invalid value: ${nodePort}: provided port is already allocated`,
+          });
+        }
         this.services.set(ns, svc);
         return json(201, svc);
       }
@@ -366,8 +437,16 @@ describe("KubernetesDriver against a fake API server", () => {
       victims: "first",
     });
     expect(fake.calls).toContain(`delete ${deployment.pods[0]} gracePeriodSeconds=5`);
+    // Resolved at the exit (the API's terminated state, ~90 ms), not when the pod object went (~130 ms).
     expect(outcome.pods).toHaveLength(1);
-    const [o] = outcome.pods;
+    expect(outcome.pods[0]?.exitCode).toBe(0);
+    expect(outcome.pods[0]?.goneAt).toBeUndefined();
+    // The runner's settle margin and the load's stop; then the final outcome has what came meanwhile.
+    await sleep(150);
+    const pods = (await outcome.final?.()) ?? [];
+    expect(pods).toHaveLength(1);
+    const [o] = pods;
+    expect(o?.goneAt).toBeGreaterThan(o?.exitedAt ?? Number.POSITIVE_INFINITY);
     expect(o).toMatchObject({
       pod: deployment.pods[0],
       pid1Cmdline: "node /app/server.js",
@@ -417,7 +496,10 @@ describe("KubernetesDriver against a fake API server", () => {
     const deployment = await d.deploy(scenario, { style: "exec-form", ref: "x/y:1" }, sink, runId);
     const outcome = await d.disrupt(deployment, { action: "scaleDown", to: 1, atSeconds: 0 });
     expect(outcome.pods.map((p) => p.pod).sort()).toEqual(deployment.pods.slice(1).sort());
-    expect(outcome.pods.every((p) => p.goneAt !== undefined && p.exitCode === 0)).toBe(true);
+    expect(outcome.pods.every((p) => p.exitCode === 0)).toBe(true);
+    await sleep(150);
+    const pods = (await outcome.final?.()) ?? [];
+    expect(pods.every((p) => p.goneAt !== undefined && p.exitCode === 0)).toBe(true);
     expect(fake.calls).toContain("PATCH /apis/apps/v1/namespaces/ge-scale-01aaaaaa/deployments/app");
     await d.teardown(undefined, runId);
     expect(fake.namespaces.size).toBe(0);
@@ -512,7 +594,8 @@ describe("KubernetesDriver: planned victims and connection attribution", () => {
     const outcome = await d.disrupt(deployment, s.disruption, { victims: [third ?? ""] });
     expect(fake.calls).toContain(`delete ${third} gracePeriodSeconds=null`);
     expect(fake.calls).not.toContain(`delete ${first} gracePeriodSeconds=null`);
-    expect(outcome.pods.map((p) => [p.pod, p.notes])).toEqual([[third, []]]);
+    await sleep(150);
+    expect(((await outcome.final?.()) ?? []).map((p) => [p.pod, p.notes])).toEqual([[third, []]]);
 
     await d.teardown(deployment, runId);
     expect(feed.stopped).toBe(1);
@@ -529,7 +612,8 @@ describe("KubernetesDriver: planned victims and connection attribution", () => {
     expect(d.trafficAttribution(runId)).toBeUndefined(); // no feed (existing cluster): no attribution
     const outcome = await d.disrupt(deployment, s.disruption, { victims: ["app-from-another-run"] });
     expect(outcome.pods.map((p) => p.pod)).toEqual([deployment.pods[0]]);
-    expect(outcome.pods[0]?.notes).toEqual([
+    await sleep(150);
+    expect((await outcome.final?.())?.[0]?.notes).toEqual([
       `planned victim(s) app-from-another-run not among this run's live pods (${[...deployment.pods].sort().join(", ")}): deleted the first ready pod(s) by name instead`,
     ]);
     await d.teardown(deployment, runId);
@@ -561,5 +645,311 @@ describe("victimsFromPlan", () => {
     expect(victimsFromPlan({ victims: ["app-a", "app-z"] }, live)).toEqual({
       note: "planned victim(s) app-z not among this run's live pods (app-a, app-b, app-c): deleted the first ready pod(s) by name instead",
     });
+  });
+});
+
+/** Real time until `fast` is set; then each sleep advances the time at once (a fake clock for long waits). */
+function switchableClock(): Clock & { fast: boolean; t: number; go(): void } {
+  const c = {
+    fast: false,
+    t: 0,
+    go() {
+      c.t = Date.now();
+      c.fast = true;
+    },
+    now: () => (c.fast ? c.t : Date.now()),
+    sleep: (ms: number) => {
+      if (!c.fast) return new Promise<void>((r) => setTimeout(r, ms));
+      c.t += Math.max(0, ms);
+      return new Promise<void>((r) => setImmediate(r));
+    },
+  };
+  return c;
+}
+
+describe("KubernetesDriver: the window closes on evidence, NodePorts per run, teardown in the background", () => {
+  let fake: FakeCluster;
+  let server: Server;
+  let kc: KubeConfig;
+  let port = 0;
+
+  beforeAll(async () => {
+    server = createServer((req, res) => void fake.handle(req, res));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    port = (server.address() as AddressInfo).port;
+    kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: "fake", server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+      users: [{ name: "u", token: "t" }],
+      contexts: [{ name: "fake", cluster: "fake", user: "u" }],
+      currentContext: "fake",
+    });
+  });
+  afterEach(() => {
+    fake?.closeAll();
+    resetInterruptForTests();
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  /** The nodes' runtime record of exits, as containerd's events give it on kind. */
+  const runtimeSource = (): RuntimeEventSource => {
+    let on: ((e: RecordedRuntimeEvent) => void) | undefined;
+    fake.onExit = (_pod, containerId, at) =>
+      on?.({
+        source: "runtime",
+        receivedAt: Date.now(),
+        origin: "containerd on node ge-worker",
+        event: "exit",
+        at,
+        containerId,
+        taskId: containerId,
+      });
+    return {
+      start: async (fn) => {
+        on = fn;
+      },
+      stop: async () => {
+        on = undefined;
+      },
+    };
+  };
+  const driver = (o: Partial<DriverOptions> = {}) =>
+    new KubernetesDriver({
+      backend: "kind",
+      kc,
+      target: { host: "127.0.0.1", port },
+      trafficPath: "fake",
+      nodePort: 30080,
+      readPid1: async () => "node /app/server.js",
+      readProcessTree: async () => [],
+      readyTimeoutMs: 10_000,
+      ...o,
+    });
+  const scenario = (name: string, extra: Record<string, unknown> = {}) =>
+    ScenarioSpec.parse({
+      name,
+      image: { style: "exec-form" },
+      replicas: 2,
+      terminationGracePeriodSeconds: 5,
+      disruption: { action: "delete", count: 1, atSeconds: 0, victims: "first" },
+      ...extra,
+    });
+  const image = { style: "exec-form", ref: "x/y:1" };
+
+  it("ends the disruption at the runtime's exit record, before the API's report and long before the pod object goes", async () => {
+    fake = new FakeCluster();
+    fake.timing = { sigterm: 20, exit: 40, status: 700, gone: 5000 };
+    const d = driver({ runtimeEvents: runtimeSource });
+    const s = scenario("exit-first");
+    const runId = "20300101000010-aaaaaa";
+    const deployment = await d.deploy(s, image, new EventLog(), runId);
+    const t0 = Date.now();
+    const outcome = await d.disrupt(deployment, s.disruption);
+    expect(Date.now() - t0).toBeLessThan(500);
+    expect(outcome.pods[0]?.exitEvidence?.chosen).toBe("runtime");
+    expect(outcome.pods[0]?.exitCode).toBe(0);
+    // final(): waits (bounded) for the API's own report of the exit, not for the pod object's deletion.
+    const pods = (await outcome.final?.()) ?? [];
+    const waited = Date.now() - t0;
+    expect(waited).toBeGreaterThanOrEqual(650);
+    expect(waited).toBeLessThan(3000);
+    const [o] = pods;
+    expect(o?.exitEvidence?.sources.map((x) => x.source).sort()).toEqual(["api", "app", "runtime"]);
+    expect(o?.goneAt).toBeUndefined();
+    expect(o?.notes).toEqual([
+      "pod gone not observed: its containers had exited, and the harness does not wait for the API to delete the pod object (6–10 s after the exit on 1.20)",
+    ]);
+    await d.teardown(deployment, runId);
+    await d.drain();
+  });
+
+  it("a pod whose object is gone without an exit seen ends the wait too", async () => {
+    fake = new FakeCluster();
+    fake.timing = { sigterm: 20, gone: 150 };
+    const d = driver();
+    const s = scenario("gone-first");
+    const runId = "20300101000011-bbbbbb";
+    const deployment = await d.deploy(s, image, new EventLog(), runId);
+    const t0 = Date.now();
+    const outcome = await d.disrupt(deployment, s.disruption);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(outcome.pods[0]?.goneAt).toBeDefined();
+    expect(outcome.pods[0]?.exitCode).toBeUndefined();
+    // Nothing more to wait for: the pod is gone.
+    const t1 = Date.now();
+    await outcome.final?.();
+    expect(Date.now() - t1).toBeLessThan(200);
+    await d.teardown(deployment, runId);
+  });
+
+  it("gives up at grace + 30 s without an exit or the pod gone (fake clock); final() then adds no wait", async () => {
+    fake = new FakeCluster();
+    fake.timing = {};
+    const clock = switchableClock();
+    const d = driver({ clock });
+    const s = scenario("never-ends");
+    const runId = "20300101000012-cccccc";
+    const deployment = await d.deploy(s, image, new EventLog(), runId);
+    clock.go();
+    const t0 = clock.now();
+    const outcome = await d.disrupt(deployment, s.disruption);
+    expect(clock.now() - t0).toBeGreaterThanOrEqual(35_000);
+    expect(clock.now() - t0).toBeLessThan(35_200);
+    const t1 = clock.now();
+    const [o] = (await outcome.final?.()) ?? [];
+    expect(clock.now() - t1).toBe(0);
+    expect(o?.notes).toContain(
+      `gave up waiting after 35 s (grace 5 s + 30 s): no exit seen and still present: ${o?.pod}`,
+    );
+    clock.fast = false;
+    await d.teardown(deployment, runId);
+  });
+
+  it("readiness follows the watch: one pod list per deploy however long the pods take; the Service probed every ~100 ms", async () => {
+    fake = new FakeCluster();
+    fake.readyAfterMs = 600;
+    let probes = 0;
+    const d = driver({
+      probe: async () => (++probes >= 4 ? true : "connection refused"),
+    });
+    const s = scenario("ready-events");
+    const runId = "20300101000013-dddddd";
+    const t0 = Date.now();
+    const deployment = await d.deploy(s, image, new EventLog(), runId);
+    const took = Date.now() - t0;
+    const ns = deployment.platform.namespace;
+    expect(fake.calls.filter((c) => c === `GET /api/v1/namespaces/${ns}/pods`)).toHaveLength(1);
+    expect(probes).toBe(4);
+    // 600 ms of readiness + 3 × 100 ms between probes, plus the fake API's own latency.
+    expect(took).toBeGreaterThanOrEqual(850);
+    expect(took).toBeLessThan(2000);
+    await d.teardown(deployment, runId);
+  });
+
+  it("each run at once claims its own NodePort, back in the pool once its Service is deleted", async () => {
+    fake = new FakeCluster();
+    const d = driver({
+      nodePorts: [30080, 30081],
+      targetFor: () => ({ host: "127.0.0.1", port }),
+      trafficPathFor: (nodePort) => `127.0.0.1:${nodePort} → fake`,
+    });
+    const [a, b] = await Promise.all([
+      d.deploy(scenario("ports-a"), image, new EventLog(), "20300101000014-aaaaaa"),
+      d.deploy(scenario("ports-b"), image, new EventLog(), "20300101000014-bbbbbb"),
+    ]);
+    const nodePortOf = (ns: string | undefined) => fake.services.get(ns ?? "")?.spec.ports[0].nodePort;
+    expect([nodePortOf(a?.platform.namespace), nodePortOf(b?.platform.namespace)].sort()).toEqual([30080, 30081]);
+    expect(a?.platform.nodePort).toBe(String(nodePortOf(a?.platform.namespace)));
+    expect(a?.trafficPath).toBe(`127.0.0.1:${a?.platform.nodePort} → fake`);
+    await expect(d.deploy(scenario("ports-c"), image, new EventLog(), "20300101000014-cccccc")).rejects.toThrow(
+      /no free NodePort: all 2 \(30080-30081\) are in use by 3008\d \(run 20300101000014-aaaaaa\), 3008\d \(run 20300101000014-bbbbbb\)/,
+    );
+    // A's Service is deleted by its teardown: C gets A's port (the fake API refuses a port still allocated).
+    const portOfA = nodePortOf(a?.platform.namespace);
+    await d.teardown(a, "20300101000014-aaaaaa");
+    await d.teardown(undefined, "20300101000014-cccccc");
+    const c = await d.deploy(scenario("ports-c"), image, new EventLog(), "20300101000014-cccccc");
+    expect(nodePortOf(c.platform.namespace)).toBe(portOfA);
+    await d.teardown(b, "20300101000014-bbbbbb");
+    await d.teardown(c, "20300101000014-cccccc");
+    expect(d.ports.portOf("20300101000014-cccccc")).toBeUndefined();
+    await d.drain();
+    expect(fake.namespaces.size).toBe(0);
+  });
+
+  it("teardown deletes the Service first and leaves the namespace going in the background; drain() waits for it", async () => {
+    fake = new FakeCluster();
+    fake.namespaceDeleteMs = 400;
+    const d = driver();
+    const runId = "20300101000015-eeeeee";
+    const deployment = await d.deploy(scenario("background"), image, new EventLog(), runId);
+    const ns = deployment.platform.namespace ?? "";
+    const t0 = Date.now();
+    await d.teardown(deployment, runId);
+    expect(Date.now() - t0).toBeLessThan(350);
+    expect(fake.services.has(ns)).toBe(false);
+    expect(fake.namespaces.get(ns)?.status?.phase).toBe("Terminating");
+    expect(d.ports.portOf(runId)).toBeUndefined();
+    expect(d.namespacesInDeletion()).toEqual([ns]);
+    const order = fake.calls.filter((c) => c.startsWith("DELETE"));
+    expect(order[0]).toBe(`DELETE /api/v1/namespaces/${ns}/services/app`);
+    // A second sweep (the runner's, after a step in flight) finds it terminating: nothing more to delete.
+    await d.teardown(deployment, runId);
+    await d.drain();
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(380);
+    expect(fake.namespaces.size).toBe(0);
+    expect(d.namespacesInDeletion()).toEqual([]);
+  });
+
+  it("Ctrl-C during a run: once the signal's cleanup is done every namespace is gone, the background ones included", async () => {
+    fake = new FakeCluster();
+    fake.namespaceDeleteMs = 400;
+    const d = driver();
+    const backend: Backend = {
+      name: "kind",
+      prepare: async () => {},
+      deploy: (sc, img, sink, runId) => d.deploy(sc, img, sink, runId),
+      disrupt: (dep, dis, plan) => d.disrupt(dep, dis, plan),
+      teardown: (dep, runId) => d.teardown(dep, runId),
+      drain: () => d.drain(),
+      close: async () => {
+        await d.drain();
+        d.stopAll();
+      },
+    };
+    // As the CLI does before any run: the backend's cleanup runs after every run's own teardown.
+    registerBackendCleanup(backend);
+    const loaded = parseScenario(
+      "ctrl-c.yaml",
+      [
+        "name: ctrl-c",
+        "image: {ref: 'x/y:1'}",
+        "replicas: 2",
+        "terminationGracePeriodSeconds: 5",
+        "load: {connections: 1, durationSeconds: 5, warmUpSeconds: 0, freshConnectionIntervalMs: 0}",
+        "disruption: {action: delete, atSeconds: 3}",
+      ].join("\n"),
+    );
+    let loadStarted: () => void = () => {};
+    const underLoad = new Promise<void>((r) => {
+      loadStarted = r;
+    });
+    const run = runScenario(loaded, {
+      backend,
+      resolveImage: async () => image,
+      onProgress: (line) => {
+        if (line.includes("load: ")) loadStarted();
+      },
+    });
+    await underLoad;
+    expect(fake.namespaces.size).toBe(1);
+    await handleInterrupt("SIGINT", () => {});
+    expect(fake.namespaces.size).toBe(0);
+    const r = await run;
+    expect(r.error).toBe("interrupted by SIGINT");
+    expect(r.phases?.teardownMs).toBeLessThan(350);
+  });
+});
+
+describe("readyFromWatch", () => {
+  const view = (o: { live: string[]; deleting?: string[]; ready: string[]; endpoints: string[] }) => ({
+    livePods: () => o.live,
+    podsBeingDeleted: () => o.deleting ?? [],
+    readyPods: () => o.ready,
+    readyEndpoints: () => o.endpoints,
+  });
+  it("every replica Ready and a ready endpoint, nothing else live", () => {
+    expect(readyFromWatch(view({ live: ["b", "a"], ready: ["b", "a"], endpoints: ["a", "b"] }), 2)).toEqual(["a", "b"]);
+    expect(readyFromWatch(view({ live: ["a", "b"], ready: ["a", "b"], endpoints: ["a"] }), 2)).toBeUndefined();
+    expect(
+      readyFromWatch(view({ live: ["a", "b", "c"], ready: ["a", "b"], endpoints: ["a", "b"] }), 2),
+    ).toBeUndefined();
+    expect(
+      readyFromWatch(view({ live: ["a", "b", "c"], deleting: ["c"], ready: ["a", "b"], endpoints: ["a", "b"] }), 2),
+    ).toEqual(["a", "b"]);
+    expect(readyFromWatch(view({ live: ["a", "b"], ready: ["a"], endpoints: ["a", "b"] }), 2)).toBeUndefined();
   });
 });

@@ -3,10 +3,11 @@
 import { describe, expect, it } from "vitest";
 import { ExistingClusterBackend, validateExistingOptions } from "../../src/backends/existing/backend.js";
 import { pushedRef, pushImages, repositoryPath } from "../../src/backends/existing/images.js";
-import { pid1ViaCrictl } from "../../src/backends/kind/backend.js";
+import { KindBackend, pid1ViaCrictl } from "../../src/backends/kind/backend.js";
 import { KindCluster } from "../../src/backends/kind/cluster.js";
 import { checkFixedTag, loadImages, normalizeRef } from "../../src/backends/kind/images.js";
 import { CommandError, type CommandRunner } from "../../src/k8s/command.js";
+import { KIND_NODE_PORTS } from "../../src/k8s/node-ports.js";
 import { PrerequisiteError, UsageError } from "../../src/util/errors.js";
 
 const KUBECONFIG = `apiVersion: v1
@@ -30,6 +31,8 @@ function fakeRunner(world: {
   docker?: boolean | "daemon-down";
   nodesRunning?: boolean;
   portMapped?: boolean;
+  /** NodePorts the control plane publishes on 127.0.0.1 (default: kind-config.yaml's 30080-30087). */
+  published?: number[];
   crictl?: Record<string, Array<{ id: string; repoTags: string[] }>>;
   images?: Record<string, string>;
 }) {
@@ -67,8 +70,9 @@ function fakeRunner(world: {
         return { stdout: `/ge-control-plane ${running}\n/ge-worker ${running}`, stderr: "" };
       }
       if (a === "port") {
-        if (world.portMapped ?? true) return { stdout: "127.0.0.1:30080\n", stderr: "" };
-        throw new CommandError(file, args, 1, "Error: No public port '30080/tcp' published");
+        const ports = (world.portMapped ?? true) ? (world.published ?? [...KIND_NODE_PORTS]) : [];
+        const lines = ["6443/tcp -> 127.0.0.1:41283", ...ports.map((p) => `${p}/tcp -> 127.0.0.1:${p}`)];
+        return { stdout: `${lines.join("\n")}\n`, stderr: "" };
       }
       if (a === "image" && args[1] === "inspect") {
         const ref = args.at(-1) ?? "";
@@ -149,6 +153,25 @@ describe("kind cluster lifecycle", () => {
     await expect(
       new KindCluster({ name: "ge", run: fakeRunner({ clusters: ["ge"], portMapped: false }).run }).ensure(),
     ).rejects.toThrow(/does not publish NodePort 30080 on 127\.0\.0\.1/);
+  });
+
+  it("runs one scenario per NodePort the cluster publishes; a cluster from an older kind-config.yaml: one at a time", async () => {
+    const full = new KindBackend({ name: "ge", run: fakeRunner({ clusters: ["ge"] }).run });
+    expect(await full.concurrency()).toEqual({
+      max: 8,
+      why: "one NodePort per scenario: 30080-30087 (kind-config.yaml)",
+    });
+    const old = new KindBackend({ name: "ge", run: fakeRunner({ clusters: ["ge"], published: [30080] }).run });
+    expect(await old.concurrency()).toEqual({
+      max: 1,
+      why:
+        'kind cluster "ge" publishes only NodePort 30080 of 30080-30087 on 127.0.0.1 (created from an older ' +
+        "kind-config.yaml): 1 scenario(s) at a time; recreate it from kind-config.yaml (kind delete cluster --name ge) to run up to 8",
+    });
+    const some = new KindBackend({ name: "ge", run: fakeRunner({ clusters: ["ge"], published: [30080, 30081] }).run });
+    expect((await some.concurrency()).max).toBe(2);
+    // Reading the mapping creates nothing and deletes nothing.
+    expect(await old.close()).toEqual({ deleted: false, reason: 'cluster "ge" was not created by this run' });
   });
 
   it("says what to install when kind or Docker is missing, or to start Docker", async () => {

@@ -310,6 +310,66 @@ describe.skipIf(!ROOT)("recorded on kind v1.20.2: shell-form image, no preStop",
   });
 });
 
+describe.skipIf(!ROOT)(
+  "recorded on kind v1.20.2: when the disruption's wait may end (the window closes on evidence)",
+  () => {
+    /** Replays the entries in arrival order; the first arrival time at which `ended(builder)` holds. */
+    function firstWhen(
+      rec: Recording,
+      withRuntime: boolean,
+      ended: (b: TimelineBuilder) => boolean,
+    ): number | undefined {
+      const b = new TimelineBuilder({ container: "app", eventsSince: Date.parse(rec.meta.loadStartedAt) - 10_000 });
+      const entries = [...rec.entries, ...(withRuntime ? rec.runtime : [])].sort((a, z) => a.receivedAt - z.receivedAt);
+      let called = false;
+      for (const e of entries) {
+        if (!called && e.receivedAt >= rec.t0) {
+          b.deleteCalled(rec.meta.deleted.pod, rec.t0);
+          called = true;
+        }
+        b.push(e);
+        if (called && ended(b)) return e.receivedAt;
+      }
+      return undefined;
+    }
+
+    for (const name of ["exec-form-prestop-sleep-3", "shell-form-no-prestop"]) {
+      it(`${name}: at containerd's exit record (or the API's terminated state), ~10 s before the pod object goes`, () => {
+        const rec = loadRecording(name);
+        const pod = rec.meta.deleted.pod;
+        const exitSeen = firstWhen(rec, true, (b) => b.hasExited(pod)) ?? Number.NaN;
+        const apiSeen = firstWhen(rec, false, (b) => b.hasExited(pod)) ?? Number.NaN;
+        const gone = firstWhen(rec, true, (b) => b.isGone(pod)) ?? Number.NaN;
+        // containerd's record arrives within ~0.1 s of the exit itself.
+        expect(exitSeen - rec.containerdExitAt).toBeGreaterThanOrEqual(0);
+        expect(exitSeen - rec.containerdExitAt).toBeLessThan(150);
+        // Without it, the API's terminated state (the kubelet's next status sync) ends the wait, within ~1 s.
+        expect(apiSeen - rec.containerdExitAt).toBeGreaterThan(0);
+        expect(apiSeen - rec.containerdExitAt).toBeLessThan(1500);
+        // The pod object's deletion: ~10 s later on 1.20 — what every run used to wait for.
+        expect((gone - exitSeen) / 1000).toBeGreaterThan(3.5);
+        // The app's own exit line never ends the wait by itself (the container may outlive it): where the app
+        // logs one (exec-form), it arrived before the API's word, and the wait went on until that.
+        const appExit = firstWhen(rec, false, (b) => !!b.outcomes([pod])[0]?.processes.some((p) => p.exit));
+        if (name.startsWith("exec-form")) expect(appExit).toBeLessThan(apiSeen);
+        else expect(appExit).toBeUndefined();
+        // The evidence final() waits for (the API's report) is in by then.
+        expect(firstWhen(rec, true, (b) => b.apiReportedExit(pod))).toBe(apiSeen);
+      });
+    }
+
+    it("readiness from the pod watch: both pods Ready before the delete; the victim drops out at the delete", () => {
+      const rec = loadRecording("exec-form-prestop-sleep-3");
+      const b = new TimelineBuilder({ container: "app" });
+      const before = rec.entries.filter((e) => e.receivedAt < rec.t0).sort((a, z) => a.receivedAt - z.receivedAt);
+      for (const e of before) b.push(e);
+      expect(b.readyPods().sort()).toEqual([rec.meta.deleted.pod, rec.meta.otherPod.pod].sort());
+      b.deleteCalled(rec.meta.deleted.pod, rec.t0);
+      expect(b.readyPods()).toEqual([rec.meta.otherPod.pod]);
+    });
+  },
+);
+
 // ---------------------------------------------------------------------------------------------
 // Shapes of newer servers and of the current sample app.
 

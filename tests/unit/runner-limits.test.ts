@@ -5,7 +5,13 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Backend, Deployment, DisruptionOutcome } from "../../src/backends/backend.js";
-import { IN_FLIGHT_SETTLE_MS, runScenario, timeLimits } from "../../src/runner/run.js";
+import {
+  IN_FLIGHT_SETTLE_MS,
+  runScenario,
+  settleOutstanding,
+  timeLimits,
+  WINDOW_MARGIN_MS,
+} from "../../src/runner/run.js";
 import { parseScenario } from "../../src/scenario/load.js";
 import { handleInterrupt, resetInterruptForTests } from "../../src/util/cleanup.js";
 
@@ -170,5 +176,73 @@ describe("runScenario: named limits and interruptions", () => {
     const r = await runScenario(loaded, { backend, resolveImage });
     expect(r.error).toBe("interrupted by SIGINT");
     expect(r.image).toBeUndefined();
+  });
+});
+
+describe("runScenario: the window closes on the disruption's end, late evidence after it, phases", () => {
+  it("keeps the settle margin after disrupt() resolves, then asks the backend for the final outcomes before judging", async () => {
+    const backend = new FakeBackend();
+    const pod = (notes: string[]) => ({
+      pod: "p0",
+      pid1Cmdline: "node /app/server.js",
+      deleteAt: Date.now(),
+      sigkilled: false,
+      processes: [],
+      notes,
+    });
+    let disruptEnded = 0;
+    let finalAt = 0;
+    backend.disrupt = async () => {
+      disruptEnded = Date.now();
+      return {
+        pods: [pod(["early"])],
+        final: async () => {
+          finalAt = Date.now();
+          return [{ ...pod(["final"]), goneAt: Date.now() }];
+        },
+      };
+    };
+    const lines: string[] = [];
+    const started = Date.now();
+    const r = await runScenario(loaded, { backend, resolveImage, onProgress: (l) => lines.push(l) });
+    expect(r.load?.endedAt).toBeGreaterThanOrEqual(disruptEnded + WINDOW_MARGIN_MS - 5);
+    expect(finalAt).toBeGreaterThanOrEqual(r.load?.endedAt ?? Number.POSITIVE_INFINITY);
+    expect(r.pods.map((p) => p.notes)).toEqual([["final"]]);
+    expect(lines.some((l) => l.includes("disrupted pod(s) ended (containers exited, or gone): p0"))).toBe(true);
+    // Every phase measured, and together they are the run.
+    const ph = r.phases ?? {};
+    for (const k of ["setupMs", "loadWindowMs", "evidenceMs", "teardownMs"] as const)
+      expect(ph[k]).toBeGreaterThanOrEqual(0);
+    const sum = (ph.setupMs ?? 0) + (ph.loadWindowMs ?? 0) + (ph.evidenceMs ?? 0) + (ph.teardownMs ?? 0);
+    expect(Math.abs(r.durationMs - sum)).toBeLessThan(100);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(r.durationMs);
+  });
+});
+
+describe("settleOutstanding: requests sent before the settle margin ended are counted, not left in flight", () => {
+  const rec = (sentAt: number, at: number) => ({ sentAt, at, ok: false });
+  it("returns at once when every request sent by then has settled", async () => {
+    const records = [rec(1, 2), rec(5, 9), rec(12, 13)];
+    const t0 = Date.now();
+    const r = await settleOutstanding(() => records, 10, 2, Date.now() + 5000, new AbortController().signal);
+    expect(r).toEqual({ left: 0 });
+    expect(Date.now() - t0).toBeLessThan(50);
+  });
+
+  it("waits for one that fails late (a connection routed to a pod whose network was gone times out)", async () => {
+    const records = [rec(1, 2)];
+    setTimeout(() => records.push(rec(8, Date.now())), 300);
+    const t0 = Date.now();
+    const r = await settleOutstanding(() => records, 10, 2, Date.now() + 5000, new AbortController().signal, 20);
+    expect(r).toEqual({ left: 0 });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+    expect(Date.now() - t0).toBeLessThan(1000);
+  });
+
+  it("gives up at the deadline (the request timeout), saying how many are still unanswered", async () => {
+    const t0 = Date.now();
+    const r = await settleOutstanding(() => [rec(1, 2)], 10, 3, Date.now() + 200, new AbortController().signal, 20);
+    expect(r).toEqual({ left: 2 });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(195);
   });
 });

@@ -13,6 +13,7 @@ import { type CommandRunner, execaRunner } from "../../k8s/command.js";
 import { KubernetesDriver } from "../../k8s/driver.js";
 import { loadJobNamespace, loadJobTiming, type RunningLoadJob, startLoadJob } from "../../k8s/load-job.js";
 import { DEFAULT_NODE_PORT, namespaceName, SERVICE_NAME } from "../../k8s/manifests.js";
+import { formatPorts } from "../../k8s/node-ports.js";
 import { type LoadHooks, startLoad as startLocalLoad } from "../../load/generator.js";
 import type { LoadResult } from "../../load/types.js";
 import type { EventSink } from "../../observe/events.js";
@@ -60,8 +61,14 @@ export interface ExistingClusterOptions {
   target?: { host: string; port: number };
   /** in-cluster: the load Job's image and limits. */
   inCluster?: InClusterLoadOptions;
-  /** NodePort given to the Service (default 30080). */
+  /** NodePort given to the Service (default 30080) when nodePorts is not given. */
   nodePort?: number;
+  /**
+   * NodePorts the runs' Services may claim, one per scenario running at once (--node-ports). With more
+   * than one and load from this machine, each run's load goes to <target host>:<its NodePort> (NodePorts
+   * published 1:1 on this machine, as Docker Desktop does), so target's port must be one of them.
+   */
+  nodePorts?: readonly number[];
   serviceType?: "NodePort" | "LoadBalancer";
   /** Must be true: this backend creates a namespace, deletes pods and the namespace. */
   allowMutations: boolean;
@@ -113,6 +120,18 @@ export function validateExistingOptions(o: ExistingClusterOptions): void {
   if (!Number.isInteger(o.target.port) || o.target.port < 1 || o.target.port > 65535) {
     throw new UsageError(`invalid Service port ${o.target.port}`);
   }
+  const ports = nodePortsOf(o);
+  if (ports.length > 1 && !ports.includes(o.target.port)) {
+    throw new UsageError(
+      `--address ${o.target.host}:${o.target.port} with --node-ports ${formatPorts(ports)}: each run's load goes to ` +
+        `${o.target.host}:<its NodePort>, so the address's port must be one of them (e.g. ${o.target.host}:${ports[0]})`,
+    );
+  }
+}
+
+/** The NodePorts runs may claim: nodePorts, else [nodePort], else [30080]. */
+export function nodePortsOf(o: Pick<ExistingClusterOptions, "nodePort" | "nodePorts">): number[] {
+  return o.nodePorts && o.nodePorts.length > 0 ? [...o.nodePorts] : [o.nodePort ?? DEFAULT_NODE_PORT];
 }
 
 /** Loads the kubeconfig and switches to the named context (an error lists the ones that exist). */
@@ -181,18 +200,29 @@ export class ExistingClusterBackend implements Backend {
 
   private getDriver(): KubernetesDriver {
     if (!this.kc) throw new Error("existing backend: prepare() must run before deploy()");
-    const nodePort = this.o.nodePort ?? DEFAULT_NODE_PORT;
+    const nodePorts = nodePortsOf(this.o);
     const target = this.o.target;
+    // One NodePort: the address is wherever the user routes it. Several: <host>:<the run's NodePort>.
+    const targetFor = (nodePort: number) =>
+      target && nodePorts.length > 1
+        ? { host: target.host, port: nodePort }
+        : (target ?? { host: "127.0.0.1", port: 0 });
     this.driver ??= new KubernetesDriver({
       backend: "existing",
       kc: this.kc,
       // in-cluster: nothing answers on this machine; the load Job checks the Service from inside.
       target: target ?? { host: "127.0.0.1", port: 0 },
+      targetFor,
       checkReachable: target !== undefined,
-      trafficPath: target
-        ? `${target.host}:${target.port} → (user-provided route) → Service ${this.o.serviceType ?? "NodePort"} ${nodePort} → kube-proxy → a ready pod`
-        : `load Job in the cluster → Service app (cluster DNS) → kube-proxy → a ready pod`,
-      nodePort,
+      trafficPath: "",
+      trafficPathFor: (nodePort) => {
+        const t = targetFor(nodePort);
+        return target
+          ? `${t.host}:${t.port} → (user-provided route) → Service ${this.o.serviceType ?? "NodePort"} ${nodePort} → kube-proxy → a ready pod`
+          : `load Job in the cluster → Service app (cluster DNS) → kube-proxy → a ready pod`;
+      },
+      nodePort: nodePorts[0] as number,
+      nodePorts,
       serviceType: this.o.serviceType,
       imageFor: (image) => {
         const ref = this.pushed.get(image.ref);
@@ -266,7 +296,10 @@ export class ExistingClusterBackend implements Backend {
     return this.getDriver().disrupt(deployment, disruption, plan);
   }
 
-  /** Also removes the load Job: its namespace carries the run's labels like the app's. */
+  /**
+   * Also removes the load Job: its namespace carries the run's labels like the app's. Resolves once the
+   * Service is deleted and the namespaces' deletion is under way (drain() waits for the rest).
+   */
   async teardown(deployment: Deployment | undefined, runId: string): Promise<void> {
     this.loadJobs.get(runId)?.close();
     this.loadJobs.delete(runId);
@@ -274,10 +307,25 @@ export class ExistingClusterBackend implements Backend {
     await this.getDriver().teardown(deployment, runId);
   }
 
-  /** Stops watches and log streams. The cluster itself is never touched beyond the run's namespaces. */
+  /** Every namespace torn down so far gone (each wait bounded). */
+  async drain(): Promise<void> {
+    await this.driver?.drain();
+  }
+
+  /** One scenario per NodePort (--node-ports). */
+  async concurrency(): Promise<{ max: number; why: string }> {
+    const ports = nodePortsOf(this.o);
+    return { max: ports.length, why: `one NodePort per scenario: ${formatPorts(ports)} (--node-ports)` };
+  }
+
+  /**
+   * Waits for the namespaces still being deleted, stops watches and log streams. The cluster itself is
+   * never touched beyond the run's namespaces.
+   */
   async close(): Promise<void> {
     for (const job of this.loadJobs.values()) job.close();
     this.loadJobs.clear();
+    await this.drain();
     this.driver?.stopAll();
   }
 }

@@ -1,6 +1,7 @@
 // The kind backend: a real Kubernetes (kind) on this machine's Docker engine. Load reaches the pods
-// the way Service traffic does: 127.0.0.1:30080 → Docker's port mapping → the control-plane node's
+// the way Service traffic does: 127.0.0.1:<NodePort> → Docker's port mapping → the control-plane node's
 // NodePort → kube-proxy → a ready pod on any node (never port-forward, which bypasses the Service).
+// Every run claims one NodePort of those kind-config.yaml publishes (30080-30087): runs may overlap.
 import type { KubeConfig } from "@kubernetes/client-node";
 import {
   type CrictlContainer,
@@ -19,7 +20,7 @@ import {
   type Pid1Request,
   pid1ViaExec,
 } from "../../k8s/driver.js";
-import { DEFAULT_NODE_PORT } from "../../k8s/manifests.js";
+import { formatPorts } from "../../k8s/node-ports.js";
 import type { EventSink } from "../../observe/events.js";
 import type { TrafficAttribution } from "../../observe/exercise-types.js";
 import type { Disruption, Scenario } from "../../scenario/schema.js";
@@ -134,6 +135,8 @@ export class KindBackend implements Backend {
   private readonly run: CommandRunner;
   private kc?: KubeConfig;
   private driver?: KubernetesDriver;
+  /** NodePort → port on 127.0.0.1, as the cluster publishes them (after prepare or concurrency). */
+  private published?: Map<number, number>;
 
   constructor(private readonly o: KindBackendOptions = {}) {
     this.run = o.run ?? execaRunner;
@@ -144,8 +147,41 @@ export class KindBackend implements Backend {
     return this.cluster.preflight();
   }
 
+  /**
+   * One scenario per NodePort the cluster publishes on 127.0.0.1 (kind-config.yaml: 30080-30087). A
+   * cluster made from an older kind-config.yaml publishes 30080 only: one at a time, and why.
+   */
+  async concurrency(): Promise<{ max: number; why: string }> {
+    await this.cluster.ensure();
+    const ports = await this.publishedPorts();
+    const wanted = this.cluster.wantedPorts;
+    if (ports.size < wanted.length) {
+      return {
+        max: ports.size,
+        why:
+          `kind cluster "${this.cluster.name}" publishes only NodePort ${formatPorts([...ports.keys()])} of ` +
+          `${formatPorts(wanted)} on 127.0.0.1 (created from an older kind-config.yaml): ${ports.size} scenario(s) ` +
+          `at a time; recreate it from kind-config.yaml (kind delete cluster --name ${this.cluster.name}) to run up to ${wanted.length}`,
+      };
+    }
+    return { max: ports.size, why: `one NodePort per scenario: ${formatPorts([...ports.keys()])} (kind-config.yaml)` };
+  }
+
+  private async publishedPorts(): Promise<Map<number, number>> {
+    this.published ??= await this.cluster.publishedPorts();
+    if (this.published.size === 0) {
+      this.published = undefined;
+      throw new Error(
+        `kind cluster "${this.cluster.name}" publishes none of the NodePorts ${formatPorts(this.cluster.wantedPorts)} ` +
+          "on 127.0.0.1: create it from kind-config.yaml",
+      );
+    }
+    return this.published;
+  }
+
   async prepare(images: ResolvedImage[]): Promise<void> {
     await this.cluster.ensure();
+    await this.publishedPorts();
     this.kc ??= await this.cluster.kubeconfig();
     const nodes = await this.cluster.nodes();
     await loadImages(
@@ -158,9 +194,11 @@ export class KindBackend implements Backend {
   }
 
   private getDriver(): KubernetesDriver {
-    if (!this.kc) throw new Error("kind backend: prepare() must run before deploy()");
+    if (!this.kc || !this.published) throw new Error("kind backend: prepare() must run before deploy()");
     const kc = this.kc;
-    const port = this.o.nodePort ?? DEFAULT_NODE_PORT;
+    const published = this.published;
+    const hostPort = (nodePort: number) => published.get(nodePort) ?? nodePort;
+    const nodePorts = [...published.keys()];
     const readers: KindPodReaders = {
       run: this.run,
       execPid1: (req) => pid1ViaExec(kc, req),
@@ -169,11 +207,14 @@ export class KindBackend implements Backend {
     this.driver ??= new KubernetesDriver({
       backend: "kind",
       kc,
-      target: { host: "127.0.0.1", port },
-      trafficPath:
-        `127.0.0.1:${port} → Docker port mapping → kind node ${this.cluster.name}-control-plane:${port} (NodePort) ` +
-        "→ kube-proxy (externalTrafficPolicy Cluster) → a ready pod on any node",
-      nodePort: port,
+      target: { host: "127.0.0.1", port: hostPort(nodePorts[0] as number) },
+      targetFor: (nodePort) => ({ host: "127.0.0.1", port: hostPort(nodePort) }),
+      trafficPath: "",
+      trafficPathFor: (nodePort) =>
+        `127.0.0.1:${hostPort(nodePort)} → Docker port mapping → kind node ${this.cluster.name}-control-plane:${nodePort} ` +
+        "(NodePort) → kube-proxy (externalTrafficPolicy Cluster) → a ready pod on any node",
+      nodePort: nodePorts[0] as number,
+      nodePorts,
       readPid1: (req) => readLivePid1(readers, req),
       inspectProcesses: (req) => inspectOnKind(readers, req),
       readEstablished: (req, port) => {
@@ -218,17 +259,25 @@ export class KindBackend implements Backend {
     return this.driver?.trafficAttribution(deployment.runId);
   }
 
+  /** Resolves once the Service is deleted and the namespace's deletion is under way (drain() waits for it). */
   async teardown(deployment: Deployment | undefined, runId: string): Promise<void> {
     // Nothing was deployed if prepare never got a kubeconfig.
-    if (!this.kc) return;
+    if (!this.kc || !this.published) return;
     await this.getDriver().teardown(deployment, runId);
   }
 
+  /** Every namespace torn down so far gone (each wait bounded). */
+  async drain(): Promise<void> {
+    await this.driver?.drain();
+  }
+
   /**
-   * Ends the backend: stops watches and deletes the cluster if this run created it and keep was not
-   * asked. Call once, after the last scenario.
+   * Ends the backend: waits for the namespaces still being deleted (not when the cluster itself goes),
+   * stops watches and deletes the cluster if this run created it and keep was not asked. Call once,
+   * after the last scenario.
    */
   async close(): Promise<TeardownResult> {
+    if (!this.cluster.deletedAtTeardown) await this.drain();
     this.driver?.stopAll();
     return this.cluster.teardown();
   }

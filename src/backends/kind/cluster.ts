@@ -1,6 +1,7 @@
 // The kind cluster's lifecycle through the `kind` CLI (argument arrays, injectable runner):
 // - reuse a cluster of the configured name when one exists (fast path), after checking its nodes run
-//   and that it maps the NodePort to 127.0.0.1 like kind-config.yaml does;
+//   and that it maps NodePorts to 127.0.0.1 like kind-config.yaml does (30080-30087, one per scenario
+//   running at once; a cluster made from an older kind-config.yaml maps 30080 only: one at a time);
 // - else create it from kind-config.yaml and remember that THIS run created it;
 // - at teardown delete it only if this run created it and keep was not asked for. A cluster this run
 //   did not create is never deleted.
@@ -8,7 +9,7 @@
 import { fileURLToPath } from "node:url";
 import { KubeConfig } from "@kubernetes/client-node";
 import { CommandError, type CommandRunner, execaRunner, isMissingBinary } from "../../k8s/command.js";
-import { DEFAULT_NODE_PORT } from "../../k8s/manifests.js";
+import { formatPorts, KIND_NODE_PORTS } from "../../k8s/node-ports.js";
 import { PrerequisiteError } from "../../util/errors.js";
 
 export const DEFAULT_CLUSTER_NAME = "graceful-e2e";
@@ -30,7 +31,8 @@ export interface KindClusterOptions {
   nodeImage?: string;
   /** `kind create cluster --wait` */
   waitSeconds?: number;
-  nodePort?: number;
+  /** The NodePorts to use, one per scenario at once (default KIND_NODE_PORTS, as kind-config.yaml maps them). */
+  nodePorts?: readonly number[];
   run?: CommandRunner;
   log?: (line: string) => void;
 }
@@ -40,10 +42,24 @@ export interface TeardownResult {
   reason: string;
 }
 
+/**
+ * `docker port <node>` output → NodePort → port on this machine, for the NodePorts published on the
+ * loopback address (127.0.0.1, localhost, ::1). Lines look like "30080/tcp -> 127.0.0.1:30080".
+ */
+export function parsePublishedPorts(text: string): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const line of text.split("\n")) {
+    const m = /^\s*(\d+)\/tcp\s*->\s*(127\.0\.0\.1|localhost|\[::1\]|::1):(\d+)\s*$/.exec(line);
+    if (m?.[1] && m[3] && !out.has(Number(m[1]))) out.set(Number(m[1]), Number(m[3]));
+  }
+  return out;
+}
+
 export class KindCluster {
   readonly name: string;
   private readonly run: CommandRunner;
   private ensured?: Promise<{ created: boolean }>;
+  private published?: Map<number, number>;
   /** True only when this process ran `kind create cluster` successfully. */
   private createdByUs = false;
 
@@ -54,6 +70,36 @@ export class KindCluster {
 
   get created(): boolean {
     return this.createdByUs;
+  }
+
+  /** teardown() will delete the cluster (this run created it and keep was not asked). */
+  get deletedAtTeardown(): boolean {
+    return this.createdByUs && !this.o.keep;
+  }
+
+  /** The NodePorts this harness uses on a cluster (kind-config.yaml's range). */
+  get wantedPorts(): readonly number[] {
+    return this.o.nodePorts ?? KIND_NODE_PORTS;
+  }
+
+  /**
+   * The wanted NodePorts the control-plane node publishes on 127.0.0.1 → their port on this machine
+   * (after ensure()). Read once per process.
+   */
+  async publishedPorts(knownNodes?: string[]): Promise<Map<number, number>> {
+    if (this.published) return this.published;
+    const nodes = knownNodes ?? (await this.nodes());
+    const controlPlane = nodes.find((n) => n.endsWith("-control-plane")) ?? nodes[0] ?? "";
+    let text = "";
+    try {
+      text = (await this.run("docker", ["port", controlPlane])).stdout;
+    } catch {
+      text = "";
+    }
+    const all = parsePublishedPorts(text);
+    const wanted = new Map([...all].filter(([port]) => this.wantedPorts.includes(port)).sort(([a], [b]) => a - b));
+    if (wanted.size > 0) this.published = wanted;
+    return wanted;
   }
 
   /** Checks Docker and kind, then reuses or creates the cluster. Memoized: once per process. */
@@ -138,18 +184,13 @@ export class KindCluster {
           `(kind delete cluster --name ${this.name}); graceful-e2e never deletes a cluster it did not create`,
       );
     }
-    const port = this.o.nodePort ?? DEFAULT_NODE_PORT;
-    const controlPlane = nodes.find((n) => n.endsWith("-control-plane")) ?? nodes[0] ?? "";
-    let mapped = "";
-    try {
-      mapped = (await this.run("docker", ["port", controlPlane, `${port}/tcp`])).stdout;
-    } catch {
-      mapped = "";
-    }
-    if (!/127\.0\.0\.1:\d+/.test(mapped) && !/localhost:\d+/.test(mapped)) {
+    const published = await this.publishedPorts(nodes);
+    if (published.size === 0) {
+      const wanted = this.wantedPorts;
       throw new Error(
-        `kind cluster "${this.name}" exists but does not publish NodePort ${port} on 127.0.0.1 ` +
-          "(it was not created from kind-config.yaml). Use another cluster name, or delete that cluster yourself.",
+        `kind cluster "${this.name}" exists but does not publish NodePort ${wanted[0]} on 127.0.0.1 ` +
+          `(nor any other of ${formatPorts(wanted)}: it was not created from kind-config.yaml). Use another ` +
+          "cluster name, or delete that cluster yourself.",
       );
     }
   }

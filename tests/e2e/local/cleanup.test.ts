@@ -139,14 +139,14 @@ describe("a signal tears down what the run started", () => {
       fixture: "exec-form-prestop-sleep",
       marker: /disruption: delete/,
       delayMs: 800,
-      before: /disrupted pod\(s\) gone/,
+      before: /disrupted pod\(s\) ended/,
     },
     {
       phase: "SIGINT while waiting out the grace period of an image that ignores SIGTERM",
       fixture: "shell-form-prestop-sleep",
       marker: /disruption: delete/,
       delayMs: 4000,
-      before: /disrupted pod\(s\) gone/,
+      before: /disrupted pod\(s\) ended/,
     },
     {
       phase: "SIGTERM under load",
