@@ -4,7 +4,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { LineSpawner } from "../../src/backends/kind/conntrack-stream.js";
 import {
   ContainerdEvents,
   CTR_PID_MARK,
@@ -12,6 +11,7 @@ import {
   parseContainerdEventLine,
   parseGoTime,
 } from "../../src/backends/kind/containerd-events.js";
+import type { LineSpawner } from "../../src/backends/kind/node-command.js";
 import type { CommandRunner } from "../../src/k8s/command.js";
 import type { RecordedRuntimeEvent } from "../../src/k8s/timeline-from-watch.js";
 

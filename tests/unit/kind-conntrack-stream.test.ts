@@ -4,12 +4,11 @@ import { describe, expect, it } from "vitest";
 import {
   ConntrackStream,
   conntrackEventArgs,
-  execaLineSpawner,
   explainConntrackFailure,
-  type LineSpawner,
   PID_MARK,
   streamCommand,
 } from "../../src/backends/kind/conntrack-stream.js";
+import { execaLineSpawner, type LineSpawner } from "../../src/backends/kind/node-command.js";
 import { CommandError, type CommandRunner } from "../../src/k8s/command.js";
 import { routedConnections } from "../../src/k8s/conntrack.js";
 

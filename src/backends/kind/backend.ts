@@ -26,9 +26,10 @@ import type { TrafficAttribution } from "../../observe/exercise-types.js";
 import type { Disruption, Scenario } from "../../scenario/schema.js";
 import type { Backend, Deployment, DisruptionOutcome, DisruptionPlan, ResolvedImage } from "../backend.js";
 import { KindCluster, type KindClusterOptions, type TeardownResult } from "./cluster.js";
-import { ConntrackStream, type LineSpawner } from "./conntrack-stream.js";
+import { ConntrackStream } from "./conntrack-stream.js";
 import { ContainerdEvents } from "./containerd-events.js";
 import { loadImages } from "./images.js";
+import type { LineSpawner } from "./node-command.js";
 
 export interface KindBackendOptions extends KindClusterOptions {
   readyTimeoutMs?: number;

@@ -15,8 +15,6 @@
 //      kills that PID in the node, then the local client.
 // A node where step 1 fails (conntrack missing, not permitted, node stopped) gets a note; when no node
 // can be read the feed is unavailable and the run has no connection attribution.
-import { createInterface } from "node:readline";
-import { execa } from "execa";
 import { CommandError, type CommandRunner, execaRunner, isMissingBinary } from "../../k8s/command.js";
 import {
   type ConntrackEvent,
@@ -24,6 +22,7 @@ import {
   parseConntrackLine,
   parseConntrackOutput,
 } from "../../k8s/conntrack.js";
+import { execaLineSpawner, type LineSpawner, NodeCommand, nodeCommandArgs } from "./node-command.js";
 
 /** First line the node-side shell prints: "<mark> <pid>". */
 export const PID_MARK = "graceful-e2e-conntrack-pid";
@@ -51,45 +50,8 @@ export function conntrackEventArgs(nodePort: number): string[] {
 
 /** The full argv of the streaming `docker exec` for one node. */
 export function streamCommand(node: string, nodePort: number): { file: string; args: string[] } {
-  return {
-    file: "docker",
-    args: ["exec", node, "sh", "-c", `echo "${PID_MARK} $$"; exec "$@"`, "sh", ...conntrackEventArgs(nodePort)],
-  };
+  return nodeCommandArgs(node, PID_MARK, conntrackEventArgs(nodePort));
 }
-
-/** A started long-lived process whose output arrives line by line. */
-export interface LineProcess {
-  /** Resolves when the process has ended (never rejects). */
-  readonly exited: Promise<{ exitCode?: number; signal?: string; errorCode?: string }>;
-  kill(): void;
-}
-
-export type LineSpawner = (
-  file: string,
-  args: readonly string[],
-  on: { stdout(line: string): void; stderr(line: string): void },
-) => LineProcess;
-
-/** The real spawner: execa with an argument array, output read line by line, never buffered whole. */
-export const execaLineSpawner: LineSpawner = (file, args, on) => {
-  const sub = execa(file, [...args], { stdin: "ignore", reject: false, buffer: false });
-  if (sub.stdout) createInterface({ input: sub.stdout, crlfDelay: Number.POSITIVE_INFINITY }).on("line", on.stdout);
-  if (sub.stderr) createInterface({ input: sub.stderr, crlfDelay: Number.POSITIVE_INFINITY }).on("line", on.stderr);
-  const exited = sub.then(
-    (r) => ({
-      exitCode: r.exitCode,
-      signal: r.signal,
-      errorCode: (r as { code?: string }).code,
-    }),
-    (err: unknown) => ({ errorCode: (err as { code?: string }).code ?? "ERROR" }),
-  );
-  return {
-    exited,
-    kill: () => {
-      sub.kill();
-    },
-  };
-};
 
 export interface ConntrackStreamOptions {
   /** kind node containers (`kind get nodes`). */
@@ -102,16 +64,6 @@ export interface ConntrackStreamOptions {
   startTimeoutMs?: number;
   /** How long stop() waits for a stream to end (default 3 s). */
   stopTimeoutMs?: number;
-}
-
-interface NodeStream {
-  node: string;
-  proc?: LineProcess;
-  pid?: number;
-  ended: boolean;
-  stopping: boolean;
-  stderr: string[];
-  lostEvents: boolean;
 }
 
 /** Why `conntrack -L` could not run on a node, in words. */
@@ -133,13 +85,12 @@ function lastLines(text: string, n = 3): string {
   return text.trim().split("\n").slice(-n).join(" / ") || "no output";
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 /** One `conntrack -E` per node, for one run. */
 export class ConntrackStream implements ConntrackFeed {
   private readonly all: ConntrackEvent[] = [];
   private readonly extra: string[] = [];
-  private readonly streams: NodeStream[] = [];
+  private readonly streams: NodeCommand[] = [];
+  private readonly lostEvents = new Set<string>();
   private readonly run: CommandRunner;
   private readonly spawn: LineSpawner;
   private readonly now: () => number;
@@ -157,10 +108,8 @@ export class ConntrackStream implements ConntrackFeed {
 
   notes(): string[] {
     const out = [...this.extra];
-    for (const s of this.streams) {
-      if (s.lostEvents) {
-        out.push(`conntrack on node ${s.node} lost events (netlink buffer full): some connections may be missing`);
-      }
+    for (const node of this.lostEvents) {
+      out.push(`conntrack on node ${node} lost events (netlink buffer full): some connections may be missing`);
     }
     return out;
   }
@@ -189,64 +138,35 @@ export class ConntrackStream implements ConntrackFeed {
     }
     this.all.push(...parseConntrackOutput(listed, listedAt, node));
 
-    const s: NodeStream = { node, ended: false, stopping: false, stderr: [], lostEvents: false };
-    let firstLine: () => void = () => {};
-    const started = new Promise<void>((resolve) => {
-      firstLine = resolve;
-    });
-    const { file, args } = streamCommand(node, this.o.nodePort);
-    const proc = this.spawn(file, args, {
-      stdout: (line) => {
-        const mark = line.startsWith(PID_MARK) ? /^\S+\s+(\d+)/.exec(line) : null;
-        if (mark) {
-          s.pid = Number(mark[1]);
-          firstLine();
-          return;
-        }
+    const stream = new NodeCommand({
+      node,
+      mark: PID_MARK,
+      argv: conntrackEventArgs(this.o.nodePort),
+      run: this.run,
+      spawn: this.spawn,
+      startTimeoutMs: this.o.startTimeoutMs,
+      stopTimeoutMs: this.o.stopTimeoutMs,
+      onLine: (line) => {
         const e = parseConntrackLine(line, this.now());
         if (e) this.all.push({ ...e, node });
       },
-      stderr: (line) => {
-        if (/ENOBUFS|losing events/i.test(line)) s.lostEvents = true;
-        if (/flow events have been shown/.test(line)) return;
-        s.stderr.push(line);
-        if (s.stderr.length > 20) s.stderr.shift();
+      onStderr: (line) => {
+        if (/ENOBUFS|losing events/i.test(line)) this.lostEvents.add(node);
+      },
+      onEnded: (how, tail) => {
+        this.extra.push(
+          `the conntrack stream on node ${node} ended at ${new Date(this.now()).toISOString()} (${how}: ${tail}): connections after that are missing`,
+        );
       },
     });
-    s.proc = proc;
-    void proc.exited.then((r) => {
-      s.ended = true;
-      firstLine();
-      if (!s.stopping) {
-        const how = r.errorCode ?? (r.signal ? `signal ${r.signal}` : `exit ${r.exitCode ?? "?"}`);
-        this.extra.push(
-          `the conntrack stream on node ${node} ended at ${new Date(this.now()).toISOString()} (${how}: ${lastLines(s.stderr.join("\n"))}): connections after that are missing`,
-        );
-      }
-    });
-    await Promise.race([started, sleep(this.o.startTimeoutMs ?? 5000)]);
-    if (s.ended && s.pid === undefined) return; // the note above says why
-    this.streams.push(s);
+    await stream.start();
+    if (!stream.running) return; // the note above says why
+    this.streams.push(stream);
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await Promise.all(
-      this.streams.map(async (s) => {
-        if (s.ended) return;
-        s.stopping = true;
-        if (s.pid !== undefined) {
-          try {
-            // The shell's builtin kill: no dependency on a kill binary in the node image.
-            await this.run("docker", ["exec", s.node, "sh", "-c", 'kill "$1"', "sh", String(s.pid)]);
-          } catch {
-            // gone already, or the node is: the local client is stopped below either way
-          }
-        }
-        s.proc?.kill();
-        if (s.proc) await Promise.race([s.proc.exited, sleep(this.o.stopTimeoutMs ?? 3000)]);
-      }),
-    );
+    await Promise.all(this.streams.map((s) => s.stop()));
   }
 }

@@ -12,7 +12,7 @@
 import { type CommandRunner, execaRunner } from "../../k8s/command.js";
 import type { RuntimeEventSource } from "../../k8s/driver.js";
 import type { RecordedRuntimeEvent } from "../../k8s/timeline-from-watch.js";
-import { execaLineSpawner, type LineProcess, type LineSpawner } from "./conntrack-stream.js";
+import { execaLineSpawner, type LineSpawner, NodeCommand, nodeCommandArgs } from "./node-command.js";
 
 /** "2026-11-26 19:53:15.559581596 +0000 UTC" → epoch ms (fraction cut to ms). */
 export function parseGoTime(text: string): number | undefined {
@@ -124,11 +124,10 @@ export const CTR_PID_MARK = "graceful-e2e-ctr-events-pid";
  * the node, so stop() kills that PID there.
  */
 export function ctrEventsCommand(node: string): { file: string; args: string[] } {
-  return {
-    file: "docker",
-    args: ["exec", node, "sh", "-c", `echo "${CTR_PID_MARK} $$"; exec "$@"`, "sh", "ctr", "-n", "k8s.io", "events"],
-  };
+  return nodeCommandArgs(node, CTR_PID_MARK, CTR_EVENTS_ARGV);
 }
+
+const CTR_EVENTS_ARGV = ["ctr", "-n", "k8s.io", "events"] as const;
 
 export interface ContainerdEventsOptions {
   /** The kind nodes (Docker container names) to follow. */
@@ -143,20 +142,9 @@ export interface ContainerdEventsOptions {
   stopTimeoutMs?: number;
 }
 
-interface NodeStream {
-  node: string;
-  proc: LineProcess;
-  pid?: number;
-  ended: boolean;
-  stopping: boolean;
-  stderr: string[];
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 /** containerd's task events from every kind node, for the driver (DriverOptions.runtimeEvents). */
 export class ContainerdEvents implements RuntimeEventSource {
-  private readonly streams: NodeStream[] = [];
+  private readonly streams: NodeCommand[] = [];
   private stopped = false;
 
   constructor(private readonly o: ContainerdEventsOptions) {}
@@ -175,70 +163,35 @@ export class ContainerdEvents implements RuntimeEventSource {
   }
 
   private async startNode(node: string, onEntry: (entry: RecordedRuntimeEvent) => void): Promise<void> {
-    const spawn = this.o.spawn ?? execaLineSpawner;
     const now = this.o.now ?? Date.now;
     const origin = `containerd on node ${node}`;
-    let firstLine: () => void = () => {};
-    const started = new Promise<void>((resolve) => {
-      firstLine = resolve;
-    });
-    const { file, args } = ctrEventsCommand(node);
-    const s: Partial<NodeStream> & { node: string; ended: boolean; stopping: boolean; stderr: string[] } = {
+    const stream = new NodeCommand({
       node,
-      ended: false,
-      stopping: false,
-      stderr: [],
-    };
-    const proc = spawn(file, args, {
-      stdout: (line) => {
-        if (line.startsWith(CTR_PID_MARK)) {
-          const m = /^\S+\s+(\d+)/.exec(line);
-          if (m) s.pid = Number(m[1]);
-          firstLine();
-          return;
-        }
+      mark: CTR_PID_MARK,
+      argv: CTR_EVENTS_ARGV,
+      run: this.o.run ?? execaRunner,
+      spawn: this.o.spawn ?? execaLineSpawner,
+      startTimeoutMs: this.o.startTimeoutMs,
+      stopTimeoutMs: this.o.stopTimeoutMs,
+      onLine: (line) => {
         const entry = parseContainerdEventLine(line, origin, now());
         if (entry) onEntry(entry);
       },
-      stderr: (line) => {
-        s.stderr.push(line);
-        if (s.stderr.length > 20) s.stderr.shift();
+      onEnded: (how, tail) => {
+        if (this.stopped) return;
+        this.o.log?.(
+          `containerd events of node ${node} ended (${how}: ${tail}): ` +
+            "container exits from here on come from the app's lines and the API",
+        );
       },
     });
-    const stream: NodeStream = Object.assign(s, { proc });
-    void proc.exited.then((r) => {
-      stream.ended = true;
-      firstLine();
-      if (stream.stopping || this.stopped) return;
-      const how = r.errorCode ?? (r.signal ? `signal ${r.signal}` : `exit ${r.exitCode ?? "?"}`);
-      this.o.log?.(
-        `containerd events of node ${node} ended (${how}: ${stream.stderr.slice(-2).join(" / ") || "no output"}): ` +
-          "container exits from here on come from the app's lines and the API",
-      );
-    });
     this.streams.push(stream);
-    await Promise.race([started, sleep(this.o.startTimeoutMs ?? 5000)]);
+    await stream.start();
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    const run = this.o.run ?? execaRunner;
-    await Promise.all(
-      this.streams.map(async (s) => {
-        if (s.ended) return;
-        s.stopping = true;
-        if (s.pid !== undefined) {
-          try {
-            // The shell's builtin kill: no dependency on a kill binary in the node image.
-            await run("docker", ["exec", s.node, "sh", "-c", 'kill "$1"', "sh", String(s.pid)]);
-          } catch {
-            // gone already, or the node is: the local client is stopped below either way
-          }
-        }
-        s.proc.kill();
-        await Promise.race([s.proc.exited, sleep(this.o.stopTimeoutMs ?? 3000)]);
-      }),
-    );
+    await Promise.all(this.streams.map((s) => s.stop()));
   }
 }
