@@ -35,6 +35,20 @@ export function classifySocketError(code: string | undefined): { kind: FailureKi
   }
 }
 
+/**
+ * Failure kind of an error that ended a request on its own connection (Node's http, http2, ws): Node
+ * reports a server that closed the connection (FIN) before answering as "socket hang up" with code
+ * ECONNRESET — that is a close, not a reset. Everything else by its socket error code.
+ */
+export function classifyRequestError(err: { code?: unknown; message?: string } | undefined): {
+  kind: FailureKind;
+  code?: string;
+} {
+  const code = typeof err?.code === "string" ? err.code : undefined;
+  if (err?.message === "socket hang up") return { kind: "closed", ...(code ? { code } : {}) };
+  return classifySocketError(code);
+}
+
 /** Value of a header in http-parser-js's flat [name, value, name, value, ...] list (first match). */
 export function headerValue(flat: readonly string[] | undefined, name: string): string | undefined {
   if (!flat) return undefined;

@@ -2,7 +2,7 @@
 // Used by the load's stream of fresh short connections and by the warm-up before the disruption:
 // both need "a NEW connection through the Service, which pod took it, and did it get an answer".
 import http from "node:http";
-import { headerValue } from "./accounting.js";
+import { classifyRequestError, headerValue } from "./accounting.js";
 import type { FailureKind } from "./types.js";
 
 export interface FreshRequestTarget {
@@ -29,24 +29,6 @@ export interface FreshRequest {
   /** Ends the request now; `done` then resolves with ok false and no failure: in flight when the window closed. */
   abort(): void;
   readonly aborted: boolean;
-}
-
-/**
- * Classifies an error of a request on its own connection. Node reports a server that closed the
- * connection (FIN) before answering as "socket hang up" with code ECONNRESET: that is a close,
- * not a reset.
- */
-export function classifyFreshError(err: NodeJS.ErrnoException): { kind: FailureKind; code?: string } {
-  if (err.message === "socket hang up") return { kind: "closed", code: err.code };
-  switch (err.code) {
-    case "ECONNRESET":
-    case "EPIPE":
-      return { kind: "reset", code: err.code };
-    case "ECONNREFUSED":
-      return { kind: "refused", code: err.code };
-    default:
-      return { kind: "error", code: err.code ?? "UNKNOWN" };
-  }
 }
 
 export function freshRequest(target: FreshRequestTarget, path: string, timeoutMs: number): FreshRequest {
@@ -98,11 +80,11 @@ export function freshRequest(target: FreshRequestTarget, path: string, timeoutMs
       });
     });
     res.on("error", (err: NodeJS.ErrnoException) => {
-      settle({ sentAt, at: Date.now(), ok: false, status, clientPort, pod, failure: classifyFreshError(err) });
+      settle({ sentAt, at: Date.now(), ok: false, status, clientPort, pod, failure: classifyRequestError(err) });
     });
   });
   req.on("error", (err: NodeJS.ErrnoException) => {
-    settle({ sentAt, at: Date.now(), ok: false, clientPort, failure: classifyFreshError(err) });
+    settle({ sentAt, at: Date.now(), ok: false, clientPort, failure: classifyRequestError(err) });
   });
   req.end();
   return {

@@ -15,7 +15,7 @@
 import http2, { type ClientHttp2Session, type ClientHttp2Stream } from "node:http2";
 import type { LoadOptions } from "../scenario/schema.js";
 import { DEFAULT_STREAMS_PER_CONNECTION } from "../scenario/schema.js";
-import { slowPattern } from "./accounting.js";
+import { classifySocketError, slowPattern } from "./accounting.js";
 import { backoffDelayMs, DEFAULT_BACKOFF } from "./backoff.js";
 import type { LoadHooks, LoadRun, LoadTarget } from "./generator.js";
 import { startProtocolLoad, type Unit, type UnitContext } from "./protocol-run.js";
@@ -56,18 +56,8 @@ export function pathMix(opts: Pick<LoadOptions, "path" | "slowShare" | "slowMs">
 
 /** A socket-level error on a connection, as a failure kind (the streams it ended fail with it). */
 export function connectionFailure(err: NodeJS.ErrnoException | undefined): { kind: FailureKind; code?: string } {
-  const code = err?.code;
-  switch (code) {
-    case undefined:
-      return { kind: "closed" };
-    case "ECONNRESET":
-    case "EPIPE":
-      return { kind: "reset", code };
-    case "ECONNREFUSED":
-      return { kind: "refused", code };
-    default:
-      return { kind: "error", code };
-  }
+  // No socket error at all: the server closed the connection.
+  return err?.code === undefined ? { kind: "closed" } : classifySocketError(err.code);
 }
 
 interface Conn {

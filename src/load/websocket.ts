@@ -13,7 +13,7 @@
 import WebSocket from "ws";
 import type { LoadOptions } from "../scenario/schema.js";
 import { DEFAULT_MESSAGE_INTERVAL_MS } from "../scenario/schema.js";
-import { slowPattern } from "./accounting.js";
+import { classifyRequestError, slowPattern } from "./accounting.js";
 import { backoffDelayMs, DEFAULT_BACKOFF } from "./backoff.js";
 import type { LoadHooks, LoadRun, LoadTarget } from "./generator.js";
 import { urlHost } from "./http2.js";
@@ -35,17 +35,11 @@ export function classifyOpenFailure(
   code?: string | number;
 } {
   if (status !== undefined) return { kind: "non-2xx", code: status };
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (err?.message === "socket hang up") return { kind: "closed", code };
-  switch (code) {
-    case "ECONNRESET":
-    case "EPIPE":
-      return { kind: "reset", code };
-    case "ECONNREFUSED":
-      return { kind: "refused", code };
-    default:
-      return { kind: "error", code: code ?? err?.message ?? "UNKNOWN" };
-  }
+  const failure = classifyRequestError(err);
+  // An error without a code (ws' own "Unexpected server response"...) is named by its message.
+  return failure.kind === "error" && failure.code === "UNKNOWN" && err?.message
+    ? { kind: "error", code: err.message }
+    : failure;
 }
 
 /** The echo's message id, when the echo is one of ours. */

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   BUCKET_MS,
   bucketStart,
+  classifyRequestError,
   classifySocketError,
   countFailuresByKind,
   emptyFailureCounts,
@@ -28,6 +29,16 @@ describe("failure kinds", () => {
     expect(classifySocketError("ECONNREFUSED")).toEqual({ kind: "refused", code: "ECONNREFUSED" });
     expect(classifySocketError("EHOSTUNREACH")).toEqual({ kind: "error", code: "EHOSTUNREACH" });
     expect(classifySocketError(undefined)).toEqual({ kind: "error", code: "UNKNOWN" });
+  });
+
+  it("an error on a request's own connection: 'socket hang up' (a FIN before the answer) is a close, the rest by code", () => {
+    const hangUp = Object.assign(new Error("socket hang up"), { code: "ECONNRESET" });
+    expect(classifyRequestError(hangUp)).toEqual({ kind: "closed", code: "ECONNRESET" });
+    const rst = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
+    expect(classifyRequestError(rst)).toEqual({ kind: "reset", code: "ECONNRESET" });
+    const refused = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+    expect(classifyRequestError(refused)).toEqual({ kind: "refused", code: "ECONNREFUSED" });
+    expect(classifyRequestError(undefined)).toEqual({ kind: "error", code: "UNKNOWN" });
   });
 
   it("counts failures by kind, every kind present", () => {
