@@ -8,6 +8,15 @@ import { join, relative, sep } from "node:path";
 /** Directories of the build context that belong to every style's image. */
 export const SHARED_CONTEXT_DIRS = ["app"] as const;
 
+/**
+ * Other styles' directories a style's Dockerfile copies from: a variant that differs from its
+ * original only in STOPSIGNAL reuses the original's configuration, and is rebuilt when it changes.
+ */
+export const STYLE_CONTEXT_DIRS: Readonly<Record<string, readonly string[]>> = {
+  "nginx-quit": ["nginx"],
+  "apache2-winch": ["apache2"],
+};
+
 export interface ContextHashInput {
   /** The build context: the images/ directory. */
   imagesDir: string;
@@ -20,7 +29,7 @@ export interface ContextHashInput {
 /** Relative (forward-slash) paths of the files hashed for a style, sorted. */
 export async function contextFiles(imagesDir: string, style: string): Promise<string[]> {
   const files: string[] = [];
-  for (const dir of [...SHARED_CONTEXT_DIRS, style]) {
+  for (const dir of [...SHARED_CONTEXT_DIRS, ...(STYLE_CONTEXT_DIRS[style] ?? []), style]) {
     const root = join(imagesDir, dir);
     const st = await lstat(root).catch(() => undefined);
     if (!st?.isDirectory()) throw new Error(`build context directory ${root} is missing`);

@@ -132,6 +132,20 @@ export function buildManifests(input: ManifestInput): Manifests {
   }
   const preStop = preStopHandler(scenario.preStop, scenario.port, input);
   notes.push(...preStop.notes);
+  // Only when the scenario asks: without it the runtime sends the image's STOPSIGNAL (containerd and
+  // CRI-O honour it on every version), and older clusters get exactly the manifest they always got.
+  const stopSignal = scenario.stopSignal;
+  if (stopSignal !== undefined) {
+    notes.push(
+      `lifecycle.stopSignal ${stopSignal} needs Kubernetes 1.33+ with the ContainerStopSignals feature gate (alpha, ` +
+        "KEP-4960) and spec.os.name (set to linux); a server without it does not apply the field, and the " +
+        "runtime then sends the image's STOPSIGNAL (SIGTERM when it has none)",
+    );
+  }
+  const lifecycle = {
+    ...(preStop.handler ? { preStop: preStop.handler } : {}),
+    ...(stopSignal !== undefined ? { stopSignal } : {}),
+  };
 
   const namespace: V1Namespace = { apiVersion: "v1", kind: "Namespace", metadata: { name: ns, labels } };
 
@@ -150,6 +164,8 @@ export function buildManifests(input: ManifestInput): Manifests {
         metadata: { labels: podLabels, annotations: { "graceful-e2e/scenario": scenario.name } },
         spec: {
           terminationGracePeriodSeconds: grace,
+          // The API accepts lifecycle.stopSignal only in a pod that names its OS.
+          ...(stopSignal !== undefined ? { os: { name: "linux" } } : {}),
           // The app never talks to the API server.
           automountServiceAccountToken: false,
           enableServiceLinks: false,
@@ -168,7 +184,7 @@ export function buildManifests(input: ManifestInput): Manifests {
                 successThreshold: 1,
                 timeoutSeconds: 1,
               },
-              ...(preStop.handler ? { lifecycle: { preStop: preStop.handler } } : {}),
+              ...(Object.keys(lifecycle).length > 0 ? { lifecycle } : {}),
             },
           ],
         },

@@ -14,6 +14,15 @@ export const IMAGE_STYLES = [
   "tini",
   "tini-group",
   "no-handler",
+  // Real servers with their own signal semantics (README "Servers, measured").
+  "nginx",
+  "nginx-quit",
+  "apache2",
+  "apache2-winch",
+  "gunicorn",
+  "uvicorn",
+  "go",
+  "go-graceful",
 ] as const;
 export type ImageStyle = (typeof IMAGE_STYLES)[number];
 
@@ -78,6 +87,26 @@ export const ImageSpec = z.union([
   }),
 ]);
 
+/** Linux signal names (`kill -l`), the names a stop signal may have (Docker, containerd, Kubernetes). */
+export const SIGNAL_NAMES = [
+  ...["HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2", "PIPE", "ALRM"],
+  ...["TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF"],
+  ...["WINCH", "IO", "PWR", "SYS", "RTMIN", "RTMAX"],
+  ...Array.from({ length: 15 }, (_, i) => `RTMIN+${i + 1}`),
+  ...Array.from({ length: 14 }, (_, i) => `RTMAX-${14 - i}`),
+].map((n) => `SIG${n}`);
+
+export const StopSignalSpec = z
+  .string()
+  .refine((s) => SIGNAL_NAMES.includes(s), {
+    message: 'a signal name as Kubernetes writes it, e.g. "SIGTERM", "SIGQUIT", "SIGWINCH", "SIGRTMIN+3"',
+  })
+  .describe(
+    "The signal that starts the container's termination instead of the image's STOPSIGNAL (default SIGTERM). " +
+      "local: sent to PID 1; kind/existing: lifecycle.stopSignal, which needs Kubernetes 1.33+ with the " +
+      "ContainerStopSignals feature gate (alpha); without this field the runtime sends the image's STOPSIGNAL.",
+  );
+
 export const PreStopSpec = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("none") }),
   z.strictObject({
@@ -95,39 +124,110 @@ export const PreStopSpec = z.discriminatedUnion("type", [
   }),
 ]);
 
-export const LoadSpec = z.strictObject({
-  connections: z.number().int().min(1).max(500).default(10),
-  /** Minimum load duration; the window is extended until disrupted pods are gone. */
-  durationSeconds: seconds(600).default(10),
-  path: z.string().startsWith("/").default("/"),
-  keepAlive: z.boolean().default(true),
-  /** Share of requests sent to /slow?ms=slowMs instead of path (0..1). */
-  slowShare: z.number().min(0).max(1).default(0),
-  slowMs: z.number().int().min(1).max(60_000).default(500),
-  /** A request with no answer after this long counts as a timeout. */
-  requestTimeoutSeconds: z.number().min(0.1).max(120).default(5),
-  /** Upper bound on requests per second per connection (0 = as fast as possible). */
-  ratePerConnection: z.number().int().min(0).max(100_000).default(0),
-  freshConnectionIntervalMs: z
-    .number()
-    .int()
-    .min(0)
-    .max(10_000)
-    .default(30)
-    .describe(
-      "A new short connection (one request, Connection: close) every this many ms besides the keep-alive " +
-        "connections, so the last new connection routed to a terminating pod is measured on every backend; 0 = none.",
-    ),
-  warmUpSeconds: z
-    .number()
-    .min(0)
-    .max(300)
-    .default(20)
-    .describe(
-      "Before the disruption: at most this long to wait until every ready pod has answered through the Service; " +
-        "the keep-alive connections open after that. 0 = no wait (connections may all land on one pod).",
-    ),
-});
+/** The protocols the load speaks (README "Protocols"). */
+export const LOAD_PROTOCOLS = ["http1", "http2", "grpc", "websocket"] as const;
+export type LoadProtocolName = (typeof LOAD_PROTOCOLS)[number];
+/** load.streamsPerConnection when not given (http2, grpc). */
+export const DEFAULT_STREAMS_PER_CONNECTION = 4;
+/** load.messageIntervalMs when not given (websocket). */
+export const DEFAULT_MESSAGE_INTERVAL_MS = 50;
+
+/** Which protocols each protocol-specific load field applies to, and when a value counts as given. */
+const PROTOCOL_FIELDS: ReadonlyArray<{
+  field: string;
+  protocols: readonly LoadProtocolName[];
+  /** The value the message names ("" = any value). */
+  value: string;
+  given: (v: unknown) => boolean;
+}> = [
+  { field: "streamsPerConnection", protocols: ["http2", "grpc"], value: "", given: (v) => v !== undefined },
+  { field: "retryRefused", protocols: ["http2", "grpc"], value: "", given: (v) => v !== undefined },
+  { field: "messageIntervalMs", protocols: ["websocket"], value: "", given: (v) => v !== undefined },
+  // Fields every protocol has, whose non-default values only http1 implements.
+  { field: "keepAlive", protocols: ["http1"], value: "false ", given: (v) => v === false },
+  { field: "ratePerConnection", protocols: ["http1"], value: "> 0 ", given: (v) => typeof v === "number" && v > 0 },
+];
+
+export const LoadSpec = z
+  .strictObject({
+    protocol: z
+      .enum(LOAD_PROTOCOLS)
+      .default("http1")
+      .describe(
+        "http1: keep-alive HTTP/1.1 (autocannon); http2: cleartext h2c with prior knowledge, connections × " +
+          "streamsPerConnection concurrent streams; grpc: unary graceful.Echo/Say calls (fixtures/proto/graceful.proto) " +
+          "over long-lived channels, connections × streamsPerConnection concurrent calls; websocket: connections " +
+          "long-lived sockets, one message every messageIntervalMs, each echoed.",
+      ),
+    streamsPerConnection: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .optional()
+      .describe(
+        `http2, grpc only: concurrent streams (calls) per connection (channel), each sent again as soon as it ends; default ${DEFAULT_STREAMS_PER_CONNECTION}`,
+      ),
+    retryRefused: z
+      .boolean()
+      .optional()
+      .describe(
+        "http2, grpc only: retry a stream the server refused after its GOAWAY (REFUSED_STREAM: never processed) " +
+          "once on a new stream, as grpc-js does transparently; retries are counted apart. Default true.",
+      ),
+    messageIntervalMs: z
+      .number()
+      .int()
+      .min(1)
+      .max(60_000)
+      .optional()
+      .describe(
+        `websocket only: each socket sends one message every this many ms (echo expected); default ${DEFAULT_MESSAGE_INTERVAL_MS}`,
+      ),
+    connections: z.number().int().min(1).max(500).default(10),
+    /** Minimum load duration; the window is extended until disrupted pods are gone. */
+    durationSeconds: seconds(600).default(10),
+    path: z.string().startsWith("/").default("/"),
+    keepAlive: z.boolean().default(true),
+    /** Share of requests sent to /slow?ms=slowMs instead of path (0..1). */
+    slowShare: z.number().min(0).max(1).default(0),
+    slowMs: z.number().int().min(1).max(60_000).default(500),
+    /** A request with no answer after this long counts as a timeout. */
+    requestTimeoutSeconds: z.number().min(0.1).max(120).default(5),
+    /** Upper bound on requests per second per connection (0 = as fast as possible). */
+    ratePerConnection: z.number().int().min(0).max(100_000).default(0),
+    freshConnectionIntervalMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(10_000)
+      .default(30)
+      .describe(
+        "A new short connection (one request, Connection: close) every this many ms besides the keep-alive " +
+          "connections, so the last new connection routed to a terminating pod is measured on every backend; 0 = none.",
+      ),
+    warmUpSeconds: z
+      .number()
+      .min(0)
+      .max(300)
+      .default(20)
+      .describe(
+        "Before the disruption: at most this long to wait until every ready pod has answered through the Service; " +
+          "the keep-alive connections open after that. 0 = no wait (connections may all land on one pod).",
+      ),
+  })
+  .superRefine((load, ctx) => {
+    for (const rule of PROTOCOL_FIELDS) {
+      if (!rule.given((load as Record<string, unknown>)[rule.field]) || rule.protocols.includes(load.protocol))
+        continue;
+      const why = rule.value === "" ? "" : ": the other protocols' connections are long-lived and unpaced by design";
+      ctx.addIssue({
+        code: "custom",
+        path: [rule.field],
+        message: `${rule.value}only for protocol ${rule.protocols.join(" or ")} (protocol is ${load.protocol})${why}`,
+      });
+    }
+  });
 
 export const DisruptionSpec = z.discriminatedUnion("action", [
   z.strictObject({
@@ -347,6 +447,7 @@ export const ScenarioSpec = z
       .default({}),
     preStop: PreStopSpec.default({ type: "none" }),
     terminationGracePeriodSeconds: seconds(3600).default(30),
+    stopSignal: StopSignalSpec.optional(),
     load: LoadSpec.prefault({}),
     disruption: DisruptionSpec.prefault({ action: "delete" }),
     expectations: ExpectationsSpec.default({}),

@@ -66,6 +66,8 @@ const variants: Array<[string, Partial<ScenarioInput>, { preStopSleep: boolean; 
   ["sleep fallback to exec", { preStop: { type: "sleep", seconds: 5 } }, { preStopSleep: false }],
   ["exec", { preStop: { type: "exec", command: ["/bin/sh", "-c", "sleep 2"] } }, { preStopSleep: true }],
   ["httpGet", { preStop: { type: "httpGet", path: "/drain", port: 9000 } }, { preStopSleep: true }],
+  ["stop signal", { stopSignal: "SIGQUIT", preStop: { type: "sleep", seconds: 2 } }, { preStopSleep: true }],
+  ["stop signal, no preStop", { stopSignal: "SIGWINCH" }, { preStopSleep: true }],
   [
     "env, replicas, long grace",
     { env: { DRAIN_MS: "500", APP_ROLE: "app" }, replicas: 5, terminationGracePeriodSeconds: 90, port: 3000 },
@@ -196,6 +198,49 @@ describe("manifest content", () => {
       externalTrafficPolicy: "Cluster",
       ports: [{ port: 80, targetPort: 3000, nodePort: 30080, protocol: "TCP" }],
     });
+  });
+});
+
+describe("stop signal", () => {
+  it("no stopSignal in the scenario: no lifecycle.stopSignal, no spec.os (older clusters get what they always got)", () => {
+    for (const preStop of [{ type: "none" as const }, { type: "sleep" as const, seconds: 2 }]) {
+      const m = buildManifests({ scenario: scenario({ preStop }), image: IMAGE, runId: RUN_ID, preStopSleep: true });
+      const pod = m.deployment.spec?.template.spec;
+      expect(pod?.os).toBeUndefined();
+      expect(pod?.containers[0]?.lifecycle?.stopSignal).toBeUndefined();
+      expect(m.notes.join(" ")).not.toMatch(/stopSignal/);
+    }
+    const bare = buildManifests({ scenario: scenario(), image: IMAGE, runId: RUN_ID, preStopSleep: true });
+    expect(bare.deployment.spec?.template.spec?.containers[0]?.lifecycle).toBeUndefined();
+  });
+
+  it("the scenario's stopSignal: lifecycle.stopSignal, spec.os.name linux and a note on the 1.33 alpha gate", () => {
+    const m = buildManifests({
+      scenario: scenario({ stopSignal: "SIGQUIT", preStop: { type: "sleep", seconds: 2 } }),
+      image: IMAGE,
+      runId: RUN_ID,
+      preStopSleep: true,
+    });
+    const pod = m.deployment.spec?.template.spec;
+    expect(pod?.os).toEqual({ name: "linux" });
+    expect(pod?.containers[0]?.lifecycle).toEqual({ preStop: { sleep: { seconds: 2 } }, stopSignal: "SIGQUIT" });
+    expect(m.notes.join(" ")).toMatch(/stopSignal SIGQUIT needs Kubernetes 1\.33\+ with the ContainerStopSignals/);
+    const alone = buildManifests({
+      scenario: scenario({ stopSignal: "SIGWINCH" }),
+      image: IMAGE,
+      runId: RUN_ID,
+      preStopSleep: true,
+    });
+    expect(alone.deployment.spec?.template.spec?.containers[0]?.lifecycle).toEqual({ stopSignal: "SIGWINCH" });
+  });
+
+  it("the schema accepts signal names only", () => {
+    for (const ok of ["SIGTERM", "SIGQUIT", "SIGWINCH", "SIGRTMIN+3", "SIGRTMAX-1"]) {
+      expect(ScenarioSpec.safeParse({ name: "x", image: { style: "nginx" }, stopSignal: ok }).success).toBe(true);
+    }
+    for (const bad of ["QUIT", "sigquit", "3", "SIGFOO", "SIGRTMIN+16", ""]) {
+      expect(ScenarioSpec.safeParse({ name: "x", image: { style: "nginx" }, stopSignal: bad }).success).toBe(false);
+    }
   });
 });
 

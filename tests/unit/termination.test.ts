@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import {
+  chooseStopSignal,
   MINIMUM_GRACE_MS,
+  normalizeSignal,
   type PodRuntime,
   sigkillDeadline,
   terminatePod,
@@ -18,8 +20,16 @@ describe("sigkillDeadline", () => {
   });
 });
 
-/** A fake container: exits `exitAfterTermMs` after SIGTERM (never, if undefined), 137 on SIGKILL. */
-function fakeRuntime(opts: { exitAfterTermMs?: number; preStopMs?: number; preStopFails?: boolean }) {
+/**
+ * A fake container: exits `exitAfterTermMs` after its stop signal (never, if undefined), 137 on SIGKILL.
+ * `imageStopSignal`: what the runtime reports as the image's STOPSIGNAL.
+ */
+function fakeRuntime(opts: {
+  exitAfterTermMs?: number;
+  preStopMs?: number;
+  preStopFails?: boolean;
+  imageStopSignal?: string;
+}) {
   const calls: Array<{ what: string; at: number }> = [];
   let resolveExit: (code: number) => void = () => {};
   const exited = new Promise<number>((r) => {
@@ -44,11 +54,18 @@ function fakeRuntime(opts: { exitAfterTermMs?: number; preStopMs?: number; preSt
     },
     waitForExit: () => exited,
     removeEndpoint: () => calls.push({ what: "removeEndpoint", at: Date.now() }),
+    ...(opts.imageStopSignal !== undefined ? { imageStopSignal: async () => opts.imageStopSignal } : {}),
   };
   return { runtime, calls };
 }
 
-async function run(preStop: PreStop, graceSeconds: number, rt: ReturnType<typeof fakeRuntime>, propagationMs = 50) {
+async function run(
+  preStop: PreStop,
+  graceSeconds: number,
+  rt: ReturnType<typeof fakeRuntime>,
+  propagationMs = 50,
+  stopSignal?: string,
+) {
   const sink = new EventLog();
   const outcome = await terminatePod({
     pod: "p",
@@ -57,6 +74,7 @@ async function run(preStop: PreStop, graceSeconds: number, rt: ReturnType<typeof
     endpointPropagationMs: propagationMs,
     runtime: rt.runtime,
     sink,
+    ...(stopSignal !== undefined ? { stopSignal } : {}),
   });
   return { outcome, kinds: sink.events.map((e) => e.kind), events: sink.events };
 }
@@ -123,5 +141,57 @@ describe("terminatePod (the kubelet's sequence)", () => {
     const rt = fakeRuntime({ exitAfterTermMs: 10 });
     const { outcome } = await run({ type: "none" }, 5, rt);
     expect(outcome.sigtermAt! - outcome.deleteAt).toBeLessThan(50);
+  });
+});
+
+describe("the stop signal (what the runtime's stop sends)", () => {
+  it("normalizes the forms Docker stores a STOPSIGNAL in", () => {
+    expect(normalizeSignal("SIGQUIT")).toBe("SIGQUIT");
+    expect(normalizeSignal("QUIT")).toBe("SIGQUIT");
+    expect(normalizeSignal("sigwinch")).toBe("SIGWINCH");
+    expect(normalizeSignal("3")).toBe("SIGQUIT");
+    expect(normalizeSignal("28")).toBe("SIGWINCH");
+    expect(normalizeSignal("37")).toBe("37");
+    expect(normalizeSignal("")).toBeUndefined();
+    expect(normalizeSignal(undefined)).toBeUndefined();
+  });
+
+  it("the scenario's wins over the image's, which wins over SIGTERM", () => {
+    expect(chooseStopSignal("SIGWINCH", "SIGQUIT")).toEqual({ signal: "SIGWINCH", from: "scenario" });
+    expect(chooseStopSignal(undefined, "QUIT")).toEqual({ signal: "SIGQUIT", from: "image" });
+    expect(chooseStopSignal(undefined, "")).toEqual({ signal: "SIGTERM", from: "default" });
+    expect(chooseStopSignal(undefined, undefined)).toEqual({ signal: "SIGTERM", from: "default" });
+  });
+
+  it("sends the image's STOPSIGNAL and records it on the sigterm-sent event", async () => {
+    const rt = fakeRuntime({ exitAfterTermMs: 10, imageStopSignal: "SIGQUIT" });
+    const { outcome, events } = await run({ type: "none" }, 5, rt);
+    expect(rt.calls.map((c) => c.what)).toContain("SIGQUIT");
+    expect(rt.calls.map((c) => c.what)).not.toContain("SIGTERM");
+    expect(outcome.stopSignal).toEqual({ signal: "SIGQUIT", from: "image" });
+    const detail = events.find((e) => e.kind === "sigterm-sent")?.detail;
+    // How long the runtime's kill call took: the signal reached PID 1 within it.
+    expect(detail?.deliveredWithinMs).toEqual(expect.any(Number));
+    expect(detail?.deliveredWithinMs as number).toBeGreaterThanOrEqual(0);
+    expect(events.find((e) => e.kind === "sigterm-sent")?.detail).toMatchObject({ signal: "SIGQUIT", from: "image" });
+  });
+
+  it("the scenario's stopSignal overrides the image's", async () => {
+    const rt = fakeRuntime({ exitAfterTermMs: 10, imageStopSignal: "SIGQUIT" });
+    const { events } = await run({ type: "none" }, 5, rt, 50, "SIGWINCH");
+    expect(rt.calls.map((c) => c.what)).toEqual(expect.arrayContaining(["SIGWINCH"]));
+    expect(rt.calls.map((c) => c.what)).not.toContain("SIGQUIT");
+    expect(events.find((e) => e.kind === "sigterm-sent")?.detail).toMatchObject({
+      signal: "SIGWINCH",
+      from: "scenario",
+    });
+  });
+
+  it("SIGTERM when the image has none; SIGKILL stays SIGKILL", async () => {
+    const rt = fakeRuntime({ preStopMs: 100 });
+    const { outcome, events } = await run({ type: "sleep", seconds: 0.1 }, 1, rt);
+    expect(rt.calls.map((c) => c.what).filter((w) => w.startsWith("SIG"))).toEqual(["SIGTERM", "SIGKILL"]);
+    expect(outcome.exitCode).toBe(137);
+    expect(events.find((e) => e.kind === "sigterm-sent")?.detail).toMatchObject({ signal: "SIGTERM", from: "default" });
   });
 });

@@ -214,6 +214,7 @@ export class LocalBackend implements Backend {
       pod: name,
       graceSeconds,
       preStop: state.scenario.preStop,
+      stopSignal: state.scenario.stopSignal,
       endpointPropagationMs: this.propagationMs(state.scenario),
       runtime: replica.runtime(() => state.proxy.removeEndpoint(name)),
       sink: state.sink,

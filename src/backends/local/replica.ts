@@ -60,6 +60,8 @@ export class Replica {
     readonly hostPort: number,
     /** What the runtime started; replaced by the live PID 1 once refreshPid1() ran. */
     public pid1Cmdline: string,
+    /** The container's stop signal (Config.StopSignal: the image's STOPSIGNAL), when it has one. */
+    readonly stopSignal?: string,
   ) {}
 
   static async start(spec: ReplicaSpec, sink: EventSink): Promise<Replica> {
@@ -80,7 +82,13 @@ export class Replica {
     if (!binding) throw new Error(`container ${spec.name}: port ${spec.port} was not published`);
     if (binding.HostIp !== "127.0.0.1")
       throw new Error(`container ${spec.name}: published on ${binding.HostIp}, not 127.0.0.1`);
-    const replica = new Replica(spec.name, started, Number(binding.HostPort), [info.Path, ...info.Args].join(" "));
+    const replica = new Replica(
+      spec.name,
+      started,
+      Number(binding.HostPort),
+      [info.Path, ...info.Args].join(" "),
+      (info.Config as { StopSignal?: string }).StopSignal || undefined,
+    );
     await replica.followLogs(sink);
     return replica;
   }
@@ -163,6 +171,8 @@ export class Replica {
       sendSignal: async (signal) => {
         await (await this.container()).kill({ signal });
       },
+      // What `docker stop` (and containerd's StopContainer) would send: the image's STOPSIGNAL.
+      imageStopSignal: async () => this.stopSignal,
       waitForExit: () => this.waitForExit(),
       removeEndpoint,
     };

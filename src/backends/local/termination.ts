@@ -1,7 +1,11 @@
 // The kubelet's pod termination sequence, reproduced for the local runtime:
 //   delete → (endpoint leaves the Service after the propagation delay, concurrently)
 //          → preStop hook (bounded by the grace period, which counts from the delete)
-//          → SIGTERM to PID 1 → SIGKILL when the remaining grace runs out.
+//          → the stop signal to PID 1 → SIGKILL when the remaining grace runs out.
+// The stop signal is what the container runtime's stop sends: the image's STOPSIGNAL (Docker,
+// containerd and CRI-O all honour it; SIGTERM when the image sets none), or the pod's
+// lifecycle.stopSignal (Kubernetes 1.33+, alpha gate ContainerStopSignals) — here the scenario's
+// stopSignal. The timeline event keeps its name "sigterm-sent"; detail.signal says which signal.
 // If the hook overruns the grace period the kubelet still sends SIGTERM and grants a 2 s
 // minimum before SIGKILL (kuberuntime's minimumGracePeriodInSeconds); the same 2 s minimum
 // applies whenever less than 2 s of grace remain after the hook.
@@ -20,7 +24,10 @@ export function sigkillDeadline(deleteAt: number, graceSeconds: number, sigtermA
 export interface PodRuntime {
   /** Runs the preStop hook to completion; rejects (with the reason) when it fails. */
   runPreStop(preStop: Exclude<PreStop, { type: "none" }>, signal: AbortSignal): Promise<void>;
-  sendSignal(signal: "SIGTERM" | "SIGKILL"): Promise<void>;
+  /** Sends a signal (a name such as "SIGTERM", "SIGQUIT", "SIGKILL") to PID 1. */
+  sendSignal(signal: string): Promise<void>;
+  /** The image's STOPSIGNAL as the runtime reports it (any form: "SIGQUIT", "QUIT", "3"), if it has one. */
+  imageStopSignal?(): Promise<string | undefined>;
   /** Resolves with the exit code once the container has exited (may be called early). */
   waitForExit(): Promise<number>;
   /** Takes the pod's endpoint out of the Service. */
@@ -34,13 +41,53 @@ export interface TerminationOptions {
   endpointPropagationMs: number;
   runtime: PodRuntime;
   sink: EventSink;
+  /** The scenario's stopSignal: overrides the image's STOPSIGNAL. */
+  stopSignal?: string;
   now?: () => number;
+}
+
+export type StopSignalSource = "scenario" | "image" | "default";
+
+/** Linux signal names by number (1–31), for a STOPSIGNAL written as a number. */
+const LINUX_SIGNALS = (
+  "HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM STKFLT CHLD CONT STOP TSTP TTIN TTOU " +
+  "URG XCPU XFSZ VTALRM PROF WINCH IO PWR SYS"
+).split(" ");
+
+/**
+ * A signal as Docker may store an image's STOPSIGNAL ("SIGQUIT", "QUIT", "sigquit", "3") → its name
+ * ("SIGQUIT"); undefined for an empty value. A number without a name (a real-time signal) stays a number.
+ */
+export function normalizeSignal(raw: string | undefined): string | undefined {
+  const text = raw?.trim() ?? "";
+  if (text === "") return undefined;
+  if (/^\d+$/.test(text)) {
+    const name = LINUX_SIGNALS[Number(text) - 1];
+    return name ? `SIG${name}` : text;
+  }
+  const upper = text.toUpperCase();
+  return upper.startsWith("SIG") ? upper : `SIG${upper}`;
+}
+
+/** Which signal starts the termination: the scenario's, else the image's STOPSIGNAL, else SIGTERM. Pure. */
+export function chooseStopSignal(
+  scenario: string | undefined,
+  image: string | undefined,
+): { signal: string; from: StopSignalSource } {
+  const fromScenario = normalizeSignal(scenario);
+  if (fromScenario) return { signal: fromScenario, from: "scenario" };
+  const fromImage = normalizeSignal(image);
+  if (fromImage) return { signal: fromImage, from: "image" };
+  return { signal: "SIGTERM", from: "default" };
 }
 
 export interface TerminationOutcome {
   deleteAt: number;
   preStop?: { startedAt: number; endedAt?: number; failed?: string; overran: boolean };
+  /** When the stop signal (SIGTERM unless the image or scenario says otherwise) went out. */
   sigtermAt?: number;
+  /** The stop signal sent (or that would have been sent), and where it came from. */
+  stopSignal: { signal: string; from: StopSignalSource };
   sigkillAt?: number;
   exitedAt: number;
   exitCode: number;
@@ -76,6 +123,13 @@ export async function terminatePod(opts: TerminationOptions): Promise<Terminatio
     pod,
     detail: { graceSeconds: opts.graceSeconds },
   });
+
+  // Looked up at once (concurrently with the hook), not when the signal is due.
+  const stopSignal = (
+    opts.stopSignal !== undefined || !runtime.imageStopSignal
+      ? Promise.resolve(undefined)
+      : runtime.imageStopSignal().catch(() => undefined)
+  ).then((image) => chooseStopSignal(opts.stopSignal, image));
 
   const outcome: Partial<TerminationOutcome> & { deleteAt: number } = { deleteAt };
   let exited: { code: number; at: number } | undefined;
@@ -132,10 +186,20 @@ export async function terminatePod(opts: TerminationOptions): Promise<Terminatio
     }
   }
 
+  const stop = await stopSignal;
   if (!exited) {
     outcome.sigtermAt = now();
-    await runtime.sendSignal("SIGTERM").catch(() => undefined);
-    sink.record({ at: outcome.sigtermAt, kind: "sigterm-sent", source: "kubelet", pod, process: "pid1" });
+    await runtime.sendSignal(stop.signal).catch(() => undefined);
+    // The event is placed when the call started; the signal reached PID 1 before the call returned.
+    const deliveredWithinMs = now() - outcome.sigtermAt;
+    sink.record({
+      at: outcome.sigtermAt,
+      kind: "sigterm-sent",
+      source: "kubelet",
+      pod,
+      process: "pid1",
+      detail: { signal: stop.signal, from: stop.from, deliveredWithinMs },
+    });
     const killAt = sigkillDeadline(deleteAt, opts.graceSeconds, outcome.sigtermAt);
     const stopWaiting = new AbortController();
     await Promise.race([exit, sleep(killAt - now(), stopWaiting.signal)]);
@@ -149,5 +213,5 @@ export async function terminatePod(opts: TerminationOptions): Promise<Terminatio
   const done = await exit;
   sink.record({ at: done.at, kind: "container-exit", source: "runtime", pod, detail: { exitCode: done.code } });
   await endpointRemoved;
-  return { ...outcome, exitedAt: done.at, exitCode: done.code };
+  return { ...outcome, stopSignal: stop, exitedAt: done.at, exitCode: done.code };
 }
