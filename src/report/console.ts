@@ -93,6 +93,12 @@ function describeEntry(kind: string, detail: Record<string, unknown> | undefined
       return `last successful response (${String(d.count)} served)`;
     case "prestop-failed":
       return `FailedPreStopHook: ${String(d.message)}`;
+    case "sigterm-sent":
+      return `${typeof d.signal === "string" ? d.signal : "SIGTERM"} sent${d.inferred ? " (inferred)" : ""}`;
+    case "sigkill-sent":
+      return `SIGKILL sent${d.inferred ? " (inferred)" : ""}`;
+    case "last-connection-routed":
+      return "last new connection routed to it";
     default:
       return kind;
   }

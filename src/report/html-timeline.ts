@@ -132,7 +132,12 @@ export function extractMarkers(entries: readonly TimelineEntry[]): Marker[] {
         markers.push({ ...base, kind: "prestop-failed", label: "preStop failed" });
         break;
       case "sigterm-sent":
-        markers.push({ ...base, kind: "sigterm-sent", label: "SIGTERM sent" });
+        // The stop signal the kubelet sent: SIGTERM unless the image's STOPSIGNAL (or the scenario) says otherwise.
+        markers.push({
+          ...base,
+          kind: "sigterm-sent",
+          label: `${typeof e.detail?.signal === "string" ? e.detail.signal : "SIGTERM"} sent`,
+        });
         break;
       case "app-signal":
         if (e.detail?.signal === "SIGTERM") {

@@ -59,7 +59,7 @@ const MARKER_NAMES: Record<MarkerKind, string> = {
   "prestop-start": "preStop start",
   "prestop-end": "preStop end",
   "prestop-failed": "preStop failed",
-  "sigterm-sent": "SIGTERM sent (to PID 1)",
+  "sigterm-sent": "stop signal sent (to PID 1; SIGTERM unless STOPSIGNAL says otherwise)",
   sigterm: "SIGTERM received",
   exit: "exit",
   sigkill: "SIGKILL",
