@@ -283,7 +283,7 @@ function appsWords(pred: Prediction): string {
     : "your app";
 }
 
-const HANDLER_FIX =
+export const HANDLER_FIX =
   "handle SIGTERM in the app: stop accepting new connections, finish the requests in flight, then exit " +
   "(in Node: process.on('SIGTERM', () => server.close(() => process.exit(0))), closing idle keep-alive " +
   "connections as they go idle)";

@@ -368,6 +368,11 @@ export async function inspectProcessTree(containerId: string): Promise<ProcessTr
   }
 }
 
+/** The host's /proc reading alone (never docker exec): throws when it is not usable here. */
+export function inspectProcessTreeFromHost(containerId: string): Promise<ProcessTreeInspection> {
+  return fromHost(containerId);
+}
+
 /** inspectProcessTree forced through `docker exec` (to compare both readings in tests). */
 export function inspectProcessTreeViaExec(containerId: string): Promise<ProcessTreeInspection> {
   return fromExec(containerId, "skipped on request");

@@ -1,0 +1,588 @@
+// Collects what the audit needs from a Kubernetes cluster (kind or any kubeconfig context) through the
+// API, read-only by default: list Deployments, StatefulSets, DaemonSets, ReplicaSets, Pods, Services
+// and PodDisruptionBudgets (policy/v1, else v1beta1 as on 1.20), and the server version. The images'
+// ENTRYPOINT/CMD/STOPSIGNAL come from the local Docker engine's copy when it has one (kind loads images
+// from there) — a read on this machine, nothing in the cluster.
+// Opt-in, each said in the report: --node-access (kind: `docker exec <node> crictl inspect` + the
+// node's /proc, what check does on kind) and --exec (the Kubernetes exec API: create pods/exec). When
+// refused, the workload keeps its static findings and the report says why.
+import {
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  PolicyV1Api,
+  type V1Container,
+  type V1LabelSelector,
+  type V1Pod,
+  type V1PodTemplateSpec,
+  type V1Probe,
+  VersionApi,
+} from "@kubernetes/client-node";
+import { inspectOnNode, type NodeExec } from "../inspect/node-proc.js";
+import type { ProcessTreeInspection } from "../inspect/types.js";
+import { inspectViaPodExec, type Pid1Request } from "../k8s/driver.js";
+import { LABEL_RUN } from "../util/labels.js";
+import type { Collected, ImageInspect } from "./collect-local.js";
+import { scriptPathOf } from "./collect-local.js";
+import { effectiveArgv, preStopOf } from "./command.js";
+import { normalizeSignal } from "./servers.js";
+import type { ContainerFacts, WorkloadFacts, WorkloadKind } from "./types.js";
+
+export interface ClusterCollectOptions {
+  backend: "kind" | "existing";
+  kc: KubeConfig;
+  /** Namespaces to read, or every namespace. */
+  namespaces: string[] | "all";
+  /** Label selector on workloads (and bare pods). */
+  selector?: string;
+  /** Opt-in: the Kubernetes exec API (create pods/exec) to read process trees. */
+  exec: boolean;
+  /** Opt-in (kind): runs argv on a node (docker exec <node> …) to read process trees from the node. */
+  nodeExec?: (node: string) => NodeExec;
+  /** Read-only image configuration from the local Docker engine (undefined: not available). */
+  imageConfig?: (ref: string) => Promise<ImageInspect | undefined>;
+  /** Injectable for tests: reads a container's process tree through the exec API. */
+  podExecInspect?: (req: Pid1Request, notes: string[]) => Promise<ProcessTreeInspection>;
+  /** Audit graceful-e2e's own runs' workloads too (label graceful-e2e.run). */
+  includeHarness?: boolean;
+  log?: (line: string) => void;
+}
+
+const PAGE = 500;
+
+function httpCode(err: unknown): number | undefined {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === "number" ? code : undefined;
+}
+
+function errText(err: unknown): string {
+  const body = (err as { body?: unknown } | undefined)?.body;
+  if (typeof body === "string") {
+    try {
+      const m = (JSON.parse(body) as { message?: string }).message;
+      if (m) return m;
+    } catch {
+      /* not JSON */
+    }
+  } else if (body && typeof body === "object" && typeof (body as { message?: unknown }).message === "string") {
+    return (body as { message: string }).message;
+  }
+  return err instanceof Error ? (err.message.split("\n")[0] ?? err.message) : String(err);
+}
+
+interface ListPage<T> {
+  items: T[];
+  metadata?: { _continue?: string };
+}
+
+async function listAll<T>(page: (cont: string | undefined) => Promise<ListPage<T>>): Promise<T[]> {
+  const out: T[] = [];
+  let cont: string | undefined;
+  for (let i = 0; i < 1000; i++) {
+    const p = await page(cont);
+    out.push(...p.items);
+    cont = p.metadata?._continue || undefined;
+    if (!cont) break;
+  }
+  return out;
+}
+
+/** Whether a LabelSelector (matchLabels + matchExpressions) selects these labels. Pure. */
+export function selects(
+  sel: V1LabelSelector | undefined,
+  labels: Record<string, string>,
+  emptySelectsAll: boolean,
+): boolean {
+  if (!sel) return false;
+  const ml = Object.entries(sel.matchLabels ?? {});
+  const me = sel.matchExpressions ?? [];
+  if (ml.length === 0 && me.length === 0) return emptySelectsAll;
+  if (!ml.every(([k, v]) => labels[k] === v)) return false;
+  return me.every((e) => {
+    const has = e.key in labels;
+    const v = labels[e.key];
+    switch (e.operator) {
+      case "In":
+        return has && (e.values ?? []).includes(v ?? "");
+      case "NotIn":
+        return !has || !(e.values ?? []).includes(v ?? "");
+      case "Exists":
+        return has;
+      case "DoesNotExist":
+        return !has;
+      default:
+        return false;
+    }
+  });
+}
+
+/** A Service selector (a plain map) selecting these labels; an empty or absent selector selects nothing. */
+export function serviceSelects(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
+  const entries = Object.entries(selector ?? {});
+  return entries.length > 0 && entries.every(([k, v]) => labels[k] === v);
+}
+
+export function describeProbe(p: V1Probe | undefined): string | null {
+  if (!p) return null;
+  if (p.httpGet) return `readinessProbe httpGet ${p.httpGet.path ?? "/"} on ${p.httpGet.port}`;
+  if (p.tcpSocket) return `readinessProbe tcpSocket ${p.tcpSocket.port}`;
+  if (p.exec) return `readinessProbe exec ${JSON.stringify(p.exec.command ?? [])}`;
+  if (p.grpc) return `readinessProbe grpc on ${p.grpc.port}`;
+  return "readinessProbe";
+}
+
+/** One container's facts from the pod template (and the local copy of its image, when there is one). Pure. */
+export function containerFactsFromSpec(ctr: V1Container, image: ImageInspect | undefined): ContainerFacts {
+  const notes: string[] = [];
+  let command: ContainerFacts["command"];
+  if (image) {
+    command = {
+      argv: effectiveArgv(
+        { entrypoint: image.Config?.Entrypoint ?? null, cmd: image.Config?.Cmd ?? null },
+        { command: ctr.command ?? null, args: ctr.args ?? null },
+      ),
+      from:
+        ctr.command || ctr.args
+          ? `pod spec command/args over the image's ENTRYPOINT/CMD (the local Docker engine's copy of ${ctr.image})`
+          : `image config (ENTRYPOINT/CMD of the local Docker engine's copy of ${ctr.image})`,
+    };
+  } else if (ctr.command) {
+    command = { argv: [...ctr.command, ...(ctr.args ?? [])], from: "pod spec command/args" };
+  } else {
+    notes.push(
+      `the image's ENTRYPOINT/CMD could not be read (${ctr.image} is not in the local Docker engine)${ctr.args ? `; the pod spec sets args ${JSON.stringify(ctr.args)}` : ""}`,
+    );
+  }
+  if (command && command.argv.length === 0) command = undefined;
+  const lifecycleStop = (ctr.lifecycle as { stopSignal?: string } | undefined)?.stopSignal;
+  const stopSignal = lifecycleStop
+    ? { signal: normalizeSignal(lifecycleStop), from: "lifecycle.stopSignal in the pod spec (Kubernetes 1.33+)" }
+    : image?.Config?.StopSignal
+      ? {
+          signal: normalizeSignal(image.Config.StopSignal),
+          from: "the image's STOPSIGNAL (local Docker engine's copy)",
+        }
+      : image
+        ? { signal: "SIGTERM", from: "default (the image sets no STOPSIGNAL)" }
+        : { signal: "SIGTERM", from: "default assumed (the image's STOPSIGNAL could not be read)" };
+  return {
+    name: ctr.name,
+    image: ctr.image ?? "?",
+    ...(image ? { imageId: image.Id } : {}),
+    ...(command ? { command } : {}),
+    stopSignal,
+    preStop: preStopOf(ctr.lifecycle?.preStop),
+    readiness: describeProbe(ctr.readinessProbe),
+    ports: (ctr.ports ?? []).map((p) => p.containerPort).filter((p) => Number.isInteger(p)),
+    notes,
+  };
+}
+
+function isReady(p: V1Pod): boolean {
+  return (
+    p.status?.phase === "Running" && (p.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True")
+  );
+}
+
+/** The pod whose processes stand for the workload's: a ready one (by name), else a running one. */
+export function representativePod(pods: V1Pod[]): V1Pod | undefined {
+  const byName = [...pods]
+    .filter((p) => !p.metadata?.deletionTimestamp)
+    .sort((a, b) => (a.metadata?.name ?? "").localeCompare(b.metadata?.name ?? ""));
+  return byName.find(isReady) ?? byName.find((p) => p.status?.phase === "Running");
+}
+
+interface WorkloadObject {
+  kind: WorkloadKind;
+  uid: string;
+  namespace: string;
+  name: string;
+  template: V1PodTemplateSpec;
+  replicas?: number;
+  readyReplicas?: number;
+  strategy?: WorkloadFacts["strategy"];
+}
+
+export async function collectCluster(o: ClusterCollectOptions): Promise<Collected> {
+  const core = o.kc.makeApiClient(CoreV1Api);
+  const apps = o.kc.makeApiClient(AppsV1Api);
+  const used: string[] = [];
+  const refused: string[] = [];
+  const skipped: string[] = [];
+  const notes: string[] = [];
+  const platform: Record<string, string> = {};
+  try {
+    const v = await o.kc.makeApiClient(VersionApi).getCode();
+    platform.kubernetes = v.gitVersion;
+  } catch (err) {
+    notes.push(`/version: ${errText(err)}`);
+  }
+  const readVerbs: string[] = [];
+  const scopes = o.namespaces === "all" ? [undefined] : o.namespaces;
+  const labelSelector = o.selector;
+
+  /** A list that may be refused (RBAC) or not served: undefined then, said in the report. */
+  async function tryList<T>(
+    what: string,
+    fetch: (ns: string | undefined, cont: string | undefined) => Promise<ListPage<T>>,
+  ): Promise<T[] | undefined> {
+    const all: T[] = [];
+    for (const ns of scopes) {
+      try {
+        all.push(...(await listAll((cont) => fetch(ns, cont))));
+      } catch (err) {
+        const code = httpCode(err);
+        if (code === 403) refused.push(`list ${what}${ns ? ` in ${ns}` : ""}: forbidden (${errText(err)}): skipped`);
+        else if (code === 404) return undefined;
+        else throw err;
+        return undefined;
+      }
+    }
+    readVerbs.push(what);
+    return all;
+  }
+
+  const page = { limit: PAGE };
+  const deployments =
+    (await tryList("deployments", (ns, c) =>
+      ns
+        ? apps.listNamespacedDeployment({ namespace: ns, labelSelector, ...page, _continue: c })
+        : apps.listDeploymentForAllNamespaces({ labelSelector, ...page, _continue: c }),
+    )) ?? [];
+  const statefulsets =
+    (await tryList("statefulsets", (ns, c) =>
+      ns
+        ? apps.listNamespacedStatefulSet({ namespace: ns, labelSelector, ...page, _continue: c })
+        : apps.listStatefulSetForAllNamespaces({ labelSelector, ...page, _continue: c }),
+    )) ?? [];
+  const daemonsets =
+    (await tryList("daemonsets", (ns, c) =>
+      ns
+        ? apps.listNamespacedDaemonSet({ namespace: ns, labelSelector, ...page, _continue: c })
+        : apps.listDaemonSetForAllNamespaces({ labelSelector, ...page, _continue: c }),
+    )) ?? [];
+  const replicasets =
+    (await tryList("replicasets", (ns, c) =>
+      ns
+        ? apps.listNamespacedReplicaSet({ namespace: ns, ...page, _continue: c })
+        : apps.listReplicaSetForAllNamespaces({ ...page, _continue: c }),
+    )) ?? [];
+  const pods =
+    (await tryList("pods", (ns, c) =>
+      ns
+        ? core.listNamespacedPod({ namespace: ns, ...page, _continue: c })
+        : core.listPodForAllNamespaces({ ...page, _continue: c }),
+    )) ?? [];
+  const selectedPods = labelSelector
+    ? ((await tryList("pods (selector)", (ns, c) =>
+        ns
+          ? core.listNamespacedPod({ namespace: ns, labelSelector, ...page, _continue: c })
+          : core.listPodForAllNamespaces({ labelSelector, ...page, _continue: c }),
+      )) ?? [])
+    : pods;
+  const services = await tryList("services", (ns, c) =>
+    ns
+      ? core.listNamespacedService({ namespace: ns, ...page, _continue: c })
+      : core.listServiceForAllNamespaces({ ...page, _continue: c }),
+  );
+  type Pdb = {
+    metadata?: { name?: string; namespace?: string };
+    spec?: { selector?: V1LabelSelector; minAvailable?: number | string; maxUnavailable?: number | string };
+  };
+  const policy = o.kc.makeApiClient(PolicyV1Api);
+  let pdbApi = "policy/v1";
+  let pdbs = (await tryList<Pdb>("poddisruptionbudgets", (ns, c) =>
+    ns
+      ? policy.listNamespacedPodDisruptionBudget({ namespace: ns, ...page, _continue: c })
+      : policy.listPodDisruptionBudgetForAllNamespaces({ ...page, _continue: c }),
+  )) as Pdb[] | undefined;
+  if (pdbs === undefined && !refused.some((r) => r.startsWith("list poddisruptionbudgets"))) {
+    // policy/v1 is served from 1.21 on; 1.20 has v1beta1 only.
+    const custom = o.kc.makeApiClient(CustomObjectsApi);
+    pdbApi = "policy/v1beta1";
+    pdbs = await tryList<Pdb>(
+      "poddisruptionbudgets (policy/v1beta1)",
+      async (ns, c) =>
+        (ns
+          ? await custom.listNamespacedCustomObject({
+              group: "policy",
+              version: "v1beta1",
+              namespace: ns,
+              plural: "poddisruptionbudgets",
+              limit: PAGE,
+              _continue: c,
+            })
+          : await custom.listClusterCustomObject({
+              group: "policy",
+              version: "v1beta1",
+              plural: "poddisruptionbudgets",
+              limit: PAGE,
+              _continue: c,
+            })) as ListPage<Pdb>,
+    );
+  }
+  if (pdbs === undefined) notes.push("PodDisruptionBudgets could not be read: no budget findings");
+  used.push(
+    `Kubernetes API, read-only: get /version; list ${readVerbs.join(", ")}${pdbs ? ` (PodDisruptionBudgets: ${pdbApi})` : ""}`,
+  );
+
+  // Owner chains: pod → ReplicaSet → Deployment; pod → StatefulSet / DaemonSet.
+  const rsOwner = new Map<string, string>();
+  for (const rs of replicasets) {
+    const owner = rs.metadata?.ownerReferences?.find((r) => r.controller);
+    if (owner && rs.metadata?.uid) rsOwner.set(rs.metadata.uid, owner.uid);
+  }
+  const workloadOfPod = (p: V1Pod): string | undefined => {
+    const owner = p.metadata?.ownerReferences?.find((r) => r.controller);
+    if (!owner) return undefined;
+    if (owner.kind === "ReplicaSet") return rsOwner.get(owner.uid) ?? owner.uid;
+    return owner.uid;
+  };
+  const podsOf = new Map<string, V1Pod[]>();
+  for (const p of pods) {
+    const w = workloadOfPod(p);
+    if (w) podsOf.set(w, [...(podsOf.get(w) ?? []), p]);
+  }
+
+  const objects: WorkloadObject[] = [];
+  for (const d of deployments) {
+    const rolling = d.spec?.strategy?.rollingUpdate;
+    objects.push({
+      kind: "Deployment",
+      uid: d.metadata?.uid ?? "",
+      namespace: d.metadata?.namespace ?? "",
+      name: d.metadata?.name ?? "",
+      template: d.spec?.template ?? {},
+      replicas: d.spec?.replicas ?? 1,
+      readyReplicas: d.status?.readyReplicas ?? 0,
+      strategy: {
+        type: d.spec?.strategy?.type ?? "RollingUpdate",
+        ...(rolling?.maxUnavailable !== undefined ? { maxUnavailable: rolling.maxUnavailable as number | string } : {}),
+        ...(rolling?.maxSurge !== undefined ? { maxSurge: rolling.maxSurge as number | string } : {}),
+      },
+    });
+  }
+  for (const s of statefulsets) {
+    const rolling = s.spec?.updateStrategy?.rollingUpdate as { maxUnavailable?: number | string } | undefined;
+    objects.push({
+      kind: "StatefulSet",
+      uid: s.metadata?.uid ?? "",
+      namespace: s.metadata?.namespace ?? "",
+      name: s.metadata?.name ?? "",
+      template: s.spec?.template ?? {},
+      replicas: s.spec?.replicas ?? 1,
+      readyReplicas: s.status?.readyReplicas ?? 0,
+      strategy: {
+        type: s.spec?.updateStrategy?.type ?? "RollingUpdate",
+        ...(rolling?.maxUnavailable !== undefined ? { maxUnavailable: rolling.maxUnavailable } : {}),
+        ...(s.spec?.podManagementPolicy ? { podManagementPolicy: s.spec.podManagementPolicy } : {}),
+      },
+    });
+  }
+  for (const ds of daemonsets) {
+    const rolling = ds.spec?.updateStrategy?.rollingUpdate;
+    objects.push({
+      kind: "DaemonSet",
+      uid: ds.metadata?.uid ?? "",
+      namespace: ds.metadata?.namespace ?? "",
+      name: ds.metadata?.name ?? "",
+      template: ds.spec?.template ?? {},
+      replicas: ds.status?.desiredNumberScheduled ?? 0,
+      readyReplicas: ds.status?.numberReady ?? 0,
+      strategy: {
+        type: ds.spec?.updateStrategy?.type ?? "RollingUpdate",
+        ...(rolling?.maxUnavailable !== undefined ? { maxUnavailable: rolling.maxUnavailable as number | string } : {}),
+        ...(rolling?.maxSurge !== undefined ? { maxSurge: rolling.maxSurge as number | string } : {}),
+        desiredScheduled: ds.status?.desiredNumberScheduled ?? 0,
+      },
+    });
+  }
+  for (const rs of replicasets) {
+    // A ReplicaSet not run by a Deployment (rare): a workload of its own.
+    const owner = rs.metadata?.ownerReferences?.find((r) => r.controller);
+    if (owner) continue;
+    if (
+      labelSelector &&
+      !selectedPods.some((p) => p.metadata?.ownerReferences?.some((r) => r.uid === rs.metadata?.uid))
+    )
+      continue;
+    objects.push({
+      kind: "ReplicaSet",
+      uid: rs.metadata?.uid ?? "",
+      namespace: rs.metadata?.namespace ?? "",
+      name: rs.metadata?.name ?? "",
+      template: rs.spec?.template ?? {},
+      replicas: rs.spec?.replicas ?? 1,
+      readyReplicas: rs.status?.readyReplicas ?? 0,
+    });
+  }
+  const otherOwners = new Map<string, number>();
+  for (const p of selectedPods) {
+    const owner = p.metadata?.ownerReferences?.find((r) => r.controller);
+    if (!owner) {
+      objects.push({
+        kind: "Pod",
+        uid: p.metadata?.uid ?? "",
+        namespace: p.metadata?.namespace ?? "",
+        name: p.metadata?.name ?? "",
+        template: { metadata: { labels: p.metadata?.labels ?? {} }, spec: p.spec },
+        replicas: 1,
+        readyReplicas: isReady(p) ? 1 : 0,
+      });
+      podsOf.set(p.metadata?.uid ?? "", [p]);
+    } else if (!["ReplicaSet", "StatefulSet", "DaemonSet"].includes(owner.kind)) {
+      otherOwners.set(owner.kind, (otherOwners.get(owner.kind) ?? 0) + 1);
+    }
+  }
+  for (const [kind, n] of otherOwners) {
+    skipped.push(
+      `${n} pod(s) owned by a ${kind}${kind === "Node" ? " (static pods: the kubelet runs them from files)" : kind === "Job" ? " (run-to-completion, not serving)" : ""}`,
+    );
+  }
+
+  const imageCache = new Map<string, Promise<ImageInspect | undefined>>();
+  const imageOf = (ref: string | undefined) => {
+    if (!ref || !o.imageConfig) return Promise.resolve(undefined);
+    let p = imageCache.get(ref);
+    if (!p) {
+      p = o.imageConfig(ref).catch(() => undefined);
+      imageCache.set(ref, p);
+    }
+    return p;
+  };
+  let imageReads = 0;
+  let nodeReads = 0;
+  let execReads = 0;
+  let scriptReads = 0;
+  const workloads: WorkloadFacts[] = [];
+  for (const w of objects.sort((a, b) =>
+    `${a.namespace}/${a.kind}/${a.name}`.localeCompare(`${b.namespace}/${b.kind}/${b.name}`),
+  )) {
+    const spec = w.template.spec;
+    const labels = w.template.metadata?.labels ?? {};
+    if (labels[LABEL_RUN] !== undefined && !o.includeHarness) {
+      skipped.push(
+        `${w.kind}/${w.namespace}/${w.name}: a graceful-e2e run's own workload (label ${LABEL_RUN}; --include-harness audits it)`,
+      );
+      continue;
+    }
+    const wPods = podsOf.get(w.uid) ?? [];
+    const rep = representativePod(wPods);
+    const containers: ContainerFacts[] = [];
+    for (const ctr of spec?.containers ?? []) {
+      const image = await imageOf(ctr.image);
+      if (image) imageReads++;
+      const facts = containerFactsFromSpec(ctr, image);
+      const status = rep?.status?.containerStatuses?.find((s) => s.name === ctr.name);
+      const req: Pid1Request | undefined =
+        rep?.metadata?.name && status?.containerID
+          ? {
+              namespace: w.namespace,
+              pod: rep.metadata.name,
+              container: ctr.name,
+              ...(rep.spec?.nodeName ? { nodeName: rep.spec.nodeName } : {}),
+              containerID: status.containerID,
+            }
+          : undefined;
+      if (!req || !status?.state?.running) {
+        facts.inspectionSkipped = rep
+          ? `container ${ctr.name} of ${rep.metadata?.name} is not running`
+          : "no running pod";
+      } else if (!o.nodeExec && !o.exec) {
+        facts.inspectionSkipped =
+          o.backend === "kind"
+            ? "read-only audit: the live process tree needs --node-access (docker exec on the kind node) or --exec (pods/exec)"
+            : "read-only audit: the live process tree needs --exec (the Kubernetes exec API, create pods/exec)";
+      } else {
+        const why: string[] = [];
+        if (o.nodeExec && req.nodeName && req.containerID) {
+          const node = o.nodeExec(req.nodeName);
+          try {
+            facts.inspection = await inspectOnNode(node, req.containerID, `docker exec ${req.nodeName}`);
+            nodeReads++;
+            const s = scriptPathOf(facts.inspection);
+            if (s?.hostPid && s.path.startsWith("/")) {
+              const text = await node(["cat", `/proc/${s.hostPid}/root${s.path}`]).catch(() => undefined);
+              if (text !== undefined) {
+                facts.script = { path: s.path, text: text.slice(0, 64 * 1024) };
+                scriptReads++;
+              }
+            }
+          } catch (err) {
+            why.push(`node access (docker exec ${req.nodeName}): ${errText(err)}`);
+          }
+        } else if (o.nodeExec) {
+          why.push("node access: the pod has no node or container id");
+        }
+        if (!facts.inspection && o.exec) {
+          const read = o.podExecInspect ?? ((r: Pid1Request, n: string[]) => inspectViaPodExec(o.kc, r, n));
+          const inspection = await read(
+            req,
+            why.map((x) => `${x}: read through the exec API instead`),
+          );
+          if (inspection.processes.length > 0) {
+            facts.inspection = inspection;
+            execReads++;
+          } else {
+            why.push(
+              `exec API (pods/exec): ${inspection.notes.filter((n) => !why.some((x) => n.startsWith(x))).join("; ") || "nothing read"}`,
+            );
+          }
+        }
+        if (!facts.inspection) {
+          facts.inspectionSkipped = why.join("; ");
+          refused.push(`${w.kind}/${w.namespace}/${w.name} (${ctr.name}): ${why.join("; ")}: static findings only`);
+        }
+      }
+      if (facts.inspection) {
+        for (const p of facts.inspection.processes)
+          for (const port of p.listens) if (!facts.ports.includes(port)) facts.ports.push(port);
+      }
+      containers.push(facts);
+    }
+    const exposedBy = services
+      ?.filter((s) => s.metadata?.namespace === w.namespace && serviceSelects(s.spec?.selector, labels))
+      .map((s) => s.metadata?.name ?? "?");
+    const budgets = pdbs
+      ?.filter(
+        (b) => b.metadata?.namespace === w.namespace && selects(b.spec?.selector, labels, pdbApi === "policy/v1"),
+      )
+      .map((b) => ({
+        name: b.metadata?.name ?? "?",
+        ...(b.spec?.minAvailable !== undefined ? { minAvailable: b.spec.minAvailable } : {}),
+        ...(b.spec?.maxUnavailable !== undefined ? { maxUnavailable: b.spec.maxUnavailable } : {}),
+      }));
+    const grace = spec?.terminationGracePeriodSeconds;
+    workloads.push({
+      backend: o.backend,
+      kind: w.kind,
+      namespace: w.namespace,
+      name: w.name,
+      id: `${w.kind}/${w.namespace}/${w.name}`,
+      ...(w.replicas !== undefined ? { replicas: w.replicas } : {}),
+      ...(w.readyReplicas !== undefined ? { readyReplicas: w.readyReplicas } : {}),
+      instances: wPods.map((p) => p.metadata?.name ?? "?").sort(),
+      ...(rep?.metadata?.name ? { inspected: rep.metadata.name } : {}),
+      grace:
+        typeof grace === "number"
+          ? { seconds: grace, from: "terminationGracePeriodSeconds" }
+          : { seconds: 30, from: "Kubernetes' default terminationGracePeriodSeconds (30 s)" },
+      ...(w.strategy ? { strategy: w.strategy } : {}),
+      ...(budgets !== undefined ? { pdbs: budgets } : {}),
+      ...(exposedBy !== undefined ? { exposedBy } : {}),
+      containers,
+      notes: containers.flatMap((c) => c.notes.map((n) => `${c.name}: ${n}`)),
+    });
+  }
+  if (imageReads > 0)
+    used.push("local Docker engine, read-only: docker image inspect (ENTRYPOINT, CMD, STOPSIGNAL of the images)");
+  if (nodeReads > 0) {
+    used.push(
+      `docker exec on the kind node(s): crictl inspect + /proc/<pid>/… of ${nodeReads} container(s) (opt-in --node-access; root on the node)`,
+    );
+  }
+  if (scriptReads > 0) used.push("the node's /proc/<pid>/root/<entrypoint script>, read through the same docker exec");
+  if (execReads > 0) used.push(`Kubernetes exec API (create pods/exec) into ${execReads} container(s) (opt-in --exec)`);
+  return { workloads, platform, used, refused, skipped, notes };
+}

@@ -1,0 +1,1224 @@
+// The audit's rules: from what was read about a workload (WorkloadFacts) to findings — each with
+// evidence, a severity and a plain-words fix — and a prediction of what a delete under load does.
+// Pure: no I/O, unit-tested without Docker or a cluster.
+import { execFormOf, HANDLER_FIX } from "../inspect/diagnose.js";
+import {
+  basename,
+  branchWords,
+  dispositionWords,
+  isInit,
+  type Prediction,
+  predict,
+  processLine,
+} from "../inspect/predict.js";
+import { maskHas, type SignalState } from "../inspect/proc.js";
+import type { InspectedProcess } from "../inspect/types.js";
+import {
+  isInitName,
+  isShellName,
+  looksLikeScript,
+  readScript,
+  resolveIntOrPercent,
+  shellFormOf,
+  shellFormVerdict,
+} from "./command.js";
+import { type KnownServer, normalizeSignal, recognizeServer, stopsGracefully } from "./servers.js";
+import type {
+  AuditedProcess,
+  Certainty,
+  ContainerFacts,
+  ContainerReport,
+  DropWords,
+  Finding,
+  FindingCode,
+  PropagationBasis,
+  Severity,
+  VerifyOutcome,
+  WorkloadFacts,
+  WorkloadPrediction,
+} from "./types.js";
+
+export interface RuleContext {
+  propagation: PropagationBasis;
+}
+
+/** Below this measured endpoint propagation a missing preStop loses few connections: medium, not high. */
+export const SHORT_PROPAGATION_MS = 500;
+/** Grace left for the app after the preStop below which a drain rarely fits. */
+export const TIGHT_DRAIN_SECONDS = 5;
+
+const SIGNAL_NUMBERS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGABRT: 6,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+  SIGCHLD: 17,
+  SIGCONT: 18,
+  SIGSTOP: 19,
+  SIGTSTP: 20,
+  SIGURG: 23,
+  SIGWINCH: 28,
+  SIGPWR: 30,
+};
+/** Signals whose default action is to ignore them (they never terminate a process by default). */
+const DEFAULT_IGNORED = new Set(["SIGCHLD", "SIGCONT", "SIGURG", "SIGWINCH"]);
+
+/**
+ * The processes with `sigterm` replaced by the disposition of the signal the runtime really sends
+ * (the image's STOPSIGNAL): predict() then follows that signal. A default-ignored signal (SIGWINCH…)
+ * that is not caught counts as ignored.
+ */
+export function forStopSignal(processes: InspectedProcess[], signal: string): InspectedProcess[] {
+  const name = normalizeSignal(signal);
+  const signo = SIGNAL_NUMBERS[name];
+  if (name === "SIGTERM" || signo === undefined) return processes;
+  const hex = (h: string) => (/^[0-9a-f]+$/i.test(h) ? BigInt(`0x${h}`) : 0n);
+  return processes.map((p) => {
+    const caught = maskHas(hex(p.masks.caught), signo);
+    const ignored = maskHas(hex(p.masks.ignored), signo) || (!caught && DEFAULT_IGNORED.has(name));
+    const blocked = maskHas(hex(p.masks.blocked), signo);
+    const sigterm: SignalState = {
+      disposition: ignored ? "ignored" : caught ? "caught" : blocked ? "blocked" : "default",
+      caught,
+      ignored,
+      blocked,
+    };
+    return { ...p, sigterm };
+  });
+}
+
+function graceWords(f: WorkloadFacts): string {
+  return f.backend === "local" ? `the ${f.grace.seconds} s stop timeout` : `the ${f.grace.seconds} s grace period`;
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1)} s`;
+}
+
+function propagationWords(p: PropagationBasis): string {
+  return `${p.ms} ms (${p.source}${p.source === "assumed" ? ": no graceful-e2e measurement for this target; --propagation-from <results dir>" : `: ${p.detail}`})`;
+}
+
+/** Where a fix must be written, from where the command was read. */
+function commandPlace(c: ContainerFacts, f: WorkloadFacts): string {
+  const from = c.command?.from ?? "";
+  if (/pod spec/.test(from)) return "the pod template's command/args";
+  if (/compose|container config/.test(from))
+    return "the container's command (compose.yaml `command:`, docker run arguments)";
+  return f.backend === "local" ? "the Dockerfile" : "the image's Dockerfile (or the pod template's command/args)";
+}
+
+interface SignalVerdict {
+  outcome: WorkloadPrediction["outcome"];
+  prediction?: Prediction;
+  /** A recognised server stopped with a signal that is not its graceful one. */
+  fastStop?: string;
+  why: string;
+  drainSeconds?: { seconds: number; from: string };
+  live: boolean;
+}
+
+function toAudited(p: InspectedProcess): AuditedProcess {
+  return {
+    pid: p.pid,
+    ppid: p.ppid,
+    command: p.command,
+    sigterm: p.sigterm.disposition,
+    effect: dispositionWords(p),
+    waitsForSignals: p.waitsForSignals,
+    listens: p.listens,
+  };
+}
+
+function firmOutcome(pred: Prediction): WorkloadPrediction["outcome"] {
+  const only = pred.branches.length === 1 ? pred.branches[0] : undefined;
+  return only && !only.condition ? only.outcome : "conditional";
+}
+
+/** How many signals a process catches (its SigCgt mask). */
+function caughtCount(p: InspectedProcess): number {
+  const hex = /^[0-9a-f]+$/i.test(p.masks.caught) ? BigInt(`0x${p.masks.caught}`) : 0n;
+  let n = 0;
+  for (let m = hex; m > 0n; m >>= 1n) if (m & 1n) n++;
+  return n;
+}
+
+/** A runtime that catches (nearly) every signal whatever the program does: Go installs a handler for all. */
+export const CATCH_ALL_SIGNALS = 32;
+
+/**
+ * A runtime whose own handler catches SIGTERM whatever the program does (Go: every signal; the JVM:
+ * SIGTERM for its shutdown hooks): "caught" does not mean the program drains. Undefined for others.
+ */
+export function runtimeAmbiguity(
+  p: InspectedProcess,
+): { runtime: string; words: string; otherwise: string; fix: string } | undefined {
+  if (isNodeProcess(p)) return undefined;
+  const exe = basename(p.argv[0] ?? p.name);
+  if (exe === "java" || p.name === "java") {
+    return {
+      runtime: "the JVM",
+      words:
+        "the JVM catches SIGTERM itself and runs the shutdown hooks: graceful only if the app registers one that stops accepting and drains",
+      otherwise: "if no shutdown hook drains: the JVM exits at once (143), requests in flight included",
+      fix: "register a shutdown hook that stops accepting connections and waits for the requests in flight (Spring Boot: server.shutdown=graceful)",
+    };
+  }
+  if (caughtCount(p) >= CATCH_ALL_SIGNALS) {
+    return {
+      runtime: "a Go-style runtime",
+      words:
+        `it catches ${caughtCount(p)} signals — a runtime (Go) that installs a handler for every signal: graceful only if the program ` +
+        "asks for SIGTERM (signal.Notify) and drains (http.Server.Shutdown)",
+      otherwise:
+        "if it does not: the runtime's default handler ends the process at once (Go: exit 2), requests in flight included",
+      fix:
+        "handle SIGTERM in the program: signal.Notify(ch, syscall.SIGTERM), then http.Server.Shutdown(ctx) with a deadline below " +
+        "the grace period (it stops accepting and waits for the requests in flight), then exit",
+    };
+  }
+  return undefined;
+}
+
+function isNodeProcess(p: InspectedProcess): boolean {
+  return ["node", "nodejs"].includes(basename(p.argv[0] ?? p.name)) || p.name === "node";
+}
+
+/** Findings from the live process tree (predict.ts's cause → a finding with check's fix). */
+function liveSignalFindings(
+  c: ContainerFacts,
+  f: WorkloadFacts,
+  processes: InspectedProcess[],
+  pred: Prediction,
+  stopSignal: string,
+): Finding[] {
+  const base = { container: c.name, source: "live-process-tree" as const };
+  const evidence = [
+    `${c.inspection?.sourceDetail ?? "read live"}${f.inspected ? ` (${f.inspected})` : ""}`,
+    ...(stopSignal !== "SIGTERM" ? [`stop signal ${stopSignal}: the dispositions below are ${stopSignal}'s`] : []),
+    ...processes.map(processLine),
+  ];
+  const pid1 = pred.pid1?.command ?? "PID 1";
+  const apps = pred.apps.map((a) => `${a.command} (pid ${a.pid})`).join(", ") || "the app";
+  const appCmd = pred.apps[0]?.command ?? "your app";
+  const tail = `it keeps serving until SIGKILL at the end of ${graceWords(f)}, and the requests in flight then are lost`;
+  const out: Finding[] = [];
+  switch (pred.cause) {
+    case "shell-form-pid1": {
+      const inner = pid1.replace(/^\S+\s+-c\s+/, "");
+      out.push({
+        ...base,
+        code: "pid1-shell-no-forward",
+        severity: "critical",
+        certainty: "certain",
+        title: `PID 1 is a shell-form command (${pid1}): the shell does not forward ${stopSignal} and ${apps} never receives it; ${tail}`,
+        evidence,
+        fix:
+          `use the exec form in ${commandPlace(c, f)}, e.g. ${execFormOf(inner)}, so the app is PID 1 and receives ` +
+          `${stopSignal} itself (or prefix the command with exec: CMD exec ${inner}).`,
+      });
+      break;
+    }
+    case "script-pid1":
+      out.push({
+        ...base,
+        code: "pid1-shell-no-forward",
+        severity: "critical",
+        certainty: "certain",
+        title: `PID 1 is the script ${pid1}: the shell does not catch ${stopSignal} (ignored as PID 1) and starts ${apps} as a child that never hears of it; ${tail}`,
+        evidence,
+        fix:
+          `start the app with exec as the script's last command (exec ${appCmd}), so it replaces the shell as PID 1 ` +
+          "and receives the signal itself; or use an exec-form CMD without the script.",
+      });
+      break;
+    case "wrapper-pid1":
+      out.push({
+        ...base,
+        code: "sigterm-not-handled",
+        severity: "critical",
+        certainty: "certain",
+        title: `PID 1 is ${pid1}, which does not catch ${stopSignal} (ignored as PID 1), and the app, ${apps}, is not PID 1: nothing forwards the signal; ${tail}`,
+        evidence,
+        fix:
+          "make the app PID 1 (exec-form CMD, or exec from the wrapper), or run an init that forwards signals " +
+          '(ENTRYPOINT ["tini", "--"]) in front of an app that handles SIGTERM.',
+      });
+      break;
+    case "app-pid1-default":
+      out.push({
+        ...base,
+        code: "sigterm-not-handled",
+        severity: "critical",
+        certainty: "certain",
+        title: `the app, ${pid1}, is PID 1 and installs no ${stopSignal} handler: the kernel does not deliver default-action signals to PID 1, so the signal is ignored; ${tail}`,
+        evidence,
+        fix: `${HANDLER_FIX}. (tini in front would make SIGTERM end the app at once, without a drain.)`,
+      });
+      break;
+    case "app-pid1-ignores":
+    case "init-child-ignores":
+      out.push({
+        ...base,
+        code: "sigterm-ignored",
+        severity: "critical",
+        certainty: "certain",
+        title: `${pred.cause === "app-pid1-ignores" ? `the app, ${pid1}, is PID 1 and ignores` : `${pid1} forwards the signal to its child, which ignores`} ${stopSignal} (SIG_IGN); ${tail}`,
+        evidence,
+        fix: `stop ignoring SIGTERM (trap '' TERM, nohup, an inherited SIG_IGN) and ${HANDLER_FIX}.`,
+      });
+      break;
+    case "init-to-app-dies":
+      out.push({
+        ...base,
+        code: "pid1-exits-abruptly",
+        severity: "critical",
+        certainty: "certain",
+        title: `${basename(pid1.split(" ")[0] ?? pid1)} forwards ${stopSignal} to the app, ${apps}, which has no handler and dies at once, without draining: the requests in flight are lost`,
+        evidence,
+        fix: `${HANDLER_FIX}.`,
+      });
+      break;
+    case "init-child-dies":
+      out.push({
+        ...base,
+        code: "pid1-exits-abruptly",
+        severity: "critical",
+        certainty: "certain",
+        title:
+          `${pid1} forwards ${stopSignal} only to its direct child, which does not catch it and dies at once; PID 1 exits ` +
+          `with it and the kernel kills ${apps} mid-request (an exit code of 143 that looks graceful)`,
+        evidence,
+        fix:
+          "run one app per container and exec it from the script (exec node …) so the app is the init's direct " +
+          "child; or make the script trap SIGTERM, forward it to the apps and wait for them.",
+      });
+      break;
+    case "init-group-child-dies":
+      out.push({
+        ...base,
+        code: "pid1-exits-abruptly",
+        severity: "critical",
+        certainty: "certain",
+        title:
+          `${pid1} signals the whole process group: ${apps} receive ${stopSignal}, but the shell between them dies of it ` +
+          "at once; PID 1 exits and the kernel kills the apps mid-drain",
+        evidence,
+        fix: "make the script wait for the apps (trap 'kill -TERM $p1 $p2' TERM; then wait until both exited), or exec a single app.",
+      });
+      break;
+    case "node-pid1":
+    case "init-to-node":
+      out.push({
+        ...base,
+        code: "sigterm-handling-unverified",
+        severity: "medium",
+        certainty: "possible",
+        title:
+          `${pred.cause === "node-pid1" ? `node is PID 1 (${pid1})` : `${pid1} forwards ${stopSignal} to node`} and catches it, but Node ` +
+          "installs a handler in every process: from outside nobody can tell whether the app drains (a process.on('SIGTERM') " +
+          `handler) or not — predicted ${branchWords(pred.branches)}`,
+        evidence,
+        fix: `make sure the app has a handler: ${HANDLER_FIX}. audit --verify proves it on a copy.`,
+      });
+      break;
+    case "shell-trap-pid1":
+    case "init-to-shell-trap": {
+      const script = c.script ? readScript(c.script.text) : undefined;
+      const forwards = Boolean(script?.trapsTerm && script.kills && script.waits);
+      out.push({
+        ...base,
+        code: "sigterm-handling-unverified",
+        severity: forwards ? "low" : "medium",
+        certainty: forwards ? "likely" : "possible",
+        title: forwards
+          ? `PID 1 is a shell with a ${stopSignal} trap that forwards the signal (kill) and waits for ${apps} (read from ${c.script?.path}, a heuristic reading)`
+          : `PID 1 is a shell with a ${stopSignal} trap: graceful only if the trap forwards the signal to ${apps} and waits for them — predicted ${branchWords(pred.branches)}`,
+        evidence: [
+          ...evidence,
+          ...(script ? [`${c.script?.path}: ${script.lines.join(" | ") || "no TERM trap line"}`] : []),
+        ],
+        fix: "in the trap, forward the signal to the app (kill -TERM $pid) and wait for it (wait $pid) before the shell exits; or exec a single app.",
+      });
+      break;
+    }
+    case "intermediary-pid1":
+    case "init-to-intermediary":
+      out.push({
+        ...base,
+        code: "sigterm-handling-unverified",
+        severity: "medium",
+        certainty: "possible",
+        title: `${pid1} catches ${stopSignal} but is not the app (${apps}): graceful only if it forwards the signal and waits — predicted ${branchWords(pred.branches)}`,
+        evidence,
+        fix: "run the app as PID 1 (exec-form CMD, e.g. node instead of npm start), or make the wrapper forward SIGTERM and wait.",
+      });
+      break;
+    case "app-pid1-handles":
+    case "init-to-app": {
+      const app = processes.find((p) => p.pid === (pred.cause === "app-pid1-handles" ? 1 : pred.apps[0]?.pid));
+      const runtime = app ? runtimeAmbiguity(app) : undefined;
+      if (runtime) {
+        out.push({
+          ...base,
+          code: "sigterm-handling-unverified",
+          severity: "medium",
+          certainty: "possible",
+          title: `${stopSignal} reaches ${app?.command} (${pred.cause === "app-pid1-handles" ? "PID 1" : "forwarded by the init"}), but ${runtime.words}; ${runtime.otherwise}`,
+          evidence,
+          fix: `${runtime.fix}. audit --verify proves it on a copy.`,
+        });
+        break;
+      }
+      out.push({
+        ...base,
+        code: "sigterm-path-ok",
+        severity: "info",
+        certainty: "certain",
+        title: `${stopSignal} reaches the app: ${pred.summary}`,
+        evidence,
+      });
+      break;
+    }
+    default:
+      break;
+  }
+  // An app process that ignores the signal outright, whatever forwards it.
+  const ignoring = processes.filter((p) => p.listens.length > 0 && p.sigterm.ignored && p.pid !== 1);
+  if (ignoring.length > 0 && pred.cause !== "init-child-ignores") {
+    out.push({
+      ...base,
+      code: "sigterm-ignored",
+      severity: "high",
+      certainty: "certain",
+      title: `${ignoring.map((p) => `${p.command} (pid ${p.pid})`).join(", ")} ignore${ignoring.length === 1 ? "s" : ""} ${stopSignal} (SIG_IGN): even a forwarded signal does not stop it`,
+      evidence,
+      fix: "do not start the app with the signal ignored (nohup, trap '' TERM in the parent); then handle SIGTERM in it.",
+    });
+  }
+  return out;
+}
+
+/** Findings from the configured command only (no live process tree). */
+function staticSignalFindings(
+  c: ContainerFacts,
+  f: WorkloadFacts,
+  stopSignal: string,
+): { findings: Finding[]; outcome: WorkloadPrediction["outcome"]; why: string } {
+  const argv = c.command?.argv ?? [];
+  const base = {
+    container: c.name,
+    source: (/pod spec/.test(c.command?.from ?? "") ? "pod-spec" : "image-config") as Finding["source"],
+  };
+  const evidence = [
+    `configured command (${c.command?.from ?? "unknown"}): ${JSON.stringify(argv)}`,
+    "the live process tree was not read",
+  ];
+  const tail = `the app would keep serving until SIGKILL at the end of ${graceWords(f)}, and the requests in flight then are lost`;
+  if (argv.length === 0)
+    return {
+      findings: [],
+      outcome: "unknown",
+      why: "neither the live process tree nor the configured command could be read",
+    };
+  const sf = shellFormOf(argv);
+  if (sf) {
+    const v = shellFormVerdict(sf.shell, sf.script);
+    if (v.shellStays) {
+      return {
+        outcome: "killed",
+        why: `PID 1 will be ${sf.shell} -c (${v.why}), which ignores ${stopSignal} as PID 1`,
+        findings: [
+          {
+            ...base,
+            code: "pid1-shell-no-forward",
+            severity: "critical",
+            certainty: v.certainty,
+            title: `PID 1 will be a shell (${sf.shell} -c "${sf.script}"): ${v.why}; the shell does not forward ${stopSignal}, so ${tail}`,
+            evidence,
+            fix:
+              `use the exec form in ${commandPlace(c, f)}, e.g. ${execFormOf(v.app)}, so the app is PID 1 and receives ` +
+              `${stopSignal} itself (or start the string with exec: "exec ${v.app}").`,
+          },
+        ],
+      };
+    }
+    return {
+      outcome: "unknown",
+      why: `${sf.shell} -c: ${v.why}`,
+      findings: [
+        {
+          ...base,
+          code: "sigterm-handling-unverified",
+          severity: "low",
+          certainty: v.certainty,
+          title: `the container starts with ${sf.shell} -c "${sf.script}": ${v.why}; whether the app then handles ${stopSignal} is not known`,
+          evidence,
+          fix: `prefer the exec form (${execFormOf(v.app)}) so PID 1 is the app whatever the shell does; --exec or --node-access reads what really runs.`,
+        },
+      ],
+    };
+  }
+  const first = argv[0];
+  if (isInitName(first)) {
+    const dash = argv.indexOf("--");
+    const child = argv.slice(dash >= 0 ? dash + 1 : 1).find((a) => !a.startsWith("-"));
+    const group = argv.slice(1, dash >= 0 ? dash : undefined).includes("-g");
+    if (child && (looksLikeScript(child) || isShellName(child))) {
+      return {
+        outcome: "conditional",
+        why: `${basename(first ?? "")} runs the script ${child}`,
+        findings: [
+          {
+            ...base,
+            code: "sigterm-handling-unverified",
+            severity: "medium",
+            certainty: "possible",
+            title:
+              `${basename(first ?? "")}${group ? " -g" : ""} runs the script ${child}: if the script starts the app in the background and ` +
+              "waits without a trap, the signal kills the script, the init exits and the kernel kills the app without a drain (measured: the tini styles)",
+            evidence,
+            fix: "make the script exec the app (exec node …), or trap SIGTERM in it, forward it to the app and wait for it.",
+          },
+        ],
+      };
+    }
+  }
+  if (looksLikeScript(first) || (isShellName(first) && argv[1] !== undefined && !argv[1].startsWith("-"))) {
+    const script = isShellName(first) ? argv[1] : first;
+    return {
+      outcome: "conditional",
+      why: `PID 1 will be the script ${script}`,
+      findings: [
+        {
+          ...base,
+          code: "sigterm-handling-unverified",
+          severity: "medium",
+          certainty: "possible",
+          title: `PID 1 will be the script ${script}: ${stopSignal} reaches the app only if the script ends with exec (or traps the signal, forwards it and waits)`,
+          evidence,
+          fix: "end the script with exec <app> so the app replaces the shell as PID 1; --exec or --node-access reads what really runs.",
+        },
+      ],
+    };
+  }
+  const node = ["node", "nodejs"].includes(basename(first ?? ""));
+  return {
+    outcome: node ? "conditional" : "unknown",
+    why: `PID 1 will be ${basename(first ?? "")}; its ${stopSignal} handling is not known without the live process tree`,
+    findings: [
+      {
+        ...base,
+        code: "sigterm-handling-unverified",
+        severity: node ? "medium" : "low",
+        certainty: "possible",
+        title: node
+          ? `node will be PID 1: graceful only if the app handles ${stopSignal} in JavaScript (as PID 1 an unhandled one is ignored until SIGKILL)`
+          : `PID 1 will be ${first}: whether it catches ${stopSignal} is not known without the live process tree`,
+        evidence,
+        fix: node
+          ? `${HANDLER_FIX}. audit --verify proves it on a copy.`
+          : "--exec or --node-access reads the live dispositions; audit --verify proves the outcome on a copy.",
+      },
+    ],
+  };
+}
+
+/** The processes a stop signal reaches first: PID 1, or the children of an init PID 1. */
+function signalled(processes: InspectedProcess[]): InspectedProcess[] {
+  const pid1 = processes.find((p) => p.pid === 1);
+  if (!pid1) return [];
+  if (isInit(pid1)) return processes.filter((p) => p.ppid === 1 && p.pid !== 1);
+  return [pid1];
+}
+
+function serverOf(c: ContainerFacts): { server: KnownServer; command: string; live: boolean } | undefined {
+  const processes = c.inspection?.processes ?? [];
+  if (processes.length > 0) {
+    for (const p of signalled(processes)) {
+      const s = recognizeServer(p.argv, p.name);
+      if (s) return { server: s, command: p.command, live: true };
+    }
+    return undefined;
+  }
+  let argv = c.command?.argv ?? [];
+  if (isInitName(argv[0]))
+    argv = argv.slice(Math.max(1, argv.indexOf("--") + 1)).filter((a, i) => i > 0 || !a.startsWith("-"));
+  const sf = shellFormOf(argv);
+  if (sf) {
+    const v = shellFormVerdict(sf.shell, sf.script);
+    if (v.shellStays) return undefined;
+    argv = v.app.split(/\s+/);
+  }
+  const s = recognizeServer(argv);
+  return s ? { server: s, command: argv.join(" "), live: false } : undefined;
+}
+
+function stopSignalFindings(
+  c: ContainerFacts,
+  f: WorkloadFacts,
+): { findings: Finding[]; fastStop?: string; drain?: KnownServer["drain"] } {
+  const found = serverOf(c);
+  if (!found) return { findings: [] };
+  const { server, command, live } = found;
+  const stop = normalizeSignal(c.stopSignal.signal);
+  const evidence = [
+    `${live ? "running" : "configured"}: ${command} (recognised as ${server.server})`,
+    `stop signal: ${stop} (${c.stopSignal.from})`,
+    `${server.server}'s graceful shutdown starts with ${server.graceful}${server.alsoGraceful.length > 0 ? ` (or ${server.alsoGraceful.join(", ")})` : ""}`,
+  ];
+  if (stopsGracefully(server, stop)) {
+    return {
+      findings: [
+        {
+          code: "sigterm-path-ok",
+          severity: "info",
+          certainty: live ? "certain" : "likely",
+          container: c.name,
+          source: live ? "live-process-tree" : "image-config",
+          title: `${server.server} is stopped with ${stop}, its graceful shutdown${server.drain ? ` (drain bounded by ${server.drain.from})` : ""}`,
+          evidence,
+        },
+      ],
+      drain: server.drain,
+    };
+  }
+  const what = server.otherwise[stop] ?? "not its graceful shutdown";
+  const fix =
+    f.backend === "local"
+      ? `stop it with ${server.graceful}: STOPSIGNAL ${server.graceful} in the Dockerfile (Compose: stop_signal: ${server.graceful}; docker run --stop-signal ${server.graceful}).`
+      : `build the image with STOPSIGNAL ${server.graceful} (the runtime sends the image's stop signal); on Kubernetes 1.33+ with the ContainerStopSignals feature gate, lifecycle.stopSignal: ${server.graceful}; or a preStop hook that starts the graceful shutdown (e.g. ${server.server === "nginx" ? "nginx -s quit" : `kill -${server.graceful.slice(3)} 1`}) and waits for the exit.`;
+  return {
+    findings: [
+      {
+        code: "stop-signal-mismatch",
+        severity: "high",
+        certainty: live && c.stopSignal.from !== "default" ? "certain" : "likely",
+        container: c.name,
+        source: live ? "live-process-tree" : "image-config",
+        title: `${server.server} gets ${stop} when stopped, which is ${what}; its graceful shutdown is ${server.graceful}`,
+        evidence,
+        fix,
+      },
+    ],
+    fastStop: `${server.server} gets ${stop}: ${what}`,
+    drain: server.drain,
+  };
+}
+
+function listens(c: ContainerFacts): boolean {
+  return c.ports.length > 0 || (c.inspection?.processes ?? []).some((p) => p.listens.length > 0);
+}
+
+/** The container's part in a delete under load: signal path, stop signal, preStop vs propagation, grace, readiness. */
+function containerFindings(
+  c: ContainerFacts,
+  f: WorkloadFacts,
+  ctx: RuleContext,
+  verify?: VerifyOutcome,
+): { findings: Finding[]; signal: SignalVerdict; report: ContainerReport } {
+  const findings: Finding[] = [];
+  const stop = normalizeSignal(c.stopSignal.signal);
+  const processes = c.inspection?.processes ?? [];
+  let signal: SignalVerdict;
+  let pred: Prediction | undefined;
+  if (processes.length > 0) {
+    const signalledAs = forStopSignal(processes, stop);
+    const port = c.ports[0];
+    pred = predict(signalledAs, port !== undefined ? { port } : {});
+    const appPid = pred.cause === "app-pid1-handles" ? 1 : pred.cause === "init-to-app" ? pred.apps[0]?.pid : undefined;
+    const app = signalledAs.find((p) => p.pid === appPid);
+    const runtime = app ? runtimeAmbiguity(app) : undefined;
+    if (runtime) {
+      pred = {
+        ...pred,
+        branches: [
+          { outcome: "graceful", condition: "if the program handles SIGTERM and drains" },
+          { outcome: "abrupt", condition: runtime.otherwise },
+        ],
+        summary: `${pred.summary} But ${runtime.words}.`,
+      };
+    }
+    findings.push(...liveSignalFindings(c, f, signalledAs, pred, stop));
+    signal = { outcome: firmOutcome(pred), prediction: pred, why: pred.summary, live: true };
+  } else {
+    const s = staticSignalFindings(c, f, stop);
+    findings.push(...s.findings);
+    signal = { outcome: s.outcome, why: s.why, live: false };
+    findings.push({
+      code: "not-inspected",
+      severity: "info",
+      certainty: "certain",
+      container: c.name,
+      source: "live-process-tree",
+      title: `the live process tree was not read: ${c.inspectionSkipped ?? "no reading"}`,
+      evidence: [c.inspectionSkipped ?? "no reading", ...(c.inspection?.notes ?? [])],
+      fix:
+        f.backend === "kind"
+          ? "--node-access (docker exec on the kind nodes: crictl + /proc) or --exec (pods/exec) reads it"
+          : f.backend === "existing"
+            ? "--exec (the Kubernetes exec API, pods/exec create) reads it"
+            : "run as root on the Docker host (host /proc), or --exec (docker exec)",
+    });
+  }
+  const stopFindings = stopSignalFindings(c, f);
+  findings.push(...stopFindings.findings);
+  if (stopFindings.fastStop) signal.fastStop = stopFindings.fastStop;
+  if (stopFindings.drain) signal.drainSeconds = stopFindings.drain;
+
+  // preStop vs the endpoint propagation (Kubernetes), or the missing stop delay (Docker).
+  const prop = ctx.propagation;
+  const propSeverity: Severity = prop.source === "measured" && prop.ms < SHORT_PROPAGATION_MS ? "medium" : "high";
+  // A container that serves: it declares or holds a port, or it is the pod's only one (sidecars
+  // without ports, e.g. log shippers, take no Service traffic).
+  const serves = listens(c) || f.containers.length === 1;
+  const notExposed = (f.exposedBy !== undefined && f.exposedBy.length === 0) || !serves;
+  const exposedWords =
+    f.exposedBy === undefined ? "Services could not be read" : `selected by Service ${f.exposedBy.join(", ")}`;
+  let preStopSeconds = 0;
+  if (c.preStop !== undefined) {
+    const ps = c.preStop;
+    preStopSeconds = ps.type === "none" ? 0 : (ps.seconds ?? 0);
+    const evidence = [
+      `preStop: ${ps.type === "none" ? "none" : ps.description}`,
+      `endpoint propagation: ${propagationWords(prop)}`,
+      exposedWords,
+    ];
+    if (notExposed) {
+      // no Service sends it traffic: nothing to cover
+    } else if (ps.type === "none") {
+      findings.push({
+        code: "no-prestop",
+        severity: propSeverity,
+        certainty: "likely",
+        container: c.name,
+        source: "pod-spec",
+        title: `no preStop hook: SIGTERM comes at the delete, while the Service still routes new connections to the pod for about ${seconds(prop.ms)} (${prop.source}); an app that stops listening at SIGTERM refuses them`,
+        evidence,
+        fix: `add a preStop sleep longer than the endpoint propagation, e.g. lifecycle.preStop.sleep.seconds: ${Math.ceil(prop.ms / 1000) + 1} (Kubernetes 1.30+; before that exec ["sleep", "${Math.ceil(prop.ms / 1000) + 1}"]), or keep the listener open that long after SIGTERM.`,
+      });
+    } else if (ps.seconds === undefined) {
+      findings.push({
+        code: "prestop-duration-unknown",
+        severity: "low",
+        certainty: "possible",
+        container: c.name,
+        source: "pod-spec",
+        title: `the preStop hook (${ps.description}) has no sleep the audit can read: whether it outlasts the endpoint propagation (${seconds(prop.ms)}) is not known`,
+        evidence,
+        fix: `make the hook last longer than the endpoint propagation (e.g. end it with sleep ${Math.ceil(prop.ms / 1000) + 1}).`,
+      });
+    } else if (ps.seconds * 1000 < prop.ms) {
+      findings.push({
+        code: "prestop-shorter-than-propagation",
+        severity: propSeverity,
+        certainty: "likely",
+        container: c.name,
+        source: "pod-spec",
+        title: `the preStop hook lasts ${ps.seconds} s, shorter than the endpoint propagation (${seconds(prop.ms)}, ${prop.source}): new connections still arrive after SIGTERM`,
+        evidence,
+        fix: `lengthen the preStop sleep to at least ${Math.ceil(prop.ms / 1000) + 1} s (and the grace period with it).`,
+      });
+    }
+  } else if (listens(c)) {
+    findings.push({
+      code: "no-stop-delay",
+      severity: "medium",
+      certainty: "possible",
+      container: c.name,
+      source: "container-config",
+      title: `Docker has no preStop hook: whatever routes to this container (a proxy, DNS round robin, a load balancer) keeps sending new connections for about ${seconds(prop.ms)} (${prop.source}) after ${stop}; an app that stops listening at once refuses them`,
+      evidence: [
+        `stop signal ${stop} is sent at once by docker stop / compose`,
+        `endpoint propagation: ${propagationWords(prop)}`,
+      ],
+      fix: `keep accepting connections for ${Math.ceil(prop.ms / 1000)} s or more after ${stop} before closing the listener (or, on Kubernetes, a preStop sleep).`,
+    });
+  }
+
+  // Grace vs preStop + drain.
+  const grace = f.grace.seconds;
+  const measuredDrain =
+    verify?.sigtermToExitMs !== undefined && verify.observedOutcomes?.includes("graceful")
+      ? {
+          seconds: verify.sigtermToExitMs / 1000,
+          from: `measured by audit --verify (SIGTERM → exit ${(verify.sigtermToExitMs / 1000).toFixed(2)} s)`,
+        }
+      : undefined;
+  const drain = measuredDrain ?? signal.drainSeconds;
+  const graceEvidence = [
+    `grace: ${grace} s (${f.grace.from})`,
+    `preStop: ${preStopSeconds} s`,
+    `drain: ${drain ? `${drain.seconds} s (${drain.from})` : "unknown"}`,
+  ];
+  if (c.preStop !== undefined && c.preStop.type !== "none" && preStopSeconds >= grace) {
+    findings.push({
+      code: "grace-too-short",
+      severity: "high",
+      certainty: "certain",
+      container: c.name,
+      source: "pod-spec",
+      title: `the preStop hook (${preStopSeconds} s) takes the whole grace period (${grace} s): SIGTERM comes only when it ends, and SIGKILL follows after the kubelet's 2 s minimum — no time to drain`,
+      evidence: graceEvidence,
+      fix: `raise terminationGracePeriodSeconds to the preStop (${preStopSeconds} s) + the app's drain + a margin (e.g. ${preStopSeconds + Math.max(10, Math.ceil(drain?.seconds ?? 0) + 5)}).`,
+    });
+  } else if (drain && preStopSeconds + drain.seconds > grace) {
+    findings.push({
+      code: "grace-too-short",
+      severity: "medium",
+      certainty: measuredDrain ? "certain" : "likely",
+      container: c.name,
+      source: measuredDrain ? "verify" : "workload-spec",
+      title: `${graceWords(f)} is shorter than the preStop (${preStopSeconds} s) + the app's drain (${drain.seconds} s, ${drain.from}): a long drain is cut by SIGKILL`,
+      evidence: graceEvidence,
+      fix: `${f.backend === "local" ? "raise the stop timeout (compose stop_grace_period, docker stop -t)" : "raise terminationGracePeriodSeconds"} to at least ${Math.ceil(preStopSeconds + drain.seconds + 5)} s, or bound the drain below it.`,
+    });
+  } else if (grace - preStopSeconds < TIGHT_DRAIN_SECONDS && listens(c)) {
+    findings.push({
+      code: "grace-too-short",
+      severity: "low",
+      certainty: "possible",
+      container: c.name,
+      source: "workload-spec",
+      title: `${graceWords(f)} leaves only ${Math.max(0, grace - preStopSeconds)} s after the preStop for the app to drain`,
+      evidence: graceEvidence,
+      fix: "make sure the drain fits (bound it), or raise the grace period.",
+    });
+  }
+
+  // Readiness.
+  if (c.readiness === null && !notExposed && (f.backend !== "local" || listens(c))) {
+    findings.push({
+      code: "no-readiness-probe",
+      severity: f.backend === "local" ? "low" : "medium",
+      certainty: "certain",
+      container: c.name,
+      source: f.backend === "local" ? "container-config" : "pod-spec",
+      title:
+        f.backend === "local"
+          ? "no HEALTHCHECK: nothing tells a proxy or Compose (depends_on: service_healthy) when the container is ready"
+          : "no readinessProbe: a new pod gets traffic as soon as it starts, before it listens, and a pod that stops serving stays in the Service until it is gone",
+      evidence: [`${f.backend === "local" ? "Config.Healthcheck" : "readinessProbe"}: none`, exposedWords],
+      fix:
+        f.backend === "local"
+          ? "add a HEALTHCHECK (Dockerfile) or healthcheck: (compose.yaml) that asks the app itself."
+          : "add a readinessProbe (httpGet on a path that answers only while the app serves).",
+    });
+  }
+
+  const report: ContainerReport = {
+    name: c.name,
+    image: c.image,
+    ...(c.command ? { command: c.command } : {}),
+    stopSignal: c.stopSignal,
+    ...(c.preStop ? { preStop: c.preStop } : {}),
+    readiness: c.readiness,
+    ports: c.ports,
+    ...(c.inspection && c.inspection.processes.length > 0
+      ? {
+          processTree: {
+            source: c.inspection.source,
+            detail: c.inspection.sourceDetail,
+            notes: c.inspection.notes,
+            processes: c.inspection.processes.map(toAudited),
+          },
+          pid1: c.inspection.processes.find((p) => p.pid === 1)?.command,
+        }
+      : {}),
+    ...(c.inspectionSkipped ? { inspectionSkipped: c.inspectionSkipped } : {}),
+    signalPath: signal.why,
+  };
+  return { findings, signal, report };
+}
+
+/** Workload-level: how many replicas a rollout or a node drain takes at once. */
+function availabilityFindings(f: WorkloadFacts): Finding[] {
+  const out: Finding[] = [];
+  const notExposed = f.exposedBy !== undefined && f.exposedBy.length === 0;
+  const replicas = f.replicas ?? 1;
+  const soften = (s: Severity): Severity => (notExposed ? "info" : s);
+  const evidence = [
+    `replicas: ${f.replicas ?? "?"}`,
+    ...(f.strategy ? [`strategy: ${JSON.stringify(f.strategy)}`] : []),
+    ...(f.backend === "local"
+      ? []
+      : [
+          f.exposedBy === undefined
+            ? "Services: not read"
+            : f.exposedBy.length === 0
+              ? "no Service selects it"
+              : `Service: ${f.exposedBy.join(", ")}`,
+        ]),
+  ];
+  const s = f.strategy;
+  if (f.kind === "Deployment" && s) {
+    if (s.type === "Recreate") {
+      out.push({
+        code: "rollout-all-at-once",
+        severity: soften("high"),
+        certainty: "certain",
+        source: "workload-spec",
+        title: "strategy Recreate: every rollout stops all replicas before the new ones start",
+        evidence,
+        fix: "use strategy RollingUpdate (maxUnavailable 0, maxSurge 1 or 25%).",
+      });
+    } else {
+      const unavailable = resolveIntOrPercent(s.maxUnavailable ?? "25%", replicas, false);
+      if (replicas > 0 && unavailable >= replicas) {
+        out.push({
+          code: "rollout-all-at-once",
+          severity: soften("high"),
+          certainty: "certain",
+          source: "workload-spec",
+          title: `maxUnavailable ${s.maxUnavailable} of ${replicas} replica(s) = ${unavailable}: a rollout may take every replica at once`,
+          evidence,
+          fix: "set maxUnavailable to 0 (with maxSurge ≥ 1) or below the replica count.",
+        });
+      }
+    }
+  }
+  if (f.kind === "StatefulSet" && s) {
+    const unavailable = resolveIntOrPercent(s.maxUnavailable ?? 1, replicas, false);
+    if (s.type !== "OnDelete" && replicas > 0 && unavailable >= replicas) {
+      out.push({
+        code: "rollout-all-at-once",
+        severity: soften("high"),
+        certainty: "certain",
+        source: "workload-spec",
+        title:
+          replicas === 1
+            ? "a StatefulSet with 1 replica: a rollout stops the only pod before its replacement starts (no surge)"
+            : `maxUnavailable ${s.maxUnavailable} of ${replicas}: a rollout may take every replica at once`,
+        evidence,
+        fix: replicas === 1 ? "run at least 2 replicas." : "lower maxUnavailable below the replica count.",
+      });
+    }
+  }
+  if (f.kind === "DaemonSet" && s && s.type !== "OnDelete") {
+    const desired = s.desiredScheduled ?? replicas;
+    const unavailable = resolveIntOrPercent(s.maxUnavailable ?? 1, desired, false);
+    const surge = resolveIntOrPercent(s.maxSurge ?? 0, desired, true);
+    if (desired > 0 && unavailable >= desired && surge === 0) {
+      out.push({
+        code: "rollout-all-at-once",
+        severity: soften("high"),
+        certainty: "certain",
+        source: "workload-spec",
+        title: `maxUnavailable ${s.maxUnavailable ?? 1} with ${desired} node(s) and no surge: a rollout takes every pod at once`,
+        evidence,
+        fix: "use maxSurge 1 with maxUnavailable 0 (one new pod per node before the old one stops), or run on more nodes.",
+      });
+    }
+  }
+  if (["Deployment", "StatefulSet", "ReplicaSet"].includes(f.kind)) {
+    if (replicas === 1) {
+      out.push({
+        code: "single-replica",
+        severity: soften("medium"),
+        certainty: "certain",
+        source: "workload-spec",
+        title: "1 replica: a delete, an eviction or a node drain leaves nothing serving until the replacement is ready",
+        evidence,
+        fix: "run at least 2 replicas (with a PodDisruptionBudget maxUnavailable 1).",
+      });
+    } else if (replicas > 1 && f.pdbs !== undefined) {
+      if (f.pdbs.length === 0) {
+        out.push({
+          code: "no-disruption-budget",
+          severity: soften("low"),
+          certainty: "certain",
+          source: "cluster-objects",
+          title: `no PodDisruptionBudget: a node drain may evict all ${replicas} replicas at once`,
+          evidence,
+          fix: "add a PodDisruptionBudget with maxUnavailable: 1 (or minAvailable: replicas - 1).",
+        });
+      } else {
+        for (const b of f.pdbs) {
+          const allowsAll =
+            (b.maxUnavailable !== undefined && resolveIntOrPercent(b.maxUnavailable, replicas, true) >= replicas) ||
+            (b.minAvailable !== undefined && resolveIntOrPercent(b.minAvailable, replicas, true) <= 0);
+          if (allowsAll) {
+            out.push({
+              code: "disruption-budget-allows-all",
+              severity: soften("medium"),
+              certainty: "certain",
+              source: "cluster-objects",
+              title: `PodDisruptionBudget ${b.name} (${b.maxUnavailable !== undefined ? `maxUnavailable ${b.maxUnavailable}` : `minAvailable ${b.minAvailable}`}) lets a drain evict every replica at once`,
+              evidence: [...evidence, `PodDisruptionBudget ${b.name}: ${JSON.stringify(b)}`],
+              fix: "set maxUnavailable: 1 (or minAvailable below the replica count, above 0).",
+            });
+          }
+        }
+      }
+    }
+  }
+  if (f.kind === "Pod") {
+    out.push({
+      code: "single-replica",
+      severity: soften("low"),
+      certainty: "certain",
+      source: "workload-spec",
+      title: "a bare pod: nothing recreates it after a delete or an eviction",
+      evidence,
+      fix: "run it from a Deployment (or StatefulSet) with at least 2 replicas.",
+    });
+  }
+  if (f.kind === "ComposeService" && replicas === 1) {
+    out.push({
+      code: "single-replica",
+      severity: "low",
+      certainty: "certain",
+      source: "compose-labels",
+      title:
+        "one container for this Compose service: docker compose up (after a change) stops it before its replacement starts, and a stop leaves nothing serving",
+      evidence,
+      fix: "run 2 or more (deploy.replicas / --scale) behind a proxy that stops routing to a container before it stops.",
+    });
+  }
+  if (f.kind === "Container") {
+    out.push({
+      code: "single-replica",
+      severity: "info",
+      certainty: "certain",
+      source: "container-config",
+      title: "a lone container: stopping it leaves nothing serving",
+      evidence,
+      fix: "if it serves traffic, run 2 or more behind a proxy that drains before a stop.",
+    });
+  }
+  return out;
+}
+
+function verifyFindings(v: VerifyOutcome): Finding[] {
+  const evidence = [
+    `check on ${v.where}: ${v.setup}`,
+    ...(v.pid1 ? [`PID 1: ${v.pid1}`] : []),
+    ...(v.outcome ? [`exit: ${v.outcome}`] : []),
+    ...(v.sent !== undefined
+      ? [`failed requests: ${v.failed ?? 0} of ${v.sent}${v.failed ? ` (${v.failureSummary})` : ""}`]
+      : []),
+    ...(v.heldWords ? [`prediction: ${v.heldWords}`] : []),
+    ...(v.resultFile ? [`result: ${v.resultFile}`] : []),
+  ];
+  if (v.error !== undefined && v.sent === undefined) {
+    return [
+      {
+        code: "verify-failed",
+        severity: "info",
+        certainty: "certain",
+        source: "verify",
+        title: `audit --verify could not run a check: ${v.error}`,
+        evidence,
+      },
+    ];
+  }
+  if ((v.failed ?? 0) > 0) {
+    const signalPath =
+      (v.observedOutcomes ?? []).some((o) => o === "killed" || o === "abrupt") &&
+      !(v.observedOutcomes ?? []).includes("graceful");
+    return [
+      {
+        code: "verified-drops",
+        severity: signalPath ? "critical" : "high",
+        certainty: "certain",
+        source: "verify",
+        title:
+          `verified: a delete under load dropped ${v.failed} of ${v.sent} requests — ${v.problem ?? v.outcome ?? ""}`.trim(),
+        evidence,
+        ...(v.fix ? { fix: v.fix } : {}),
+      },
+    ];
+  }
+  return [
+    {
+      code: "verified-no-drops",
+      severity: "info",
+      certainty: "certain",
+      source: "verify",
+      title: `verified: a delete under load dropped none of ${v.sent} requests (${v.outcome ?? "exit observed"})`,
+      evidence,
+    },
+  ];
+}
+
+const CERTAINTY_ORDER: Certainty[] = ["possible", "likely", "certain"];
+
+export function certaintyRank(c: Certainty): number {
+  return CERTAINTY_ORDER.indexOf(c);
+}
+
+/** Within one severity: proof first, then the signal path, then traffic, grace, readiness, availability. */
+const CODE_ORDER: FindingCode[] = [
+  "verified-drops",
+  "pid1-shell-no-forward",
+  "sigterm-not-handled",
+  "sigterm-ignored",
+  "pid1-exits-abruptly",
+  "stop-signal-mismatch",
+  "sigterm-handling-unverified",
+  "no-prestop",
+  "prestop-shorter-than-propagation",
+  "no-stop-delay",
+  "grace-too-short",
+  "prestop-duration-unknown",
+  "no-readiness-probe",
+  "rollout-all-at-once",
+  "disruption-budget-allows-all",
+  "single-replica",
+  "no-disruption-budget",
+  "verified-no-drops",
+  "verify-failed",
+  "sigterm-path-ok",
+  "not-inspected",
+];
+
+/** Position of a finding code in the order of concern (0 = first). */
+export function codeRank(code: FindingCode): number {
+  return CODE_ORDER.indexOf(code);
+}
+
+/** Most severe first; within a severity the signal path before the rest, then the most certain. */
+export function compareFindings(a: Finding, b: Finding): number {
+  const sev = (f: Finding) => ["info", "low", "medium", "high", "critical"].indexOf(f.severity);
+  return (
+    sev(b) - sev(a) ||
+    CODE_ORDER.indexOf(a.code) - CODE_ORDER.indexOf(b.code) ||
+    certaintyRank(b.certainty) - certaintyRank(a.certainty)
+  );
+}
+
+export interface WorkloadAudit {
+  findings: Finding[];
+  prediction: WorkloadPrediction;
+  containers: ContainerReport[];
+}
+
+/** Every rule for one workload; verify (audit --verify's check run) refines the verdict when given. */
+export function auditWorkload(f: WorkloadFacts, ctx: RuleContext, verify?: VerifyOutcome): WorkloadAudit {
+  const per = f.containers.map((c) => containerFindings(c, f, ctx, verify));
+  let findings = [...per.flatMap((p) => p.findings), ...availabilityFindings(f)];
+  if (verify) {
+    const vf = verifyFindings(verify);
+    findings.push(...vf);
+    const observed = verify.observedOutcomes ?? [];
+    if (verify.sent !== undefined && observed.length > 0) {
+      // Proven on a copy: what could not be told from outside is known now (verified-drops carries the severity).
+      findings = findings.map((x) =>
+        x.code === "sigterm-handling-unverified"
+          ? {
+              ...x,
+              severity: "info",
+              certainty: "certain",
+              title: `${x.title} — verified by audit --verify: ${observed.join(" or ")}`,
+            }
+          : x,
+      );
+    }
+  }
+  findings.sort(compareFindings);
+  return {
+    findings,
+    prediction: predictWorkload(
+      f,
+      ctx,
+      per.map((p) => p.signal),
+      findings,
+      verify,
+    ),
+    containers: per.map((p) => p.report),
+  };
+}
+
+const OUTCOME_ORDER: WorkloadPrediction["outcome"][] = ["graceful", "unknown", "conditional", "abrupt", "killed"];
+
+function predictWorkload(
+  f: WorkloadFacts,
+  ctx: RuleContext,
+  signals: SignalVerdict[],
+  findings: Finding[],
+  verify?: VerifyOutcome,
+): WorkloadPrediction {
+  const worst = [...signals].sort((a, b) => OUTCOME_ORDER.indexOf(b.outcome) - OUTCOME_ORDER.indexOf(a.outcome))[0];
+  const why: string[] = [];
+  const observed = verify?.sent !== undefined ? (verify.observedOutcomes ?? []) : [];
+  const verified = observed.length === 1 ? (observed[0] as WorkloadPrediction["outcome"]) : undefined;
+  const outcome = verified ?? worst?.outcome ?? "unknown";
+  const levels: DropWords[] = ["no", "uncertain", "likely", "yes"];
+  let drops: DropWords = "no";
+  const raise = (d: DropWords) => {
+    if (levels.indexOf(d) > levels.indexOf(drops)) drops = d;
+  };
+  if (outcome === "killed") {
+    raise("yes");
+    why.push(
+      `SIGTERM never reaches the app: SIGKILL at the end of ${graceWords(f)} ends it with requests in flight (${worst?.why})`,
+    );
+  } else if (outcome === "abrupt") {
+    raise("yes");
+    why.push(`PID 1 exits soon after SIGTERM and the kernel kills the app without a drain (${worst?.why})`);
+  } else if (outcome === "conditional") {
+    raise("uncertain");
+    why.push(worst?.prediction ? `predicted ${branchWords(worst.prediction.branches)}` : (worst?.why ?? "conditional"));
+  } else if (outcome === "unknown") {
+    raise("uncertain");
+    why.push(worst?.why ?? "the signal path could not be read");
+  } else {
+    why.push(
+      verified
+        ? "verified: the stop signal reaches the app, which drains"
+        : "the stop signal reaches the app, which handles it",
+    );
+  }
+  const fast = signals.find((s) => s.fastStop);
+  if (fast) {
+    raise("yes");
+    why.push(`${fast.fastStop}`);
+  }
+  const trafficCodes = new Set(["no-prestop", "prestop-shorter-than-propagation", "no-stop-delay"]);
+  const traffic = findings.find((x) => trafficCodes.has(x.code) && x.severity !== "info");
+  if (traffic && outcome !== "killed") {
+    raise("likely");
+    why.push(
+      traffic.code === "no-stop-delay"
+        ? `new connections in the ~${seconds(ctx.propagation.ms)} after the stop signal meet a closed listener (no stop delay on Docker)`
+        : `new connections in the ~${seconds(ctx.propagation.ms)} endpoint propagation meet a closed listener (${traffic.code === "no-prestop" ? "no preStop" : "the preStop is shorter"})`,
+    );
+  }
+  const grace = findings.find(
+    (x) => x.code === "grace-too-short" && (x.severity === "high" || x.severity === "medium"),
+  );
+  if (grace) {
+    raise("likely");
+    why.push("the grace period can cut the drain short");
+  }
+  if (verify && verify.sent !== undefined) {
+    if ((verify.failed ?? 0) > 0) raise("yes");
+    why.push(`verified on a copy: ${verify.failed ?? 0} of ${verify.sent} requests dropped (${verify.outcome ?? "?"})`);
+  }
+  const outcomeWords: Record<WorkloadPrediction["outcome"], string> = {
+    graceful: "graceful exit",
+    killed: `SIGKILL at the end of ${graceWords(f)}`,
+    abrupt: "abrupt exit (the app killed without a drain)",
+    conditional: "depends on the app's own handler",
+    unknown: "signal path not read",
+  };
+  const dropWords: Record<DropWords, string> = {
+    yes: "drops requests",
+    likely: "likely drops requests",
+    uncertain: "may drop requests",
+    no: "drops nothing",
+  };
+  return {
+    drops,
+    outcome: fast && outcome === "graceful" ? "abrupt" : outcome,
+    ...(worst?.prediction ? { cause: worst.prediction.cause, branches: worst.prediction.branches } : {}),
+    why,
+    summary: `${dropWords[drops]}: ${fast && outcome === "graceful" ? (fast.fastStop ?? "") : outcomeWords[outcome]}${why.length > 1 ? `; ${why.slice(1).join("; ")}` : ""}`,
+  };
+}
