@@ -7,6 +7,7 @@
 import { freshRequest } from "../load/fresh-request.js";
 import { attributeRequests } from "../observe/exercise.js";
 import type { TrafficAttribution } from "../observe/exercise-types.js";
+import { sleepUnlessAborted } from "../util/sleep.js";
 import type { WarmUpReport } from "./run.js";
 
 export interface WarmUpOptions {
@@ -23,19 +24,6 @@ export interface WarmUpOptions {
   intervalMs?: number;
   now?: () => number;
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 
 /**
  * Pods that answered a probe. A probe's pod is its x-served-by header, or the routing point's record
@@ -74,7 +62,7 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUpReport> {
     answered = answeredPods(probes, attribution, startedAt);
     // Nothing names the answering pod: more probes cannot tell either.
     if (!attribution && probes.filter((p) => p.ok).length >= 20 && !probes.some((p) => p.pod)) break;
-    if (missing().length > 0) await sleep(o.intervalMs ?? 25, o.signal);
+    if (missing().length > 0) await sleepUnlessAborted(o.intervalMs ?? 25, o.signal);
   }
   const endedAt = now();
   const complete = missing().length === 0;

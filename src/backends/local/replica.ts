@@ -8,6 +8,7 @@ import { appEventsFromLine } from "../../observe/app-log.js";
 import type { EventSink } from "../../observe/events.js";
 import type { PreStop } from "../../scenario/schema.js";
 import { LABEL_ROOT, runLabels } from "../../util/labels.js";
+import { sleepUnlessAborted } from "../../util/sleep.js";
 import type { PodRuntime } from "./termination.js";
 
 /** testcontainers publishes on 0.0.0.0; the Docker API it wraps can bind 127.0.0.1. */
@@ -189,13 +190,7 @@ export class Replica {
     switch (hook.type) {
       case "sleep":
         // The kubelet's built-in sleep action: a wait in the kubelet, nothing runs in the container.
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, hook.seconds * 1000);
-          signal.addEventListener("abort", () => {
-            clearTimeout(t);
-            resolve();
-          });
-        });
+        await sleepUnlessAborted(hook.seconds * 1000, signal);
         return;
       case "exec": {
         const result = await this.started.exec(hook.command);

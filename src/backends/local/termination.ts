@@ -11,6 +11,7 @@
 // applies whenever less than 2 s of grace remain after the hook.
 import type { EventSink } from "../../observe/events.js";
 import type { PreStop } from "../../scenario/schema.js";
+import { sleepUnlessAborted } from "../../util/sleep.js";
 
 /** kubelet: minimumGracePeriodInSeconds. */
 export const MINIMUM_GRACE_MS = 2000;
@@ -94,15 +95,7 @@ export interface TerminationOutcome {
   endpointRemovedAt?: number;
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (ms <= 0) return resolve();
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+const sleep = sleepUnlessAborted;
 
 type Settled<T> = { kind: "done"; value: T } | { kind: "failed"; error: unknown };
 const settle = <T>(p: Promise<T>): Promise<Settled<T>> =>
