@@ -26,7 +26,7 @@ import { LABEL_RUN } from "../util/labels.js";
 import type { Collected, ImageInspect } from "./collect-local.js";
 import { scriptPathOf } from "./collect-local.js";
 import { effectiveArgv, preStopOf } from "./command.js";
-import { normalizeSignal } from "./servers.js";
+import { normalizeSignal } from "../inspect/servers.js";
 import type { ContainerFacts, WorkloadFacts, WorkloadKind } from "./types.js";
 
 export interface ClusterCollectOptions {

@@ -13,7 +13,7 @@ import type { ProcessTreeInspection } from "../inspect/types.js";
 import { UsageError } from "../util/errors.js";
 import { LABEL_ROOT } from "../util/labels.js";
 import { configureTestcontainersOffline } from "../util/testcontainers-env.js";
-import { normalizeSignal } from "./servers.js";
+import { normalizeSignal } from "../inspect/servers.js";
 import type { ContainerFacts, WorkloadFacts } from "./types.js";
 
 export const COMPOSE_PROJECT = "com.docker.compose.project";

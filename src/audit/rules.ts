@@ -22,7 +22,7 @@ import {
   shellFormOf,
   shellFormVerdict,
 } from "./command.js";
-import { type KnownServer, normalizeSignal, recognizeServer, stopsGracefully } from "./servers.js";
+import { type KnownServer, normalizeSignal, recognizeServer, stopsGracefully } from "../inspect/servers.js";
 import type {
   AuditedProcess,
   Certainty,

@@ -74,6 +74,8 @@ export interface PodOutcome {
   processTree?: Array<{ pid: number; ppid: number; command: string }>;
   /** Every process's SIGTERM disposition read from /proc before any signal (local backend). */
   inspection?: ProcessTreeInspection;
+  /** The signal the kubelet (local: the harness) stops the container with, and where it comes from. */
+  stopSignal?: { signal: string; from: "scenario" | "image" | "default" };
   /** What the inspection predicted, in words, to hold against what happened. */
   prediction?: string;
   /** Processes seen in the app's log lines. */

@@ -161,7 +161,9 @@ export async function runCheck(backend: Backend, opts: CheckOptions, hooks: Chec
   const pod = result.pods[0];
   const inspection = pod?.inspection;
   const prediction =
-    inspection && inspection.processes.length > 0 ? predict(inspection.processes, { port: opts.port }) : undefined;
+    inspection && inspection.processes.length > 0
+      ? predict(inspection.processes, { port: opts.port, ...(pod?.stopSignal ? { stopSignal: pod.stopSignal } : {}) })
+      : undefined;
   if (pod && !inspection) notes.push(`the ${backend.name} backend did not read the process tree of ${pod.pod}`);
   if (pod) hooks.onPrediction?.(inspection, prediction);
   const observation = observe({ pod, load: result.load, timeline: result.timeline });

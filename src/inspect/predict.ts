@@ -11,6 +11,7 @@
 // - Nothing forwards a signal unless a process does so on purpose (an init like tini, a shell
 //   trap that calls kill): a child never hears of the SIGTERM its parent got.
 // - The container ends when PID 1 exits; the kernel then SIGKILLs every other process in it.
+import { normalizeSignal, recognizeServer, stopsGracefully } from "./servers.js";
 import type { InspectedProcess } from "./types.js";
 
 export type Outcome = "graceful" | "killed" | "abrupt";
@@ -62,6 +63,8 @@ export interface Prediction {
   /** The app: processes listening on the port (or on any port, or the leaves when none listens). */
   apps: Array<{ pid: number; command: string }>;
   appsFrom: string;
+  /** A recognised server (PID 1 or the app) with its own graceful signal, and the stop signal it gets. */
+  server?: { server: string; graceful: string; stopSignal?: string; stopsGracefully?: boolean };
 }
 
 const SHELLS = new Set(["sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "busybox"]);
@@ -170,7 +173,47 @@ export function findApps(processes: InspectedProcess[], port?: number): { apps: 
   };
 }
 
-export function predict(processes: InspectedProcess[], opts: { port?: number } = {}): Prediction {
+/**
+ * The predicted outcome of a delete under load, from the process tree and every process's SIGTERM
+ * disposition; when PID 1 or the app is a server with its own graceful signal (nginx: SIGQUIT,
+ * httpd: SIGWINCH…), also whether the stop signal the runtime will send is that one.
+ */
+export function predict(
+  processes: InspectedProcess[],
+  opts: { port?: number; stopSignal?: { signal: string; from: string } } = {},
+): Prediction {
+  const prediction = predictSignalPath(processes, opts);
+  const candidates = processes.filter(
+    (p) => p.pid === prediction.pid1?.pid || prediction.apps.some((a) => a.pid === p.pid),
+  );
+  for (const p of candidates) {
+    const server = recognizeServer(p.argv, p.name);
+    if (!server) continue;
+    const stop = opts.stopSignal ? normalizeSignal(opts.stopSignal.signal) : undefined;
+    const graceful = stop !== undefined && stopsGracefully(server, stop);
+    const words =
+      stop === undefined
+        ? `${label(p)} is ${server.server}: its graceful shutdown starts with ${server.graceful}; a runtime sends the image's STOPSIGNAL, SIGTERM when it sets none`
+        : graceful
+          ? `${label(p)} is ${server.server} and is stopped with ${stop} (${opts.stopSignal?.from}), its graceful shutdown`
+          : `${label(p)} is ${server.server}: it is stopped with ${stop} (${opts.stopSignal?.from}), which is ${
+              server.otherwise[stop] ?? "not its graceful shutdown"
+            }; its graceful shutdown is ${server.graceful} (STOPSIGNAL ${server.graceful} in the image)`;
+    return {
+      ...prediction,
+      summary: `${prediction.summary} ${words}.`,
+      steps: [...prediction.steps, words],
+      server: {
+        server: server.server,
+        graceful: server.graceful,
+        ...(stop ? { stopSignal: stop, stopsGracefully: graceful } : {}),
+      },
+    };
+  }
+  return prediction;
+}
+
+function predictSignalPath(processes: InspectedProcess[], opts: { port?: number }): Prediction {
   const processLines = processes.map(processLine);
   const base = { processLines, steps: [] as string[] };
   const pids = new Set(processes.map((p) => p.pid));

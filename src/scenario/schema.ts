@@ -2,6 +2,7 @@
 // One zod schema is the single source of truth: it validates YAML, gives the TypeScript types
 // and exports the JSON Schema editors use (fixtures/scenario.schema.json).
 import { z } from "zod";
+import { SIGNAL_NAMES } from "../util/signals.js";
 import { expectationsFor, SCENARIO_BACKENDS } from "./expectations.js";
 
 /** Entrypoint styles shipped under images/<style>/. */
@@ -86,15 +87,6 @@ export const ImageSpec = z.union([
       ),
   }),
 ]);
-
-/** Linux signal names (`kill -l`), the names a stop signal may have (Docker, containerd, Kubernetes). */
-export const SIGNAL_NAMES = [
-  ...["HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2", "PIPE", "ALRM"],
-  ...["TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF"],
-  ...["WINCH", "IO", "PWR", "SYS", "RTMIN", "RTMAX"],
-  ...Array.from({ length: 15 }, (_, i) => `RTMIN+${i + 1}`),
-  ...Array.from({ length: 14 }, (_, i) => `RTMAX-${14 - i}`),
-].map((n) => `SIG${n}`);
 
 export const StopSignalSpec = z
   .string()

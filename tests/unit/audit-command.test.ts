@@ -15,7 +15,7 @@ import {
   sleepSeconds,
   splitCommands,
 } from "../../src/audit/command.js";
-import { normalizeSignal, recognizeServer, stopsGracefully } from "../../src/audit/servers.js";
+import { normalizeSignal, recognizeServer, stopsGracefully } from "../../src/inspect/servers.js";
 
 const IMAGES = join(import.meta.dirname, "../../images");
 const script = (style: string) => readFileSync(join(IMAGES, style, "entrypoint.sh"), "utf8");

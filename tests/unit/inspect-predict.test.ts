@@ -443,3 +443,34 @@ describe("diagnosis", () => {
     expect(d.heldWords).toMatch(/^did not hold: predicted killed, observed graceful/);
   });
 });
+
+describe("predict: servers with their own graceful signal", () => {
+  // Debian's nginx as PID 1: the master catches TERM (fast shutdown) and QUIT (graceful).
+  const nginx = [
+    proc(1, 0, "nginx: master process nginx -g daemon off;", "caught", { listens: [8080], name: "nginx" }),
+    proc(7, 1, "nginx: worker process", "caught", { listens: [8080], name: "nginx" }),
+  ];
+
+  it("names the server's graceful signal and says SIGTERM (no STOPSIGNAL) is not it", () => {
+    const p = predict(nginx, { port: 8080, stopSignal: { signal: "SIGTERM", from: "default" } });
+    expect(p.server).toEqual({ server: "nginx", graceful: "SIGQUIT", stopSignal: "SIGTERM", stopsGracefully: false });
+    expect(p.summary).toContain("is nginx: it is stopped with SIGTERM (default)");
+    expect(p.summary).toContain("its graceful shutdown is SIGQUIT (STOPSIGNAL SIGQUIT in the image)");
+  });
+
+  it("says so when the image's STOPSIGNAL is the graceful one", () => {
+    const p = predict(nginx, { port: 8080, stopSignal: { signal: "QUIT", from: "image" } });
+    expect(p.server).toMatchObject({ stopSignal: "SIGQUIT", stopsGracefully: true });
+    expect(p.summary).toContain("is nginx and is stopped with SIGQUIT (image), its graceful shutdown");
+  });
+
+  it("without a known stop signal, names the graceful one and the runtimes' default", () => {
+    const p = predict(nginx, { port: 8080 });
+    expect(p.server).toEqual({ server: "nginx", graceful: "SIGQUIT" });
+    expect(p.summary).toContain("a runtime sends the image's STOPSIGNAL, SIGTERM when it sets none");
+  });
+
+  it("an app that is no known server gets no server words", () => {
+    expect(predict(TREES.execForm, { port: 8080 }).server).toBeUndefined();
+  });
+});

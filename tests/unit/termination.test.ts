@@ -2,13 +2,13 @@ import { describe, expect, it } from "vitest";
 import {
   chooseStopSignal,
   MINIMUM_GRACE_MS,
-  normalizeSignal,
   type PodRuntime,
   sigkillDeadline,
   terminatePod,
 } from "../../src/backends/local/termination.js";
 import { EventLog } from "../../src/observe/events.js";
 import type { PreStop } from "../../src/scenario/schema.js";
+import { signalName } from "../../src/util/signals.js";
 
 describe("sigkillDeadline", () => {
   it("is the end of the grace period, counted from the delete", () => {
@@ -146,14 +146,14 @@ describe("terminatePod (the kubelet's sequence)", () => {
 
 describe("the stop signal (what the runtime's stop sends)", () => {
   it("normalizes the forms Docker stores a STOPSIGNAL in", () => {
-    expect(normalizeSignal("SIGQUIT")).toBe("SIGQUIT");
-    expect(normalizeSignal("QUIT")).toBe("SIGQUIT");
-    expect(normalizeSignal("sigwinch")).toBe("SIGWINCH");
-    expect(normalizeSignal("3")).toBe("SIGQUIT");
-    expect(normalizeSignal("28")).toBe("SIGWINCH");
-    expect(normalizeSignal("37")).toBe("37");
-    expect(normalizeSignal("")).toBeUndefined();
-    expect(normalizeSignal(undefined)).toBeUndefined();
+    expect(signalName("SIGQUIT")).toBe("SIGQUIT");
+    expect(signalName("QUIT")).toBe("SIGQUIT");
+    expect(signalName("sigwinch")).toBe("SIGWINCH");
+    expect(signalName("3")).toBe("SIGQUIT");
+    expect(signalName("28")).toBe("SIGWINCH");
+    expect(signalName("37")).toBe("37");
+    expect(signalName("")).toBeUndefined();
+    expect(signalName(undefined)).toBeUndefined();
   });
 
   it("the scenario's wins over the image's, which wins over SIGTERM", () => {

@@ -251,6 +251,12 @@ export class LocalBackend implements Backend {
         ...(outcome.sigkillAt !== undefined ? { sigkillSentAt: outcome.sigkillAt } : {}),
       },
     );
+    // The same choice the termination made: the scenario's stopSignal, else the image's STOPSIGNAL.
+    const stopSignal: PodOutcome["stopSignal"] = state.scenario.stopSignal
+      ? { signal: state.scenario.stopSignal, from: "scenario" }
+      : replica.stopSignal
+        ? { signal: replica.stopSignal, from: "image" }
+        : { signal: "SIGTERM", from: "default" };
     return {
       pod: name,
       pid1Cmdline: replica.pid1Cmdline,
@@ -264,8 +270,9 @@ export class LocalBackend implements Backend {
       ...(exitEvidence ? { exitEvidence } : {}),
       processTree: state.trees.get(name),
       inspection,
+      stopSignal,
       prediction: inspection?.processes.length
-        ? predict(inspection.processes, { port: state.scenario.port }).summary
+        ? predict(inspection.processes, { port: state.scenario.port, stopSignal }).summary
         : undefined,
       processes: [],
       notes,

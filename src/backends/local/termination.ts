@@ -11,6 +11,7 @@
 // applies whenever less than 2 s of grace remain after the hook.
 import type { EventSink } from "../../observe/events.js";
 import type { PreStop } from "../../scenario/schema.js";
+import { signalName } from "../../util/signals.js";
 import { sleepUnlessAborted } from "../../util/sleep.js";
 
 /** kubelet: minimumGracePeriodInSeconds. */
@@ -49,35 +50,14 @@ export interface TerminationOptions {
 
 export type StopSignalSource = "scenario" | "image" | "default";
 
-/** Linux signal names by number (1–31), for a STOPSIGNAL written as a number. */
-const LINUX_SIGNALS = (
-  "HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM STKFLT CHLD CONT STOP TSTP TTIN TTOU " +
-  "URG XCPU XFSZ VTALRM PROF WINCH IO PWR SYS"
-).split(" ");
-
-/**
- * A signal as Docker may store an image's STOPSIGNAL ("SIGQUIT", "QUIT", "sigquit", "3") → its name
- * ("SIGQUIT"); undefined for an empty value. A number without a name (a real-time signal) stays a number.
- */
-export function normalizeSignal(raw: string | undefined): string | undefined {
-  const text = raw?.trim() ?? "";
-  if (text === "") return undefined;
-  if (/^\d+$/.test(text)) {
-    const name = LINUX_SIGNALS[Number(text) - 1];
-    return name ? `SIG${name}` : text;
-  }
-  const upper = text.toUpperCase();
-  return upper.startsWith("SIG") ? upper : `SIG${upper}`;
-}
-
 /** Which signal starts the termination: the scenario's, else the image's STOPSIGNAL, else SIGTERM. Pure. */
 export function chooseStopSignal(
   scenario: string | undefined,
   image: string | undefined,
 ): { signal: string; from: StopSignalSource } {
-  const fromScenario = normalizeSignal(scenario);
+  const fromScenario = signalName(scenario);
   if (fromScenario) return { signal: fromScenario, from: "scenario" };
-  const fromImage = normalizeSignal(image);
+  const fromImage = signalName(image);
   if (fromImage) return { signal: fromImage, from: "image" };
   return { signal: "SIGTERM", from: "default" };
 }

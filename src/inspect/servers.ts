@@ -1,6 +1,6 @@
 // Servers whose graceful shutdown is started by a particular signal, recognised by their command line.
 // When the signal the runtime stops them with is another one, they stop without draining. Pure.
-import { basename } from "../inspect/predict.js";
+import { signalName } from "../util/signals.js";
 
 export interface KnownServer {
   server: string;
@@ -31,6 +31,8 @@ function flagValue(argv: readonly string[], flag: string): string | undefined {
   }
   return undefined;
 }
+
+const basename = (path: string): string => path.split("/").pop() ?? path;
 
 /** argv[0] as a program name; nginx and php-fpm rewrite their argv to "nginx: master process …". */
 function program(argv: readonly string[]): string {
@@ -159,20 +161,9 @@ export function recognizeServer(argv: readonly string[], name = ""): KnownServer
   };
 }
 
-/** "SIGTERM" for "TERM", "15", "sigterm"; the input unchanged when it is not recognised. */
+/** "SIGTERM" for "TERM", "15", "sigterm"; SIGTERM (the runtimes' default) for none. */
 export function normalizeSignal(signal: string | undefined | null): string {
-  const s = (signal ?? "").trim().toUpperCase();
-  if (s === "") return "SIGTERM";
-  const byNumber: Record<string, string> = {
-    "1": "SIGHUP",
-    "2": "SIGINT",
-    "3": "SIGQUIT",
-    "10": "SIGUSR1",
-    "15": "SIGTERM",
-    "28": "SIGWINCH",
-  };
-  if (byNumber[s]) return byNumber[s] as string;
-  return s.startsWith("SIG") ? s : `SIG${s}`;
+  return signalName(signal) ?? "SIGTERM";
 }
 
 /** Whether the stop signal starts the server's graceful shutdown. */
