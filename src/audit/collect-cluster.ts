@@ -20,13 +20,13 @@ import {
   VersionApi,
 } from "@kubernetes/client-node";
 import { inspectOnNode, type NodeExec } from "../inspect/node-proc.js";
+import { normalizeSignal } from "../inspect/servers.js";
 import type { ProcessTreeInspection } from "../inspect/types.js";
 import { inspectViaPodExec, type Pid1Request } from "../k8s/driver.js";
 import { LABEL_RUN } from "../util/labels.js";
 import type { Collected, ImageInspect } from "./collect-local.js";
 import { scriptPathOf } from "./collect-local.js";
 import { effectiveArgv, preStopOf } from "./command.js";
-import { normalizeSignal } from "../inspect/servers.js";
 import type { ContainerFacts, WorkloadFacts, WorkloadKind } from "./types.js";
 
 export interface ClusterCollectOptions {

@@ -9,11 +9,11 @@ import { isAbsolute, join, normalize } from "node:path";
 import { getContainerRuntimeClient } from "testcontainers";
 import { inspectProcessTree, inspectProcessTreeFromHost } from "../inspect/inspect.js";
 import { isInit, isShell } from "../inspect/predict.js";
+import { normalizeSignal } from "../inspect/servers.js";
 import type { ProcessTreeInspection } from "../inspect/types.js";
 import { UsageError } from "../util/errors.js";
 import { LABEL_ROOT } from "../util/labels.js";
 import { configureTestcontainersOffline } from "../util/testcontainers-env.js";
-import { normalizeSignal } from "../inspect/servers.js";
 import type { ContainerFacts, WorkloadFacts } from "./types.js";
 
 export const COMPOSE_PROJECT = "com.docker.compose.project";

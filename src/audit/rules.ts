@@ -12,6 +12,7 @@ import {
   processLine,
 } from "../inspect/predict.js";
 import { maskHas, type SignalState } from "../inspect/proc.js";
+import { type KnownServer, normalizeSignal, recognizeServer, stopsGracefully } from "../inspect/servers.js";
 import type { InspectedProcess } from "../inspect/types.js";
 import {
   isInitName,
@@ -22,7 +23,6 @@ import {
   shellFormOf,
   shellFormVerdict,
 } from "./command.js";
-import { type KnownServer, normalizeSignal, recognizeServer, stopsGracefully } from "../inspect/servers.js";
 import type {
   AuditedProcess,
   Certainty,
