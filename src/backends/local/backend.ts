@@ -88,14 +88,18 @@ export class LocalBackend implements Backend {
       },
       state.sink,
     );
-    state.starting.add(starting);
-    const replica = await starting.finally(() => state.starting.delete(starting));
-    state.replicas.set(name, replica);
-    if (this.runs.get(runId) !== state) {
-      // Torn down while this replica was being created (a replacement, or Ctrl-C during deploy).
-      await replica.remove();
-      throw new Error(`run ${runId} was torn down while ${name} started`);
-    }
+    // Teardown waits for this: the creation, and the removal when the run was torn down meanwhile (a
+    // replacement, or Ctrl-C during deploy) — or the process could exit with the removal in flight.
+    const created = starting.then(async (replica) => {
+      state.replicas.set(name, replica);
+      if (this.runs.get(runId) !== state) {
+        await replica.remove();
+        throw new Error(`run ${runId} was torn down while ${name} started`);
+      }
+      return replica;
+    });
+    state.starting.add(created);
+    const replica = await created.finally(() => state.starting.delete(created));
     await replica.waitForReady(this.options.readyTimeoutMs ?? 30_000, state.scenario.readinessPath);
     state.trees.set(name, await replica.refreshPid1());
     // Before any signal: how each process would take SIGTERM (/proc signal masks).
