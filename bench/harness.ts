@@ -53,12 +53,12 @@ if (!Number.isInteger(PARALLEL) || PARALLEL < 1 || PARALLEL > 64) throw new Erro
 // ---------------------------------------------------------------- (a) matrix wall time vs floor
 
 /**
- * The waits a scenario imposes by its own numbers, in seconds from the load's start (docs/bench.md):
- * max(atSeconds + W + margin, durationSeconds), W = what the termination must take whatever the
+ * The waits a scenario imposes by its own numbers, in seconds (docs/bench.md): on local the endpoint add
+ * delay, then, from the load's start, max(atSeconds + W + margin, durationSeconds), W = what the termination must take whatever the
  * app does: a pod expected to be SIGKILLed lives until the kubelet's deadline; any other pod at
  * least through the preStop sleep and the endpoint propagation (termination waits for both).
  */
-export function imposedFloorS(s: Scenario): number {
+export function imposedFloorS(s: Scenario, backend: "local" | "kind" = "local"): number {
   const grace =
     s.disruption.action === "delete"
       ? (s.disruption.gracePeriodSeconds ?? s.terminationGracePeriodSeconds)
@@ -69,7 +69,11 @@ export function imposedFloorS(s: Scenario): number {
       ? Math.max(grace, preStop + 2)
       : Math.max(preStop, s.local.endpointPropagationMs / 1000);
   const pods = s.disruption.action === "rollout" ? s.replicas : 1;
-  return Math.max(s.disruption.atSeconds + perPod * pods + MARGIN_S, s.load.durationSeconds);
+  // Local only: the first pod joins the Service's rules local.endpointAddDelayMs after it is ready (the
+  // kube-proxy lag the local runtime reproduces), and the load cannot start before. On kind that lag
+  // is real kube-proxy time, not a number of the scenario's.
+  const addDelay = backend === "local" ? s.local.endpointAddDelayMs / 1000 : 0;
+  return addDelay + Math.max(s.disruption.atSeconds + perPod * pods + MARGIN_S, s.load.durationSeconds);
 }
 
 /**
@@ -110,7 +114,7 @@ async function matrixPass(backend: Backend, chosen: Awaited<ReturnType<typeof lo
       rows.push({
         name: l.scenario.name,
         wallS,
-        imposedS: imposedFloorS(l.scenario),
+        imposedS: imposedFloorS(l.scenario, BACKEND),
         measuredS: measuredFloorS(l.scenario, r.pods),
         failed: r.load?.failed,
         pass: r.pass,
@@ -119,7 +123,7 @@ async function matrixPass(backend: Backend, chosen: Awaited<ReturnType<typeof lo
         ...(r.error ? { error: r.error } : {}),
       });
       log(
-        `  ${l.scenario.name}: ${wallS.toFixed(1)} s (floor ${imposedFloorS(l.scenario).toFixed(1)} s; ` +
+        `  ${l.scenario.name}: ${wallS.toFixed(1)} s (floor ${imposedFloorS(l.scenario, BACKEND).toFixed(1)} s; ` +
           PHASES.map((k) => `${k.replace("Ms", "")} ${((r.phases?.[k] ?? 0) / 1000).toFixed(1)}`).join(", ") +
           `) ${r.status.toUpperCase()}${r.error ? ` ${r.error}` : ""}`,
       );
