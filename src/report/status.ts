@@ -166,10 +166,7 @@ export function terminationText(
   return "-";
 }
 
-/** "pod object deleted" on Kubernetes, "container removed" on the local runtime. */
-export function goneMeaning(backend: string): string {
-  return backend === "local" ? "container removed" : "pod object deleted";
-}
+export { goneMeaning } from "../verdict/verdicts.js";
 
 /**
  * The exit as believed, with where it comes from: the code and its source, every source's word, and

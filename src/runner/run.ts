@@ -552,6 +552,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
       expectations: expectationsFor(scenario.expectations, backend.name),
       load: result.load,
       pods: disrupted,
+      backend: backend.name,
     });
     const inconclusive = inconclusiveReasons(disrupted, result.verdicts);
     result.status = inconclusive.length > 0 ? "inconclusive" : result.verdicts.every((v) => v.pass) ? "pass" : "fail";

@@ -22,6 +22,13 @@ export interface VerdictInput {
   expectations: Expectations;
   load: LoadResult;
   pods: PodOutcome[];
+  /** For the words only ("gone" means the container removed locally, the pod object deleted elsewhere). */
+  backend?: string;
+}
+
+/** What "gone" means on a backend: "container removed" on the local runtime, "pod object deleted" on Kubernetes. */
+export function goneMeaning(backend: string | undefined): string {
+  return backend === "local" ? "container removed" : "pod object deleted";
 }
 
 /** " streams" / " calls" / " messages" after a count; "" for HTTP/1.1 requests (and results before protocols). */
@@ -242,7 +249,11 @@ function checkExit(expected: "graceful" | "killed" | "abrupt", pods: PodOutcome[
   });
 }
 
-function checkTermination(bounds: { minSeconds?: number; maxSeconds?: number }, pods: PodOutcome[]): Verdict[] {
+function checkTermination(
+  bounds: { minSeconds?: number; maxSeconds?: number },
+  pods: PodOutcome[],
+  backend?: string,
+): Verdict[] {
   const expected = [
     bounds.minSeconds !== undefined ? `≥ ${bounds.minSeconds} s` : "",
     bounds.maxSeconds !== undefined ? `≤ ${bounds.maxSeconds} s` : "",
@@ -255,7 +266,7 @@ function checkTermination(bounds: { minSeconds?: number; maxSeconds?: number }, 
     const name = `termination time (${pod.pod})`;
     const known = terminationBounds(pod);
     const gone =
-      pod.goneAt === undefined ? "" : `; pod gone (object deleted) at ${formatOffset(pod.goneAt - pod.deleteAt)}`;
+      pod.goneAt === undefined ? "" : `; gone (${goneMeaning(backend)}) at ${formatOffset(pod.goneAt - pod.deleteAt)}`;
     if (known.max === undefined) {
       return {
         name,
@@ -313,7 +324,7 @@ export function evaluate(input: VerdictInput): Verdict[] {
   }
   for (const [role, expected] of Object.entries(e.sigterm ?? {})) verdicts.push(...checkSigterm(role, expected, pods));
   if (e.exit) verdicts.push(...checkExit(e.exit, pods));
-  if (e.terminationSeconds) verdicts.push(...checkTermination(e.terminationSeconds, pods));
+  if (e.terminationSeconds) verdicts.push(...checkTermination(e.terminationSeconds, pods, input.backend));
   const perPod = e.sigterm !== undefined || e.exit !== undefined || e.terminationSeconds !== undefined;
   if (pods.length === 0 && perPod) {
     verdicts.push({

@@ -190,7 +190,7 @@ describe.skipIf(!ROOT)("recorded on kind v1.20.2: exec-form image, preStop exec 
       pods: outcomes,
     });
     expect(v).toMatchObject({ pass: true, actual: "3.21 s" });
-    expect(v?.evidence).toMatch(/^delete → container exit in 3\.206 s; pod gone \(object deleted\) at \+14\.047 s$/);
+    expect(v?.evidence).toMatch(/^delete → container exit in 3\.206 s; gone \(pod object deleted\) at \+14\.047 s$/);
   });
 
   it("the endpoint leaves the EndpointSlice ~0.12 s after the delete, long before SIGTERM (no terminating condition on 1.20)", () => {

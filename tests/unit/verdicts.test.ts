@@ -105,7 +105,7 @@ describe("verdicts", () => {
       pods: [exited],
     });
     expect([ok?.pass, ok?.actual, slow?.pass, slow?.inconclusive]).toEqual([true, "2.00 s", false, undefined]);
-    expect(ok?.evidence).toBe("delete → container exit in 2.000 s; pod gone (object deleted) at +11.000 s");
+    expect(ok?.evidence).toBe("delete → container exit in 2.000 s; gone (pod object deleted) at +11.000 s");
   });
 
   it("without an observed exit, the pod's removal is only an upper bound: a max can pass, nothing can fail on it", () => {
