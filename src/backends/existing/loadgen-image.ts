@@ -2,6 +2,7 @@
 // (autocannon inside: no npm install in the image, the build works offline) and built FROM the same
 // base as the sample images with `docker build`, tagged by content:
 // graceful-e2e/loadgen:<12 hex of sha256(Dockerfile, bundle, base ref, base image ID)>.
+
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -9,6 +10,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { resolveBaseImage } from "../../images/base.js";
+import { bundleForNode18 } from "../../images/bundle.js";
 import type { CommandRunner } from "../../k8s/command.js";
 import { PrerequisiteError } from "../../util/errors.js";
 import { packageRoot } from "../../util/paths.js";
@@ -52,48 +54,14 @@ export async function assertLoadgenBuildable(): Promise<void> {
   }
 }
 
-interface EsbuildLike {
-  build(options: Record<string, unknown>): Promise<{
-    outputFiles?: Array<{ contents: Uint8Array }>;
-    errors: Array<{ text: string }>;
-  }>;
-}
-
 /** job-main.ts + autocannon + the rest → one CommonJS file for node >= 18. Deterministic for the same sources. */
-export async function bundleLoadgen(entry = loadgenEntry()): Promise<Buffer> {
-  let esbuild: EsbuildLike;
-  try {
-    // A dependency of tsx (dev dependency); not needed by any other command.
-    esbuild = (await import("esbuild")) as unknown as EsbuildLike;
-  } catch (err) {
-    throw new Error(
-      `building the in-cluster load generator needs esbuild (npm i -D esbuild), which is not installed: ${(err as Error).message}`,
-    );
-  }
-  const root = packageRoot();
-  const result = await esbuild.build({
-    stdin: {
-      contents: `import { main } from ${JSON.stringify(entry)};\nvoid main();\n`,
-      resolveDir: root,
-      sourcefile: "loadgen-entry.ts",
-      loader: "ts",
-    },
-    // Paths in the bundle's comments are relative to this: the same bytes from any working directory.
-    absWorkingDir: root,
-    bundle: true,
-    platform: "node",
-    target: "node18",
-    format: "cjs",
-    write: false,
+export function bundleLoadgen(entry = loadgenEntry()): Promise<Buffer> {
+  return bundleForNode18({
+    entry: `import { main } from ${JSON.stringify(entry)};\nvoid main();\n`,
+    entryName: "loadgen-entry.ts",
     outfile: LOADGEN_BUNDLE_NAME,
-    legalComments: "none",
-    logLevel: "silent",
+    what: "the in-cluster load generator",
   });
-  const out = result.outputFiles?.[0];
-  if (!out || result.errors.length > 0) {
-    throw new Error(`bundling the load generator failed: ${result.errors.map((e) => e.text).join("; ")}`);
-  }
-  return Buffer.from(out.contents);
 }
 
 export function loadgenTag(parts: { dockerfile: string; bundle: Buffer; baseRef: string; baseId: string }): string {
