@@ -67,6 +67,11 @@ export interface ExerciseEvidence {
   answeredAfterSigterm?: number;
   /** Requests attributed to it over the whole window. */
   servedTotal?: number;
+  /**
+   * From the load's summary only (an in-cluster load reports no single requests): its answers named
+   * by x-served-by spanned the delete (first before it, last in the second before it or later).
+   */
+  servedAroundDelete?: boolean;
   /** Connections routed to it over the whole window. */
   connectionsRouted?: number;
   /**

@@ -69,6 +69,11 @@ export interface ExerciseInput {
   requests: readonly AttributedRequest[];
   /** Established connections in the pod's own socket table just before the delete, when read. */
   socketTableAtDelete?: number;
+  /**
+   * The load's per-pod summary (x-served-by: count, first and last answer): evidence only when no
+   * single request could be attributed (an in-cluster load Job reports no single requests).
+   */
+  servedBy?: ReadonlyArray<{ pod: string; count: number; first: number; last: number }>;
 }
 
 const isOpenAt = (c: RoutedConnection, at: number) => c.openedAt <= at && (c.closedAt === undefined || c.closedAt > at);
@@ -116,8 +121,22 @@ export function exerciseEvidence(input: ExerciseInput): ExerciseEvidence {
     evidence.answeredAfterSigterm = served.filter((r) => r.at >= from).length;
   }
 
-  const measured = evidence.openConnectionsAtDelete !== undefined || evidence.servedInSecondBeforeDelete !== undefined;
-  const carried = (evidence.openConnectionsAtDelete ?? 0) > 0 || (evidence.servedInSecondBeforeDelete ?? 0) > 0;
+  const named = (input.servedBy ?? []).filter((s) => podOfHeader(s.pod) !== undefined && s.pod !== "(unknown)");
+  if (attributed.length === 0 && named.length > 0) {
+    if (!sources.includes("x-served-by")) sources.push("x-served-by");
+    const mine = named.filter((s) => podOfHeader(s.pod) === pod);
+    evidence.servedTotal = mine.reduce((n, s) => n + s.count, 0);
+    evidence.servedAroundDelete = mine.some((s) => s.first < deleteAt && s.last >= deleteAt - SERVED_BEFORE_WINDOW_MS);
+  }
+
+  const measured =
+    evidence.openConnectionsAtDelete !== undefined ||
+    evidence.servedInSecondBeforeDelete !== undefined ||
+    evidence.servedAroundDelete !== undefined;
+  const carried =
+    (evidence.openConnectionsAtDelete ?? 0) > 0 ||
+    (evidence.servedInSecondBeforeDelete ?? 0) > 0 ||
+    evidence.servedAroundDelete === true;
   evidence.status = carried ? "exercised" : measured ? "not-exercised" : "unproven";
   evidence.summary = summarize(evidence, input.sigtermAt !== undefined);
   return evidence;
@@ -140,6 +159,12 @@ function summarize(e: ExerciseEvidence, sigtermKnown: boolean): string {
     parts.push(`${e.servedInSecondBeforeDelete} request(s) served in the second before it`);
     parts.push(
       `${e.answeredAfterSigterm ?? 0} answered after ${sigtermKnown ? "SIGTERM" : "the delete (SIGTERM time unknown)"}`,
+    );
+  } else if (e.servedAroundDelete !== undefined) {
+    parts.push(
+      e.servedAroundDelete
+        ? `its answers (${e.servedTotal ?? 0}, x-served-by in the load's summary) went on until the second before the delete or later`
+        : `its answers (${e.servedTotal ?? 0}, x-served-by in the load's summary) had stopped more than a second before the delete`,
     );
   } else {
     parts.push("requests per pod not attributable (no x-served-by, connections not joinable to requests)");

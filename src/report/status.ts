@@ -80,6 +80,14 @@ export function exerciseFigures(e: ExerciseEvidence): ExerciseFigure[] {
   count("openConnectionsAtDelete", "connections open at the delete", e.openConnectionsAtDelete);
   count("servedInSecondBeforeDelete", "requests served in the second before the delete", e.servedInSecondBeforeDelete);
   count("answeredAfterSigterm", "requests answered after SIGTERM", e.answeredAfterSigterm);
+  count("socketTableAtDelete", "established connections in its own socket table at the delete", e.socketTableAtDelete);
+  if (e.servedAroundDelete !== undefined) {
+    out.push({
+      key: "servedAroundDelete",
+      label: "answered until the second before the delete or later (load summary)",
+      value: e.servedAroundDelete ? "yes" : "no",
+    });
+  }
   const last = lastNewConnectionText(e);
   if (last !== undefined) {
     out.push({

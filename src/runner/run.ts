@@ -527,6 +527,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
         attribution,
         requests,
         ...(pod.socketsAtDelete ? { socketTableAtDelete: pod.socketsAtDelete.established } : {}),
+        servedBy: result.load.servedBy,
       });
       const last = pod.exercise.lastNewConnectionMs;
       if (last !== undefined && attribution) {

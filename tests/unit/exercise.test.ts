@@ -146,6 +146,44 @@ describe("exerciseEvidence with the pod's own socket table", () => {
   });
 });
 
+describe("exerciseEvidence from the load's summary (an in-cluster load reports no single requests)", () => {
+  const servedBy = [
+    { pod: "a/app", count: 300, first: T - 5000, last: T + 2100 },
+    { pod: "b/app", count: 40, first: T - 5000, last: T - 3000 },
+    { pod: "(unknown)", count: 5, first: T - 5000, last: T + 1 },
+  ];
+
+  it("answers named by x-served-by that spanned the delete prove it", () => {
+    const e = exerciseEvidence({ pod: "a", deleteAt: T, requests: [], servedBy });
+    expect(e).toMatchObject({
+      status: "exercised",
+      servedAroundDelete: true,
+      servedTotal: 300,
+      sources: ["x-served-by"],
+    });
+  });
+
+  it("a pod whose answers stopped long before the delete, or that never answered, was not exercised", () => {
+    expect(exerciseEvidence({ pod: "b", deleteAt: T, requests: [], servedBy }).status).toBe("not-exercised");
+    expect(exerciseEvidence({ pod: "c", deleteAt: T, requests: [], servedBy })).toMatchObject({
+      status: "not-exercised",
+      servedTotal: 0,
+    });
+  });
+
+  it("answers nobody named prove nothing", () => {
+    const unnamed = [{ pod: "(unknown)", count: 500, first: T - 5000, last: T + 2000 }];
+    expect(exerciseEvidence({ pod: "a", deleteAt: T, requests: [], servedBy: unnamed }).status).toBe("unproven");
+  });
+
+  it("single attributed requests take precedence over the summary", () => {
+    const requests = attributeRequests([{ sentAt: T - 5000, at: T - 4900, ok: true, pod: "a/app" }], undefined);
+    const e = exerciseEvidence({ pod: "a", deleteAt: T, requests, servedBy });
+    expect(e.servedAroundDelete).toBeUndefined();
+    expect(e.status).toBe("not-exercised");
+  });
+});
+
 describe("busiestPods", () => {
   it("picks the pods with the most open connections, then the most recent answers, then by name", () => {
     const attribution = proxy([
