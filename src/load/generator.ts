@@ -18,20 +18,14 @@ import { performance } from "node:perf_hooks";
 import autocannon from "autocannon";
 import type { RequestRecord } from "../observe/exercise-types.js";
 import type { LoadOptions } from "../scenario/schema.js";
-import {
-  classifySocketError,
-  headerValue,
-  type LedgerCounts,
-  RequestLedger,
-  resultProblems,
-  slowPattern,
-} from "./accounting.js";
+import { classifySocketError, headerValue, RequestLedger, slowPattern } from "./accounting.js";
 import { type BackoffPolicy, backoffDelayMs, DEFAULT_BACKOFF } from "./backoff.js";
 import { type FreshRequest, freshRequest } from "./fresh-request.js";
 import { startGrpcLoad } from "./grpc.js";
 import { startHttp2Load } from "./http2.js";
 import type { FailureKind, LoadResult } from "./types.js";
 import { startWebSocketLoad } from "./websocket.js";
+import { checkedResult, ledgerSnapshot, loadRun, startProgress } from "./window.js";
 
 /** autocannon stops on its own after this long, whatever the caller does: a forgotten run can't loop forever. */
 export const SAFETY_CAP_SECONDS = 15 * 60;
@@ -637,32 +631,8 @@ export function startLoad(target: LoadTarget, opts: LoadOptions, hooks: LoadHook
     freshOutstanding.clear();
   };
 
-  const counts = (): LedgerCounts => ledger.counts();
-  const snapshot = (): LoadSnapshot => {
-    const c = counts();
-    const now = Date.now();
-    return {
-      at: now,
-      elapsedMs: (endedAt ?? now) - startedAt,
-      sent: c.sent,
-      succeeded: c.succeeded,
-      failed: c.failed,
-      inFlight: c.outstanding,
-      failedByKind: c.failedByKind,
-      connectionAttempts,
-    };
-  };
-
-  if (hooks.onProgress) {
-    progressTimer = setInterval(() => {
-      try {
-        hooks.onProgress?.(snapshot());
-      } catch {
-        // a progress printer must not break the load
-      }
-    }, hooks.progressIntervalMs ?? 1000);
-    progressTimer.unref();
-  }
+  const snapshot = (): LoadSnapshot => ledgerSnapshot(ledger, startedAt, endedAt, connectionAttempts);
+  progressTimer = startProgress(hooks, snapshot);
 
   const finish = async (): Promise<LoadRunResult> => {
     if (!closed) {
@@ -703,29 +673,15 @@ export function startLoad(target: LoadTarget, opts: LoadOptions, hooks: LoadHook
       anomalies,
       fresh: { ...fresh },
     };
-    const problems = [...ledger.problems(), ...resultProblems(result)];
-    if (requestEvents + fresh.sent !== result.sent) {
-      problems.push(
-        `autocannon emitted ${requestEvents} 'request' events and ${fresh.sent} fresh requests were sent, ` +
-          `the ledger opened ${result.sent}`,
-      );
-    }
-    if (problems.length > 0) {
-      const message = `load accounting invariant violated: ${problems.join("; ")}`;
-      console.error(`graceful-e2e load generator: ${message}`);
-      throw new LoadAccountingError(message, result);
-    }
-    return result;
+    const extra =
+      requestEvents + fresh.sent !== result.sent
+        ? [
+            `autocannon emitted ${requestEvents} 'request' events and ${fresh.sent} fresh requests were sent, ` +
+              `the ledger opened ${result.sent}`,
+          ]
+        : [];
+    return checkedResult(ledger, result, extra);
   };
 
-  let stopped: Promise<LoadRunResult> | undefined;
-  return {
-    startedAt,
-    snapshot,
-    stop: () => {
-      stopped ??= finish();
-      return stopped;
-    },
-    requestRecords: () => records.map((r) => ({ ...r })),
-  };
+  return loadRun(startedAt, snapshot, finish, records);
 }

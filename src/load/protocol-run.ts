@@ -4,12 +4,12 @@
 // consistency checks. A protocol module only opens connections and settles units through the
 // UnitContext; whatever is still open when the window closes is counted in flight, and every event
 // after that is ignored.
+
 import { performance } from "node:perf_hooks";
 import type { RequestRecord } from "../observe/exercise-types.js";
 import type { LoadOptions } from "../scenario/schema.js";
-import { RequestLedger, resultProblems } from "./accounting.js";
+import { RequestLedger } from "./accounting.js";
 import {
-  LoadAccountingError,
   type LoadHooks,
   type LoadRun,
   type LoadRunResult,
@@ -25,6 +25,7 @@ import {
   type RetryCounts,
   type WebSocketReport,
 } from "./types.js";
+import { checkedResult, ledgerSnapshot, loadRun, startProgress } from "./window.js";
 
 /** At most this many anomaly notes are kept (they are diagnostics, not data). */
 const MAX_ANOMALIES = 50;
@@ -188,20 +189,7 @@ export function startProtocolLoad(
     },
   };
 
-  const snapshot = (): LoadSnapshot => {
-    const c = ledger.counts();
-    const now = Date.now();
-    return {
-      at: now,
-      elapsedMs: (endedAt ?? now) - startedAt,
-      sent: c.sent,
-      succeeded: c.succeeded,
-      failed: c.failed,
-      inFlight: c.outstanding,
-      failedByKind: c.failedByKind,
-      connectionAttempts,
-    };
-  };
+  const snapshot = (): LoadSnapshot => ledgerSnapshot(ledger, startedAt, endedAt, connectionAttempts);
 
   const closeWindow = (reason: LoadRunResult["endReason"]) => {
     if (closed) return;
@@ -231,16 +219,7 @@ export function startProtocolLoad(
   const capTimer = setTimeout(() => closeWindow("safety-cap"), capSeconds * 1000);
   capTimer.unref();
 
-  if (hooks.onProgress) {
-    progressTimer = setInterval(() => {
-      try {
-        hooks.onProgress?.(snapshot());
-      } catch {
-        // a progress printer must not break the load
-      }
-    }, hooks.progressIntervalMs ?? 1000);
-    progressTimer.unref();
-  }
+  progressTimer = startProgress(hooks, snapshot);
 
   try {
     driver.start(ctx);
@@ -286,23 +265,8 @@ export function startProtocolLoad(
       ...(protocol === "http2" ? { goaways: [...goaways] } : {}),
       ...(websocket ? { websocket } : {}),
     };
-    const problems = [...ledger.problems(), ...resultProblems(result)];
-    if (problems.length > 0) {
-      const message = `load accounting invariant violated: ${problems.join("; ")}`;
-      console.error(`graceful-e2e load generator: ${message}`);
-      throw new LoadAccountingError(message, result);
-    }
-    return result;
+    return checkedResult(ledger, result);
   };
 
-  let stopped: Promise<LoadRunResult> | undefined;
-  return {
-    startedAt,
-    snapshot,
-    stop: () => {
-      stopped ??= finish();
-      return stopped;
-    },
-    requestRecords: () => records.map((r) => ({ ...r })),
-  };
+  return loadRun(startedAt, snapshot, finish, records);
 }
