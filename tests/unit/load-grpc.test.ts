@@ -5,28 +5,14 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import { afterEach, describe, expect, it } from "vitest";
-import { resultProblems } from "../../src/load/accounting.js";
-import { type LoadRun, type LoadRunResult, startLoad } from "../../src/load/generator.js";
+import { describe, expect, it } from "vitest";
 import { classifyGrpcStatus, portDuring } from "../../src/load/grpc.js";
 import { echoPackageDefinition, GRACEFUL_PROTO, type SayReply, type SayRequest } from "../../src/load/grpc-proto.js";
-import { type LoadOptions, LoadSpec } from "../../src/scenario/schema.js";
 import { packageRoot } from "../../src/util/paths.js";
+import { cleanupList, HOST, protocolLoad, waitFor } from "./load-protocol-kit.js";
 
-const HOST = "127.0.0.1";
 const POD = "pod-grpc/app";
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()?.();
-});
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const cleanups = cleanupList();
 
 type Call = grpc.ServerUnaryCall<SayRequest, SayReply>;
 type Callback = grpc.sendUnaryData<SayReply>;
@@ -68,31 +54,7 @@ async function echoServer(
   return t;
 }
 
-function options(o: Record<string, unknown> = {}): LoadOptions {
-  return LoadSpec.parse({
-    protocol: "grpc",
-    connections: 2,
-    streamsPerConnection: 3,
-    requestTimeoutSeconds: 5,
-    freshConnectionIntervalMs: 0,
-    ...o,
-  });
-}
-
-function load(port: number, o: Record<string, unknown> = {}): LoadRun {
-  const run = startLoad({ host: HOST, port }, options(o));
-  cleanups.push(async () => {
-    await run.stop().catch(() => {});
-  });
-  return run;
-}
-
-function expectSound(r: LoadRunResult) {
-  expect(resultProblems(r)).toEqual([]);
-  expect(r.sent).toBe(r.succeeded + r.failed + r.inFlightAtEnd);
-  expect(r.protocol).toBe("grpc");
-  expect(r.unit).toBe("calls");
-}
+const { load, expectSound } = protocolLoad("grpc", { streamsPerConnection: 3 }, cleanups);
 
 describe("gRPC load", () => {
   it("the embedded proto is fixtures/proto/graceful.proto", async () => {

@@ -3,26 +3,12 @@
 // RST_STREAM, a connection destroyed under held streams, no answer (timeout). Exact counts.
 import http2, { type Http2Server, type Http2Session, type ServerHttp2Stream } from "node:http2";
 import type { AddressInfo, Socket } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
-import { resultProblems } from "../../src/load/accounting.js";
-import { type LoadRun, type LoadRunResult, startLoad } from "../../src/load/generator.js";
+import { describe, expect, it } from "vitest";
 import { connectionFailure, h2ErrorName, pathMix } from "../../src/load/http2.js";
-import { type LoadOptions, LoadSpec } from "../../src/scenario/schema.js";
+import { cleanupList, HOST, protocolLoad, waitFor } from "./load-protocol-kit.js";
 
-const HOST = "127.0.0.1";
 const POD = "pod-h2/app";
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()?.();
-});
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const cleanups = cleanupList();
 
 interface TestServer {
   server: Http2Server;
@@ -77,31 +63,7 @@ async function h2Server(hold: (stream: ServerHttp2Stream, path: string) => boole
   return t;
 }
 
-function options(o: Record<string, unknown> = {}): LoadOptions {
-  return LoadSpec.parse({
-    protocol: "http2",
-    connections: 2,
-    streamsPerConnection: 3,
-    requestTimeoutSeconds: 5,
-    freshConnectionIntervalMs: 0,
-    ...o,
-  });
-}
-
-function load(port: number, o: Record<string, unknown> = {}): LoadRun {
-  const run = startLoad({ host: HOST, port }, options(o));
-  cleanups.push(async () => {
-    await run.stop().catch(() => {});
-  });
-  return run;
-}
-
-function expectSound(r: LoadRunResult) {
-  expect(resultProblems(r)).toEqual([]);
-  expect(r.sent).toBe(r.succeeded + r.failed + r.inFlightAtEnd);
-  expect(r.protocol).toBe("http2");
-  expect(r.unit).toBe("streams");
-}
+const { load, expectSound } = protocolLoad("http2", { streamsPerConnection: 3 }, cleanups);
 
 describe("HTTP/2 load", () => {
   it("counts every stream exactly: answered = succeeded, held = in flight at the end", async () => {

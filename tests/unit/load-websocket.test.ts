@@ -2,28 +2,14 @@
 // exact counts, x-served-by from the upgrade response, the client port, a clean close (1001) with
 // pending echoes (ws-lost), an abrupt one (1006: ws-abnormal), reconnect gaps, failed opens.
 import type { AddressInfo } from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type WebSocket from "ws";
 import { WebSocketServer } from "ws";
-import { resultProblems } from "../../src/load/accounting.js";
-import { type LoadRun, type LoadRunResult, startLoad } from "../../src/load/generator.js";
 import { classifyOpenFailure } from "../../src/load/websocket.js";
-import { type LoadOptions, LoadSpec } from "../../src/scenario/schema.js";
+import { cleanupList, HOST, protocolLoad, waitFor } from "./load-protocol-kit.js";
 
-const HOST = "127.0.0.1";
 const POD = "pod-ws/app";
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  while (cleanups.length) await cleanups.pop()?.();
-});
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const cleanups = cleanupList();
 
 interface TestServer {
   wss: WebSocketServer;
@@ -71,31 +57,7 @@ async function wsServer(hold: () => boolean = () => false): Promise<TestServer> 
   return t;
 }
 
-function options(o: Record<string, unknown> = {}): LoadOptions {
-  return LoadSpec.parse({
-    protocol: "websocket",
-    connections: 2,
-    messageIntervalMs: 5,
-    requestTimeoutSeconds: 5,
-    freshConnectionIntervalMs: 0,
-    ...o,
-  });
-}
-
-function load(port: number, o: Record<string, unknown> = {}): LoadRun {
-  const run = startLoad({ host: HOST, port }, options(o));
-  cleanups.push(async () => {
-    await run.stop().catch(() => {});
-  });
-  return run;
-}
-
-function expectSound(r: LoadRunResult) {
-  expect(resultProblems(r)).toEqual([]);
-  expect(r.sent).toBe(r.succeeded + r.failed + r.inFlightAtEnd);
-  expect(r.protocol).toBe("websocket");
-  expect(r.unit).toBe("messages");
-}
+const { load, expectSound } = protocolLoad("websocket", { messageIntervalMs: 5 }, cleanups);
 
 describe("WebSocket load", () => {
   it("counts every message exactly; pod from the upgrade response, client port per socket", async () => {

@@ -1,0 +1,57 @@
+// What the protocol load tests share: cleanup after each test, bounded waits, a load started with
+// the protocol's small defaults, and the accounting checks every result must pass.
+import { afterEach, expect } from "vitest";
+import { resultProblems } from "../../src/load/accounting.js";
+import { type LoadRun, type LoadRunResult, startLoad } from "../../src/load/generator.js";
+import { LOAD_UNITS, type LoadProtocol } from "../../src/load/types.js";
+import { type LoadOptions, LoadSpec } from "../../src/scenario/schema.js";
+
+export const HOST = "127.0.0.1";
+
+/** Registers the afterEach that runs every cleanup pushed during a test, last first. */
+export function cleanupList(): Array<() => Promise<void> | void> {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  afterEach(async () => {
+    while (cleanups.length) await cleanups.pop()?.();
+  });
+  return cleanups;
+}
+
+export async function waitFor(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** options(), load() and expectSound() for one protocol; no fresh-connection stream unless asked. */
+export function protocolLoad(
+  protocol: Exclude<LoadProtocol, "http1">,
+  defaults: Record<string, unknown>,
+  cleanups: Array<() => Promise<void> | void>,
+) {
+  const options = (o: Record<string, unknown> = {}): LoadOptions =>
+    LoadSpec.parse({
+      protocol,
+      connections: 2,
+      requestTimeoutSeconds: 5,
+      freshConnectionIntervalMs: 0,
+      ...defaults,
+      ...o,
+    });
+  const load = (port: number, o: Record<string, unknown> = {}): LoadRun => {
+    const run = startLoad({ host: HOST, port }, options(o));
+    cleanups.push(async () => {
+      await run.stop().catch(() => {});
+    });
+    return run;
+  };
+  const expectSound = (r: LoadRunResult) => {
+    expect(resultProblems(r)).toEqual([]);
+    expect(r.sent).toBe(r.succeeded + r.failed + r.inFlightAtEnd);
+    expect(r.protocol).toBe(protocol);
+    expect(r.unit).toBe(LOAD_UNITS[protocol]);
+  };
+  return { options, load, expectSound };
+}
