@@ -19,6 +19,7 @@ import { appEvent, parseAppLine, processReports } from "../observe/app-log.js";
 import type { EventSource, TimelineEvent } from "../observe/events.js";
 import {
   type AppExit,
+  CONTAINER_STATUS_UNKNOWN,
   decideExit,
   type ExitEvidence,
   MINIMUM_GRACE_AFTER_PRESTOP_MS,
@@ -502,10 +503,13 @@ export class TimelineBuilder {
       }
       for (const term of [cs.lastState?.terminated, cs.state?.terminated]) {
         if (!term) continue;
-        const current = term === cs.state?.terminated;
         const termId = bareId(term.containerID);
+        // ContainerStatusUnknown statuses carry no containerID: they are about the container last seen
+        // running. Kubernetes 1.20–1.2x writes the one of a deleted pod's vanished container in lastState,
+        // under a status that names no container (waiting ContainerCreating): still the current exit.
+        const vanished = termId === undefined && liveId === undefined && term.reason === CONTAINER_STATUS_UNKNOWN;
+        const current = term === cs.state?.terminated || vanished;
         if (termId !== undefined) out.push(...this.learnContainer(termId, name, cname));
-        // ContainerStatusUnknown statuses carry no containerID: the container last seen running.
         const id =
           termId ??
           (current ? (liveId ?? t.containerIds.get(cname)) : undefined) ??

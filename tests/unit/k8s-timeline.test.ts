@@ -753,6 +753,91 @@ describe("exit codes the API gets wrong (problem 1: ContainerStatusUnknown)", ()
   });
 });
 
+/**
+ * The pod status Kubernetes 1.20's kubelet writes when a deleted pod's container can no longer be found
+ * (kubelet_pods.go convertToAPIContainerStatuses): a fresh status with no containerID, the default waiting
+ * state, and the ContainerStatusUnknown record in lastState (no containerID, no finishedAt).
+ */
+const vanished = (name: string, deleteAt: number) => {
+  const p = pod(name, { grace: 8, deletion: deleteAt });
+  return {
+    ...p,
+    status: {
+      ...p.status,
+      containerStatuses: [
+        {
+          name: "app",
+          ready: false,
+          restartCount: 0,
+          state: { waiting: { reason: "ContainerCreating" } },
+          lastState: {
+            terminated: {
+              exitCode: 137,
+              reason: CSU,
+              message: "The container could not be located when the pod was deleted.  The container used to be Running",
+            },
+          },
+        },
+      ],
+    },
+  };
+};
+
+describe("ContainerStatusUnknown as Kubernetes 1.20 writes it (lastState, no containerID)", () => {
+  // Every missed exit of the field report (e2e-kind-suite/tini-no-prestop.kind.json and 31 others): the
+  // timeline has containerd's exit of the pod's container, the outcome only the API's 137.
+  const run = (order: "runtime first" | "api first") => {
+    const b = new TimelineBuilder({ container: "app" });
+    const events: TimelineEvent[] = [];
+    events.push(...b.push(w("pods", T, "ADDED", pod("p1", { grace: 8 }))));
+    events.push(...b.deleteCalled("p1", T + 1000));
+    events.push(...b.push(w("pods", T + 1030, "MODIFIED", pod("p1", { grace: 8, deletion: T + 1000 }))));
+    const exit = rt("p1", T + 1400, { exitStatus: 143 });
+    const status = w("pods", T + 3500, "MODIFIED", vanished("p1", T + 1000));
+    for (const e of order === "runtime first" ? [exit, status] : [status, exit]) events.push(...b.push(e));
+    return { b, events };
+  };
+
+  for (const order of ["runtime first", "api first"] as const) {
+    it(`${order}: the runtime's exit of that container is the pod's exit; the API has reported it`, () => {
+      const { b, events } = run(order);
+      expect(b.hasExited("p1")).toBe(true);
+      // The driver's evidence wait ends here instead of running to its bound.
+      expect(b.apiReportedExit("p1")).toBe(true);
+      events.push(...b.settle());
+      const [outcome] = b.outcomes();
+      expect(outcome).toMatchObject({ pod: "p1", exitCode: 143, exitedAt: T + 1400, sigkilled: false });
+      expect(outcome?.exitEvidence?.chosen).toBe("runtime");
+      expect(outcome?.exitEvidence?.sources.map((s) => s.source)).toEqual(["runtime", "api"]);
+      expect(outcome?.exitEvidence?.disagreement).toMatch(
+        /says 143, the API \(reason ContainerStatusUnknown\) says 137/,
+      );
+      const exits = events.filter((e) => e.kind === "container-exit");
+      expect(exits).toEqual([expect.objectContaining({ source: "runtime", at: T + 1400 })]);
+    });
+  }
+
+  it("a restarted container's lastState record (the pod not being deleted, a new container running) stays apart", () => {
+    const b = new TimelineBuilder({ container: "app" });
+    b.push(w("pods", T, "ADDED", pod("p1", { grace: 8 })));
+    const restarted = vanished("p1", T);
+    const p = pod("p2", { grace: 8 });
+    const cs = {
+      ...restarted.status.containerStatuses[0],
+      containerID: "containerd://p1-second",
+      state: p.status.containerStatuses[0]?.state,
+    };
+    b.push(
+      w("pods", T + 100, "MODIFIED", {
+        ...p,
+        metadata: { name: "p1", uid: "uid-p1" },
+        status: { ...p.status, containerStatuses: [cs] },
+      }),
+    );
+    expect(b.hasExited("p1")).toBe(false);
+  });
+});
+
 describe("where an exit is placed within finishedAt's second", () => {
   it("problem 2: a second that contains the delete: the exit is not before the delete, termination ≥ 0", () => {
     // tini-no-prestop on kind: finishedAt 52Z, the delete at 52.685, reported -0.30 s.
