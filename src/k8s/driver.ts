@@ -51,7 +51,15 @@ export interface Pid1Request {
 export interface RuntimeEventSource {
   start(onEntry: (entry: RecordedRuntimeEvent) => void): Promise<void>;
   stop(): Promise<void>;
+  /**
+   * The node runtime's own record of one container's exit, for an exit the stream has not delivered
+   * (kind: crictl inspect on the node). Never throws: `missing` says why there is none.
+   */
+  backfillExit?(req: { node: string; containerId: string }): Promise<RuntimeBackfill>;
 }
+
+/** A backfilled exit (a runtime event, its origin naming what read it), or why none could be read. */
+export type RuntimeBackfill = { entry: RecordedRuntimeEvent } | { missing: string };
 
 export interface DriverOptions {
   backend: "kind" | "existing";
@@ -101,6 +109,8 @@ export interface DriverOptions {
    * clusters: no node access): exits come from the app's lines and the API only.
    */
   runtimeEvents?: () => RuntimeEventSource;
+  /** How long a reported exit is waited for on the runtime stream before a backfill (default RUNTIME_CATCH_UP_MS). */
+  runtimeCatchUpMs?: number;
   /**
    * Starts reading which pod each connection to the NodePort goes to (kind: the nodes' conntrack),
    * called at deploy before the Service exists and stopped at teardown. Absent (existing clusters: no
@@ -133,6 +143,12 @@ export interface DriverOptions {
  * object's deletion (6–10 s after the exit on 1.20) is reported when it comes before, never waited for.
  */
 export const EVIDENCE_BOUND_MS = 3000;
+
+/**
+ * How long an exit the API has reported is waited for on the runtime's event stream before it is read
+ * back from the node (crictl inspect): the stream delivers within ~0.1 s; the API reports ~0.7 s later.
+ */
+export const RUNTIME_CATCH_UP_MS = 1000;
 
 /** How long a torn-down namespace is waited for (in the background; drain() waits for the waits). */
 export const NAMESPACE_GONE_BOUND_MS = 90_000;
@@ -520,6 +536,43 @@ export class KubernetesDriver {
     }
   }
 
+  /**
+   * For every pod whose exit the API reported but the runtime stream has not delivered: waits
+   * RUNTIME_CATCH_UP_MS for the stream, then reads the exit from the node's runtime (backfillExit) and
+   * feeds it to the timeline as a runtime exit. What cannot be read is noted; the API's word stands then.
+   */
+  private async backfillRuntimeExits(
+    runId: string,
+    pods: string[],
+    st: RunState,
+    record: (events: TimelineEvent[]) => void,
+  ): Promise<void> {
+    const source = this.runtimeStreams.get(runId);
+    if (!source?.backfillExit) return;
+    const missing = () => pods.filter((p) => st.builder.runtimeExitMissing(p) !== undefined);
+    if (missing().length === 0) return;
+    await pollUntil(() => (missing().length === 0 ? true : undefined), {
+      clock: this.clock,
+      timeoutMs: this.o.runtimeCatchUpMs ?? RUNTIME_CATCH_UP_MS,
+      changed: () => st.wake.next(),
+      pollMs: POLL_MS,
+    });
+    await Promise.all(
+      missing().map(async (pod) => {
+        const want = st.builder.runtimeExitMissing(pod);
+        if (!want || !source.backfillExit) return;
+        const read = await source.backfillExit(want);
+        if ("entry" in read) {
+          record(st.builder.push(read.entry));
+          this.log(`exit of ${pod} read back from the node's runtime (the event stream had not delivered it)`);
+        } else {
+          this.log(`exit of ${pod}: not in the runtime's event stream, and not readable on the node (${read.missing})`);
+        }
+        st.wake.notify();
+      }),
+    );
+  }
+
   private async stopAttributionFeed(runId: string): Promise<void> {
     try {
       await this.attribution.get(runId)?.feed.stop();
@@ -800,6 +853,8 @@ export class KubernetesDriver {
       );
     }
     const endedAt = this.now();
+    // Exits the nodes' runtime stream has not delivered: read back from the node before the API is used.
+    const backfilled = this.backfillRuntimeExits(deployment.runId, disrupted(), st, record);
     const readings = this.podReadings.get(deployment.runId);
     const outcomesNow = (): PodOutcome[] => {
       const outcomes: PodOutcome[] = builder.outcomes(disrupted());
@@ -820,6 +875,7 @@ export class KubernetesDriver {
             pollMs: POLL_MS,
           });
         }
+        await backfilled;
         // Exits known only from the API are placed now that every bound (preStop, app lines, runtime) is in.
         record(builder.settle());
         return outcomesNow();

@@ -417,6 +417,20 @@ export class TimelineBuilder {
     });
   }
 
+  /**
+   * The app container whose exit the API (or the pod's deletion) has reported but the node's runtime
+   * stream has not: its id and node, for a backfill from the node's runtime. Undefined otherwise.
+   */
+  runtimeExitMissing(pod: string): { containerId: string; node: string } | undefined {
+    const t = this.pods.get(pod);
+    const container = t ? this.appContainer(t) : undefined;
+    const id = container !== undefined ? t?.containerIds.get(container) : undefined;
+    if (!t?.nodeName || id === undefined) return undefined;
+    const x = t.exits.find((v) => v.containerID === id);
+    if (x?.runtime) return undefined;
+    return x?.api?.current || t.goneAt !== undefined ? { containerId: id, node: t.nodeName } : undefined;
+  }
+
   /** The API has reported the pod's (current) containers terminated, or the pod is gone. */
   apiReportedExit(pod: string): boolean {
     const t = this.pods.get(pod);

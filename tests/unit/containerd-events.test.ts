@@ -8,6 +8,7 @@ import {
   ContainerdEvents,
   CTR_PID_MARK,
   ctrEventsCommand,
+  MAX_RESUBSCRIBE,
   parseContainerdEventLine,
   parseGoTime,
 } from "../../src/backends/kind/containerd-events.js";
@@ -213,6 +214,88 @@ describe("ContainerdEvents: one `ctr events` per kind node, from deploy to teard
     );
     await src.stop();
     expect(f.calls).toEqual([]);
+  });
+
+  it("a stream that ends is resubscribed (events flow again), up to MAX_RESUBSCRIBE times, then given up", async () => {
+    const f = fakes();
+    const logs: string[] = [];
+    const got: RecordedRuntimeEvent[] = [];
+    const src = new ContainerdEvents({
+      nodes: async () => ["kind-worker"],
+      spawn: f.spawn,
+      run: f.run,
+      log: (l) => logs.push(l),
+      startTimeoutMs: 5,
+      restartDelayMs: 1,
+    });
+    await src.start((e) => got.push(e));
+    const settle = () => new Promise((r) => setTimeout(r, 30));
+    f.procs[0]?.exit(1);
+    await settle();
+    expect(f.procs).toHaveLength(2);
+    expect(f.procs[1]?.args).toEqual(f.procs[0]?.args);
+    f.procs[1]?.out(
+      '2026-12-07 15:49:49.690123456 +0000 UTC k8s.io /tasks/exit {"container_id":"c1","id":"c1","pid":9,"exit_status":143,"exited_at":"2026-12-07T15:49:49.690123456Z"}',
+    );
+    expect(got.map((e) => [e.containerId, e.exitStatus])).toEqual([["c1", 143]]);
+    for (let i = 1; i <= MAX_RESUBSCRIBE; i++) {
+      f.procs.at(-1)?.exit(1);
+      await settle();
+    }
+    expect(f.procs).toHaveLength(1 + MAX_RESUBSCRIBE);
+    expect(logs.filter((l) => /resubscribing/.test(l))).toHaveLength(MAX_RESUBSCRIBE);
+    expect(logs.at(-1)).toMatch(
+      /resubscribed 5 times already: given up; container exits of this node come from crictl/,
+    );
+    await src.stop();
+  });
+
+  it("backfillExit reads the node's runtime; an exit the alive stream never printed (> 2 s, silent since) resubscribes it", async () => {
+    const f = fakes();
+    const logs: string[] = [];
+    const id = "a".repeat(64);
+    let now = Date.parse("2026-12-07T15:49:52.000Z");
+    const inspect = JSON.stringify({
+      status: { id, state: "CONTAINER_EXITED", exitCode: 0, finishedAt: "2026-12-07T15:49:49.690123456Z" },
+      info: {},
+    });
+    const run: CommandRunner = async (file, args) => {
+      f.calls.push([file, ...args].join(" "));
+      return { stdout: args.includes("inspect") ? inspect : "", stderr: "" };
+    };
+    const src = new ContainerdEvents({
+      nodes: async () => ["kind-worker"],
+      spawn: f.spawn,
+      run,
+      log: (l) => logs.push(l),
+      now: () => now,
+      startTimeoutMs: 5,
+      restartDelayMs: 1,
+    });
+    const starting = src.start(() => {});
+    await new Promise((r) => setTimeout(r, 0));
+    f.procs[0]?.out(`${CTR_PID_MARK} 77`);
+    await starting;
+    // 2.3 s after the exit, the stream printed nothing since: stalled.
+    const read = await src.backfillExit({ node: "kind-worker", containerId: id });
+    expect(read).toMatchObject({
+      entry: { exitStatus: 0, containerId: id, at: Date.parse("2026-12-07T15:49:49.690Z") },
+    });
+    expect(f.calls[0]).toBe(`docker exec kind-worker crictl inspect -o json ${id}`);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(logs.join("\n")).toMatch(
+      /kind-worker printed nothing since the exit of aaaaaaaaaaaa .*: stalled: resubscribing/,
+    );
+    expect(f.calls).toContain(`docker exec kind-worker sh -c kill "$1" sh 77`);
+    expect(f.procs).toHaveLength(2);
+    // A stream that printed a line after the exit, or an exit just read, is not stalled.
+    f.procs[1]?.out(`${CTR_PID_MARK} 78`);
+    f.procs[1]?.out("something");
+    now += 10_000;
+    await src.backfillExit({ node: "kind-worker", containerId: id });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(f.procs).toHaveLength(2);
+    await src.stop();
   });
 
   it("no node list: nothing starts, and start() does not throw", async () => {

@@ -766,6 +766,64 @@ describe("KubernetesDriver: the window closes on evidence, NodePorts per run, te
     await d.drain();
   });
 
+  it("an exit the runtime stream never delivered is read back from the node (backfill) before the API's word is used", async () => {
+    fake = new FakeCluster();
+    fake.timing = { sigterm: 20, exit: 40, status: 300, gone: 5000 };
+    const asked: Array<{ node: string; containerId: string }> = [];
+    const logs: string[] = [];
+    let exitAt = 0;
+    fake.onExit = (_pod, _id, at) => {
+      exitAt = at;
+    };
+    const silent = (read: "found" | "removed"): RuntimeEventSource => ({
+      start: async () => {},
+      stop: async () => {},
+      backfillExit: async (req) => {
+        asked.push(req);
+        return read === "found"
+          ? {
+              entry: {
+                source: "runtime",
+                receivedAt: Date.now(),
+                origin: `containerd on node ${req.node}, read with crictl inspect (the event stream had not delivered the exit)`,
+                event: "exit",
+                at: exitAt,
+                containerId: req.containerId,
+                taskId: req.containerId,
+                exitStatus: 0,
+              },
+            }
+          : { missing: "docker exec ge-worker crictl inspect -o json c1 failed: NotFound" };
+      },
+    });
+    for (const read of ["found", "removed"] as const) {
+      asked.length = 0;
+      const d = driver({ runtimeEvents: () => silent(read), runtimeCatchUpMs: 100, log: (l) => logs.push(l) });
+      const s = scenario(`backfill-${read}`);
+      const runId = read === "found" ? "20300101000012-cccccc" : "20300101000013-dddddd";
+      const deployment = await d.deploy(s, image, new EventLog(), runId);
+      const outcome = await d.disrupt(deployment, s.disruption);
+      const [o] = (await outcome.final?.()) ?? [];
+      const victim = outcome.pods[0]?.pod ?? "?";
+      expect(asked).toEqual([{ node: "ge-worker", containerId: expect.stringMatching(/^c\d+$/) }]);
+      if (read === "found") {
+        expect(o?.exitEvidence?.chosen).toBe("runtime");
+        expect(o?.exitEvidence?.at).toBe(exitAt);
+        expect(o?.exitEvidence?.sources.find((x) => x.source === "runtime")?.note).toMatch(
+          /^containerd on node ge-worker, read with crictl inspect/,
+        );
+        expect(logs).toContain(
+          `exit of ${victim} read back from the node's runtime (the event stream had not delivered it)`,
+        );
+      } else {
+        expect(o?.exitEvidence?.sources.map((x) => x.source)).not.toContain("runtime");
+        expect(logs.at(-1)).toMatch(/not in the runtime's event stream, and not readable on the node \(.*NotFound\)/);
+      }
+      await d.teardown(deployment, runId);
+      await d.drain();
+    }
+  });
+
   it("a pod whose object is gone without an exit seen ends the wait too", async () => {
     fake = new FakeCluster();
     fake.timing = { sigterm: 20, gone: 150 };

@@ -9,10 +9,16 @@
 //   2026-11-26 19:53:15.559581596 +0000 UTC k8s.io /tasks/exit {"container_id":"a9b4…","id":"a9b4…","pid":213701,"exited_at":"2026-11-26T19:53:15.559555957Z"}
 // (Go's time.Time String(), namespace, topic, the event as JSON; exit_status is omitted when 0). The
 // recordings in tests/fixtures/recordings add a tab-separated receivedAt column first: both are read.
+//
+// ctr events has no replay: an exit printed while a node's stream is down is not printed again. So a
+// stream that ends is resubscribed, one that stalls (an exit crictl shows, nothing printed since) too,
+// and the driver reads every disrupted container's exit the stream has not delivered back from the
+// node's runtime (backfillExit: runtime-record.ts) before it falls back to the API.
 import { type CommandRunner, execaRunner } from "../../k8s/command.js";
-import type { RuntimeEventSource } from "../../k8s/driver.js";
+import type { RuntimeBackfill, RuntimeEventSource } from "../../k8s/driver.js";
 import type { RecordedRuntimeEvent } from "../../k8s/timeline-from-watch.js";
 import { execaLineSpawner, type LineSpawner, NodeCommand, nodeCommandArgs } from "./node-command.js";
+import { parseRfc3339, readExitOnNode } from "./runtime-record.js";
 
 /** "2026-11-26 19:53:15.559581596 +0000 UTC" → epoch ms (fraction cut to ms). */
 export function parseGoTime(text: string): number | undefined {
@@ -20,16 +26,6 @@ export function parseGoTime(text: string): number | undefined {
   if (!m) return undefined;
   const frac = m[3] ? m[3].slice(0, 4).padEnd(4, "0") : "";
   const ms = Date.parse(`${m[1]}T${m[2]}${frac}${m[4]}${m[5]}:${m[6]}`);
-  return Number.isNaN(ms) ? undefined : ms;
-}
-
-/** RFC3339Nano → epoch ms (fraction cut to ms). */
-function parseRfc3339(text: unknown): number | undefined {
-  if (typeof text !== "string") return undefined;
-  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$/.exec(text);
-  if (!m) return undefined;
-  const frac = m[2] ? m[2].slice(0, 4).padEnd(4, "0") : "";
-  const ms = Date.parse(`${m[1]}${frac}${m[3]}`);
   return Number.isNaN(ms) ? undefined : ms;
 }
 
@@ -140,17 +136,40 @@ export interface ContainerdEventsOptions {
   startTimeoutMs?: number;
   /** How long stop() waits for a stream to end (default 3 s). */
   stopTimeoutMs?: number;
+  /** Pause before resubscribing a node whose stream ended, times the attempt (default 500 ms). */
+  restartDelayMs?: number;
 }
 
-/** containerd's task events from every kind node, for the driver (DriverOptions.runtimeEvents). */
+/** Resubscriptions of one node's stream before giving up on it (its exits then come from crictl and the API). */
+export const MAX_RESUBSCRIBE = 5;
+/**
+ * A backfilled exit older than this while the node's stream printed nothing since it happened: the
+ * stream is alive but stalled (containerd prints /tasks/exit at once, 36 ms measured): resubscribed.
+ */
+export const STALL_BOUND_MS = 2000;
+
+/**
+ * containerd's task events from every kind node, for the driver (DriverOptions.runtimeEvents). A node's
+ * stream that ends or stalls is resubscribed (bounded); what a gap may have lost is read back from the
+ * node's runtime (backfillExit: crictl inspect) by the driver before it falls back to the API.
+ */
 export class ContainerdEvents implements RuntimeEventSource {
-  private readonly streams: NodeCommand[] = [];
+  private readonly streams = new Map<string, NodeCommand>();
+  private readonly resubscribed = new Map<string, number>();
+  /** Per node: when its stream last printed a line (stall detection). */
+  private readonly lastLineAt = new Map<string, number>();
+  private onEntry?: (entry: RecordedRuntimeEvent) => void;
   private stopped = false;
 
   constructor(private readonly o: ContainerdEventsOptions) {}
 
+  private get now(): () => number {
+    return this.o.now ?? Date.now;
+  }
+
   /** Starts `ctr events` on every node. Never throws: a node that cannot be followed is logged. */
   async start(onEntry: (entry: RecordedRuntimeEvent) => void): Promise<void> {
+    this.onEntry = onEntry;
     let nodes: string[];
     try {
       nodes = await this.o.nodes();
@@ -158,14 +177,15 @@ export class ContainerdEvents implements RuntimeEventSource {
       this.o.log?.(`no containerd events (could not list the kind nodes: ${String(err)})`);
       return;
     }
-    if (this.stopped) return;
-    await Promise.all(nodes.map((node) => this.startNode(node, onEntry)));
+    await Promise.all(nodes.map((node) => this.follow(node)));
   }
 
-  private async startNode(node: string, onEntry: (entry: RecordedRuntimeEvent) => void): Promise<void> {
-    const now = this.o.now ?? Date.now;
+  /** One node's stream, from now on (checked and registered in one tick: stop() sees every stream). */
+  private async follow(node: string): Promise<void> {
+    const onEntry = this.onEntry;
+    if (this.stopped || !onEntry) return;
     const origin = `containerd on node ${node}`;
-    const stream = new NodeCommand({
+    const stream: NodeCommand = new NodeCommand({
       node,
       mark: CTR_PID_MARK,
       argv: CTR_EVENTS_ARGV,
@@ -174,24 +194,60 @@ export class ContainerdEvents implements RuntimeEventSource {
       startTimeoutMs: this.o.startTimeoutMs,
       stopTimeoutMs: this.o.stopTimeoutMs,
       onLine: (line) => {
-        const entry = parseContainerdEventLine(line, origin, now());
+        const at = this.now();
+        this.lastLineAt.set(node, at);
+        const entry = parseContainerdEventLine(line, origin, at);
         if (entry) onEntry(entry);
       },
-      onEnded: (how, tail) => {
-        if (this.stopped) return;
-        this.o.log?.(
-          `containerd events of node ${node} ended (${how}: ${tail}): ` +
-            "container exits from here on come from the app's lines and the API",
-        );
-      },
+      onEnded: (how, tail) => void this.resubscribe(node, stream, `ended (${how}: ${tail})`),
     });
-    this.streams.push(stream);
+    this.streams.set(node, stream);
     await stream.start();
+  }
+
+  /** Replaces a node's stream that ended or stalled (bounded; the gap is what backfillExit is for). */
+  private async resubscribe(node: string, stream: NodeCommand, why: string): Promise<void> {
+    if (this.stopped || this.streams.get(node) !== stream) return;
+    const attempt = (this.resubscribed.get(node) ?? 0) + 1;
+    this.resubscribed.set(node, attempt);
+    if (attempt > MAX_RESUBSCRIBE) {
+      this.o.log?.(
+        `containerd events of node ${node} ${why}, resubscribed ${MAX_RESUBSCRIBE} times already: given up; ` +
+          "container exits of this node come from crictl inspect on the node, then the app's lines and the API",
+      );
+      return;
+    }
+    this.o.log?.(`containerd events of node ${node} ${why}: resubscribing (${attempt} of ${MAX_RESUBSCRIBE})`);
+    await stream.stop();
+    await new Promise((r) => setTimeout(r, (this.o.restartDelayMs ?? 500) * attempt));
+    await this.follow(node);
+  }
+
+  /**
+   * The node runtime's record of a container's exit the stream has not delivered (crictl inspect). When
+   * the exit is older than STALL_BOUND_MS and the node's stream printed nothing since, it is stalled:
+   * resubscribed.
+   */
+  async backfillExit(req: { node: string; containerId: string }): Promise<RuntimeBackfill> {
+    const read = await readExitOnNode(this.o.run ?? execaRunner, req.node, req.containerId, this.now());
+    if ("entry" in read) {
+      const stream = this.streams.get(req.node);
+      const last = this.lastLineAt.get(req.node);
+      const silentSince = last === undefined || last < read.entry.at;
+      if (stream && silentSince && this.now() - read.entry.at > STALL_BOUND_MS) {
+        void this.resubscribe(
+          req.node,
+          stream,
+          `printed nothing since the exit of ${req.containerId.slice(0, 12)} (read with crictl inspect): stalled`,
+        );
+      }
+    }
+    return read;
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await Promise.all(this.streams.map((s) => s.stop()));
+    await Promise.all([...this.streams.values()].map((s) => s.stop()));
   }
 }
