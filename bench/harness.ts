@@ -17,13 +17,13 @@ import { ServiceProxy } from "../src/backends/local/service-proxy.js";
 import { formatMachine, machineInfo } from "../src/bench/machine.js";
 import { formatTable } from "../src/bench/output.js";
 import { percentile } from "../src/bench/sweep.js";
-import { ensureStyleImages } from "../src/images/build.js";
+import { ensureStyleImages, stylesOf } from "../src/images/build.js";
 import { startLoad } from "../src/load/generator.js";
 import { EventLog } from "../src/observe/events.js";
 import { runPool } from "../src/runner/repeat.js";
 import { type RunPhases, runScenario, type ScenarioResult, WINDOW_MARGIN_MS } from "../src/runner/run.js";
 import { loadScenarios } from "../src/scenario/load.js";
-import { IMAGE_STYLES, LoadSpec, type Scenario, ScenarioSpec } from "../src/scenario/schema.js";
+import { LoadSpec, type Scenario, ScenarioSpec } from "../src/scenario/schema.js";
 import { newRunId } from "../src/util/labels.js";
 import { packageRoot } from "../src/util/paths.js";
 
@@ -175,7 +175,8 @@ async function matrix() {
   // Images (and, on kind, the cluster and loading the images into it) before the timed passes, apart.
   const imagesStarted = Date.now();
   await backend.preflight?.();
-  const images = await ensureStyleImages([...IMAGE_STYLES]);
+  // Only the images these scenarios use (all of IMAGE_STYLES loaded 8 server images a matrix never uses).
+  const images = await ensureStyleImages(stylesOf(chosen.map((l) => l.scenario.image)));
   await backend.prepare(images);
   const imagesMs = Date.now() - imagesStarted;
   let parallel = PARALLEL;

@@ -291,6 +291,11 @@ async function subscribeBuildOutput(ref: string, listener: BuildLineListener): P
  * The image a scenario runs: a style is built when missing (ensureStyleImages); an image
  * reference is used as is and must already exist locally.
  */
+/** The entrypoint styles these images use, each once, in order (what a run of them must build and load). */
+export function stylesOf(images: readonly ImageRef[]): ImageStyle[] {
+  return [...new Set(images.flatMap((i) => ("style" in i ? [i.style] : [])))];
+}
+
 export async function imageForScenario(image: ImageRef, opts: EnsureImagesOptions = {}): Promise<ResolvedImage> {
   if ("style" in image) {
     const [resolved] = await ensureStyleImages([image.style], opts);

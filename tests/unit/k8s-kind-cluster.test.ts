@@ -1,13 +1,17 @@
 // kind cluster reuse / creation / deletion rules, image loading and the existing-cluster backend's
 // guards — with every external command captured by an injected runner (nothing is executed).
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ExistingClusterBackend, validateExistingOptions } from "../../src/backends/existing/backend.js";
 import { pushedRef, pushImages, repositoryPath } from "../../src/backends/existing/images.js";
 import { KindBackend, pid1ViaCrictl } from "../../src/backends/kind/backend.js";
 import { KindCluster } from "../../src/backends/kind/cluster.js";
 import { checkFixedTag, loadImages, normalizeRef } from "../../src/backends/kind/images.js";
+import { stylesOf } from "../../src/images/build.js";
 import { CommandError, type CommandRunner } from "../../src/k8s/command.js";
 import { KIND_NODE_PORTS } from "../../src/k8s/node-ports.js";
+import { loadScenarios } from "../../src/scenario/load.js";
+import { IMAGE_STYLES } from "../../src/scenario/schema.js";
 import { PrerequisiteError, UsageError } from "../../src/util/errors.js";
 
 const KUBECONFIG = `apiVersion: v1
@@ -205,13 +209,31 @@ describe("kind image loading", () => {
     expect(await loadImages(f.run, "ge", ["ge-control-plane", "ge-worker"], [REF])).toEqual([
       { ref: REF, action: "loaded" },
     ]);
-    expect(f.calls).toContain(`kind load docker-image ${REF} --name ge`);
+    // Only into the node that lacks it.
+    expect(f.calls.filter((c) => c.startsWith("kind load"))).toEqual([
+      `kind load docker-image ${REF} --name ge --nodes ge-worker`,
+    ]);
 
     const g = fakeRunner({ images: { [REF]: ID }, crictl: { "ge-control-plane": present, "ge-worker": present } });
     expect(await loadImages(g.run, "ge", ["ge-control-plane", "ge-worker"], [REF, REF])).toEqual([
       { ref: REF, action: "present" },
     ]);
     expect(g.calls.some((c) => c.startsWith("kind load"))).toBe(false);
+  });
+
+  it("the style matrix (fixtures/scenarios, what the bench runs) loads its 8 images, none of the 8 server images", async () => {
+    // bench/harness.ts prepared all of IMAGE_STYLES: bench-kind-parallel4.txt of the field report
+    // (kind-v1.20.2-2node-2026-12-07) loaded nginx … go-graceful for a matrix that uses none of them.
+    const loaded = await loadScenarios([join(import.meta.dirname, "..", "..", "fixtures", "scenarios")]);
+    const styles = stylesOf(loaded.map((l) => l.scenario.image));
+    const refOf = (s: string) => `graceful-e2e/${s}:0123456789ab`;
+    const f = fakeRunner({ clusters: ["ge"], images: Object.fromEntries(IMAGE_STYLES.map((s) => [refOf(s), ID])) });
+    await new KindBackend({ name: "ge", run: f.run }).prepare(styles.map((style) => ({ style, ref: refOf(style) })));
+    const styleMatrix = [...IMAGE_STYLES.slice(0, 8)].sort();
+    expect([...styles].sort()).toEqual(styleMatrix);
+    expect(f.calls.filter((c) => c.startsWith("kind load"))).toEqual(
+      styles.map((s) => `kind load docker-image ${refOf(s)} --name ge`),
+    );
   });
 
   it("reloads when the tag exists on the node with other content", async () => {

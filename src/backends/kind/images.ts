@@ -1,6 +1,7 @@
 // Gets the scenario's images onto the kind nodes: `kind load docker-image <ref> --name N`, skipped when
 // every node already has that tag with the same content (image ID from the local engine compared with
-// `crictl images` inside each node). Fixed tags only: a moving tag would make "already present" a lie.
+// `crictl images` inside each node), and loaded only into the nodes that lack it. Fixed tags only: a
+// moving tag would make "already present" a lie. The runner prepares each scenario's own image only.
 import { CommandError, type CommandRunner } from "../../k8s/command.js";
 
 export interface ImageLoadResult {
@@ -70,8 +71,18 @@ export async function loadImages(
       results.push({ ref, action: "present" });
       continue;
     }
-    log?.(`kind: loading ${ref} into cluster "${clusterName}"`);
-    await run("kind", ["load", "docker-image", ref, "--name", clusterName]);
+    // Only into the nodes that lack it (kind load saves the image once and imports it per node).
+    const lacking = nodes.filter((_, i) => !present[i]);
+    const some = lacking.length > 0 && lacking.length < nodes.length;
+    log?.(`kind: loading ${ref} into cluster "${clusterName}"${some ? ` (node ${lacking.join(", ")})` : ""}`);
+    await run("kind", [
+      "load",
+      "docker-image",
+      ref,
+      "--name",
+      clusterName,
+      ...(some ? ["--nodes", lacking.join(",")] : []),
+    ]);
     results.push({ ref, action: "loaded" });
   }
   return results;
