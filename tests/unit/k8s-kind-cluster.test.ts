@@ -236,6 +236,17 @@ describe("kind image loading", () => {
     );
   });
 
+  it("the nodes are listed once per backend, not once per scenario", async () => {
+    const f = fakeRunner({ clusters: ["ge"], images: { [REF]: ID } });
+    const backend = new KindBackend({ name: "ge", run: f.run });
+    const image = { style: "exec-form", ref: REF };
+    await backend.prepare([image]);
+    const once = f.calls.filter((c) => c === "kind get nodes --name ge").length;
+    await backend.prepare([image]);
+    await backend.prepare([image]);
+    expect(f.calls.filter((c) => c === "kind get nodes --name ge")).toHaveLength(once);
+  });
+
   it("reloads when the tag exists on the node with other content", async () => {
     const stale = [{ id: "sha256:2222", repoTags: [`docker.io/${REF}`] }];
     const f = fakeRunner({ images: { [REF]: ID }, crictl: { n1: stale } });

@@ -138,6 +138,7 @@ export class KindBackend implements Backend {
   private driver?: KubernetesDriver;
   /** NodePort → port on 127.0.0.1, as the cluster publishes them (after prepare or concurrency). */
   private published?: Map<number, number>;
+  private nodeList?: Promise<string[]>;
 
   constructor(private readonly o: KindBackendOptions = {}) {
     this.run = o.run ?? execaRunner;
@@ -184,7 +185,7 @@ export class KindBackend implements Backend {
     await this.cluster.ensure();
     await this.publishedPorts();
     this.kc ??= await this.cluster.kubeconfig();
-    const nodes = await this.cluster.nodes();
+    const nodes = await this.nodes();
     await loadImages(
       this.run,
       this.cluster.name,
@@ -192,6 +193,18 @@ export class KindBackend implements Backend {
       images.map((i) => i.ref),
       this.o.log,
     );
+  }
+
+  /**
+   * The cluster's nodes, listed once per backend (`kind get nodes` cost every scenario three CLI calls:
+   * prepare, the conntrack streams, the containerd streams); a failed listing is not kept.
+   */
+  private nodes(): Promise<string[]> {
+    this.nodeList ??= this.cluster.nodes().catch((err: unknown) => {
+      this.nodeList = undefined;
+      throw err;
+    });
+    return this.nodeList;
   }
 
   private getDriver(): KubernetesDriver {
@@ -226,7 +239,7 @@ export class KindBackend implements Backend {
       // Which pod each connection went to: the nodes' conntrack (src/backends/kind/conntrack-stream.ts).
       trafficAttribution: async ({ nodePort }) => {
         const stream = new ConntrackStream({
-          nodes: await this.cluster.nodes(),
+          nodes: await this.nodes(),
           nodePort,
           run: this.run,
           spawn: this.o.spawn,
@@ -237,7 +250,7 @@ export class KindBackend implements Backend {
       // The nodes' own record of container exits: containerd's task events (containerd-events.ts).
       runtimeEvents: () =>
         new ContainerdEvents({
-          nodes: () => this.cluster.nodes(),
+          nodes: () => this.nodes(),
           run: this.run,
           spawn: this.o.spawn,
           log: this.o.log,
