@@ -413,6 +413,13 @@ function abruptDiagnosis(pred: Prediction, obs: CheckObservation): { problem: st
         fix: "after forwarding SIGTERM in the trap, wait for the app's processes to exit before the shell exits.",
       };
     default:
+      if (pred.apps.some((a) => a.pid === 1)) {
+        // The app is PID 1: it cannot have been left running by PID 1's exit (the tree printed says so).
+        return {
+          problem: `your app, ${appsWords(pred)}, is PID 1 and exited ${after}; ${obs.outcomeWords.replace(/^abrupt: [^,]*, and /, "")}: the kernel killed those processes when PID 1 exited.${lost}`,
+          fix: "make PID 1 wait for its child processes to exit after SIGTERM before it exits itself.",
+        };
+      }
       return {
         problem: `PID 1 (${pid1}) exited ${after} while your app, ${appsWords(pred)}, was still running: the kernel killed it without a drain.${lost}`,
         fix: "make PID 1 wait for the app to exit after SIGTERM (or make the app PID 1).",
