@@ -3,7 +3,8 @@
 // a bash trap, an app without handler as PID 1 or under tini.
 import { describe, expect, it } from "vitest";
 import type { PodOutcome } from "../../src/backends/backend.js";
-import { diagnose, execFormOf, observe } from "../../src/inspect/diagnose.js";
+import { execFormOf } from "../../src/inspect/causes.js";
+import { diagnose, observe } from "../../src/inspect/diagnose.js";
 import { branchWords, initForwarding, predict } from "../../src/inspect/predict.js";
 import type { InspectedProcess } from "../../src/inspect/types.js";
 import { FAILURE_KINDS, type FailureKind, type LoadResult } from "../../src/load/types.js";
@@ -393,8 +394,9 @@ describe("diagnosis", () => {
     expect(d.problem).toMatch(
       /^tini \(PID 1: tini -- \/app\/entrypoint\.sh\) forwards SIGTERM only to its direct child, which has no trap/,
     );
+    // One catalogue for check and audit: the cause is told in the present tense, the run's facts after it.
     expect(d.problem).toMatch(
-      /the kernel killed your app, node \/app\/server\.js \(pid 8\), node \/app\/server\.js \(pid 9\), mid-request\. 1 request failed/,
+      /the kernel kills your app, node \/app\/server\.js \(pid 8\), node \/app\/server\.js \(pid 9\), mid-request .*It exited 0\.20 s after SIGTERM \(exit 143\)\. 1 request failed/,
     );
     expect(d.fix).toMatch(/exec it from the script \(exec node …\)/);
   });
@@ -454,7 +456,13 @@ describe("predict: servers with their own graceful signal", () => {
 
   it("names the server's graceful signal and says SIGTERM (no STOPSIGNAL) is not it", () => {
     const p = predict(nginx, { port: 8080, stopSignal: { signal: "SIGTERM", from: "default" } });
-    expect(p.server).toEqual({ server: "nginx", graceful: "SIGQUIT", stopSignal: "SIGTERM", stopsGracefully: false });
+    expect(p.server).toEqual({
+      server: "nginx",
+      graceful: "SIGQUIT",
+      stopSignal: "SIGTERM",
+      stopsGracefully: false,
+      what: "a fast shutdown: the workers exit at once and open connections are closed mid-request",
+    });
     expect(p.summary).toContain("is nginx: it is stopped with SIGTERM (default)");
     expect(p.summary).toContain("its graceful shutdown is SIGQUIT (STOPSIGNAL SIGQUIT in the image)");
   });
