@@ -513,13 +513,8 @@ function listens(c: ContainerFacts): boolean {
   return c.ports.length > 0 || (c.inspection?.processes ?? []).some((p) => p.listens.length > 0);
 }
 
-/** The container's part in a delete under load: signal path, stop signal, preStop vs propagation, grace, readiness. */
-function containerFindings(
-  c: ContainerFacts,
-  f: WorkloadFacts,
-  ctx: RuleContext,
-  verify?: VerifyOutcome,
-): { findings: Finding[]; signal: SignalVerdict; report: ContainerReport } {
+/** The signal path: live process tree (catalogue cause) or configured command, and the stop signal. */
+function signalFindings(c: ContainerFacts, f: WorkloadFacts): { findings: Finding[]; signal: SignalVerdict } {
   const findings: Finding[] = [];
   const stop = normalizeSignal(c.stopSignal.signal);
   const processes = c.inspection?.processes ?? [];
@@ -569,19 +564,30 @@ function containerFindings(
   if (stopFindings.fastStop) signal.fastStop = stopFindings.fastStop;
   if (stopFindings.drain) signal.drainSeconds = stopFindings.drain;
 
-  // preStop vs the endpoint propagation (Kubernetes), or the missing stop delay (Docker).
-  const prop = ctx.propagation;
-  const propSeverity: Severity = prop.source === "measured" && prop.ms < SHORT_PROPAGATION_MS ? "medium" : "high";
+  return { findings, signal };
+}
+
+/** Whether a Service sends this container traffic, in words for the evidence. */
+function exposure(c: ContainerFacts, f: WorkloadFacts): { notExposed: boolean; exposedWords: string } {
   // A container that serves: it declares or holds a port, or it is the pod's only one (sidecars
   // without ports, e.g. log shippers, take no Service traffic).
   const serves = listens(c) || f.containers.length === 1;
-  const notExposed = (f.exposedBy !== undefined && f.exposedBy.length === 0) || !serves;
-  const exposedWords =
-    f.exposedBy === undefined ? "Services could not be read" : `selected by Service ${f.exposedBy.join(", ")}`;
-  let preStopSeconds = 0;
+  return {
+    notExposed: (f.exposedBy !== undefined && f.exposedBy.length === 0) || !serves,
+    exposedWords:
+      f.exposedBy === undefined ? "Services could not be read" : `selected by Service ${f.exposedBy.join(", ")}`,
+  };
+}
+
+/** preStop vs the endpoint propagation (Kubernetes), or the missing stop delay (Docker). */
+function propagationFindings(c: ContainerFacts, f: WorkloadFacts, ctx: RuleContext): Finding[] {
+  const findings: Finding[] = [];
+  const stop = normalizeSignal(c.stopSignal.signal);
+  const { notExposed, exposedWords } = exposure(c, f);
+  const prop = ctx.propagation;
+  const propSeverity: Severity = prop.source === "measured" && prop.ms < SHORT_PROPAGATION_MS ? "medium" : "high";
   if (c.preStop !== undefined) {
     const ps = c.preStop;
-    preStopSeconds = ps.type === "none" ? 0 : (ps.seconds ?? 0);
     const evidence = [
       `preStop: ${ps.type === "none" ? "none" : ps.description}`,
       `endpoint propagation: ${propagationWords(prop)}`,
@@ -639,7 +645,18 @@ function containerFindings(
     });
   }
 
-  // Grace vs preStop + drain.
+  return findings;
+}
+
+/** Grace vs preStop + drain (the drain measured by audit --verify, else the server's own bound). */
+function graceFindings(
+  c: ContainerFacts,
+  f: WorkloadFacts,
+  signal: SignalVerdict,
+  verify: VerifyOutcome | undefined,
+): Finding[] {
+  const findings: Finding[] = [];
+  const preStopSeconds = c.preStop === undefined || c.preStop.type === "none" ? 0 : (c.preStop.seconds ?? 0);
   const grace = f.grace.seconds;
   const measuredDrain =
     verify?.sigtermToExitMs !== undefined && verify.observedOutcomes?.includes("graceful")
@@ -689,7 +706,12 @@ function containerFindings(
     });
   }
 
-  // Readiness.
+  return findings;
+}
+
+function readinessFindings(c: ContainerFacts, f: WorkloadFacts): Finding[] {
+  const findings: Finding[] = [];
+  const { notExposed, exposedWords } = exposure(c, f);
   if (c.readiness === null && !notExposed && (f.backend !== "local" || listens(c))) {
     findings.push({
       code: "no-readiness-probe",
@@ -709,7 +731,11 @@ function containerFindings(
     });
   }
 
-  const report: ContainerReport = {
+  return findings;
+}
+
+function containerReport(c: ContainerFacts, signal: SignalVerdict): ContainerReport {
+  return {
     name: c.name,
     image: c.image,
     ...(c.command ? { command: c.command } : {}),
@@ -731,7 +757,18 @@ function containerFindings(
     ...(c.inspectionSkipped ? { inspectionSkipped: c.inspectionSkipped } : {}),
     signalPath: signal.why,
   };
-  return { findings, signal, report };
+}
+
+/** The container's part in a delete under load: signal path, stop signal, preStop vs propagation, grace, readiness. */
+function containerFindings(
+  c: ContainerFacts,
+  f: WorkloadFacts,
+  ctx: RuleContext,
+  verify?: VerifyOutcome,
+): { findings: Finding[]; signal: SignalVerdict; report: ContainerReport } {
+  const { findings, signal } = signalFindings(c, f);
+  findings.push(...propagationFindings(c, f, ctx), ...graceFindings(c, f, signal, verify), ...readinessFindings(c, f));
+  return { findings, signal, report: containerReport(c, signal) };
 }
 
 /** Workload-level: how many replicas a rollout or a node drain takes at once. */
