@@ -59,20 +59,20 @@ describe("audit of nginx and apache2 stopped with SIGTERM", () => {
 describe("one rule for the propagation window, whatever the server (kind, no preStop, a Service)", () => {
   const noPreStop = { type: "none" as const, description: "none" };
   const exposed = { exposedBy: ["app"] };
+  /** nginx with STOPSIGNAL SIGQUIT (its graceful stop) and no preStop, as in the field report. */
+  const nginxQuit = (o: { exposedBy: string[] }) =>
+    deployment(
+      "nginx-quit",
+      container({
+        processes: STYLE_TREES.nginx,
+        stopSignal: { signal: "SIGQUIT", from: "the image's STOPSIGNAL" },
+        preStop: noPreStop,
+      }),
+      o,
+    );
 
   it("nginx with STOPSIGNAL SIGQUIT and no preStop gets the same no-preStop finding as exec-form", () => {
-    const quit = auditWorkload(
-      deployment(
-        "nginx-quit",
-        container({
-          processes: STYLE_TREES.nginx,
-          stopSignal: { signal: "SIGQUIT", from: "the image's STOPSIGNAL" },
-          preStop: noPreStop,
-        }),
-        exposed,
-      ),
-      ctx,
-    );
+    const quit = auditWorkload(nginxQuit(exposed), ctx);
     const exec = auditWorkload(
       deployment("exec-form", container({ processes: STYLE_TREES["exec-form"], preStop: noPreStop }), exposed),
       ctx,
@@ -85,18 +85,7 @@ describe("one rule for the propagation window, whatever the server (kind, no pre
   });
 
   it("without a Service the prediction says why nothing is dropped, and names the missing preStop", () => {
-    const quit = auditWorkload(
-      deployment(
-        "nginx-quit",
-        container({
-          processes: STYLE_TREES.nginx,
-          stopSignal: { signal: "SIGQUIT", from: "the image's STOPSIGNAL" },
-          preStop: noPreStop,
-        }),
-        { exposedBy: [] },
-      ),
-      ctx,
-    );
+    const quit = auditWorkload(nginxQuit({ exposedBy: [] }), ctx);
     expect(quit.prediction.summary).toMatch(/no Service selects it.*no preStop/);
   });
 });
