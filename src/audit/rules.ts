@@ -1,7 +1,7 @@
 // The audit's rules: from what was read about a workload (WorkloadFacts) to findings — each with
 // evidence, a severity and a plain-words fix — and a prediction of what a delete under load does.
 // Pure: no I/O, unit-tested without Docker or a cluster.
-import { causeEntry, causeWords, execFormOf, HANDLER_FIX, stopSignalFix } from "../inspect/causes.js";
+import { type CauseEntry, causeEntry, causeWords, execFormOf, HANDLER_FIX, stopSignalFix } from "../inspect/causes.js";
 import {
   basename,
   branchWords,
@@ -293,6 +293,8 @@ function predictedTail(pred: Prediction, f: WorkloadFacts): string {
   return only.outcome === "abrupt" ? ": the requests in flight are lost" : "";
 }
 
+const shellFormFix = (causeEntry("shell-form-pid1") as CauseEntry).fix;
+
 /** Findings from the configured command only (no live process tree). */
 function staticSignalFindings(
   c: ContainerFacts,
@@ -330,9 +332,14 @@ function staticSignalFindings(
             certainty: v.certainty,
             title: `PID 1 will be a shell (${sf.shell} -c "${sf.script}"): ${v.why}; the shell does not forward ${stopSignal}, so ${tail}`,
             evidence,
-            fix:
-              `use the exec form in ${commandPlace(c, f)}, e.g. ${execFormOf(v.app)}, so the app is PID 1 and receives ` +
-              `${stopSignal} itself (or start the string with exec: "exec ${v.app}").`,
+            // The same cause and fix as the live tree's shell-form PID 1 (the catalogue's entry).
+            fix: shellFormFix({
+              pid1: `${sf.shell} -c ${v.app}`,
+              apps: v.app,
+              appCommand: v.app,
+              signal: stopSignal,
+              place: commandPlace(c, f),
+            }),
           },
         ],
       };
