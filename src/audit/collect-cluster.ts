@@ -13,10 +13,15 @@ import {
   type KubeConfig,
   PolicyV1Api,
   type V1Container,
+  type V1DaemonSet,
+  type V1Deployment,
   type V1LabelSelector,
   type V1Pod,
   type V1PodTemplateSpec,
   type V1Probe,
+  type V1ReplicaSet,
+  type V1Service,
+  type V1StatefulSet,
   VersionApi,
 } from "@kubernetes/client-node";
 import { inspectOnNode, type NodeExec } from "../inspect/node-proc.js";
@@ -204,36 +209,59 @@ interface WorkloadObject {
   strategy?: WorkloadFacts["strategy"];
 }
 
-export async function collectCluster(o: ClusterCollectOptions): Promise<Collected> {
-  const core = o.kc.makeApiClient(CoreV1Api);
-  const apps = o.kc.makeApiClient(AppsV1Api);
-  const used: string[] = [];
-  const refused: string[] = [];
-  const skipped: string[] = [];
-  const notes: string[] = [];
-  const platform: Record<string, string> = {};
-  try {
-    const v = await o.kc.makeApiClient(VersionApi).getCode();
-    platform.kubernetes = v.gitVersion;
-  } catch (err) {
-    notes.push(`/version: ${errText(err)}`);
-  }
-  const readVerbs: string[] = [];
-  const scopes = o.namespaces === "all" ? [undefined] : o.namespaces;
-  const labelSelector = o.selector;
+/** What the audit said it did, was refused, skipped and noticed (the report's access section). */
+interface Access {
+  used: string[];
+  refused: string[];
+  skipped: string[];
+  notes: string[];
+}
 
-  /** A list that may be refused (RBAC) or not served: undefined then, said in the report. */
-  async function tryList<T>(
+/** How many reads of each kind were made (each kind is named in the report once it was used). */
+interface Reads {
+  image: number;
+  node: number;
+  exec: number;
+  script: number;
+}
+
+type Pdb = {
+  metadata?: { name?: string; namespace?: string };
+  spec?: { selector?: V1LabelSelector; minAvailable?: number | string; maxUnavailable?: number | string };
+};
+
+interface ClusterObjects {
+  deployments: V1Deployment[];
+  statefulsets: V1StatefulSet[];
+  daemonsets: V1DaemonSet[];
+  replicasets: V1ReplicaSet[];
+  pods: V1Pod[];
+  /** The pods the label selector picks (all pods without one). */
+  selectedPods: V1Pod[];
+  services?: V1Service[];
+  pdbs?: Pdb[];
+  pdbApi: string;
+}
+
+type Lister = <T>(
+  what: string,
+  fetch: (ns: string | undefined, cont: string | undefined) => Promise<ListPage<T>>,
+) => Promise<T[] | undefined>;
+
+/** A list that may be refused (RBAC) or not served: undefined then, said in the report. */
+function lister(scopes: Array<string | undefined>, access: Access, readVerbs: string[]): Lister {
+  return async <T>(
     what: string,
     fetch: (ns: string | undefined, cont: string | undefined) => Promise<ListPage<T>>,
-  ): Promise<T[] | undefined> {
+  ): Promise<T[] | undefined> => {
     const all: T[] = [];
     for (const ns of scopes) {
       try {
         all.push(...(await listAll((cont) => fetch(ns, cont))));
       } catch (err) {
         const code = httpCode(err);
-        if (code === 403) refused.push(`list ${what}${ns ? ` in ${ns}` : ""}: forbidden (${errText(err)}): skipped`);
+        if (code === 403)
+          access.refused.push(`list ${what}${ns ? ` in ${ns}` : ""}: forbidden (${errText(err)}): skipped`);
         else if (code === 404) return undefined;
         else throw err;
         return undefined;
@@ -241,8 +269,54 @@ export async function collectCluster(o: ClusterCollectOptions): Promise<Collecte
     }
     readVerbs.push(what);
     return all;
-  }
+  };
+}
 
+export async function collectCluster(o: ClusterCollectOptions): Promise<Collected> {
+  const access: Access = { used: [], refused: [], skipped: [], notes: [] };
+  const platform: Record<string, string> = {};
+  try {
+    const v = await o.kc.makeApiClient(VersionApi).getCode();
+    platform.kubernetes = v.gitVersion;
+  } catch (err) {
+    access.notes.push(`/version: ${errText(err)}`);
+  }
+  const cluster = await readClusterObjects(o, access);
+  const { objects, podsOf } = workloadObjects(cluster, o.selector, access);
+  const reads: Reads = { image: 0, node: 0, exec: 0, script: 0 };
+  const imageOf = imageReader(o);
+  const workloads: WorkloadFacts[] = [];
+  for (const w of objects.sort((a, b) =>
+    `${a.namespace}/${a.kind}/${a.name}`.localeCompare(`${b.namespace}/${b.kind}/${b.name}`),
+  )) {
+    const labels = w.template.metadata?.labels ?? {};
+    if (labels[LABEL_RUN] !== undefined && !o.includeHarness) {
+      access.skipped.push(
+        `${w.kind}/${w.namespace}/${w.name}: a graceful-e2e run's own workload (label ${LABEL_RUN}; --include-harness audits it)`,
+      );
+      continue;
+    }
+    const wPods = podsOf.get(w.uid) ?? [];
+    const rep = representativePod(wPods);
+    const containers: ContainerFacts[] = [];
+    for (const ctr of w.template.spec?.containers ?? []) {
+      const image = await imageOf(ctr.image);
+      if (image) reads.image++;
+      containers.push(await liveContainerFacts(o, w, rep, containerFactsFromSpec(ctr, image), access, reads));
+    }
+    workloads.push(workloadFacts(o.backend, w, wPods, rep, containers, cluster));
+  }
+  access.used.push(...readsUsed(reads));
+  return { workloads, platform, ...access };
+}
+
+/** Every object the audit reads, through the API, read-only (one list per kind and namespace). */
+async function readClusterObjects(o: ClusterCollectOptions, access: Access): Promise<ClusterObjects> {
+  const core = o.kc.makeApiClient(CoreV1Api);
+  const apps = o.kc.makeApiClient(AppsV1Api);
+  const readVerbs: string[] = [];
+  const tryList = lister(o.namespaces === "all" ? [undefined] : o.namespaces, access, readVerbs);
+  const labelSelector = o.selector;
   const page = { limit: PAGE };
   const deployments =
     (await tryList("deployments", (ns, c) =>
@@ -286,50 +360,51 @@ export async function collectCluster(o: ClusterCollectOptions): Promise<Collecte
       ? core.listNamespacedService({ namespace: ns, ...page, _continue: c })
       : core.listServiceForAllNamespaces({ ...page, _continue: c }),
   );
-  type Pdb = {
-    metadata?: { name?: string; namespace?: string };
-    spec?: { selector?: V1LabelSelector; minAvailable?: number | string; maxUnavailable?: number | string };
-  };
+  const { pdbs, pdbApi } = await readBudgets(o, tryList, access);
+  access.used.push(
+    `Kubernetes API, read-only: get /version; list ${readVerbs.join(", ")}${pdbs ? ` (PodDisruptionBudgets: ${pdbApi})` : ""}`,
+  );
+  return { deployments, statefulsets, daemonsets, replicasets, pods, selectedPods, services, pdbs, pdbApi };
+}
+
+/** PodDisruptionBudgets: policy/v1 (served from 1.21 on), else policy/v1beta1 (1.20 has only that). */
+async function readBudgets(
+  o: ClusterCollectOptions,
+  tryList: Lister,
+  access: Access,
+): Promise<{ pdbs?: Pdb[]; pdbApi: string }> {
   const policy = o.kc.makeApiClient(PolicyV1Api);
   let pdbApi = "policy/v1";
   let pdbs = (await tryList<Pdb>("poddisruptionbudgets", (ns, c) =>
     ns
-      ? policy.listNamespacedPodDisruptionBudget({ namespace: ns, ...page, _continue: c })
-      : policy.listPodDisruptionBudgetForAllNamespaces({ ...page, _continue: c }),
+      ? policy.listNamespacedPodDisruptionBudget({ namespace: ns, limit: PAGE, _continue: c })
+      : policy.listPodDisruptionBudgetForAllNamespaces({ limit: PAGE, _continue: c }),
   )) as Pdb[] | undefined;
-  if (pdbs === undefined && !refused.some((r) => r.startsWith("list poddisruptionbudgets"))) {
-    // policy/v1 is served from 1.21 on; 1.20 has v1beta1 only.
+  if (pdbs === undefined && !access.refused.some((r) => r.startsWith("list poddisruptionbudgets"))) {
     const custom = o.kc.makeApiClient(CustomObjectsApi);
     pdbApi = "policy/v1beta1";
+    const beta = { group: "policy", version: "v1beta1", plural: "poddisruptionbudgets", limit: PAGE };
     pdbs = await tryList<Pdb>(
       "poddisruptionbudgets (policy/v1beta1)",
       async (ns, c) =>
         (ns
-          ? await custom.listNamespacedCustomObject({
-              group: "policy",
-              version: "v1beta1",
-              namespace: ns,
-              plural: "poddisruptionbudgets",
-              limit: PAGE,
-              _continue: c,
-            })
-          : await custom.listClusterCustomObject({
-              group: "policy",
-              version: "v1beta1",
-              plural: "poddisruptionbudgets",
-              limit: PAGE,
-              _continue: c,
-            })) as ListPage<Pdb>,
+          ? await custom.listNamespacedCustomObject({ ...beta, namespace: ns, _continue: c })
+          : await custom.listClusterCustomObject({ ...beta, _continue: c })) as ListPage<Pdb>,
     );
   }
-  if (pdbs === undefined) notes.push("PodDisruptionBudgets could not be read: no budget findings");
-  used.push(
-    `Kubernetes API, read-only: get /version; list ${readVerbs.join(", ")}${pdbs ? ` (PodDisruptionBudgets: ${pdbApi})` : ""}`,
-  );
+  if (pdbs === undefined) access.notes.push("PodDisruptionBudgets could not be read: no budget findings");
+  return { ...(pdbs !== undefined ? { pdbs } : {}), pdbApi };
+}
 
+/** The workloads (controllers, lone ReplicaSets, bare pods) and each one's pods, by owner chain. */
+function workloadObjects(
+  cluster: ClusterObjects,
+  labelSelector: string | undefined,
+  access: Access,
+): { objects: WorkloadObject[]; podsOf: Map<string, V1Pod[]> } {
   // Owner chains: pod → ReplicaSet → Deployment; pod → StatefulSet / DaemonSet.
   const rsOwner = new Map<string, string>();
-  for (const rs of replicasets) {
+  for (const rs of cluster.replicasets) {
     const owner = rs.metadata?.ownerReferences?.find((r) => r.controller);
     if (owner && rs.metadata?.uid) rsOwner.set(rs.metadata.uid, owner.uid);
   }
@@ -340,71 +415,18 @@ export async function collectCluster(o: ClusterCollectOptions): Promise<Collecte
     return owner.uid;
   };
   const podsOf = new Map<string, V1Pod[]>();
-  for (const p of pods) {
+  for (const p of cluster.pods) {
     const w = workloadOfPod(p);
     if (w) podsOf.set(w, [...(podsOf.get(w) ?? []), p]);
   }
-
-  const objects: WorkloadObject[] = [];
-  for (const d of deployments) {
-    const rolling = d.spec?.strategy?.rollingUpdate;
-    objects.push({
-      kind: "Deployment",
-      uid: d.metadata?.uid ?? "",
-      namespace: d.metadata?.namespace ?? "",
-      name: d.metadata?.name ?? "",
-      template: d.spec?.template ?? {},
-      replicas: d.spec?.replicas ?? 1,
-      readyReplicas: d.status?.readyReplicas ?? 0,
-      strategy: {
-        type: d.spec?.strategy?.type ?? "RollingUpdate",
-        ...(rolling?.maxUnavailable !== undefined ? { maxUnavailable: rolling.maxUnavailable as number | string } : {}),
-        ...(rolling?.maxSurge !== undefined ? { maxSurge: rolling.maxSurge as number | string } : {}),
-      },
-    });
-  }
-  for (const s of statefulsets) {
-    const rolling = s.spec?.updateStrategy?.rollingUpdate as { maxUnavailable?: number | string } | undefined;
-    objects.push({
-      kind: "StatefulSet",
-      uid: s.metadata?.uid ?? "",
-      namespace: s.metadata?.namespace ?? "",
-      name: s.metadata?.name ?? "",
-      template: s.spec?.template ?? {},
-      replicas: s.spec?.replicas ?? 1,
-      readyReplicas: s.status?.readyReplicas ?? 0,
-      strategy: {
-        type: s.spec?.updateStrategy?.type ?? "RollingUpdate",
-        ...(rolling?.maxUnavailable !== undefined ? { maxUnavailable: rolling.maxUnavailable } : {}),
-        ...(s.spec?.podManagementPolicy ? { podManagementPolicy: s.spec.podManagementPolicy } : {}),
-      },
-    });
-  }
-  for (const ds of daemonsets) {
-    const rolling = ds.spec?.updateStrategy?.rollingUpdate;
-    objects.push({
-      kind: "DaemonSet",
-      uid: ds.metadata?.uid ?? "",
-      namespace: ds.metadata?.namespace ?? "",
-      name: ds.metadata?.name ?? "",
-      template: ds.spec?.template ?? {},
-      replicas: ds.status?.desiredNumberScheduled ?? 0,
-      readyReplicas: ds.status?.numberReady ?? 0,
-      strategy: {
-        type: ds.spec?.updateStrategy?.type ?? "RollingUpdate",
-        ...(rolling?.maxUnavailable !== undefined ? { maxUnavailable: rolling.maxUnavailable as number | string } : {}),
-        ...(rolling?.maxSurge !== undefined ? { maxSurge: rolling.maxSurge as number | string } : {}),
-        desiredScheduled: ds.status?.desiredNumberScheduled ?? 0,
-      },
-    });
-  }
-  for (const rs of replicasets) {
+  const objects = controllerObjects(cluster);
+  for (const rs of cluster.replicasets) {
     // A ReplicaSet not run by a Deployment (rare): a workload of its own.
     const owner = rs.metadata?.ownerReferences?.find((r) => r.controller);
     if (owner) continue;
     if (
       labelSelector &&
-      !selectedPods.some((p) => p.metadata?.ownerReferences?.some((r) => r.uid === rs.metadata?.uid))
+      !cluster.selectedPods.some((p) => p.metadata?.ownerReferences?.some((r) => r.uid === rs.metadata?.uid))
     )
       continue;
     objects.push({
@@ -417,6 +439,70 @@ export async function collectCluster(o: ClusterCollectOptions): Promise<Collecte
       readyReplicas: rs.status?.readyReplicas ?? 0,
     });
   }
+  objects.push(...barePods(cluster.selectedPods, podsOf, access));
+  return { objects, podsOf };
+}
+
+/** Deployments, StatefulSets and DaemonSets with their rollout strategy. */
+function controllerObjects(cluster: ClusterObjects): WorkloadObject[] {
+  const objects: WorkloadObject[] = [];
+  const meta = (m: { uid?: string; namespace?: string; name?: string } | undefined) => ({
+    uid: m?.uid ?? "",
+    namespace: m?.namespace ?? "",
+    name: m?.name ?? "",
+  });
+  for (const d of cluster.deployments) {
+    const rolling = d.spec?.strategy?.rollingUpdate;
+    objects.push({
+      kind: "Deployment",
+      ...meta(d.metadata),
+      template: d.spec?.template ?? {},
+      replicas: d.spec?.replicas ?? 1,
+      readyReplicas: d.status?.readyReplicas ?? 0,
+      strategy: {
+        type: d.spec?.strategy?.type ?? "RollingUpdate",
+        ...(rolling?.maxUnavailable !== undefined ? { maxUnavailable: rolling.maxUnavailable as number | string } : {}),
+        ...(rolling?.maxSurge !== undefined ? { maxSurge: rolling.maxSurge as number | string } : {}),
+      },
+    });
+  }
+  for (const s of cluster.statefulsets) {
+    const rolling = s.spec?.updateStrategy?.rollingUpdate as { maxUnavailable?: number | string } | undefined;
+    objects.push({
+      kind: "StatefulSet",
+      ...meta(s.metadata),
+      template: s.spec?.template ?? {},
+      replicas: s.spec?.replicas ?? 1,
+      readyReplicas: s.status?.readyReplicas ?? 0,
+      strategy: {
+        type: s.spec?.updateStrategy?.type ?? "RollingUpdate",
+        ...(rolling?.maxUnavailable !== undefined ? { maxUnavailable: rolling.maxUnavailable } : {}),
+        ...(s.spec?.podManagementPolicy ? { podManagementPolicy: s.spec.podManagementPolicy } : {}),
+      },
+    });
+  }
+  for (const ds of cluster.daemonsets) {
+    const rolling = ds.spec?.updateStrategy?.rollingUpdate;
+    objects.push({
+      kind: "DaemonSet",
+      ...meta(ds.metadata),
+      template: ds.spec?.template ?? {},
+      replicas: ds.status?.desiredNumberScheduled ?? 0,
+      readyReplicas: ds.status?.numberReady ?? 0,
+      strategy: {
+        type: ds.spec?.updateStrategy?.type ?? "RollingUpdate",
+        ...(rolling?.maxUnavailable !== undefined ? { maxUnavailable: rolling.maxUnavailable as number | string } : {}),
+        ...(rolling?.maxSurge !== undefined ? { maxSurge: rolling.maxSurge as number | string } : {}),
+        desiredScheduled: ds.status?.desiredNumberScheduled ?? 0,
+      },
+    });
+  }
+  return objects;
+}
+
+/** Pods without a controller are workloads of their own; pods of other owners are said to be skipped. */
+function barePods(selectedPods: V1Pod[], podsOf: Map<string, V1Pod[]>, access: Access): WorkloadObject[] {
+  const objects: WorkloadObject[] = [];
   const otherOwners = new Map<string, number>();
   for (const p of selectedPods) {
     const owner = p.metadata?.ownerReferences?.find((r) => r.controller);
@@ -436,13 +522,17 @@ export async function collectCluster(o: ClusterCollectOptions): Promise<Collecte
     }
   }
   for (const [kind, n] of otherOwners) {
-    skipped.push(
+    access.skipped.push(
       `${n} pod(s) owned by a ${kind}${kind === "Node" ? " (static pods: the kubelet runs them from files)" : kind === "Job" ? " (run-to-completion, not serving)" : ""}`,
     );
   }
+  return objects;
+}
 
+/** The images' configuration from the local engine, each image read once. */
+function imageReader(o: ClusterCollectOptions): (ref: string | undefined) => Promise<ImageInspect | undefined> {
   const imageCache = new Map<string, Promise<ImageInspect | undefined>>();
-  const imageOf = (ref: string | undefined) => {
+  return (ref) => {
     if (!ref || !o.imageConfig) return Promise.resolve(undefined);
     let p = imageCache.get(ref);
     if (!p) {
@@ -451,138 +541,155 @@ export async function collectCluster(o: ClusterCollectOptions): Promise<Collecte
     }
     return p;
   };
-  let imageReads = 0;
-  let nodeReads = 0;
-  let execReads = 0;
-  let scriptReads = 0;
-  const workloads: WorkloadFacts[] = [];
-  for (const w of objects.sort((a, b) =>
-    `${a.namespace}/${a.kind}/${a.name}`.localeCompare(`${b.namespace}/${b.kind}/${b.name}`),
-  )) {
-    const spec = w.template.spec;
-    const labels = w.template.metadata?.labels ?? {};
-    if (labels[LABEL_RUN] !== undefined && !o.includeHarness) {
-      skipped.push(
-        `${w.kind}/${w.namespace}/${w.name}: a graceful-e2e run's own workload (label ${LABEL_RUN}; --include-harness audits it)`,
+}
+
+/** A container's facts with its live process tree when an opt-in allows reading it (else why not). */
+async function liveContainerFacts(
+  o: ClusterCollectOptions,
+  w: WorkloadObject,
+  rep: V1Pod | undefined,
+  facts: ContainerFacts,
+  access: Access,
+  reads: Reads,
+): Promise<ContainerFacts> {
+  const status = rep?.status?.containerStatuses?.find((s) => s.name === facts.name);
+  const req: Pid1Request | undefined =
+    rep?.metadata?.name && status?.containerID
+      ? {
+          namespace: w.namespace,
+          pod: rep.metadata.name,
+          container: facts.name,
+          ...(rep.spec?.nodeName ? { nodeName: rep.spec.nodeName } : {}),
+          containerID: status.containerID,
+        }
+      : undefined;
+  if (!req || !status?.state?.running) {
+    facts.inspectionSkipped = rep
+      ? `container ${facts.name} of ${rep.metadata?.name} is not running`
+      : "no running pod";
+  } else if (!o.nodeExec && !o.exec) {
+    facts.inspectionSkipped =
+      o.backend === "kind"
+        ? "read-only audit: the live process tree needs --node-access (docker exec on the kind node) or --exec (pods/exec)"
+        : "read-only audit: the live process tree needs --exec (the Kubernetes exec API, create pods/exec)";
+  } else {
+    const why = await readProcessTree(o, req, facts, reads);
+    if (!facts.inspection) {
+      facts.inspectionSkipped = why.join("; ");
+      access.refused.push(
+        `${w.kind}/${w.namespace}/${w.name} (${facts.name}): ${why.join("; ")}: static findings only`,
       );
-      continue;
     }
-    const wPods = podsOf.get(w.uid) ?? [];
-    const rep = representativePod(wPods);
-    const containers: ContainerFacts[] = [];
-    for (const ctr of spec?.containers ?? []) {
-      const image = await imageOf(ctr.image);
-      if (image) imageReads++;
-      const facts = containerFactsFromSpec(ctr, image);
-      const status = rep?.status?.containerStatuses?.find((s) => s.name === ctr.name);
-      const req: Pid1Request | undefined =
-        rep?.metadata?.name && status?.containerID
-          ? {
-              namespace: w.namespace,
-              pod: rep.metadata.name,
-              container: ctr.name,
-              ...(rep.spec?.nodeName ? { nodeName: rep.spec.nodeName } : {}),
-              containerID: status.containerID,
-            }
-          : undefined;
-      if (!req || !status?.state?.running) {
-        facts.inspectionSkipped = rep
-          ? `container ${ctr.name} of ${rep.metadata?.name} is not running`
-          : "no running pod";
-      } else if (!o.nodeExec && !o.exec) {
-        facts.inspectionSkipped =
-          o.backend === "kind"
-            ? "read-only audit: the live process tree needs --node-access (docker exec on the kind node) or --exec (pods/exec)"
-            : "read-only audit: the live process tree needs --exec (the Kubernetes exec API, create pods/exec)";
-      } else {
-        const why: string[] = [];
-        if (o.nodeExec && req.nodeName && req.containerID) {
-          const node = o.nodeExec(req.nodeName);
-          try {
-            facts.inspection = await inspectOnNode(node, req.containerID, `docker exec ${req.nodeName}`);
-            nodeReads++;
-            const s = scriptPathOf(facts.inspection);
-            if (s?.hostPid && s.path.startsWith("/")) {
-              const text = await node(["cat", `/proc/${s.hostPid}/root${s.path}`]).catch(() => undefined);
-              if (text !== undefined) {
-                facts.script = { path: s.path, text: text.slice(0, 64 * 1024) };
-                scriptReads++;
-              }
-            }
-          } catch (err) {
-            why.push(`node access (docker exec ${req.nodeName}): ${errText(err)}`);
-          }
-        } else if (o.nodeExec) {
-          why.push("node access: the pod has no node or container id");
-        }
-        if (!facts.inspection && o.exec) {
-          const read = o.podExecInspect ?? ((r: Pid1Request, n: string[]) => inspectViaPodExec(o.kc, r, n));
-          const inspection = await read(
-            req,
-            why.map((x) => `${x}: read through the exec API instead`),
-          );
-          if (inspection.processes.length > 0) {
-            facts.inspection = inspection;
-            execReads++;
-          } else {
-            why.push(
-              `exec API (pods/exec): ${inspection.notes.filter((n) => !why.some((x) => n.startsWith(x))).join("; ") || "nothing read"}`,
-            );
-          }
-        }
-        if (!facts.inspection) {
-          facts.inspectionSkipped = why.join("; ");
-          refused.push(`${w.kind}/${w.namespace}/${w.name} (${ctr.name}): ${why.join("; ")}: static findings only`);
-        }
-      }
-      if (facts.inspection) {
-        for (const p of facts.inspection.processes)
-          for (const port of p.listens) if (!facts.ports.includes(port)) facts.ports.push(port);
-      }
-      containers.push(facts);
-    }
-    const exposedBy = services
-      ?.filter((s) => s.metadata?.namespace === w.namespace && serviceSelects(s.spec?.selector, labels))
-      .map((s) => s.metadata?.name ?? "?");
-    const budgets = pdbs
-      ?.filter(
-        (b) => b.metadata?.namespace === w.namespace && selects(b.spec?.selector, labels, pdbApi === "policy/v1"),
-      )
-      .map((b) => ({
-        name: b.metadata?.name ?? "?",
-        ...(b.spec?.minAvailable !== undefined ? { minAvailable: b.spec.minAvailable } : {}),
-        ...(b.spec?.maxUnavailable !== undefined ? { maxUnavailable: b.spec.maxUnavailable } : {}),
-      }));
-    const grace = spec?.terminationGracePeriodSeconds;
-    workloads.push({
-      backend: o.backend,
-      kind: w.kind,
-      namespace: w.namespace,
-      name: w.name,
-      id: `${w.kind}/${w.namespace}/${w.name}`,
-      ...(w.replicas !== undefined ? { replicas: w.replicas } : {}),
-      ...(w.readyReplicas !== undefined ? { readyReplicas: w.readyReplicas } : {}),
-      instances: wPods.map((p) => p.metadata?.name ?? "?").sort(),
-      ...(rep?.metadata?.name ? { inspected: rep.metadata.name } : {}),
-      grace:
-        typeof grace === "number"
-          ? { seconds: grace, from: "terminationGracePeriodSeconds" }
-          : { seconds: 30, from: "Kubernetes' default terminationGracePeriodSeconds (30 s)" },
-      ...(w.strategy ? { strategy: w.strategy } : {}),
-      ...(budgets !== undefined ? { pdbs: budgets } : {}),
-      ...(exposedBy !== undefined ? { exposedBy } : {}),
-      containers,
-      notes: containers.flatMap((c) => c.notes.map((n) => `${c.name}: ${n}`)),
-    });
   }
-  if (imageReads > 0)
+  if (facts.inspection) {
+    for (const p of facts.inspection.processes)
+      for (const port of p.listens) if (!facts.ports.includes(port)) facts.ports.push(port);
+  }
+  return facts;
+}
+
+/** Node access first (and the entrypoint script through it), then the exec API; returns why each failed. */
+async function readProcessTree(
+  o: ClusterCollectOptions,
+  req: Pid1Request,
+  facts: ContainerFacts,
+  reads: Reads,
+): Promise<string[]> {
+  const why: string[] = [];
+  if (o.nodeExec && req.nodeName && req.containerID) {
+    const node = o.nodeExec(req.nodeName);
+    try {
+      facts.inspection = await inspectOnNode(node, req.containerID, `docker exec ${req.nodeName}`);
+      reads.node++;
+      const s = scriptPathOf(facts.inspection);
+      if (s?.hostPid && s.path.startsWith("/")) {
+        const text = await node(["cat", `/proc/${s.hostPid}/root${s.path}`]).catch(() => undefined);
+        if (text !== undefined) {
+          facts.script = { path: s.path, text: text.slice(0, 64 * 1024) };
+          reads.script++;
+        }
+      }
+    } catch (err) {
+      why.push(`node access (docker exec ${req.nodeName}): ${errText(err)}`);
+    }
+  } else if (o.nodeExec) {
+    why.push("node access: the pod has no node or container id");
+  }
+  if (!facts.inspection && o.exec) {
+    const read = o.podExecInspect ?? ((r: Pid1Request, n: string[]) => inspectViaPodExec(o.kc, r, n));
+    const inspection = await read(
+      req,
+      why.map((x) => `${x}: read through the exec API instead`),
+    );
+    if (inspection.processes.length > 0) {
+      facts.inspection = inspection;
+      reads.exec++;
+    } else {
+      why.push(
+        `exec API (pods/exec): ${inspection.notes.filter((n) => !why.some((x) => n.startsWith(x))).join("; ") || "nothing read"}`,
+      );
+    }
+  }
+  return why;
+}
+
+/** One workload's facts: its containers, Services, budgets, grace and rollout strategy. */
+function workloadFacts(
+  backend: ClusterCollectOptions["backend"],
+  w: WorkloadObject,
+  wPods: V1Pod[],
+  rep: V1Pod | undefined,
+  containers: ContainerFacts[],
+  cluster: ClusterObjects,
+): WorkloadFacts {
+  const labels = w.template.metadata?.labels ?? {};
+  const exposedBy = cluster.services
+    ?.filter((s) => s.metadata?.namespace === w.namespace && serviceSelects(s.spec?.selector, labels))
+    .map((s) => s.metadata?.name ?? "?");
+  const budgets = cluster.pdbs
+    ?.filter(
+      (b) => b.metadata?.namespace === w.namespace && selects(b.spec?.selector, labels, cluster.pdbApi === "policy/v1"),
+    )
+    .map((b) => ({
+      name: b.metadata?.name ?? "?",
+      ...(b.spec?.minAvailable !== undefined ? { minAvailable: b.spec.minAvailable } : {}),
+      ...(b.spec?.maxUnavailable !== undefined ? { maxUnavailable: b.spec.maxUnavailable } : {}),
+    }));
+  const grace = w.template.spec?.terminationGracePeriodSeconds;
+  return {
+    backend,
+    kind: w.kind,
+    namespace: w.namespace,
+    name: w.name,
+    id: `${w.kind}/${w.namespace}/${w.name}`,
+    ...(w.replicas !== undefined ? { replicas: w.replicas } : {}),
+    ...(w.readyReplicas !== undefined ? { readyReplicas: w.readyReplicas } : {}),
+    instances: wPods.map((p) => p.metadata?.name ?? "?").sort(),
+    ...(rep?.metadata?.name ? { inspected: rep.metadata.name } : {}),
+    grace:
+      typeof grace === "number"
+        ? { seconds: grace, from: "terminationGracePeriodSeconds" }
+        : { seconds: 30, from: "Kubernetes' default terminationGracePeriodSeconds (30 s)" },
+    ...(w.strategy ? { strategy: w.strategy } : {}),
+    ...(budgets !== undefined ? { pdbs: budgets } : {}),
+    ...(exposedBy !== undefined ? { exposedBy } : {}),
+    containers,
+    notes: containers.flatMap((c) => c.notes.map((n) => `${c.name}: ${n}`)),
+  };
+}
+
+/** The reads beyond the API, in the report's words. */
+function readsUsed(reads: Reads): string[] {
+  const used: string[] = [];
+  if (reads.image > 0)
     used.push("local Docker engine, read-only: docker image inspect (ENTRYPOINT, CMD, STOPSIGNAL of the images)");
-  if (nodeReads > 0) {
+  if (reads.node > 0) {
     used.push(
-      `docker exec on the kind node(s): crictl inspect + /proc/<pid>/… of ${nodeReads} container(s) (opt-in --node-access; root on the node)`,
+      `docker exec on the kind node(s): crictl inspect + /proc/<pid>/… of ${reads.node} container(s) (opt-in --node-access; root on the node)`,
     );
   }
-  if (scriptReads > 0) used.push("the node's /proc/<pid>/root/<entrypoint script>, read through the same docker exec");
-  if (execReads > 0) used.push(`Kubernetes exec API (create pods/exec) into ${execReads} container(s) (opt-in --exec)`);
-  return { workloads, platform, used, refused, skipped, notes };
+  if (reads.script > 0) used.push("the node's /proc/<pid>/root/<entrypoint script>, read through the same docker exec");
+  if (reads.exec > 0)
+    used.push(`Kubernetes exec API (create pods/exec) into ${reads.exec} container(s) (opt-in --exec)`);
+  return used;
 }

@@ -1,7 +1,7 @@
 // The audit's rules: from what was read about a workload (WorkloadFacts) to findings — each with
 // evidence, a severity and a plain-words fix — and a prediction of what a delete under load does.
 // Pure: no I/O, unit-tested without Docker or a cluster.
-import { execFormOf, HANDLER_FIX } from "../inspect/diagnose.js";
+import { type CauseEntry, causeEntry, causeWords, execFormOf, HANDLER_FIX, stopSignalFix } from "../inspect/causes.js";
 import {
   basename,
   branchWords,
@@ -190,7 +190,7 @@ function isNodeProcess(p: InspectedProcess): boolean {
   return ["node", "nodejs"].includes(basename(p.argv[0] ?? p.name)) || p.name === "node";
 }
 
-/** Findings from the live process tree (predict.ts's cause → a finding with check's fix). */
+/** Findings from the live process tree: predict.ts's cause → its catalogue entry (check tells the same). */
 function liveSignalFindings(
   c: ContainerFacts,
   f: WorkloadFacts,
@@ -204,190 +204,68 @@ function liveSignalFindings(
     ...(stopSignal !== "SIGTERM" ? [`stop signal ${stopSignal}: the dispositions below are ${stopSignal}'s`] : []),
     ...processes.map(processLine),
   ];
-  const pid1 = pred.pid1?.command ?? "PID 1";
-  const apps = pred.apps.map((a) => `${a.command} (pid ${a.pid})`).join(", ") || "the app";
-  const appCmd = pred.apps[0]?.command ?? "your app";
-  const tail = `it keeps serving until SIGKILL at the end of ${graceWords(f)}, and the requests in flight then are lost`;
   const out: Finding[] = [];
-  switch (pred.cause) {
-    case "shell-form-pid1": {
-      const inner = pid1.replace(/^\S+\s+-c\s+/, "");
-      out.push({
-        ...base,
-        code: "pid1-shell-no-forward",
-        severity: "critical",
-        certainty: "certain",
-        title: `PID 1 is a shell-form command (${pid1}): the shell does not forward ${stopSignal} and ${apps} never receives it; ${tail}`,
-        evidence,
-        fix:
-          `use the exec form in ${commandPlace(c, f)}, e.g. ${execFormOf(inner)}, so the app is PID 1 and receives ` +
-          `${stopSignal} itself (or prefix the command with exec: CMD exec ${inner}).`,
-      });
-      break;
+  const entry = causeEntry(pred.cause);
+  const words = causeWords(pred, stopSignal, {
+    place: commandPlace(c, f),
+    ...(pred.server
+      ? { stopSignalFix: stopSignalFix(pred.server, f.backend === "local" ? "local" : "kubernetes") }
+      : {}),
+  });
+  if (entry) {
+    out.push({
+      ...base,
+      code: entry.code,
+      severity: entry.severity,
+      certainty: entry.certainty,
+      title: `${entry.says(words)}${predictedTail(pred, f)}`,
+      evidence,
+      fix:
+        entry.code === "sigterm-handling-unverified"
+          ? `${entry.fix(words)} audit --verify proves it on a copy.`
+          : entry.fix(words),
+    });
+    const script = c.script ? readScript(c.script.text) : undefined;
+    const trap = pred.cause === "shell-trap-pid1" || pred.cause === "init-to-shell-trap";
+    if (trap && script) {
+      // Read from the script itself (a heuristic): a trap that kills and waits forwards the signal.
+      const forwards = Boolean(script.trapsTerm && script.kills && script.waits);
+      const f0 = out[0] as Finding;
+      out[0] = {
+        ...f0,
+        ...(forwards
+          ? {
+              severity: "low",
+              certainty: "likely",
+              title: `PID 1 is a shell with a ${stopSignal} trap that forwards the signal (kill) and waits for ${words.apps} (read from ${c.script?.path}, a heuristic reading)`,
+            }
+          : {}),
+        evidence: [...evidence, `${c.script?.path}: ${script.lines.join(" | ") || "no TERM trap line"}`],
+      };
     }
-    case "script-pid1":
-      out.push({
-        ...base,
-        code: "pid1-shell-no-forward",
-        severity: "critical",
-        certainty: "certain",
-        title: `PID 1 is the script ${pid1}: the shell does not catch ${stopSignal} (ignored as PID 1) and starts ${apps} as a child that never hears of it; ${tail}`,
-        evidence,
-        fix:
-          `start the app with exec as the script's last command (exec ${appCmd}), so it replaces the shell as PID 1 ` +
-          "and receives the signal itself; or use an exec-form CMD without the script.",
-      });
-      break;
-    case "wrapper-pid1":
-      out.push({
-        ...base,
-        code: "sigterm-not-handled",
-        severity: "critical",
-        certainty: "certain",
-        title: `PID 1 is ${pid1}, which does not catch ${stopSignal} (ignored as PID 1), and the app, ${apps}, is not PID 1: nothing forwards the signal; ${tail}`,
-        evidence,
-        fix:
-          "make the app PID 1 (exec-form CMD, or exec from the wrapper), or run an init that forwards signals " +
-          '(ENTRYPOINT ["tini", "--"]) in front of an app that handles SIGTERM.',
-      });
-      break;
-    case "app-pid1-default":
-      out.push({
-        ...base,
-        code: "sigterm-not-handled",
-        severity: "critical",
-        certainty: "certain",
-        title: `the app, ${pid1}, is PID 1 and installs no ${stopSignal} handler: the kernel does not deliver default-action signals to PID 1, so the signal is ignored; ${tail}`,
-        evidence,
-        fix: `${HANDLER_FIX}. (tini in front would make SIGTERM end the app at once, without a drain.)`,
-      });
-      break;
-    case "app-pid1-ignores":
-    case "init-child-ignores":
-      out.push({
-        ...base,
-        code: "sigterm-ignored",
-        severity: "critical",
-        certainty: "certain",
-        title: `${pred.cause === "app-pid1-ignores" ? `the app, ${pid1}, is PID 1 and ignores` : `${pid1} forwards the signal to its child, which ignores`} ${stopSignal} (SIG_IGN); ${tail}`,
-        evidence,
-        fix: `stop ignoring SIGTERM (trap '' TERM, nohup, an inherited SIG_IGN) and ${HANDLER_FIX}.`,
-      });
-      break;
-    case "init-to-app-dies":
-      out.push({
-        ...base,
-        code: "pid1-exits-abruptly",
-        severity: "critical",
-        certainty: "certain",
-        title: `${basename(pid1.split(" ")[0] ?? pid1)} forwards ${stopSignal} to the app, ${apps}, which has no handler and dies at once, without draining: the requests in flight are lost`,
-        evidence,
-        fix: `${HANDLER_FIX}.`,
-      });
-      break;
-    case "init-child-dies":
-      out.push({
-        ...base,
-        code: "pid1-exits-abruptly",
-        severity: "critical",
-        certainty: "certain",
-        title:
-          `${pid1} forwards ${stopSignal} only to its direct child, which does not catch it and dies at once; PID 1 exits ` +
-          `with it and the kernel kills ${apps} mid-request (an exit code of 143 that looks graceful)`,
-        evidence,
-        fix:
-          "run one app per container and exec it from the script (exec node …) so the app is the init's direct " +
-          "child; or make the script trap SIGTERM, forward it to the apps and wait for them.",
-      });
-      break;
-    case "init-group-child-dies":
-      out.push({
-        ...base,
-        code: "pid1-exits-abruptly",
-        severity: "critical",
-        certainty: "certain",
-        title:
-          `${pid1} signals the whole process group: ${apps} receive ${stopSignal}, but the shell between them dies of it ` +
-          "at once; PID 1 exits and the kernel kills the apps mid-drain",
-        evidence,
-        fix: "make the script wait for the apps (trap 'kill -TERM $p1 $p2' TERM; then wait until both exited), or exec a single app.",
-      });
-      break;
-    case "node-pid1":
-    case "init-to-node":
-      out.push({
-        ...base,
-        code: "sigterm-handling-unverified",
-        severity: "medium",
-        certainty: "possible",
-        title:
-          `${pred.cause === "node-pid1" ? `node is PID 1 (${pid1})` : `${pid1} forwards ${stopSignal} to node`} and catches it, but Node ` +
-          "installs a handler in every process: from outside nobody can tell whether the app drains (a process.on('SIGTERM') " +
-          `handler) or not — predicted ${branchWords(pred.branches)}`,
-        evidence,
-        fix: `make sure the app has a handler: ${HANDLER_FIX}. audit --verify proves it on a copy.`,
-      });
-      break;
-    case "shell-trap-pid1":
-    case "init-to-shell-trap": {
-      const script = c.script ? readScript(c.script.text) : undefined;
-      const forwards = Boolean(script?.trapsTerm && script.kills && script.waits);
-      out.push({
-        ...base,
-        code: "sigterm-handling-unverified",
-        severity: forwards ? "low" : "medium",
-        certainty: forwards ? "likely" : "possible",
-        title: forwards
-          ? `PID 1 is a shell with a ${stopSignal} trap that forwards the signal (kill) and waits for ${apps} (read from ${c.script?.path}, a heuristic reading)`
-          : `PID 1 is a shell with a ${stopSignal} trap: graceful only if the trap forwards the signal to ${apps} and waits for them — predicted ${branchWords(pred.branches)}`,
-        evidence: [
-          ...evidence,
-          ...(script ? [`${c.script?.path}: ${script.lines.join(" | ") || "no TERM trap line"}`] : []),
-        ],
-        fix: "in the trap, forward the signal to the app (kill -TERM $pid) and wait for it (wait $pid) before the shell exits; or exec a single app.",
-      });
-      break;
-    }
-    case "intermediary-pid1":
-    case "init-to-intermediary":
-      out.push({
-        ...base,
-        code: "sigterm-handling-unverified",
-        severity: "medium",
-        certainty: "possible",
-        title: `${pid1} catches ${stopSignal} but is not the app (${apps}): graceful only if it forwards the signal and waits — predicted ${branchWords(pred.branches)}`,
-        evidence,
-        fix: "run the app as PID 1 (exec-form CMD, e.g. node instead of npm start), or make the wrapper forward SIGTERM and wait.",
-      });
-      break;
-    case "app-pid1-handles":
-    case "init-to-app": {
-      const app = processes.find((p) => p.pid === (pred.cause === "app-pid1-handles" ? 1 : pred.apps[0]?.pid));
-      const runtime = app ? runtimeAmbiguity(app) : undefined;
-      if (runtime) {
-        out.push({
-          ...base,
-          code: "sigterm-handling-unverified",
-          severity: "medium",
-          certainty: "possible",
-          title: `${stopSignal} reaches ${app?.command} (${pred.cause === "app-pid1-handles" ? "PID 1" : "forwarded by the init"}), but ${runtime.words}; ${runtime.otherwise}`,
-          evidence,
-          fix: `${runtime.fix}. audit --verify proves it on a copy.`,
-        });
-        break;
-      }
-      out.push({
-        ...base,
-        code: "sigterm-path-ok",
-        severity: "info",
-        certainty: "certain",
-        title: `${stopSignal} reaches the app: ${pred.summary}`,
-        evidence,
-      });
-      break;
-    }
-    default:
-      break;
+  } else if (pred.cause === "app-pid1-handles" || pred.cause === "init-to-app") {
+    const app = processes.find((p) => p.pid === (pred.cause === "app-pid1-handles" ? 1 : pred.apps[0]?.pid));
+    const runtime = app ? runtimeAmbiguity(app) : undefined;
+    out.push(
+      runtime
+        ? {
+            ...base,
+            code: "sigterm-handling-unverified",
+            severity: "medium",
+            certainty: "possible",
+            title: `${stopSignal} reaches ${app?.command} (${pred.cause === "app-pid1-handles" ? "PID 1" : "forwarded by the init"}), but ${runtime.words}; ${runtime.otherwise}`,
+            evidence,
+            fix: `${runtime.fix}. audit --verify proves it on a copy.`,
+          }
+        : {
+            ...base,
+            code: "sigterm-path-ok",
+            severity: "info",
+            certainty: "certain",
+            title: `${stopSignal} reaches the app: ${pred.summary}`,
+            evidence,
+          },
+    );
   }
   // An app process that ignores the signal outright, whatever forwards it.
   const ignoring = processes.filter((p) => p.listens.length > 0 && p.sigterm.ignored && p.pid !== 1);
@@ -404,6 +282,18 @@ function liveSignalFindings(
   }
   return out;
 }
+
+/** What a delete under load then does, by the prediction's outcome (the audit speaks before any run). */
+function predictedTail(pred: Prediction, f: WorkloadFacts): string {
+  const only = pred.branches.length === 1 ? pred.branches[0] : undefined;
+  if (!only || only.condition) return ` — predicted ${branchWords(pred.branches)}`;
+  if (only.outcome === "killed") {
+    return `; it keeps serving until SIGKILL at the end of ${graceWords(f)}, and the requests in flight then are lost`;
+  }
+  return only.outcome === "abrupt" ? ": the requests in flight are lost" : "";
+}
+
+const shellFormFix = (causeEntry("shell-form-pid1") as CauseEntry).fix;
 
 /** Findings from the configured command only (no live process tree). */
 function staticSignalFindings(
@@ -442,9 +332,14 @@ function staticSignalFindings(
             certainty: v.certainty,
             title: `PID 1 will be a shell (${sf.shell} -c "${sf.script}"): ${v.why}; the shell does not forward ${stopSignal}, so ${tail}`,
             evidence,
-            fix:
-              `use the exec form in ${commandPlace(c, f)}, e.g. ${execFormOf(v.app)}, so the app is PID 1 and receives ` +
-              `${stopSignal} itself (or start the string with exec: "exec ${v.app}").`,
+            // The same cause and fix as the live tree's shell-form PID 1 (the catalogue's entry).
+            fix: shellFormFix({
+              pid1: `${sf.shell} -c ${v.app}`,
+              apps: v.app,
+              appCommand: v.app,
+              signal: stopSignal,
+              place: commandPlace(c, f),
+            }),
           },
         ],
       };
@@ -563,6 +458,7 @@ function serverOf(c: ContainerFacts): { server: KnownServer; command: string; li
 function stopSignalFindings(
   c: ContainerFacts,
   f: WorkloadFacts,
+  told: boolean,
 ): { findings: Finding[]; fastStop?: string; drain?: KnownServer["drain"] } {
   const found = serverOf(c);
   if (!found) return { findings: [] };
@@ -590,24 +486,32 @@ function stopSignalFindings(
     };
   }
   const what = server.otherwise[stop] ?? "not its graceful shutdown";
-  const fix =
-    f.backend === "local"
-      ? `stop it with ${server.graceful}: STOPSIGNAL ${server.graceful} in the Dockerfile (Compose: stop_signal: ${server.graceful}; docker run --stop-signal ${server.graceful}).`
-      : `build the image with STOPSIGNAL ${server.graceful} (the runtime sends the image's stop signal); on Kubernetes 1.33+ with the ContainerStopSignals feature gate, lifecycle.stopSignal: ${server.graceful}; or a preStop hook that starts the graceful shutdown (e.g. ${server.server === "nginx" ? "nginx -s quit" : `kill -${server.graceful.slice(3)} 1`}) and waits for the exit.`;
+  const fastStop = `${server.server} gets ${stop}: ${what}`;
+  // The live tree already told it as its cause (one finding, from the catalogue, not two).
+  if (told) return { findings: [], fastStop, drain: server.drain };
+  const entry = causeEntry("server-fast-stop") as NonNullable<ReturnType<typeof causeEntry>>;
+  const words = {
+    pid1: command,
+    apps: command,
+    appCommand: command,
+    signal: stop,
+    server: { server: server.server, graceful: server.graceful, what },
+    stopSignalFix: stopSignalFix(server, f.backend === "local" ? "local" : "kubernetes"),
+  };
   return {
     findings: [
       {
-        code: "stop-signal-mismatch",
-        severity: "high",
+        code: entry.code,
+        severity: entry.severity,
         certainty: live && c.stopSignal.from !== "default" ? "certain" : "likely",
         container: c.name,
         source: live ? "live-process-tree" : "image-config",
-        title: `${server.server} gets ${stop} when stopped, which is ${what}; its graceful shutdown is ${server.graceful}`,
+        title: entry.says(words),
         evidence,
-        fix,
+        fix: entry.fix(words),
       },
     ],
-    fastStop: `${server.server} gets ${stop}: ${what}`,
+    fastStop,
     drain: server.drain,
   };
 }
@@ -616,13 +520,8 @@ function listens(c: ContainerFacts): boolean {
   return c.ports.length > 0 || (c.inspection?.processes ?? []).some((p) => p.listens.length > 0);
 }
 
-/** The container's part in a delete under load: signal path, stop signal, preStop vs propagation, grace, readiness. */
-function containerFindings(
-  c: ContainerFacts,
-  f: WorkloadFacts,
-  ctx: RuleContext,
-  verify?: VerifyOutcome,
-): { findings: Finding[]; signal: SignalVerdict; report: ContainerReport } {
+/** The signal path: live process tree (catalogue cause) or configured command, and the stop signal. */
+function signalFindings(c: ContainerFacts, f: WorkloadFacts): { findings: Finding[]; signal: SignalVerdict } {
   const findings: Finding[] = [];
   const stop = normalizeSignal(c.stopSignal.signal);
   const processes = c.inspection?.processes ?? [];
@@ -631,7 +530,7 @@ function containerFindings(
   if (processes.length > 0) {
     const signalledAs = forStopSignal(processes, stop);
     const port = c.ports[0];
-    pred = predict(signalledAs, port !== undefined ? { port } : {});
+    pred = predict(signalledAs, { ...(port !== undefined ? { port } : {}), stopSignal: c.stopSignal });
     const appPid = pred.cause === "app-pid1-handles" ? 1 : pred.cause === "init-to-app" ? pred.apps[0]?.pid : undefined;
     const app = signalledAs.find((p) => p.pid === appPid);
     const runtime = app ? runtimeAmbiguity(app) : undefined;
@@ -667,24 +566,35 @@ function containerFindings(
             : "run as root on the Docker host (host /proc), or --exec (docker exec)",
     });
   }
-  const stopFindings = stopSignalFindings(c, f);
+  const stopFindings = stopSignalFindings(c, f, pred?.cause === "server-fast-stop");
   findings.push(...stopFindings.findings);
   if (stopFindings.fastStop) signal.fastStop = stopFindings.fastStop;
   if (stopFindings.drain) signal.drainSeconds = stopFindings.drain;
 
-  // preStop vs the endpoint propagation (Kubernetes), or the missing stop delay (Docker).
-  const prop = ctx.propagation;
-  const propSeverity: Severity = prop.source === "measured" && prop.ms < SHORT_PROPAGATION_MS ? "medium" : "high";
+  return { findings, signal };
+}
+
+/** Whether a Service sends this container traffic, in words for the evidence. */
+function exposure(c: ContainerFacts, f: WorkloadFacts): { notExposed: boolean; exposedWords: string } {
   // A container that serves: it declares or holds a port, or it is the pod's only one (sidecars
   // without ports, e.g. log shippers, take no Service traffic).
   const serves = listens(c) || f.containers.length === 1;
-  const notExposed = (f.exposedBy !== undefined && f.exposedBy.length === 0) || !serves;
-  const exposedWords =
-    f.exposedBy === undefined ? "Services could not be read" : `selected by Service ${f.exposedBy.join(", ")}`;
-  let preStopSeconds = 0;
+  return {
+    notExposed: (f.exposedBy !== undefined && f.exposedBy.length === 0) || !serves,
+    exposedWords:
+      f.exposedBy === undefined ? "Services could not be read" : `selected by Service ${f.exposedBy.join(", ")}`,
+  };
+}
+
+/** preStop vs the endpoint propagation (Kubernetes), or the missing stop delay (Docker). */
+function propagationFindings(c: ContainerFacts, f: WorkloadFacts, ctx: RuleContext): Finding[] {
+  const findings: Finding[] = [];
+  const stop = normalizeSignal(c.stopSignal.signal);
+  const { notExposed, exposedWords } = exposure(c, f);
+  const prop = ctx.propagation;
+  const propSeverity: Severity = prop.source === "measured" && prop.ms < SHORT_PROPAGATION_MS ? "medium" : "high";
   if (c.preStop !== undefined) {
     const ps = c.preStop;
-    preStopSeconds = ps.type === "none" ? 0 : (ps.seconds ?? 0);
     const evidence = [
       `preStop: ${ps.type === "none" ? "none" : ps.description}`,
       `endpoint propagation: ${propagationWords(prop)}`,
@@ -742,7 +652,18 @@ function containerFindings(
     });
   }
 
-  // Grace vs preStop + drain.
+  return findings;
+}
+
+/** Grace vs preStop + drain (the drain measured by audit --verify, else the server's own bound). */
+function graceFindings(
+  c: ContainerFacts,
+  f: WorkloadFacts,
+  signal: SignalVerdict,
+  verify: VerifyOutcome | undefined,
+): Finding[] {
+  const findings: Finding[] = [];
+  const preStopSeconds = c.preStop === undefined || c.preStop.type === "none" ? 0 : (c.preStop.seconds ?? 0);
   const grace = f.grace.seconds;
   const measuredDrain =
     verify?.sigtermToExitMs !== undefined && verify.observedOutcomes?.includes("graceful")
@@ -792,7 +713,12 @@ function containerFindings(
     });
   }
 
-  // Readiness.
+  return findings;
+}
+
+function readinessFindings(c: ContainerFacts, f: WorkloadFacts): Finding[] {
+  const findings: Finding[] = [];
+  const { notExposed, exposedWords } = exposure(c, f);
   if (c.readiness === null && !notExposed && (f.backend !== "local" || listens(c))) {
     findings.push({
       code: "no-readiness-probe",
@@ -812,7 +738,11 @@ function containerFindings(
     });
   }
 
-  const report: ContainerReport = {
+  return findings;
+}
+
+function containerReport(c: ContainerFacts, signal: SignalVerdict): ContainerReport {
+  return {
     name: c.name,
     image: c.image,
     ...(c.command ? { command: c.command } : {}),
@@ -834,7 +764,18 @@ function containerFindings(
     ...(c.inspectionSkipped ? { inspectionSkipped: c.inspectionSkipped } : {}),
     signalPath: signal.why,
   };
-  return { findings, signal, report };
+}
+
+/** The container's part in a delete under load: signal path, stop signal, preStop vs propagation, grace, readiness. */
+function containerFindings(
+  c: ContainerFacts,
+  f: WorkloadFacts,
+  ctx: RuleContext,
+  verify?: VerifyOutcome,
+): { findings: Finding[]; signal: SignalVerdict; report: ContainerReport } {
+  const { findings, signal } = signalFindings(c, f);
+  findings.push(...propagationFindings(c, f, ctx), ...graceFindings(c, f, signal, verify), ...readinessFindings(c, f));
+  return { findings, signal, report: containerReport(c, signal) };
 }
 
 /** Workload-level: how many replicas a rollout or a node drain takes at once. */
@@ -1190,6 +1131,12 @@ function predictWorkload(
         : `new connections in the ~${seconds(ctx.propagation.ms)} endpoint propagation meet a closed listener (${traffic.code === "no-prestop" ? "no preStop" : "the preStop is shorter"})`,
     );
   }
+  if (!traffic && f.exposedBy?.length === 0 && f.containers.some((c) => c.preStop?.type === "none")) {
+    // The propagation rule holds whatever the server: only the missing Service spares it today.
+    why.push(
+      "no Service selects it, so nothing is routed to it; once one does, new connections in the endpoint propagation meet a closed listener (no preStop)",
+    );
+  }
   const grace = findings.find(
     (x) => x.code === "grace-too-short" && (x.severity === "high" || x.severity === "medium"),
   );
@@ -1214,11 +1161,13 @@ function predictWorkload(
     uncertain: "may drop requests",
     no: "drops nothing",
   };
+  // The one-line prediction names each clause once (a fast stop is its head or a reason, not both).
+  const head = fast && outcome === "graceful" ? (fast.fastStop ?? "") : outcomeWords[outcome];
   return {
     drops,
     outcome: fast && outcome === "graceful" ? "abrupt" : outcome,
     ...(worst?.prediction ? { cause: worst.prediction.cause, branches: worst.prediction.branches } : {}),
     why,
-    summary: `${dropWords[drops]}: ${fast && outcome === "graceful" ? (fast.fastStop ?? "") : outcomeWords[outcome]}${why.length > 1 ? `; ${why.slice(1).join("; ")}` : ""}`,
+    summary: [`${dropWords[drops]}: ${head}`, ...why.slice(1).filter((w) => w !== head)].join("; "),
   };
 }

@@ -1,4 +1,4 @@
-// audit --verify: turns the riskiest workloads into `check` runs (src/inspect/check.ts) on a COPY of
+// audit --verify: turns the riskiest workloads into `check` runs (src/check/run.ts) on a COPY of
 // their image — never on the running workload. Local: the local backend starts its own labelled
 // containers from the image. kind/existing: check deploys into the harness's own labelled namespace
 // (ge-check-…), which needs --allow-mutations. The copy gets the workload's grace period and preStop
@@ -7,7 +7,7 @@
 import { setMaxListeners } from "node:events";
 import { join } from "node:path";
 import type { Backend } from "../backends/backend.js";
-import { CHECK_DEFAULTS, type CheckOptions, type CheckReport, runCheck } from "../inspect/check.js";
+import { CHECK_DEFAULTS, type CheckOptions, type CheckReport, runCheck } from "../check/run.js";
 import type { ScenarioResult } from "../runner/run.js";
 import { interruptSignal } from "../util/cleanup.js";
 import type { PropagationBasis, VerifyOutcome, WorkloadFacts, WorkloadReport } from "./types.js";

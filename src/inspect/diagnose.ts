@@ -12,7 +12,8 @@ import {
   sigtermReceipts,
   terminationMs,
 } from "../verdict/verdicts.js";
-import { type Branch, basename, branchWords, type Outcome, type Prediction } from "./predict.js";
+import { causeEntry, causeWords } from "./causes.js";
+import { type Branch, branchWords, type Outcome, type Prediction } from "./predict.js";
 
 export interface FailureTiming {
   /** Before SIGTERM was sent (nothing to do with the termination, or the preStop window). */
@@ -244,6 +245,8 @@ export interface DiagnosisContext {
   preStopSeconds: number;
   /** The local backend's endpoint propagation delay (a parameter there). */
   propagationMs?: number;
+  /** The signal the runtime sent (the image's STOPSIGNAL, SIGTERM when it sets none); default SIGTERM. */
+  stopSignal?: string;
 }
 
 export interface Diagnosis {
@@ -263,161 +266,68 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
-/** The shell-form command as an exec-form JSON array (naive split on blanks: an example). */
-export function execFormOf(shellCommand: string): string {
-  const words = shellCommand
-    .trim()
-    .replace(/^exec\s+/, "")
-    .split(/\s+/)
-    .filter((w) => w !== "");
-  return `CMD ${JSON.stringify(words).replace(/","/g, '", "')}`;
-}
-
-function appCommand(pred: Prediction): string {
-  return pred.apps[0]?.command ?? "your app";
-}
-
-function appsWords(pred: Prediction): string {
-  return pred.apps.length > 0
-    ? pred.apps.map((a) => `${a.command.slice(0, 50)} (pid ${a.pid})`).join(", ")
-    : "your app";
-}
-
-export const HANDLER_FIX =
-  "handle SIGTERM in the app: stop accepting new connections, finish the requests in flight, then exit " +
-  "(in Node: process.on('SIGTERM', () => server.close(() => process.exit(0))), closing idle keep-alive " +
-  "connections as they go idle)";
-
 function killedDiagnosis(
   pred: Prediction,
   obs: CheckObservation,
   ctx: DiagnosisContext,
 ): { problem: string; fix: string } {
-  const pid1 = pred.pid1?.command ?? obs.pid1Cmdline ?? "PID 1";
   const lost =
     obs.failureTiming.atSigkill > 0
       ? `; ${plural(obs.failureTiming.atSigkill, "request")} in flight then ${obs.failureTiming.atSigkill === 1 ? "was" : "were"} lost`
       : "";
   const tail = `It kept serving until SIGKILL at the end of the grace period (${ctx.graceSeconds} s)${lost}.`;
-  switch (pred.cause) {
-    case "shell-form-pid1": {
-      const inner = pred.pid1?.command.replace(/^\S+\s+-c\s+/, "") ?? appCommand(pred);
-      return {
-        problem:
-          `PID 1 is ${pid1}, a shell-form CMD/ENTRYPOINT (Docker wraps it in /bin/sh -c), and the shell does not ` +
-          `catch SIGTERM: as PID 1 the kernel ignores it, and your app, ${appsWords(pred)}, is its child and never ` +
-          `hears of it. ${tail}`,
-        fix:
-          `use the exec form, e.g. ${execFormOf(inner)}, so the app is PID 1 and receives SIGTERM itself ` +
-          `(or prefix the command with exec: CMD exec ${inner}).`,
-      };
-    }
-    case "script-pid1":
-      return {
-        problem:
-          `PID 1 is the script ${pid1}; the shell does not catch SIGTERM (as PID 1 the kernel ignores it) and ` +
-          `starts your app, ${appsWords(pred)}, as a child that never hears of it. ${tail}`,
-        fix:
-          `start the app with exec as the script's last command (exec ${appCommand(pred)}), so it replaces the ` +
-          "shell as PID 1 and receives SIGTERM itself; or use an exec-form CMD without the script.",
-      };
-    case "wrapper-pid1":
-      return {
-        problem:
-          `PID 1 is ${pid1}, which does not catch SIGTERM (ignored as PID 1), and your app, ${appsWords(pred)}, ` +
-          `is not PID 1: nothing forwards the signal. ${tail}`,
-        fix:
-          "make the app PID 1 (exec-form CMD, or exec from the wrapper), or run an init that forwards signals " +
-          '(ENTRYPOINT ["tini", "--"]) in front of an app that handles SIGTERM.',
-      };
-    case "node-pid1":
-      return {
-        problem:
-          `${pid1} is PID 1 and receives SIGTERM, but the app does not act on it: Node's built-in handler ` +
-          `re-raises SIGTERM with its default action, which the kernel discards for PID 1. ${tail}`,
-        fix: `${HANDLER_FIX}. (tini in front would make SIGTERM end the app at once, without a drain.)`,
-      };
-    case "app-pid1-default":
-      return {
-        problem:
-          `${pid1} is PID 1 and installs no SIGTERM handler; the kernel does not deliver default-action ` +
-          `signals to PID 1, so SIGTERM is ignored. ${tail}`,
-        fix: `${HANDLER_FIX}. (tini in front would make SIGTERM end the app at once, without a drain.)`,
-      };
-    case "app-pid1-ignores":
-      return {
-        problem: `${pid1} is PID 1 and ignores SIGTERM (SIG_IGN, often inherited from a parent or set with trap '' TERM). ${tail}`,
-        fix: `stop ignoring SIGTERM and ${HANDLER_FIX}.`,
-      };
-    case "shell-trap-pid1":
-    case "init-to-shell-trap":
-      return {
-        problem: `the shell's SIGTERM trap ran, but the app, ${appsWords(pred)}, did not exit before the grace period ended. ${tail}`,
-        fix: "in the trap, forward the signal to the app (kill -TERM $pid) and wait for it (wait $pid) before exiting.",
-      };
-    case "intermediary-pid1":
-    case "init-to-intermediary":
-      return {
-        problem: `${pid1} caught SIGTERM but your app, ${appsWords(pred)}, ran on until SIGKILL: the signal was not forwarded to it. ${tail}`,
-        fix: "run the app as PID 1 (exec-form CMD, e.g. node instead of npm start), or make the wrapper forward SIGTERM and wait.",
-      };
-    case "init-child-ignores":
-      return {
-        problem: `${pid1} forwarded SIGTERM, but its child ignores it. ${tail}`,
-        fix: "stop ignoring SIGTERM in the child (trap '' TERM, nohup), and have it forward the signal to the app.",
-      };
-    default:
-      return {
-        problem:
-          `SIGTERM reached the app (${obs.sigterm.evidence}), but it did not exit within the grace period ` +
-          `(${ctx.graceSeconds} s): its drain takes longer (open keep-alive connections, long requests). ${tail}`,
-        fix:
-          "bound the drain below the grace period (close idle keep-alive connections, a drain timeout), " +
-          "or raise terminationGracePeriodSeconds.",
-      };
+  const entry = causeEntry(pred.cause);
+  if (entry && pred.cause !== "server-fast-stop") {
+    const words = causeWords(pred, stopSignalOf(ctx), { pid1: obs.pid1Cmdline });
+    return { problem: `${entry.says(words)}. ${tail}`, fix: entry.fix(words) };
   }
+  return {
+    problem:
+      `${stopSignalOf(ctx)} reached the app (${obs.sigterm.evidence}), but it did not exit within the grace period ` +
+      `(${ctx.graceSeconds} s): its drain takes longer (open keep-alive connections, long requests). ${tail}`,
+    fix:
+      "bound the drain below the grace period (close idle keep-alive connections, a drain timeout), " +
+      "or raise terminationGracePeriodSeconds.",
+  };
 }
 
-function abruptDiagnosis(pred: Prediction, obs: CheckObservation): { problem: string; fix: string } {
+function abruptDiagnosis(
+  pred: Prediction,
+  obs: CheckObservation,
+  ctx: DiagnosisContext,
+): { problem: string; fix: string } {
   const pid1 = pred.pid1?.command ?? obs.pid1Cmdline ?? "PID 1";
   const lost = obs.failed > 0 ? ` ${plural(obs.failed, "request")} failed (${obs.failureSummary}).` : "";
-  const init = basename(pred.pid1?.command.split(/\s+/)[0] ?? "PID 1");
   const after = `${afterSigtermWords(obs)} (${exitCodeWords(obs.exitCode, obs.exitCodeUnknown)})`;
-  switch (pred.cause) {
-    case "init-child-dies":
-      return {
-        problem:
-          `${init} (PID 1: ${pid1}) forwards SIGTERM only to its direct child, which has no trap and died of it at ` +
-          `once; ${init} exited with it ${after} and the kernel killed your app, ${appsWords(pred)}, mid-request.${lost}`,
-        fix:
-          "run one app per container and exec it from the script (exec node …) so the app is tini's direct " +
-          "child; or make the script trap SIGTERM, forward it to the apps and wait for them.",
-      };
-    case "init-group-child-dies":
-      return {
-        problem:
-          `${init} -g signals the whole process group: your app, ${appsWords(pred)}, received SIGTERM, but the ` +
-          `shell between them died of it at once; ${init} exited ${after} and the kernel killed the apps mid-drain.${lost}`,
-        fix: "make the script wait for the apps (trap 'kill -TERM $p1 $p2' TERM; then wait until both exited), or exec a single app.",
-      };
-    case "init-to-app-dies":
-    case "init-to-node":
-      return {
-        problem: `${init} forwarded SIGTERM to your app, ${appsWords(pred)}, which has no handler and died at once, ${after}, without draining.${lost}`,
-        fix: `${HANDLER_FIX}.`,
-      };
-    case "shell-trap-pid1":
-    case "init-to-shell-trap":
-      return {
-        problem: `the shell's SIGTERM trap let the shell exit ${after} before your app, ${appsWords(pred)}, finished; the kernel killed the app with it.${lost}`,
-        fix: "after forwarding SIGTERM in the trap, wait for the app's processes to exit before the shell exits.",
-      };
-    default:
-      return {
-        problem: `PID 1 (${pid1}) exited ${after} while your app, ${appsWords(pred)}, was still running: the kernel killed it without a drain.${lost}`,
-        fix: "make PID 1 wait for the app to exit after SIGTERM (or make the app PID 1).",
-      };
+  const entry = causeEntry(pred.cause);
+  const words = causeWords(pred, stopSignalOf(ctx), { pid1: obs.pid1Cmdline });
+  if (entry && pred.branches.some((b) => b.outcome === "abrupt")) {
+    return { problem: `${entry.says(words)}. It exited ${after}.${lost}`, fix: entry.fix(words) };
   }
+  if (pred.apps.some((a) => a.pid === 1)) {
+    // The app is PID 1: it cannot have been left running by PID 1's exit (the tree printed says so).
+    return {
+      problem: `your app, ${words.apps}, is PID 1 and exited ${after}; ${obs.outcomeWords.replace(/^abrupt: [^,]*, and /, "")}: the kernel killed those processes when PID 1 exited.${lost}`,
+      fix: "make PID 1 wait for its child processes to exit after SIGTERM before it exits itself.",
+    };
+  }
+  return {
+    problem: `PID 1 (${pid1}) exited ${after} while your app, ${words.apps}, was still running: the kernel killed it without a drain.${lost}`,
+    fix: "make PID 1 wait for the app to exit after SIGTERM (or make the app PID 1).",
+  };
+}
+
+/** A server stopped with its fast shutdown, as the catalogue tells it (whatever else was observed). */
+function fastStopCause(pred: Prediction | undefined, ctx: DiagnosisContext): { says: string; fix: string } | undefined {
+  const entry = pred?.cause === "server-fast-stop" ? causeEntry(pred.cause) : undefined;
+  if (!pred || !entry) return undefined;
+  const words = causeWords(pred, stopSignalOf(ctx));
+  return { says: entry.says(words), fix: entry.fix(words) };
+}
+
+/** The signal the runtime sent to stop the container. */
+function stopSignalOf(ctx: DiagnosisContext): string {
+  return ctx.stopSignal ?? "SIGTERM";
 }
 
 function gracefulDiagnosis(obs: CheckObservation, ctx: DiagnosisContext): { problem: string; fix?: string } {
@@ -475,6 +385,7 @@ export function diagnose(pred: Prediction | undefined, obs: CheckObservation, ct
   }
 
   let text: { problem: string; fix?: string };
+  const fast = fastStopCause(pred, ctx);
   const p = pred ?? {
     cause: "nothing-read" as const,
     branches: [],
@@ -494,15 +405,17 @@ export function diagnose(pred: Prediction | undefined, obs: CheckObservation, ct
       problem:
         `how the container ended cannot be told: ${obs.exitCodeUnknown}. It exited ${afterSigtermWords(obs)}` +
         (obs.compatible.length > 0 ? `, consistent with ${obs.compatible.join(" or ")}.` : ".") +
-        " The runtime's own record (kind: containerd's task events) or an exit line from PID 1 would tell.",
+        " The runtime's own record (kind: containerd's task events) or an exit line from PID 1 would tell." +
+        (fast && dropped ? ` The process tree names a cause that drops requests: ${fast.says}.` : ""),
+      ...(fast && dropped ? { fix: fast.fix } : {}),
     };
   } else if (obs.compatible.includes("killed")) text = killedDiagnosis(p, obs, ctx);
-  else if (obs.compatible.length === 1 && obs.compatible[0] === "abrupt") text = abruptDiagnosis(p, obs);
+  else if (obs.compatible.length === 1 && obs.compatible[0] === "abrupt") text = abruptDiagnosis(p, obs, ctx);
   else if (obs.compatible.includes("graceful")) {
     // Without app log lines, a prediction of "abrupt" is the better reading of a fast 143.
     text =
       obs.compatible.includes("abrupt") && p.branches.every((b) => b.outcome === "abrupt")
-        ? abruptDiagnosis(p, obs)
+        ? abruptDiagnosis(p, obs, ctx)
         : gracefulDiagnosis(obs, ctx);
   } else if (obs.pod === undefined) {
     text = { problem: "the run ended before a pod was deleted: see the error" };

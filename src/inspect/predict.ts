@@ -47,6 +47,7 @@ export type Cause =
   | "init-to-shell-trap"
   | "init-child-ignores"
   | "init-to-intermediary"
+  | "server-fast-stop"
   | "nothing-read";
 
 export interface Prediction {
@@ -64,7 +65,14 @@ export interface Prediction {
   apps: Array<{ pid: number; command: string }>;
   appsFrom: string;
   /** A recognised server (PID 1 or the app) with its own graceful signal, and the stop signal it gets. */
-  server?: { server: string; graceful: string; stopSignal?: string; stopsGracefully?: boolean };
+  server?: {
+    server: string;
+    graceful: string;
+    stopSignal?: string;
+    stopsGracefully?: boolean;
+    /** What the stop signal does to it when that is not its graceful shutdown. */
+    what?: string;
+  };
 }
 
 const SHELLS = new Set(["sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "busybox"]);
@@ -182,38 +190,78 @@ export function predict(
   processes: InspectedProcess[],
   opts: { port?: number; stopSignal?: { signal: string; from: string } } = {},
 ): Prediction {
-  const prediction = predictSignalPath(processes, opts);
+  const stop = opts.stopSignal ? normalizeSignal(opts.stopSignal.signal) : undefined;
+  const prediction = predictSignalPath(processes, { port: opts.port, signal: stop ?? "SIGTERM" });
   const candidates = processes.filter(
     (p) => p.pid === prediction.pid1?.pid || prediction.apps.some((a) => a.pid === p.pid),
   );
   for (const p of candidates) {
     const server = recognizeServer(p.argv, p.name);
-    if (!server) continue;
-    const stop = opts.stopSignal ? normalizeSignal(opts.stopSignal.signal) : undefined;
-    const graceful = stop !== undefined && stopsGracefully(server, stop);
-    const words =
-      stop === undefined
-        ? `${label(p)} is ${server.server}: its graceful shutdown starts with ${server.graceful}; a runtime sends the image's STOPSIGNAL, SIGTERM when it sets none`
-        : graceful
-          ? `${label(p)} is ${server.server} and is stopped with ${stop} (${opts.stopSignal?.from}), its graceful shutdown`
-          : `${label(p)} is ${server.server}: it is stopped with ${stop} (${opts.stopSignal?.from}), which is ${
-              server.otherwise[stop] ?? "not its graceful shutdown"
-            }; its graceful shutdown is ${server.graceful} (STOPSIGNAL ${server.graceful} in the image)`;
-    return {
-      ...prediction,
-      summary: `${prediction.summary} ${words}.`,
-      steps: [...prediction.steps, words],
-      server: {
-        server: server.server,
-        graceful: server.graceful,
-        ...(stop ? { stopSignal: stop, stopsGracefully: graceful } : {}),
-      },
-    };
+    if (server) return withServer(prediction, p, server, stop, opts.stopSignal?.from);
   }
   return prediction;
 }
 
-function predictSignalPath(processes: InspectedProcess[], opts: { port?: number }): Prediction {
+/** The path reaches the server and it catches the signal: the outcome is what that signal means to it. */
+const REACHES_APP = new Set<Cause>(["app-pid1-handles", "init-to-app"]);
+
+function withServer(
+  prediction: Prediction,
+  p: InspectedProcess,
+  server: NonNullable<ReturnType<typeof recognizeServer>>,
+  stop: string | undefined,
+  from: string | undefined,
+): Prediction {
+  const graceful = stop !== undefined && stopsGracefully(server, stop);
+  const assumed = stop ?? "SIGTERM";
+  const what = graceful ? undefined : (server.otherwise[assumed] ?? "not its graceful shutdown");
+  const words =
+    stop === undefined
+      ? `${label(p)} is ${server.server}: its graceful shutdown starts with ${server.graceful}; a runtime sends the image's STOPSIGNAL, SIGTERM when it sets none`
+      : graceful
+        ? `${label(p)} is ${server.server} and is stopped with ${stop} (${from}), its graceful shutdown`
+        : `${label(p)} is ${server.server}: it is stopped with ${stop} (${from}), which is ${what}; its graceful shutdown is ${server.graceful} (STOPSIGNAL ${server.graceful} in the image)`;
+  const info = {
+    server: server.server,
+    graceful: server.graceful,
+    ...(stop ? { stopSignal: stop, stopsGracefully: graceful } : {}),
+    ...(what && stop ? { what } : {}),
+  };
+  if (!REACHES_APP.has(prediction.cause) || graceful) {
+    return {
+      ...prediction,
+      summary: `${prediction.summary} ${words}.`,
+      steps: [...prediction.steps, words],
+      server: info,
+    };
+  }
+  // The signal reaches the server, but it is its fast shutdown: never "expect a graceful exit".
+  const pathPart = prediction.summary.replace(/: expect a graceful exit.*$/s, "");
+  if (stop === undefined) {
+    return {
+      ...prediction,
+      branches: [
+        { outcome: "graceful", condition: `if the image's STOPSIGNAL is ${server.graceful}` },
+        { outcome: "abrupt", condition: `if it is stopped with SIGTERM (no STOPSIGNAL): ${what}` },
+      ],
+      summary: `${pathPart}; ${words}.`,
+      steps: [...prediction.steps, words],
+      server: info,
+    };
+  }
+  return {
+    ...prediction,
+    cause: "server-fast-stop",
+    branches: [{ outcome: "abrupt" }],
+    summary: `${pathPart}; ${words}: expect an abrupt exit, requests in flight cut.`,
+    steps: [...prediction.steps, words],
+    server: info,
+  };
+}
+
+function predictSignalPath(processes: InspectedProcess[], opts: { port?: number; signal: string }): Prediction {
+  const sig = opts.signal;
+  const nodeNote = NODE_NOTE.replace(/SIGTERM(?!')/g, sig);
   const processLines = processes.map(processLine);
   const base = { processLines, steps: [] as string[] };
   const pids = new Set(processes.map((p) => p.pid));
@@ -231,7 +279,7 @@ function predictSignalPath(processes: InspectedProcess[], opts: { port?: number 
   const { apps, from } = findApps(processes, opts.port);
   const appsInfo = apps.map((a) => ({ pid: a.pid, command: a.command }));
   const children = (p: InspectedProcess) => processes.filter((c) => c.ppid === p.pid && c.pid !== p.pid);
-  const steps: string[] = [`the kubelet sends SIGTERM to PID 1, ${label(init)}: ${dispositionWords(init)}`];
+  const steps: string[] = [`the kubelet sends ${sig} to PID 1, ${label(init)}: ${dispositionWords(init)}`];
   const done = (cause: Cause, branches: Branch[], summary: string): Prediction => ({
     processLines,
     steps,
@@ -253,11 +301,11 @@ function predictSignalPath(processes: InspectedProcess[], opts: { port?: number 
         ? ""
         : `${group.map(label).join(" and ")} ${
             group.length > 1 ? (yes ? "catch" : "do not catch") : yes ? "catches" : "does not catch"
-          } SIGTERM`;
+          } ${sig}`;
     return [part(catching, true), part(notCatching, false)].filter((x) => x !== "").join("; ");
   };
   const r = reaction(init);
-  const pid1Words = `PID 1 is ${short(init.command)} (SIGTERM ${init.sigterm.disposition}${
+  const pid1Words = `PID 1 is ${short(init.command)} (${sig} ${init.sigterm.disposition}${
     init.waitsForSignals ? ", waits for signals" : ""
   }${r === "discards" && !init.sigterm.ignored ? " → ignored as PID 1" : ""})`;
 
@@ -265,25 +313,25 @@ function predictSignalPath(processes: InspectedProcess[], opts: { port?: number 
   if (initIsApp) {
     if (r === "receives") {
       if (isNode(init) && !init.waitsForSignals) {
-        steps.push(NODE_NOTE);
+        steps.push(nodeNote);
         return done(
           "node-pid1",
           [
-            { outcome: "graceful", condition: "if the app handles SIGTERM in JavaScript (process.on('SIGTERM'))" },
+            { outcome: "graceful", condition: `if the app handles ${sig} in JavaScript (process.on('SIGTERM'))` },
             {
               outcome: "killed",
-              condition: "if it does not: Node re-raises SIGTERM with its default action, which PID 1 ignores",
+              condition: `if it does not: Node re-raises ${sig} with its default action, which PID 1 ignores`,
             },
           ],
-          `${pid1Words}: it is the app itself (${from}). ${NODE_NOTE}. Expect a graceful exit if it has one; ` +
-            "otherwise SIGTERM is discarded (PID 1) and SIGKILL comes at the end of the grace period.",
+          `${pid1Words}: it is the app itself (${from}). ${nodeNote}. Expect a graceful exit if it has one; ` +
+            `otherwise ${sig} is discarded (PID 1) and SIGKILL comes at the end of the grace period.`,
         );
       }
-      steps.push(`${label(init)} is the app and runs its SIGTERM handler`);
+      steps.push(`${label(init)} is the app and runs its ${sig} handler`);
       return done(
         "app-pid1-handles",
         [{ outcome: "graceful" }],
-        `${pid1Words}: it is the app itself (${from}) and catches SIGTERM: expect a graceful exit, ` +
+        `${pid1Words}: it is the app itself (${from}) and catches ${sig}: expect a graceful exit, ` +
           "if its handler drains and exits before the grace period ends.",
       );
     }
@@ -292,13 +340,13 @@ function predictSignalPath(processes: InspectedProcess[], opts: { port?: number 
       return done(
         "app-pid1-ignores",
         [{ outcome: "killed" }],
-        `${pid1Words}: the app itself ignores SIGTERM (SIG_IGN): expect SIGKILL at the end of the grace period.`,
+        `${pid1Words}: the app itself ignores ${sig} (SIG_IGN): expect SIGKILL at the end of the grace period.`,
       );
     }
     return done(
       "app-pid1-default",
       [{ outcome: "killed" }],
-      `${pid1Words}: it is the app itself (${from}) and installs no SIGTERM handler, and the kernel does not ` +
+      `${pid1Words}: it is the app itself (${from}) and installs no ${sig} handler, and the kernel does not ` +
         "deliver default-action signals to PID 1: expect SIGKILL at the end of the grace period.",
     );
   }
@@ -306,7 +354,7 @@ function predictSignalPath(processes: InspectedProcess[], opts: { port?: number 
   // --- PID 1 is something else, and SIGTERM stops there ---
   if (r !== "receives") {
     steps.push(
-      `nothing forwards SIGTERM: ${others.length > 0 ? list(others) : "the app"} never receives it and keeps serving until SIGKILL`,
+      `nothing forwards ${sig}: ${others.length > 0 ? list(others) : "the app"} never receives it and keeps serving until SIGKILL`,
     );
     const cause: Cause = isShellForm(init) ? "shell-form-pid1" : isShell(init) ? "script-pid1" : "wrapper-pid1";
     const apps2 =
@@ -338,15 +386,15 @@ function predictSignalPath(processes: InspectedProcess[], opts: { port?: number 
         ? processes.filter((p) => p.pid !== init.pid && p.pgid === child.pgid)
         : [child];
     steps.push(
-      `${exe(init)} forwards SIGTERM to ${mode === "group" ? `its child's process group: ${list(targets)}` : `its child only: ${label(child)}`}`,
+      `${exe(init)} forwards ${sig} to ${mode === "group" ? `its child's process group: ${list(targets)}` : `its child only: ${label(child)}`}`,
     );
     for (const t of targets) steps.push(`${label(t)}: ${dispositionWords(t)}`);
     const cr = reaction(child);
     const childIsApp = apps.some((a) => a.pid === child.pid);
     const forwardWords =
       mode === "group"
-        ? `forwards SIGTERM to its child's process group (${list(targets)})`
-        : `forwards SIGTERM to its child only, ${label(child)}`;
+        ? `forwards ${sig} to its child's process group (${list(targets)})`
+        : `forwards ${sig} to its child only, ${label(child)}`;
     if (cr === "dies") {
       const appsGotIt = others.filter((a) => targets.some((t) => t.pid === a.pid));
       steps.push(
@@ -356,8 +404,8 @@ function predictSignalPath(processes: InspectedProcess[], opts: { port?: number 
         return done(
           "init-to-app-dies",
           [{ outcome: "abrupt" }],
-          `${pid1Words} and ${forwardWords}, the app, which does not catch SIGTERM: it dies at once (143) ` +
-            "without draining: expect an abrupt exit within milliseconds of SIGTERM.",
+          `${pid1Words} and ${forwardWords}, the app, which does not catch ${sig}: it dies at once (143) ` +
+            `without draining: expect an abrupt exit within milliseconds of ${sig}.`,
         );
       }
       if (mode === "group" && appsGotIt.length > 0) {
@@ -365,20 +413,20 @@ function predictSignalPath(processes: InspectedProcess[], opts: { port?: number 
           "init-group-child-dies",
           [{ outcome: "abrupt" }],
           `${pid1Words} and ${forwardWords}: the app processes receive it, but ${label(child)} does not catch ` +
-            `SIGTERM and dies at once; ${exe(init)} exits with it and the kernel kills the apps mid-drain: ` +
-            "expect an abrupt exit (143) soon after SIGTERM.",
+            `${sig} and dies at once; ${exe(init)} exits with it and the kernel kills the apps mid-drain: ` +
+            `expect an abrupt exit (143) soon after ${sig}.`,
         );
       }
       return done(
         "init-child-dies",
         [{ outcome: "abrupt" }],
-        `${pid1Words} and ${forwardWords}, which does not catch SIGTERM and dies at once; ${exe(init)} exits ` +
+        `${pid1Words} and ${forwardWords}, which does not catch ${sig} and dies at once; ${exe(init)} exits ` +
           `with it and the kernel SIGKILLs ${list(others)} without a drain: expect an abrupt exit (143) within ` +
-          "milliseconds of SIGTERM.",
+          `milliseconds of ${sig}.`,
       );
     }
     if (cr === "discards") {
-      steps.push(`${label(child)} ignores SIGTERM; ${exe(init)} keeps waiting for it`);
+      steps.push(`${label(child)} ignores ${sig}; ${exe(init)} keeps waiting for it`);
       return done(
         "init-child-ignores",
         [{ outcome: "killed" }],
@@ -387,17 +435,17 @@ function predictSignalPath(processes: InspectedProcess[], opts: { port?: number 
     }
     if (childIsApp) {
       if (isNode(child) && !child.waitsForSignals) {
-        steps.push(NODE_NOTE);
+        steps.push(nodeNote);
         return done(
           "init-to-node",
           [
-            { outcome: "graceful", condition: "if the app handles SIGTERM in JavaScript (process.on('SIGTERM'))" },
+            { outcome: "graceful", condition: `if the app handles ${sig} in JavaScript (process.on('SIGTERM'))` },
             {
               outcome: "abrupt",
-              condition: "if it does not: Node re-raises SIGTERM with its default action and dies at once",
+              condition: `if it does not: Node re-raises ${sig} with its default action and dies at once`,
             },
           ],
-          `${pid1Words} and ${forwardWords}, the app. ${NODE_NOTE}. Expect a graceful exit if it has one, ` +
+          `${pid1Words} and ${forwardWords}, the app. ${nodeNote}. Expect a graceful exit if it has one, ` +
             "an abrupt exit (143) without a drain otherwise.",
         );
       }
@@ -413,37 +461,37 @@ function predictSignalPath(processes: InspectedProcess[], opts: { port?: number 
       [
         {
           outcome: "graceful",
-          condition: `if ${trap ? "its trap" : exe(child)} forwards SIGTERM to ${list(others)} and waits for them`,
+          condition: `if ${trap ? "its trap" : exe(child)} forwards ${sig} to ${list(others)} and waits for them`,
         },
         { outcome: "abrupt", condition: "if it exits without waiting for them" },
       ],
       `${pid1Words} and ${forwardWords}, which catches it${trap ? " (a shell trap)" : ""}; the app ` +
-        `(${list(others)}) is not its direct child: expect a graceful exit only if it forwards SIGTERM and ` +
+        `(${list(others)}) is not its direct child: expect a graceful exit only if it forwards ${sig} and ` +
         "waits for the app to exit.",
     );
   }
 
   if (isShell(init)) {
-    steps.push(`the shell runs its SIGTERM trap; what reaches ${list(others)} depends on that trap`);
+    steps.push(`the shell runs its ${sig} trap; what reaches ${list(others)} depends on that trap`);
     return done(
       "shell-trap-pid1",
       [
-        { outcome: "graceful", condition: `if the trap forwards SIGTERM to ${list(others)} and waits for them` },
+        { outcome: "graceful", condition: `if the trap forwards ${sig} to ${list(others)} and waits for them` },
         { outcome: "abrupt", condition: "if the trap exits without waiting for them" },
       ],
-      `${pid1Words}: a shell with a SIGTERM trap; ${appWord(others)}. Expect a graceful exit if the ` +
-        "trap forwards SIGTERM to the app and waits for it; the kernel kills the app the moment the shell exits.",
+      `${pid1Words}: a shell with a ${sig} trap; ${appWord(others)}. Expect a graceful exit if the ` +
+        `trap forwards ${sig} to the app and waits for it; the kernel kills the app the moment the shell exits.`,
     );
   }
-  steps.push(`${label(init)} runs its own SIGTERM handler; whether it forwards the signal is up to it`);
+  steps.push(`${label(init)} runs its own ${sig} handler; whether it forwards the signal is up to it`);
   return done(
     "intermediary-pid1",
     [
-      { outcome: "graceful", condition: `if ${exe(init)} forwards SIGTERM to ${list(others)} and waits for them` },
+      { outcome: "graceful", condition: `if ${exe(init)} forwards ${sig} to ${list(others)} and waits for them` },
       { outcome: "killed", condition: "if it does not" },
     ],
-    `${pid1Words}: it is not the app (${list(others)}) and catches SIGTERM; expect a graceful exit only if ` +
-      `${exe(init)} forwards SIGTERM to the app and waits for it.`,
+    `${pid1Words}: it is not the app (${list(others)}) and catches ${sig}; expect a graceful exit only if ` +
+      `${exe(init)} forwards ${sig} to the app and waits for it.`,
   );
 }
 

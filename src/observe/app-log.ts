@@ -170,8 +170,27 @@ export function appEventsFromLine(raw: string, pod: string, fallbackAt?: number)
 }
 
 /**
+ * Whose a line without a pid is: lines from one container are one process unless they say
+ * otherwise, so a pid-less line of a role belongs to the one process of that role that named its
+ * pid (PID 1, for an app that names it only on some lines). With two or more identified processes
+ * of the role it cannot be told, and the line stays its own (pid 0).
+ */
+function pidlessOwners(events: readonly TimelineEvent[]): Map<string, number> {
+  const pids = new Map<string, Set<number>>();
+  for (const e of events) {
+    if (typeof e.detail?.pid !== "number") continue;
+    const role = e.process as string;
+    pids.set(role, (pids.get(role) ?? new Set()).add(e.detail.pid));
+  }
+  const owners = new Map<string, number>();
+  for (const [role, set] of pids) if (set.size === 1) owners.set(role, [...set][0] as number);
+  return owners;
+}
+
+/**
  * A pod's app events → one report per process (role and pid; a second start line of the same
- * role and pid is a restarted process and gets its own report). Events of other pods and sources are
+ * role and pid is a restarted process and gets its own report; a line without a pid joins the one
+ * identified process of its role, see pidlessOwners). Events of other pods and sources are
  * ignored; order of the input does not matter (events are taken in time order).
  */
 export function processReports(events: readonly TimelineEvent[], pod: string): ProcessReport[] {
@@ -181,9 +200,10 @@ export function processReports(events: readonly TimelineEvent[], pod: string): P
     .sort((a, b) => a.e.at - b.e.at || a.i - b.i);
   const reports: ProcessReport[] = [];
   const current = new Map<string, { report: ProcessReport; started: boolean }>();
+  const ownerOf = pidlessOwners(mine.map(({ e }) => e));
   for (const { e } of mine) {
     const role = e.process as string;
-    const pid = typeof e.detail?.pid === "number" ? e.detail.pid : 0;
+    const pid = typeof e.detail?.pid === "number" ? e.detail.pid : (ownerOf.get(role) ?? 0);
     const key = `${role}\0${pid}`;
     let cur = current.get(key);
     if (!cur || (e.kind === "app-start" && cur.started)) {

@@ -4,9 +4,9 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Backend, Deployment, DisruptionOutcome } from "../../src/backends/backend.js";
-import { CHECK_DEFAULTS, checkScenario, checkScenarioName, isFloatingRef, runCheck } from "../../src/inspect/check.js";
+import { formatInspection } from "../../src/check/report.js";
+import { CHECK_DEFAULTS, checkScenario, checkScenarioName, isFloatingRef, runCheck } from "../../src/check/run.js";
 import { predict } from "../../src/inspect/predict.js";
-import { formatInspection } from "../../src/inspect/report.js";
 import type { ProcessTreeInspection } from "../../src/inspect/types.js";
 
 describe("check scenario", () => {
@@ -113,6 +113,7 @@ describe("runCheck uses the backend's own inspection (any backend, kind here)", 
       { ...CHECK_DEFAULTS, image: "graceful-e2e/shell-form:1", port: 8080, loadSeconds: 1, atSeconds: 0 },
       {
         resolveImage: async () => ({ style: "custom", ref: "graceful-e2e/shell-form:1" }),
+        imageStopSignal: async () => undefined,
         onPrediction: (i, p) => seen.push([i, p?.cause]),
       },
     );
@@ -131,11 +132,28 @@ describe("runCheck uses the backend's own inspection (any backend, kind here)", 
     const report = await runCheck(
       fakeKind(undefined),
       { ...CHECK_DEFAULTS, image: "x/y:1", port: 8080, loadSeconds: 1, atSeconds: 0 },
-      { resolveImage: async () => ({ style: "custom", ref: "x/y:1" }) },
+      { resolveImage: async () => ({ style: "custom", ref: "x/y:1" }), imageStopSignal: async () => undefined },
     );
     expect(report.inspection).toBeUndefined();
     expect(report.prediction).toBeUndefined();
     expect(report.notes).toEqual(["the kind backend did not read the process tree of p0"]);
+  });
+
+  it("the image's stop signal reaches the prediction and the diagnosis when the backend does not carry it (kind)", async () => {
+    const nginx: ProcessTreeInspection = {
+      ...shellForm,
+      processes: [inspected(1, 0, 4242, "nginx: master process nginx", "caught", [8080])],
+    };
+    const report = await runCheck(
+      fakeKind(nginx),
+      { ...CHECK_DEFAULTS, image: "x/nginx:1", port: 8080, loadSeconds: 1, atSeconds: 0 },
+      {
+        resolveImage: async () => ({ style: "custom", ref: "x/nginx:1" }),
+        imageStopSignal: async () => ({ signal: "SIGTERM", from: "default (the image sets no STOPSIGNAL)" }),
+      },
+    );
+    expect(report.prediction?.cause).toBe("server-fast-stop");
+    expect(report.prediction?.server).toMatchObject({ stopSignal: "SIGTERM", stopsGracefully: false });
   });
 });
 

@@ -3,10 +3,12 @@
 // a bash trap, an app without handler as PID 1 or under tini.
 import { describe, expect, it } from "vitest";
 import type { PodOutcome } from "../../src/backends/backend.js";
-import { diagnose, execFormOf, observe } from "../../src/inspect/diagnose.js";
+import { execFormOf } from "../../src/inspect/causes.js";
+import { diagnose, observe } from "../../src/inspect/diagnose.js";
 import { branchWords, initForwarding, predict } from "../../src/inspect/predict.js";
 import type { InspectedProcess } from "../../src/inspect/types.js";
 import { FAILURE_KINDS, type FailureKind, type LoadResult } from "../../src/load/types.js";
+import { appEventsFromLine, processReports } from "../../src/observe/app-log.js";
 import type { TimelineEvent } from "../../src/observe/events.js";
 import { buildTimeline } from "../../src/observe/timeline.js";
 
@@ -392,8 +394,9 @@ describe("diagnosis", () => {
     expect(d.problem).toMatch(
       /^tini \(PID 1: tini -- \/app\/entrypoint\.sh\) forwards SIGTERM only to its direct child, which has no trap/,
     );
+    // One catalogue for check and audit: the cause is told in the present tense, the run's facts after it.
     expect(d.problem).toMatch(
-      /the kernel killed your app, node \/app\/server\.js \(pid 8\), node \/app\/server\.js \(pid 9\), mid-request\. 1 request failed/,
+      /the kernel kills your app, node \/app\/server\.js \(pid 8\), node \/app\/server\.js \(pid 9\), mid-request .*It exited 0\.20 s after SIGTERM \(exit 143\)\. 1 request failed/,
     );
     expect(d.fix).toMatch(/exec it from the script \(exec node …\)/);
   });
@@ -453,7 +456,13 @@ describe("predict: servers with their own graceful signal", () => {
 
   it("names the server's graceful signal and says SIGTERM (no STOPSIGNAL) is not it", () => {
     const p = predict(nginx, { port: 8080, stopSignal: { signal: "SIGTERM", from: "default" } });
-    expect(p.server).toEqual({ server: "nginx", graceful: "SIGQUIT", stopSignal: "SIGTERM", stopsGracefully: false });
+    expect(p.server).toEqual({
+      server: "nginx",
+      graceful: "SIGQUIT",
+      stopSignal: "SIGTERM",
+      stopsGracefully: false,
+      what: "a fast shutdown: the workers exit at once and open connections are closed mid-request",
+    });
     expect(p.summary).toContain("is nginx: it is stopped with SIGTERM (default)");
     expect(p.summary).toContain("its graceful shutdown is SIGQUIT (STOPSIGNAL SIGQUIT in the image)");
   });
@@ -472,5 +481,56 @@ describe("predict: servers with their own graceful signal", () => {
 
   it("an app that is no known server gets no server words", () => {
     expect(predict(TREES.execForm, { port: 8080 }).server).toBeUndefined();
+  });
+});
+
+describe("process identity (issue 17 item 6): a correct Node server as PID 1 whose exit line names no pid", () => {
+  const events: TimelineEvent[] = [
+    { at: DELETE, kind: "delete-requested", source: "harness", pod: "pod-a" },
+    { at: DELETE + 2400, kind: "sigterm-sent", source: "kubelet", pod: "pod-a" },
+    ...appEventsFromLine(JSON.stringify({ event: "signal", signal: "SIGTERM", pid: 1 }), "pod-a", DELETE + 2400),
+    ...appEventsFromLine(JSON.stringify({ event: "exit", code: 0 }), "pod-a", DELETE + 2840),
+    { at: DELETE + 2850, kind: "container-exit", source: "runtime", pod: "pod-a" },
+  ];
+  const pod: PodOutcome = {
+    pod: "pod-a",
+    pid1Cmdline: "node /srv/server.mjs",
+    deleteAt: DELETE,
+    exitedAt: DELETE + 2850,
+    goneAt: DELETE + 2900,
+    exitCode: 0,
+    sigkilled: false,
+    processes: processReports(events, "pod-a"),
+    notes: [],
+  };
+  const tree = [proc(1, 0, "node /srv/server.mjs", "caught", { listens: [8080] })];
+
+  it("SIGTERM received: yes; graceful; the diagnosis does not say PID 1 left the app running", () => {
+    const obs = observe({ pod, load: loadResult([]), timeline: buildTimeline(events) });
+    expect(obs.sigterm.received).toBe("yes");
+    expect(obs.sigterm.evidence).toBe("app log lines: app logged SIGTERM +2.40 s");
+    expect(obs.outcomeWords).not.toMatch(/never logged an exit|killed when PID 1 exited/);
+    expect(obs.compatible).toEqual(["graceful"]);
+    const d = diagnose(predict(tree, { port: 8080 }), obs, CTX);
+    expect(d.problem).not.toMatch(/while your app.*was still running/);
+    expect(d.problem).toMatch(/^nothing: SIGTERM reached the app/);
+    expect(d.held).toBe(true);
+  });
+
+  it("an abrupt diagnosis never says PID 1 left running an app that is PID 1", () => {
+    const obs = observe(
+      run({
+        sigtermAfter: 2000,
+        exitAfter: 2450,
+        exitCode: 0,
+        processes: [
+          { role: "app", pid: 1, signals: [{ name: "SIGTERM", at: DELETE + 2000 }] },
+          { role: "worker", pid: 0, signals: [] },
+        ],
+      }),
+    );
+    expect(obs.compatible).toEqual(["abrupt"]);
+    const d = diagnose(predict(tree, { port: 8080 }), obs, CTX);
+    expect(d.problem).not.toMatch(/while your app, node \/srv\/server\.mjs \(pid 1\), was still running/);
   });
 });

@@ -3,7 +3,7 @@
 // long-lived protocols add (retries, GOAWAYs, WebSocket closes).
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { checkScenario } from "../../src/inspect/check.js";
+import { checkScenario } from "../../src/check/run.js";
 import { emptyFailureCounts, resultProblems } from "../../src/load/accounting.js";
 import { FAILURE_KINDS, type LoadResult } from "../../src/load/types.js";
 import { summaryRows } from "../../src/report/console.js";

@@ -303,3 +303,45 @@ describe("processReports", () => {
     ]);
   });
 });
+
+describe("process identity: lines from one container are one process unless they say otherwise", () => {
+  // The lines of a small correct Node server, PID 1: its signal line names its pid, its exit line does not.
+  const SERVER_LINES = [
+    JSON.stringify({ t: T + 2400, event: "signal", signal: "SIGTERM", pid: 1 }),
+    JSON.stringify({ t: T + 2850, event: "exit", code: 0 }),
+  ];
+
+  it("a line without pid belongs to the only identified process of its role (here PID 1)", () => {
+    const events = SERVER_LINES.flatMap((l) => appEventsFromLine(l, "p"));
+    expect(processReports(events, "p")).toEqual([
+      { role: "app", pid: 1, signals: [{ name: "SIGTERM", at: T + 2400 }], exit: { code: 0, at: T + 2850 } },
+    ]);
+  });
+
+  it("the same when the pid-less line comes first", () => {
+    const events = [
+      ...appEventsFromLine(JSON.stringify({ t: T, event: "start" }), "p"),
+      ...SERVER_LINES.flatMap((l) => appEventsFromLine(l, "p")),
+    ];
+    expect(processReports(events, "p")).toEqual([
+      { role: "app", pid: 1, signals: [{ name: "SIGTERM", at: T + 2400 }], exit: { code: 0, at: T + 2850 } },
+    ]);
+  });
+
+  it.each([false, true])("local and kind (prefixed: %s) both report one process, PID 1, that logged its exit", (prefixed) => {
+    const one = [
+      { role: "app", pid: 1, signals: [{ name: "SIGTERM", at: T + 2400 }], exit: { code: 0, at: T + 2850 } },
+    ];
+    expect(processReports(localPath(SERVER_LINES, "p"), "p")).toEqual(one);
+    expect(kindPath(SERVER_LINES, "p", prefixed).processes).toEqual(one);
+  });
+
+  it("with two identified processes of the role a pid-less line stays its own (it cannot be told whose)", () => {
+    const events = [
+      ...appEventsFromLine(JSON.stringify({ t: T, event: "signal", signal: "SIGTERM", pid: 1 }), "p"),
+      ...appEventsFromLine(JSON.stringify({ t: T, event: "signal", signal: "SIGTERM", pid: 7 }), "p"),
+      ...appEventsFromLine(JSON.stringify({ t: T + 5, event: "exit", code: 0 }), "p"),
+    ];
+    expect(processReports(events, "p").map((r) => r.pid)).toEqual([1, 7, 0]);
+  });
+});

@@ -7,7 +7,7 @@ import { BACKEND_NAMES, createBackend } from "../../backends/index.js";
 import { formatTable, tableRows } from "../../bench/output.js";
 import { runPrestopSweep, writeSweep } from "../../bench/prestop.js";
 import { DEFAULT_DELAYS, SWEEP_DEFAULTS, type SweepConfig, type SweepMode } from "../../bench/sweep.js";
-import { resolveFixedRef } from "../../inspect/check.js";
+import { resolveFixedRef } from "../../check/run.js";
 import { IMAGE_STYLES, type ImageRef, type ImageStyle } from "../../scenario/schema.js";
 import { installSignalHandlers, registerCleanup } from "../../util/cleanup.js";
 import { UsageError } from "../../util/errors.js";

@@ -6,8 +6,8 @@ import { execa } from "execa";
 import { getContainerRuntimeClient } from "testcontainers";
 import { describe, expect, it } from "vitest";
 import { LocalBackend } from "../../../src/backends/local/backend.js";
+import { CHECK_DEFAULTS, type CheckReport, checkExitCode, runCheck } from "../../../src/check/run.js";
 import { ensureStyleImages } from "../../../src/images/build.js";
-import { CHECK_DEFAULTS, type CheckReport, checkExitCode, runCheck } from "../../../src/inspect/check.js";
 import { LABEL_RUN } from "../../../src/util/labels.js";
 
 const ROOT = join(import.meta.dirname, "../../..");

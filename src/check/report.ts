@@ -1,7 +1,8 @@
 // Console text for `graceful-e2e check`. Pure.
-import type { CheckReport } from "./check.js";
-import type { Prediction } from "./predict.js";
-import type { ProcessTreeInspection } from "./types.js";
+
+import type { Prediction } from "../inspect/predict.js";
+import type { ProcessTreeInspection } from "../inspect/types.js";
+import type { CheckReport } from "./run.js";
 
 export function formatInspection(
   inspection: ProcessTreeInspection | undefined,

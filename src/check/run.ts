@@ -3,14 +3,15 @@
 // prediction held, what went wrong and how to fix it.
 import { getContainerRuntimeClient } from "testcontainers";
 import type { Backend } from "../backends/backend.js";
+import { type CheckObservation, type Diagnosis, diagnose, observe } from "../inspect/diagnose.js";
+import { type Prediction, predict } from "../inspect/predict.js";
+import { normalizeSignal } from "../inspect/servers.js";
+import type { ProcessTreeInspection } from "../inspect/types.js";
 import { type RunOptions, runScenario, type ScenarioResult } from "../runner/run.js";
 import { scenarioWarnings } from "../scenario/load.js";
 import { type LoadProtocolName, type Scenario, ScenarioSpec } from "../scenario/schema.js";
 import { UsageError } from "../util/errors.js";
 import { configureTestcontainersOffline } from "../util/testcontainers-env.js";
-import { type CheckObservation, type Diagnosis, diagnose, observe } from "./diagnose.js";
-import { type Prediction, predict } from "./predict.js";
-import type { ProcessTreeInspection } from "./types.js";
 
 export interface CheckOptions {
   /** Image reference with a fixed tag (an untagged or :latest reference is resolved to another tag of it). */
@@ -129,6 +130,24 @@ export async function resolveFixedRef(ref: string): Promise<{ ref: string; note?
   return { ref: fixed, note: `${ref} has no fixed tag: using ${fixed}, the same image (${info.Id.slice(7, 19)})` };
 }
 
+/**
+ * The signal a runtime stops the image with, read from the local Docker engine's copy (every backend
+ * here deploys an image present locally: kind loads it from there); undefined when it cannot be read.
+ */
+export async function localImageStopSignal(ref: string): Promise<{ signal: string; from: string } | undefined> {
+  configureTestcontainersOffline();
+  const client = await getContainerRuntimeClient().catch(() => undefined);
+  const info = (await client?.container.dockerode
+    .getImage(ref)
+    .inspect()
+    .catch(() => undefined)) as { Config?: { StopSignal?: string } } | undefined;
+  if (!info) return undefined;
+  const signal = info.Config?.StopSignal;
+  return signal
+    ? { signal, from: "the image's STOPSIGNAL (local Docker engine's copy)" }
+    : { signal: "SIGTERM", from: "default (the image sets no STOPSIGNAL)" };
+}
+
 export interface CheckHooks {
   onProgress?: (line: string) => void;
   /**
@@ -137,6 +156,8 @@ export interface CheckHooks {
    */
   onPrediction?: (inspection: ProcessTreeInspection | undefined, prediction: Prediction | undefined) => void;
   resultsDir?: string;
+  /** How the image's stop signal is read when the backend does not say (default: the local Docker engine). */
+  imageStopSignal?: (ref: string) => Promise<{ signal: string; from: string } | undefined>;
   /** How the image reference is checked (default: the runner's; tests pass their own). */
   resolveImage?: RunOptions["resolveImage"];
 }
@@ -160,9 +181,10 @@ export async function runCheck(backend: Backend, opts: CheckOptions, hooks: Chec
   // node's; existing: exec in the container) and hands the deleted pod's reading back on its outcome.
   const pod = result.pods[0];
   const inspection = pod?.inspection;
+  const stopSignal = pod?.stopSignal ?? (await (hooks.imageStopSignal ?? localImageStopSignal)(resolved.ref));
   const prediction =
     inspection && inspection.processes.length > 0
-      ? predict(inspection.processes, { port: opts.port, ...(pod?.stopSignal ? { stopSignal: pod.stopSignal } : {}) })
+      ? predict(inspection.processes, { port: opts.port, ...(stopSignal ? { stopSignal } : {}) })
       : undefined;
   if (pod && !inspection) notes.push(`the ${backend.name} backend did not read the process tree of ${pod.pod}`);
   if (pod) hooks.onPrediction?.(inspection, prediction);
@@ -171,6 +193,7 @@ export async function runCheck(backend: Backend, opts: CheckOptions, hooks: Chec
     graceSeconds: opts.graceSeconds,
     preStopSeconds: opts.preStopSeconds,
     propagationMs: backend.name === "local" ? opts.propagationMs : undefined,
+    ...(stopSignal ? { stopSignal: normalizeSignal(stopSignal.signal) } : {}),
   });
   return {
     image: opts.image,
