@@ -19,11 +19,10 @@ import type { LoadOptions } from "../scenario/schema.js";
 import { DEFAULT_STREAMS_PER_CONNECTION } from "../scenario/schema.js";
 import { slowPattern } from "./accounting.js";
 import { backoffDelayMs, DEFAULT_BACKOFF } from "./backoff.js";
-import type { LoadHooks, LoadRun, LoadTarget } from "./generator.js";
 import { ECHO_SAY_PATH, echoPackageDefinition, type SayReply, type SayRequest } from "./grpc-proto.js";
 import { urlHost } from "./http2.js";
 import { startProtocolLoad, type Unit, type UnitContext } from "./protocol-run.js";
-import type { FailureKind } from "./types.js";
+import type { FailureKind, LoadHooks, LoadRun, LoadTarget } from "./types.js";
 
 /** How many times a call that never left the client is made again before it counts as failed. */
 const MAX_NOT_STARTED = 5;

@@ -17,9 +17,8 @@ import type { LoadOptions } from "../scenario/schema.js";
 import { DEFAULT_STREAMS_PER_CONNECTION } from "../scenario/schema.js";
 import { classifySocketError, slowPattern } from "./accounting.js";
 import { backoffDelayMs, DEFAULT_BACKOFF } from "./backoff.js";
-import type { LoadHooks, LoadRun, LoadTarget } from "./generator.js";
 import { startProtocolLoad, type Unit, type UnitContext } from "./protocol-run.js";
-import type { FailureKind } from "./types.js";
+import type { FailureKind, LoadHooks, LoadRun, LoadTarget } from "./types.js";
 
 const { NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 

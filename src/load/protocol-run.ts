@@ -9,28 +9,22 @@ import { performance } from "node:perf_hooks";
 import type { RequestRecord } from "../observe/exercise-types.js";
 import type { LoadOptions } from "../scenario/schema.js";
 import { RequestLedger } from "./accounting.js";
-import {
-  type LoadHooks,
-  type LoadRun,
-  type LoadRunResult,
-  type LoadSnapshot,
-  type LoadTarget,
-  SAFETY_CAP_SECONDS,
-} from "./generator.js";
+import { emptyFreshReport, startFreshTicker } from "./fresh-stream.js";
 import {
   type FailureKind,
   type GoawayRecord,
   LOAD_UNITS,
+  type LoadHooks,
   type LoadProtocol,
+  type LoadRun,
+  type LoadRunResult,
+  type LoadSnapshot,
+  type LoadTarget,
   type RetryCounts,
+  SAFETY_CAP_SECONDS,
   type WebSocketReport,
 } from "./types.js";
-import { checkedResult, ledgerSnapshot, loadRun, startProgress } from "./window.js";
-
-/** At most this many anomaly notes are kept (they are diagnostics, not data). */
-const MAX_ANOMALIES = 50;
-/** Fresh short connections outstanding at once; a tick is skipped beyond (a hanging target). */
-const MAX_FRESH_OUTSTANDING = 32;
+import { anomalyNotes, checkedResult, ledgerSnapshot, loadRun, startProgress } from "./window.js";
 
 /** One counted unit (an HTTP/2 stream, a gRPC call, a WebSocket message) while it is open. */
 export interface Unit {
@@ -100,18 +94,16 @@ export function startProtocolLoad(
   const capSeconds = hooks.safetyCapSeconds ?? SAFETY_CAP_SECONDS;
   const records: RequestRecord[] = [];
   const openUnits = new Map<number, Unit>();
-  const anomalies: string[] = [];
-  let anomalyCount = 0;
+  const notes = anomalyNotes();
   let connectionAttempts = 0;
   const retries: RetryCounts = { attempted: 0, succeeded: 0, failed: 0, inFlightAtEnd: 0 };
   const goaways: GoawayRecord[] = [];
-  const fresh = { intervalMs: opts.freshConnectionIntervalMs, sent: 0, succeeded: 0, failed: 0, skippedTicks: 0 };
-  let freshOutstanding = 0;
+  const fresh = emptyFreshReport(opts.freshConnectionIntervalMs);
+  let stopFresh: () => void = () => {};
   let closed = false;
   let endedAt: number | undefined;
   let endReason: LoadRunResult["endReason"] = "stopped";
   let progressTimer: NodeJS.Timeout | undefined;
-  let freshTimer: NodeJS.Timeout | undefined;
   let destroyed: Promise<void> | undefined;
 
   const settle = (u: Unit): boolean => {
@@ -183,10 +175,7 @@ export function startProtocolLoad(
     goaway(g) {
       if (!closed) goaways.push(noUndefined(g));
     },
-    anomaly(what) {
-      anomalyCount++;
-      if (anomalies.length < MAX_ANOMALIES) anomalies.push(what);
-    },
+    anomaly: notes.add,
   };
 
   const snapshot = (): LoadSnapshot => ledgerSnapshot(ledger, startedAt, endedAt, connectionAttempts);
@@ -204,7 +193,7 @@ export function startProtocolLoad(
     openUnits.clear();
     closed = true;
     clearInterval(progressTimer);
-    clearInterval(freshTimer);
+    stopFresh();
     clearTimeout(capTimer);
     if (reason === "safety-cap") {
       console.warn(
@@ -228,27 +217,19 @@ export function startProtocolLoad(
     throw err;
   }
   const freshOne = driver.fresh?.bind(driver);
-  if (opts.freshConnectionIntervalMs > 0 && freshOne) {
-    freshTimer = setInterval(() => {
-      if (closed) return;
-      if (freshOutstanding >= MAX_FRESH_OUTSTANDING) {
-        fresh.skippedTicks++;
-        return;
-      }
-      freshOutstanding++;
-      void freshOne(ctx)
-        .catch((err: unknown) => ctx.anomaly(`fresh connection: ${(err as Error).message}`))
-        .finally(() => {
-          freshOutstanding--;
-        });
-    }, opts.freshConnectionIntervalMs);
+  if (freshOne) {
+    stopFresh = startFreshTicker(
+      fresh,
+      capSeconds,
+      () => closed,
+      () => freshOne(ctx).catch((err: unknown) => ctx.anomaly(`fresh connection: ${(err as Error).message}`)),
+    );
   }
 
   const finish = async (): Promise<LoadRunResult> => {
     closeWindow("stopped");
     await destroyed;
     const base = ledger.result({ target: `${target.host}:${target.port}`, startedAt, endedAt: endedAt ?? Date.now() });
-    if (anomalyCount > anomalies.length) anomalies.push(`… ${anomalyCount - anomalies.length} more anomalies`);
     const websocket = driver.websocket?.();
     const result: LoadRunResult = {
       ...base,
@@ -256,7 +237,7 @@ export function startProtocolLoad(
       endReason,
       connectionAttempts,
       sentByPath: ledger.sentByPath(),
-      anomalies,
+      anomalies: notes.list(),
       fresh: { ...fresh },
       protocol,
       unit: LOAD_UNITS[protocol],

@@ -15,10 +15,9 @@ import type { LoadOptions } from "../scenario/schema.js";
 import { DEFAULT_MESSAGE_INTERVAL_MS } from "../scenario/schema.js";
 import { classifyRequestError, slowPattern } from "./accounting.js";
 import { backoffDelayMs, DEFAULT_BACKOFF } from "./backoff.js";
-import type { LoadHooks, LoadRun, LoadTarget } from "./generator.js";
 import { urlHost } from "./http2.js";
 import { startProtocolLoad, type Unit, type UnitContext } from "./protocol-run.js";
-import type { FailureKind, WebSocketClose, WebSocketReport } from "./types.js";
+import type { FailureKind, LoadHooks, LoadRun, LoadTarget, WebSocketClose, WebSocketReport } from "./types.js";
 
 /** The close code ws reports when the connection ended without a close frame. */
 export const ABNORMAL_CLOSE = 1006;
