@@ -7,9 +7,10 @@
 
 import { performance } from "node:perf_hooks";
 import type { RequestRecord } from "../observe/exercise-types.js";
-import type { LoadOptions } from "../scenario/schema.js";
+import { type LoadOptions, loadRate } from "../scenario/schema.js";
 import { RequestLedger } from "./accounting.js";
 import { emptyFreshReport, startFreshTicker } from "./fresh-stream.js";
+import { Pacer } from "./pacer.js";
 import {
   type FailureKind,
   type GoawayRecord,
@@ -20,11 +21,20 @@ import {
   type LoadRunResult,
   type LoadSnapshot,
   type LoadTarget,
+  type PacingReport,
   type RetryCounts,
   SAFETY_CAP_SECONDS,
   type WebSocketReport,
 } from "./types.js";
-import { anomalyNotes, checkedResult, ledgerSnapshot, loadRun, startProgress } from "./window.js";
+import {
+  anomalyNotes,
+  checkedResult,
+  ledgerSnapshot,
+  loadRun,
+  pacerWaitBoundMs,
+  pacingReport,
+  startProgress,
+} from "./window.js";
 
 /** One counted unit (an HTTP/2 stream, a gRPC call, a WebSocket message) while it is open. */
 export interface Unit {
@@ -56,7 +66,12 @@ export interface UnitContext {
   readonly timeoutMs: number;
   /** The window is closed: open nothing, settle nothing. */
   readonly closed: boolean;
-  open(path: string, fresh?: boolean): Unit | undefined;
+  /** Paced (load.rate a number): new units go only when the pacer hands one over (driver.trySend). */
+  readonly paced: boolean;
+  /** Paced: a lane may take a unit now (a stream slot freed, a connection opened). */
+  laneFree(): void;
+  /** A new unit; its latency counts from intendedAt (performance.now() ms) when paced, from now otherwise. */
+  open(path: string, fresh?: boolean, intendedAt?: number): Unit | undefined;
   succeed(u: Unit, d?: SettleDetail): void;
   fail(u: Unit, kind: FailureKind, d?: SettleDetail): void;
   /** A refused stream is being sent again (counted once per unit). */
@@ -75,6 +90,13 @@ export interface ProtocolDriver {
   destroy(): void | Promise<void>;
   /** Protocol-specific report, read once the window closed. */
   websocket?(): WebSocketReport;
+  /**
+   * Paced: sends one new unit on `lane` (0 … connections-1) now if it can take one; false when it
+   * cannot (no free stream slot, reconnecting). A driver without it paces itself (websocket's clock).
+   */
+  trySend?(lane: number, intendedAt: number): boolean;
+  /** A driver pacing itself: its own figures (units skipped count as not sent). */
+  pacing?(): { late: number; notSent: number };
 }
 
 function noUndefined<T extends object>(o: T): T {
@@ -91,6 +113,17 @@ export function startProtocolLoad(
 ): LoadRun {
   const startedAt = Date.now();
   const ledger = new RequestLedger();
+  const rate = loadRate(opts);
+  const trySend = driver.trySend?.bind(driver);
+  const pacer =
+    rate === "max" || !trySend
+      ? undefined
+      : new Pacer({
+          rate,
+          lanes: opts.connections,
+          maxWaitMs: pacerWaitBoundMs(opts),
+          trySend: (lane, u) => trySend(lane, u.intendedAt),
+        });
   const capSeconds = hooks.safetyCapSeconds ?? SAFETY_CAP_SECONDS;
   const records: RequestRecord[] = [];
   const openUnits = new Map<number, Unit>();
@@ -132,14 +165,20 @@ export function startProtocolLoad(
     get closed() {
       return closed;
     },
-    open(path, isFresh = false) {
+    get paced() {
+      return pacer !== undefined;
+    },
+    laneFree() {
+      pacer?.laneFree();
+    },
+    open(path, isFresh = false, intendedAt?: number) {
       if (closed) return undefined;
       const sentAt = Date.now();
       const u: Unit = {
         id: ledger.openRequest(path, sentAt),
         path,
         sentAt,
-        t0: performance.now(),
+        t0: intendedAt ?? performance.now(),
         fresh: isFresh,
         retried: false,
         settled: false,
@@ -192,6 +231,7 @@ export function startProtocolLoad(
     }
     openUnits.clear();
     closed = true;
+    pacer?.stop();
     clearInterval(progressTimer);
     stopFresh();
     clearTimeout(capTimer);
@@ -212,6 +252,7 @@ export function startProtocolLoad(
 
   try {
     driver.start(ctx);
+    pacer?.start();
   } catch (err) {
     closeWindow("stopped");
     throw err;
@@ -245,9 +286,24 @@ export function startProtocolLoad(
       // grpc-js does not show its connections' GOAWAYs: only HTTP/2 reports them.
       ...(protocol === "http2" ? { goaways: [...goaways] } : {}),
       ...(websocket ? { websocket } : {}),
+      pacing: protocolPacing(rate, pacer, driver, base.sent - fresh.sent, (endedAt ?? Date.now()) - startedAt),
     };
     return checkedResult(ledger, result);
   };
 
   return loadRun(startedAt, snapshot, finish, records);
+}
+
+/** The pacing figures: the pacer's, or those of a driver pacing itself (websocket). */
+function protocolPacing(
+  rate: number | "max",
+  pacer: Pacer | undefined,
+  driver: ProtocolDriver,
+  sent: number,
+  windowMs: number,
+): PacingReport {
+  const own = driver.pacing?.();
+  if (pacer || rate === "max" || !own) return pacingReport(rate, pacer, sent, windowMs);
+  const r = pacingReport(rate, undefined, sent, windowMs);
+  return { ...r, mode: "paced", rateAsked: rate, due: sent + own.notSent, late: own.late, notSent: own.notSent };
 }

@@ -178,4 +178,20 @@ describe("gRPC load", () => {
     expect(portDuring(sockets, 95, 98)).toBeUndefined();
     expect(portDuring(sockets, 120, 130)).toBe(2);
   });
+
+  it("paced (the default): calls handed out at the rate asked, each counted once; rate max is the closed loop", async () => {
+    const t = await echoServer();
+    const run = load(t.port, { rate: 100 });
+    await waitFor("40 answers", () => t.answered >= 40);
+    const r = await run.stop();
+    expectSound(r);
+    expect(r.pacing).toMatchObject({ mode: "paced", rateAsked: 100 });
+    // Open loop: the count follows the clock, not the server (closed loop sends thousands a second).
+    expect(r.sent).toBeLessThanOrEqual((100 * (r.endedAt - r.startedAt)) / 1000 + 20);
+    const max = load(t.port, { rate: "max" });
+    await waitFor("more answers", () => t.answered >= r.succeeded + 200);
+    const m = await max.stop();
+    expectSound(m);
+    expect(m.pacing).toMatchObject({ mode: "max", late: 0, notSent: 0 });
+  });
 });

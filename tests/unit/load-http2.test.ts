@@ -213,4 +213,20 @@ describe("HTTP/2 load", () => {
       code: "ECONNRESET",
     });
   });
+
+  it("paced (the default): streams handed out at the rate asked, each counted once; rate max is the closed loop", async () => {
+    const t = await h2Server();
+    const run = load(t.port, { rate: 100 });
+    await waitFor("40 answers", () => t.answered >= 40);
+    const r = await run.stop();
+    expectSound(r);
+    expect(r.pacing).toMatchObject({ mode: "paced", rateAsked: 100 });
+    // Open loop: the count follows the clock, not the server (closed loop sends thousands a second).
+    expect(r.sent).toBeLessThanOrEqual((100 * (r.endedAt - r.startedAt)) / 1000 + 20);
+    const max = load(t.port, { rate: "max" });
+    await waitFor("more answers", () => t.answered >= r.succeeded + 200);
+    const m = await max.stop();
+    expectSound(m);
+    expect(m.pacing).toMatchObject({ mode: "max", late: 0, notSent: 0 });
+  });
 });

@@ -52,6 +52,11 @@ export function protocolLoad(
     expect(r.sent).toBe(r.succeeded + r.failed + r.inFlightAtEnd);
     expect(r.protocol).toBe(protocol);
     expect(r.unit).toBe(LOAD_UNITS[protocol]);
+    // Paced (the default): every unit due on the long-lived connections was sent (on time or late)
+    // or counted as not sent. (websocket paces itself: its due is sent + not sent by definition.)
+    if (r.pacing?.mode === "paced" && protocol !== "websocket") {
+      expect(r.sent - r.fresh.sent).toBe((r.pacing.due ?? 0) - r.pacing.notSent);
+    }
   };
   return { options, load, expectSound };
 }
