@@ -130,13 +130,18 @@ describe("Pacer", () => {
 });
 
 describe("load.rate in the schema", () => {
-  it(`defaults to ${DEFAULT_LOAD_RATE}/s; "max" and ratePerConnection keep the closed loop; websocket from messageIntervalMs`, () => {
+  it(`defaults to ${DEFAULT_LOAD_RATE}/s or what the connections carry; "max" and ratePerConnection keep the closed loop; websocket from messageIntervalMs`, () => {
     expect(loadRate(LoadSpec.parse({}))).toBe(DEFAULT_LOAD_RATE);
     expect(loadRate(LoadSpec.parse({ rate: 50 }))).toBe(50);
     expect(loadRate(LoadSpec.parse({ rate: "max" }))).toBe("max");
     expect(loadRate(LoadSpec.parse({ ratePerConnection: 10 }))).toBe("max");
     expect(loadRate(LoadSpec.parse({ protocol: "websocket", connections: 4, messageIntervalMs: 40 }))).toBe(100);
     expect(loadRate(LoadSpec.parse({ protocol: "grpc", rate: 30 }))).toBe(30);
+    expect(loadRate(LoadSpec.parse({ protocol: "websocket" }))).toBe(200);
+    // Sized to what the connections carry: 8 connections, 20 % held 300 ms → 0.7 × 8 / 64 ms = 87/s.
+    expect(loadRate(LoadSpec.parse({ connections: 8, slowShare: 0.2, slowMs: 300 }))).toBe(87);
+    // HTTP/2 and gRPC: every stream slot is a lane (8 × 4 = 32 → capped at the default).
+    expect(loadRate(LoadSpec.parse({ protocol: "http2", connections: 8, slowShare: 0.2, slowMs: 300 }))).toBe(200);
   });
 
   it("refuses bad values with a message naming the field", () => {
