@@ -289,8 +289,7 @@ export function loadRate(load: {
     return (load.connections * 1000) / (load.messageIntervalMs ?? DEFAULT_MESSAGE_INTERVAL_MS);
   }
   const lanes =
-    load.connections *
-    (load.protocol === "http1" ? 1 : (load.streamsPerConnection ?? DEFAULT_STREAMS_PER_CONNECTION));
+    load.connections * (load.protocol === "http1" ? 1 : (load.streamsPerConnection ?? DEFAULT_STREAMS_PER_CONNECTION));
   const meanAnswerS = (load.slowShare * load.slowMs + (1 - load.slowShare) * ASSUMED_FAST_ANSWER_MS) / 1000;
   return Math.min(DEFAULT_LOAD_RATE, Math.floor((DEFAULT_RATE_UTILISATION * lanes) / meanAnswerS));
 }

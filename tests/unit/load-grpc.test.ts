@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { classifyGrpcStatus, portDuring } from "../../src/load/grpc.js";
 import { echoPackageDefinition, GRACEFUL_PROTO, type SayReply, type SayRequest } from "../../src/load/grpc-proto.js";
 import { packageRoot } from "../../src/util/paths.js";
-import { cleanupList, HOST, protocolLoad, waitFor } from "./load-protocol-kit.js";
+import { cleanupList, expectPacedThenMax, HOST, protocolLoad, waitFor } from "./load-protocol-kit.js";
 
 const POD = "pod-grpc/app";
 const cleanups = cleanupList();
@@ -181,17 +181,6 @@ describe("gRPC load", () => {
 
   it("paced (the default): calls handed out at the rate asked, each counted once; rate max is the closed loop", async () => {
     const t = await echoServer();
-    const run = load(t.port, { rate: 100 });
-    await waitFor("40 answers", () => t.answered >= 40);
-    const r = await run.stop();
-    expectSound(r);
-    expect(r.pacing).toMatchObject({ mode: "paced", rateAsked: 100 });
-    // Open loop: the count follows the clock, not the server (closed loop sends thousands a second).
-    expect(r.sent).toBeLessThanOrEqual((100 * (r.endedAt - r.startedAt)) / 1000 + 20);
-    const max = load(t.port, { rate: "max" });
-    await waitFor("more answers", () => t.answered >= r.succeeded + 200);
-    const m = await max.stop();
-    expectSound(m);
-    expect(m.pacing).toMatchObject({ mode: "max", late: 0, notSent: 0 });
+    await expectPacedThenMax(t.port, () => t.answered, load, expectSound);
   });
 });

@@ -5,7 +5,7 @@ import http2, { type Http2Server, type Http2Session, type ServerHttp2Stream } fr
 import type { AddressInfo, Socket } from "node:net";
 import { describe, expect, it } from "vitest";
 import { connectionFailure, h2ErrorName, pathMix } from "../../src/load/http2.js";
-import { cleanupList, HOST, protocolLoad, waitFor } from "./load-protocol-kit.js";
+import { cleanupList, expectPacedThenMax, HOST, protocolLoad, waitFor } from "./load-protocol-kit.js";
 
 const POD = "pod-h2/app";
 const cleanups = cleanupList();
@@ -216,17 +216,6 @@ describe("HTTP/2 load", () => {
 
   it("paced (the default): streams handed out at the rate asked, each counted once; rate max is the closed loop", async () => {
     const t = await h2Server();
-    const run = load(t.port, { rate: 100 });
-    await waitFor("40 answers", () => t.answered >= 40);
-    const r = await run.stop();
-    expectSound(r);
-    expect(r.pacing).toMatchObject({ mode: "paced", rateAsked: 100 });
-    // Open loop: the count follows the clock, not the server (closed loop sends thousands a second).
-    expect(r.sent).toBeLessThanOrEqual((100 * (r.endedAt - r.startedAt)) / 1000 + 20);
-    const max = load(t.port, { rate: "max" });
-    await waitFor("more answers", () => t.answered >= r.succeeded + 200);
-    const m = await max.stop();
-    expectSound(m);
-    expect(m.pacing).toMatchObject({ mode: "max", late: 0, notSent: 0 });
+    await expectPacedThenMax(t.port, () => t.answered, load, expectSound);
   });
 });
