@@ -135,330 +135,355 @@ function errorCode(err: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
+/** What the pieces of one instrumented client share. */
+interface ClientCx {
+  client: InternalClient;
+  w: Http1Window;
+  Parser: HttpParserClass;
+  k: { headers: number; headersComplete: number; body: number; complete: number };
+  /** autocannon's parser callbacks (set in its constructor, after setupClient): captured on the first connect. */
+  ac?: Record<"headers" | "headersComplete" | "body" | "complete", ParserCallback>;
+  orig: Pick<InternalClient, "_connect" | "_doRequest" | "_destroyConnection" | "destroy">;
+  st: {
+    sock?: SocketState;
+    req?: Outstanding;
+    /** Connections in a row that died without a single response. */
+    deadStreak: number;
+    reconnectTimer?: NodeJS.Timeout;
+    /** Don't write the next request on this socket (Connection: close, keepAlive=false). */
+    reconnectBeforeNext: boolean;
+    /** autocannon's timer fired while idle on a healthy socket: ignore the reconnect it asks for. */
+    skipNextConnect: boolean;
+    /** Inside autocannon's _connect: the socket it just created has no state yet. */
+    connecting: boolean;
+  };
+}
+
 export function instrumentClient(client: InternalClient, w: Http1Window): PacedLane {
   // autocannon refuses timeout < 1 s in its options; the client's own value is what its timer uses.
   client.timeout = w.timeoutMs;
   client.on("request", () => {
     w.requestEvent();
   });
-  if (!w.opts.keepAlive) {
-    // autocannon always writes "Connection: keep-alive"; adding a header would send both.
-    for (const r of client.requestIterator.requests) {
-      if (!r.requestBuffer) continue;
-      const text = r.requestBuffer.toString("latin1");
-      const replaced = text.replace("\r\nConnection: keep-alive\r\n", "\r\nConnection: close\r\n");
-      if (replaced === text) throw new Error("autocannon request has no Connection: keep-alive line to replace");
-      r.requestBuffer = Buffer.from(replaced, "latin1");
-    }
-  }
-
+  if (!w.opts.keepAlive) useConnectionClose(client);
   const Parser = client.parser.constructor as unknown as HttpParserClass;
-  const k = {
-    headers: Parser.kOnHeaders,
-    headersComplete: Parser.kOnHeadersComplete,
-    body: Parser.kOnBody,
-    complete: Parser.kOnMessageComplete,
+  const cx: ClientCx = {
+    client,
+    w,
+    Parser,
+    k: {
+      headers: Parser.kOnHeaders,
+      headersComplete: Parser.kOnHeadersComplete,
+      body: Parser.kOnBody,
+      complete: Parser.kOnMessageComplete,
+    },
+    orig: {
+      _connect: client._connect,
+      _doRequest: client._doRequest,
+      _destroyConnection: client._destroyConnection,
+      destroy: client.destroy,
+    },
+    st: { deadStreak: 0, reconnectBeforeNext: false, skipNextConnect: false, connecting: false },
   };
-  /** autocannon's parser callbacks (set in its constructor, after setupClient): captured on the first connect. */
-  let ac: Record<keyof typeof k, ParserCallback> | undefined;
-
-  const origConnect = client._connect;
-  const origDoRequest = client._doRequest;
-  const origDestroyConnection = client._destroyConnection;
-  const origDestroy = client.destroy;
-
-  const st = {
-    sock: undefined as SocketState | undefined,
-    req: undefined as Outstanding | undefined,
-    /** Connections in a row that died without a single response. */
-    deadStreak: 0,
-    reconnectTimer: undefined as NodeJS.Timeout | undefined,
-    /** Don't write the next request on this socket (Connection: close, keepAlive=false). */
-    reconnectBeforeNext: false,
-    /** autocannon's timer fired while idle on a healthy socket: ignore the reconnect it asks for. */
-    skipNextConnect: false,
-    /** Inside autocannon's _connect: the socket it just created has no state yet. */
-    connecting: false,
-  };
-
-  const live = () => !w.isClosed() && !client.destroyed;
-  const isCurrent = (ss: SocketState) => st.sock === ss && !ss.retired;
-
-  const settleFailure = (kind: FailureKind, code?: string | number) => {
-    const r = st.req;
-    if (!r) return;
-    st.req = undefined;
-    const at = Date.now();
-    w.ledger.fail(r.id, at, kind, { code, pod: r.pod });
-    w.record(r, at, false);
-  };
-
-  const retire = (ss: SocketState) => {
-    if (ss.retired) return;
-    ss.retired = true;
-    const s = ss.sock;
-    s.removeAllListeners("data");
-    s.removeAllListeners("end");
-    s.removeAllListeners("error");
-    s.on("error", noop);
-    s.destroy();
-  };
-
-  const makeParser = (ss: SocketState): HttpParser => {
-    const cbs = ac;
-    if (!cbs) throw new Error("autocannon parser callbacks not captured");
-    const p = new Parser(Parser.RESPONSE);
-    const current = () => live() && isCurrent(ss) && client.parser === p;
-    p[k.headers] = cbs.headers;
-    p[k.headersComplete] = (info: unknown) => {
-      if (!current()) return undefined;
-      const r = st.req;
-      const h = info as HeadersInfo;
-      ss.lastStatus = h.statusCode;
-      if (r && r.ss === ss) {
-        r.status = h.statusCode;
-        r.pod = headerValue(h.headers, "x-served-by");
-        r.keepAlive = h.shouldKeepAlive !== false;
-      }
-      return cbs.headersComplete(info);
-    };
-    p[k.body] = (...args: unknown[]) => (current() ? cbs.body(...args) : undefined);
-    p[k.complete] = () => {
-      if (!current()) return undefined;
-      const r = st.req;
-      if (!r || r.ss !== ss) {
-        // A response nobody asked for (e.g. a 408 before an idle close): never count it, and
-        // don't trust this connection for the next request.
-        w.anomaly(`unsolicited response (status ${ss.lastStatus ?? "?"}) ignored`);
-        st.reconnectBeforeNext = true;
-        return undefined;
-      }
-      st.req = undefined;
-      ss.responses++;
-      st.deadStreak = 0;
-      const at = Date.now();
-      const status = r.status ?? 0;
-      if (status >= 200 && status < 300) w.ledger.succeed(r.id, at, performance.now() - r.t0, r.pod);
-      else w.ledger.fail(r.id, at, "non-2xx", { code: status, pod: r.pod });
-      w.record(r, at, status >= 200 && status < 300);
-      if (!r.keepAlive || !w.opts.keepAlive) st.reconnectBeforeNext = true;
-      if (client.pipelinedRequests.size() === 0) {
-        // autocannon's handler would dereference an empty queue; go on without its stats.
-        w.anomaly("response with autocannon's request queue empty");
-        client._doRequest();
-        return undefined;
-      }
-      // autocannon's handler: its stats, then _doRequest (ours: reconnects first if asked to).
-      return cbs.complete();
-    };
-    const execute = p.execute.bind(p);
-    p.execute = (chunk: Buffer, start?: number, length?: number) => {
-      const ret = execute(chunk, start, length);
-      if (ret instanceof Error && current()) {
-        // Garbage on the wire: the parser is stuck; fail the request now rather than by timeout.
-        w.anomaly(`unparseable response: ${ret.message}`);
-        if (st.req?.ss === ss) settleFailure("error", errorCode(ret) ?? "HPE_INVALID");
-        client._connect();
-      }
-      return ret;
-    };
-    return p;
-  };
-
-  /** Take over the socket autocannon just created: fresh parser, our listeners in front of its. */
-  const adopt = (sock: Socket): SocketState => {
-    const ss: SocketState = { sock, responses: 0, retired: false, ended: false, localPort: sock.localPort };
-    if (ss.localPort === undefined) {
-      sock.once("connect", () => {
-        ss.localPort = sock.localPort;
-      });
-    }
-    st.sock = ss;
-    ss.parser = makeParser(ss);
-    client.parser = ss.parser;
-    const acError = sock.listeners("error") as Listener[];
-    const acData = sock.listeners("data") as Listener[];
-    const acEnd = sock.listeners("end") as Listener[];
-    sock.removeAllListeners("error");
-    sock.removeAllListeners("data");
-    sock.removeAllListeners("end");
-    sock.on("error", (err: Error) => {
-      if (!live() || !isCurrent(ss)) return;
-      if (st.req?.ss === ss) {
-        const c = classifySocketError(errorCode(err));
-        settleFailure(c.kind, c.code);
-      }
-      // autocannon: counts a connError, reconnects (through our _connect: backoff).
-      for (const l of acError) l.call(sock, err);
-    });
-    sock.on("data", (chunk: Buffer) => {
-      if (!live() || !isCurrent(ss)) return;
-      for (const l of acData) l.call(sock, chunk);
-    });
-    sock.on("end", () => {
-      if (!live() || !isCurrent(ss)) return;
-      ss.ended = true;
-      if (st.req?.ss === ss) {
-        // A body delimited by the close completes here (reconnecting from its completion).
-        try {
-          ss.parser?.finish();
-        } catch (err) {
-          w.anomaly(`finishing a response at EOF: ${(err as Error).message}`);
-        }
-        if (st.req?.ss === ss) settleFailure("closed");
-      }
-      // autocannon: reconnects (skipped if the completion above already did).
-      if (isCurrent(ss)) for (const l of acEnd) l.call(sock);
-    });
-    sock.on("close", () => {
-      if (!live() || !isCurrent(ss)) return;
-      // Closed without 'end' or 'error' having reached us.
-      if (st.req?.ss === ss) settleFailure("closed");
-      client._connect();
-    });
-    return ss;
-  };
-
-  const connectNow = () => {
-    if (!live()) return;
-    ac ??= {
-      headers: client.parser[k.headers] ?? noop,
-      headersComplete: client.parser[k.headersComplete] ?? noop,
-      body: client.parser[k.body] ?? noop,
-      complete: client.parser[k.complete] ?? noop,
-    };
-    st.reconnectBeforeNext = false;
-    // Never match a response on the new socket to a request of the old one.
-    client.pipelinedRequests.clear();
-    w.connectionAttempt();
-    st.connecting = true;
-    try {
-      origConnect.call(client);
-    } finally {
-      st.connecting = false;
-    }
-    // The first request was normally written (and the socket adopted) inside autocannon's
-    // _connect; not when the rate limit held it back.
-    if (st.sock?.sock !== client.conn) adopt(client.conn);
-  };
-
-  client._connect = () => {
-    if (!live()) return;
-    if (st.skipNextConnect) {
-      st.skipNextConnect = false;
-      return;
-    }
-    if (st.reconnectTimer) return; // a reconnect is already scheduled
-    const prev = st.sock;
-    if (prev) {
-      st.sock = undefined;
-      if (st.req?.ss === prev) {
-        w.anomaly("reconnect with a request outstanding and no socket event: counted as closed");
-        const r = st.req;
-        st.req = undefined;
-        const at = Date.now();
-        w.ledger.fail(r.id, at, "closed", { pod: r.pod });
-        w.record(r, at, false);
-      }
-      if (prev.responses === 0) st.deadStreak++;
-      retire(prev);
-    }
-    const delay = backoffDelayMs(st.deadStreak, w.backoff);
-    if (delay > 0) {
-      st.reconnectTimer = setTimeout(() => {
-        st.reconnectTimer = undefined;
-        connectNow();
-      }, delay);
-      return;
-    }
-    connectNow();
-  };
-
-  /** The socket the next request may go on now (Connection: close honoured first); undefined when none. */
-  const writableSocket = (): SocketState | undefined => {
-    if (!live() || st.reconnectTimer) return undefined;
-    let ss = st.sock;
-    if (st.connecting && ss?.sock !== client.conn) ss = adopt(client.conn);
-    if (!ss) return undefined;
-    if (st.reconnectBeforeNext || ss.ended || ss.retired || ss.sock.destroyed) {
-      if (st.connecting) {
-        w.anomaly("fresh connection unusable before its first request");
-        return undefined;
-      }
-      // Honour Connection: close (and keepAlive=false): the next request goes on a new connection.
-      st.reconnectBeforeNext = false;
-      client._connect();
-      return undefined;
-    }
-    return ss;
-  };
-
-  /** Writes the next request through autocannon; its latency counts from intendedAt when paced. */
-  const write = (ss: SocketState, args: unknown[], intendedAt?: number): boolean => {
-    if (st.req) {
-      w.ledger.violation(`a request was written while request #${st.req.id} was still outstanding`);
-      return false;
-    }
-    const before = client.reqsMade;
-    origDoRequest.apply(client, args);
-    if (client.reqsMade === before) return false;
-    const path = client.requestIterator.currentRequest?.path ?? w.opts.path;
-    const sentAtMs = Date.now();
-    const t0 = intendedAt ?? performance.now();
-    st.req = { id: w.ledger.openRequest(path, sentAtMs), ss, t0, sentAtMs, keepAlive: true };
-    return true;
-  };
-
-  // autocannon asks for the next request after every answer and on every connect. Closed loop: it
-  // goes at once. Paced: this connection is free now; the pacer decides when the next one goes.
-  client._doRequest = (...args: unknown[]) => {
-    const ss = writableSocket();
-    if (!ss) return;
-    if (!w.paced) write(ss, args);
-    else if (!st.req) w.laneFree();
-  };
-
-  client._destroyConnection = () => {
-    if (live()) {
-      // While running, only autocannon's request timer calls this (reconnectRate is not used),
-      // followed by _connect() and a 'timeout' event.
-      const ss = st.sock;
-      if (st.req && ss && st.req.ss === ss) {
-        settleFailure("timeout");
-        retire(ss);
-      } else if (!st.req && ss && !ss.retired && !ss.ended && !ss.sock.destroyed) {
-        // Idle (rate limit pause): the timer is not about any request; keep the connection.
-        st.skipNextConnect = true;
-        queueMicrotask(() => {
-          st.skipNextConnect = false;
-        });
-        return;
-      }
-    }
-    origDestroyConnection.call(client);
-  };
-
-  client.destroy = () => {
-    if (!client.destroyed) {
-      // autocannon destroying its clients without stop(): its duration (the safety cap) ran out.
-      if (!w.isClosed()) w.capReached();
-      if (st.req) {
-        w.ledger.endInFlight(st.req.id);
-        st.req = undefined;
-      }
-      if (st.reconnectTimer) {
-        clearTimeout(st.reconnectTimer);
-        st.reconnectTimer = undefined;
-      }
-    }
-    origDestroy.call(client);
-  };
-
+  client._connect = () => connect(cx);
+  client._doRequest = (...args: unknown[]) => doRequest(cx, args);
+  client._destroyConnection = () => destroyConnection(cx);
+  client.destroy = () => destroyClient(cx);
   return {
     trySend(intendedAt: number): boolean {
-      if (st.req) return false;
-      const ss = writableSocket();
-      return ss !== undefined && write(ss, [], intendedAt);
+      if (cx.st.req) return false;
+      const ss = writableSocket(cx);
+      return ss !== undefined && write(cx, ss, [], intendedAt);
     },
   };
+}
+
+/** keepAlive false: autocannon always writes "Connection: keep-alive"; adding a header would send both. */
+function useConnectionClose(client: InternalClient): void {
+  for (const r of client.requestIterator.requests) {
+    if (!r.requestBuffer) continue;
+    const text = r.requestBuffer.toString("latin1");
+    const replaced = text.replace("\r\nConnection: keep-alive\r\n", "\r\nConnection: close\r\n");
+    if (replaced === text) throw new Error("autocannon request has no Connection: keep-alive line to replace");
+    r.requestBuffer = Buffer.from(replaced, "latin1");
+  }
+}
+
+function live(cx: ClientCx): boolean {
+  return !cx.w.isClosed() && !cx.client.destroyed;
+}
+
+function isCurrent(cx: ClientCx, ss: SocketState): boolean {
+  return cx.st.sock === ss && !ss.retired;
+}
+
+function settleFailure(cx: ClientCx, kind: FailureKind, code?: string | number): void {
+  const r = cx.st.req;
+  if (!r) return;
+  cx.st.req = undefined;
+  const at = Date.now();
+  cx.w.ledger.fail(r.id, at, kind, { code, pod: r.pod });
+  cx.w.record(r, at, false);
+}
+
+function retire(ss: SocketState): void {
+  if (ss.retired) return;
+  ss.retired = true;
+  const s = ss.sock;
+  s.removeAllListeners("data");
+  s.removeAllListeners("end");
+  s.removeAllListeners("error");
+  s.on("error", noop);
+  s.destroy();
+}
+
+function makeParser(cx: ClientCx, ss: SocketState): HttpParser {
+  const cbs = cx.ac;
+  if (!cbs) throw new Error("autocannon parser callbacks not captured");
+  const p = new cx.Parser(cx.Parser.RESPONSE);
+  const current = () => live(cx) && isCurrent(cx, ss) && cx.client.parser === p;
+  p[cx.k.headers] = cbs.headers;
+  p[cx.k.headersComplete] = (info: unknown) => {
+    if (!current()) return undefined;
+    const r = cx.st.req;
+    const h = info as HeadersInfo;
+    ss.lastStatus = h.statusCode;
+    if (r && r.ss === ss) {
+      r.status = h.statusCode;
+      r.pod = headerValue(h.headers, "x-served-by");
+      r.keepAlive = h.shouldKeepAlive !== false;
+    }
+    return cbs.headersComplete(info);
+  };
+  p[cx.k.body] = (...args: unknown[]) => (current() ? cbs.body(...args) : undefined);
+  p[cx.k.complete] = () => {
+    if (!current()) return undefined;
+    const r = cx.st.req;
+    if (!r || r.ss !== ss) {
+      // A response nobody asked for (e.g. a 408 before an idle close): never count it, and
+      // don't trust this connection for the next request.
+      cx.w.anomaly(`unsolicited response (status ${ss.lastStatus ?? "?"}) ignored`);
+      cx.st.reconnectBeforeNext = true;
+      return undefined;
+    }
+    cx.st.req = undefined;
+    ss.responses++;
+    cx.st.deadStreak = 0;
+    const at = Date.now();
+    const status = r.status ?? 0;
+    if (status >= 200 && status < 300) cx.w.ledger.succeed(r.id, at, performance.now() - r.t0, r.pod);
+    else cx.w.ledger.fail(r.id, at, "non-2xx", { code: status, pod: r.pod });
+    cx.w.record(r, at, status >= 200 && status < 300);
+    if (!r.keepAlive || !cx.w.opts.keepAlive) cx.st.reconnectBeforeNext = true;
+    if (cx.client.pipelinedRequests.size() === 0) {
+      // autocannon's handler would dereference an empty queue; go on without its stats.
+      cx.w.anomaly("response with autocannon's request queue empty");
+      cx.client._doRequest();
+      return undefined;
+    }
+    // autocannon's handler: its stats, then _doRequest (ours: reconnects first if asked to).
+    return cbs.complete();
+  };
+  const execute = p.execute.bind(p);
+  p.execute = (chunk: Buffer, start?: number, length?: number) => {
+    const ret = execute(chunk, start, length);
+    if (ret instanceof Error && current()) {
+      // Garbage on the wire: the parser is stuck; fail the request now rather than by timeout.
+      cx.w.anomaly(`unparseable response: ${ret.message}`);
+      if (cx.st.req?.ss === ss) settleFailure(cx, "error", errorCode(ret) ?? "HPE_INVALID");
+      cx.client._connect();
+    }
+    return ret;
+  };
+  return p;
+}
+
+/** Take over the socket autocannon just created: fresh parser, our listeners in front of its. */
+function adopt(cx: ClientCx, sock: Socket): SocketState {
+  const ss: SocketState = { sock, responses: 0, retired: false, ended: false, localPort: sock.localPort };
+  if (ss.localPort === undefined) {
+    sock.once("connect", () => {
+      ss.localPort = sock.localPort;
+    });
+  }
+  cx.st.sock = ss;
+  ss.parser = makeParser(cx, ss);
+  cx.client.parser = ss.parser;
+  const acError = sock.listeners("error") as Listener[];
+  const acData = sock.listeners("data") as Listener[];
+  const acEnd = sock.listeners("end") as Listener[];
+  sock.removeAllListeners("error");
+  sock.removeAllListeners("data");
+  sock.removeAllListeners("end");
+  sock.on("error", (err: Error) => {
+    if (!live(cx) || !isCurrent(cx, ss)) return;
+    if (cx.st.req?.ss === ss) {
+      const c = classifySocketError(errorCode(err));
+      settleFailure(cx, c.kind, c.code);
+    }
+    // autocannon: counts a connError, reconnects (through our _connect: backoff).
+    for (const l of acError) l.call(sock, err);
+  });
+  sock.on("data", (chunk: Buffer) => {
+    if (!live(cx) || !isCurrent(cx, ss)) return;
+    for (const l of acData) l.call(sock, chunk);
+  });
+  sock.on("end", () => {
+    if (!live(cx) || !isCurrent(cx, ss)) return;
+    ss.ended = true;
+    if (cx.st.req?.ss === ss) {
+      // A body delimited by the close completes here (reconnecting from its completion).
+      try {
+        ss.parser?.finish();
+      } catch (err) {
+        cx.w.anomaly(`finishing a response at EOF: ${(err as Error).message}`);
+      }
+      if (cx.st.req?.ss === ss) settleFailure(cx, "closed");
+    }
+    // autocannon: reconnects (skipped if the completion above already did).
+    if (isCurrent(cx, ss)) for (const l of acEnd) l.call(sock);
+  });
+  sock.on("close", () => {
+    if (!live(cx) || !isCurrent(cx, ss)) return;
+    // Closed without 'end' or 'error' having reached us.
+    if (cx.st.req?.ss === ss) settleFailure(cx, "closed");
+    cx.client._connect();
+  });
+  return ss;
+}
+
+function connectNow(cx: ClientCx): void {
+  if (!live(cx)) return;
+  cx.ac ??= {
+    headers: cx.client.parser[cx.k.headers] ?? noop,
+    headersComplete: cx.client.parser[cx.k.headersComplete] ?? noop,
+    body: cx.client.parser[cx.k.body] ?? noop,
+    complete: cx.client.parser[cx.k.complete] ?? noop,
+  };
+  cx.st.reconnectBeforeNext = false;
+  // Never match a response on the new socket to a request of the old one.
+  cx.client.pipelinedRequests.clear();
+  cx.w.connectionAttempt();
+  cx.st.connecting = true;
+  try {
+    cx.orig._connect.call(cx.client);
+  } finally {
+    cx.st.connecting = false;
+  }
+  // The first request was normally written (and the socket adopted) inside autocannon's
+  // _connect; not when the rate limit held it back.
+  if (cx.st.sock?.sock !== cx.client.conn) adopt(cx, cx.client.conn);
+}
+
+/** autocannon's _connect: retire the old socket (settling its request), then reconnect with backoff. */
+function connect(cx: ClientCx): void {
+  if (!live(cx)) return;
+  if (cx.st.skipNextConnect) {
+    cx.st.skipNextConnect = false;
+    return;
+  }
+  if (cx.st.reconnectTimer) return; // a reconnect is already scheduled
+  const prev = cx.st.sock;
+  if (prev) {
+    cx.st.sock = undefined;
+    if (cx.st.req?.ss === prev) {
+      cx.w.anomaly("reconnect with a request outstanding and no socket event: counted as closed");
+      const r = cx.st.req;
+      cx.st.req = undefined;
+      const at = Date.now();
+      cx.w.ledger.fail(r.id, at, "closed", { pod: r.pod });
+      cx.w.record(r, at, false);
+    }
+    if (prev.responses === 0) cx.st.deadStreak++;
+    retire(prev);
+  }
+  const delay = backoffDelayMs(cx.st.deadStreak, cx.w.backoff);
+  if (delay > 0) {
+    cx.st.reconnectTimer = setTimeout(() => {
+      cx.st.reconnectTimer = undefined;
+      connectNow(cx);
+    }, delay);
+    return;
+  }
+  connectNow(cx);
+}
+
+/** The socket the next request may go on now (Connection: close honoured first); undefined when none. */
+function writableSocket(cx: ClientCx): SocketState | undefined {
+  if (!live(cx) || cx.st.reconnectTimer) return undefined;
+  let ss = cx.st.sock;
+  if (cx.st.connecting && ss?.sock !== cx.client.conn) ss = adopt(cx, cx.client.conn);
+  if (!ss) return undefined;
+  if (cx.st.reconnectBeforeNext || ss.ended || ss.retired || ss.sock.destroyed) {
+    if (cx.st.connecting) {
+      cx.w.anomaly("fresh connection unusable before its first request");
+      return undefined;
+    }
+    // Honour Connection: close (and keepAlive=false): the next request goes on a new connection.
+    cx.st.reconnectBeforeNext = false;
+    cx.client._connect();
+    return undefined;
+  }
+  return ss;
+}
+
+/** Writes the next request through autocannon; its latency counts from intendedAt when paced. */
+function write(cx: ClientCx, ss: SocketState, args: unknown[], intendedAt?: number): boolean {
+  if (cx.st.req) {
+    cx.w.ledger.violation(`a request was written while request #${cx.st.req.id} was still outstanding`);
+    return false;
+  }
+  const before = cx.client.reqsMade;
+  cx.orig._doRequest.apply(cx.client, args);
+  if (cx.client.reqsMade === before) return false;
+  const path = cx.client.requestIterator.currentRequest?.path ?? cx.w.opts.path;
+  const sentAtMs = Date.now();
+  const t0 = intendedAt ?? performance.now();
+  cx.st.req = { id: cx.w.ledger.openRequest(path, sentAtMs), ss, t0, sentAtMs, keepAlive: true };
+  return true;
+}
+
+// autocannon asks for the next request after every answer and on every connect. Closed loop: it
+// goes at once. Paced: this connection is free now; the pacer decides when the next one goes.
+function doRequest(cx: ClientCx, args: unknown[]): void {
+  const ss = writableSocket(cx);
+  if (!ss) return;
+  if (!cx.w.paced) write(cx, ss, args);
+  else if (!cx.st.req) cx.w.laneFree();
+}
+
+function destroyConnection(cx: ClientCx): void {
+  if (live(cx)) {
+    // While running, only autocannon's request timer calls this (reconnectRate is not used),
+    // followed by _connect() and a 'timeout' event.
+    const ss = cx.st.sock;
+    if (cx.st.req && ss && cx.st.req.ss === ss) {
+      settleFailure(cx, "timeout");
+      retire(ss);
+    } else if (!cx.st.req && ss && !ss.retired && !ss.ended && !ss.sock.destroyed) {
+      // Idle (rate limit pause): the timer is not about any request; keep the connection.
+      cx.st.skipNextConnect = true;
+      queueMicrotask(() => {
+        cx.st.skipNextConnect = false;
+      });
+      return;
+    }
+  }
+  cx.orig._destroyConnection.call(cx.client);
+}
+
+function destroyClient(cx: ClientCx): void {
+  if (!cx.client.destroyed) {
+    // autocannon destroying its clients without stop(): its duration (the safety cap) ran out.
+    if (!cx.w.isClosed()) cx.w.capReached();
+    if (cx.st.req) {
+      cx.w.ledger.endInFlight(cx.st.req.id);
+      cx.st.req = undefined;
+    }
+    if (cx.st.reconnectTimer) {
+      clearTimeout(cx.st.reconnectTimer);
+      cx.st.reconnectTimer = undefined;
+    }
+  }
+  cx.orig.destroy.call(cx.client);
 }

@@ -81,6 +81,33 @@ function startAutocannon(
   return { done, result: () => acResult, error: () => acError, stop: () => stop() };
 }
 
+/** autocannon's summary once it finished (undefined when it took longer than AUTOCANNON_RESULT_WAIT_MS). */
+async function autocannonSummary(ac: Autocannon): Promise<autocannon.Result | undefined> {
+  let waitTimer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    ac.done,
+    new Promise<void>((r) => {
+      waitTimer = setTimeout(r, AUTOCANNON_RESULT_WAIT_MS);
+    }),
+  ]);
+  clearTimeout(waitTimer);
+  const err = ac.error();
+  if (err !== undefined) throw err instanceof Error ? err : new Error(`autocannon failed: ${String(err)}`);
+  return ac.result();
+}
+
+/** autocannon's own counts, kept to show how they differ from ours. */
+function autocannonFigures(r: autocannon.Result | undefined): LoadRunResult["autocannon"] {
+  return {
+    requests: r?.requests.total ?? 0,
+    sent: r?.requests.sent ?? 0,
+    errors: r?.errors ?? 0,
+    timeouts: r?.timeouts ?? 0,
+    non2xx: r?.non2xx ?? 0,
+    resets: r?.resets ?? 0,
+  };
+}
+
 export function startHttp1Load(target: LoadTarget, opts: LoadOptions, hooks: LoadHooks = {}): LoadRun {
   const startedAt = Date.now();
   const ledger = new RequestLedger();
@@ -163,32 +190,13 @@ export function startHttp1Load(target: LoadTarget, opts: LoadOptions, hooks: Loa
       ac.stop();
     }
     fresh.stop();
-    let waitTimer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      ac.done,
-      new Promise<void>((r) => {
-        waitTimer = setTimeout(r, AUTOCANNON_RESULT_WAIT_MS);
-      }),
-    ]);
-    clearTimeout(waitTimer);
-    const acError = ac.error();
-    if (acError !== undefined) {
-      throw acError instanceof Error ? acError : new Error(`autocannon failed: ${String(acError)}`);
-    }
-    const acResult = ac.result();
+    const acResult = await autocannonSummary(ac);
     if (!acResult) notes.add(`autocannon reported no summary within ${AUTOCANNON_RESULT_WAIT_MS} ms`);
     const endedAt = w.endedAt ?? Date.now();
     const base = ledger.result({ target: `${target.host}:${target.port}`, startedAt, endedAt });
     const result: LoadRunResult = {
       ...base,
-      autocannon: {
-        requests: acResult?.requests.total ?? 0,
-        sent: acResult?.requests.sent ?? 0,
-        errors: acResult?.errors ?? 0,
-        timeouts: acResult?.timeouts ?? 0,
-        non2xx: acResult?.non2xx ?? 0,
-        resets: acResult?.resets ?? 0,
-      },
+      autocannon: autocannonFigures(acResult),
       endReason: w.endReason,
       connectionAttempts,
       sentByPath: ledger.sentByPath(),
