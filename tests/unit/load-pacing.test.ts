@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { resultProblems } from "../../src/load/accounting.js";
 import { type LoadRunResult, startLoad } from "../../src/load/generator.js";
 import { type DueUnit, Pacer, type PacerClock } from "../../src/load/pacer.js";
+import { pacingText } from "../../src/report/console.js";
 import { DEFAULT_LOAD_RATE, LoadSpec, loadRate } from "../../src/scenario/schema.js";
 
 /** A clock moved by hand: timers fire in order as advance() passes them. */
@@ -156,6 +157,25 @@ describe("load.rate in the schema", () => {
     expect(issue({ protocol: "websocket", rate: "max" })).toMatch(/^rate: "max" is not for protocol websocket/);
     expect(issue({ protocol: "websocket", rate: 100, messageIntervalMs: 20 })).toMatch(
       /^rate: give rate or messageIntervalMs/,
+    );
+  });
+});
+
+describe("the console's pacing line", () => {
+  it("shows the rate asked and achieved, the late sends with their longest wait, and the units not sent", () => {
+    expect(
+      pacingText(
+        { mode: "paced", rateAsked: 87, rateAchieved: 86, due: 900, late: 89, notSent: 2, maxLateMs: 212 },
+        "requests",
+      ),
+    ).toBe(
+      "paced: 87 requests/s asked, 86/s achieved; 89 late (waited up to 212 ms for a free connection), 2 not sent",
+    );
+    expect(pacingText({ mode: "paced", rateAsked: 200, rateAchieved: 199.5, late: 0, notSent: 0 }, "calls")).toBe(
+      "paced: 200 calls/s asked, 199.5/s achieved; 0 late, 0 not sent",
+    );
+    expect(pacingText({ mode: "max", rateAchieved: 2400, late: 0, notSent: 0 }, "requests")).toBe(
+      "closed loop (rate max): 2400 requests/s achieved",
     );
   });
 });
