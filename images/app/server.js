@@ -16,7 +16,9 @@
 //   FAULT_AFTER_SIGTERM      test switch: fail the first request answered after termination began
 //                            (reset | close | 500)
 //   FAIL_FIRST_N             test switch: answer the first N requests to any path but /healthz with
-//                            500 (default 0), so a harness can check it counts exactly N failures
+//                            500 (default 0), so a harness can check it counts exactly N failures;
+//                            the harness's probes (header x-graceful-e2e-probe: the warm-up) are not
+//                            counted, so the N failures start after the warm-up and land in the load
 //   APP_PROTOCOL             http1 (default) | http2 | grpc | websocket: what the port speaks besides
 //                            HTTP/1.1 (which always answers /healthz, for readiness probes):
 //                            http2     cleartext HTTP/2 with prior knowledge (h2c) on the same port: a
@@ -164,7 +166,8 @@ async function main() {
     res.on("close", onDone);
 
     const url = new URL(req.url || "/", "http://app.invalid");
-    if (failFirstN > 0 && url.pathname !== "/healthz" && counted < failFirstN) {
+    const probe = req.headers["x-graceful-e2e-probe"] !== undefined;
+    if (failFirstN > 0 && url.pathname !== "/healthz" && !probe && counted < failFirstN) {
       counted++;
       if (counted === failFirstN) log("fail-first-n-done", { n: failFirstN });
       sendPlain(res, 500, "injected fault (FAIL_FIRST_N)\n");

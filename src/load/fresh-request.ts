@@ -5,6 +5,13 @@ import http from "node:http";
 import { classifyRequestError, headerValue } from "./accounting.js";
 import type { FailureKind } from "./types.js";
 
+/**
+ * The header the harness's own probes carry (the warm-up): not load. The sample app's FAIL_FIRST_N
+ * leaves requests carrying it alone, so its injected failures start after the warm-up and land in
+ * the load's counts, where the bench's exactness part looks for them.
+ */
+export const PROBE_HEADER = "x-graceful-e2e-probe";
+
 export interface FreshRequestTarget {
   host: string;
   port: number;
@@ -31,7 +38,13 @@ export interface FreshRequest {
   readonly aborted: boolean;
 }
 
-export function freshRequest(target: FreshRequestTarget, path: string, timeoutMs: number): FreshRequest {
+export function freshRequest(
+  target: FreshRequestTarget,
+  path: string,
+  timeoutMs: number,
+  /** A probe (PROBE_HEADER: what for), not load. */
+  probe?: string,
+): FreshRequest {
   const sentAt = Date.now();
   const t0 = performance.now();
   let clientPort: number | undefined;
@@ -51,7 +64,7 @@ export function freshRequest(target: FreshRequestTarget, path: string, timeoutMs
     path,
     method: "GET",
     agent: false,
-    headers: { connection: "close" },
+    headers: { connection: "close", ...(probe ? { [PROBE_HEADER]: probe } : {}) },
   });
   req.on("socket", (sock) => {
     sock.once("connect", () => {

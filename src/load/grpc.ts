@@ -1,6 +1,7 @@
 // gRPC load (load.protocol: grpc): unary graceful.Echo/Say calls (fixtures/proto/graceful.proto) over
-// `connections` long-lived channels × `streamsPerConnection` concurrent calls, each call made again
-// as soon as it ends (delay_ms = slowMs for the slow share), plus one new channel with one call every
+// `connections` long-lived channels × at most `streamsPerConnection` concurrent calls (delay_ms =
+// slowMs for the slow share): paced by default (load.rate calls per second handed out by the Pacer to
+// channels with a free call slot), or with load.rate "max" each call made again as soon as it ends; plus one new channel with one call every
 // freshConnectionIntervalMs. @grpc/grpc-js with its defaults (pick_first, reconnect backoff 1 s …
 // 120 s, calls failing fast while the channel is in TRANSIENT_FAILURE), except:
 // - each channel has its own connection (a local subchannel pool: grpc-js would otherwise share one
@@ -19,11 +20,10 @@ import type { LoadOptions } from "../scenario/schema.js";
 import { DEFAULT_STREAMS_PER_CONNECTION } from "../scenario/schema.js";
 import { slowPattern } from "./accounting.js";
 import { backoffDelayMs, DEFAULT_BACKOFF } from "./backoff.js";
-import type { LoadHooks, LoadRun, LoadTarget } from "./generator.js";
 import { ECHO_SAY_PATH, echoPackageDefinition, type SayReply, type SayRequest } from "./grpc-proto.js";
 import { urlHost } from "./http2.js";
 import { startProtocolLoad, type Unit, type UnitContext } from "./protocol-run.js";
-import type { FailureKind } from "./types.js";
+import type { FailureKind, LoadHooks, LoadRun, LoadTarget } from "./types.js";
 
 /** How many times a call that never left the client is made again before it counts as failed. */
 const MAX_NOT_STARTED = 5;
@@ -153,9 +153,11 @@ export function startGrpcLoad(target: LoadTarget, opts: LoadOptions, hooks: Load
     u: Unit | undefined,
     fresh: boolean,
     done: (r: { unit: Unit; again: "refused" | "not-started" | undefined; reachedServer: boolean }) => void,
+    intendedAt?: number,
   ) => {
     const isSlow = slow[seq++ % slow.length] === true;
-    const unit = u ?? ctx.open(isSlow ? `${ECHO_SAY_PATH} (delay_ms ${opts.slowMs})` : ECHO_SAY_PATH, fresh);
+    const unit =
+      u ?? ctx.open(isSlow ? `${ECHO_SAY_PATH} (delay_ms ${opts.slowMs})` : ECHO_SAY_PATH, fresh, intendedAt);
     if (!unit) return;
     const delayMs = unit.path === ECHO_SAY_PATH ? 0 : opts.slowMs;
     let pod: string | undefined;
@@ -213,13 +215,43 @@ export function startGrpcLoad(target: LoadTarget, opts: LoadOptions, hooks: Load
     });
   };
 
+  /** Paced: the long-lived channels (the pacer's lanes) and their calls outstanding. */
+  const lanes: Array<{ ch: Channel; active: number }> = [];
+
+  /** Paced: one call of a due unit on the lane; a refused or never-started call is made again on it. */
+  const pacedCall = (lane: { ch: Channel; active: number }, u: Unit | undefined, intendedAt?: number) => {
+    call(
+      lane.ch,
+      u,
+      false,
+      ({ unit, again }) => {
+        if (!ctx.closed && again) {
+          if (again === "refused") ctx.retry(unit);
+          pacedCall(lane, unit);
+          return;
+        }
+        lane.active--;
+        ctx.laneFree();
+      },
+      intendedAt,
+    );
+  };
+
   const driver = {
     start(c: UnitContext) {
       ctx = c;
       for (let i = 0; i < opts.connections; i++) {
         const ch = openChannel();
-        for (let j = 0; j < calls; j++) loop({ ch, streak: 0 });
+        if (ctx.paced) lanes.push({ ch, active: 0 });
+        else for (let j = 0; j < calls; j++) loop({ ch, streak: 0 });
       }
+    },
+    trySend(lane: number, intendedAt: number): boolean {
+      const l = lanes[lane];
+      if (!l || ctx.closed || l.active >= calls) return false;
+      l.active++;
+      pacedCall(l, undefined, intendedAt);
+      return true;
     },
     fresh(c: UnitContext) {
       return new Promise<void>((resolve) => {

@@ -1,7 +1,8 @@
 // HTTP/2 load (load.protocol: http2): cleartext h2c with prior knowledge, `connections` long-lived
-// connections × `streamsPerConnection` concurrent streams, each stream sent again as soon as it
-// ends (GET path, or /slow?ms=slowMs for the slow share), plus one new connection with one stream
-// every freshConnectionIntervalMs. Node's http2 client.
+// connections × at most `streamsPerConnection` concurrent streams (GET path, or /slow?ms=slowMs for
+// the slow share): paced by default (load.rate streams per second handed out by the Pacer to
+// connections with a free stream slot), or with load.rate "max" each stream sent again as soon as it
+// ends; plus one new connection with one stream every freshConnectionIntervalMs. Node's http2 client.
 //
 // What a well-behaved HTTP/2 client does, and what is counted:
 // - GOAWAY: the connection takes no new stream; a new connection is opened at once (through the
@@ -17,9 +18,8 @@ import type { LoadOptions } from "../scenario/schema.js";
 import { DEFAULT_STREAMS_PER_CONNECTION } from "../scenario/schema.js";
 import { classifySocketError, slowPattern } from "./accounting.js";
 import { backoffDelayMs, DEFAULT_BACKOFF } from "./backoff.js";
-import type { LoadHooks, LoadRun, LoadTarget } from "./generator.js";
 import { startProtocolLoad, type Unit, type UnitContext } from "./protocol-run.js";
-import type { FailureKind } from "./types.js";
+import type { FailureKind, LoadHooks, LoadRun, LoadTarget } from "./types.js";
 
 const { NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 
@@ -141,6 +141,7 @@ export function startHttp2Load(target: LoadTarget, opts: LoadOptions, hooks: Loa
     u: Unit | undefined,
     done: (outcome: { unit: Unit; refused: boolean }) => void,
     fresh = false,
+    intendedAt?: number,
   ): boolean => {
     let stream: ClientHttp2Stream;
     try {
@@ -150,7 +151,7 @@ export function startHttp2Load(target: LoadTarget, opts: LoadOptions, hooks: Loa
       c.refusing = true;
       return false;
     }
-    const unit = u ?? ctx.open(path, fresh);
+    const unit = u ?? ctx.open(path, fresh, intendedAt);
     if (!unit) {
       stream.close(NGHTTP2_CANCEL);
       return true;
@@ -236,13 +237,14 @@ export function startHttp2Load(target: LoadTarget, opts: LoadOptions, hooks: Loa
     else open();
   };
 
-  const pump = (slot: Slot) => {
-    while (!ctx.closed && slot.active < streams) {
-      const c = slot.conn;
-      if (!usable(c)) return; // connecting: pumped again on connect
-      const retry = slot.retryQueue.shift();
-      const path = retry?.path ?? (paths[slot.next++ % paths.length] as string);
-      const sent = send(c, path, retry, ({ unit, refused }) => {
+  /** Sends one stream of the slot on c (a retry, or a new unit due at intendedAt); false when c took none. */
+  const sendOn = (slot: Slot, c: Conn, retry: Unit | undefined, intendedAt?: number): boolean => {
+    const path = retry?.path ?? (paths[slot.next++ % paths.length] as string);
+    const sent = send(
+      c,
+      path,
+      retry,
+      ({ unit, refused }) => {
         slot.active--;
         if (refused && !unit.settled) {
           ctx.retry(unit);
@@ -251,13 +253,33 @@ export function startHttp2Load(target: LoadTarget, opts: LoadOptions, hooks: Loa
         // A new connection may be needed first (the refusal came with the GOAWAY): pump waits for it.
         reconnect(slot);
         pump(slot);
-      });
-      if (!sent) {
-        if (retry) slot.retryQueue.unshift(retry);
-        reconnect(slot);
+      },
+      false,
+      intendedAt,
+    );
+    if (!sent) {
+      if (retry) slot.retryQueue.unshift(retry);
+      reconnect(slot);
+      return false;
+    }
+    slot.active++;
+    return true;
+  };
+
+  /**
+   * Fills the slot's free stream slots: closed loop, with new streams at once; paced, with its
+   * retries only — new units come from the pacer (trySend), told here that the slot has room.
+   */
+  const pump = (slot: Slot) => {
+    while (!ctx.closed && slot.active < streams) {
+      const c = slot.conn;
+      if (!usable(c)) return; // connecting: pumped again on connect
+      const retry = slot.retryQueue.shift();
+      if (!retry && ctx.paced) {
+        ctx.laneFree();
         return;
       }
-      slot.active++;
+      if (!sendOn(slot, c, retry)) return;
     }
   };
 
@@ -299,6 +321,12 @@ export function startHttp2Load(target: LoadTarget, opts: LoadOptions, hooks: Loa
           finish();
         }
       });
+    },
+    trySend(lane: number, intendedAt: number): boolean {
+      const slot = slots[lane];
+      const c = slot?.conn;
+      if (!slot || ctx.closed || !usable(c) || slot.active >= streams || slot.retryQueue.length > 0) return false;
+      return sendOn(slot, c, undefined, intendedAt);
     },
     destroy() {
       for (const slot of slots) clearTimeout(slot.reconnectTimer);

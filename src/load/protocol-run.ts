@@ -7,30 +7,34 @@
 
 import { performance } from "node:perf_hooks";
 import type { RequestRecord } from "../observe/exercise-types.js";
-import type { LoadOptions } from "../scenario/schema.js";
+import { type LoadOptions, loadRate } from "../scenario/schema.js";
 import { RequestLedger } from "./accounting.js";
-import {
-  type LoadHooks,
-  type LoadRun,
-  type LoadRunResult,
-  type LoadSnapshot,
-  type LoadTarget,
-  SAFETY_CAP_SECONDS,
-} from "./generator.js";
+import { emptyFreshReport, startFreshTicker } from "./fresh-stream.js";
+import { Pacer } from "./pacer.js";
 import {
   type FailureKind,
   type GoawayRecord,
   LOAD_UNITS,
+  type LoadHooks,
   type LoadProtocol,
+  type LoadRun,
+  type LoadRunResult,
+  type LoadSnapshot,
+  type LoadTarget,
+  type PacingReport,
   type RetryCounts,
+  SAFETY_CAP_SECONDS,
   type WebSocketReport,
 } from "./types.js";
-import { checkedResult, ledgerSnapshot, loadRun, startProgress } from "./window.js";
-
-/** At most this many anomaly notes are kept (they are diagnostics, not data). */
-const MAX_ANOMALIES = 50;
-/** Fresh short connections outstanding at once; a tick is skipped beyond (a hanging target). */
-const MAX_FRESH_OUTSTANDING = 32;
+import {
+  anomalyNotes,
+  checkedResult,
+  ledgerSnapshot,
+  loadRun,
+  pacerWaitBoundMs,
+  pacingReport,
+  startProgress,
+} from "./window.js";
 
 /** One counted unit (an HTTP/2 stream, a gRPC call, a WebSocket message) while it is open. */
 export interface Unit {
@@ -62,7 +66,12 @@ export interface UnitContext {
   readonly timeoutMs: number;
   /** The window is closed: open nothing, settle nothing. */
   readonly closed: boolean;
-  open(path: string, fresh?: boolean): Unit | undefined;
+  /** Paced (load.rate a number): new units go only when the pacer hands one over (driver.trySend). */
+  readonly paced: boolean;
+  /** Paced: a lane may take a unit now (a stream slot freed, a connection opened). */
+  laneFree(): void;
+  /** A new unit; its latency counts from intendedAt (performance.now() ms) when paced, from now otherwise. */
+  open(path: string, fresh?: boolean, intendedAt?: number): Unit | undefined;
   succeed(u: Unit, d?: SettleDetail): void;
   fail(u: Unit, kind: FailureKind, d?: SettleDetail): void;
   /** A refused stream is being sent again (counted once per unit). */
@@ -81,6 +90,13 @@ export interface ProtocolDriver {
   destroy(): void | Promise<void>;
   /** Protocol-specific report, read once the window closed. */
   websocket?(): WebSocketReport;
+  /**
+   * Paced: sends one new unit on `lane` (0 … connections-1) now if it can take one; false when it
+   * cannot (no free stream slot, reconnecting). A driver without it paces itself (websocket's clock).
+   */
+  trySend?(lane: number, intendedAt: number): boolean;
+  /** A driver pacing itself: its own figures (units skipped count as not sent). */
+  pacing?(): { late: number; notSent: number };
 }
 
 function noUndefined<T extends object>(o: T): T {
@@ -97,21 +113,30 @@ export function startProtocolLoad(
 ): LoadRun {
   const startedAt = Date.now();
   const ledger = new RequestLedger();
+  const rate = loadRate(opts);
+  const trySend = driver.trySend?.bind(driver);
+  const pacer =
+    rate === "max" || !trySend
+      ? undefined
+      : new Pacer({
+          rate,
+          lanes: opts.connections,
+          maxWaitMs: pacerWaitBoundMs(opts),
+          trySend: (lane, u) => trySend(lane, u.intendedAt),
+        });
   const capSeconds = hooks.safetyCapSeconds ?? SAFETY_CAP_SECONDS;
   const records: RequestRecord[] = [];
   const openUnits = new Map<number, Unit>();
-  const anomalies: string[] = [];
-  let anomalyCount = 0;
+  const notes = anomalyNotes();
   let connectionAttempts = 0;
   const retries: RetryCounts = { attempted: 0, succeeded: 0, failed: 0, inFlightAtEnd: 0 };
   const goaways: GoawayRecord[] = [];
-  const fresh = { intervalMs: opts.freshConnectionIntervalMs, sent: 0, succeeded: 0, failed: 0, skippedTicks: 0 };
-  let freshOutstanding = 0;
+  const fresh = emptyFreshReport(opts.freshConnectionIntervalMs);
+  let stopFresh: () => void = () => {};
   let closed = false;
   let endedAt: number | undefined;
   let endReason: LoadRunResult["endReason"] = "stopped";
   let progressTimer: NodeJS.Timeout | undefined;
-  let freshTimer: NodeJS.Timeout | undefined;
   let destroyed: Promise<void> | undefined;
 
   const settle = (u: Unit): boolean => {
@@ -140,14 +165,20 @@ export function startProtocolLoad(
     get closed() {
       return closed;
     },
-    open(path, isFresh = false) {
+    get paced() {
+      return pacer !== undefined;
+    },
+    laneFree() {
+      pacer?.laneFree();
+    },
+    open(path, isFresh = false, intendedAt?: number) {
       if (closed) return undefined;
       const sentAt = Date.now();
       const u: Unit = {
         id: ledger.openRequest(path, sentAt),
         path,
         sentAt,
-        t0: performance.now(),
+        t0: intendedAt ?? performance.now(),
         fresh: isFresh,
         retried: false,
         settled: false,
@@ -183,10 +214,7 @@ export function startProtocolLoad(
     goaway(g) {
       if (!closed) goaways.push(noUndefined(g));
     },
-    anomaly(what) {
-      anomalyCount++;
-      if (anomalies.length < MAX_ANOMALIES) anomalies.push(what);
-    },
+    anomaly: notes.add,
   };
 
   const snapshot = (): LoadSnapshot => ledgerSnapshot(ledger, startedAt, endedAt, connectionAttempts);
@@ -203,8 +231,9 @@ export function startProtocolLoad(
     }
     openUnits.clear();
     closed = true;
+    pacer?.stop();
     clearInterval(progressTimer);
-    clearInterval(freshTimer);
+    stopFresh();
     clearTimeout(capTimer);
     if (reason === "safety-cap") {
       console.warn(
@@ -223,32 +252,25 @@ export function startProtocolLoad(
 
   try {
     driver.start(ctx);
+    pacer?.start();
   } catch (err) {
     closeWindow("stopped");
     throw err;
   }
   const freshOne = driver.fresh?.bind(driver);
-  if (opts.freshConnectionIntervalMs > 0 && freshOne) {
-    freshTimer = setInterval(() => {
-      if (closed) return;
-      if (freshOutstanding >= MAX_FRESH_OUTSTANDING) {
-        fresh.skippedTicks++;
-        return;
-      }
-      freshOutstanding++;
-      void freshOne(ctx)
-        .catch((err: unknown) => ctx.anomaly(`fresh connection: ${(err as Error).message}`))
-        .finally(() => {
-          freshOutstanding--;
-        });
-    }, opts.freshConnectionIntervalMs);
+  if (freshOne) {
+    stopFresh = startFreshTicker(
+      fresh,
+      capSeconds,
+      () => closed,
+      () => freshOne(ctx).catch((err: unknown) => ctx.anomaly(`fresh connection: ${(err as Error).message}`)),
+    );
   }
 
   const finish = async (): Promise<LoadRunResult> => {
     closeWindow("stopped");
     await destroyed;
     const base = ledger.result({ target: `${target.host}:${target.port}`, startedAt, endedAt: endedAt ?? Date.now() });
-    if (anomalyCount > anomalies.length) anomalies.push(`… ${anomalyCount - anomalies.length} more anomalies`);
     const websocket = driver.websocket?.();
     const result: LoadRunResult = {
       ...base,
@@ -256,7 +278,7 @@ export function startProtocolLoad(
       endReason,
       connectionAttempts,
       sentByPath: ledger.sentByPath(),
-      anomalies,
+      anomalies: notes.list(),
       fresh: { ...fresh },
       protocol,
       unit: LOAD_UNITS[protocol],
@@ -264,9 +286,24 @@ export function startProtocolLoad(
       // grpc-js does not show its connections' GOAWAYs: only HTTP/2 reports them.
       ...(protocol === "http2" ? { goaways: [...goaways] } : {}),
       ...(websocket ? { websocket } : {}),
+      pacing: protocolPacing(rate, pacer, driver, base.sent - fresh.sent, (endedAt ?? Date.now()) - startedAt),
     };
     return checkedResult(ledger, result);
   };
 
   return loadRun(startedAt, snapshot, finish, records);
+}
+
+/** The pacing figures: the pacer's, or those of a driver pacing itself (websocket). */
+function protocolPacing(
+  rate: number | "max",
+  pacer: Pacer | undefined,
+  driver: ProtocolDriver,
+  sent: number,
+  windowMs: number,
+): PacingReport {
+  const own = driver.pacing?.();
+  if (pacer || rate === "max" || !own) return pacingReport(rate, pacer, sent, windowMs);
+  const r = pacingReport(rate, undefined, sent, windowMs);
+  return { ...r, mode: "paced", rateAsked: rate, due: sent + own.notSent, late: own.late, notSent: own.notSent };
 }

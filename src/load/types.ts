@@ -1,4 +1,8 @@
-// What the load generator reports: every request accounted for.
+// The load's shared types: what a load reports (every request accounted for), what it is started
+// with, and the handle the runner holds. Imports nothing from the load modules: every load module
+// (the dispatcher, HTTP/1.1, the long-lived protocols, the window) imports from here, never upward.
+import type { RequestRecord } from "../observe/exercise-types.js";
+import type { BackoffPolicy } from "./backoff.js";
 
 export type FailureKind =
   /** The connection was reset (RST) while a request was outstanding or being sent. */
@@ -127,6 +131,32 @@ export interface LoadResult {
   websocket?: WebSocketReport;
   /** HTTP/2: GOAWAY frames received (the first per connection, with the last stream id). grpc-js does not expose them. */
   goaways?: GoawayRecord[];
+  /** How the long-lived connections were driven (load.rate); absent in results written before pacing existed (closed loop). */
+  pacing?: PacingReport;
+}
+
+/**
+ * The pacing of the long-lived connections (the fresh-connection stream is paced on its own and not
+ * part of these figures). Paced (load.rate a number): units are due at fixed intended times, spread
+ * over the connections; a unit is sent on a free connection at its intended time, or later when none
+ * was free (late), or never when it waited too long (notSent: not in `sent`). Latencies are measured
+ * from the intended time, so a late unit's wait is in its latency (no coordinated omission).
+ */
+export interface PacingReport {
+  /** "paced": open loop at rateAsked; "max": closed loop, each connection sends again as soon as it is answered. */
+  mode: "paced" | "max";
+  /** Units per second asked for (paced only). */
+  rateAsked?: number;
+  /** Units sent on the long-lived connections per second of window. */
+  rateAchieved: number;
+  /** Units due in the window (paced: sent on time + late + notSent). */
+  due?: number;
+  /** Units sent after their intended time because no connection was free then (counted in sent). */
+  late: number;
+  /** Units never sent: no connection was free for longer than the bound, or the window closed first (not in sent). */
+  notSent: number;
+  /** The longest wait of a late unit (ms), when there was one. */
+  maxLateMs?: number;
 }
 
 export interface RetryCounts {
@@ -175,4 +205,89 @@ export interface WebSocketReport {
   skippedTicks: number;
   /** Failed upgrade attempts while reconnecting (refused, reset, non-101). */
   failedOpens: number;
+}
+
+export interface LoadTarget {
+  host: string;
+  port: number;
+}
+
+export interface LoadSnapshot {
+  /** Epoch ms of the snapshot. */
+  at: number;
+  elapsedMs: number;
+  sent: number;
+  succeeded: number;
+  failed: number;
+  /** Outstanding right now. */
+  inFlight: number;
+  failedByKind: Record<FailureKind, number>;
+  connectionAttempts: number;
+}
+
+export interface LoadHooks {
+  onProgress?(snapshot: LoadSnapshot): void;
+  /** How often onProgress is called (default 1000 ms). */
+  progressIntervalMs?: number;
+  /** Hard cap on the run (default SAFETY_CAP_SECONDS); lowered by tests. */
+  safetyCapSeconds?: number;
+  /** Reconnect pacing after connections that died without a response (default 20 ms doubling to 500 ms). */
+  backoff?: BackoffPolicy;
+}
+
+/** The load stops on its own after this long, whatever the caller does: a forgotten run can't loop forever. */
+export const SAFETY_CAP_SECONDS = 15 * 60;
+
+export interface LoadRunResult extends LoadResult {
+  /** "safety-cap": nobody called stop() in time and the hard duration ended the run. */
+  endReason: "stopped" | "safety-cap";
+  /** TCP connections opened (each reconnect counts). */
+  connectionAttempts: number;
+  /** Requests written per path (the path / slow-path mix). */
+  sentByPath: Record<string, number>;
+  autocannon: LoadResult["autocannon"] & {
+    /** autocannon's own count of requests sent (requests.sent). */
+    sent: number;
+  };
+  /** Unexpected situations the generator handled (unsolicited responses, parse errors...). */
+  anomalies: string[];
+  /** The stream of fresh short connections (load.freshConnectionIntervalMs); part of every count above. */
+  fresh: FreshStreamReport;
+}
+
+export interface FreshStreamReport {
+  intervalMs: number;
+  sent: number;
+  succeeded: number;
+  failed: number;
+  skippedTicks: number;
+}
+
+export interface LoadRun {
+  readonly startedAt: number;
+  /** Live counts, for progress output. */
+  snapshot(): LoadSnapshot;
+  /**
+   * Ends the window: destroys every connection; requests outstanding at that moment are counted
+   * as inFlightAtEnd (not failures). Idempotent. Rejects with LoadAccountingError if the
+   * accounting invariant (sent = succeeded + failed + inFlightAtEnd, each request settled once)
+   * is violated.
+   */
+  stop(): Promise<LoadRunResult>;
+  /**
+   * Every request settled so far with where it went (client port, x-served-by): the raw material of
+   * per-pod attribution. In memory only; never written to result files.
+   */
+  requestRecords(): RequestRecord[];
+}
+
+/** The generator could not vouch for its own counts: a bug, never a property of the app. */
+export class LoadAccountingError extends Error {
+  override name = "LoadAccountingError";
+  constructor(
+    message: string,
+    readonly result: LoadRunResult,
+  ) {
+    super(message);
+  }
 }

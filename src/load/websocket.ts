@@ -1,5 +1,5 @@
 // WebSocket load (load.protocol: websocket, the `ws` package): `connections` long-lived sockets to
-// ws://target{path}, each sending one message every messageIntervalMs — {"id":N} or, for the slow
+// ws://target{path}, each sending one message every messageIntervalMs (connections × 1000 / load.rate) — {"id":N} or, for the slow
 // share, {"id":N,"delayMs":slowMs}, which the sample app echoes after that delay — whether or not
 // the previous echo came back; plus one new socket with one message every freshConnectionIntervalMs.
 // A closed socket is opened again at once (with backoff while opening fails); ticks while it is
@@ -12,13 +12,12 @@
 // (code, messages lost, reconnect gap): a 1001 that lost nothing is not a failure.
 import WebSocket from "ws";
 import type { LoadOptions } from "../scenario/schema.js";
-import { DEFAULT_MESSAGE_INTERVAL_MS } from "../scenario/schema.js";
+import { DEFAULT_MESSAGE_INTERVAL_MS, loadRate } from "../scenario/schema.js";
 import { classifyRequestError, slowPattern } from "./accounting.js";
 import { backoffDelayMs, DEFAULT_BACKOFF } from "./backoff.js";
-import type { LoadHooks, LoadRun, LoadTarget } from "./generator.js";
 import { urlHost } from "./http2.js";
 import { startProtocolLoad, type Unit, type UnitContext } from "./protocol-run.js";
-import type { FailureKind, WebSocketClose, WebSocketReport } from "./types.js";
+import type { FailureKind, LoadHooks, LoadRun, LoadTarget, WebSocketClose, WebSocketReport } from "./types.js";
 
 /** The close code ws reports when the connection ended without a close frame. */
 export const ABNORMAL_CLOSE = 1006;
@@ -73,7 +72,12 @@ interface SocketSlot {
 }
 
 export function startWebSocketLoad(target: LoadTarget, opts: LoadOptions, hooks: LoadHooks = {}): LoadRun {
-  const intervalMs = opts.messageIntervalMs ?? DEFAULT_MESSAGE_INTERVAL_MS;
+  // Each socket sends on its own clock: the rate spread over the sockets (open loop by design).
+  const rate = loadRate(opts);
+  const intervalMs =
+    rate === "max"
+      ? (opts.messageIntervalMs ?? DEFAULT_MESSAGE_INTERVAL_MS)
+      : Math.max(1, Math.round((opts.connections * 1000) / rate));
   const backoff = hooks.backoff ?? DEFAULT_BACKOFF;
   const slow = slowPattern(opts.slowShare);
   const url = `ws://${urlHost(target.host)}:${target.port}${opts.path}`;
@@ -272,6 +276,8 @@ export function startWebSocketLoad(target: LoadTarget, opts: LoadOptions, hooks:
       freshSockets.clear();
     },
     websocket: () => ({ ...report, closes: report.closes.map((c) => ({ ...c })) }),
+    // A tick whose socket was not open sends nothing: a message not sent.
+    pacing: () => ({ late: 0, notSent: report.skippedTicks }),
   };
   return startProtocolLoad("websocket", target, opts, driver, hooks);
 }

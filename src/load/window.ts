@@ -2,14 +2,67 @@
 // ledger: live snapshots, the progress timer, the accounting check at the end, and the LoadRun it
 // hands the runner. Each load keeps only what is its own: how it opens connections and settles units.
 import type { RequestRecord } from "../observe/exercise-types.js";
+import type { LoadOptions } from "../scenario/schema.js";
 import { type RequestLedger, resultProblems } from "./accounting.js";
+import type { Pacer } from "./pacer.js";
 import {
   LoadAccountingError,
   type LoadHooks,
   type LoadRun,
   type LoadRunResult,
   type LoadSnapshot,
-} from "./generator.js";
+  type PacingReport,
+} from "./types.js";
+
+/** At most this many anomaly notes are kept (they are diagnostics, not data). */
+const MAX_ANOMALIES = 50;
+
+/** A paced unit that found no free connection for this long is not sent (nor longer than the request timeout). */
+export const PACED_WAIT_BOUND_MS = 1000;
+
+/** Unexpected situations a load handled, bounded: add() each, list() once at the end. */
+export function anomalyNotes(): { add(what: string): void; list(): string[] } {
+  const kept: string[] = [];
+  let count = 0;
+  return {
+    add(what: string) {
+      count++;
+      if (kept.length < MAX_ANOMALIES) kept.push(what);
+    },
+    list() {
+      return count > kept.length ? [...kept, `… ${count - kept.length} more anomalies`] : [...kept];
+    },
+  };
+}
+
+/**
+ * How long a paced unit may wait for a free connection before it is given up (notSent): its moment
+ * has passed, and sending a backlog of them at once after an outage would be a burst, not a rate.
+ */
+export function pacerWaitBoundMs(opts: Pick<LoadOptions, "requestTimeoutSeconds">): number {
+  return Math.min(PACED_WAIT_BOUND_MS, opts.requestTimeoutSeconds * 1000);
+}
+
+/** The pacing figures of a finished window; `sent` counts the long-lived connections' units only. */
+export function pacingReport(
+  rate: number | "max",
+  pacer: Pacer | undefined,
+  sent: number,
+  windowMs: number,
+): PacingReport {
+  const rateAchieved = windowMs > 0 ? Math.round((sent / windowMs) * 10_000) / 10 : 0;
+  if (rate === "max" || !pacer) return { mode: "max", rateAchieved, late: 0, notSent: 0 };
+  const c = pacer.stop();
+  return {
+    mode: "paced",
+    rateAsked: rate,
+    rateAchieved,
+    due: c.due,
+    late: c.late,
+    notSent: c.notSent,
+    ...(c.late > 0 ? { maxLateMs: Math.round(c.maxLateMs) } : {}),
+  };
+}
 
 /** A snapshot of the ledger's live counts. */
 export function ledgerSnapshot(

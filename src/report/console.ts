@@ -2,6 +2,7 @@
 // ERROR), then per run why it is inconclusive, the warm-up, per disrupted pod the evidence that it
 // carried traffic, the timeline, and each verdict with its evidence.
 import type { PodOutcome } from "../backends/backend.js";
+import type { PacingReport } from "../load/types.js";
 import { formatOffset } from "../observe/timeline.js";
 import type { ScenarioResult } from "../runner/run.js";
 import { failureSummary, sigtermReceipts, unitSuffix } from "../verdict/verdicts.js";
@@ -143,6 +144,13 @@ export function formatPod(pod: PodOutcome, backend: string, timeline?: ScenarioR
 }
 
 /** The block of one run below the table. */
+/** The rate asked and achieved on the long-lived connections, and the units that could not go on time. */
+export function pacingText(p: PacingReport, unit: string): string {
+  if (p.mode === "max") return `closed loop (rate max): ${p.rateAchieved} ${unit}/s achieved`;
+  const late = p.late > 0 ? `${p.late} late (waited up to ${p.maxLateMs ?? "?"} ms for a free connection)` : "0 late";
+  return `paced: ${p.rateAsked} ${unit}/s asked, ${p.rateAchieved}/s achieved; ${late}, ${p.notSent} not sent`;
+}
+
 export function formatResult(r: ScenarioResult): string[] {
   const status = runStatus(r);
   const out = [
@@ -159,6 +167,7 @@ export function formatResult(r: ScenarioResult): string[] {
   }
   for (const w of r.warnings) out.push(`  warning: ${w}`);
   if (r.warmUp) out.push(`  warm-up: ${warmUpText(r.warmUp)}`);
+  if (r.load?.pacing) out.push(`  load: ${pacingText(r.load.pacing, unitSuffix(r.load).trim() || "requests")}`);
   if (r.trafficPath) out.push(`  traffic: ${r.trafficPath}`);
   for (const pod of r.pods) out.push(...formatPod(pod, r.backend, r.timeline));
   const timeline = formatTimeline(r);

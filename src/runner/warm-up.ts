@@ -56,7 +56,7 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUpReport> {
   let answered = new Set<string>();
   const missing = () => o.pods.filter((p) => !answered.has(p));
   while (missing().length > 0 && now() - startedAt < o.boundMs && !o.signal?.aborted) {
-    const outcome = await freshRequest(o.target, o.path, 2000).done;
+    const outcome = await freshRequest(o.target, o.path, 2000, "warm-up").done;
     probes.push(outcome);
     const attribution = o.attribution?.();
     answered = answeredPods(probes, attribution, startedAt);

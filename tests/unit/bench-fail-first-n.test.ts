@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterEach, describe, expect, it } from "vitest";
+import { PROBE_HEADER } from "../../src/load/fresh-request.js";
 import { packageRoot } from "../../src/util/paths.js";
 
 const SERVER = join(packageRoot(), "images", "app", "server.js");
@@ -32,8 +33,8 @@ async function start(env: Record<string, string>): Promise<{ port: number; lines
   return { port, lines };
 }
 
-async function status(port: number, path: string): Promise<number> {
-  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+async function status(port: number, path: string, headers: Record<string, string> = {}): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers });
   await res.arrayBuffer();
   return res.status;
 }
@@ -47,6 +48,15 @@ describe("FAIL_FIRST_N", () => {
     expect(statuses).toEqual([500, 500, 500, 200, 200]);
     expect(await status(port, "/healthz")).toBe(200);
     expect(lines.filter((l) => l.event === "fail-first-n-done")).toHaveLength(1);
+  });
+
+  it("leaves the harness's probes (the warm-up) alone: the N failures start after them", async () => {
+    const { port } = await start({ FAIL_FIRST_N: "2" });
+    const probe = { [PROBE_HEADER]: "warm-up" };
+    expect([await status(port, "/", probe), await status(port, "/", probe)]).toEqual([200, 200]);
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push(await status(port, "/"));
+    expect(statuses).toEqual([500, 500, 200]);
   });
 
   it("is off by default", async () => {

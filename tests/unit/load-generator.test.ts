@@ -33,7 +33,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function loadOptions(o: Partial<LoadOptions> = {}): LoadOptions {
   // The fresh-connection stream is off unless a test asks for it: exact per-connection counts below.
+  // Closed loop (rate max) unless a test asks for pacing: these tests are about the instrumentation
+  // (one request per connection attempt, counts against the server's); the pacing has its own file.
   return LoadSpec.parse({
+    rate: "max",
     connections: 2,
     durationSeconds: 0,
     requestTimeoutSeconds: 5,

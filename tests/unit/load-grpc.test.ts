@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { classifyGrpcStatus, portDuring } from "../../src/load/grpc.js";
 import { echoPackageDefinition, GRACEFUL_PROTO, type SayReply, type SayRequest } from "../../src/load/grpc-proto.js";
 import { packageRoot } from "../../src/util/paths.js";
-import { cleanupList, HOST, protocolLoad, waitFor } from "./load-protocol-kit.js";
+import { cleanupList, expectPacedThenMax, HOST, protocolLoad, waitFor } from "./load-protocol-kit.js";
 
 const POD = "pod-grpc/app";
 const cleanups = cleanupList();
@@ -177,5 +177,10 @@ describe("gRPC load", () => {
     expect(portDuring(sockets, 10, 50)).toBe(1);
     expect(portDuring(sockets, 95, 98)).toBeUndefined();
     expect(portDuring(sockets, 120, 130)).toBe(2);
+  });
+
+  it("paced (the default): calls handed out at the rate asked, each counted once; rate max is the closed loop", async () => {
+    const t = await echoServer();
+    await expectPacedThenMax(t.port, () => t.answered, load, expectSound);
   });
 });

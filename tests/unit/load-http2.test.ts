@@ -5,7 +5,7 @@ import http2, { type Http2Server, type Http2Session, type ServerHttp2Stream } fr
 import type { AddressInfo, Socket } from "node:net";
 import { describe, expect, it } from "vitest";
 import { connectionFailure, h2ErrorName, pathMix } from "../../src/load/http2.js";
-import { cleanupList, HOST, protocolLoad, waitFor } from "./load-protocol-kit.js";
+import { cleanupList, expectPacedThenMax, HOST, protocolLoad, waitFor } from "./load-protocol-kit.js";
 
 const POD = "pod-h2/app";
 const cleanups = cleanupList();
@@ -212,5 +212,10 @@ describe("HTTP/2 load", () => {
       kind: "reset",
       code: "ECONNRESET",
     });
+  });
+
+  it("paced (the default): streams handed out at the rate asked, each counted once; rate max is the closed loop", async () => {
+    const t = await h2Server();
+    await expectPacedThenMax(t.port, () => t.answered, load, expectSound);
   });
 });

@@ -52,6 +52,34 @@ export function protocolLoad(
     expect(r.sent).toBe(r.succeeded + r.failed + r.inFlightAtEnd);
     expect(r.protocol).toBe(protocol);
     expect(r.unit).toBe(LOAD_UNITS[protocol]);
+    // Paced (the default): every unit due on the long-lived connections was sent (on time or late)
+    // or counted as not sent. (websocket paces itself: its due is sent + not sent by definition.)
+    if (r.pacing?.mode === "paced" && protocol !== "websocket") {
+      expect(r.sent - r.fresh.sent).toBe((r.pacing.due ?? 0) - r.pacing.notSent);
+    }
   };
   return { options, load, expectSound };
+}
+
+/**
+ * Paced at 100/s: the count follows the clock, not the server (closed loop sends thousands a second),
+ * each unit counted once; then rate max on the same server: the closed loop, reported as such.
+ */
+export async function expectPacedThenMax(
+  port: number,
+  answered: () => number,
+  load: (port: number, o?: Record<string, unknown>) => LoadRun,
+  expectSound: (r: LoadRunResult) => void,
+): Promise<void> {
+  const run = load(port, { rate: 100 });
+  await waitFor("40 answers", () => answered() >= 40);
+  const r = await run.stop();
+  expectSound(r);
+  expect(r.pacing).toMatchObject({ mode: "paced", rateAsked: 100 });
+  expect(r.sent).toBeLessThanOrEqual((100 * (r.endedAt - r.startedAt)) / 1000 + 20);
+  const max = load(port, { rate: "max" });
+  await waitFor("200 more answers", () => answered() >= r.succeeded + 200);
+  const m = await max.stop();
+  expectSound(m);
+  expect(m.pacing).toMatchObject({ mode: "max", late: 0, notSent: 0 });
 }
