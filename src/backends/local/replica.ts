@@ -158,7 +158,9 @@ export class Replica {
       } catch (err) {
         last = err instanceof Error ? err.message : String(err);
       }
-      await new Promise((r) => setTimeout(r, 200));
+      // The harness's own poll (the scenario's readiness has no period on local): short, so a pod
+      // is seen ready within ~50 ms of answering.
+      await new Promise((r) => setTimeout(r, 50));
     }
     const tail = this.rawLogs.slice(-10).join("\n");
     throw new Error(
