@@ -228,9 +228,8 @@ export class LocalBackend implements Backend {
       runtime: replica.runtime(() => state.proxy.removeEndpoint(name)),
       sink: state.sink,
     });
-    const inspected = await replica.inspectState().catch(() => undefined);
     // Docker flushes the last log lines after the exit; read them before the container goes.
-    await replica.logsClosed();
+    const [inspected] = await Promise.all([replica.inspectState().catch(() => undefined), replica.logsClosed()]);
     await replica.remove();
     state.replicas.delete(name);
     const goneAt = Date.now();
