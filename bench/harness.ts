@@ -6,6 +6,7 @@
 //   (c) exactness of failure counting: K injected failures (K = 1, 10, 100) against the count (local).
 // Usage: npm run bench -- [--backend local|kind] [--parallel N] [--cluster NAME] [--quick] [--skip-matrix]
 //                         [--matrix-only] [--seconds N] [--rounds N] [--out FILE]
+import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -23,7 +24,7 @@ import { EventLog } from "../src/observe/events.js";
 import { runPool } from "../src/runner/repeat.js";
 import { type RunPhases, runScenario, type ScenarioResult, WINDOW_MARGIN_MS } from "../src/runner/run.js";
 import { loadScenarios } from "../src/scenario/load.js";
-import { LoadSpec, type Scenario, ScenarioSpec } from "../src/scenario/schema.js";
+import { type LoadOptions, LoadSpec, type Scenario, ScenarioSpec } from "../src/scenario/schema.js";
 import { newRunId } from "../src/util/labels.js";
 import { packageRoot } from "../src/util/paths.js";
 
@@ -203,13 +204,131 @@ async function matrix() {
 
 // ---------------------------------------------------------------- (b) proxy vs direct throughput
 
+/** The machine's CPU counters (/proc/stat, Linux) and this process's CPU time, to compare slices by. */
+function cpuMark() {
+  let idle: number | undefined;
+  let total: number | undefined;
+  try {
+    const fields = readFileSync("/proc/stat", "utf8").split("\n")[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+    idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+    total = fields.reduce((x, y) => x + y, 0);
+  } catch {
+    // not Linux: the machine's share stays unknown
+  }
+  return { idle, total, usage: process.cpuUsage() };
+}
+
+/** Since a mark: the machine's busy share (0–1, all cores) and this process's CPU seconds. */
+function cpuSince(mark: ReturnType<typeof cpuMark>) {
+  const now = cpuMark();
+  const used = process.cpuUsage(mark.usage);
+  const machineBusy =
+    now.total !== undefined && mark.total !== undefined && now.idle !== undefined && mark.idle !== undefined
+      ? 1 - (now.idle - mark.idle) / Math.max(1, now.total - mark.total)
+      : undefined;
+  return { machineBusy, processCpuS: (used.user + used.system) / 1e6 };
+}
+
+type Target = { host: string; port: number };
+interface Slice {
+  mode: string;
+  path: "direct" | "proxy";
+  how: "alone" | "together";
+  round: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  failed: number;
+  /** The machine's busy share during the slice (all cores; undefined off Linux). */
+  machineBusy?: number;
+  /** This process's CPU (load generator, and the proxy on the proxy path) per answered request, µs. */
+  processCpuUsPerRequest?: number;
+}
+
+/** Runs the load on each target at once for `seconds`; one row per target. */
+async function loadSlice(targets: Target[], opts: LoadOptions, seconds: number) {
+  const mark = cpuMark();
+  const runs = targets.map((t) => startLoad(t, opts));
+  await sleep(seconds * 1000);
+  const results = await Promise.all(runs.map((r) => r.stop()));
+  const cpu = cpuSince(mark);
+  const answered = results.reduce((x, r) => x + r.succeeded, 0);
+  return results.map((r) => {
+    const ms = r.latencies.map((l) => l.ms);
+    return {
+      rps: r.succeeded / ((r.endedAt - r.startedAt) / 1000),
+      p50: percentile(ms, 50) ?? 0,
+      p99: percentile(ms, 99) ?? 0,
+      failed: r.failed,
+      ...(cpu.machineBusy !== undefined ? { machineBusy: cpu.machineBusy } : {}),
+      ...(targets.length === 1 && answered > 0 ? { processCpuUsPerRequest: (cpu.processCpuS * 1e6) / answered } : {}),
+    };
+  });
+}
+
+/**
+ * One mode (keep-alive or not): after an unmeasured warm-up of both paths (the JIT of the load
+ * generator, the proxy and the app), `rounds` rounds of: each path alone (order alternated per round,
+ * so drift on the shared machine hits both alike), then both paths together in the same window.
+ */
+async function throughputMode(direct: Target, proxy: Target, keepAlive: boolean, seconds: number, rounds: number) {
+  const mode = keepAlive ? "keep-alive" : "new connection per request";
+  const opts = LoadSpec.parse({ rate: "max", connections: 8, durationSeconds: seconds, path: "/", keepAlive });
+  for (const t of [direct, proxy]) await loadSlice([t], opts, 1);
+  const slices: Slice[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    const order = round % 2 === 1 ? (["direct", "proxy"] as const) : (["proxy", "direct"] as const);
+    for (const path of order) {
+      const [r] = await loadSlice([path === "direct" ? direct : proxy], opts, seconds);
+      if (r) slices.push({ mode, path, how: "alone", round, ...r });
+    }
+    const [d, p] = await loadSlice([direct, proxy], opts, seconds);
+    if (d) slices.push({ mode, path: "direct", how: "together", round, ...d });
+    if (p) slices.push({ mode, path: "proxy", how: "together", round, ...p });
+  }
+  return slices;
+}
+
+function throughputSummary(mode: string, slices: Slice[]) {
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const of = (path: string, how: string) => slices.filter((r) => r.mode === mode && r.path === path && r.how === how);
+  const [d, p, dt, pt] = [
+    of("direct", "alone"),
+    of("proxy", "alone"),
+    of("direct", "together"),
+    of("proxy", "together"),
+  ];
+  const rps = (rows: Slice[]) => mean(rows.map((r) => r.rps));
+  const busy = (rows: Slice[]) => mean(rows.map((r) => r.machineBusy ?? Number.NaN));
+  const cpuUs = (rows: Slice[]) => mean(rows.map((r) => r.processCpuUsPerRequest ?? Number.NaN));
+  return {
+    mode,
+    directRps: rps(d),
+    proxyRps: rps(p),
+    ratio: rps(p) / rps(d),
+    /** Both paths at once, 8 connections each: the same machine state for both. */
+    togetherDirectRps: rps(dt),
+    togetherProxyRps: rps(pt),
+    togetherRatio: rps(pt) / rps(dt),
+    directP50Ms: mean(d.map((r) => r.p50)),
+    proxyP50Ms: mean(p.map((r) => r.p50)),
+    directP99Ms: mean(d.map((r) => r.p99)),
+    proxyP99Ms: mean(p.map((r) => r.p99)),
+    directMachineBusy: busy(d),
+    proxyMachineBusy: busy(p),
+    directCpuUsPerRequest: cpuUs(d),
+    proxyCpuUsPerRequest: cpuUs(p),
+    failed: [...d, ...p, ...dt, ...pt].reduce((a, r) => a + r.failed, 0),
+  };
+}
+
 async function throughput() {
   const seconds = Number(args.seconds);
   const rounds = Number(args.rounds);
   const [image] = await ensureStyleImages(["exec-form"]);
   if (!image) throw new Error("no exec-form image");
   const runId = newRunId();
-  log(`(b) throughput: ${image.ref}, ${rounds} round(s) × ${seconds} s per path and mode`);
+  log(`(b) throughput: ${image.ref}, ${rounds} round(s) × ${seconds} s per path and mode, alone and together`);
   const replica = await Replica.start(
     {
       name: `ge-harness-${runId.slice(-6)}`,
@@ -227,56 +346,11 @@ async function throughput() {
     const viaProxy = await proxy.listen();
     proxy.addEndpoint("replica", { host: "127.0.0.1", port: replica.hostPort });
     const direct = { host: "127.0.0.1", port: replica.hostPort };
-    const results: Array<{
-      mode: string;
-      path: string;
-      round: number;
-      rps: number;
-      p50: number;
-      p99: number;
-      failed: number;
-    }> = [];
-    for (const keepAlive of [true, false]) {
-      // Throughput: the closed loop (rate max), as fast as the server answers; the paced default would measure the rate asked.
-      const opts = LoadSpec.parse({ rate: "max", connections: 8, durationSeconds: seconds, path: "/", keepAlive });
-      for (let round = 1; round <= rounds; round++) {
-        // Alternate the order so that drift on a shared machine hits both paths alike.
-        const order = round % 2 === 1 ? (["direct", "proxy"] as const) : (["proxy", "direct"] as const);
-        for (const path of order) {
-          const run = startLoad(path === "direct" ? direct : viaProxy, opts);
-          await sleep(seconds * 1000);
-          const r = await run.stop();
-          const ms = r.latencies.map((l) => l.ms);
-          results.push({
-            mode: keepAlive ? "keep-alive" : "new connection per request",
-            path,
-            round,
-            rps: r.succeeded / ((r.endedAt - r.startedAt) / 1000),
-            p50: percentile(ms, 50) ?? 0,
-            p99: percentile(ms, 99) ?? 0,
-            failed: r.failed,
-          });
-        }
-      }
-    }
-    const summary = ["keep-alive", "new connection per request"].map((mode) => {
-      const of = (path: string) => results.filter((r) => r.mode === mode && r.path === path);
-      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-      const d = of("direct");
-      const p = of("proxy");
-      return {
-        mode,
-        directRps: mean(d.map((r) => r.rps)),
-        proxyRps: mean(p.map((r) => r.rps)),
-        ratio: mean(p.map((r) => r.rps)) / mean(d.map((r) => r.rps)),
-        directP50Ms: mean(d.map((r) => r.p50)),
-        proxyP50Ms: mean(p.map((r) => r.p50)),
-        directP99Ms: mean(d.map((r) => r.p99)),
-        proxyP99Ms: mean(p.map((r) => r.p99)),
-        failed: [...d, ...p].reduce((a, r) => a + r.failed, 0),
-      };
-    });
-    return { seconds, rounds, connections: 8, summary, runs: results };
+    const runs: Slice[] = [];
+    for (const keepAlive of [true, false])
+      runs.push(...(await throughputMode(direct, viaProxy, keepAlive, seconds, rounds)));
+    const summary = ["keep-alive", "new connection per request"].map((mode) => throughputSummary(mode, runs));
+    return { seconds, rounds, connections: 8, summary, runs };
   } finally {
     await proxy.close();
     await replica.remove();
@@ -393,6 +467,47 @@ function matrixLines(a: NonNullable<Awaited<ReturnType<typeof matrix>>>): string
   return lines;
 }
 
+function throughputLines(b: NonNullable<Awaited<ReturnType<typeof throughput>>>): string[] {
+  const pct = (x: number) => (Number.isNaN(x) ? "-" : `${(100 * x).toFixed(0)}%`);
+  const us = (x: number) => (Number.isNaN(x) ? "-" : x.toFixed(0));
+  return [
+    `(b) throughput, ${b.connections} connections, ${b.rounds} × ${b.seconds} s per path (mean of rounds):`,
+    "    alone: one path at a time, the same load (closed loop), order alternated per round after a 1 s unmeasured",
+    "    warm-up of both; together: both paths in the same window, 8 connections each, so the shared machine's",
+    "    drift hits both alike. The load generator and the proxy share this process (one event loop); the app",
+    "    and docker-proxy (on both paths) share the same cores: the proxy's cost is CPU taken from them.",
+    formatTable([
+      [
+        "mode",
+        "direct req/s",
+        "via proxy req/s",
+        "proxy/direct",
+        "together: direct/proxy req/s",
+        "together: proxy/direct",
+        "p50 direct/proxy ms",
+        "p99 direct/proxy ms",
+        "machine busy direct/proxy",
+        "this process CPU µs/req direct/proxy",
+        "failed",
+      ],
+      ...b.summary.map((s) => [
+        s.mode,
+        s.directRps.toFixed(0),
+        s.proxyRps.toFixed(0),
+        s.ratio.toFixed(2),
+        `${s.togetherDirectRps.toFixed(0)}/${s.togetherProxyRps.toFixed(0)}`,
+        s.togetherRatio.toFixed(2),
+        `${s.directP50Ms.toFixed(2)}/${s.proxyP50Ms.toFixed(2)}`,
+        `${s.directP99Ms.toFixed(2)}/${s.proxyP99Ms.toFixed(2)}`,
+        `${pct(s.directMachineBusy)}/${pct(s.proxyMachineBusy)}`,
+        `${us(s.directCpuUsPerRequest)}/${us(s.proxyCpuUsPerRequest)}`,
+        String(s.failed),
+      ]),
+    ]),
+    "",
+  ];
+}
+
 async function mainHarness() {
   const machine = await machineInfo();
   const started = Date.now();
@@ -413,32 +528,7 @@ async function mainHarness() {
 
   const lines: string[] = [`machine: ${formatMachine(machine)}`, ""];
   if (a) lines.push(...matrixLines(a));
-  if (b) {
-    lines.push(`(b) throughput, ${b.connections} connections, ${b.rounds} × ${b.seconds} s per path (mean of rounds):`);
-    lines.push(
-      formatTable([
-        [
-          "mode",
-          "direct req/s",
-          "via proxy req/s",
-          "proxy/direct",
-          "p50 direct/proxy ms",
-          "p99 direct/proxy ms",
-          "failed",
-        ],
-        ...b.summary.map((s) => [
-          s.mode,
-          s.directRps.toFixed(0),
-          s.proxyRps.toFixed(0),
-          s.ratio.toFixed(2),
-          `${s.directP50Ms.toFixed(2)}/${s.proxyP50Ms.toFixed(2)}`,
-          `${s.directP99Ms.toFixed(2)}/${s.proxyP99Ms.toFixed(2)}`,
-          String(s.failed),
-        ]),
-      ]),
-      "",
-    );
-  }
+  if (b) lines.push(...throughputLines(b));
   if (c) {
     lines.push("(c) exactness of failure counting:");
     lines.push(

@@ -172,4 +172,22 @@ describe("ServiceProxy (kube-proxy semantics)", () => {
     expect(connections[1]).toMatchObject({ clientPort, pod: "a" });
     expect(connections[1]?.closedAt).toBeGreaterThanOrEqual(connections[1]?.openedAt ?? Number.NaN);
   });
+
+  it("keeps the newest maxRecords connection records and counts the ones it gave up", async () => {
+    const a = await namedServer("a");
+    const proxy = new ServiceProxy({ maxRecords: 2 });
+    cleanups.push(a.close, () => proxy.close());
+    const { port } = await proxy.listen();
+    proxy.addEndpoint("a", { host: "127.0.0.1", port: a.port });
+    const ports: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const s = await connect(port);
+      expect(await ask(s)).toBe("a");
+      ports.push(s.localPort ?? 0);
+      s.destroy();
+    }
+    const { connections, dropped } = proxy.connections();
+    expect(dropped).toBe(3);
+    expect(connections.map((c) => c.clientPort)).toEqual(ports.slice(3));
+  });
 });

@@ -101,9 +101,6 @@ export class LocalBackend implements Backend {
     state.starting.add(created);
     const replica = await created.finally(() => state.starting.delete(created));
     await replica.waitForReady(this.options.readyTimeoutMs ?? 30_000, state.scenario.readinessPath);
-    state.trees.set(name, await replica.refreshPid1());
-    // Before any signal: how each process would take SIGTERM (/proc signal masks).
-    state.inspections.set(name, await inspectProcessTree(replica.containerId));
     state.sink.record({ at: Date.now(), kind: "endpoint-ready", source: "proxy", pod: name });
     // The EndpointSlice lists the pod now; kube-proxy's rules take it in only after the add delay.
     const addDelay = this.addDelayMs(state.scenario);
@@ -127,6 +124,14 @@ export class LocalBackend implements Backend {
     } else {
       join();
     }
+    // Read while the add delay runs (the pod is ready; nothing signals it before this returns).
+    const [tree, inspection] = await Promise.all([
+      replica.refreshPid1(),
+      // Before any signal: how each process would take SIGTERM (/proc signal masks).
+      inspectProcessTree(replica.containerId),
+    ]);
+    state.trees.set(name, tree);
+    state.inspections.set(name, inspection);
     return replica;
   }
 
@@ -223,9 +228,8 @@ export class LocalBackend implements Backend {
       runtime: replica.runtime(() => state.proxy.removeEndpoint(name)),
       sink: state.sink,
     });
-    const inspected = await replica.inspectState().catch(() => undefined);
     // Docker flushes the last log lines after the exit; read them before the container goes.
-    await replica.logsClosed();
+    const [inspected] = await Promise.all([replica.inspectState().catch(() => undefined), replica.logsClosed()]);
     await replica.remove();
     state.replicas.delete(name);
     const goneAt = Date.now();

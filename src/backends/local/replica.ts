@@ -3,7 +3,12 @@
 // operations the termination sequence needs (exec preStop, signals, exit).
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
-import { GenericContainer, getContainerRuntimeClient, type StartedTestContainer } from "testcontainers";
+import {
+  GenericContainer,
+  getContainerRuntimeClient,
+  type StartedTestContainer,
+  type WaitStrategy,
+} from "testcontainers";
 import { appEventsFromLine } from "../../observe/app-log.js";
 import type { EventSink } from "../../observe/events.js";
 import type { PreStop } from "../../scenario/schema.js";
@@ -20,6 +25,28 @@ class LoopbackContainer extends GenericContainer {
       [`${port}/tcp`]: [{ HostIp: "127.0.0.1", HostPort: "" }],
     };
     return this;
+  }
+}
+
+/**
+ * Started is enough for testcontainers: readiness is the harness's own probe (waitForReady, the
+ * scenario's path over HTTP). Its default (listening ports) polls inside the container with
+ * `docker exec` every 100 ms — seconds of a busy machine per pod, for a check the probe subsumes.
+ */
+class StartedOnly implements WaitStrategy {
+  private timeoutMs = 60_000;
+  private timeoutSet = false;
+  async waitUntilReady(): Promise<void> {}
+  withStartupTimeout(ms: number): this {
+    this.timeoutMs = ms;
+    this.timeoutSet = true;
+    return this;
+  }
+  isStartupTimeoutSet(): boolean {
+    return this.timeoutSet;
+  }
+  getStartupTimeout(): number {
+    return this.timeoutMs;
   }
 }
 
@@ -76,6 +103,7 @@ export class Replica {
       })
       .withEnvironment({ ...spec.env, PORT: String(spec.port), POD_NAME: spec.name })
       .withLoopbackPort(spec.port)
+      .withWaitStrategy(new StartedOnly())
       .start();
     const client = await getContainerRuntimeClient();
     const info = await client.container.inspect(client.container.getById(started.getId()));
@@ -158,7 +186,9 @@ export class Replica {
       } catch (err) {
         last = err instanceof Error ? err.message : String(err);
       }
-      await new Promise((r) => setTimeout(r, 200));
+      // The harness's own poll (the scenario's readiness has no period on local): short, so a pod
+      // is seen ready within ~50 ms of answering.
+      await new Promise((r) => setTimeout(r, 50));
     }
     const tail = this.rawLogs.slice(-10).join("\n");
     throw new Error(

@@ -49,15 +49,26 @@ export interface ServiceProxyOptions {
 export class ServiceProxy {
   private server?: net.Server;
   private readonly endpoints = new Map<string, EndpointState>();
+  /** The ready endpoints in insertion order, rebuilt when readiness changes (not per connection). */
+  private ready: EndpointState[] = [];
   private readonly sockets = new Set<net.Socket>();
   private next = 0;
-  /** Every connection routed, in arrival order: the ground truth of which pod carried what. */
-  private readonly records: RoutedConnection[] = [];
+  /**
+   * Every connection routed, in arrival order: the ground truth of which pod carried what. Records
+   * before `head` were given up to the maxRecords bound (dropped in batches, not one splice each).
+   */
+  private records: RoutedConnection[] = [];
+  private head = 0;
   private droppedRecords = 0;
+  private readonly random: () => number;
+  private readonly maxRecords: number;
   /** Connections that arrived while no endpoint was ready (kube-proxy rejects those). */
   rejected = 0;
 
-  constructor(private readonly options: ServiceProxyOptions = {}) {}
+  constructor(private readonly options: ServiceProxyOptions = {}) {
+    this.random = options.random ?? Math.random;
+    this.maxRecords = options.maxRecords ?? 200_000;
+  }
 
   /** Listens on 127.0.0.1 only. */
   async listen(port = 0): Promise<Endpoint> {
@@ -80,19 +91,22 @@ export class ServiceProxy {
     if (existing) {
       existing.ready = true;
       existing.address = address;
-      return;
+    } else {
+      this.endpoints.set(name, { name, address, ready: true, open: new Set(), connectionsRouted: 0 });
     }
-    this.endpoints.set(name, { name, address, ready: true, open: new Set(), connectionsRouted: 0 });
+    this.ready = [...this.endpoints.values()].filter((e) => e.ready);
   }
 
   /** Takes an endpoint out of balancing; its established connections stay open and pinned. */
   removeEndpoint(name: string): void {
     const state = this.endpoints.get(name);
-    if (state) state.ready = false;
+    if (!state) return;
+    state.ready = false;
+    this.ready = this.ready.filter((e) => e !== state);
   }
 
   readyEndpoints(): string[] {
-    return [...this.endpoints.values()].filter((e) => e.ready).map((e) => e.name);
+    return this.ready.map((e) => e.name);
   }
 
   stats(): EndpointStats[] {
@@ -110,16 +124,16 @@ export class ServiceProxy {
    * the maxRecords bound.
    */
   connections(): { connections: RoutedConnection[]; dropped: number } {
-    return { connections: this.records.map((r) => ({ ...r })), dropped: this.droppedRecords };
+    const kept = this.records.slice(this.head);
+    return { connections: kept.map((r) => ({ ...r })), dropped: this.droppedRecords };
   }
 
   /** Picks the endpoint of a new connection among the ready ones. */
   private pick(): EndpointState | undefined {
-    const ready = [...this.endpoints.values()].filter((e) => e.ready);
+    const ready = this.ready;
     if (ready.length === 0) return undefined;
     if ((this.options.balancing ?? "random") === "random") {
-      const r = (this.options.random ?? Math.random)();
-      return ready[Math.min(ready.length - 1, Math.floor(r * ready.length))];
+      return ready[Math.min(ready.length - 1, Math.floor(this.random() * ready.length))];
     }
     const chosen = ready[this.next % ready.length];
     this.next = (this.next + 1) % Number.MAX_SAFE_INTEGER;
@@ -128,28 +142,31 @@ export class ServiceProxy {
 
   private record(connection: RoutedConnection): RoutedConnection {
     this.records.push(connection);
-    const max = this.options.maxRecords ?? 200_000;
-    if (this.records.length > max) {
-      const excess = this.records.length - max;
-      this.records.splice(0, excess);
-      this.droppedRecords += excess;
+    if (this.records.length - this.head > this.maxRecords) {
+      this.head++;
+      this.droppedRecords++;
+      // Compact once the dropped prefix is as long as what is kept: amortised O(1) per connection.
+      if (this.head >= this.maxRecords) {
+        this.records = this.records.slice(this.head);
+        this.head = 0;
+      }
     }
     return connection;
   }
 
   private accept(client: net.Socket): void {
     const at = Date.now();
-    this.sockets.add(client);
-    client.on("close", () => this.sockets.delete(client));
-    client.on("error", () => {});
     const endpoint = this.pick();
     this.options.onRoute?.(endpoint?.name, at);
     // The client's own port: the load generator's local port, so requests join to connections.
     const routed = this.record({ clientPort: client.remotePort, pod: endpoint?.name, openedAt: at });
-    client.once("close", () => {
-      routed.closedAt = Date.now();
-    });
+    this.sockets.add(client);
     if (!endpoint) {
+      client.on("error", () => {});
+      client.on("close", () => {
+        routed.closedAt = Date.now();
+        this.sockets.delete(client);
+      });
       // kube-proxy REJECTs traffic to a Service without endpoints; the TCP handshake already
       // completed here, so the closest we can do is a reset.
       this.rejected++;
@@ -158,16 +175,19 @@ export class ServiceProxy {
     }
     endpoint.connectionsRouted++;
     endpoint.lastRoutedAt = at;
-    const upstream = net.connect({ host: endpoint.address.host, port: endpoint.address.port, allowHalfOpen: true });
-    upstream.setNoDelay(true);
-    this.sockets.add(upstream);
     endpoint.open.add(client);
-    const forget = () => {
+    const { host, port } = endpoint.address;
+    const upstream = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
+    this.sockets.add(upstream);
+    client.on("close", () => {
+      routed.closedAt = Date.now();
+      this.sockets.delete(client);
       endpoint.open.delete(client);
+    });
+    upstream.on("close", () => {
       this.sockets.delete(upstream);
-    };
-    upstream.on("close", forget);
-    client.on("close", forget);
+      endpoint.open.delete(client);
+    });
     // Errors travel as resets so the client sees what it would see from the pod itself.
     upstream.on("error", () => {
       if (!client.destroyed) client.resetAndDestroy();
@@ -175,9 +195,8 @@ export class ServiceProxy {
     client.on("error", () => {
       if (!upstream.destroyed) upstream.resetAndDestroy();
     });
-    // Half-closes travel both ways: a server FIN reaches the client as a FIN.
-    client.pipe(upstream);
-    upstream.pipe(client);
+    forward(client, upstream);
+    forward(upstream, client);
   }
 
   async close(): Promise<void> {
@@ -187,4 +206,16 @@ export class ServiceProxy {
     this.server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+/**
+ * One direction of a connection, chunk by chunk with backpressure (what pipe() does, without its
+ * per-chunk bookkeeping); the source's FIN becomes a FIN on the other side (half-close travels).
+ */
+function forward(from: net.Socket, to: net.Socket): void {
+  from.on("data", (chunk: Buffer) => {
+    if (!to.write(chunk)) from.pause();
+  });
+  to.on("drain", () => from.resume());
+  from.on("end", () => to.end());
 }
