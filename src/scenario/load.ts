@@ -1,7 +1,7 @@
 // Reads scenario files (YAML) and turns them into validated Scenario objects, or into
 // errors that name the file, the field and what is wrong.
 import { readdir, readFile, stat } from "node:fs/promises";
-import { extname, join, resolve } from "node:path";
+import { dirname, extname, join, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { type Scenario, ScenarioSpec, scenarioCrossFieldIssues } from "./schema.js";
@@ -184,7 +184,15 @@ export function parseScenario(file: string, content: string | Uint8Array): Loade
     }
     throw new ScenarioValidationError(issues);
   }
-  return { file, scenario: parsed.data, warnings: scenarioWarnings(parsed.data) };
+  const scenario = withManifestPaths(parsed.data, dirname(file));
+  return { file, scenario, warnings: scenarioWarnings(scenario) };
+}
+
+/** workload.manifests relative to the scenario file's folder ("-", standard input, as it is). */
+function withManifestPaths(s: Scenario, dir: string): Scenario {
+  if (s.workload === undefined) return s;
+  const manifests = s.workload.manifests.map((m) => (m === "-" ? m : resolve(dir, m)));
+  return { ...s, workload: { ...s.workload, manifests } };
 }
 
 async function expand(path: string): Promise<string[]> {
