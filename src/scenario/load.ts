@@ -54,13 +54,16 @@ function zodIssues(file: string, error: z.ZodError): ScenarioIssue[] {
       // Pick the branch that got furthest, so "image.style: invalid option" beats a generic message.
       const branches = (i.errors as z.core.$ZodIssue[][]).flat();
       const best = branches.find((b) => b.code !== "unrecognized_keys") ?? branches[0];
-      if (best) return [{ file, field: fieldPath([...i.path, ...best.path]), message: best.message }];
+      if (best) return [{ file, field: fieldPath([...i.path, ...best.path]), message: zodMessage(best.message) }];
     }
-    const missing = /^Invalid input: expected (\w+), received undefined$/.exec(i.message);
-    if (missing)
-      return [{ file, field: fieldPath(i.path), message: `required field is missing (expected ${missing[1]})` }];
-    return [{ file, field: fieldPath(i.path), message: i.message }];
+    return [{ file, field: fieldPath(i.path), message: zodMessage(i.message) }];
   });
+}
+
+/** Zod's message, a missing field said in words. */
+function zodMessage(message: string): string {
+  const missing = /^Invalid input: expected (\w+), received undefined$/.exec(message);
+  return missing ? `required field is missing (expected ${missing[1]})` : message;
 }
 
 /** Advice that is not an error: Kubernetes accepts these, but they rarely mean what users want. */
