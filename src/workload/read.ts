@@ -66,11 +66,10 @@ export function parseManifests(text: string, file: string): ManifestObject[] {
     const document = i + 1;
     const [error] = doc.errors;
     if (error) {
-      const line = error.linePos?.[0].line;
+      const line = lines.linePos(error.pos[0]).line;
       issues.push({ file, document, field: "", message: `YAML: ${oneLine(error.message)}`, ...(line ? { line } : {}) });
       return;
     }
-    if (doc.contents === null) return; // an empty document (helm prints them for disabled templates)
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
@@ -78,6 +77,7 @@ export function parseManifests(text: string, file: string): ManifestObject[] {
       issues.push({ file, document, field: "", message: `YAML: ${oneLine((err as Error).message)}` });
       return;
     }
+    if (value === null || value === undefined) return; // empty (helm prints them for disabled templates)
     const origin = (prefix: Array<string | number>): ManifestOrigin => ({
       file,
       document,
