@@ -6,7 +6,7 @@ import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Service } from "kubernetes-models/v1/Service";
 import { describe, expect, it } from "vitest";
 import { runLabels } from "../../src/k8s/manifests.js";
-import { parseScenario } from "../../src/scenario/load.js";
+import { loadScenarios, parseScenario } from "../../src/scenario/load.js";
 import { type PodOverrides, ScenarioSpec } from "../../src/scenario/schema.js";
 import {
   applyOverrides,
@@ -324,5 +324,22 @@ describe("bad manifests: one line each, naming file, document and field", () => 
   it("a missing file is named", async () => {
     const err = await readManifests(["/nonexistent/chart.yaml"]).catch((e: unknown) => e);
     expect((err as Error).message).toBe("/nonexistent/chart.yaml: document 0: (document): no such file or directory");
+  });
+});
+
+describe("the shipped workload scenarios", () => {
+  it("load, and their manifests load through the module", async () => {
+    const loaded = await loadScenarios([join(WORKLOADS, "scenarios")]);
+    const found = await Promise.all(
+      loaded.map(async ({ scenario }) => {
+        const set = await loadManifestSet(scenario.workload ?? { manifests: [] }, NS);
+        return [scenario.name, set.workload.name, set.port.containerPort, scenario.overrides];
+      }),
+    );
+    expect(found).toEqual([
+      ["gunicorn-api", "api", 8080, {}],
+      ["shop-web-as-shipped", "shop-web", 8080, {}],
+      ["shop-web-prestop-5s", "shop-web", 8080, { preStop: { type: "sleep", seconds: 5 } }],
+    ]);
   });
 });
