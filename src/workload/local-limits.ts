@@ -53,6 +53,11 @@ function podLines(e: ManifestObject): string[] {
     const probes = (["livenessProbe", "startupProbe"] as const).filter((p) => c[p] !== undefined);
     for (const p of probes)
       lines.push(line(e, `container ${c.name} ${p}`, "only readiness probes gate the local Service"));
+    if (c.resources !== undefined)
+      lines.push(line(e, `container ${c.name} resources`, "no Docker limits are set from it"));
+    if (c.securityContext !== undefined) {
+      lines.push(line(e, `container ${c.name} securityContext`, "containers run as their image says"));
+    }
     if (c.ports?.some((p) => p.hostPort !== undefined))
       lines.push(
         line(e, `container ${c.name} ports[].hostPort`, "nothing is published but the Service port on 127.0.0.1"),

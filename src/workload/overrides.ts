@@ -2,7 +2,7 @@
 // labelled for cleanup, the scenario's overrides applied to the workload's pod template only where the
 // scenario sets them. Pure; no I/O.
 import type { KubernetesObject, V1Container, V1PodTemplateSpec, V1Service } from "@kubernetes/client-node";
-import { graceSeconds, labelValue, preStopHandler, stopSignalNote } from "../k8s/manifests.js";
+import { graceSeconds, preStopHandler, stopSignalNote } from "../k8s/manifests.js";
 import type { PodOverrides } from "../scenario/schema.js";
 import type { ManifestSet, Workload } from "./types.js";
 
@@ -88,6 +88,12 @@ function overridePod(template: V1PodTemplateSpec, input: ApplyInput, notes: stri
   template.metadata = { ...template.metadata, labels: { ...template.metadata?.labels, ...input.labels } };
 }
 
+/** A Service name (DNS-1035 label) for a workload's name (a DNS-1123 subdomain: dots allowed). */
+function serviceName(workload: string): string {
+  const name = `ge-${workload.replace(/[^a-z0-9-]/g, "-")}`.slice(0, 63);
+  return name.replace(/-+$/, "");
+}
+
 /** A NodePort Service selecting the workload's pods, when the manifests have none. */
 function madeService(w: Workload, input: ApplyInput): V1Service {
   const selector = w.spec?.selector?.matchLabels ?? w.spec?.template.metadata?.labels ?? {};
@@ -96,7 +102,7 @@ function madeService(w: Workload, input: ApplyInput): V1Service {
     apiVersion: "v1",
     kind: "Service",
     metadata: {
-      name: labelValue(`${input.set.workload.name}-ge`).toLowerCase(),
+      name: serviceName(input.set.workload.name),
       namespace: input.namespace,
       labels: input.labels,
     },

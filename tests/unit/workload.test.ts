@@ -157,6 +157,8 @@ describe("a chart-like manifest set (sample app behind an nginx sidecar)", () =>
       "ServiceAccount/shop-web (object): not honoured locally (no API server: only the workload's pods, its Service, ConfigMaps and Secrets are used)",
       "Deployment/shop-web spec.template.spec.serviceAccountName: not honoured locally (no API server: no service account token is mounted)",
       "Deployment/shop-web container app livenessProbe: not honoured locally (only readiness probes gate the local Service)",
+      "Deployment/shop-web container app resources: not honoured locally (no Docker limits are set from it)",
+      "Deployment/shop-web container app securityContext: not honoured locally (containers run as their image says)",
       "PodDisruptionBudget/shop-web (object): not honoured locally (no API server: only the workload's pods, its Service, ConfigMaps and Secrets are used)",
     ]);
   });
@@ -218,6 +220,7 @@ describe("reading manifests", () => {
     expect(set.port).toEqual({ containerPort: 8080, container: "c" });
     const applied = apply(set, {}, 30081);
     expect(applied.serviceMade).toBe(true);
+    expect(applied.service.metadata?.name).toBe("ge-web");
     expect(applied.service.spec).toMatchObject({
       type: "NodePort",
       selector: { app: "web" },
