@@ -164,6 +164,12 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
     opts.tag as string[],
   );
   if (loaded.length === 0) throw new UsageError("no scenario matched (check the paths, --filter and --tag)");
+  const unwired = loaded.find((l) => l.scenario.image === undefined);
+  if (unwired) {
+    throw new UsageError(
+      `${unwired.file}: workload and target scenarios are validated but not run yet (issue 16: the backends' part)`,
+    );
+  }
   for (const l of loaded) for (const w of l.warnings) log(`warning: ${l.file}: ${w}`);
   const backend = await createBackend(backendName, { ...backendOptionsFrom(opts, log), servicePort: plan.servicePort });
   installSignalHandlers(log);

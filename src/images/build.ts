@@ -292,8 +292,9 @@ async function subscribeBuildOutput(ref: string, listener: BuildLineListener): P
  * reference is used as is and must already exist locally.
  */
 /** The entrypoint styles these images use, each once, in order (what a run of them must build and load). */
-export function stylesOf(images: readonly ImageRef[]): ImageStyle[] {
-  return [...new Set(images.flatMap((i) => ("style" in i ? [i.style] : [])))];
+export function stylesOf(images: ReadonlyArray<ImageRef | undefined>): ImageStyle[] {
+  // A workload or target scenario (no image) uses none of the styles.
+  return [...new Set(images.flatMap((i) => (i !== undefined && "style" in i ? [i.style] : [])))];
 }
 
 export async function imageForScenario(image: ImageRef, opts: EnsureImagesOptions = {}): Promise<ResolvedImage> {

@@ -118,6 +118,22 @@ export function preStopHandler(
   }
 }
 
+/** The grace period the API takes (whole seconds, rounded up; the rounding noted). */
+export function graceSeconds(seconds: number, notes: string[]): number {
+  const grace = Math.ceil(seconds);
+  if (grace !== seconds) notes.push(`terminationGracePeriodSeconds ${seconds} rounded up to ${grace}`);
+  return grace;
+}
+
+/** What a lifecycle.stopSignal needs from the server (the pod must also name its OS: spec.os.name). */
+export function stopSignalNote(stopSignal: string): string {
+  return (
+    `lifecycle.stopSignal ${stopSignal} needs Kubernetes 1.33+ with the ContainerStopSignals feature gate (alpha, ` +
+    "KEP-4960) and spec.os.name (set to linux); a server without it does not apply the field, and the " +
+    "runtime then sends the image's STOPSIGNAL (SIGTERM when it has none)"
+  );
+}
+
 export function buildManifests(input: ManifestInput): Manifests {
   const { scenario, image, runId } = input;
   const notes: string[] = [];
@@ -126,22 +142,13 @@ export function buildManifests(input: ManifestInput): Manifests {
   const selector = { "app.kubernetes.io/name": "graceful-e2e-app", [RUN_LABEL]: labelValue(runId) };
   const podLabels = { ...labels, ...selector };
 
-  const grace = Math.ceil(scenario.terminationGracePeriodSeconds);
-  if (grace !== scenario.terminationGracePeriodSeconds) {
-    notes.push(`terminationGracePeriodSeconds ${scenario.terminationGracePeriodSeconds} rounded up to ${grace}`);
-  }
+  const grace = graceSeconds(scenario.terminationGracePeriodSeconds, notes);
   const preStop = preStopHandler(scenario.preStop, scenario.port, input);
   notes.push(...preStop.notes);
   // Only when the scenario asks: without it the runtime sends the image's STOPSIGNAL (containerd and
   // CRI-O honour it on every version), and older clusters get exactly the manifest they always got.
   const stopSignal = scenario.stopSignal;
-  if (stopSignal !== undefined) {
-    notes.push(
-      `lifecycle.stopSignal ${stopSignal} needs Kubernetes 1.33+ with the ContainerStopSignals feature gate (alpha, ` +
-        "KEP-4960) and spec.os.name (set to linux); a server without it does not apply the field, and the " +
-        "runtime then sends the image's STOPSIGNAL (SIGTERM when it has none)",
-    );
-  }
+  if (stopSignal !== undefined) notes.push(stopSignalNote(stopSignal));
   const lifecycle = {
     ...(preStop.handler ? { preStop: preStop.handler } : {}),
     ...(stopSignal !== undefined ? { stopSignal } : {}),

@@ -417,6 +417,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
       const image = await step(
         "image build and preparation",
         oneAtATime(async () => {
+          // Workload and target scenarios (issue 16) are refused by the CLI until the backends take them.
+          if (scenario.image === undefined) throw new Error(`${scenario.name}: no image (workload/target not wired)`);
           const resolved = await resolveImage(scenario.image, { onProgress: progress });
           await backend.prepare([resolved]);
           return resolved;

@@ -1,7 +1,7 @@
 // Reads scenario files (YAML) and turns them into validated Scenario objects, or into
 // errors that name the file, the field and what is wrong.
 import { readdir, readFile, stat } from "node:fs/promises";
-import { extname, join, resolve } from "node:path";
+import { dirname, extname, join, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { type Scenario, ScenarioSpec, scenarioCrossFieldIssues } from "./schema.js";
@@ -54,13 +54,16 @@ function zodIssues(file: string, error: z.ZodError): ScenarioIssue[] {
       // Pick the branch that got furthest, so "image.style: invalid option" beats a generic message.
       const branches = (i.errors as z.core.$ZodIssue[][]).flat();
       const best = branches.find((b) => b.code !== "unrecognized_keys") ?? branches[0];
-      if (best) return [{ file, field: fieldPath([...i.path, ...best.path]), message: best.message }];
+      if (best) return [{ file, field: fieldPath([...i.path, ...best.path]), message: zodMessage(best.message) }];
     }
-    const missing = /^Invalid input: expected (\w+), received undefined$/.exec(i.message);
-    if (missing)
-      return [{ file, field: fieldPath(i.path), message: `required field is missing (expected ${missing[1]})` }];
-    return [{ file, field: fieldPath(i.path), message: i.message }];
+    return [{ file, field: fieldPath(i.path), message: zodMessage(i.message) }];
   });
+}
+
+/** Zod's message, a missing field said in words. */
+function zodMessage(message: string): string {
+  const missing = /^Invalid input: expected (\w+), received undefined$/.exec(message);
+  return missing ? `required field is missing (expected ${missing[1]})` : message;
 }
 
 /** Advice that is not an error: Kubernetes accepts these, but they rarely mean what users want. */
@@ -184,7 +187,15 @@ export function parseScenario(file: string, content: string | Uint8Array): Loade
     }
     throw new ScenarioValidationError(issues);
   }
-  return { file, scenario: parsed.data, warnings: scenarioWarnings(parsed.data) };
+  const scenario = withManifestPaths(parsed.data, dirname(file));
+  return { file, scenario, warnings: scenarioWarnings(scenario) };
+}
+
+/** workload.manifests relative to the scenario file's folder ("-", standard input, as it is). */
+function withManifestPaths(s: Scenario, dir: string): Scenario {
+  if (s.workload === undefined) return s;
+  const manifests = s.workload.manifests.map((m) => (m === "-" ? m : resolve(dir, m)));
+  return { ...s, workload: { ...s.workload, manifests } };
 }
 
 async function expand(path: string): Promise<string[]> {

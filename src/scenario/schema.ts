@@ -88,6 +88,76 @@ export const ImageSpec = z.union([
   }),
 ]);
 
+/** A DNS-1123 label (namespaces, Services) and subdomain (Deployments, StatefulSets), as the API checks them. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_MESSAGE = "lower-case letters, digits and '-', at most 63 characters, starting and ending alphanumeric";
+/** A named port as the API allows it (IANA_SVC_NAME): at most 15 characters, a letter among them. */
+const PORT_NAME = /^(?=.{1,15}$)(?=.*[a-z])[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export const WorkloadSpec = z
+  .strictObject({
+    manifests: z
+      .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+      .transform((m) => (typeof m === "string" ? [m] : m))
+      .describe(
+        "YAML files or directories as `helm template` / `kustomize build` print them (multi-document), " +
+          "relative to the scenario file",
+      ),
+    name: z
+      .string()
+      .regex(DNS_SUBDOMAIN, "a Kubernetes object name (lower-case letters, digits, '-' and '.')")
+      .optional()
+      .describe("the Deployment or StatefulSet under test (metadata.name) when the manifests hold several"),
+    port: z
+      .union([z.number().int().min(1).max(65535), z.string().regex(PORT_NAME, "a port name (IANA_SVC_NAME)")])
+      .optional()
+      .describe("the Service port (its number or name) the load goes to when the Service has several"),
+  })
+  .describe("your manifests instead of image: applied into the run's namespace, the workload under test found in them");
+
+/** `kubectl`'s names for the two workload kinds a target may name. */
+const TARGET_KINDS: Record<string, "Deployment" | "StatefulSet"> = {
+  deployment: "Deployment",
+  deployments: "Deployment",
+  deploy: "Deployment",
+  statefulset: "StatefulSet",
+  statefulsets: "StatefulSet",
+  sts: "StatefulSet",
+};
+
+/** "deployment/web" → {kind, name}, or the problem with it. */
+export function parseWorkloadRef(ref: string): { kind: "Deployment" | "StatefulSet"; name: string } | string {
+  const [kind = "", name = "", ...rest] = ref.split("/");
+  const k = TARGET_KINDS[kind.toLowerCase()];
+  if (k === undefined || rest.length > 0 || name === "")
+    return `expected deployment/<name> or statefulset/<name>, got ${JSON.stringify(ref)}`;
+  if (!DNS_SUBDOMAIN.test(name)) return `${JSON.stringify(name)} is not a Kubernetes object name`;
+  return { kind: k, name };
+}
+
+export const TargetSpec = z
+  .strictObject({
+    namespace: z.string().regex(DNS_LABEL, LABEL_MESSAGE).describe("the namespace the workload runs in"),
+    workload: z
+      .string()
+      .transform((ref, ctx) => {
+        const parsed = parseWorkloadRef(ref);
+        if (typeof parsed !== "string") return parsed;
+        ctx.addIssue({ code: "custom", message: parsed });
+        return z.NEVER;
+      })
+      .describe('"deployment/<name>" or "statefulset/<name>"'),
+    service: z
+      .string()
+      .regex(DNS_LABEL, LABEL_MESSAGE)
+      .optional()
+      .describe("the Service the load goes through (default: the one selecting the workload's pods)"),
+  })
+  .describe(
+    "a workload already running (backends existing and kind): nothing is deployed, only the disrupted pods are deleted",
+  );
+
 export const StopSignalSpec = z
   .string()
   .refine((s) => SIGNAL_NAMES.includes(s), {
@@ -463,6 +533,41 @@ function expectationsCrossFieldIssues(e: Record<string, unknown>): CrossFieldIss
   return issues;
 }
 
+/** The three ways to name what is tested; a scenario gives exactly one. */
+const WORKLOAD_SOURCES = ["image", "workload", "target"] as const;
+/** Fields of an image scenario that manifests or a running workload decide instead, and why. */
+const NOT_WITH: Record<"workload" | "target", Record<string, string>> = {
+  workload: {
+    port: "the port comes from the manifests' Service: use workload.port",
+    readinessPath: "the manifests' own readiness probes are used: remove readinessPath",
+    env: "the environment comes from the manifests: set it there",
+  },
+  target: Object.fromEntries(
+    ["port", "readinessPath", "env", "replicas", "preStop", "terminationGracePeriodSeconds", "stopSignal"].map((f) => [
+      f,
+      `a running workload is not changed: remove ${f}`,
+    ]),
+  ),
+};
+
+/** Exactly one of image, workload and target; no field the chosen one decides otherwise. */
+function workloadSourceIssues(data: Record<string, unknown>): CrossFieldIssue[] {
+  const given = WORKLOAD_SOURCES.filter((k) => data[k] !== undefined);
+  const [first, second] = given;
+  if (first === undefined) {
+    const message =
+      "required: image (a sample or your image), workload (your manifests) or target (a running workload)";
+    return [{ path: ["image"], message }];
+  }
+  if (second !== undefined) {
+    return [{ path: [second], message: `give one of image, workload and target, not ${given.join(" and ")}` }];
+  }
+  if (first === "image") return [];
+  return Object.entries(NOT_WITH[first])
+    .filter(([field]) => data[field] !== undefined)
+    .map(([field, why]) => ({ path: [field], message: `with ${first}: ${why}` }));
+}
+
 /**
  * The checks between fields of a scenario that one field's schema cannot make. Pure; works on the
  * parsed scenario and on raw (possibly invalid) data alike: what it cannot read, it skips; what is
@@ -470,8 +575,9 @@ function expectationsCrossFieldIssues(e: Record<string, unknown>): CrossFieldIss
  */
 export function scenarioCrossFieldIssues(data: unknown): CrossFieldIssue[] {
   if (!isRecord(data)) return [];
-  const issues: CrossFieldIssue[] = [];
-  const replicas = data.replicas === undefined ? DEFAULT_REPLICAS : data.replicas;
+  const issues: CrossFieldIssue[] = workloadSourceIssues(data);
+  // A workload scenario's replicas come from its manifests unless given: checked once they are read.
+  const replicas = data.replicas === undefined && data.image !== undefined ? DEFAULT_REPLICAS : data.replicas;
   const d = data.disruption;
   if (isInt(replicas, 1, MAX_REPLICAS) && isRecord(d)) {
     const count = d.count === undefined ? DEFAULT_DELETE_COUNT : d.count;
@@ -493,25 +599,47 @@ export function scenarioCrossFieldIssues(data: unknown): CrossFieldIssue[] {
   return issues;
 }
 
+/** Defaults of the fields a workload scenario takes as overrides (or refuses): image scenarios only. */
+const IMAGE_DEFAULTS = {
+  port: 8080,
+  readinessPath: "/healthz",
+  replicas: DEFAULT_REPLICAS,
+  env: {} as Record<string, string>,
+  preStop: { type: "none" } as PreStop,
+  terminationGracePeriodSeconds: 30,
+};
+const forImage = (d: unknown) => `(default ${JSON.stringify(d)}; with workload: an override only when given)`;
+
 export const ScenarioSpec = z
   .strictObject({
     name: z
       .string()
       .regex(/^[a-z0-9]([a-z0-9-]{0,50}[a-z0-9])?$/, "lower-case letters, digits and '-', at most 52 characters"),
     description: z.string().optional(),
-    image: ImageSpec,
-    port: z.number().int().min(1).max(65535).default(8080),
+    image: ImageSpec.optional().describe(
+      "the image to deploy as graceful-e2e's own Deployment (or workload, or target)",
+    ),
+    workload: WorkloadSpec.optional(),
+    target: TargetSpec.optional(),
+    port: z
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .optional()
+      .describe(`image only: the container port ${forImage(IMAGE_DEFAULTS.port)}`),
     /** Readiness probe path (HTTP GET on port; 2xx/3xx = ready). */
-    readinessPath: z.string().startsWith("/").default("/healthz"),
-    replicas: z.number().int().min(1).max(MAX_REPLICAS).default(DEFAULT_REPLICAS),
+    readinessPath: z.string().startsWith("/").optional().describe('image only (default "/healthz")'),
+    replicas: z.number().int().min(1).max(MAX_REPLICAS).optional().describe(forImage(DEFAULT_REPLICAS)),
     env: z
       .record(
         z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/),
         z.union([z.string(), z.number(), z.boolean()]).transform(String),
       )
-      .default({}),
-    preStop: PreStopSpec.default({ type: "none" }),
-    terminationGracePeriodSeconds: seconds(3600).default(30),
+      .optional()
+      .describe("image only: environment of the app container"),
+    preStop: PreStopSpec.optional().describe(forImage(IMAGE_DEFAULTS.preStop)),
+    terminationGracePeriodSeconds: seconds(3600).optional().describe(forImage(30)),
     stopSignal: StopSignalSpec.optional(),
     load: LoadSpec.prefault({}),
     disruption: DisruptionSpec.prefault({ action: "delete" }),
@@ -527,7 +655,34 @@ export const ScenarioSpec = z
     // cannot read). Zod still skips it after an aborting issue: loaders run scenarioCrossFieldIssues
     // on the raw data then.
     { when: () => true },
-  );
+  )
+  .transform((s) => {
+    const { preStop, terminationGracePeriodSeconds, replicas, stopSignal } = s;
+    return {
+      ...s,
+      // The image scenario's values, defaults filled (a workload scenario's come from its manifests).
+      port: s.port ?? IMAGE_DEFAULTS.port,
+      readinessPath: s.readinessPath ?? IMAGE_DEFAULTS.readinessPath,
+      env: s.env ?? IMAGE_DEFAULTS.env,
+      preStop: preStop ?? IMAGE_DEFAULTS.preStop,
+      terminationGracePeriodSeconds: terminationGracePeriodSeconds ?? IMAGE_DEFAULTS.terminationGracePeriodSeconds,
+      replicas: replicas ?? IMAGE_DEFAULTS.replicas,
+      /** Exactly the pod fields the scenario file sets: what a workload scenario changes in its manifests. */
+      overrides: definedOnly({ preStop, terminationGracePeriodSeconds, replicas, stopSignal }) as PodOverrides,
+    };
+  });
+
+function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** The scenario fields that override a workload's pod template (each only when the scenario sets it). */
+export interface PodOverrides {
+  preStop?: PreStop;
+  terminationGracePeriodSeconds?: number;
+  replicas?: number;
+  stopSignal?: string;
+}
 
 export type Scenario = z.output<typeof ScenarioSpec>;
 export type ScenarioInput = z.input<typeof ScenarioSpec>;
@@ -540,6 +695,8 @@ export type Expectations = z.output<typeof ResolvedExpectationsSpec>;
 export type ScenarioExpectations = z.output<typeof ExpectationsSpec>;
 export type ExpectationsOverride = z.output<typeof ExpectationsOverrideSpec>;
 export type ImageRef = z.output<typeof ImageSpec>;
+export type WorkloadRef = z.output<typeof WorkloadSpec>;
+export type Target = z.output<typeof TargetSpec>;
 
 /** JSON Schema for editors (yaml-language-server: $schema=...). */
 export function scenarioJsonSchema(): unknown {

@@ -105,6 +105,14 @@ describe("run: options that contradict each other exit 2 with one line", () => {
     for (const line of lines) expect(line).toMatch(/bad-scenarios\/[a-z-]+\.yaml: \S+: \S/);
   });
 
+  it("workload scenarios are validated, then refused before anything starts until the backends take them", async () => {
+    const r = await run(join(ROOT, "fixtures/workloads/scenarios/shop-web-as-shipped.yaml"));
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(
+      /^error: .*shop-web-as-shipped\.yaml: workload and target scenarios are validated but not run yet \(issue 16: the backends' part\)$/,
+    );
+  });
+
   it("a --filter that is not a regular expression", async () => {
     const r = await run("--filter", "(", FIXTURE);
     expect(r.code).toBe(2);

@@ -32,6 +32,28 @@ const EXPECTED: Record<string, { field: string; reason: RegExp }> = {
   },
   "image-ref-injection.yaml": { field: "image.ref", reason: /not a valid image reference: ";" is not allowed/ },
   "image-ref-upper-case.yaml": { field: "image.ref", reason: /lower-case \("MyApp"\)/ },
+  "image-and-workload.yaml": {
+    field: "workload",
+    reason: /^give one of image, workload and target, not image and workload$/,
+  },
+  "no-image.yaml": {
+    field: "image",
+    reason:
+      /^required: image \(a sample or your image\), workload \(your manifests\) or target \(a running workload\)$/,
+  },
+  "workload-with-port.yaml": {
+    field: "port",
+    reason: /^with workload: the port comes from the manifests' Service: use workload\.port$/,
+  },
+  "workload-no-manifests.yaml": { field: "workload.manifests", reason: /^required field is missing/ },
+  "target-bad-kind.yaml": {
+    field: "target.workload",
+    reason: /^expected deployment\/<name> or statefulset\/<name>, got "pod\/web"$/,
+  },
+  "target-with-prestop.yaml": {
+    field: "preStop",
+    reason: /^with target: a running workload is not changed: remove preStop$/,
+  },
 };
 
 describe("scenario validation", () => {
