@@ -99,6 +99,8 @@ function describeEntry(kind: string, detail: Record<string, unknown> | undefined
       return `SIGKILL sent${d.inferred ? " (inferred)" : ""}`;
     case "last-connection-routed":
       return "last new connection routed to it";
+    case "warm-up-probe-failed":
+      return `warm-up probe failed: ${String(d.kind)}${d.code !== undefined ? ` (${String(d.code)})` : ""}`;
     default:
       return kind;
   }
@@ -109,9 +111,14 @@ export function formatTimeline(r: ScenarioResult): string[] {
   const disrupted = new Set(r.pods.map((p) => p.pod));
   const lines: string[] = [];
   let failures = 0;
+  let warmUpFailures = 0;
   for (const e of r.timeline?.entries ?? []) {
-    if (e.t < 0 || e.kind === "endpoint-ready") continue;
-    if (e.kind === "request-failed") {
+    // The warm-up's failed probes come before the delete: listed (capped) all the same.
+    if (e.kind === "warm-up-probe-failed") {
+      warmUpFailures++;
+      if (warmUpFailures > LISTED_FAILURES) continue;
+    } else if (e.t < 0 || e.kind === "endpoint-ready") continue;
+    else if (e.kind === "request-failed") {
       failures++;
       if (failures > LISTED_FAILURES) continue;
     } else if (e.pod !== undefined && !disrupted.has(e.pod)) continue;
@@ -120,6 +127,8 @@ export function formatTimeline(r: ScenarioResult): string[] {
       `    ${formatOffset(e.t).padStart(10)}  ${e.source.padEnd(7)} ${describeEntry(e.kind, e.detail, r.backend)}${who ? `  [${who}]` : ""}`,
     );
   }
+  if (warmUpFailures > LISTED_FAILURES)
+    lines.push(`    … and ${warmUpFailures - LISTED_FAILURES} more failed warm-up probe(s)`);
   if (failures > LISTED_FAILURES) lines.push(`    … and ${failures - LISTED_FAILURES} more failed request(s)`);
   return lines;
 }

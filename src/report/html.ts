@@ -290,6 +290,7 @@ function facts(r: ScenarioResult): string {
                 "data-answered": r.warmUp.answered.length,
                 "data-complete": String(r.warmUp.complete),
                 "data-duration-ms": r.warmUp.endedAt - r.warmUp.startedAt,
+                "data-failed": r.warmUp.failed,
               },
               esc(warmUpText(r.warmUp)),
             ),

@@ -143,7 +143,36 @@ export function warmUpText(w: WarmUpReport): string {
   const tail = w.complete
     ? ", complete"
     : `, INCOMPLETE: the bound ran out first${missing.length > 0 ? `; not answered: ${missing.join(", ")}` : ""}`;
-  return `${head}${tail}${w.note ? ` — ${w.note}` : ""}`;
+  const failed = warmUpFailuresText(w);
+  return `${head}${tail}${failed ? `; ${failed}` : ""}${w.note ? ` — ${w.note}` : ""}`;
+}
+
+/**
+ * The failed probes in one phrase, relative to the warm-up's start: "24 probe(s) FAILED (non-2xx 503
+ * ×24) from +0.00 s to +1.10 s of the warm-up, on pod-a ×24"; undefined when none failed.
+ */
+export function warmUpFailuresText(w: WarmUpReport): string | undefined {
+  const n = w.failed ?? 0;
+  if (n === 0) return undefined;
+  const listed = w.failures ?? [];
+  const tally = (keys: string[]) => {
+    const counts = new Map<string, number>();
+    for (const k of keys) counts.set(k, (counts.get(k) ?? 0) + 1);
+    return [...counts].map(([k, c]) => `${k} ×${c}`).join(", ");
+  };
+  const kinds = tally(listed.map((f) => `${f.kind}${f.code !== undefined ? ` ${f.code}` : ""}`));
+  const pods = listed.filter((f) => f.pod).map((f) => f.pod as string);
+  const first = listed[0];
+  const last = listed[listed.length - 1];
+  const span =
+    first && last
+      ? ` from ${signedSeconds(first.at - w.startedAt)} to ${signedSeconds(last.at - w.startedAt)} of the warm-up`
+      : "";
+  const listedNote = listed.length < n ? ` (the first ${listed.length} listed)` : "";
+  return (
+    `${n} probe(s) FAILED${kinds ? ` (${kinds})` : ""}${span}` +
+    `${pods.length > 0 ? `, on ${tally(pods)}` : ""}${listedNote}`
+  );
 }
 
 /**

@@ -20,12 +20,13 @@ import type {
 } from "../backends/backend.js";
 import { imageForScenario } from "../images/build.js";
 import { startLoad } from "../load/generator.js";
-import type { LoadResult } from "../load/types.js";
+import type { FailureKind, LoadResult } from "../load/types.js";
 import { processReports } from "../observe/app-log.js";
 import { EventLog, type TimelineEvent } from "../observe/events.js";
 import { attributeRequests, busiestPods, exerciseEvidence } from "../observe/exercise.js";
 import type { RequestRecord } from "../observe/exercise-types.js";
 import { buildTimeline, loadEvents, type Timeline } from "../observe/timeline.js";
+import { warmUpText } from "../report/status.js";
 import { expectationsFor } from "../scenario/expectations.js";
 import type { LoadedScenario } from "../scenario/load.js";
 import type { ImageRef, Scenario } from "../scenario/schema.js";
@@ -54,9 +55,23 @@ export interface WarmUpReport {
   pods: string[];
   answered: string[];
   probes: number;
+  /** Probes that failed (reset, refused, timeout, non-2xx, ...); absent in results written before it existed. */
+  failed?: number;
+  /** The failed probes, in order (the first WARM_UP_LISTED_FAILURES of them). */
+  failures?: WarmUpFailure[];
   /** False when the bound ran out first (reported; the run goes on and exercise decides). */
   complete: boolean;
   note?: string;
+}
+
+/** A warm-up probe that failed: what went wrong, when, and the pod when something names it. */
+export interface WarmUpFailure {
+  /** Epoch ms when it failed. */
+  at: number;
+  kind: FailureKind;
+  /** Status code for non-2xx, the socket error code otherwise. */
+  code?: string | number;
+  pod?: string;
 }
 
 /**
@@ -437,15 +452,13 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
             boundMs: scenario.load.warmUpSeconds * 1000,
             attribution: backend.trafficAttribution ? () => backend.trafficAttribution?.(deployed) : undefined,
             signal: ctl.signal,
+            sink: events,
           }),
           ctl.signal,
         );
         result.warmUp = w;
         phases.warmUpMs = w.endedAt - w.startedAt;
-        progress(
-          `warm-up: ${w.answered.length}/${w.pods.length} pod(s) answered through the Service in ` +
-            `${((w.endedAt - w.startedAt) / 1000).toFixed(1)} s (${w.probes} probe(s))${w.note ? `; ${w.note}` : ""}`,
-        );
+        progress(`warm-up: ${warmUpText(w)}`);
       }
       progress(
         `load: ${scenario.load.connections} connection(s)` +
