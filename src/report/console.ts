@@ -4,6 +4,7 @@
 import type { PodOutcome } from "../backends/backend.js";
 import { formatOffset } from "../observe/timeline.js";
 import type { ScenarioResult } from "../runner/run.js";
+import { harnessClockLine } from "../verdict/trust.js";
 import { failureSummary, sigtermReceipts, unitSuffix } from "../verdict/verdicts.js";
 import {
   exerciseFigures,
@@ -168,6 +169,7 @@ export function formatResult(r: ScenarioResult): string[] {
   }
   for (const w of r.warnings) out.push(`  warning: ${w}`);
   if (r.warmUp) out.push(`  warm-up: ${warmUpText(r.warmUp)}`);
+  if (r.trust) out.push(`  ${harnessClockLine(r.trust, r.scenario)}`);
   if (r.trafficPath) out.push(`  traffic: ${r.trafficPath}`);
   for (const pod of r.pods) out.push(...formatPod(pod, r.backend, r.timeline));
   const timeline = formatTimeline(r);

@@ -6,6 +6,7 @@
 import type { PodOutcome } from "../backends/backend.js";
 import { formatOffset } from "../observe/timeline.js";
 import type { RunStatus, ScenarioResult } from "../runner/run.js";
+import { harnessClockLine } from "../verdict/trust.js";
 import {
   describeExit,
   failureSummary,
@@ -293,6 +294,23 @@ function facts(r: ScenarioResult): string {
                 "data-failed": r.warmUp.failed,
               },
               esc(warmUpText(r.warmUp)),
+            ),
+          ] as [string, string],
+        ]
+      : []),
+    ...(r.trust
+      ? [
+          [
+            "harness clock",
+            el(
+              "span",
+              {
+                class: `trust${r.trust.saturated ? " saturated" : ""}`,
+                "data-saturated": String(r.trust.saturated),
+                "data-event-loop-max-ms": r.trust.harness ? Math.round(r.trust.harness.eventLoop.maxMs) : undefined,
+                "data-cpu-busy": r.trust.harness?.cpuBusy?.toFixed(2),
+              },
+              esc(harnessClockLine(r.trust, r.scenario)),
             ),
           ] as [string, string],
         ]

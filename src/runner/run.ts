@@ -25,6 +25,7 @@ import { processReports } from "../observe/app-log.js";
 import { EventLog, type TimelineEvent } from "../observe/events.js";
 import { attributeRequests, busiestPods, exerciseEvidence } from "../observe/exercise.js";
 import type { RequestRecord } from "../observe/exercise-types.js";
+import { type HarnessLoad, startSaturationProbe } from "../observe/saturation.js";
 import { buildTimeline, loadEvents, type Timeline } from "../observe/timeline.js";
 import { warmUpText } from "../report/status.js";
 import { expectationsFor } from "../scenario/expectations.js";
@@ -32,6 +33,7 @@ import type { LoadedScenario } from "../scenario/load.js";
 import type { ImageRef, Scenario } from "../scenario/schema.js";
 import { InterruptedError, interruptedBy, interruptSignal, registerCleanup } from "../util/cleanup.js";
 import { LABEL_RUN, newRunId } from "../util/labels.js";
+import { judgeTrust, type TrustReport } from "../verdict/trust.js";
 import { evaluate, type Verdict } from "../verdict/verdicts.js";
 import { warmUp } from "./warm-up.js";
 
@@ -115,6 +117,8 @@ export interface ScenarioResult {
   /** Why the run is inconclusive (one line per reason), when it is. */
   inconclusive?: string[];
   warmUp?: WarmUpReport;
+  /** Whether the harness could keep its clock during the window: its figures and the kubelet's lateness. */
+  trust?: TrustReport;
   /** Wall time per phase (ms); a phase the run did not reach is absent. */
   phases?: RunPhases;
   pass: boolean;
@@ -357,6 +361,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
   const phases: RunPhases = {};
   result.phases = phases;
   let loadStopped: number | undefined;
+  let saturation: ReturnType<typeof startSaturationProbe> | undefined;
+  let harnessLoad: HarnessLoad | undefined;
   let teardownFailure: string | undefined;
   let finish: () => void = () => {};
   const finished = new Promise<void>((r) => {
@@ -467,6 +473,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
             : "") +
           ` → ${deployed.target.host}:${deployed.target.port}`,
       );
+      // Saturation is measured over the load window (started with the load, stopped with it).
+      saturation = startSaturationProbe();
       const hooks = {
         // The load generator's own hard stop: never before the scenario limit could fire.
         safetyCapSeconds: Math.ceil(limits.scenario / 1000) + 60,
@@ -522,6 +530,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
       }
     } finally {
       endScenario();
+      harnessLoad = saturation?.stop();
       result.load = await running.stop();
       loadStopped = Date.now();
       phases.loadWindowMs = loadStopped - loadStarted;
@@ -568,7 +577,9 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
       pods: disrupted,
       backend: backend.name,
     });
+    result.trust = judgeTrust(harnessLoad, disrupted, events.events, scenario);
     const inconclusive = inconclusiveReasons(disrupted, result.verdicts);
+    if (result.trust.reason) inconclusive.push(result.trust.reason);
     result.status = inconclusive.length > 0 ? "inconclusive" : result.verdicts.every((v) => v.pass) ? "pass" : "fail";
     if (inconclusive.length > 0) result.inconclusive = inconclusive;
     result.pass = result.status === "pass";
@@ -578,6 +589,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
     result.pass = false;
     if (result.timeline === undefined && events.events.length > 0) result.timeline = buildTimeline(events.events);
   } finally {
+    if (!harnessLoad) saturation?.stop(); // the window never ran: no figures, no histogram left enabled
     const teardownStarted = Date.now();
     if (loadStopped !== undefined) phases.evidenceMs = teardownStarted - loadStopped;
     try {
