@@ -34,7 +34,9 @@ export function statusWord(s: RunStatus): string {
 export const STATUS_MEANING: Record<RunStatus, string> = {
   pass: "every verdict passed and every disrupted pod was shown to carry traffic",
   fail: "a verdict failed on an exercised disruption",
-  inconclusive: "a disrupted pod carried no traffic, or nothing could show that it did: the verdicts back nothing",
+  inconclusive:
+    "the evidence cannot back the verdicts — a disrupted pod not shown to carry traffic, a verdict the evidence " +
+    "cannot decide, or a harness too saturated to keep its clock: the verdicts back nothing",
   error: "the run could not complete",
 };
 
@@ -129,6 +131,24 @@ export function inconclusiveReasons(r: Pick<ScenarioResult, "inconclusive" | "po
   if (unexercised.length > 0)
     return unexercised.map((p) => `${p.pod}: ${exerciseHeadline(p.exercise as ExerciseEvidence)}`);
   return ["no disrupted pod was shown to carry traffic"];
+}
+
+/**
+ * The end-of-run line naming every INCONCLUSIVE scenario with why (its own reasons, each once across
+ * repeats): "INCONCLUSIVE (not passed): a — exit (pod): cannot tell: …; b — harness saturated: …";
+ * undefined when no run was inconclusive.
+ */
+export function inconclusiveLine(results: ReadonlyArray<ScenarioResult>): string | undefined {
+  const reasons = new Map<string, Set<string>>();
+  for (const r of results) {
+    if (runStatus(r) !== "inconclusive") continue;
+    const set = reasons.get(r.scenario.name) ?? new Set<string>();
+    for (const reason of inconclusiveReasons(r)) set.add(reason);
+    reasons.set(r.scenario.name, set);
+  }
+  if (reasons.size === 0) return undefined;
+  const parts = [...reasons].map(([name, why]) => `${name} — ${[...why].join("; ")}`);
+  return `INCONCLUSIVE (not passed): ${parts.join("; ")}`;
 }
 
 /**

@@ -42,8 +42,9 @@ export const RESULT_SCHEMA_VERSION = 1;
 /**
  * pass: every verdict passed and every disrupted pod was proven to carry traffic.
  * fail: a verdict failed on an exercised disruption.
- * inconclusive: a disrupted pod carried no traffic, or nothing could show that it did (the verdicts
- *   are reported but back nothing): never a pass.
+ * inconclusive: a disrupted pod carried no traffic (or nothing could show that it did), a verdict the
+ *   evidence cannot decide, or a harness too saturated to keep its clock (the verdicts are reported but
+ *   back nothing; `inconclusive` says which): never a pass.
  * error: the run could not complete (setup failure, time limit, interruption, failed teardown).
  */
 export type RunStatus = "pass" | "fail" | "inconclusive" | "error";
@@ -625,7 +626,7 @@ export function sigtermAt(events: readonly TimelineEvent[], pod: PodOutcome, sce
   return undefined;
 }
 
-/** Why a run's verdicts back nothing: a disrupted pod that carried no traffic, or an undecidable verdict. */
+/** Why a run's verdicts back nothing: a disrupted pod that carried no traffic, or an undecidable verdict (the runner adds a saturated harness). */
 export function inconclusiveReasons(pods: readonly PodOutcome[], verdicts: readonly Verdict[]): string[] {
   const reasons: string[] = [];
   for (const pod of pods) {
