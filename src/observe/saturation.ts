@@ -20,6 +20,19 @@ export interface HarnessLoad {
    * for a CPU (from the stall counter `total`), and the kernel's own avg10 at the end. Absent without PSI.
    */
   cpuPressure?: { someFraction: number; someAvg10: number };
+  /**
+   * This process's main thread (the event loop), from /proc/self/schedstat: the fractions of the window
+   * it ran on a CPU and it waited, runnable, for one. The wait is the harness's own CPU starvation.
+   */
+  mainThread?: { runFraction: number; waitFraction: number };
+}
+
+/** /proc/<pid>/schedstat: "<ns on cpu> <ns waiting on a run queue> <timeslices>". Pure. */
+export function parseSchedstat(text: string): { runNs: number; waitNs: number } | undefined {
+  const [run, wait] = text.trim().split(/\s+/).map(Number);
+  return run !== undefined && wait !== undefined && Number.isFinite(run) && Number.isFinite(wait)
+    ? { runNs: run, waitNs: wait }
+    : undefined;
 }
 
 /** /proc/stat's first line ("cpu  user nice system idle iowait irq softirq steal ..."): busy and total jiffies. Pure. */
@@ -56,6 +69,7 @@ export interface SaturationProbe {
 export interface SaturationSources {
   readStat?: () => string | undefined;
   readPressure?: () => string | undefined;
+  readSchedstat?: () => string | undefined;
   now?: () => number;
 }
 
@@ -63,6 +77,7 @@ export interface SaturationSources {
 export function startSaturationProbe(sources: SaturationSources = {}): SaturationProbe {
   const readStat = sources.readStat ?? (() => readOptional("/proc/stat"));
   const readPressure = sources.readPressure ?? (() => readOptional("/proc/pressure/cpu"));
+  const readSchedstat = sources.readSchedstat ?? (() => readOptional("/proc/self/schedstat"));
   const now = sources.now ?? Date.now;
   const resolutionMs = 10;
   const histogram = monitorEventLoopDelay({ resolution: resolutionMs });
@@ -70,12 +85,14 @@ export function startSaturationProbe(sources: SaturationSources = {}): Saturatio
   const startedAt = now();
   const stat0 = parseProcStat(readStat() ?? "");
   const psi0 = parsePressure(readPressure() ?? "");
+  const sched0 = parseSchedstat(readSchedstat() ?? "");
   return {
     stop() {
       histogram.disable();
       const windowMs = Math.max(1, now() - startedAt);
       const stat1 = parseProcStat(readStat() ?? "");
       const psi1 = parsePressure(readPressure() ?? "");
+      const sched1 = parseSchedstat(readSchedstat() ?? "");
       const ms = (ns: number) => (Number.isFinite(ns) ? ns / 1e6 : 0);
       const out: HarnessLoad = {
         windowMs,
@@ -94,6 +111,13 @@ export function startSaturationProbe(sources: SaturationSources = {}): Saturatio
       if (psi0 && psi1) {
         const fraction = (psi1.totalUs - psi0.totalUs) / 1000 / windowMs;
         out.cpuPressure = { someFraction: Math.min(1, Math.max(0, fraction)), someAvg10: psi1.avg10 / 100 };
+      }
+      if (sched0 && sched1) {
+        const share = (ns: number) => Math.min(1, Math.max(0, ns / 1e6 / windowMs));
+        out.mainThread = {
+          runFraction: share(sched1.runNs - sched0.runNs),
+          waitFraction: share(sched1.waitNs - sched0.waitNs),
+        };
       }
       return out;
     },

@@ -139,6 +139,11 @@ export function harnessText(h: HarnessLoad): string {
   const parts = [`event loop lag max ${Math.round(h.eventLoop.maxMs)} ms, p99 ${Math.round(h.eventLoop.p99Ms)} ms`];
   if (h.cpuBusy !== undefined) parts.push(`CPU ${pct(h.cpuBusy)} busy${h.cores ? ` (${h.cores} cores)` : ""}`);
   if (h.cpuPressure) parts.push(`CPU pressure (some) ${pct(h.cpuPressure.someFraction)} of the window`);
+  if (h.mainThread) {
+    parts.push(
+      `event loop thread ran ${pct(h.mainThread.runFraction)}, waited for a CPU ${pct(h.mainThread.waitFraction)} of the window`,
+    );
+  }
   return parts.join("; ");
 }
 
