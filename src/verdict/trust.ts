@@ -7,8 +7,9 @@
 //   deadline) after the deadline, a preStop hook started long after the delete, a preStop sleep that
 //   lasted longer than its length, SIGTERM sent (or logged) long after the hook ended. On the local
 //   runtime the "kubelet" is the harness itself (src/backends/local/termination.ts): the same evidence.
-// The event-loop lag and the lateness decide; CPU busy and pressure are reported beside them, never
-// alone decisive: the load itself keeps a small machine busy without making anything late.
+// The event-loop lag, the event-loop thread's own wait for a CPU and the lateness decide; the machine's
+// CPU busy and pressure are reported beside them, never alone decisive: the load itself keeps a small
+// machine 100 % busy (pressure 80–99 %) without making anything late.
 import type { PodOutcome } from "../backends/backend.js";
 import { sigkillDeadline } from "../backends/local/termination.js";
 import type { TimelineEvent } from "../observe/events.js";
@@ -21,8 +22,13 @@ import type { Scenario } from "../scenario/schema.js";
  * "trust"): each sits above the worst value of the conclusive runs and below most of the starved ones.
  */
 export const TRUST_BOUNDS = {
-  /** The worst event-loop lag of this process in the window. */
+  /** The worst event-loop lag of this process in the window (local alone: 82–165 ms; 2 burners per core ... ). */
   eventLoopMaxMs: 250,
+  /**
+   * The share of the window the event-loop thread spent runnable but waiting for a CPU (local alone, on a
+   * machine shared with other work: 37–40 %; with a busy loop on each core: 61–66 %).
+   */
+  mainThreadWaitFraction: 0.5,
   /** Exit of a container killed at the grace deadline, after that deadline (kind alone: ≤ 0.65 s; 4 at once: 1.5–5.1 s). */
   sigkillLateMs: 1000,
   /** Delete → the preStop hook started (kind alone: ≤ 1.04 s; 4 at once: 1.2–6.5 s). */
@@ -173,6 +179,12 @@ export function judgeTrust(
     const cpu = harness.cpuBusy !== undefined ? `, CPU ${pct(harness.cpuBusy)} busy` : "";
     why.push(
       `event loop lagged ${Math.round(harness.eventLoop.maxMs)} ms (bound ${TRUST_BOUNDS.eventLoopMaxMs} ms)${cpu}`,
+    );
+  }
+  const wait = harness?.mainThread?.waitFraction;
+  if (wait !== undefined && wait > TRUST_BOUNDS.mainThreadWaitFraction) {
+    why.push(
+      `the event loop waited for a CPU ${pct(wait)} of the window (bound ${pct(TRUST_BOUNDS.mainThreadWaitFraction)})`,
     );
   }
   for (const l of lateness) if (l.lateMs > l.boundMs) why.push(latenessText(l, scenario));

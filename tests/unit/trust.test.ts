@@ -93,6 +93,15 @@ describe("trust: the local runtime's harness-kubelet and the event loop", () => 
     expect(t.reason).toBe("harness saturated: event loop lagged 840 ms (bound 250 ms), CPU 100 % busy");
   });
 
+  it("an event loop thread starved of CPU: INCONCLUSIVE, with its wait; within the bound: reported only", () => {
+    const starved = { ...calm, mainThread: { runFraction: 0.1, waitFraction: 0.66 } };
+    expect(judgeTrust(starved, [pod], events, local).reason).toBe(
+      "harness saturated: the event loop waited for a CPU 66 % of the window (bound 50 %)",
+    );
+    const shared = { ...calm, mainThread: { runFraction: 0.14, waitFraction: 0.4 } };
+    expect(judgeTrust(shared, [pod], events, local).saturated).toBe(false);
+  });
+
   it("a late kill and a late SIGTERM from the harness itself", () => {
     const late = [...events.slice(0, 1), { ...events[1], at: 2500 }, { ...events[2], at: 12_000 }];
     const t = judgeTrust(calm, [{ ...pod, exitedAt: 12_200 }], late as never, local);
@@ -105,6 +114,7 @@ describe("trust: the local runtime's harness-kubelet and the event loop", () => 
   it("bounds are the documented ones", () => {
     expect(TRUST_BOUNDS).toEqual({
       eventLoopMaxMs: 250,
+      mainThreadWaitFraction: 0.5,
       sigkillLateMs: 1000,
       preStopStartLateMs: 1500,
       preStopSleepLateMs: 500,
