@@ -17,12 +17,13 @@ import type { HarnessLoad } from "../observe/saturation.js";
 import type { Scenario } from "../scenario/schema.js";
 
 /**
- * The bounds, in ms. Calibrated on the field report's kind runs (2 cores, 1.20.2; one at a time vs
- * four at once) and on local runs with and without a CPU burner on both cores (docs/results-schema.md,
- * "trust"): each sits above the worst value of the conclusive runs and below most of the starved ones.
+ * The bounds (ms, or a fraction). Calibrated on the field report's kind runs (2 cores, 1.20.2; one at a
+ * time vs four at once) and on local runs with and without busy loops on every core (the README's table,
+ * "A harness that knows when it cannot trust its clock"): each sits above the worst value of the
+ * conclusive runs and below most of the starved ones.
  */
 export const TRUST_BOUNDS = {
-  /** The worst event-loop lag of this process in the window (local alone: 82–165 ms; 2 burners per core ... ). */
+  /** The worst event-loop lag of this process in the window (local alone: 82–165 ms; busy loops on every core: up to 345 ms). */
   eventLoopMaxMs: 250,
   /**
    * The share of the window the event-loop thread spent runnable but waiting for a CPU (local alone, on a
