@@ -33,6 +33,20 @@ async function failFirst(n: number, how: Failing): Promise<{ port: number; close
 }
 
 let close: (() => Promise<void>) | undefined;
+
+/** The warm-up against a server failing its first n requests, pods pod-a and pod-b. */
+async function warmUpAgainst(n: number, how: Failing, sink?: EventLog) {
+  const server = await failFirst(n, how);
+  close = server.close;
+  return warmUp({
+    target: { host: "127.0.0.1", port: server.port },
+    path: "/",
+    pods: ["pod-a", "pod-b"],
+    boundMs: 10_000,
+    intervalMs: 1,
+    ...(sink ? { sink } : {}),
+  });
+}
 afterEach(async () => {
   await close?.();
   close = undefined;
@@ -40,17 +54,8 @@ afterEach(async () => {
 
 describe("warm-up: failed probes", () => {
   it("counts, classifies and attributes a cold start's 24 failed 503s, and puts them on the timeline", async () => {
-    const server = await failFirst(24, "503");
-    close = server.close;
     const events = new EventLog();
-    const w = await warmUp({
-      target: { host: "127.0.0.1", port: server.port },
-      path: "/",
-      pods: ["pod-a", "pod-b"],
-      boundMs: 10_000,
-      intervalMs: 1,
-      sink: events,
-    });
+    const w = await warmUpAgainst(24, "503", events);
     expect(w.complete).toBe(true);
     expect(w.answered).toEqual(["pod-a", "pod-b"]);
     expect(w.failed).toBe(24);
@@ -68,15 +73,7 @@ describe("warm-up: failed probes", () => {
   });
 
   it("records connection resets with no pod (nothing names it) and their kind", async () => {
-    const server = await failFirst(3, "reset");
-    close = server.close;
-    const w = await warmUp({
-      target: { host: "127.0.0.1", port: server.port },
-      path: "/",
-      pods: ["pod-a", "pod-b"],
-      boundMs: 10_000,
-      intervalMs: 1,
-    });
+    const w = await warmUpAgainst(3, "reset");
     expect(w.complete).toBe(true);
     expect(w.failed).toBe(3);
     expect(w.failures?.map((f) => f.kind)).toEqual(["reset", "reset", "reset"]);
@@ -85,15 +82,7 @@ describe("warm-up: failed probes", () => {
   });
 
   it("says nothing of failures when none failed (and old results without the field)", async () => {
-    const server = await failFirst(0, "503");
-    close = server.close;
-    const w = await warmUp({
-      target: { host: "127.0.0.1", port: server.port },
-      path: "/",
-      pods: ["pod-a", "pod-b"],
-      boundMs: 10_000,
-      intervalMs: 1,
-    });
+    const w = await warmUpAgainst(0, "503");
     expect(w.failed).toBe(0);
     expect(w.failures).toBeUndefined();
     expect(warmUpFailuresText(w)).toBeUndefined();
