@@ -110,7 +110,7 @@ describe("trust: the local runtime's harness-kubelet and the event loop", () => 
         "SIGKILL at +11.2 s for a 8 s grace, due at +8.0 s (bound +1.0 s)",
     );
   });
-  });
+});
 
 describe("saturation: /proc parsers and the probe", () => {
   it("/proc/stat: busy is everything but idle and iowait, over all cores", () => {
