@@ -10,6 +10,7 @@ import { exerciseBody, junitCases } from "../../src/report/junit.js";
 import { inconclusiveLine } from "../../src/report/status.js";
 import { formatRepeatSummaries, summarizeRepeats } from "../../src/runner/repeat.js";
 import type { ScenarioResult } from "../../src/runner/run.js";
+import { judgeTrust } from "../../src/verdict/trust.js";
 
 const FIELD = join(import.meta.dirname, "../fixtures/field-kind-2node");
 const read = async (file: string) => JSON.parse(await readFile(join(FIELD, file), "utf8")) as ScenarioResult;
@@ -56,5 +57,37 @@ describe("an INCONCLUSIVE run says why, in every report", () => {
     const text = formatRepeatSummaries(summarizeRepeats([r, r]));
     expect(text).toContain(`→ INCONCLUSIVE: ${EXIT_REASON}, so this is not a pass`);
     expect(text).not.toContain("carry traffic");
+  });
+});
+
+describe("the harness clock's figures in every report, within bounds or not", () => {
+  const harness = {
+    windowMs: 12_000,
+    eventLoop: { maxMs: 86, p99Ms: 29, meanMs: 2, resolutionMs: 10 },
+    cpuBusy: 1,
+    cores: 2,
+    cpuPressure: { someFraction: 0.97, someAvg10: 0.95 },
+    mainThread: { runFraction: 0.13, waitFraction: 0.37 },
+  };
+  const FIGURES =
+    "event loop lag max 86 ms, p99 29 ms; CPU 100 % busy (2 cores); CPU pressure (some) 97 % of the window; " +
+    "event loop thread ran 13 %, waited for a CPU 37 % of the window";
+
+  it("a conclusive run shows them too", async () => {
+    const r = await read("sequential/shell-form-no-prestop.kind.json");
+    r.trust = judgeTrust(harness, r.pods, r.timeline?.entries ?? [], r.scenario);
+    const line = `harness clock: ${FIGURES}; ${r.pods[0]?.pod}: SIGKILL at +8.3 s for a 8 s grace, due at +8.0 s (bound +1.0 s)`;
+    expect(formatResult(r)).toContain(`  ${line}`);
+    expect(exerciseBody(r)).toContain(line);
+    expect(renderHtmlReport([r])).toMatch(
+      /class="trust" data-saturated="false" data-event-loop-max-ms="86" data-cpu-busy="1.00">harness clock: event loop lag max 86 ms/,
+    );
+  });
+
+  it("a saturated one: NOT TRUSTED, and INCONCLUSIVE's reason names the figures", async () => {
+    const r = await read("parallel4/script-no-prestop.kind.json");
+    r.trust = judgeTrust(harness, r.pods, r.timeline?.entries ?? [], r.scenario);
+    expect(formatResult(r).join("\n")).toContain("  harness clock NOT TRUSTED: event loop lag max 86 ms");
+    expect(renderHtmlReport([r])).toContain('class="trust saturated" data-saturated="true"');
   });
 });
