@@ -23,11 +23,12 @@ import type { Scenario } from "../scenario/schema.js";
  * conclusive runs and below most of the starved ones.
  */
 export const TRUST_BOUNDS = {
-  /** The worst event-loop lag of this process in the window (local alone: 82–165 ms; busy loops on every core: up to 345 ms). */
+  /** The worst event-loop lag of this process in the window (local alone: 82–165 ms; busy loops on every core: up to 472 ms). */
   eventLoopMaxMs: 250,
   /**
    * The share of the window the event-loop thread spent runnable but waiting for a CPU (local alone, on a
-   * machine shared with other work: 37–40 %; with a busy loop on each core: 61–66 %).
+   * machine at load average ~10 from other work: 37–40 %; with a busy loop on each core: 61–66 %; at
+   * load average ~15 from other work alone: 73–87 %, starved as much as with burners).
    */
   mainThreadWaitFraction: 0.5,
   /** Exit of a container killed at the grace deadline, after that deadline (kind alone: ≤ 0.65 s; 4 at once: 1.5–5.1 s). */
