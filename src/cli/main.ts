@@ -1,6 +1,6 @@
 // graceful-e2e command line. Exit codes of `run`: 0 every run passed, 1 a verdict failed or a run
-// errored (or a repeated scenario was flaky), 3 none failed but some run was INCONCLUSIVE (its
-// disrupted pod carried no traffic), 2 bad input or a missing prerequisite (nothing was started),
+// errored (or a repeated scenario was flaky), 3 none failed but some run was INCONCLUSIVE (the
+// evidence cannot back its verdicts: see inconclusiveLine), 2 bad input or a missing prerequisite (nothing was started),
 // 130/143 interrupted.
 
 import { writeFile } from "node:fs/promises";
@@ -15,7 +15,7 @@ import { ensureStyleImages } from "../images/build.js";
 import { DEFAULT_NODE_PORT } from "../k8s/manifests.js";
 import { formatPorts, KIND_NODE_PORTS, parseNodePortRange } from "../k8s/node-ports.js";
 import { formatResults } from "../report/console.js";
-import { runStatus, statusWord } from "../report/status.js";
+import { inconclusiveLine, runStatus, statusWord } from "../report/status.js";
 import { writeReports } from "../report/write.js";
 import { formatRepeatSummaries, runExitCode, runPool, summarizeRepeats } from "../runner/repeat.js";
 import { runScenario, type ScenarioResult } from "../runner/run.js";
@@ -227,13 +227,8 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
     const flaky = summaries.filter((s) => s.status === "flaky").map((s) => s.scenario);
     if (flaky.length > 0) log(`FLAKY (not passed): ${flaky.join(", ")} — the verdicts differ across repeats`);
   }
-  const inconclusive = [...new Set(results.filter((r) => runStatus(r) === "inconclusive").map((r) => r.scenario.name))];
-  if (inconclusive.length > 0) {
-    log(
-      `INCONCLUSIVE (not passed): ${inconclusive.join(", ")} — the disrupted pod carried no traffic, or nothing ` +
-        "could show it did: the verdicts back nothing",
-    );
-  }
+  const inconclusive = inconclusiveLine(results);
+  if (inconclusive) log(inconclusive);
   log(`results: ${resolve(String(opts.results))}`);
   const reports = await writeReports(results, String(opts.results));
   log(`reports: ${resolve(reports.junit)}, ${resolve(reports.html)}`);
@@ -312,8 +307,8 @@ export function buildProgram(): Command {
     .addHelpText(
       "after",
       "\nExit codes: 0 every run passed; 1 a verdict failed, a run errored, or a repeated scenario was flaky;\n" +
-        "3 nothing failed but some run was INCONCLUSIVE (its disrupted pod carried no traffic, or nothing could\n" +
-        "show it did); 2 bad input or a missing prerequisite (nothing was started); 130/143 interrupted\n" +
+        "3 nothing failed but some run was INCONCLUSIVE (a disrupted pod not shown to carry traffic, a verdict\n" +
+        "the evidence cannot decide, or a harness too saturated to keep its clock); 2 bad input or a missing prerequisite (nothing was started); 130/143 interrupted\n" +
         "(everything torn down).",
     )
     .action(async (paths: string[], opts: Record<string, unknown>) => {

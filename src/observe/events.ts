@@ -30,7 +30,9 @@ export type TimelineEventKind =
   | "last-request-served"
   /** The last NEW connection the Service routed to a disrupted pod (the effective propagation). */
   | "last-connection-routed"
-  | "request-failed";
+  | "request-failed"
+  /** A warm-up probe (before the load) that failed: detail.kind, detail.code. */
+  | "warm-up-probe-failed";
 
 export interface TimelineEvent {
   /** Epoch milliseconds. */

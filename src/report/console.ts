@@ -5,6 +5,7 @@ import type { PodOutcome } from "../backends/backend.js";
 import type { PacingReport } from "../load/types.js";
 import { formatOffset } from "../observe/timeline.js";
 import type { ScenarioResult } from "../runner/run.js";
+import { harnessClockLine } from "../verdict/trust.js";
 import { failureSummary, sigtermReceipts, unitSuffix } from "../verdict/verdicts.js";
 import {
   exerciseFigures,
@@ -100,6 +101,8 @@ function describeEntry(kind: string, detail: Record<string, unknown> | undefined
       return `SIGKILL sent${d.inferred ? " (inferred)" : ""}`;
     case "last-connection-routed":
       return "last new connection routed to it";
+    case "warm-up-probe-failed":
+      return `warm-up probe failed: ${String(d.kind)}${d.code !== undefined ? ` (${String(d.code)})` : ""}`;
     default:
       return kind;
   }
@@ -110,9 +113,14 @@ export function formatTimeline(r: ScenarioResult): string[] {
   const disrupted = new Set(r.pods.map((p) => p.pod));
   const lines: string[] = [];
   let failures = 0;
+  let warmUpFailures = 0;
   for (const e of r.timeline?.entries ?? []) {
-    if (e.t < 0 || e.kind === "endpoint-ready") continue;
-    if (e.kind === "request-failed") {
+    // The warm-up's failed probes come before the delete: listed (capped) all the same.
+    if (e.kind === "warm-up-probe-failed") {
+      warmUpFailures++;
+      if (warmUpFailures > LISTED_FAILURES) continue;
+    } else if (e.t < 0 || e.kind === "endpoint-ready") continue;
+    else if (e.kind === "request-failed") {
       failures++;
       if (failures > LISTED_FAILURES) continue;
     } else if (e.pod !== undefined && !disrupted.has(e.pod)) continue;
@@ -121,6 +129,8 @@ export function formatTimeline(r: ScenarioResult): string[] {
       `    ${formatOffset(e.t).padStart(10)}  ${e.source.padEnd(7)} ${describeEntry(e.kind, e.detail, r.backend)}${who ? `  [${who}]` : ""}`,
     );
   }
+  if (warmUpFailures > LISTED_FAILURES)
+    lines.push(`    … and ${warmUpFailures - LISTED_FAILURES} more failed warm-up probe(s)`);
   if (failures > LISTED_FAILURES) lines.push(`    … and ${failures - LISTED_FAILURES} more failed request(s)`);
   return lines;
 }
@@ -168,6 +178,7 @@ export function formatResult(r: ScenarioResult): string[] {
   for (const w of r.warnings) out.push(`  warning: ${w}`);
   if (r.warmUp) out.push(`  warm-up: ${warmUpText(r.warmUp)}`);
   if (r.load?.pacing) out.push(`  load: ${pacingText(r.load.pacing, unitSuffix(r.load).trim() || "requests")}`);
+  if (r.trust) out.push(`  ${harnessClockLine(r.trust, r.scenario)}`);
   if (r.trafficPath) out.push(`  traffic: ${r.trafficPath}`);
   for (const pod of r.pods) out.push(...formatPod(pod, r.backend, r.timeline));
   const timeline = formatTimeline(r);

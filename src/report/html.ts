@@ -6,6 +6,7 @@
 import type { PodOutcome } from "../backends/backend.js";
 import { formatOffset } from "../observe/timeline.js";
 import type { RunStatus, ScenarioResult } from "../runner/run.js";
+import { harnessClockLine } from "../verdict/trust.js";
 import {
   describeExit,
   failureSummary,
@@ -126,12 +127,10 @@ function failedCell(r: ScenarioResult): string {
   );
 }
 
-function statusBadge(status: ScenarioStatus): string {
-  return el(
-    "span",
-    { class: `status status-${status}`, "data-status": status, title: STATUS_MEANING[status] },
-    esc(statusWord(status)),
-  );
+/** The status badge; an INCONCLUSIVE run's title is its own reasons, not the generic meaning. */
+function statusBadge(status: ScenarioStatus, r?: ScenarioResult): string {
+  const title = status === "inconclusive" && r ? inconclusiveReasons(r).join("; ") : STATUS_MEANING[status];
+  return el("span", { class: `status status-${status}`, "data-status": status, title }, esc(statusWord(status)));
 }
 
 /** One row per pod (the first disrupted pod only, like the console table). */
@@ -148,7 +147,7 @@ function summaryRow(r: ScenarioResult): string {
     el("td", { class: "exit", "data-exit-code": pod?.exitCode, "data-sigkilled": pod?.sigkilled }, esc(exitText(pod))),
     el("td", { class: "termination num", "data-termination-ms": ms }, esc(terminationText(pod, r.timeline))),
     failedCell(r),
-    el("td", {}, statusBadge(status)),
+    el("td", {}, statusBadge(status, r)),
   ];
   return el(
     "tr",
@@ -290,8 +289,26 @@ function facts(r: ScenarioResult): string {
                 "data-answered": r.warmUp.answered.length,
                 "data-complete": String(r.warmUp.complete),
                 "data-duration-ms": r.warmUp.endedAt - r.warmUp.startedAt,
+                "data-failed": r.warmUp.failed,
               },
               esc(warmUpText(r.warmUp)),
+            ),
+          ] as [string, string],
+        ]
+      : []),
+    ...(r.trust
+      ? [
+          [
+            "harness clock",
+            el(
+              "span",
+              {
+                class: `trust${r.trust.saturated ? " saturated" : ""}`,
+                "data-saturated": String(r.trust.saturated),
+                "data-event-loop-max-ms": r.trust.harness ? Math.round(r.trust.harness.eventLoop.maxMs) : undefined,
+                "data-cpu-busy": r.trust.harness?.cpuBusy?.toFixed(2),
+              },
+              esc(harnessClockLine(r.trust, r.scenario)),
             ),
           ] as [string, string],
         ]
@@ -406,7 +423,7 @@ function scenarioSection(r: ScenarioResult): string {
   const status = statusOf(r);
   const parts: string[] = [];
   parts.push(
-    `<h2>${statusBadge(status)} ${esc(r.scenario.name)} <span class="muted">(${esc(r.backend)}${r.platform.runtime ? `, ${esc(r.platform.runtime)}` : ""})</span></h2>`,
+    `<h2>${statusBadge(status, r)} ${esc(r.scenario.name)} <span class="muted">(${esc(r.backend)}${r.platform.runtime ? `, ${esc(r.platform.runtime)}` : ""})</span></h2>`,
   );
   if (r.scenario.description) parts.push(`<p class="description">${esc(r.scenario.description)}</p>`);
   if (r.error) parts.push(el("div", { class: "error", "data-error": r.error }, `error: ${esc(r.error)}`));

@@ -7,6 +7,7 @@
 // verdicts are <skipped> (they back nothing). Escaping by hand: the text is ours, the rules are few
 // (five entities, and the characters XML 1.0 cannot carry at all).
 import type { ScenarioResult } from "../runner/run.js";
+import { harnessClockLine } from "../verdict/trust.js";
 import { replaceNonXmlChars } from "./html-markup.js";
 import {
   exerciseFigures,
@@ -84,6 +85,7 @@ export function exerciseBody(r: ScenarioResult): string[] {
   const lines = [`status: ${statusWord(status)}`];
   if (status === "inconclusive") for (const reason of inconclusiveReasons(r)) lines.push(`inconclusive: ${reason}`);
   if (r.warmUp) lines.push(`warm-up: ${warmUpText(r.warmUp)}`);
+  if (r.trust) lines.push(harnessClockLine(r.trust, r.scenario));
   for (const pod of r.pods) {
     if (!pod.exercise) {
       lines.push(`pod ${pod.pod}: no exercise evidence`);

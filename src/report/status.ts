@@ -34,7 +34,9 @@ export function statusWord(s: RunStatus): string {
 export const STATUS_MEANING: Record<RunStatus, string> = {
   pass: "every verdict passed and every disrupted pod was shown to carry traffic",
   fail: "a verdict failed on an exercised disruption",
-  inconclusive: "a disrupted pod carried no traffic, or nothing could show that it did: the verdicts back nothing",
+  inconclusive:
+    "the evidence cannot back the verdicts — a disrupted pod not shown to carry traffic, a verdict the evidence " +
+    "cannot decide, or a harness too saturated to keep its clock: the verdicts back nothing",
   error: "the run could not complete",
 };
 
@@ -132,6 +134,24 @@ export function inconclusiveReasons(r: Pick<ScenarioResult, "inconclusive" | "po
 }
 
 /**
+ * The end-of-run line naming every INCONCLUSIVE scenario with why (its own reasons, each once across
+ * repeats): "INCONCLUSIVE (not passed): a — exit (pod): cannot tell: …; b — harness saturated: …";
+ * undefined when no run was inconclusive.
+ */
+export function inconclusiveLine(results: ReadonlyArray<ScenarioResult>): string | undefined {
+  const reasons = new Map<string, Set<string>>();
+  for (const r of results) {
+    if (runStatus(r) !== "inconclusive") continue;
+    const set = reasons.get(r.scenario.name) ?? new Set<string>();
+    for (const reason of inconclusiveReasons(r)) set.add(reason);
+    reasons.set(r.scenario.name, set);
+  }
+  if (reasons.size === 0) return undefined;
+  const parts = [...reasons].map(([name, why]) => `${name} — ${[...why].join("; ")}`);
+  return `INCONCLUSIVE (not passed): ${parts.join("; ")}`;
+}
+
+/**
  * "2/2 pods answered through the Service in 0.35 s (12 probes), complete", or
  * "1/2 pods answered … INCOMPLETE: the bound ran out first; not answered: pod-b".
  */
@@ -143,7 +163,36 @@ export function warmUpText(w: WarmUpReport): string {
   const tail = w.complete
     ? ", complete"
     : `, INCOMPLETE: the bound ran out first${missing.length > 0 ? `; not answered: ${missing.join(", ")}` : ""}`;
-  return `${head}${tail}${w.note ? ` — ${w.note}` : ""}`;
+  const failed = warmUpFailuresText(w);
+  return `${head}${tail}${failed ? `; ${failed}` : ""}${w.note ? ` — ${w.note}` : ""}`;
+}
+
+/**
+ * The failed probes in one phrase, relative to the warm-up's start: "24 probe(s) FAILED (non-2xx 503
+ * ×24) from +0.00 s to +1.10 s of the warm-up, on pod-a ×24"; undefined when none failed.
+ */
+export function warmUpFailuresText(w: WarmUpReport): string | undefined {
+  const n = w.failed ?? 0;
+  if (n === 0) return undefined;
+  const listed = w.failures ?? [];
+  const tally = (keys: string[]) => {
+    const counts = new Map<string, number>();
+    for (const k of keys) counts.set(k, (counts.get(k) ?? 0) + 1);
+    return [...counts].map(([k, c]) => `${k} ×${c}`).join(", ");
+  };
+  const kinds = tally(listed.map((f) => `${f.kind}${f.code !== undefined ? ` ${f.code}` : ""}`));
+  const pods = listed.filter((f) => f.pod).map((f) => f.pod as string);
+  const first = listed[0];
+  const last = listed[listed.length - 1];
+  const span =
+    first && last
+      ? ` from ${signedSeconds(first.at - w.startedAt)} to ${signedSeconds(last.at - w.startedAt)} of the warm-up`
+      : "";
+  const listedNote = listed.length < n ? ` (the first ${listed.length} listed)` : "";
+  return (
+    `${n} probe(s) FAILED${kinds ? ` (${kinds})` : ""}${span}` +
+    `${pods.length > 0 ? `, on ${tally(pods)}` : ""}${listedNote}`
+  );
 }
 
 /**

@@ -1,6 +1,6 @@
 // Repeated runs of one scenario: the distribution of outcomes, and whether it is flaky; and the
 // exit code of `run` for a list of results.
-import { runStatus, verdictUndecided } from "../report/status.js";
+import { inconclusiveReasons, runStatus, verdictUndecided } from "../report/status.js";
 import type { ScenarioResult } from "./run.js";
 
 export type RepeatStatus = "pass" | "fail" | "flaky" | "inconclusive" | "error";
@@ -12,8 +12,12 @@ export interface RepeatSummary {
   passed: number;
   /** Runs that failed a verdict on an exercised disruption (status fail). */
   failed: number;
-  /** Runs whose disrupted pod carried no traffic, or nothing could show it did. */
+  /** Runs whose evidence cannot back their verdicts (no traffic shown, an undecidable verdict, a saturated harness). */
   inconclusive: number;
+  /** Why those runs were inconclusive: each distinct reason once. */
+  inconclusiveReasons: string[];
+  /** True when every one of those reasons is a disrupted pod not shown to carry traffic. */
+  onlyTraffic: boolean;
   errored: number;
   /**
    * pass: every run passed. flaky: some runs passed and some failed a verdict — not a pass.
@@ -52,6 +56,10 @@ export function summarizeRepeats(results: ScenarioResult[]): RepeatSummary[] {
         tally.set(name, t);
       }
     }
+    const unexercised = runs.flatMap((r) =>
+      r.pods.filter((p) => p.exercise && p.exercise.status !== "exercised").map((p) => p.exercise?.summary),
+    );
+    const reasons = [...new Set(runs.filter((r) => runStatus(r) === "inconclusive").flatMap(inconclusiveReasons))];
     const status: RepeatStatus =
       failed > 0 ? (passed > 0 ? "flaky" : "fail") : errored > 0 ? "error" : inconclusive > 0 ? "inconclusive" : "pass";
     return {
@@ -60,6 +68,8 @@ export function summarizeRepeats(results: ScenarioResult[]): RepeatSummary[] {
       passed,
       failed,
       inconclusive,
+      inconclusiveReasons: reasons,
+      onlyTraffic: reasons.every((why) => unexercised.includes(why) || / carried no traffic/.test(why)),
       errored,
       status,
       verdicts: Object.fromEntries(
@@ -79,6 +89,7 @@ function statusNote(s: RepeatSummary): string {
     case "error":
       return " → ERROR: not every run completed, so this is not a pass";
     case "inconclusive":
+      if (!s.onlyTraffic) return ` → INCONCLUSIVE: ${s.inconclusiveReasons.join("; ")}, so this is not a pass`;
       return s.inconclusive === s.runs
         ? " → INCONCLUSIVE: in no run did the disrupted pod carry traffic, so nothing is proven"
         : " → INCONCLUSIVE: not every run's disrupted pod carried traffic, so this is not a pass";

@@ -20,17 +20,20 @@ import type {
 } from "../backends/backend.js";
 import { imageForScenario } from "../images/build.js";
 import { startLoad } from "../load/generator.js";
-import type { LoadResult } from "../load/types.js";
+import type { FailureKind, LoadResult } from "../load/types.js";
 import { processReports } from "../observe/app-log.js";
 import { EventLog, type TimelineEvent } from "../observe/events.js";
 import { attributeRequests, busiestPods, exerciseEvidence } from "../observe/exercise.js";
 import type { RequestRecord } from "../observe/exercise-types.js";
+import { type HarnessLoad, startSaturationProbe } from "../observe/saturation.js";
 import { buildTimeline, loadEvents, type Timeline } from "../observe/timeline.js";
+import { warmUpText } from "../report/status.js";
 import { expectationsFor } from "../scenario/expectations.js";
 import type { LoadedScenario } from "../scenario/load.js";
 import type { ImageRef, Scenario } from "../scenario/schema.js";
 import { InterruptedError, interruptedBy, interruptSignal, registerCleanup } from "../util/cleanup.js";
 import { LABEL_RUN, newRunId } from "../util/labels.js";
+import { judgeTrust, type TrustReport } from "../verdict/trust.js";
 import { evaluate, type Verdict } from "../verdict/verdicts.js";
 import { warmUp } from "./warm-up.js";
 
@@ -39,8 +42,9 @@ export const RESULT_SCHEMA_VERSION = 1;
 /**
  * pass: every verdict passed and every disrupted pod was proven to carry traffic.
  * fail: a verdict failed on an exercised disruption.
- * inconclusive: a disrupted pod carried no traffic, or nothing could show that it did (the verdicts
- *   are reported but back nothing): never a pass.
+ * inconclusive: a disrupted pod carried no traffic (or nothing could show that it did), a verdict the
+ *   evidence cannot decide, or a harness too saturated to keep its clock (the verdicts are reported but
+ *   back nothing; `inconclusive` says which): never a pass.
  * error: the run could not complete (setup failure, time limit, interruption, failed teardown).
  */
 export type RunStatus = "pass" | "fail" | "inconclusive" | "error";
@@ -54,9 +58,23 @@ export interface WarmUpReport {
   pods: string[];
   answered: string[];
   probes: number;
+  /** Probes that failed (reset, refused, timeout, non-2xx, ...); absent in results written before it existed. */
+  failed?: number;
+  /** The failed probes, in order (the first WARM_UP_LISTED_FAILURES of them). */
+  failures?: WarmUpFailure[];
   /** False when the bound ran out first (reported; the run goes on and exercise decides). */
   complete: boolean;
   note?: string;
+}
+
+/** A warm-up probe that failed: what went wrong, when, and the pod when something names it. */
+export interface WarmUpFailure {
+  /** Epoch ms when it failed. */
+  at: number;
+  kind: FailureKind;
+  /** Status code for non-2xx, the socket error code otherwise. */
+  code?: string | number;
+  pod?: string;
 }
 
 /**
@@ -100,6 +118,8 @@ export interface ScenarioResult {
   /** Why the run is inconclusive (one line per reason), when it is. */
   inconclusive?: string[];
   warmUp?: WarmUpReport;
+  /** Whether the harness could keep its clock during the window: its figures and the kubelet's lateness. */
+  trust?: TrustReport;
   /** Wall time per phase (ms); a phase the run did not reach is absent. */
   phases?: RunPhases;
   pass: boolean;
@@ -342,6 +362,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
   const phases: RunPhases = {};
   result.phases = phases;
   let loadStopped: number | undefined;
+  let saturation: ReturnType<typeof startSaturationProbe> | undefined;
+  let harnessLoad: HarnessLoad | undefined;
   let teardownFailure: string | undefined;
   let finish: () => void = () => {};
   const finished = new Promise<void>((r) => {
@@ -439,15 +461,13 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
             boundMs: scenario.load.warmUpSeconds * 1000,
             attribution: backend.trafficAttribution ? () => backend.trafficAttribution?.(deployed) : undefined,
             signal: ctl.signal,
+            sink: events,
           }),
           ctl.signal,
         );
         result.warmUp = w;
         phases.warmUpMs = w.endedAt - w.startedAt;
-        progress(
-          `warm-up: ${w.answered.length}/${w.pods.length} pod(s) answered through the Service in ` +
-            `${((w.endedAt - w.startedAt) / 1000).toFixed(1)} s (${w.probes} probe(s))${w.note ? `; ${w.note}` : ""}`,
-        );
+        progress(`warm-up: ${warmUpText(w)}`);
       }
       progress(
         `load: ${scenario.load.connections} connection(s)` +
@@ -456,6 +476,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
             : "") +
           ` → ${deployed.target.host}:${deployed.target.port}`,
       );
+      // Saturation is measured over the load window (started with the load, stopped with it).
+      saturation = startSaturationProbe();
       const hooks = {
         // The load generator's own hard stop: never before the scenario limit could fire.
         safetyCapSeconds: Math.ceil(limits.scenario / 1000) + 60,
@@ -511,6 +533,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
       }
     } finally {
       endScenario();
+      harnessLoad = saturation?.stop();
       result.load = await running.stop();
       loadStopped = Date.now();
       phases.loadWindowMs = loadStopped - loadStarted;
@@ -557,7 +580,9 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
       pods: disrupted,
       backend: backend.name,
     });
+    result.trust = judgeTrust(harnessLoad, disrupted, events.events, scenario);
     const inconclusive = inconclusiveReasons(disrupted, result.verdicts);
+    if (result.trust.reason) inconclusive.push(result.trust.reason);
     result.status = inconclusive.length > 0 ? "inconclusive" : result.verdicts.every((v) => v.pass) ? "pass" : "fail";
     if (inconclusive.length > 0) result.inconclusive = inconclusive;
     result.pass = result.status === "pass";
@@ -567,6 +592,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
     result.pass = false;
     if (result.timeline === undefined && events.events.length > 0) result.timeline = buildTimeline(events.events);
   } finally {
+    if (!harnessLoad) saturation?.stop(); // the window never ran: no figures, no histogram left enabled
     const teardownStarted = Date.now();
     if (loadStopped !== undefined) phases.evidenceMs = teardownStarted - loadStopped;
     try {
@@ -602,7 +628,7 @@ export function sigtermAt(events: readonly TimelineEvent[], pod: PodOutcome, sce
   return undefined;
 }
 
-/** Why a run's verdicts back nothing: a disrupted pod that carried no traffic, or an undecidable verdict. */
+/** Why a run's verdicts back nothing: a disrupted pod that carried no traffic, or an undecidable verdict (the runner adds a saturated harness). */
 export function inconclusiveReasons(pods: readonly PodOutcome[], verdicts: readonly Verdict[]): string[] {
   const reasons: string[] = [];
   for (const pod of pods) {

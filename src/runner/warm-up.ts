@@ -4,11 +4,15 @@
 // (measured on 1.20): connections opened earlier all land on the pods already in the rules, and
 // keep-alive pins them there for the whole run.
 
-import { freshRequest } from "../load/fresh-request.js";
+import { type FreshRequestOutcome, freshRequest } from "../load/fresh-request.js";
+import type { EventSink } from "../observe/events.js";
 import { attributeRequests } from "../observe/exercise.js";
 import type { TrafficAttribution } from "../observe/exercise-types.js";
 import { sleepUnlessAborted } from "../util/sleep.js";
-import type { WarmUpReport } from "./run.js";
+import type { WarmUpFailure, WarmUpReport } from "./run.js";
+
+/** Failed probes kept one by one in the report (the count covers all of them). */
+export const WARM_UP_LISTED_FAILURES = 50;
 
 export interface WarmUpOptions {
   target: { host: string; port: number };
@@ -22,7 +26,35 @@ export interface WarmUpOptions {
   signal?: AbortSignal;
   /** Pause between probes (ms). */
   intervalMs?: number;
+  /** Per probe timeout (ms). */
+  probeTimeoutMs?: number;
+  /** Where each failed probe goes as a "warm-up-probe-failed" timeline event. */
+  sink?: EventSink;
   now?: () => number;
+}
+
+/**
+ * The failed probes, each with the pod that answered (x-served-by of a non-2xx) or the routing point's
+ * record of its connection, when either names one. Pure.
+ */
+export function failedProbes(
+  probes: readonly FreshRequestOutcome[],
+  attribution: TrafficAttribution | undefined,
+): WarmUpFailure[] {
+  // attributeRequests keeps the order: its i-th answer is the i-th probe.
+  const pods = attributeRequests(probes, attribution).map((r) => r.attributedPod);
+  return probes.flatMap((p, i) => {
+    if (p.ok || !p.failure) return [];
+    const pod = pods[i];
+    return [
+      {
+        at: p.at,
+        kind: p.failure.kind,
+        ...(p.failure.code !== undefined ? { code: p.failure.code } : {}),
+        ...(pod ? { pod } : {}),
+      },
+    ];
+  });
 }
 
 /**
@@ -52,11 +84,11 @@ export function answeredPods(
 export async function warmUp(o: WarmUpOptions): Promise<WarmUpReport> {
   const now = o.now ?? Date.now;
   const startedAt = now();
-  const probes: Array<{ sentAt: number; at: number; ok: boolean; clientPort?: number; pod?: string }> = [];
+  const probes: FreshRequestOutcome[] = [];
   let answered = new Set<string>();
   const missing = () => o.pods.filter((p) => !answered.has(p));
   while (missing().length > 0 && now() - startedAt < o.boundMs && !o.signal?.aborted) {
-    const outcome = await freshRequest(o.target, o.path, 2000, "warm-up").done;
+    const outcome = await freshRequest(o.target, o.path, o.probeTimeoutMs ?? 2000, "warm-up").done;
     probes.push(outcome);
     const attribution = o.attribution?.();
     answered = answeredPods(probes, attribution, startedAt);
@@ -67,12 +99,24 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUpReport> {
   const endedAt = now();
   const complete = missing().length === 0;
   const seenAny = probes.some((p) => p.pod) || o.attribution?.() !== undefined;
+  const failures = failedProbes(probes, o.attribution?.());
+  for (const f of failures) {
+    o.sink?.record({
+      at: f.at,
+      kind: "warm-up-probe-failed",
+      source: "load",
+      ...(f.pod ? { pod: f.pod } : {}),
+      detail: { kind: f.kind, ...(f.code !== undefined ? { code: f.code } : {}) },
+    });
+  }
   return {
     startedAt,
     endedAt,
     pods: [...o.pods],
     answered: o.pods.filter((p) => answered.has(p)),
     probes: probes.length,
+    failed: failures.length,
+    ...(failures.length > 0 ? { failures: failures.slice(0, WARM_UP_LISTED_FAILURES) } : {}),
     complete,
     ...(complete
       ? {}

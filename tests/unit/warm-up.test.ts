@@ -1,0 +1,114 @@
+// The warm-up against a real HTTP server on 127.0.0.1 that fails its first N requests: the failed
+// probes must be counted, classified, attributed and put on the timeline, not vanish.
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { EventLog } from "../../src/observe/events.js";
+import { warmUpFailuresText, warmUpText } from "../../src/report/status.js";
+import { warmUp } from "../../src/runner/warm-up.js";
+
+type Failing = "503" | "reset";
+
+/** Answers 2xx naming pod-a / pod-b in turn, after failing its first `n` requests the way asked. */
+async function failFirst(n: number, how: Failing): Promise<{ port: number; close(): Promise<void> }> {
+  let seen = 0;
+  const server = http.createServer((req, res) => {
+    seen++;
+    const pod = seen % 2 === 0 ? "pod-a" : "pod-b";
+    if (seen <= n) {
+      if (how === "reset") {
+        req.socket.resetAndDestroy();
+        return;
+      }
+      res.writeHead(503, { "x-served-by": `${pod}/app` }).end("cold");
+      return;
+    }
+    res.writeHead(200, { "x-served-by": `${pod}/app` }).end("ok");
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+let close: (() => Promise<void>) | undefined;
+
+/** The warm-up against a server failing its first n requests, pods pod-a and pod-b. */
+async function warmUpAgainst(n: number, how: Failing, sink?: EventLog) {
+  const server = await failFirst(n, how);
+  close = server.close;
+  return warmUp({
+    target: { host: "127.0.0.1", port: server.port },
+    path: "/",
+    pods: ["pod-a", "pod-b"],
+    boundMs: 10_000,
+    intervalMs: 1,
+    ...(sink ? { sink } : {}),
+  });
+}
+afterEach(async () => {
+  await close?.();
+  close = undefined;
+});
+
+describe("warm-up: failed probes", () => {
+  it("counts, classifies and attributes a cold start's 24 failed 503s, and puts them on the timeline", async () => {
+    const events = new EventLog();
+    const w = await warmUpAgainst(24, "503", events);
+    expect(w.complete).toBe(true);
+    expect(w.answered).toEqual(["pod-a", "pod-b"]);
+    expect(w.failed).toBe(24);
+    expect(w.probes).toBeGreaterThanOrEqual(26);
+    expect(w.failures).toHaveLength(24);
+    expect(w.failures?.every((f) => f.kind === "non-2xx" && f.code === 503)).toBe(true);
+    expect(w.failures?.filter((f) => f.pod === "pod-a")).toHaveLength(12);
+    expect(w.failures?.every((f) => f.at >= w.startedAt && f.at <= w.endedAt)).toBe(true);
+    const timeline = events.events.filter((e) => e.kind === "warm-up-probe-failed");
+    expect(timeline).toHaveLength(24);
+    expect(timeline[0]?.detail).toEqual({ kind: "non-2xx", code: 503 });
+    expect(warmUpText(w)).toMatch(
+      /^2\/2 pod\(s\) answered through the Service in \d+\.\d\d s \(\d+ probe\(s\)\), complete; 24 probe\(s\) FAILED \(non-2xx 503 ×24\) from \+\d+\.\d\d s to \+\d+\.\d\d s of the warm-up, on pod-b ×12, pod-a ×12$/,
+    );
+  });
+
+  it("records connection resets with no pod (nothing names it) and their kind", async () => {
+    const w = await warmUpAgainst(3, "reset");
+    expect(w.complete).toBe(true);
+    expect(w.failed).toBe(3);
+    expect(w.failures?.map((f) => f.kind)).toEqual(["reset", "reset", "reset"]);
+    expect(w.failures?.some((f) => f.pod !== undefined)).toBe(false);
+    expect(warmUpFailuresText(w)).toMatch(/^3 probe\(s\) FAILED \(reset ECONNRESET ×3\) from/);
+  });
+
+  it("says nothing of failures when none failed (and old results without the field)", async () => {
+    const w = await warmUpAgainst(0, "503");
+    expect(w.failed).toBe(0);
+    expect(w.failures).toBeUndefined();
+    expect(warmUpFailuresText(w)).toBeUndefined();
+    const { failed: _, ...old } = w;
+    expect(warmUpText(old)).toMatch(/complete$/);
+  });
+});
+
+describe("warm-up: failed probes in the console timeline", () => {
+  it("lists them although they come before the delete, capped like failed requests", async () => {
+    const { formatTimeline } = await import("../../src/report/console.js");
+    const { buildTimeline } = await import("../../src/observe/timeline.js");
+    const probe = (at: number) => ({
+      at,
+      kind: "warm-up-probe-failed" as const,
+      source: "load" as const,
+      pod: "pod-a",
+      detail: { kind: "non-2xx", code: 503 },
+    });
+    const timeline = buildTimeline([
+      ...Array.from({ length: 7 }, (_, i) => probe(1000 + i)),
+      { at: 5000, kind: "delete-requested", source: "harness", pod: "pod-a" },
+    ]);
+    const lines = formatTimeline({ timeline, pods: [{ pod: "pod-a" }], backend: "local" } as never);
+    expect(lines.filter((l) => l.includes("warm-up probe failed: non-2xx (503)  [pod-a]"))).toHaveLength(5);
+    expect(lines[0]).toMatch(/^\s+-4\.000 s {2}load\s+warm-up probe failed: non-2xx \(503\)/);
+    expect(lines).toContain("    … and 2 more failed warm-up probe(s)");
+  });
+});
