@@ -328,13 +328,16 @@ describe("process identity: lines from one container are one process unless they
     ]);
   });
 
-  it.each([false, true])("local and kind (prefixed: %s) both report one process, PID 1, that logged its exit", (prefixed) => {
-    const one = [
-      { role: "app", pid: 1, signals: [{ name: "SIGTERM", at: T + 2400 }], exit: { code: 0, at: T + 2850 } },
-    ];
-    expect(processReports(localPath(SERVER_LINES, "p"), "p")).toEqual(one);
-    expect(kindPath(SERVER_LINES, "p", prefixed).processes).toEqual(one);
-  });
+  it.each([false, true])(
+    "local and kind (prefixed: %s) both report one process, PID 1, that logged its exit",
+    (prefixed) => {
+      const one = [
+        { role: "app", pid: 1, signals: [{ name: "SIGTERM", at: T + 2400 }], exit: { code: 0, at: T + 2850 } },
+      ];
+      expect(processReports(localPath(SERVER_LINES, "p"), "p")).toEqual(one);
+      expect(kindPath(SERVER_LINES, "p", prefixed).processes).toEqual(one);
+    },
+  );
 
   it("with two identified processes of the role a pid-less line stays its own (it cannot be told whose)", () => {
     const events = [
