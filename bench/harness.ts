@@ -9,7 +9,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import type { Backend, PodOutcome } from "../src/backends/backend.js";
+import type { Backend } from "../src/backends/backend.js";
 import { KindBackend } from "../src/backends/kind/backend.js";
 import { LocalBackend, removeLabelledContainers } from "../src/backends/local/backend.js";
 import { Replica } from "../src/backends/local/replica.js";
@@ -19,6 +19,7 @@ import { formatTable } from "../src/bench/output.js";
 import { percentile } from "../src/bench/sweep.js";
 import { ensureStyleImages } from "../src/images/build.js";
 import { startLoad } from "../src/load/generator.js";
+import type { PodOutcome } from "../src/model/pod-outcome.js";
 import { EventLog } from "../src/observe/events.js";
 import { runPool } from "../src/runner/repeat.js";
 import { type RunPhases, runScenario, type ScenarioResult, WINDOW_MARGIN_MS } from "../src/runner/run.js";

@@ -19,10 +19,10 @@ import {
   type V1Probe,
   VersionApi,
 } from "@kubernetes/client-node";
-import { inspectOnNode, type NodeExec } from "../inspect/node-proc.js";
 import { normalizeSignal } from "../inspect/servers.js";
-import type { ProcessTreeInspection } from "../inspect/types.js";
 import { inspectViaPodExec, type Pid1Request } from "../k8s/driver.js";
+import type { ProcessTreeInspection } from "../model/process-tree.js";
+import { inspectOnNode, type NodeExec } from "../observe/node-proc.js";
 import { LABEL_RUN } from "../util/labels.js";
 import type { Collected, ImageInspect } from "./collect-local.js";
 import { scriptPathOf } from "./collect-local.js";

@@ -1,21 +1,13 @@
 // The one interface every cluster backend implements (local Docker, kind, existing cluster).
 // The runner drives: prepare → deploy → (load starts) → disrupt → (load stops) → final evidence → teardown;
 // the CLI drains after the last run.
-import type { ProcessTreeInspection } from "../inspect/types.js";
+
 import type { LoadResult } from "../load/types.js";
-import type { EventSink } from "../observe/events.js";
-import type { ExerciseEvidence, TrafficAttribution } from "../observe/exercise-types.js";
-import type { ExitEvidence } from "../observe/exit-evidence.js";
+import type { BackendName, ResolvedImage } from "../model/backend.js";
+import type { EventSink } from "../model/events.js";
+import type { TrafficAttribution } from "../model/exercise.js";
+import type { PodOutcome } from "../model/pod-outcome.js";
 import type { Disruption, LoadOptions, Scenario } from "../scenario/schema.js";
-
-export type BackendName = "local" | "kind" | "existing";
-
-/** A built image the scenario uses, by its fixed (never :latest) tag. */
-export interface ResolvedImage {
-  /** style name, or "custom" for an image reference given by the user */
-  style: string;
-  ref: string;
-}
 
 /** Everything the harness started for one scenario run. */
 export interface Deployment {
@@ -30,65 +22,6 @@ export interface Deployment {
   pods: string[];
   /** Server version / runtime version, for the report. */
   platform: Record<string, string>;
-}
-
-/** Per process inside a pod, from the app's own JSON lines. */
-export interface ProcessReport {
-  role: string;
-  pid: number;
-  signals: Array<{ name: string; at: number }>;
-  drainStart?: number;
-  drainEnd?: number;
-  exit?: { code: number; at: number };
-}
-
-/** What happened to one disrupted pod. */
-export interface PodOutcome {
-  pod: string;
-  /** PID 1's command line as the runtime reports it (before any signal). */
-  pid1Cmdline: string;
-  /** The delete (epoch ms): t = 0 of the pod's termination. */
-  deleteAt: number;
-  /**
-   * When the (last) container exited, from the most precise source (exitEvidence). Termination =
-   * delete → this exit: the part the app and its image control.
-   */
-  exitedAt?: number;
-  /**
-   * When the pod was gone: the pod object deleted from the API (kind/existing; on 1.20 seconds after the
-   * exit), the container removed (local). Not the exit: reported, never judged as termination.
-   */
-  goneAt?: number;
-  /** The exit code believed (exitEvidence.code): undefined when no trustworthy source reported one. */
-  exitCode?: number;
-  /** Reason the API gave (e.g. Completed, Error, OOMKilled, ContainerStatusUnknown), when its code is the one used. */
-  exitReason?: string;
-  /** True only when SIGKILL at the end of the grace period ended the container (exitEvidence.killedAtGraceEnd). */
-  sigkilled: boolean;
-  /**
-   * Every source that recorded the exit (runtime, the app's PID 1 line, the API), which one the code
-   * and time come from, and why (src/observe/exit-evidence.ts).
-   */
-  exitEvidence?: ExitEvidence;
-  /** The pod's processes (pid, parent, command line) before any signal, when the backend can see them. */
-  processTree?: Array<{ pid: number; ppid: number; command: string }>;
-  /** Every process's SIGTERM disposition read from /proc before any signal (local backend). */
-  inspection?: ProcessTreeInspection;
-  /** The signal the kubelet (local: the harness) stops the container with, and where it comes from. */
-  stopSignal?: { signal: string; from: "scenario" | "image" | "default" };
-  /** What the inspection predicted, in words, to hold against what happened. */
-  prediction?: string;
-  /** Processes seen in the app's log lines. */
-  processes: ProcessReport[];
-  /** Notes such as "API exit code disagrees with the app's own exit line". */
-  notes: string[];
-  /**
-   * The pod's own socket table just before the delete: established connections on its port (kind:
-   * /proc/<pid>/net/tcp read through the node). A second source beside the routing point's records.
-   */
-  socketsAtDelete?: { established: number; readAt: number; source: string };
-  /** Whether the pod carried traffic when it was disrupted (filled in by the runner after the load). */
-  exercise?: ExerciseEvidence;
 }
 
 export interface DisruptionOutcome {

@@ -1,6 +1,8 @@
 // Backend factory: the CLI and the test suites pick a backend by name.
+
+import type { BackendName } from "../model/backend.js";
 import { UsageError } from "../util/errors.js";
-import type { Backend, BackendName } from "./backend.js";
+import type { Backend } from "./backend.js";
 import { ExistingClusterBackend } from "./existing/backend.js";
 import { KindBackend } from "./kind/backend.js";
 import { LocalBackend } from "./local/backend.js";

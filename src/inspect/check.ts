@@ -3,6 +3,7 @@
 // prediction held, what went wrong and how to fix it.
 import { getContainerRuntimeClient } from "testcontainers";
 import type { Backend } from "../backends/backend.js";
+import type { ProcessTreeInspection } from "../model/process-tree.js";
 import { type RunOptions, runScenario, type ScenarioResult } from "../runner/run.js";
 import { scenarioWarnings } from "../scenario/load.js";
 import { type LoadProtocolName, type Scenario, ScenarioSpec } from "../scenario/schema.js";
@@ -10,7 +11,6 @@ import { UsageError } from "../util/errors.js";
 import { configureTestcontainersOffline } from "../util/testcontainers-env.js";
 import { type CheckObservation, type Diagnosis, diagnose, observe } from "./diagnose.js";
 import { type Prediction, predict } from "./predict.js";
-import type { ProcessTreeInspection } from "./types.js";
 
 export interface CheckOptions {
   /** Image reference with a fixed tag (an untagged or :latest reference is resolved to another tag of it). */

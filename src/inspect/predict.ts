@@ -11,8 +11,9 @@
 // - Nothing forwards a signal unless a process does so on purpose (an init like tini, a shell
 //   trap that calls kill): a child never hears of the SIGTERM its parent got.
 // - The container ends when PID 1 exits; the kernel then SIGKILLs every other process in it.
+
+import type { InspectedProcess } from "../model/process-tree.js";
 import { normalizeSignal, recognizeServer, stopsGracefully } from "./servers.js";
-import type { InspectedProcess } from "./types.js";
 
 export type Outcome = "graceful" | "killed" | "abrupt";
 

@@ -1,7 +1,8 @@
 // Console text for `graceful-e2e check`. Pure.
+
+import type { ProcessTreeInspection } from "../model/process-tree.js";
 import type { CheckReport } from "./check.js";
 import type { Prediction } from "./predict.js";
-import type { ProcessTreeInspection } from "./types.js";
 
 export function formatInspection(
   inspection: ProcessTreeInspection | undefined,

@@ -19,12 +19,13 @@ import {
   type V1Status,
   VersionApi,
 } from "@kubernetes/client-node";
-import type { Deployment, DisruptionOutcome, DisruptionPlan, PodOutcome, ResolvedImage } from "../backends/backend.js";
-import { inspectByExec } from "../inspect/inspect.js";
-import { predict } from "../inspect/predict.js";
-import type { ProcessTreeInspection } from "../inspect/types.js";
-import type { EventSink, TimelineEvent } from "../observe/events.js";
-import type { TrafficAttribution } from "../observe/exercise-types.js";
+import type { Deployment, DisruptionOutcome, DisruptionPlan } from "../backends/backend.js";
+import type { ResolvedImage } from "../model/backend.js";
+import type { EventSink, TimelineEvent } from "../model/events.js";
+import type { TrafficAttribution } from "../model/exercise.js";
+import type { PodOutcome } from "../model/pod-outcome.js";
+import type { ProcessTreeInspection } from "../model/process-tree.js";
+import { inspectByExec } from "../observe/process-tree.js";
 import type { Disruption, Scenario } from "../scenario/schema.js";
 import { LABEL_ROOT, LABEL_RUN } from "../util/labels.js";
 import { type ConntrackFeed, routedConnections } from "./conntrack.js";
@@ -251,8 +252,6 @@ export interface Pid1Reading {
 /** What was read of one pod's processes before any signal. */
 export interface PodReading {
   inspection?: ProcessTreeInspection;
-  /** predict()'s summary, in words. */
-  prediction?: string;
   /** For the pod's outcome (e.g. PID 1 read from the configured command only). */
   notes: string[];
   /** Where the pod's container is (to read its socket table at the delete). */
@@ -291,7 +290,6 @@ export function inspectViaPodExec(
 export async function readPodBeforeSignals(
   o: Pick<DriverOptions, "kc" | "readPid1" | "readProcessTree" | "inspectProcesses" | "log">,
   req: Pid1Request,
-  port: number,
   builder: TimelineBuilder,
 ): Promise<PodReading> {
   const notes: string[] = [];
@@ -320,9 +318,7 @@ export async function readPodBeforeSignals(
   } catch {
     // no `ps` in the image: the tree stays unknown
   }
-  const prediction =
-    inspection && inspection.processes.length > 0 ? predict(inspection.processes, { port }).summary : undefined;
-  return { ...(inspection ? { inspection } : {}), ...(prediction ? { prediction } : {}), notes };
+  return { ...(inspection ? { inspection } : {}), notes };
 }
 
 /** Puts what readPodBeforeSignals() read on the disrupted pods' outcomes. */
@@ -331,7 +327,6 @@ export function attachReadings(outcomes: PodOutcome[], readings: ReadonlyMap<str
     const r = readings?.get(o.pod);
     if (!r) continue;
     if (r.inspection) o.inspection = r.inspection;
-    if (r.prediction) o.prediction = r.prediction;
     if (r.socketsAtDelete) o.socketsAtDelete = r.socketsAtDelete;
     o.notes.push(...r.notes);
   }
@@ -482,7 +477,7 @@ export class KubernetesDriver {
       this.o.checkReachable !== false ? this.waitReachable(target) : Promise.resolve(),
       ...pods.map(async (pod) => {
         const req = this.pid1Request(namespace, pod, m.names.container);
-        readings.set(req.pod, { ...(await readPodBeforeSignals(this.o, req, scenario.port, builder)), req });
+        readings.set(req.pod, { ...(await readPodBeforeSignals(this.o, req, builder)), req });
       }),
     ]);
 

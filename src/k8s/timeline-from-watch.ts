@@ -14,16 +14,12 @@
 // - The node's runtime (containerd /tasks/exit, when the backend can stream it) has the exact exit code
 //   and time; its exec tasks (id != container_id) are the preStop exec hook and the harness's own execs.
 //   Which code and time to believe is decided by observe/exit-evidence.ts, as on every backend.
-import type { PodOutcome, ProcessReport } from "../backends/backend.js";
+
+import type { EventSource, TimelineEvent } from "../model/events.js";
+import type { AppExit, ExitEvidence, TimeBound } from "../model/exit-evidence.js";
+import type { PodOutcome, ProcessReport } from "../model/pod-outcome.js";
 import { appEvent, parseAppLine, processReports } from "../observe/app-log.js";
-import type { EventSource, TimelineEvent } from "../observe/events.js";
-import {
-  type AppExit,
-  decideExit,
-  type ExitEvidence,
-  MINIMUM_GRACE_AFTER_PRESTOP_MS,
-  type TimeBound,
-} from "../observe/exit-evidence.js";
+import { decideExit, MINIMUM_GRACE_AFTER_PRESTOP_MS } from "../observe/exit-evidence.js";
 
 export type WatchResource = "pods" | "endpointslices" | "endpoints" | "events";
 

@@ -16,7 +16,7 @@
 import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import autocannon from "autocannon";
-import type { RequestRecord } from "../observe/exercise-types.js";
+import type { RequestRecord } from "../model/exercise.js";
 import type { LoadOptions } from "../scenario/schema.js";
 import { classifySocketError, headerValue, RequestLedger, slowPattern } from "./accounting.js";
 import { type BackoffPolicy, backoffDelayMs, DEFAULT_BACKOFF } from "./backoff.js";

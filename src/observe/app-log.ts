@@ -10,8 +10,9 @@
 //         server closed (…) err=…; exit <n>
 // Either may be prefixed by the kubelet's RFC3339Nano timestamp ("<ts> <line>", logs read with
 // timestamps=true); the app's own time is used when it wrote one, the prefix otherwise.
-import type { ProcessReport } from "../backends/backend.js";
-import type { TimelineEvent, TimelineEventKind } from "./events.js";
+
+import type { TimelineEvent, TimelineEventKind } from "../model/events.js";
+import type { ProcessReport } from "../model/pod-outcome.js";
 
 /** One thing the app said about itself. */
 export interface AppLine {

@@ -3,9 +3,11 @@
 // scenario its status (PASS, FAIL, INCONCLUSIVE, ERROR) and why, the warm-up, the exercise
 // evidence per disrupted pod, its timeline picture, failures by kind and the verdict table. Every
 // figure that is also in the JSON is rendered from it and carried in a data-* attribute next to the text.
-import type { PodOutcome } from "../backends/backend.js";
+import type { PodOutcome } from "../model/pod-outcome.js";
 import { formatOffset } from "../observe/timeline.js";
-import type { RunStatus, ScenarioResult } from "../runner/run.js";
+import type { ScenarioResult } from "../runner/run.js";
+import type { RunStatus } from "../runner/status.js";
+import { hasStatus, RUN_STATUSES, reportedInconclusiveReasons, runStatus, verdictUndecided } from "../runner/status.js";
 import {
   describeExit,
   failureSummary,
@@ -21,15 +23,10 @@ import {
   exerciseFigures,
   exitEvidenceText,
   goneMeaning,
-  hasStatus,
-  inconclusiveReasons,
-  RUN_STATUSES,
-  runStatus,
   STATUS_MEANING,
   signedSeconds,
   statusWord,
   terminationText,
-  verdictUndecided,
   warmUpText,
 } from "./status.js";
 
@@ -411,7 +408,7 @@ function scenarioSection(r: ScenarioResult): string {
   if (r.scenario.description) parts.push(`<p class="description">${esc(r.scenario.description)}</p>`);
   if (r.error) parts.push(el("div", { class: "error", "data-error": r.error }, `error: ${esc(r.error)}`));
   if (status === "inconclusive") {
-    const reasons = inconclusiveReasons(r);
+    const reasons = reportedInconclusiveReasons(r);
     parts.push(
       el(
         "div",

@@ -1,7 +1,8 @@
 // Repeated runs of one scenario: the distribution of outcomes, and whether it is flaky; and the
 // exit code of `run` for a list of results.
-import { runStatus, verdictUndecided } from "../report/status.js";
+
 import type { ScenarioResult } from "./run.js";
+import { runStatus, verdictUndecided } from "./status.js";
 
 export type RepeatStatus = "pass" | "fail" | "flaky" | "inconclusive" | "error";
 

@@ -10,40 +10,30 @@
 // step still in flight has settled (bounded), so whatever it created after the first sweep goes too.
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type {
-  Backend,
-  BackendName,
-  Deployment,
-  DisruptionPlan,
-  PodOutcome,
-  ResolvedImage,
-} from "../backends/backend.js";
+import type { Backend, Deployment, DisruptionPlan } from "../backends/backend.js";
 import { imageForScenario } from "../images/build.js";
 import { startLoad } from "../load/generator.js";
 import type { LoadResult } from "../load/types.js";
+import type { BackendName, ResolvedImage } from "../model/backend.js";
+import type { TimelineEvent } from "../model/events.js";
+import type { RequestRecord } from "../model/exercise.js";
+import type { PodOutcome } from "../model/pod-outcome.js";
+import type { Timeline } from "../model/timeline.js";
 import { processReports } from "../observe/app-log.js";
-import { EventLog, type TimelineEvent } from "../observe/events.js";
+import { EventLog } from "../observe/events.js";
 import { attributeRequests, busiestPods, exerciseEvidence } from "../observe/exercise.js";
-import type { RequestRecord } from "../observe/exercise-types.js";
-import { buildTimeline, loadEvents, type Timeline } from "../observe/timeline.js";
+import { buildTimeline } from "../observe/timeline.js";
 import { expectationsFor } from "../scenario/expectations.js";
 import type { LoadedScenario } from "../scenario/load.js";
 import type { ImageRef, Scenario } from "../scenario/schema.js";
 import { InterruptedError, interruptedBy, interruptSignal, registerCleanup } from "../util/cleanup.js";
 import { LABEL_RUN, newRunId } from "../util/labels.js";
 import { evaluate, type Verdict } from "../verdict/verdicts.js";
+import { loadEvents } from "./collect.js";
+import { inconclusiveReasons, type RunStatus } from "./status.js";
 import { warmUp } from "./warm-up.js";
 
 export const RESULT_SCHEMA_VERSION = 1;
-
-/**
- * pass: every verdict passed and every disrupted pod was proven to carry traffic.
- * fail: a verdict failed on an exercised disruption.
- * inconclusive: a disrupted pod carried no traffic, or nothing could show that it did (the verdicts
- *   are reported but back nothing): never a pass.
- * error: the run could not complete (setup failure, time limit, interruption, failed teardown).
- */
-export type RunStatus = "pass" | "fail" | "inconclusive" | "error";
 
 /** The wait, before the disruption, until every ready pod had answered through the Service. */
 export interface WarmUpReport {
@@ -598,18 +588,6 @@ export function sigtermAt(events: readonly TimelineEvent[], pod: PodOutcome, sce
   if (scenario.preStop.type === "sleep") return pod.deleteAt + scenario.preStop.seconds * 1000;
   if (scenario.preStop.type === "none") return pod.deleteAt;
   return undefined;
-}
-
-/** Why a run's verdicts back nothing: a disrupted pod that carried no traffic, or an undecidable verdict. */
-export function inconclusiveReasons(pods: readonly PodOutcome[], verdicts: readonly Verdict[]): string[] {
-  const reasons: string[] = [];
-  for (const pod of pods) {
-    if (pod.exercise && pod.exercise.status !== "exercised") reasons.push(pod.exercise.summary);
-  }
-  for (const v of verdicts) {
-    if (v.inconclusive) reasons.push(`${v.name}: ${v.inconclusive}`);
-  }
-  return reasons;
 }
 
 /** The delete's victims: the pods carrying the most connections now (scenario victims: busiest). */

@@ -5,8 +5,8 @@
 // keep-alive pins them there for the whole run.
 
 import { freshRequest } from "../load/fresh-request.js";
+import type { TrafficAttribution } from "../model/exercise.js";
 import { attributeRequests } from "../observe/exercise.js";
-import type { TrafficAttribution } from "../observe/exercise-types.js";
 import { sleepUnlessAborted } from "../util/sleep.js";
 import type { WarmUpReport } from "./run.js";
 

@@ -2,8 +2,8 @@
 // container: the pure decision every backend uses (src/observe/exit-evidence.ts), on the situations met
 // on a real kind cluster (Kubernetes 1.20, /work/shared/recordings/kind-v1.20.2-harness-matrix).
 import { describe, expect, it } from "vitest";
-import type { PodOutcome } from "../../src/backends/backend.js";
 import { diagnose, observe } from "../../src/inspect/diagnose.js";
+import type { PodOutcome } from "../../src/model/pod-outcome.js";
 import { decideExit, graceDeadline, placeApiExit } from "../../src/observe/exit-evidence.js";
 import { buildTimeline } from "../../src/observe/timeline.js";
 

@@ -7,7 +7,7 @@ import type { Backend, Deployment, DisruptionOutcome } from "../../src/backends/
 import { CHECK_DEFAULTS, checkScenario, checkScenarioName, isFloatingRef, runCheck } from "../../src/inspect/check.js";
 import { predict } from "../../src/inspect/predict.js";
 import { formatInspection } from "../../src/inspect/report.js";
-import type { ProcessTreeInspection } from "../../src/inspect/types.js";
+import type { ProcessTreeInspection } from "../../src/model/process-tree.js";
 
 describe("check scenario", () => {
   const opts = { ...CHECK_DEFAULTS, image: "my/app:1.4", port: 3000 };

@@ -5,7 +5,6 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { PodOutcome } from "../../src/backends/backend.js";
 import { parseContainerdEventLine } from "../../src/backends/kind/containerd-events.js";
 import {
   buildTimeline,
@@ -15,8 +14,9 @@ import {
   type TimelineOptions,
   type WatchResource,
 } from "../../src/k8s/timeline-from-watch.js";
+import type { TimelineEvent } from "../../src/model/events.js";
+import type { PodOutcome } from "../../src/model/pod-outcome.js";
 import { parseAppLine } from "../../src/observe/app-log.js";
-import type { TimelineEvent } from "../../src/observe/events.js";
 import { evaluate, terminationMs } from "../../src/verdict/verdicts.js";
 
 const CANDIDATES = [

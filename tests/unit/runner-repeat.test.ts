@@ -9,7 +9,8 @@ import {
   runPool,
   summarizeRepeats,
 } from "../../src/runner/repeat.js";
-import { disruptionBudgetMs, type RunStatus, type ScenarioResult, timeLimits } from "../../src/runner/run.js";
+import { disruptionBudgetMs, type ScenarioResult, timeLimits } from "../../src/runner/run.js";
+import type { RunStatus } from "../../src/runner/status.js";
 import { parseScenario } from "../../src/scenario/load.js";
 
 const scenario = parseScenario(

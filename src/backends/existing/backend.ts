@@ -16,10 +16,11 @@ import { DEFAULT_NODE_PORT, namespaceName, SERVICE_NAME } from "../../k8s/manife
 import { formatPorts } from "../../k8s/node-ports.js";
 import { type LoadHooks, startLoad as startLocalLoad } from "../../load/generator.js";
 import type { LoadResult } from "../../load/types.js";
-import type { EventSink } from "../../observe/events.js";
+import type { ResolvedImage } from "../../model/backend.js";
+import type { EventSink } from "../../model/events.js";
 import type { Disruption, LoadOptions, Scenario } from "../../scenario/schema.js";
 import { UsageError } from "../../util/errors.js";
-import type { Backend, Deployment, DisruptionOutcome, DisruptionPlan, ResolvedImage } from "../backend.js";
+import type { Backend, Deployment, DisruptionOutcome, DisruptionPlan } from "../backend.js";
 import { assertDockerReachable } from "../docker-check.js";
 import { pushImages } from "./images.js";
 import { assertLoadgenBuildable, ensureLoadgenImage } from "./loadgen-image.js";

@@ -3,15 +3,6 @@
 // NodePort → kube-proxy → a ready pod on any node (never port-forward, which bypasses the Service).
 // Every run claims one NodePort of those kind-config.yaml publishes (30080-30087): runs may overlap.
 import type { KubeConfig } from "@kubernetes/client-node";
-import {
-  type CrictlContainer,
-  cmdlineOnNode,
-  crictlInspect,
-  establishedOnNode,
-  inspectOnNode,
-  type NodeExec,
-} from "../../inspect/node-proc.js";
-import type { ProcessTreeInspection } from "../../inspect/types.js";
 import { CommandError, type CommandRunner, execaRunner } from "../../k8s/command.js";
 import {
   inspectViaPodExec,
@@ -21,10 +12,20 @@ import {
   pid1ViaExec,
 } from "../../k8s/driver.js";
 import { formatPorts } from "../../k8s/node-ports.js";
-import type { EventSink } from "../../observe/events.js";
-import type { TrafficAttribution } from "../../observe/exercise-types.js";
+import type { ResolvedImage } from "../../model/backend.js";
+import type { EventSink } from "../../model/events.js";
+import type { TrafficAttribution } from "../../model/exercise.js";
+import type { ProcessTreeInspection } from "../../model/process-tree.js";
+import {
+  type CrictlContainer,
+  cmdlineOnNode,
+  crictlInspect,
+  establishedOnNode,
+  inspectOnNode,
+  type NodeExec,
+} from "../../observe/node-proc.js";
 import type { Disruption, Scenario } from "../../scenario/schema.js";
-import type { Backend, Deployment, DisruptionOutcome, DisruptionPlan, ResolvedImage } from "../backend.js";
+import type { Backend, Deployment, DisruptionOutcome, DisruptionPlan } from "../backend.js";
 import { KindCluster, type KindClusterOptions, type TeardownResult } from "./cluster.js";
 import { ConntrackStream } from "./conntrack-stream.js";
 import { ContainerdEvents } from "./containerd-events.js";

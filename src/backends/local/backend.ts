@@ -3,17 +3,18 @@
 // the kubelet's termination sequence (terminatePod).
 import net from "node:net";
 import { getContainerRuntimeClient } from "testcontainers";
-import { inspectProcessTree } from "../../inspect/inspect.js";
-import { predict } from "../../inspect/predict.js";
-import type { ProcessTreeInspection } from "../../inspect/types.js";
-import type { EventSink } from "../../observe/events.js";
-import type { TrafficAttribution } from "../../observe/exercise-types.js";
+import type { ResolvedImage } from "../../model/backend.js";
+import type { EventSink } from "../../model/events.js";
+import type { TrafficAttribution } from "../../model/exercise.js";
+import type { PodOutcome } from "../../model/pod-outcome.js";
+import type { ProcessTreeInspection } from "../../model/process-tree.js";
 import { decideExit } from "../../observe/exit-evidence.js";
+import { inspectProcessTree } from "../../observe/process-tree.js";
 import type { Disruption, Scenario } from "../../scenario/schema.js";
 import { PrerequisiteError } from "../../util/errors.js";
 import { LABEL_RUN } from "../../util/labels.js";
 import { configureTestcontainersOffline } from "../../util/testcontainers-env.js";
-import type { Backend, Deployment, DisruptionOutcome, DisruptionPlan, PodOutcome, ResolvedImage } from "../backend.js";
+import type { Backend, Deployment, DisruptionOutcome, DisruptionPlan } from "../backend.js";
 import { assertDockerReachable } from "../docker-check.js";
 import { type ProcessEntry, Replica } from "./replica.js";
 import { ServiceProxy } from "./service-proxy.js";
@@ -275,9 +276,6 @@ export class LocalBackend implements Backend {
       processTree: state.trees.get(name),
       inspection,
       stopSignal,
-      prediction: inspection?.processes.length
-        ? predict(inspection.processes, { port: state.scenario.port, stopSignal }).summary
-        : undefined,
       processes: [],
       notes,
     };

@@ -4,8 +4,8 @@
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { GenericContainer, getContainerRuntimeClient, type StartedTestContainer } from "testcontainers";
+import type { EventSink } from "../../model/events.js";
 import { appEventsFromLine } from "../../observe/app-log.js";
-import type { EventSink } from "../../observe/events.js";
 import type { PreStop } from "../../scenario/schema.js";
 import { LABEL_ROOT, runLabels } from "../../util/labels.js";
 import { sleepUnlessAborted } from "../../util/sleep.js";

@@ -9,7 +9,7 @@
 // If the hook overruns the grace period the kubelet still sends SIGTERM and grants a 2 s
 // minimum before SIGKILL (kuberuntime's minimumGracePeriodInSeconds); the same 2 s minimum
 // applies whenever less than 2 s of grace remain after the hook.
-import type { EventSink } from "../../observe/events.js";
+import type { EventSink } from "../../model/events.js";
 import type { PreStop } from "../../scenario/schema.js";
 import { signalName } from "../../util/signals.js";
 import { sleepUnlessAborted } from "../../util/sleep.js";

@@ -10,6 +10,7 @@
 // Kubernetes exec API (inspectByExec, k8s/driver.ts).
 import { readdir, readFile, readlink } from "node:fs/promises";
 import { getContainerRuntimeClient } from "testcontainers";
+import type { InspectedProcess, ProcessTreeInspection } from "../model/process-tree.js";
 import { configureTestcontainersOffline } from "../util/testcontainers-env.js";
 import {
   formatMask,
@@ -22,7 +23,6 @@ import {
   socketInode,
   waitsForSignals,
 } from "./proc.js";
-import type { InspectedProcess, ProcessTreeInspection } from "./types.js";
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
