@@ -10,6 +10,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Backend } from "../src/backends/backend.js";
+import { close, drain, hasRunPool, loadsImages, preflight } from "../src/backends/capabilities.js";
 import { KindBackend } from "../src/backends/kind/backend.js";
 import { LocalBackend, removeLabelledContainers } from "../src/backends/local/backend.js";
 import { Replica } from "../src/backends/local/replica.js";
@@ -21,8 +22,9 @@ import { ensureStyleImages } from "../src/images/build.js";
 import { startLoad } from "../src/load/generator.js";
 import type { PodOutcome } from "../src/model/pod-outcome.js";
 import { EventLog } from "../src/observe/events.js";
+import { WINDOW_MARGIN_MS } from "../src/runner/load-window.js";
 import { runPool } from "../src/runner/repeat.js";
-import { type RunPhases, runScenario, type ScenarioResult, WINDOW_MARGIN_MS } from "../src/runner/run.js";
+import { type RunPhases, runScenario, type ScenarioResult } from "../src/runner/run.js";
 import { loadScenarios } from "../src/scenario/load.js";
 import { IMAGE_STYLES, LoadSpec, type Scenario, ScenarioSpec } from "../src/scenario/schema.js";
 import { newRunId } from "../src/util/labels.js";
@@ -134,7 +136,7 @@ async function matrixPass(backend: Backend, chosen: Awaited<ReturnType<typeof lo
   );
   const runsEnded = Date.now();
   // kind: the last namespaces are still being deleted in the background; the matrix ends when they are gone.
-  await backend.drain?.();
+  await drain(backend);
   const wallS = (Date.now() - started) / 1000;
   const drainS = (Date.now() - runsEnded) / 1000;
   rows.sort(
@@ -175,12 +177,12 @@ async function matrix() {
     BACKEND === "kind" ? new KindBackend({ name: args.cluster, keep: true, log }) : new LocalBackend();
   // Images (and, on kind, the cluster and loading the images into it) before the timed passes, apart.
   const imagesStarted = Date.now();
-  await backend.preflight?.();
+  await preflight(backend);
   const images = await ensureStyleImages([...IMAGE_STYLES]);
-  await backend.prepare(images);
+  if (loadsImages(backend)) await backend.prepare(images);
   const imagesMs = Date.now() - imagesStarted;
   let parallel = PARALLEL;
-  if (parallel > 1 && backend.concurrency) {
+  if (parallel > 1 && hasRunPool(backend)) {
     const c = await backend.concurrency();
     if (c.max < parallel) {
       log(`--parallel ${parallel} lowered to ${c.max}: ${c.why}`);
@@ -197,7 +199,7 @@ async function matrix() {
     }
     return { backend: BACKEND, quick: Boolean(args.quick), imageCheckMs: imagesMs, sequential, parallel: concurrent };
   } finally {
-    await backend.close?.();
+    await close(backend);
   }
 }
 

@@ -4,6 +4,7 @@
 // PrerequisiteError → exit 2), then collect (collect-local / collect-cluster) → rules → rank, and,
 // with --verify, check runs on copies of the riskiest workloads.
 import { type KubeConfig, VersionApi } from "@kubernetes/client-node";
+import { close, preflight } from "../backends/capabilities.js";
 import { assertDockerReachable } from "../backends/docker-check.js";
 import { kubeConfigFor } from "../backends/existing/backend.js";
 import { createBackend } from "../backends/index.js";
@@ -327,7 +328,7 @@ export async function runAudit(o: AuditOptions): Promise<AuditRun> {
         ...(o.address ? { address: o.address } : {}),
         log,
       });
-      await backend.preflight?.();
+      await preflight(backend);
       try {
         const v = await runVerify(backend, candidates, {
           propagation,
@@ -339,7 +340,7 @@ export async function runAudit(o: AuditOptions): Promise<AuditRun> {
         verifyResults = v.results;
         for (const [id, out] of v.outcomes) verifyOutcomes.set(id, out);
       } finally {
-        await backend.close?.();
+        await close(backend);
       }
       used.push(
         o.backend === "local"

@@ -22,7 +22,6 @@ import type {
   ExitContext,
   ExitEvidence,
   ExitSource,
-  ExitSourceKind,
   RuntimeExit,
   TimeBound,
 } from "../model/exit-evidence.js";

@@ -7,7 +7,7 @@
 import type { ExerciseEvidence } from "../model/exercise.js";
 import type { PodOutcome } from "../model/pod-outcome.js";
 import type { Timeline } from "../model/timeline.js";
-import type { ScenarioResult, WarmUpReport } from "../runner/run.js";
+import type { WarmUpReport } from "../runner/run.js";
 import { type RunStatus, verdictUndecided } from "../runner/status.js";
 import type { Verdict } from "../verdict/verdicts.js";
 

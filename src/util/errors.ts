@@ -7,3 +7,8 @@ export class UsageError extends Error {
 export class PrerequisiteError extends Error {
   override name = "PrerequisiteError";
 }
+
+/** An error's message (or the thrown value in words), for logs and reports. */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -25,7 +25,15 @@ import {
   type NodeExec,
 } from "../../observe/node-proc.js";
 import type { Disruption, Scenario } from "../../scenario/schema.js";
-import type { Backend, Deployment, DisruptionOutcome, DisruptionPlan } from "../backend.js";
+import {
+  type Backend,
+  type Deployment,
+  type DisruptionOutcome,
+  type DisruptionPlan,
+  type RunningWorkload,
+  runningWorkload,
+  type WorkloadOps,
+} from "../backend.js";
 import { KindCluster, type KindClusterOptions, type TeardownResult } from "./cluster.js";
 import { ConntrackStream } from "./conntrack-stream.js";
 import { ContainerdEvents } from "./containerd-events.js";
@@ -131,7 +139,7 @@ export async function pid1ViaCrictl(run: CommandRunner, req: Pid1Request): Promi
   return args.join(" ");
 }
 
-export class KindBackend implements Backend {
+export class KindBackend implements Backend, WorkloadOps {
   readonly name = "kind" as const;
   readonly cluster: KindCluster;
   private readonly run: CommandRunner;
@@ -249,7 +257,16 @@ export class KindBackend implements Backend {
     return this.driver;
   }
 
-  deploy(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment> {
+  /** Starts the workload; its handle delegates to disrupt() and teardown() below. */
+  async deploy(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<RunningWorkload> {
+    return runningWorkload(await this.deployRecord(scenario, image, sink, runId), this);
+  }
+
+  sweep(runId: string): Promise<void> {
+    return this.teardown(undefined, runId);
+  }
+
+  deployRecord(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment> {
     return this.getDriver().deploy(scenario, image, sink, runId);
   }
 

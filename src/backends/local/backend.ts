@@ -14,7 +14,15 @@ import type { Disruption, Scenario } from "../../scenario/schema.js";
 import { PrerequisiteError } from "../../util/errors.js";
 import { LABEL_RUN } from "../../util/labels.js";
 import { configureTestcontainersOffline } from "../../util/testcontainers-env.js";
-import type { Backend, Deployment, DisruptionOutcome, DisruptionPlan } from "../backend.js";
+import {
+  type Backend,
+  type Deployment,
+  type DisruptionOutcome,
+  type DisruptionPlan,
+  type RunningWorkload,
+  runningWorkload,
+  type WorkloadOps,
+} from "../backend.js";
 import { assertDockerReachable } from "../docker-check.js";
 import { type ProcessEntry, Replica } from "./replica.js";
 import { ServiceProxy } from "./service-proxy.js";
@@ -48,7 +56,7 @@ export interface LocalBackendOptions {
   readyTimeoutMs?: number;
 }
 
-export class LocalBackend implements Backend {
+export class LocalBackend implements Backend, WorkloadOps {
   readonly name = "local" as const;
   private readonly runs = new Map<string, RunState>();
 
@@ -157,7 +165,16 @@ export class LocalBackend implements Backend {
     void started.finally(() => state.replacements.delete(started));
   }
 
-  async deploy(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment> {
+  /** Starts the workload; its handle delegates to disrupt() and teardown() below. */
+  async deploy(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<RunningWorkload> {
+    return runningWorkload(await this.deployRecord(scenario, image, sink, runId), this);
+  }
+
+  sweep(runId: string): Promise<void> {
+    return this.teardown(undefined, runId);
+  }
+
+  async deployRecord(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment> {
     configureTestcontainersOffline();
     const proxy = new ServiceProxy({ balancing: scenario.local.balancing });
     const state: RunState = {

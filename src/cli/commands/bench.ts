@@ -3,6 +3,7 @@
 
 import { resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
+import { close, isClosable, preflight } from "../../backends/capabilities.js";
 import { BACKEND_NAMES, createBackend } from "../../backends/index.js";
 import { formatTable, tableRows } from "../../bench/output.js";
 import { runPrestopSweep, writeSweep } from "../../bench/prestop.js";
@@ -105,7 +106,7 @@ export function register(program: Command): void {
       }
       const backendName = String(opts.backend);
       const backend = await createBackend(backendName, backendOptionsFrom(opts, log));
-      await backend.preflight?.();
+      await preflight(backend);
       let image: ImageRef;
       let imageLabel: string;
       if (style) {
@@ -137,9 +138,9 @@ export function register(program: Command): void {
       }
       const outDir = resolve(String(opts.out));
       installSignalHandlers(log);
-      const unregisterClose = backend.close
+      const unregisterClose = isClosable(backend)
         ? registerCleanup(`backend ${backend.name}`, async () => {
-            await backend.close?.();
+            await close(backend);
           })
         : () => {};
       const started = Date.now();
@@ -153,7 +154,7 @@ export function register(program: Command): void {
         points = await runPrestopSweep(backend, cfg, { onProgress: log, runsDir: resolve(outDir, "runs") });
       } finally {
         unregisterClose();
-        await backend.close?.();
+        await close(backend);
       }
       const report = await writeSweep({
         outDir,

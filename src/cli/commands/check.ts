@@ -5,6 +5,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
+import { close, isClosable, preflight } from "../../backends/capabilities.js";
 import { BACKEND_NAMES, createBackend } from "../../backends/index.js";
 import { CHECK_DEFAULTS, type CheckOptions, checkExitCode, runCheck } from "../../inspect/check.js";
 import { formatCheckReport, formatInspection } from "../../inspect/report.js";
@@ -91,11 +92,11 @@ export function register(program: Command): void {
     .action(async (opts: Record<string, unknown>) => {
       const backendName = String(opts.backend);
       const backend = await createBackend(backendName, backendOptionsFrom(opts, log));
-      await backend.preflight?.();
+      await preflight(backend);
       installSignalHandlers(log);
-      const unregisterClose = backend.close
+      const unregisterClose = isClosable(backend)
         ? registerCleanup(`backend ${backend.name}`, async () => {
-            await backend.close?.();
+            await close(backend);
           })
         : () => {};
       const options: CheckOptions = {
@@ -123,7 +124,7 @@ export function register(program: Command): void {
         });
       } finally {
         unregisterClose();
-        await backend.close?.();
+        await close(backend);
       }
       await mkdir(resultsDir, { recursive: true });
       const file = join(resultsDir, `${report.scenario.name}.${report.backend}.check.json`);
