@@ -54,7 +54,46 @@ export interface RuntimeEventSource {
   stop(): Promise<void>;
 }
 
-export interface DriverOptions {
+/**
+ * What the harness can read on the cluster's nodes, beyond the Kubernetes API (kind: docker exec into the
+ * node containers). Each member is optional: an existing cluster has none, and the defaults read what
+ * the exec API allows (PID 1, the process tree, the /proc inspection) or nothing (runtime events,
+ * connections).
+ */
+export interface NodeAccess {
+  /**
+   * Reads the command line of the container's LIVE PID 1 (a script that exec'd shows as what it
+   * exec'd); a note says when only something less (the configured command) could be read. Default:
+   * exec `cat /proc/1/cmdline` in the container.
+   */
+  readPid1?: (req: Pid1Request) => Promise<string | Pid1Reading>;
+  /**
+   * Reads the container's process tree; default: the processes of the inspection below, else exec
+   * `ps` (skipped quietly when the image has none).
+   */
+  readProcessTree?: (req: Pid1Request) => Promise<ProcessEntry[]>;
+  /**
+   * Reads every process of the container with its SIGTERM disposition, before any signal (never
+   * throws: an unreadable container gives source "none" and notes). Default: inspect.ts's script
+   * through the Kubernetes exec API (needs sh, or at least cat, in the image).
+   */
+  inspectProcesses?: (req: Pid1Request) => Promise<ProcessTreeInspection>;
+  /** Established connections on the container's port in the pod's own socket table (kind: via the node). */
+  readEstablished?: (req: Pid1Request, port: number) => Promise<number>;
+  /**
+   * The nodes' runtime task events for one run (kind: `ctr events` on every node). Absent (existing
+   * clusters: no node access): exits come from the app's lines and the API only.
+   */
+  runtimeEvents?: () => RuntimeEventSource;
+  /**
+   * Starts reading which pod each connection to the NodePort goes to (kind: the nodes' conntrack),
+   * called at deploy before the Service exists and stopped at teardown. Absent (existing clusters: no
+   * node access): trafficAttribution() is undefined.
+   */
+  trafficAttribution?: (run: { runId: string; nodePort: number }) => Promise<ConntrackFeed>;
+}
+
+export interface DriverOptions extends NodeAccess {
   backend: "kind" | "existing";
   kc: KubeConfig;
   /** Where load goes (127.0.0.1 / localhost); per run: targetFor(its NodePort) when given. */
@@ -76,38 +115,8 @@ export interface DriverOptions {
   serviceType?: "NodePort" | "LoadBalancer";
   /** Maps the image the scenario resolved to the reference the cluster pulls (existing: pushed ref). */
   imageFor?: (image: ResolvedImage) => string;
-  /**
-   * Reads the command line of the container's LIVE PID 1 (a script that exec'd shows as what it
-   * exec'd); a note says when only something less (the configured command) could be read. Default:
-   * exec `cat /proc/1/cmdline` in the container.
-   */
-  readPid1?: (req: Pid1Request) => Promise<string | Pid1Reading>;
-  /**
-   * Reads the container's process tree; default: the processes of the inspection below, else exec
-   * `ps` (skipped quietly when the image has none).
-   */
-  readProcessTree?: (req: Pid1Request) => Promise<ProcessEntry[]>;
-  /**
-   * Reads every process of the container with its SIGTERM disposition, before any signal (never
-   * throws: an unreadable container gives source "none" and notes). Default: inspect.ts's script
-   * through the Kubernetes exec API (needs sh, or at least cat, in the image).
-   */
-  inspectProcesses?: (req: Pid1Request) => Promise<ProcessTreeInspection>;
-  /** Established connections on the container's port in the pod's own socket table (kind: via the node). */
-  readEstablished?: (req: Pid1Request, port: number) => Promise<number>;
   /** Extra platform facts for the report. */
   platform?: Record<string, string>;
-  /**
-   * The nodes' runtime task events for one run (kind: `ctr events` on every node). Absent (existing
-   * clusters: no node access): exits come from the app's lines and the API only.
-   */
-  runtimeEvents?: () => RuntimeEventSource;
-  /**
-   * Starts reading which pod each connection to the NodePort goes to (kind: the nodes' conntrack),
-   * called at deploy before the Service exists and stopped at teardown. Absent (existing clusters: no
-   * node access): trafficAttribution() is undefined.
-   */
-  trafficAttribution?: (run: { runId: string; nodePort: number }) => Promise<ConntrackFeed>;
   readyTimeoutMs?: number;
   /** How long the Service must take to answer once every pod is ready (default 60 s). */
   reachableTimeoutMs?: number;
@@ -137,6 +146,14 @@ export const EVIDENCE_BOUND_MS = 3000;
 
 /** How long a torn-down namespace is waited for (in the background; drain() waits for the waits). */
 export const NAMESPACE_GONE_BOUND_MS = 90_000;
+
+/** What a disruption started: the pods it targets, how many must end, and how long to wait for them. */
+interface StartedDisruption {
+  targets: string[];
+  expected: number;
+  timeoutMs: number;
+  grace: number;
+}
 
 interface RunState {
   runId: string;
@@ -322,8 +339,15 @@ export async function readPodBeforeSignals(
 }
 
 /** Puts what readPodBeforeSignals() read on the disrupted pods' outcomes. */
-export function attachReadings(outcomes: PodOutcome[], readings: ReadonlyMap<string, PodReading> | undefined): void {
+export function attachReadings(
+  outcomes: PodOutcome[],
+  readings: ReadonlyMap<string, PodReading> | undefined,
+  scenario?: Pick<Scenario, "stopSignal">,
+): void {
   for (const o of outcomes) {
+    // The scenario's lifecycle.stopSignal; without one the image's STOPSIGNAL applies, which the API
+    // does not report: left unknown rather than guessed.
+    if (scenario?.stopSignal && !o.stopSignal) o.stopSignal = { signal: scenario.stopSignal, from: "scenario" };
     const r = readings?.get(o.pod);
     if (!r) continue;
     if (r.inspection) o.inspection = r.inspection;
@@ -674,109 +698,144 @@ export class KubernetesDriver {
 
   async disrupt(deployment: Deployment, disruption: Disruption, plan?: DisruptionPlan): Promise<DisruptionOutcome> {
     const st = this.state(deployment.runId);
-    const { builder, namespace, scenario } = st;
-    const record = (events: TimelineEvent[]) => {
-      for (const e of events) st.sink.record(e);
-    };
-    const grace =
-      disruption.action === "delete"
-        ? (disruption.gracePeriodSeconds ?? scenario.terminationGracePeriodSeconds)
-        : scenario.terminationGracePeriodSeconds;
     const notes: string[] = [];
-    const deletingBefore = new Set(builder.podsBeingDeleted());
-    const live = builder
+    const deletingBefore = new Set(st.builder.podsBeingDeleted());
+    const live = st.builder
       .livePods()
       .filter((p) => !deletingBefore.has(p))
       .sort();
-    let targets: string[] = [];
-    let expected = 0;
-    let timeoutMs = (Math.ceil(grace) + 30) * 1000;
+    const started = await this.startDisruption(st, deployment, disruption, plan, live, notes);
+    // The disrupted pods: the deleted ones, or (rollout, scale down) every pod the API began deleting since.
+    const disrupted = (): string[] =>
+      disruption.action === "delete"
+        ? started.targets
+        : st.builder.podsBeingDeleted().filter((p) => !deletingBefore.has(p));
+    const waited = await this.waitDisrupted(st, disrupted, started, notes);
+    return this.disruptionOutcome(st, deployment.runId, disrupted, waited.timedOut, notes);
+  }
 
+  /** Carries out the action; says which pods it targets, how many must end, and how long to wait for them. */
+  private async startDisruption(
+    st: RunState,
+    deployment: Deployment,
+    disruption: Disruption,
+    plan: DisruptionPlan | undefined,
+    live: string[],
+    notes: string[],
+  ): Promise<StartedDisruption> {
+    const grace =
+      disruption.action === "delete"
+        ? (disruption.gracePeriodSeconds ?? st.scenario.terminationGracePeriodSeconds)
+        : st.scenario.terminationGracePeriodSeconds;
+    const timeoutMs = (Math.ceil(grace) + 30) * 1000;
     switch (disruption.action) {
       case "delete": {
-        // The runner's victims (the pods carrying the most connections), when it chose and they are
-        // live pods of this run; else the first pods by name among those that were ready, as the
-        // recordings did.
-        const planned = victimsFromPlan(plan, live);
-        if (planned.note) notes.push(planned.note);
-        if (planned.victims) {
-          targets = planned.victims;
-          if (targets.length !== disruption.count) {
-            notes.push(`deleted the ${targets.length} planned victim(s) (the scenario asked for ${disruption.count})`);
-          }
-        } else {
-          const ready = deployment.pods.filter((p) => live.includes(p));
-          targets = [...ready, ...live.filter((p) => !ready.includes(p))].slice(0, disruption.count);
-        }
-        if (targets.length < disruption.count && !planned.victims) {
-          notes.push(`asked to delete ${disruption.count} pod(s), only ${targets.length} were running`);
-        }
-        const gps = disruption.gracePeriodSeconds === undefined ? undefined : Math.ceil(disruption.gracePeriodSeconds);
-        await this.readSocketsBeforeDelete(deployment.runId, targets, scenario.port);
-        await Promise.all(
-          targets.map(async (pod) => {
-            record(builder.deleteCalled(pod, this.now(), gps));
-            await this.core.deleteNamespacedPod({
-              name: pod,
-              namespace,
-              ...(gps !== undefined ? { gracePeriodSeconds: gps } : {}),
-            });
-          }),
-        );
-        expected = targets.length;
-        break;
+        const targets = await this.deletePods(st, deployment, disruption, plan, live, notes);
+        return { targets, expected: targets.length, timeoutMs, grace };
       }
-      case "rollout": {
-        targets = live;
-        expected = live.length;
-        timeoutMs += scenario.replicas * 30_000;
-        record([
-          {
-            at: this.now(),
-            kind: "delete-requested",
-            source: "harness",
-            detail: { via: "rollout restart", pods: live },
-          },
-        ]);
-        await this.apps.patchNamespacedDeployment({
-          name: DEPLOYMENT_NAME,
-          namespace,
-          body: [
-            {
-              op: "add",
-              path: `/spec/template/metadata/annotations/${RESTARTED_AT_ANNOTATION.replace(/~/g, "~0").replace(/\//g, "~1")}`,
-              value: new Date(this.now()).toISOString(),
-            },
-          ],
-        });
-        break;
-      }
-      case "scaleDown": {
-        expected = Math.max(0, live.length - disruption.to);
-        record([
-          {
-            at: this.now(),
-            kind: "delete-requested",
-            source: "harness",
-            detail: { via: "scale down", from: live.length, to: disruption.to },
-          },
-        ]);
-        await this.apps.patchNamespacedDeployment({
-          name: DEPLOYMENT_NAME,
-          namespace,
-          body: [{ op: "replace", path: "/spec/replicas", value: disruption.to }],
-        });
-        break;
-      }
+      case "rollout":
+        await this.rolloutRestart(st, live);
+        return { targets: live, expected: live.length, timeoutMs: timeoutMs + st.scenario.replicas * 30_000, grace };
+      case "scaleDown":
+        await this.scaleDown(st, live, disruption.to);
+        return { targets: [], expected: Math.max(0, live.length - disruption.to), timeoutMs, grace };
     }
+  }
 
-    // Wait until every disrupted pod's containers have exited (the runtime's record, or the API's
-    // terminated state: not the app's exit line, the container may outlive it) or its object is gone,
-    // or the timeout. Every watch entry and runtime event wakes the wait. The pods' deletion from the
-    // API (6–10 s after the exit on 1.20) is not waited for: final() below reports it if it comes in time.
-    const disrupted = (): string[] =>
-      disruption.action === "delete" ? targets : builder.podsBeingDeleted().filter((p) => !deletingBefore.has(p));
+  private record(st: RunState, events: TimelineEvent[]): void {
+    for (const e of events) st.sink.record(e);
+  }
+
+  /**
+   * delete: the runner's victims (the pods carrying the most connections), when it chose and they are
+   * live pods of this run; else the first pods by name among those that were ready, as the recordings did.
+   */
+  private async deletePods(
+    st: RunState,
+    deployment: Deployment,
+    disruption: Extract<Disruption, { action: "delete" }>,
+    plan: DisruptionPlan | undefined,
+    live: string[],
+    notes: string[],
+  ): Promise<string[]> {
+    let targets: string[];
+    const planned = victimsFromPlan(plan, live);
+    if (planned.note) notes.push(planned.note);
+    if (planned.victims) {
+      targets = planned.victims;
+      if (targets.length !== disruption.count) {
+        notes.push(`deleted the ${targets.length} planned victim(s) (the scenario asked for ${disruption.count})`);
+      }
+    } else {
+      const ready = deployment.pods.filter((p) => live.includes(p));
+      targets = [...ready, ...live.filter((p) => !ready.includes(p))].slice(0, disruption.count);
+    }
+    if (targets.length < disruption.count && !planned.victims) {
+      notes.push(`asked to delete ${disruption.count} pod(s), only ${targets.length} were running`);
+    }
+    const gps = disruption.gracePeriodSeconds === undefined ? undefined : Math.ceil(disruption.gracePeriodSeconds);
+    await this.readSocketsBeforeDelete(deployment.runId, targets, st.scenario.port);
+    await Promise.all(
+      targets.map(async (pod) => {
+        this.record(st, st.builder.deleteCalled(pod, this.now(), gps));
+        await this.core.deleteNamespacedPod({
+          name: pod,
+          namespace: st.namespace,
+          ...(gps !== undefined ? { gracePeriodSeconds: gps } : {}),
+        });
+      }),
+    );
+    return targets;
+  }
+
+  private async rolloutRestart(st: RunState, live: string[]): Promise<void> {
+    this.record(st, [
+      { at: this.now(), kind: "delete-requested", source: "harness", detail: { via: "rollout restart", pods: live } },
+    ]);
+    await this.apps.patchNamespacedDeployment({
+      name: DEPLOYMENT_NAME,
+      namespace: st.namespace,
+      body: [
+        {
+          op: "add",
+          path: `/spec/template/metadata/annotations/${RESTARTED_AT_ANNOTATION.replace(/~/g, "~0").replace(/\//g, "~1")}`,
+          value: new Date(this.now()).toISOString(),
+        },
+      ],
+    });
+  }
+
+  private async scaleDown(st: RunState, live: string[], to: number): Promise<void> {
+    this.record(st, [
+      {
+        at: this.now(),
+        kind: "delete-requested",
+        source: "harness",
+        detail: { via: "scale down", from: live.length, to },
+      },
+    ]);
+    await this.apps.patchNamespacedDeployment({
+      name: DEPLOYMENT_NAME,
+      namespace: st.namespace,
+      body: [{ op: "replace", path: "/spec/replicas", value: to }],
+    });
+  }
+
+  /**
+   * Waits until every disrupted pod's containers have exited (the runtime's record, or the API's
+   * terminated state: not the app's exit line, the container may outlive it) or its object is gone,
+   * or the timeout. Every watch entry and runtime event wakes the wait. The pods' deletion from the
+   * API (6–10 s after the exit on 1.20) is not waited for: final() reports it if it comes in time.
+   */
+  private async waitDisrupted(
+    st: RunState,
+    disrupted: () => string[],
+    started: StartedDisruption,
+    notes: string[],
+  ): Promise<{ timedOut: boolean }> {
+    const { builder } = st;
     const ended = (p: string) => builder.hasExited(p) || builder.isGone(p);
+    const { expected, timeoutMs } = started;
     const waited = await pollUntil(
       () => {
         const d = disrupted();
@@ -788,17 +847,29 @@ export class KubernetesDriver {
       const d = disrupted();
       const left = d.filter((p) => !ended(p));
       notes.push(
-        `gave up waiting after ${timeoutMs / 1000} s (grace ${grace} s + 30 s): ` +
+        `gave up waiting after ${timeoutMs / 1000} s (grace ${started.grace} s + 30 s): ` +
           (left.length > 0
             ? `no exit seen and still present: ${left.join(", ")}`
             : `${d.length} of ${expected} pod(s) were disrupted`),
       );
     }
+    return { timedOut: waited.timedOut };
+  }
+
+  /** The outcomes now, and final(): once the late evidence (the API's report of each exit) is in, bounded. */
+  private disruptionOutcome(
+    st: RunState,
+    runId: string,
+    disrupted: () => string[],
+    timedOut: boolean,
+    notes: string[],
+  ): DisruptionOutcome {
+    const { builder } = st;
     const endedAt = this.now();
-    const readings = this.podReadings.get(deployment.runId);
+    const readings = this.podReadings.get(runId);
     const outcomesNow = (): PodOutcome[] => {
       const outcomes: PodOutcome[] = builder.outcomes(disrupted());
-      attachReadings(outcomes, readings);
+      attachReadings(outcomes, readings, st.scenario);
       if (notes.length > 0) for (const o of outcomes) o.notes.push(...notes);
       return outcomes;
     };
@@ -806,8 +877,7 @@ export class KubernetesDriver {
     let finalized: Promise<PodOutcome[]> | undefined;
     const final = (): Promise<PodOutcome[]> => {
       finalized ??= (async () => {
-        // The rest of the evidence, bounded: the API's own report of each exit (or the pod gone).
-        if (!waited.timedOut) {
+        if (!timedOut) {
           await pollUntil(() => (disrupted().every((p) => builder.apiReportedExit(p)) ? true : undefined), {
             clock: this.clock,
             timeoutMs: Math.max(0, endedAt + (this.o.evidenceBoundMs ?? EVIDENCE_BOUND_MS) - this.now()),
@@ -816,7 +886,7 @@ export class KubernetesDriver {
           });
         }
         // Exits known only from the API are placed now that every bound (preStop, app lines, runtime) is in.
-        record(builder.settle());
+        this.record(st, builder.settle());
         return outcomesNow();
       })();
       return finalized;

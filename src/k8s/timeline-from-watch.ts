@@ -19,7 +19,8 @@ import type { EventSource, TimelineEvent } from "../model/events.js";
 import type { AppExit, ExitEvidence, TimeBound } from "../model/exit-evidence.js";
 import type { PodOutcome, ProcessReport } from "../model/pod-outcome.js";
 import { appEvent, parseAppLine, processReports } from "../observe/app-log.js";
-import { decideExit, MINIMUM_GRACE_AFTER_PRESTOP_MS } from "../observe/exit-evidence.js";
+import { decideExit, MINIMUM_GRACE_AFTER_PRESTOP_MS, sigkillAt } from "../observe/exit-evidence.js";
+import { parseRfc3339 } from "../util/time.js";
 
 export type WatchResource = "pods" | "endpointslices" | "endpoints" | "events";
 
@@ -180,12 +181,8 @@ interface EventLike {
 export function parseTime(t: Time): number | undefined {
   if (t === null || t === undefined || t === "") return undefined;
   if (t instanceof Date) return t.getTime();
-  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$/.exec(t);
-  if (m) {
-    const frac = m[2] ? m[2].slice(0, 4).padEnd(4, "0") : "";
-    const ms = Date.parse(`${m[1]}${frac}${m[3]}`);
-    return Number.isNaN(ms) ? undefined : ms;
-  }
+  const exact = parseRfc3339(t);
+  if (exact !== undefined) return exact;
   const ms = Date.parse(t);
   return Number.isNaN(ms) ? undefined : ms;
 }
@@ -548,7 +545,7 @@ export class TimelineBuilder {
     if (deadline === undefined) return undefined;
     // The kubelet gives at least 2 s after the hook: after it returned, or after it stopped waiting for
     // a hook that overran the grace period (that exec is killed with the container, later).
-    if (t.sigtermAt !== undefined) return Math.max(deadline, t.sigtermAt + MINIMUM_GRACE_AFTER_PRESTOP_MS);
+    if (t.sigtermAt !== undefined) return sigkillAt(deadline, t.sigtermAt);
     if (this.preStopOverran(t)) return deadline + MINIMUM_GRACE_AFTER_PRESTOP_MS;
     return deadline;
   }

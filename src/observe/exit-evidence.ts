@@ -35,10 +35,18 @@ export const MINIMUM_GRACE_AFTER_PRESTOP_MS = 2000;
  */
 export const KILL_SLACK_MS = 500;
 
-/** When the kubelet sends SIGKILL: the grace period from the delete, but never sooner than 2 s after the preStop. */
-export function graceDeadline(deleteAt: number, graceSeconds: number, preStopEndedAt?: number): number {
-  const end = deleteAt + graceSeconds * 1000;
-  return preStopEndedAt === undefined ? end : Math.max(end, preStopEndedAt + MINIMUM_GRACE_AFTER_PRESTOP_MS);
+/**
+ * When the kubelet sends SIGKILL: at the end of the grace period (`graceEnd`, epoch ms), but never
+ * sooner than 2 s after SIGTERM (the end of a preStop hook that used up the grace). The one rule for
+ * every backend: the local harness follows it, the evidence judges by it.
+ */
+export function sigkillAt(graceEnd: number, sigtermAt?: number): number {
+  return sigtermAt === undefined ? graceEnd : Math.max(graceEnd, sigtermAt + MINIMUM_GRACE_AFTER_PRESTOP_MS);
+}
+
+/** sigkillAt() with the grace period counted from the delete. */
+export function sigkillDeadline(deleteAt: number, graceSeconds: number, sigtermAt?: number): number {
+  return sigkillAt(deleteAt + graceSeconds * 1000, sigtermAt);
 }
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;

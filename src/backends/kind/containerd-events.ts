@@ -12,6 +12,7 @@
 import { type CommandRunner, execaRunner } from "../../k8s/command.js";
 import type { RuntimeEventSource } from "../../k8s/driver.js";
 import type { RecordedRuntimeEvent } from "../../k8s/timeline-from-watch.js";
+import { parseRfc3339 } from "../../util/time.js";
 import { execaLineSpawner, type LineSpawner, NodeCommand, nodeCommandArgs } from "./node-command.js";
 
 /** "2026-11-26 19:53:15.559581596 +0000 UTC" → epoch ms (fraction cut to ms). */
@@ -20,16 +21,6 @@ export function parseGoTime(text: string): number | undefined {
   if (!m) return undefined;
   const frac = m[3] ? m[3].slice(0, 4).padEnd(4, "0") : "";
   const ms = Date.parse(`${m[1]}T${m[2]}${frac}${m[4]}${m[5]}:${m[6]}`);
-  return Number.isNaN(ms) ? undefined : ms;
-}
-
-/** RFC3339Nano → epoch ms (fraction cut to ms). */
-function parseRfc3339(text: unknown): number | undefined {
-  if (typeof text !== "string") return undefined;
-  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$/.exec(text);
-  if (!m) return undefined;
-  const frac = m[2] ? m[2].slice(0, 4).padEnd(4, "0") : "";
-  const ms = Date.parse(`${m[1]}${frac}${m[3]}`);
   return Number.isNaN(ms) ? undefined : ms;
 }
 

@@ -8,7 +8,7 @@ import type { EventSink } from "../../model/events.js";
 import type { TrafficAttribution } from "../../model/exercise.js";
 import type { PodOutcome } from "../../model/pod-outcome.js";
 import type { ProcessTreeInspection } from "../../model/process-tree.js";
-import { decideExit } from "../../observe/exit-evidence.js";
+import { decideExit, sigkillDeadline } from "../../observe/exit-evidence.js";
 import { inspectProcessTree } from "../../observe/process-tree.js";
 import type { Disruption, Scenario } from "../../scenario/schema.js";
 import { PrerequisiteError } from "../../util/errors.js";
@@ -26,7 +26,7 @@ import {
 import { assertDockerReachable } from "../docker-check.js";
 import { type ProcessEntry, Replica } from "./replica.js";
 import { ServiceProxy } from "./service-proxy.js";
-import { sigkillDeadline, terminatePod } from "./termination.js";
+import { terminatePod } from "./termination.js";
 
 interface RunState {
   scenario: Scenario;

@@ -10,17 +10,10 @@
 // minimum before SIGKILL (kuberuntime's minimumGracePeriodInSeconds); the same 2 s minimum
 // applies whenever less than 2 s of grace remain after the hook.
 import type { EventSink } from "../../model/events.js";
+import { sigkillDeadline } from "../../observe/exit-evidence.js";
 import type { PreStop } from "../../scenario/schema.js";
 import { signalName } from "../../util/signals.js";
 import { sleepUnlessAborted } from "../../util/sleep.js";
-
-/** kubelet: minimumGracePeriodInSeconds. */
-export const MINIMUM_GRACE_MS = 2000;
-
-/** When the kubelet sends SIGKILL, given when SIGTERM went out. Pure. */
-export function sigkillDeadline(deleteAt: number, graceSeconds: number, sigtermAt: number): number {
-  return Math.max(deleteAt + graceSeconds * 1000, sigtermAt + MINIMUM_GRACE_MS);
-}
 
 /** What a container runtime must offer the sequence. */
 export interface PodRuntime {
