@@ -29,6 +29,7 @@ import { loadScenarios } from "../src/scenario/load.js";
 import { IMAGE_STYLES, LoadSpec, type Scenario, ScenarioSpec } from "../src/scenario/schema.js";
 import { newRunId } from "../src/util/labels.js";
 import { packageRoot } from "../src/util/paths.js";
+import { sleep } from "../src/util/sleep.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -44,7 +45,6 @@ const { values: args } = parseArgs({
   },
 });
 const log = (line: string) => process.stderr.write(`${line}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const QUICK = ["exec-form-no-prestop", "exec-form-prestop-sleep", "shell-form-no-prestop", "tini-no-prestop"];
 /** The runner keeps this long after the last disrupted pod ended (WINDOW_MARGIN_MS in src/runner/run.ts). */
 const MARGIN_S = WINDOW_MARGIN_MS / 1000;

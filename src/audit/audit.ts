@@ -15,7 +15,7 @@ import type { Pid1Request } from "../k8s/driver.js";
 import type { ProcessTreeInspection } from "../model/process-tree.js";
 import type { ScenarioResult } from "../runner/run.js";
 import { interruptedBy } from "../util/cleanup.js";
-import { PrerequisiteError, UsageError } from "../util/errors.js";
+import { errorText, PrerequisiteError, UsageError } from "../util/errors.js";
 import { collectCluster } from "./collect-cluster.js";
 import {
   type Collected,
@@ -159,8 +159,6 @@ export function localImageConfig(run: CommandRunner): (ref: string) => Promise<I
     }
   };
 }
-
-const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 interface Target {
   description: string;

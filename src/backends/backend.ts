@@ -93,3 +93,22 @@ export function runningWorkload(deployment: Deployment, ops: WorkloadOps): Runni
     teardown: () => ops.teardown(deployment, deployment.runId),
   };
 }
+
+/**
+ * A backend that keeps each run's state by run id: deploy() wraps what deployRecord() started in its
+ * handle, and sweep() is a teardown without one.
+ */
+export abstract class RunStateBackend implements Backend, WorkloadOps {
+  abstract readonly name: BackendName;
+  abstract deployRecord(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment>;
+  abstract disrupt(deployment: Deployment, disruption: Disruption, plan?: DisruptionPlan): Promise<DisruptionOutcome>;
+  abstract teardown(deployment: Deployment | undefined, runId: string): Promise<void>;
+
+  async deploy(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<RunningWorkload> {
+    return runningWorkload(await this.deployRecord(scenario, image, sink, runId), this);
+  }
+
+  sweep(runId: string): Promise<void> {
+    return this.teardown(undefined, runId);
+  }
+}

@@ -17,12 +17,6 @@ import { normalizeSignal, recognizeServer, stopsGracefully } from "./servers.js"
 
 export type Outcome = "graceful" | "killed" | "abrupt";
 
-export const OUTCOME_WORDS: Record<Outcome, string> = {
-  graceful: "a graceful exit (the app drains and exits by itself before the grace period ends)",
-  killed: "SIGKILL at the end of the grace period",
-  abrupt: "an abrupt exit soon after SIGTERM (PID 1 exits and the kernel kills the app without a drain)",
-};
-
 /** One possible outcome; `condition` says what it depends on (absent: unconditional). */
 export interface Branch {
   outcome: Outcome;

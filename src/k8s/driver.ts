@@ -27,7 +27,9 @@ import type { PodOutcome } from "../model/pod-outcome.js";
 import type { ProcessTreeInspection } from "../model/process-tree.js";
 import { inspectByExec } from "../observe/process-tree.js";
 import type { Disruption, Scenario } from "../scenario/schema.js";
+import { apiErrorText as errText } from "../util/errors.js";
 import { LABEL_ROOT, LABEL_RUN } from "../util/labels.js";
+import { sleep } from "../util/sleep.js";
 import { type ConntrackFeed, routedConnections } from "./conntrack.js";
 import { buildManifests, DEPLOYMENT_NAME, labelValue, RESTARTED_AT_ANNOTATION, SERVICE_NAME } from "./manifests.js";
 import { NodePortPool } from "./node-ports.js";
@@ -167,8 +169,6 @@ interface RunState {
   wake: Wakeup;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** One GET /healthz (2 s timeout): true on 2xx, else why not. */
 async function fetchHealth(url: string): Promise<true | string> {
   try {
@@ -186,20 +186,6 @@ const SOCKET_READ_BOUND_MS = 1500;
 function httpStatus(err: unknown): number | undefined {
   const code = (err as { code?: unknown } | undefined)?.code;
   return typeof code === "number" ? code : undefined;
-}
-
-function errText(err: unknown): string {
-  if (err && typeof err === "object" && "body" in err) {
-    const body = (err as { body?: unknown }).body;
-    try {
-      const parsed =
-        typeof body === "string" ? (JSON.parse(body) as { message?: string }) : (body as { message?: string });
-      if (parsed?.message) return parsed.message;
-    } catch {
-      /* not JSON */
-    }
-  }
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** Reads /version and /apis; /apis failing (RBAC) falls back to the version rules. */

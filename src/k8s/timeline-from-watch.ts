@@ -1060,8 +1060,8 @@ export class TimelineBuilder {
   }
 }
 
-/** Convenience for recorded streams: entries in arrival order → all events + outcomes. */
-export function buildTimeline(
+/** Replays a recorded stream: entries in arrival order → all events + outcomes (tests, recordings). */
+export function replayRecording(
   entries: RecordedEntry[],
   options: TimelineOptions & {
     deleteCalls?: Array<{ pod: string; at: number; gracePeriodSeconds?: number }>;

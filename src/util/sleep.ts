@@ -36,3 +36,6 @@ export function sleepOrAbort(ms: number, signal: AbortSignal): Promise<void> {
     signal.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/** Waits `ms` (no abort). */
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -7,9 +7,9 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseContainerdEventLine } from "../../src/backends/kind/containerd-events.js";
 import {
-  buildTimeline,
   parseTime,
   type RecordedEntry,
+  replayRecording,
   TimelineBuilder,
   type TimelineOptions,
   type WatchResource,
@@ -94,7 +94,7 @@ function loadRecording(name: string, endpointFile: "endpointslices" | "endpoints
 }
 
 function run(rec: Recording, options: TimelineOptions & { withDeleteCall?: boolean; withRuntime?: boolean } = {}) {
-  return buildTimeline(options.withRuntime ? [...rec.entries, ...rec.runtime] : rec.entries, {
+  return replayRecording(options.withRuntime ? [...rec.entries, ...rec.runtime] : rec.entries, {
     eventsSince: Date.parse(rec.meta.loadStartedAt) - 10_000,
     container: "app",
     ...options,

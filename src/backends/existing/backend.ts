@@ -19,15 +19,7 @@ import type { ResolvedImage } from "../../model/backend.js";
 import type { EventSink } from "../../model/events.js";
 import type { Disruption, LoadOptions, Scenario } from "../../scenario/schema.js";
 import { UsageError } from "../../util/errors.js";
-import {
-  type Backend,
-  type Deployment,
-  type DisruptionOutcome,
-  type DisruptionPlan,
-  type RunningWorkload,
-  runningWorkload,
-  type WorkloadOps,
-} from "../backend.js";
+import { type Deployment, type DisruptionOutcome, type DisruptionPlan, RunStateBackend } from "../backend.js";
 import type { InClusterLoad, InClusterLoadRun } from "../capabilities.js";
 import { assertDockerReachable } from "../docker-check.js";
 import { pushImages } from "./images.js";
@@ -150,7 +142,7 @@ export function kubeConfigFor(context: string, kubeconfigPath?: string): KubeCon
   return kc;
 }
 
-export class ExistingClusterBackend implements Backend, WorkloadOps, InClusterLoad {
+export class ExistingClusterBackend extends RunStateBackend implements InClusterLoad {
   readonly name = "existing" as const;
   private readonly run: CommandRunner;
   private readonly pushed = new Map<string, string>();
@@ -167,6 +159,7 @@ export class ExistingClusterBackend implements Backend, WorkloadOps, InClusterLo
   private readonly loadJobs = new Map<string, RunningLoadJob>();
 
   constructor(private readonly o: ExistingClusterOptions) {
+    super();
     validateExistingOptions(o);
     this.run = o.run ?? execaRunner;
     this.loadFrom = loadFromOf(o);
@@ -241,15 +234,6 @@ export class ExistingClusterBackend implements Backend, WorkloadOps, InClusterLo
       log: this.o.log,
     });
     return this.driver;
-  }
-
-  /** Starts the workload; its handle delegates to disrupt() and teardown() below. */
-  async deploy(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<RunningWorkload> {
-    return runningWorkload(await this.deployRecord(scenario, image, sink, runId), this);
-  }
-
-  sweep(runId: string): Promise<void> {
-    return this.teardown(undefined, runId);
   }
 
   async deployRecord(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment> {

@@ -25,15 +25,8 @@ import {
   type NodeExec,
 } from "../../observe/node-proc.js";
 import type { Disruption, Scenario } from "../../scenario/schema.js";
-import {
-  type Backend,
-  type Deployment,
-  type DisruptionOutcome,
-  type DisruptionPlan,
-  type RunningWorkload,
-  runningWorkload,
-  type WorkloadOps,
-} from "../backend.js";
+import { errorText } from "../../util/errors.js";
+import { type Deployment, type DisruptionOutcome, type DisruptionPlan, RunStateBackend } from "../backend.js";
 import { KindCluster, type KindClusterOptions, type TeardownResult } from "./cluster.js";
 import { ConntrackStream } from "./conntrack-stream.js";
 import { ContainerdEvents } from "./containerd-events.js";
@@ -45,8 +38,6 @@ export interface KindBackendOptions extends KindClusterOptions {
   /** Starts the nodes' `conntrack -E` streams (default: execa); tests inject a fake. */
   spawn?: LineSpawner;
 }
-
-const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /** Runs argv inside a kind node (a Docker container): `docker exec <node> …`, argument arrays only. */
 export function kindNodeExec(run: CommandRunner, node: string): NodeExec {
@@ -139,7 +130,7 @@ export async function pid1ViaCrictl(run: CommandRunner, req: Pid1Request): Promi
   return args.join(" ");
 }
 
-export class KindBackend implements Backend, WorkloadOps {
+export class KindBackend extends RunStateBackend {
   readonly name = "kind" as const;
   readonly cluster: KindCluster;
   private readonly run: CommandRunner;
@@ -149,6 +140,7 @@ export class KindBackend implements Backend, WorkloadOps {
   private published?: Map<number, number>;
 
   constructor(private readonly o: KindBackendOptions = {}) {
+    super();
     this.run = o.run ?? execaRunner;
     this.cluster = new KindCluster({ ...o, run: this.run });
   }
@@ -255,15 +247,6 @@ export class KindBackend implements Backend, WorkloadOps {
       log: this.o.log,
     });
     return this.driver;
-  }
-
-  /** Starts the workload; its handle delegates to disrupt() and teardown() below. */
-  async deploy(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<RunningWorkload> {
-    return runningWorkload(await this.deployRecord(scenario, image, sink, runId), this);
-  }
-
-  sweep(runId: string): Promise<void> {
-    return this.teardown(undefined, runId);
   }
 
   deployRecord(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment> {

@@ -14,15 +14,7 @@ import type { Disruption, Scenario } from "../../scenario/schema.js";
 import { PrerequisiteError } from "../../util/errors.js";
 import { LABEL_RUN } from "../../util/labels.js";
 import { configureTestcontainersOffline } from "../../util/testcontainers-env.js";
-import {
-  type Backend,
-  type Deployment,
-  type DisruptionOutcome,
-  type DisruptionPlan,
-  type RunningWorkload,
-  runningWorkload,
-  type WorkloadOps,
-} from "../backend.js";
+import { type Deployment, type DisruptionOutcome, type DisruptionPlan, RunStateBackend } from "../backend.js";
 import { assertDockerReachable } from "../docker-check.js";
 import { type ProcessEntry, Replica } from "./replica.js";
 import { ServiceProxy } from "./service-proxy.js";
@@ -56,11 +48,13 @@ export interface LocalBackendOptions {
   readyTimeoutMs?: number;
 }
 
-export class LocalBackend implements Backend, WorkloadOps {
+export class LocalBackend extends RunStateBackend {
   readonly name = "local" as const;
   private readonly runs = new Map<string, RunState>();
 
-  constructor(private readonly options: LocalBackendOptions = {}) {}
+  constructor(private readonly options: LocalBackendOptions = {}) {
+    super();
+  }
 
   async preflight(): Promise<void> {
     await assertDockerReachable();
@@ -163,15 +157,6 @@ export class LocalBackend implements Backend, WorkloadOps {
     });
     state.replacements.add(started);
     void started.finally(() => state.replacements.delete(started));
-  }
-
-  /** Starts the workload; its handle delegates to disrupt() and teardown() below. */
-  async deploy(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<RunningWorkload> {
-    return runningWorkload(await this.deployRecord(scenario, image, sink, runId), this);
-  }
-
-  sweep(runId: string): Promise<void> {
-    return this.teardown(undefined, runId);
   }
 
   async deployRecord(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment> {
