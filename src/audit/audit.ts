@@ -12,6 +12,7 @@ import { kindNodeExec } from "../backends/kind/backend.js";
 import { KindCluster } from "../backends/kind/cluster.js";
 import { type CommandRunner, execaRunner } from "../k8s/command.js";
 import type { Pid1Request } from "../k8s/driver.js";
+import { isBackendName } from "../model/backend.js";
 import type { ProcessTreeInspection } from "../model/process-tree.js";
 import type { ScenarioResult } from "../runner/run.js";
 import { interruptedBy } from "../util/cleanup.js";
@@ -86,7 +87,7 @@ export interface AuditOptions {
 /** Checks the options against each other; throws UsageError saying what to change. Pure. */
 export function validateAuditOptions(o: AuditOptions): void {
   const b = o.backend;
-  if (!["local", "kind", "existing"].includes(b)) {
+  if (!isBackendName(b)) {
     throw new UsageError(`--backend: unknown backend "${b}" (expected one of local, kind, existing)`);
   }
   if (b === "local") {

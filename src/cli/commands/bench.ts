@@ -4,11 +4,12 @@
 import { resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import { close, isClosable, preflight } from "../../backends/capabilities.js";
-import { BACKEND_NAMES, createBackend } from "../../backends/index.js";
+import { createBackend } from "../../backends/index.js";
 import { formatTable, tableRows } from "../../bench/output.js";
 import { runPrestopSweep, writeSweep } from "../../bench/prestop.js";
 import { DEFAULT_DELAYS, SWEEP_DEFAULTS, type SweepConfig, type SweepMode } from "../../bench/sweep.js";
 import { resolveFixedRef } from "../../inspect/check.js";
+import { BACKEND_NAMES } from "../../model/backend.js";
 import { IMAGE_STYLES, type ImageRef, type ImageStyle } from "../../scenario/schema.js";
 import { installSignalHandlers, registerCleanup } from "../../util/cleanup.js";
 import { UsageError } from "../../util/errors.js";
