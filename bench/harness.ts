@@ -10,7 +10,8 @@ import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import type { Backend, PodOutcome } from "../src/backends/backend.js";
+import type { Backend } from "../src/backends/backend.js";
+import { close, drain, hasRunPool, loadsImages, preflight } from "../src/backends/capabilities.js";
 import { KindBackend } from "../src/backends/kind/backend.js";
 import { LocalBackend, removeLabelledContainers } from "../src/backends/local/backend.js";
 import { Replica } from "../src/backends/local/replica.js";
@@ -20,13 +21,16 @@ import { formatTable } from "../src/bench/output.js";
 import { percentile } from "../src/bench/sweep.js";
 import { ensureStyleImages, stylesOf } from "../src/images/build.js";
 import { startLoad } from "../src/load/generator.js";
+import type { PodOutcome } from "../src/model/pod-outcome.js";
 import { EventLog } from "../src/observe/events.js";
+import { WINDOW_MARGIN_MS } from "../src/runner/load-window.js";
 import { runPool } from "../src/runner/repeat.js";
-import { type RunPhases, runScenario, type ScenarioResult, WINDOW_MARGIN_MS } from "../src/runner/run.js";
+import { type RunPhases, runScenario, type ScenarioResult } from "../src/runner/run.js";
 import { loadScenarios } from "../src/scenario/load.js";
 import { type LoadOptions, LoadSpec, type Scenario, ScenarioSpec } from "../src/scenario/schema.js";
 import { newRunId } from "../src/util/labels.js";
 import { packageRoot } from "../src/util/paths.js";
+import { sleep } from "../src/util/sleep.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -42,7 +46,6 @@ const { values: args } = parseArgs({
   },
 });
 const log = (line: string) => process.stderr.write(`${line}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const QUICK = ["exec-form-no-prestop", "exec-form-prestop-sleep", "shell-form-no-prestop", "tini-no-prestop"];
 /** The runner keeps this long after the last disrupted pod ended (WINDOW_MARGIN_MS in src/runner/run.ts). */
 const MARGIN_S = WINDOW_MARGIN_MS / 1000;
@@ -134,7 +137,7 @@ async function matrixPass(backend: Backend, chosen: Awaited<ReturnType<typeof lo
   );
   const runsEnded = Date.now();
   // kind: the last namespaces are still being deleted in the background; the matrix ends when they are gone.
-  await backend.drain?.();
+  await drain(backend);
   const wallS = (Date.now() - started) / 1000;
   const drainS = (Date.now() - runsEnded) / 1000;
   rows.sort(
@@ -175,13 +178,13 @@ async function matrix() {
     BACKEND === "kind" ? new KindBackend({ name: args.cluster, keep: true, log }) : new LocalBackend();
   // Images (and, on kind, the cluster and loading the images into it) before the timed passes, apart.
   const imagesStarted = Date.now();
-  await backend.preflight?.();
+  await preflight(backend);
   // Only the images these scenarios use (all of IMAGE_STYLES loaded 8 server images a matrix never uses).
   const images = await ensureStyleImages(stylesOf(chosen.map((l) => l.scenario.image)));
-  await backend.prepare(images);
+  if (loadsImages(backend)) await backend.prepare(images);
   const imagesMs = Date.now() - imagesStarted;
   let parallel = PARALLEL;
-  if (parallel > 1 && backend.concurrency) {
+  if (parallel > 1 && hasRunPool(backend)) {
     const c = await backend.concurrency();
     if (c.max < parallel) {
       log(`--parallel ${parallel} lowered to ${c.max}: ${c.why}`);
@@ -198,7 +201,7 @@ async function matrix() {
     }
     return { backend: BACKEND, quick: Boolean(args.quick), imageCheckMs: imagesMs, sequential, parallel: concurrent };
   } finally {
-    await backend.close?.();
+    await close(backend);
   }
 }
 

@@ -8,9 +8,10 @@
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { PodOutcome } from "../src/backends/backend.js";
-import { containerExitAt, hasStatus, runStatus, statusWord } from "../src/report/status.js";
+import type { PodOutcome } from "../src/model/pod-outcome.js";
+import { containerExitAt, statusWord } from "../src/report/status.js";
 import type { ScenarioResult } from "../src/runner/run.js";
+import { hasStatus, runStatus } from "../src/runner/status.js";
 import { describeExit, failureSummary, sigtermReceipts } from "../src/verdict/verdicts.js";
 
 const ORDER = ["exec-form", "exec", "trap", "shell-form", "script", "no-handler", "tini", "tini-group"];

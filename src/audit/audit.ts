@@ -4,17 +4,19 @@
 // PrerequisiteError → exit 2), then collect (collect-local / collect-cluster) → rules → rank, and,
 // with --verify, check runs on copies of the riskiest workloads.
 import { type KubeConfig, VersionApi } from "@kubernetes/client-node";
+import { close, preflight } from "../backends/capabilities.js";
 import { assertDockerReachable } from "../backends/docker-check.js";
 import { kubeConfigFor } from "../backends/existing/backend.js";
 import { createBackend } from "../backends/index.js";
 import { kindNodeExec } from "../backends/kind/backend.js";
 import { KindCluster } from "../backends/kind/cluster.js";
-import type { ProcessTreeInspection } from "../inspect/types.js";
 import { type CommandRunner, execaRunner } from "../k8s/command.js";
 import type { Pid1Request } from "../k8s/driver.js";
+import { isBackendName } from "../model/backend.js";
+import type { ProcessTreeInspection } from "../model/process-tree.js";
 import type { ScenarioResult } from "../runner/run.js";
 import { interruptedBy } from "../util/cleanup.js";
-import { PrerequisiteError, UsageError } from "../util/errors.js";
+import { errorText, PrerequisiteError, UsageError } from "../util/errors.js";
 import { collectCluster } from "./collect-cluster.js";
 import {
   type Collected,
@@ -85,7 +87,7 @@ export interface AuditOptions {
 /** Checks the options against each other; throws UsageError saying what to change. Pure. */
 export function validateAuditOptions(o: AuditOptions): void {
   const b = o.backend;
-  if (!["local", "kind", "existing"].includes(b)) {
+  if (!isBackendName(b)) {
     throw new UsageError(`--backend: unknown backend "${b}" (expected one of local, kind, existing)`);
   }
   if (b === "local") {
@@ -158,8 +160,6 @@ export function localImageConfig(run: CommandRunner): (ref: string) => Promise<I
     }
   };
 }
-
-const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 interface Target {
   description: string;
@@ -327,7 +327,7 @@ export async function runAudit(o: AuditOptions): Promise<AuditRun> {
         ...(o.address ? { address: o.address } : {}),
         log,
       });
-      await backend.preflight?.();
+      await preflight(backend);
       try {
         const v = await runVerify(backend, candidates, {
           propagation,
@@ -339,7 +339,7 @@ export async function runAudit(o: AuditOptions): Promise<AuditRun> {
         verifyResults = v.results;
         for (const [id, out] of v.outcomes) verifyOutcomes.set(id, out);
       } finally {
-        await backend.close?.();
+        await close(backend);
       }
       used.push(
         o.backend === "local"

@@ -24,10 +24,11 @@ import {
   type V1StatefulSet,
   VersionApi,
 } from "@kubernetes/client-node";
-import { inspectOnNode, type NodeExec } from "../inspect/node-proc.js";
 import { normalizeSignal } from "../inspect/servers.js";
-import type { ProcessTreeInspection } from "../inspect/types.js";
 import { inspectViaPodExec, type Pid1Request } from "../k8s/driver.js";
+import type { ProcessTreeInspection } from "../model/process-tree.js";
+import { inspectOnNode, type NodeExec } from "../observe/node-proc.js";
+import { apiErrorText } from "../util/errors.js";
 import { LABEL_RUN } from "../util/labels.js";
 import type { Collected, ImageInspect } from "./collect-local.js";
 import { scriptPathOf } from "./collect-local.js";
@@ -61,20 +62,8 @@ function httpCode(err: unknown): number | undefined {
   return typeof code === "number" ? code : undefined;
 }
 
-function errText(err: unknown): string {
-  const body = (err as { body?: unknown } | undefined)?.body;
-  if (typeof body === "string") {
-    try {
-      const m = (JSON.parse(body) as { message?: string }).message;
-      if (m) return m;
-    } catch {
-      /* not JSON */
-    }
-  } else if (body && typeof body === "object" && typeof (body as { message?: unknown }).message === "string") {
-    return (body as { message: string }).message;
-  }
-  return err instanceof Error ? (err.message.split("\n")[0] ?? err.message) : String(err);
-}
+/** The API's message, first line only. */
+const errText = (err: unknown): string => apiErrorText(err).split("\n")[0] ?? "";
 
 interface ListPage<T> {
   items: T[];

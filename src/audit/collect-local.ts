@@ -7,10 +7,10 @@
 import { readFile, readlink } from "node:fs/promises";
 import { isAbsolute, join, normalize } from "node:path";
 import { getContainerRuntimeClient } from "testcontainers";
-import { inspectProcessTree, inspectProcessTreeFromHost } from "../inspect/inspect.js";
 import { isInit, isShell } from "../inspect/predict.js";
 import { normalizeSignal } from "../inspect/servers.js";
-import type { ProcessTreeInspection } from "../inspect/types.js";
+import type { ProcessTreeInspection } from "../model/process-tree.js";
+import { inspectProcessTree, inspectProcessTreeFromHost } from "../observe/process-tree.js";
 import { UsageError } from "../util/errors.js";
 import { LABEL_ROOT } from "../util/labels.js";
 import { configureTestcontainersOffline } from "../util/testcontainers-env.js";

@@ -11,9 +11,9 @@ import {
   predict,
   processLine,
 } from "../inspect/predict.js";
-import { maskHas, type SignalState } from "../inspect/proc.js";
 import { type KnownServer, normalizeSignal, recognizeServer, stopsGracefully } from "../inspect/servers.js";
-import type { InspectedProcess } from "../inspect/types.js";
+import type { InspectedProcess, SignalState } from "../model/process-tree.js";
+import { maskHas } from "../observe/proc.js";
 import {
   isInitName,
   isShellName,

@@ -2,8 +2,8 @@
 // rules conclude (findings, a prediction per workload) and the report written as JSON
 // (docs/audit.md documents every field; AUDIT_SCHEMA_VERSION changes when one is removed or re-meant).
 import type { Branch, Cause } from "../inspect/predict.js";
-import type { SignalDisposition } from "../inspect/proc.js";
-import type { InspectionSource, ProcessTreeInspection } from "../inspect/types.js";
+import type { BackendName } from "../model/backend.js";
+import type { InspectionSource, ProcessTreeInspection, SignalDisposition } from "../model/process-tree.js";
 
 export const AUDIT_SCHEMA_VERSION = 1;
 
@@ -23,7 +23,7 @@ export function maxSeverity(list: Severity[]): Severity {
   return list.reduce<Severity>((a, b) => (severityRank(b) > severityRank(a) ? b : a), "info");
 }
 
-export type AuditBackend = "local" | "kind" | "existing";
+export type AuditBackend = BackendName;
 
 export type WorkloadKind =
   | "Deployment"

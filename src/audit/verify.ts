@@ -8,6 +8,7 @@ import { setMaxListeners } from "node:events";
 import { join } from "node:path";
 import type { Backend } from "../backends/backend.js";
 import { CHECK_DEFAULTS, type CheckOptions, type CheckReport, runCheck } from "../check/run.js";
+import type { BackendName } from "../model/backend.js";
 import type { ScenarioResult } from "../runner/run.js";
 import { interruptSignal } from "../util/cleanup.js";
 import type { PropagationBasis, VerifyOutcome, WorkloadFacts, WorkloadReport } from "./types.js";
@@ -30,7 +31,7 @@ export interface VerifyPlan {
 /** The check a workload's copy runs: its image, port, grace and preStop. Pure; throws when it cannot run. */
 export function verifyPlan(
   f: WorkloadFacts,
-  backend: "local" | "kind" | "existing",
+  backend: BackendName,
   propagation: PropagationBasis,
   path: string,
 ): VerifyPlan {

@@ -1,6 +1,8 @@
 // Backend factory: the CLI and the test suites pick a backend by name.
+
+import { BACKEND_NAMES } from "../model/backend.js";
 import { UsageError } from "../util/errors.js";
-import type { Backend, BackendName } from "./backend.js";
+import type { Backend } from "./backend.js";
 import { ExistingClusterBackend } from "./existing/backend.js";
 import { KindBackend } from "./kind/backend.js";
 import { LocalBackend } from "./local/backend.js";
@@ -13,8 +15,6 @@ function splitAddress(address: string): [string, number] {
   }
   return [m[1].replace(/^\[|\]$/g, ""), port];
 }
-
-export const BACKEND_NAMES: readonly BackendName[] = ["local", "kind", "existing"];
 
 export interface BackendOptions {
   /** local: fixed Service proxy port on 127.0.0.1. */

@@ -1,8 +1,9 @@
 // The preStop sweep's pure parts: the scenario for each point, what one run measured, the
 // aggregation per delay, the smallest delay with no failed request, and the cost of each extra
 // second of preStop.
-import type { BackendName } from "../backends/backend.js";
+
 import { FAILURE_KINDS, type FailureKind } from "../load/types.js";
+import type { BackendName } from "../model/backend.js";
 import type { ScenarioResult } from "../runner/run.js";
 import { type ImageRef, type Scenario, ScenarioSpec } from "../scenario/schema.js";
 

@@ -1,7 +1,7 @@
 // Console text for `graceful-e2e check`. Pure.
 
 import type { Prediction } from "../inspect/predict.js";
-import type { ProcessTreeInspection } from "../inspect/types.js";
+import type { ProcessTreeInspection } from "../model/process-tree.js";
 import type { CheckReport } from "./run.js";
 
 export function formatInspection(

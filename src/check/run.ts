@@ -6,7 +6,7 @@ import type { Backend } from "../backends/backend.js";
 import { type CheckObservation, type Diagnosis, diagnose, observe } from "../inspect/diagnose.js";
 import { type Prediction, predict } from "../inspect/predict.js";
 import { normalizeSignal } from "../inspect/servers.js";
-import type { ProcessTreeInspection } from "../inspect/types.js";
+import type { ProcessTreeInspection } from "../model/process-tree.js";
 import { type RunOptions, runScenario, type ScenarioResult } from "../runner/run.js";
 import { scenarioWarnings } from "../scenario/load.js";
 import { type LoadProtocolName, type Scenario, ScenarioSpec } from "../scenario/schema.js";

@@ -7,18 +7,22 @@ import { writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
-import type { Backend, BackendName } from "../backends/backend.js";
+import type { Backend } from "../backends/backend.js";
+import { close, drain, drainsInBackground, hasRunPool, isClosable, preflight } from "../backends/capabilities.js";
 import { assertDockerReachable } from "../backends/docker-check.js";
-import { BACKEND_NAMES, createBackend } from "../backends/index.js";
+import { createBackend } from "../backends/index.js";
 import { removeLabelledContainers } from "../backends/local/backend.js";
 import { ensureStyleImages } from "../images/build.js";
 import { DEFAULT_NODE_PORT } from "../k8s/manifests.js";
 import { formatPorts, KIND_NODE_PORTS, parseNodePortRange } from "../k8s/node-ports.js";
+import type { BackendName } from "../model/backend.js";
+import { BACKEND_NAMES } from "../model/backend.js";
 import { formatResults } from "../report/console.js";
-import { inconclusiveLine, runStatus, statusWord } from "../report/status.js";
+import { inconclusiveLine, statusWord } from "../report/status.js";
 import { writeReports } from "../report/write.js";
 import { formatRepeatSummaries, runExitCode, runPool, summarizeRepeats } from "../runner/repeat.js";
 import { runScenario, type ScenarioResult } from "../runner/run.js";
+import { runStatus } from "../runner/status.js";
 import { type LoadedScenario, loadScenarios, ScenarioValidationError } from "../scenario/load.js";
 import { IMAGE_STYLES, type ImageStyle, scenarioJsonSchema } from "../scenario/schema.js";
 import {
@@ -173,13 +177,13 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
   for (const l of loaded) for (const w of l.warnings) log(`warning: ${l.file}: ${w}`);
   const backend = await createBackend(backendName, { ...backendOptionsFrom(opts, log), servicePort: plan.servicePort });
   installSignalHandlers(log);
-  await backend.preflight?.();
+  await preflight(backend);
   if (interruptedBy()) return interrupted(0);
   // On Ctrl-C, after every run's own teardown: the namespaces still being deleted, then the backend.
   const unregisterClose = registerBackendCleanup(backend);
   const { repeat } = plan;
   let parallel = plan.parallel;
-  if (parallel > 1 && backend.concurrency) {
+  if (parallel > 1 && hasRunPool(backend)) {
     const c = await backend.concurrency();
     if (c.max < parallel) {
       log(`--parallel ${parallel} lowered to ${Math.max(1, c.max)}: ${c.why}`);
@@ -214,9 +218,9 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
   const results: ScenarioResult[] = await runPool(tasks, parallel, () => interruptedBy() !== undefined);
   if (interruptedBy()) return interrupted(results.length);
   // Teardowns leave the namespaces going in the background: the run ends when they are gone.
-  await backend.drain?.();
+  await drain(backend);
   unregisterClose();
-  await backend.close?.();
+  await close(backend);
   process.stdout.write(`${formatResults(results)}\n`);
   // 0 every run passed, 1 a verdict failed or a run errored (a flaky scenario has a failed run), 3 inconclusive.
   const exitCode = runExitCode(results);
@@ -241,10 +245,10 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
  * the background (kind/existing: the namespaces being deleted), then close the backend.
  */
 export function registerBackendCleanup(backend: Backend): () => void {
-  if (!backend.drain && !backend.close) return () => {};
+  if (!drainsInBackground(backend) && !isClosable(backend)) return () => {};
   return registerCleanup(`backend ${backend.name}`, async () => {
-    await backend.drain?.();
-    await backend.close?.();
+    await drain(backend);
+    await close(backend);
   });
 }
 

@@ -2,7 +2,7 @@
 // (dockerode's build API: no buildx needed), tagged graceful-e2e/<style>:<context hash> so an
 // image is built once and rebuilt exactly when its context or base image changes.
 import { execa } from "execa";
-import type { ResolvedImage } from "../backends/backend.js";
+import type { ResolvedImage } from "../model/backend.js";
 import type { ImageRef, ImageStyle } from "../scenario/schema.js";
 import { imagesDir } from "../util/paths.js";
 import { configureTestcontainersOffline } from "../util/testcontainers-env.js";

@@ -1,5 +1,6 @@
 // Local image lookups through the docker CLI (the same engine scripts/build-local-base.sh uses).
 import { execa } from "execa";
+import { lastLines } from "../util/text.js";
 
 export interface LocalImage {
   /** sha256:... image ID */
@@ -26,12 +27,4 @@ export async function inspectImage(ref: string): Promise<LocalImage | undefined>
   const id = JSON.parse(out.slice(0, space)) as string;
   const labels = (JSON.parse(out.slice(space + 1)) as Record<string, string> | null) ?? {};
   return { id, labels };
-}
-
-export async function imageExists(ref: string): Promise<boolean> {
-  return (await inspectImage(ref)) !== undefined;
-}
-
-export function lastLines(text: string, n: number): string {
-  return text.trimEnd().split("\n").slice(-n).join("\n");
 }

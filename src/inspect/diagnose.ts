@@ -1,8 +1,9 @@
 // After the run: what was observed for the deleted pod, whether the prediction held, and a
 // diagnosis in plain words with the fix. Pure.
-import type { PodOutcome } from "../backends/backend.js";
+
 import { FAILURE_KINDS, type FailureKind, type LoadResult } from "../load/types.js";
-import type { Timeline } from "../observe/timeline.js";
+import type { PodOutcome } from "../model/pod-outcome.js";
+import type { Timeline } from "../model/timeline.js";
 import {
   abruptlyEnded,
   exitCodeUnknown,

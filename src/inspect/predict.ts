@@ -11,16 +11,11 @@
 // - Nothing forwards a signal unless a process does so on purpose (an init like tini, a shell
 //   trap that calls kill): a child never hears of the SIGTERM its parent got.
 // - The container ends when PID 1 exits; the kernel then SIGKILLs every other process in it.
+
+import type { InspectedProcess } from "../model/process-tree.js";
 import { normalizeSignal, recognizeServer, stopsGracefully } from "./servers.js";
-import type { InspectedProcess } from "./types.js";
 
 export type Outcome = "graceful" | "killed" | "abrupt";
-
-export const OUTCOME_WORDS: Record<Outcome, string> = {
-  graceful: "a graceful exit (the app drains and exits by itself before the grace period ends)",
-  killed: "SIGKILL at the end of the grace period",
-  abrupt: "an abrupt exit soon after SIGTERM (PID 1 exits and the kernel kills the app without a drain)",
-};
 
 /** One possible outcome; `condition` says what it depends on (absent: unconditional). */
 export interface Branch {

@@ -16,7 +16,7 @@
 // event tag is absent in -L output; DESTROY carries no timeout and, with accounting on,
 // packets=/bytes= after each tuple; events caused by a userspace program end in
 // "[USERSPACE] portid=N progname=x". All of that is tolerated.
-import type { RoutedConnection } from "../observe/exercise-types.js";
+import type { RoutedConnection } from "../model/exercise.js";
 
 export type ConntrackEventType = "new" | "update" | "destroy" | "listed";
 

@@ -19,14 +19,17 @@ import {
   type V1Status,
   VersionApi,
 } from "@kubernetes/client-node";
-import type { Deployment, DisruptionOutcome, DisruptionPlan, PodOutcome, ResolvedImage } from "../backends/backend.js";
-import { inspectByExec } from "../inspect/inspect.js";
-import { predict } from "../inspect/predict.js";
-import type { ProcessTreeInspection } from "../inspect/types.js";
-import type { EventSink, TimelineEvent } from "../observe/events.js";
-import type { TrafficAttribution } from "../observe/exercise-types.js";
+import type { Deployment, DisruptionOutcome, DisruptionPlan } from "../backends/backend.js";
+import type { ResolvedImage } from "../model/backend.js";
+import type { EventSink, TimelineEvent } from "../model/events.js";
+import type { TrafficAttribution } from "../model/exercise.js";
+import type { PodOutcome } from "../model/pod-outcome.js";
+import type { ProcessTreeInspection } from "../model/process-tree.js";
+import { inspectByExec } from "../observe/process-tree.js";
 import type { Disruption, Scenario } from "../scenario/schema.js";
+import { apiErrorText as errText } from "../util/errors.js";
 import { LABEL_ROOT, LABEL_RUN } from "../util/labels.js";
+import { sleep } from "../util/sleep.js";
 import { type ConntrackFeed, routedConnections } from "./conntrack.js";
 import { buildManifests, DEPLOYMENT_NAME, labelValue, RESTARTED_AT_ANNOTATION, SERVICE_NAME } from "./manifests.js";
 import { NodePortPool } from "./node-ports.js";
@@ -61,7 +64,48 @@ export interface RuntimeEventSource {
 /** A backfilled exit (a runtime event, its origin naming what read it), or why none could be read. */
 export type RuntimeBackfill = { entry: RecordedRuntimeEvent } | { missing: string };
 
-export interface DriverOptions {
+/**
+ * What the harness can read on the cluster's nodes, beyond the Kubernetes API (kind: docker exec into the
+ * node containers). Each member is optional: an existing cluster has none, and the defaults read what
+ * the exec API allows (PID 1, the process tree, the /proc inspection) or nothing (runtime events,
+ * connections).
+ */
+export interface NodeAccess {
+  /**
+   * Reads the command line of the container's LIVE PID 1 (a script that exec'd shows as what it
+   * exec'd); a note says when only something less (the configured command) could be read. Default:
+   * exec `cat /proc/1/cmdline` in the container.
+   */
+  readPid1?: (req: Pid1Request) => Promise<string | Pid1Reading>;
+  /**
+   * Reads the container's process tree; default: the processes of the inspection below, else exec
+   * `ps` (skipped quietly when the image has none).
+   */
+  readProcessTree?: (req: Pid1Request) => Promise<ProcessEntry[]>;
+  /**
+   * Reads every process of the container with its SIGTERM disposition, before any signal (never
+   * throws: an unreadable container gives source "none" and notes). Default: inspect.ts's script
+   * through the Kubernetes exec API (needs sh, or at least cat, in the image).
+   */
+  inspectProcesses?: (req: Pid1Request) => Promise<ProcessTreeInspection>;
+  /** Established connections on the container's port in the pod's own socket table (kind: via the node). */
+  readEstablished?: (req: Pid1Request, port: number) => Promise<number>;
+  /**
+   * The nodes' runtime task events for one run (kind: `ctr events` on every node). Absent (existing
+   * clusters: no node access): exits come from the app's lines and the API only.
+   */
+  runtimeEvents?: () => RuntimeEventSource;
+  /** How long a reported exit is waited for on the runtime stream before a backfill (default RUNTIME_CATCH_UP_MS). */
+  runtimeCatchUpMs?: number;
+  /**
+   * Starts reading which pod each connection to the NodePort goes to (kind: the nodes' conntrack),
+   * called at deploy before the Service exists and stopped at teardown. Absent (existing clusters: no
+   * node access): trafficAttribution() is undefined.
+   */
+  trafficAttribution?: (run: { runId: string; nodePort: number }) => Promise<ConntrackFeed>;
+}
+
+export interface DriverOptions extends NodeAccess {
   backend: "kind" | "existing";
   kc: KubeConfig;
   /** Where load goes (127.0.0.1 / localhost); per run: targetFor(its NodePort) when given. */
@@ -83,40 +127,8 @@ export interface DriverOptions {
   serviceType?: "NodePort" | "LoadBalancer";
   /** Maps the image the scenario resolved to the reference the cluster pulls (existing: pushed ref). */
   imageFor?: (image: ResolvedImage) => string;
-  /**
-   * Reads the command line of the container's LIVE PID 1 (a script that exec'd shows as what it
-   * exec'd); a note says when only something less (the configured command) could be read. Default:
-   * exec `cat /proc/1/cmdline` in the container.
-   */
-  readPid1?: (req: Pid1Request) => Promise<string | Pid1Reading>;
-  /**
-   * Reads the container's process tree; default: the processes of the inspection below, else exec
-   * `ps` (skipped quietly when the image has none).
-   */
-  readProcessTree?: (req: Pid1Request) => Promise<ProcessEntry[]>;
-  /**
-   * Reads every process of the container with its SIGTERM disposition, before any signal (never
-   * throws: an unreadable container gives source "none" and notes). Default: inspect.ts's script
-   * through the Kubernetes exec API (needs sh, or at least cat, in the image).
-   */
-  inspectProcesses?: (req: Pid1Request) => Promise<ProcessTreeInspection>;
-  /** Established connections on the container's port in the pod's own socket table (kind: via the node). */
-  readEstablished?: (req: Pid1Request, port: number) => Promise<number>;
   /** Extra platform facts for the report. */
   platform?: Record<string, string>;
-  /**
-   * The nodes' runtime task events for one run (kind: `ctr events` on every node). Absent (existing
-   * clusters: no node access): exits come from the app's lines and the API only.
-   */
-  runtimeEvents?: () => RuntimeEventSource;
-  /** How long a reported exit is waited for on the runtime stream before a backfill (default RUNTIME_CATCH_UP_MS). */
-  runtimeCatchUpMs?: number;
-  /**
-   * Starts reading which pod each connection to the NodePort goes to (kind: the nodes' conntrack),
-   * called at deploy before the Service exists and stopped at teardown. Absent (existing clusters: no
-   * node access): trafficAttribution() is undefined.
-   */
-  trafficAttribution?: (run: { runId: string; nodePort: number }) => Promise<ConntrackFeed>;
   readyTimeoutMs?: number;
   /** How long the Service must take to answer once every pod is ready (default 60 s). */
   reachableTimeoutMs?: number;
@@ -153,6 +165,14 @@ export const RUNTIME_CATCH_UP_MS = 1000;
 /** How long a torn-down namespace is waited for (in the background; drain() waits for the waits). */
 export const NAMESPACE_GONE_BOUND_MS = 90_000;
 
+/** What a disruption started: the pods it targets, how many must end, and how long to wait for them. */
+interface StartedDisruption {
+  targets: string[];
+  expected: number;
+  timeoutMs: number;
+  grace: number;
+}
+
 interface RunState {
   runId: string;
   namespace: string;
@@ -164,8 +184,6 @@ interface RunState {
   /** Every watch entry or runtime event wakes the waits (readiness, the disruption's end). */
   wake: Wakeup;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One GET /healthz (2 s timeout): true on 2xx, else why not. */
 async function fetchHealth(url: string): Promise<true | string> {
@@ -184,20 +202,6 @@ const SOCKET_READ_BOUND_MS = 1500;
 function httpStatus(err: unknown): number | undefined {
   const code = (err as { code?: unknown } | undefined)?.code;
   return typeof code === "number" ? code : undefined;
-}
-
-function errText(err: unknown): string {
-  if (err && typeof err === "object" && "body" in err) {
-    const body = (err as { body?: unknown }).body;
-    try {
-      const parsed =
-        typeof body === "string" ? (JSON.parse(body) as { message?: string }) : (body as { message?: string });
-      if (parsed?.message) return parsed.message;
-    } catch {
-      /* not JSON */
-    }
-  }
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** Reads /version and /apis; /apis failing (RBAC) falls back to the version rules. */
@@ -267,8 +271,6 @@ export interface Pid1Reading {
 /** What was read of one pod's processes before any signal. */
 export interface PodReading {
   inspection?: ProcessTreeInspection;
-  /** predict()'s summary, in words. */
-  prediction?: string;
   /** For the pod's outcome (e.g. PID 1 read from the configured command only). */
   notes: string[];
   /** Where the pod's container is (to read its socket table at the delete). */
@@ -307,7 +309,6 @@ export function inspectViaPodExec(
 export async function readPodBeforeSignals(
   o: Pick<DriverOptions, "kc" | "readPid1" | "readProcessTree" | "inspectProcesses" | "log">,
   req: Pid1Request,
-  port: number,
   builder: TimelineBuilder,
 ): Promise<PodReading> {
   const notes: string[] = [];
@@ -336,18 +337,22 @@ export async function readPodBeforeSignals(
   } catch {
     // no `ps` in the image: the tree stays unknown
   }
-  const prediction =
-    inspection && inspection.processes.length > 0 ? predict(inspection.processes, { port }).summary : undefined;
-  return { ...(inspection ? { inspection } : {}), ...(prediction ? { prediction } : {}), notes };
+  return { ...(inspection ? { inspection } : {}), notes };
 }
 
 /** Puts what readPodBeforeSignals() read on the disrupted pods' outcomes. */
-export function attachReadings(outcomes: PodOutcome[], readings: ReadonlyMap<string, PodReading> | undefined): void {
+export function attachReadings(
+  outcomes: PodOutcome[],
+  readings: ReadonlyMap<string, PodReading> | undefined,
+  scenario?: Pick<Scenario, "stopSignal">,
+): void {
   for (const o of outcomes) {
+    // The scenario's lifecycle.stopSignal; without one the image's STOPSIGNAL applies, which the API
+    // does not report: left unknown rather than guessed.
+    if (scenario?.stopSignal && !o.stopSignal) o.stopSignal = { signal: scenario.stopSignal, from: "scenario" };
     const r = readings?.get(o.pod);
     if (!r) continue;
     if (r.inspection) o.inspection = r.inspection;
-    if (r.prediction) o.prediction = r.prediction;
     if (r.socketsAtDelete) o.socketsAtDelete = r.socketsAtDelete;
     o.notes.push(...r.notes);
   }
@@ -498,7 +503,7 @@ export class KubernetesDriver {
       this.o.checkReachable !== false ? this.waitReachable(target) : Promise.resolve(),
       ...pods.map(async (pod) => {
         const req = this.pid1Request(namespace, pod, m.names.container);
-        readings.set(req.pod, { ...(await readPodBeforeSignals(this.o, req, scenario.port, builder)), req });
+        readings.set(req.pod, { ...(await readPodBeforeSignals(this.o, req, builder)), req });
       }),
     ]);
 
@@ -541,12 +546,7 @@ export class KubernetesDriver {
    * RUNTIME_CATCH_UP_MS for the stream, then reads the exit from the node's runtime (backfillExit) and
    * feeds it to the timeline as a runtime exit. What cannot be read is noted; the API's word stands then.
    */
-  private async backfillRuntimeExits(
-    runId: string,
-    pods: string[],
-    st: RunState,
-    record: (events: TimelineEvent[]) => void,
-  ): Promise<void> {
+  private async backfillRuntimeExits(runId: string, pods: string[], st: RunState): Promise<void> {
     const source = this.runtimeStreams.get(runId);
     if (!source?.backfillExit) return;
     const missing = () => pods.filter((p) => st.builder.runtimeExitMissing(p) !== undefined);
@@ -563,7 +563,7 @@ export class KubernetesDriver {
         if (!want || !source.backfillExit) return;
         const read = await source.backfillExit(want);
         if ("entry" in read) {
-          record(st.builder.push(read.entry));
+          this.record(st, st.builder.push(read.entry));
           this.log(`exit of ${pod} read back from the node's runtime (the event stream had not delivered it)`);
         } else {
           this.log(`exit of ${pod}: not in the runtime's event stream, and not readable on the node (${read.missing})`);
@@ -732,109 +732,144 @@ export class KubernetesDriver {
 
   async disrupt(deployment: Deployment, disruption: Disruption, plan?: DisruptionPlan): Promise<DisruptionOutcome> {
     const st = this.state(deployment.runId);
-    const { builder, namespace, scenario } = st;
-    const record = (events: TimelineEvent[]) => {
-      for (const e of events) st.sink.record(e);
-    };
-    const grace =
-      disruption.action === "delete"
-        ? (disruption.gracePeriodSeconds ?? scenario.terminationGracePeriodSeconds)
-        : scenario.terminationGracePeriodSeconds;
     const notes: string[] = [];
-    const deletingBefore = new Set(builder.podsBeingDeleted());
-    const live = builder
+    const deletingBefore = new Set(st.builder.podsBeingDeleted());
+    const live = st.builder
       .livePods()
       .filter((p) => !deletingBefore.has(p))
       .sort();
-    let targets: string[] = [];
-    let expected = 0;
-    let timeoutMs = (Math.ceil(grace) + 30) * 1000;
+    const started = await this.startDisruption(st, deployment, disruption, plan, live, notes);
+    // The disrupted pods: the deleted ones, or (rollout, scale down) every pod the API began deleting since.
+    const disrupted = (): string[] =>
+      disruption.action === "delete"
+        ? started.targets
+        : st.builder.podsBeingDeleted().filter((p) => !deletingBefore.has(p));
+    const waited = await this.waitDisrupted(st, disrupted, started, notes);
+    return this.disruptionOutcome(st, deployment.runId, disrupted, waited.timedOut, notes);
+  }
 
+  /** Carries out the action; says which pods it targets, how many must end, and how long to wait for them. */
+  private async startDisruption(
+    st: RunState,
+    deployment: Deployment,
+    disruption: Disruption,
+    plan: DisruptionPlan | undefined,
+    live: string[],
+    notes: string[],
+  ): Promise<StartedDisruption> {
+    const grace =
+      disruption.action === "delete"
+        ? (disruption.gracePeriodSeconds ?? st.scenario.terminationGracePeriodSeconds)
+        : st.scenario.terminationGracePeriodSeconds;
+    const timeoutMs = (Math.ceil(grace) + 30) * 1000;
     switch (disruption.action) {
       case "delete": {
-        // The runner's victims (the pods carrying the most connections), when it chose and they are
-        // live pods of this run; else the first pods by name among those that were ready, as the
-        // recordings did.
-        const planned = victimsFromPlan(plan, live);
-        if (planned.note) notes.push(planned.note);
-        if (planned.victims) {
-          targets = planned.victims;
-          if (targets.length !== disruption.count) {
-            notes.push(`deleted the ${targets.length} planned victim(s) (the scenario asked for ${disruption.count})`);
-          }
-        } else {
-          const ready = deployment.pods.filter((p) => live.includes(p));
-          targets = [...ready, ...live.filter((p) => !ready.includes(p))].slice(0, disruption.count);
-        }
-        if (targets.length < disruption.count && !planned.victims) {
-          notes.push(`asked to delete ${disruption.count} pod(s), only ${targets.length} were running`);
-        }
-        const gps = disruption.gracePeriodSeconds === undefined ? undefined : Math.ceil(disruption.gracePeriodSeconds);
-        await this.readSocketsBeforeDelete(deployment.runId, targets, scenario.port);
-        await Promise.all(
-          targets.map(async (pod) => {
-            record(builder.deleteCalled(pod, this.now(), gps));
-            await this.core.deleteNamespacedPod({
-              name: pod,
-              namespace,
-              ...(gps !== undefined ? { gracePeriodSeconds: gps } : {}),
-            });
-          }),
-        );
-        expected = targets.length;
-        break;
+        const targets = await this.deletePods(st, deployment, disruption, plan, live, notes);
+        return { targets, expected: targets.length, timeoutMs, grace };
       }
-      case "rollout": {
-        targets = live;
-        expected = live.length;
-        timeoutMs += scenario.replicas * 30_000;
-        record([
-          {
-            at: this.now(),
-            kind: "delete-requested",
-            source: "harness",
-            detail: { via: "rollout restart", pods: live },
-          },
-        ]);
-        await this.apps.patchNamespacedDeployment({
-          name: DEPLOYMENT_NAME,
-          namespace,
-          body: [
-            {
-              op: "add",
-              path: `/spec/template/metadata/annotations/${RESTARTED_AT_ANNOTATION.replace(/~/g, "~0").replace(/\//g, "~1")}`,
-              value: new Date(this.now()).toISOString(),
-            },
-          ],
-        });
-        break;
-      }
-      case "scaleDown": {
-        expected = Math.max(0, live.length - disruption.to);
-        record([
-          {
-            at: this.now(),
-            kind: "delete-requested",
-            source: "harness",
-            detail: { via: "scale down", from: live.length, to: disruption.to },
-          },
-        ]);
-        await this.apps.patchNamespacedDeployment({
-          name: DEPLOYMENT_NAME,
-          namespace,
-          body: [{ op: "replace", path: "/spec/replicas", value: disruption.to }],
-        });
-        break;
-      }
+      case "rollout":
+        await this.rolloutRestart(st, live);
+        return { targets: live, expected: live.length, timeoutMs: timeoutMs + st.scenario.replicas * 30_000, grace };
+      case "scaleDown":
+        await this.scaleDown(st, live, disruption.to);
+        return { targets: [], expected: Math.max(0, live.length - disruption.to), timeoutMs, grace };
     }
+  }
 
-    // Wait until every disrupted pod's containers have exited (the runtime's record, or the API's
-    // terminated state: not the app's exit line, the container may outlive it) or its object is gone,
-    // or the timeout. Every watch entry and runtime event wakes the wait. The pods' deletion from the
-    // API (6–10 s after the exit on 1.20) is not waited for: final() below reports it if it comes in time.
-    const disrupted = (): string[] =>
-      disruption.action === "delete" ? targets : builder.podsBeingDeleted().filter((p) => !deletingBefore.has(p));
+  private record(st: RunState, events: TimelineEvent[]): void {
+    for (const e of events) st.sink.record(e);
+  }
+
+  /**
+   * delete: the runner's victims (the pods carrying the most connections), when it chose and they are
+   * live pods of this run; else the first pods by name among those that were ready, as the recordings did.
+   */
+  private async deletePods(
+    st: RunState,
+    deployment: Deployment,
+    disruption: Extract<Disruption, { action: "delete" }>,
+    plan: DisruptionPlan | undefined,
+    live: string[],
+    notes: string[],
+  ): Promise<string[]> {
+    let targets: string[];
+    const planned = victimsFromPlan(plan, live);
+    if (planned.note) notes.push(planned.note);
+    if (planned.victims) {
+      targets = planned.victims;
+      if (targets.length !== disruption.count) {
+        notes.push(`deleted the ${targets.length} planned victim(s) (the scenario asked for ${disruption.count})`);
+      }
+    } else {
+      const ready = deployment.pods.filter((p) => live.includes(p));
+      targets = [...ready, ...live.filter((p) => !ready.includes(p))].slice(0, disruption.count);
+    }
+    if (targets.length < disruption.count && !planned.victims) {
+      notes.push(`asked to delete ${disruption.count} pod(s), only ${targets.length} were running`);
+    }
+    const gps = disruption.gracePeriodSeconds === undefined ? undefined : Math.ceil(disruption.gracePeriodSeconds);
+    await this.readSocketsBeforeDelete(deployment.runId, targets, st.scenario.port);
+    await Promise.all(
+      targets.map(async (pod) => {
+        this.record(st, st.builder.deleteCalled(pod, this.now(), gps));
+        await this.core.deleteNamespacedPod({
+          name: pod,
+          namespace: st.namespace,
+          ...(gps !== undefined ? { gracePeriodSeconds: gps } : {}),
+        });
+      }),
+    );
+    return targets;
+  }
+
+  private async rolloutRestart(st: RunState, live: string[]): Promise<void> {
+    this.record(st, [
+      { at: this.now(), kind: "delete-requested", source: "harness", detail: { via: "rollout restart", pods: live } },
+    ]);
+    await this.apps.patchNamespacedDeployment({
+      name: DEPLOYMENT_NAME,
+      namespace: st.namespace,
+      body: [
+        {
+          op: "add",
+          path: `/spec/template/metadata/annotations/${RESTARTED_AT_ANNOTATION.replace(/~/g, "~0").replace(/\//g, "~1")}`,
+          value: new Date(this.now()).toISOString(),
+        },
+      ],
+    });
+  }
+
+  private async scaleDown(st: RunState, live: string[], to: number): Promise<void> {
+    this.record(st, [
+      {
+        at: this.now(),
+        kind: "delete-requested",
+        source: "harness",
+        detail: { via: "scale down", from: live.length, to },
+      },
+    ]);
+    await this.apps.patchNamespacedDeployment({
+      name: DEPLOYMENT_NAME,
+      namespace: st.namespace,
+      body: [{ op: "replace", path: "/spec/replicas", value: to }],
+    });
+  }
+
+  /**
+   * Waits until every disrupted pod's containers have exited (the runtime's record, or the API's
+   * terminated state: not the app's exit line, the container may outlive it) or its object is gone,
+   * or the timeout. Every watch entry and runtime event wakes the wait. The pods' deletion from the
+   * API (6–10 s after the exit on 1.20) is not waited for: final() reports it if it comes in time.
+   */
+  private async waitDisrupted(
+    st: RunState,
+    disrupted: () => string[],
+    started: StartedDisruption,
+    notes: string[],
+  ): Promise<{ timedOut: boolean }> {
+    const { builder } = st;
     const ended = (p: string) => builder.hasExited(p) || builder.isGone(p);
+    const { expected, timeoutMs } = started;
     const waited = await pollUntil(
       () => {
         const d = disrupted();
@@ -846,19 +881,31 @@ export class KubernetesDriver {
       const d = disrupted();
       const left = d.filter((p) => !ended(p));
       notes.push(
-        `gave up waiting after ${timeoutMs / 1000} s (grace ${grace} s + 30 s): ` +
+        `gave up waiting after ${timeoutMs / 1000} s (grace ${started.grace} s + 30 s): ` +
           (left.length > 0
             ? `no exit seen and still present: ${left.join(", ")}`
             : `${d.length} of ${expected} pod(s) were disrupted`),
       );
     }
+    return { timedOut: waited.timedOut };
+  }
+
+  /** The outcomes now, and final(): once the late evidence (the API's report of each exit) is in, bounded. */
+  private disruptionOutcome(
+    st: RunState,
+    runId: string,
+    disrupted: () => string[],
+    timedOut: boolean,
+    notes: string[],
+  ): DisruptionOutcome {
+    const { builder } = st;
     const endedAt = this.now();
     // Exits the nodes' runtime stream has not delivered: read back from the node before the API is used.
-    const backfilled = this.backfillRuntimeExits(deployment.runId, disrupted(), st, record);
-    const readings = this.podReadings.get(deployment.runId);
+    const backfilled = this.backfillRuntimeExits(runId, disrupted(), st);
+    const readings = this.podReadings.get(runId);
     const outcomesNow = (): PodOutcome[] => {
       const outcomes: PodOutcome[] = builder.outcomes(disrupted());
-      attachReadings(outcomes, readings);
+      attachReadings(outcomes, readings, st.scenario);
       if (notes.length > 0) for (const o of outcomes) o.notes.push(...notes);
       return outcomes;
     };
@@ -866,8 +913,7 @@ export class KubernetesDriver {
     let finalized: Promise<PodOutcome[]> | undefined;
     const final = (): Promise<PodOutcome[]> => {
       finalized ??= (async () => {
-        // The rest of the evidence, bounded: the API's own report of each exit (or the pod gone).
-        if (!waited.timedOut) {
+        if (!timedOut) {
           await pollUntil(() => (disrupted().every((p) => builder.apiReportedExit(p)) ? true : undefined), {
             clock: this.clock,
             timeoutMs: Math.max(0, endedAt + (this.o.evidenceBoundMs ?? EVIDENCE_BOUND_MS) - this.now()),
@@ -877,7 +923,7 @@ export class KubernetesDriver {
         }
         await backfilled;
         // Exits known only from the API are placed now that every bound (preStop, app lines, runtime) is in.
-        record(builder.settle());
+        this.record(st, builder.settle());
         return outcomesNow();
       })();
       return finalized;

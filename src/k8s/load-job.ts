@@ -24,8 +24,10 @@ import {
 import { ERROR_MARKER, JOB_ENV, type LoadStartedInfo, RESULT_MARKER, STARTED_MARKER } from "../load/job-main.js";
 import type { LoadResult } from "../load/types.js";
 import type { LoadOptions, Scenario } from "../scenario/schema.js";
+import { apiErrorText as errText } from "../util/errors.js";
+import { sleep } from "../util/sleep.js";
 import { diagnosePods } from "./driver.js";
-import { labelValue, namespaceName, RUN_LABEL, runLabels } from "./manifests.js";
+import { labelValue, namespaceName, objectLabels, RUN_LABEL } from "./manifests.js";
 import { LineSplitter } from "./watch.js";
 
 export const LOAD_JOB_NAME = "loadgen";
@@ -134,7 +136,7 @@ export function loadJobNamespace(scenarioName: string, runId: string): string {
 export function buildLoadJob(input: LoadJobInput): LoadJobManifests {
   const { scenario, runId, timing } = input;
   const ns = input.namespace ?? loadJobNamespace(scenario.name, runId);
-  const labels = runLabels(scenario, runId);
+  const labels = objectLabels(scenario, runId);
   const podLabels = { ...labels, [LOAD_ROLE_LABEL]: "load", "app.kubernetes.io/name": "graceful-e2e-loadgen" };
   const host = input.target.host.includes(":") ? `[${input.target.host}]` : input.target.host;
   const env: Record<string, string> = {
@@ -368,24 +370,9 @@ function deferred<T>(): Deferred<T> {
   return d;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 function httpStatus(err: unknown): number | undefined {
   const code = (err as { code?: unknown } | undefined)?.code;
   return typeof code === "number" ? code : undefined;
-}
-
-function errText(err: unknown): string {
-  const body = (err as { body?: unknown } | undefined)?.body;
-  if (body !== undefined) {
-    try {
-      const parsed = (typeof body === "string" ? JSON.parse(body) : body) as { message?: string };
-      if (parsed?.message) return parsed.message;
-    } catch {
-      /* not JSON */
-    }
-  }
-  return err instanceof Error ? err.message : String(err);
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {

@@ -2,7 +2,7 @@
 // one run creates. Shared by the kind and existing-cluster backends. No I/O here.
 import type { V1Deployment, V1LifecycleHandler, V1Namespace, V1Service } from "@kubernetes/client-node";
 import type { PreStop, Scenario } from "../scenario/schema.js";
-import { LABEL_ROOT, LABEL_RUN } from "../util/labels.js";
+import { LABEL_ROOT, LABEL_RUN, runLabels } from "../util/labels.js";
 
 /** The NodePort kind-config.yaml maps to 127.0.0.1:30080. */
 export const DEFAULT_NODE_PORT = 30080;
@@ -68,10 +68,10 @@ export function namespaceName(scenarioName: string, runId: string): string {
   return `ge-${scenarioPart}-${short}`;
 }
 
-export function runLabels(scenario: Scenario, runId: string): Record<string, string> {
+/** The labels of every Kubernetes object a run creates: the run's own (util/labels.ts), its scenario, the manager. */
+export function objectLabels(scenario: Scenario, runId: string): Record<string, string> {
   return {
-    [OWNER_LABEL]: "true",
-    [RUN_LABEL]: labelValue(runId),
+    ...runLabels(labelValue(runId)),
     [SCENARIO_LABEL]: labelValue(scenario.name),
     "app.kubernetes.io/managed-by": "graceful-e2e",
   };
@@ -138,7 +138,7 @@ export function buildManifests(input: ManifestInput): Manifests {
   const { scenario, image, runId } = input;
   const notes: string[] = [];
   const ns = namespaceName(scenario.name, runId);
-  const labels = runLabels(scenario, runId);
+  const labels = objectLabels(scenario, runId);
   const selector = { "app.kubernetes.io/name": "graceful-e2e-app", [RUN_LABEL]: labelValue(runId) };
   const podLabels = { ...labels, ...selector };
 

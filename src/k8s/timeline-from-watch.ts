@@ -14,17 +14,18 @@
 // - The node's runtime (containerd /tasks/exit, when the backend can stream it) has the exact exit code
 //   and time; its exec tasks (id != container_id) are the preStop exec hook and the harness's own execs.
 //   Which code and time to believe is decided by observe/exit-evidence.ts, as on every backend.
-import type { PodOutcome, ProcessReport } from "../backends/backend.js";
+
+import type { EventSource, TimelineEvent } from "../model/events.js";
+import type { AppExit, ExitEvidence, TimeBound } from "../model/exit-evidence.js";
+import type { PodOutcome, ProcessReport } from "../model/pod-outcome.js";
 import { appEvent, parseAppLine, processReports } from "../observe/app-log.js";
-import type { EventSource, TimelineEvent } from "../observe/events.js";
 import {
-  type AppExit,
   CONTAINER_STATUS_UNKNOWN,
   decideExit,
-  type ExitEvidence,
   MINIMUM_GRACE_AFTER_PRESTOP_MS,
-  type TimeBound,
+  sigkillAt,
 } from "../observe/exit-evidence.js";
+import { parseRfc3339 } from "../util/time.js";
 
 export type WatchResource = "pods" | "endpointslices" | "endpoints" | "events";
 
@@ -185,12 +186,8 @@ interface EventLike {
 export function parseTime(t: Time): number | undefined {
   if (t === null || t === undefined || t === "") return undefined;
   if (t instanceof Date) return t.getTime();
-  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$/.exec(t);
-  if (m) {
-    const frac = m[2] ? m[2].slice(0, 4).padEnd(4, "0") : "";
-    const ms = Date.parse(`${m[1]}${frac}${m[3]}`);
-    return Number.isNaN(ms) ? undefined : ms;
-  }
+  const exact = parseRfc3339(t);
+  if (exact !== undefined) return exact;
   const ms = Date.parse(t);
   return Number.isNaN(ms) ? undefined : ms;
 }
@@ -570,7 +567,7 @@ export class TimelineBuilder {
     if (deadline === undefined) return undefined;
     // The kubelet gives at least 2 s after the hook: after it returned, or after it stopped waiting for
     // a hook that overran the grace period (that exec is killed with the container, later).
-    if (t.sigtermAt !== undefined) return Math.max(deadline, t.sigtermAt + MINIMUM_GRACE_AFTER_PRESTOP_MS);
+    if (t.sigtermAt !== undefined) return sigkillAt(deadline, t.sigtermAt);
     if (this.preStopOverran(t)) return deadline + MINIMUM_GRACE_AFTER_PRESTOP_MS;
     return deadline;
   }
@@ -1085,8 +1082,8 @@ export class TimelineBuilder {
   }
 }
 
-/** Convenience for recorded streams: entries in arrival order → all events + outcomes. */
-export function buildTimeline(
+/** Replays a recorded stream: entries in arrival order → all events + outcomes (tests, recordings). */
+export function replayRecording(
   entries: RecordedEntry[],
   options: TimelineOptions & {
     deleteCalls?: Array<{ pod: string; at: number; gracePeriodSeconds?: number }>;

@@ -2,7 +2,7 @@
 // Endpoints on servers without them), Events; and follows every container's log (client-node Log,
 // follow + timestamps) from the moment its container runs — a deleted pod's logs cannot be read
 // afterwards. Each thing seen becomes one RecordedEntry handed to `onEntry` in arrival order; the pure
-// TimelineBuilder turns them into timeline events. The raw recording is kept for the result file.
+// TimelineBuilder turns them into timeline events.
 import { Writable } from "node:stream";
 import { type KubeConfig, Log, Watch } from "@kubernetes/client-node";
 import { parseTime, type RecordedEntry, type WatchResource } from "./timeline-from-watch.js";
@@ -71,7 +71,6 @@ export class LineSplitter extends Writable {
 }
 
 export class ClusterObserver {
-  readonly recording: RecordedEntry[] = [];
   private readonly controllers = new Set<AbortController>();
   private readonly following = new Set<string>();
   private readonly terminated = new Set<string>();
@@ -84,7 +83,6 @@ export class ClusterObserver {
 
   private emit(entry: RecordedEntry): void {
     if (this.stopped) return;
-    this.recording.push(entry);
     this.o.onEntry(entry);
   }
 

@@ -4,7 +4,7 @@
 // effective endpoint propagation), whatever the long-lived connections do. The ticker is shared by
 // every protocol; the HTTP/1.1 stream (Node's http, Connection: close) is below, the long-lived
 // protocols send theirs through their driver (protocol-run.ts).
-import type { RequestRecord } from "../observe/exercise-types.js";
+import type { RequestRecord } from "../model/exercise.js";
 import type { LoadOptions } from "../scenario/schema.js";
 import type { RequestLedger } from "./accounting.js";
 import { type FreshRequest, freshRequest } from "./fresh-request.js";

@@ -4,7 +4,7 @@
 // load.rate "max" (each connection sends again as soon as it is answered), plus the stream of fresh
 // short connections (fresh-stream.ts). Every request is counted once in one ledger.
 import autocannon from "autocannon";
-import type { RequestRecord } from "../observe/exercise-types.js";
+import type { RequestRecord } from "../model/exercise.js";
 import { type LoadOptions, loadRate } from "../scenario/schema.js";
 import { RequestLedger, slowPattern } from "./accounting.js";
 import { type Http1Window, type InternalClient, instrumentClient, type PacedLane } from "./autocannon-client.js";

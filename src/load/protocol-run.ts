@@ -6,7 +6,7 @@
 // after that is ignored.
 
 import { performance } from "node:perf_hooks";
-import type { RequestRecord } from "../observe/exercise-types.js";
+import type { RequestRecord } from "../model/exercise.js";
 import { type LoadOptions, loadRate } from "../scenario/schema.js";
 import { RequestLedger } from "./accounting.js";
 import { emptyFreshReport, startFreshTicker } from "./fresh-stream.js";

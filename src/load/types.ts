@@ -1,7 +1,7 @@
 // The load's shared types: what a load reports (every request accounted for), what it is started
 // with, and the handle the runner holds. Imports nothing from the load modules: every load module
 // (the dispatcher, HTTP/1.1, the long-lived protocols, the window) imports from here, never upward.
-import type { RequestRecord } from "../observe/exercise-types.js";
+import type { RequestRecord } from "../model/exercise.js";
 import type { BackoffPolicy } from "./backoff.js";
 
 export type FailureKind =

@@ -1,7 +1,7 @@
 // What every load (HTTP/1.1 through autocannon, and the long-lived protocols) shares around its
 // ledger: live snapshots, the progress timer, the accounting check at the end, and the LoadRun it
 // hands the runner. Each load keeps only what is its own: how it opens connections and settles units.
-import type { RequestRecord } from "../observe/exercise-types.js";
+import type { RequestRecord } from "../model/exercise.js";
 import type { LoadOptions } from "../scenario/schema.js";
 import { type RequestLedger, resultProblems } from "./accounting.js";
 import type { Pacer } from "./pacer.js";

@@ -10,8 +10,10 @@
 //         server closed (…) err=…; exit <n>
 // Either may be prefixed by the kubelet's RFC3339Nano timestamp ("<ts> <line>", logs read with
 // timestamps=true); the app's own time is used when it wrote one, the prefix otherwise.
-import type { ProcessReport } from "../backends/backend.js";
-import type { TimelineEvent, TimelineEventKind } from "./events.js";
+
+import type { TimelineEvent, TimelineEventKind } from "../model/events.js";
+import type { ProcessReport } from "../model/pod-outcome.js";
+import { parseRfc3339 } from "../util/time.js";
 
 /** One thing the app said about itself. */
 export interface AppLine {
@@ -38,17 +40,6 @@ const KINDS: Record<string, TimelineEventKind> = {
   "drain-end": "app-drain-end",
   exit: "app-exit",
 };
-
-const RFC3339 = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$/;
-
-/** RFC3339 / RFC3339Nano → epoch ms (fraction cut to milliseconds); undefined when it is not one. */
-export function parseRfc3339(text: string): number | undefined {
-  const m = RFC3339.exec(text);
-  if (!m) return undefined;
-  const frac = m[2] ? m[2].slice(0, 4).padEnd(4, "0") : "";
-  const ms = Date.parse(`${m[1]}${frac}${m[3]}`);
-  return Number.isNaN(ms) ? undefined : ms;
-}
 
 /** The app's own `t`: epoch ms, epoch seconds, or an ISO string. */
 function appTime(t: unknown): number | undefined {

@@ -8,7 +8,7 @@ import type {
   RequestRecord,
   RoutedConnection,
   TrafficAttribution,
-} from "./exercise-types.js";
+} from "../model/exercise.js";
 
 /** The window before the delete in which a served request counts as "carrying traffic". */
 export const SERVED_BEFORE_WINDOW_MS = 1000;

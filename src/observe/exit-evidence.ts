@@ -16,92 +16,15 @@
 // sends SIGTERM only after it), SIGTERM itself, the app's last log line. A bound beyond the second is a
 // bound that did not hold (e.g. the container died during the hook) and is reported, not applied.
 
-export type ExitSourceKind = "runtime" | "app" | "api";
-
-/** What one source said about the exit. */
-export interface ExitSource {
-  source: ExitSourceKind;
-  /** The exit code this source reports (undefined: it reports none). */
-  code?: number;
-  /** Epoch ms: when this source says (or, for the API, when it is placed that) the container exited. */
-  at?: number;
-  /** The window the time is known to lie in, when it is not exact (API: finishedAt's second, cut by bounds). */
-  earliest?: number;
-  latest?: number;
-  /** The API's reason (Completed, Error, OOMKilled, ContainerStatusUnknown). */
-  reason?: string;
-  /** False: this source's code is known to be wrong (ContainerStatusUnknown); never chosen over another. */
-  reliable: boolean;
-  /** Where the code and time come from, in words. */
-  note: string;
-}
-
-/** The exit as the harness believes it, with every source it was decided on. */
-export interface ExitEvidence {
-  /** The source whose code is used (the most trusted one with a reliable code; "api" when none is). */
-  chosen: ExitSourceKind;
-  /** The exit code; undefined when no reliable source reported one (see `unknown`). */
-  code?: number;
-  /** Epoch ms of the exit: from the most precise source (runtime, else PID 1's exit line, else the API). */
-  at?: number;
-  /** The window `at` is known to lie in, when it is not exact. */
-  earliest?: number;
-  latest?: number;
-  sources: ExitSource[];
-  /** Set when sources report different codes: which were, and which one is used. */
-  disagreement?: string;
-  /** Set when the exit code is not known: why. Verdicts about the exit cannot pass or fail on it. */
-  unknown?: string;
-  /**
-   * True: SIGKILL at the end of the grace period ended the container (exit 137 at the grace deadline, or
-   * SIGKILL known to be sent). False: it did not. Undefined: the evidence cannot tell.
-   */
-  killedAtGraceEnd?: boolean;
-  /** Why killedAtGraceEnd is what it is, in words. */
-  killedWhy: string;
-}
-
-export interface RuntimeExit {
-  code: number;
-  at: number;
-  /** "containerd on node kind-control-plane", "Docker". */
-  runtime: string;
-  note?: string;
-}
-
-export interface AppExit {
-  code: number;
-  at: number;
-  pid: number;
-  role: string;
-}
-
-export interface ApiExit {
-  code?: number;
-  reason?: string;
-  /** finishedAt (1 s resolution), epoch ms; undefined when the API gave none (ContainerStatusUnknown). */
-  finishedAt?: number;
-  /** When the terminated status was read from the API (the exit cannot be later). */
-  observedAt: number;
-}
-
-/** A time the exit cannot precede (for the termination's exit only). */
-export interface TimeBound {
-  at: number;
-  /** "the delete call", "the end of the preStop sleep (2 s)", "the app's last log line"… */
-  what: string;
-}
-
-export interface ExitContext {
-  /** Lower bounds on the exit time, used to place an API exit within finishedAt's second. */
-  lowerBounds?: TimeBound[];
-  /** Epoch ms when the kubelet sends SIGKILL: delete + grace (later when a long preStop ended late). */
-  graceDeadline?: number;
-  /** Epoch ms when SIGKILL was sent, when known for certain (local: the harness sends it). */
-  sigkillSentAt?: number;
-  /** The delete (offsets in the words are relative to it). */
-  deleteAt?: number;
-}
+import type {
+  ApiExit,
+  AppExit,
+  ExitContext,
+  ExitEvidence,
+  ExitSource,
+  RuntimeExit,
+  TimeBound,
+} from "../model/exit-evidence.js";
 
 export const CONTAINER_STATUS_UNKNOWN = "ContainerStatusUnknown";
 /** The kubelet's minimum grace after a preStop hook that used up the grace period (kuberuntime). */
@@ -112,10 +35,18 @@ export const MINIMUM_GRACE_AFTER_PRESTOP_MS = 2000;
  */
 export const KILL_SLACK_MS = 500;
 
-/** When the kubelet sends SIGKILL: the grace period from the delete, but never sooner than 2 s after the preStop. */
-export function graceDeadline(deleteAt: number, graceSeconds: number, preStopEndedAt?: number): number {
-  const end = deleteAt + graceSeconds * 1000;
-  return preStopEndedAt === undefined ? end : Math.max(end, preStopEndedAt + MINIMUM_GRACE_AFTER_PRESTOP_MS);
+/**
+ * When the kubelet sends SIGKILL: at the end of the grace period (`graceEnd`, epoch ms), but never
+ * sooner than 2 s after SIGTERM (the end of a preStop hook that used up the grace). The one rule for
+ * every backend: the local harness follows it, the evidence judges by it.
+ */
+export function sigkillAt(graceEnd: number, sigtermAt?: number): number {
+  return sigtermAt === undefined ? graceEnd : Math.max(graceEnd, sigtermAt + MINIMUM_GRACE_AFTER_PRESTOP_MS);
+}
+
+/** sigkillAt() with the grace period counted from the delete. */
+export function sigkillDeadline(deleteAt: number, graceSeconds: number, sigtermAt?: number): number {
+  return sigkillAt(deleteAt + graceSeconds * 1000, sigtermAt);
 }
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;

@@ -1,25 +1,29 @@
 // Console output: one summary row per scenario run (its status: PASS, FAIL, INCONCLUSIVE or
 // ERROR), then per run why it is inconclusive, the warm-up, per disrupted pod the evidence that it
 // carried traffic, the timeline, and each verdict with its evidence.
-import type { PodOutcome } from "../backends/backend.js";
+
+import { podPrediction } from "../inspect/pod-prediction.js";
 import type { PacingReport } from "../load/types.js";
+import type { PodOutcome } from "../model/pod-outcome.js";
 import { formatOffset } from "../observe/timeline.js";
 import type { ScenarioResult } from "../runner/run.js";
+import {
+  exerciseHeadline,
+  hasStatus,
+  reportedInconclusiveReasons,
+  runStatus,
+  verdictUndecided,
+} from "../runner/status.js";
 import { harnessClockLine } from "../verdict/trust.js";
 import { failureSummary, sigtermReceipts, unitSuffix } from "../verdict/verdicts.js";
 import {
   exerciseFigures,
-  exerciseHeadline,
   exitEvidenceText,
   goneMeaning,
-  hasStatus,
-  inconclusiveReasons,
-  runStatus,
   signedSeconds,
   statusWord,
   terminationText,
   verdictMark,
-  verdictUndecided,
   warmUpText,
 } from "./status.js";
 
@@ -136,9 +140,15 @@ export function formatTimeline(r: ScenarioResult): string[] {
 }
 
 /** Per disrupted pod: termination (delete → container exit), gone, and the exercise evidence. */
-export function formatPod(pod: PodOutcome, backend: string, timeline?: ScenarioResult["timeline"]): string[] {
+export function formatPod(
+  pod: PodOutcome,
+  backend: string,
+  timeline?: ScenarioResult["timeline"],
+  port?: number,
+): string[] {
   const out = [`  pod ${pod.pod}: PID 1 ${pod.pid1Cmdline}`];
-  if (pod.prediction) out.push(`    predicted from /proc before any signal: ${pod.prediction}`);
+  const prediction = podPrediction(pod, port);
+  if (prediction) out.push(`    predicted from /proc before any signal: ${prediction}`);
   const gone =
     pod.goneAt !== undefined ? `; gone (${goneMeaning(backend)}) at ${signedSeconds(pod.goneAt - pod.deleteAt)}` : "";
   out.push(`    termination (delete → container exit): ${terminationText(pod, timeline)}${gone}`);
@@ -169,7 +179,7 @@ export function formatResult(r: ScenarioResult): string[] {
   if (r.error) out.push(`  error: ${r.error}`);
   if (status === "inconclusive") {
     out.push("  inconclusive: the verdicts below back nothing, because");
-    for (const reason of inconclusiveReasons(r)) out.push(`    - ${reason}`);
+    for (const reason of reportedInconclusiveReasons(r)) out.push(`    - ${reason}`);
   } else if (!hasStatus(r) && r.pods.length > 0) {
     out.push(
       "  (no exercise evidence: result written before the harness checked that the disrupted pod carried traffic)",
@@ -180,7 +190,7 @@ export function formatResult(r: ScenarioResult): string[] {
   if (r.load?.pacing) out.push(`  load: ${pacingText(r.load.pacing, unitSuffix(r.load).trim() || "requests")}`);
   if (r.trust) out.push(`  ${harnessClockLine(r.trust, r.scenario)}`);
   if (r.trafficPath) out.push(`  traffic: ${r.trafficPath}`);
-  for (const pod of r.pods) out.push(...formatPod(pod, r.backend, r.timeline));
+  for (const pod of r.pods) out.push(...formatPod(pod, r.backend, r.timeline, r.scenario.port));
   const timeline = formatTimeline(r);
   if (timeline.length > 0) out.push("  timeline (relative to the delete):", ...timeline);
   for (const v of r.verdicts) {

@@ -4,7 +4,7 @@
 // milliseconds relative to the delete.
 import { BUCKET_MS, bucketStart } from "../load/accounting.js";
 import { FAILURE_KINDS, type FailedRequest, type FailureKind, type LoadResult } from "../load/types.js";
-import type { TimelineEntry } from "../observe/timeline.js";
+import type { TimelineEntry } from "../model/timeline.js";
 import type { ScenarioResult } from "../runner/run.js";
 
 export type MarkerKind =

@@ -3,9 +3,11 @@
 // scenario its status (PASS, FAIL, INCONCLUSIVE, ERROR) and why, the warm-up, the exercise
 // evidence per disrupted pod, its timeline picture, failures by kind and the verdict table. Every
 // figure that is also in the JSON is rendered from it and carried in a data-* attribute next to the text.
-import type { PodOutcome } from "../backends/backend.js";
+import type { PodOutcome } from "../model/pod-outcome.js";
 import { formatOffset } from "../observe/timeline.js";
-import type { RunStatus, ScenarioResult } from "../runner/run.js";
+import type { ScenarioResult } from "../runner/run.js";
+import type { RunStatus } from "../runner/status.js";
+import { hasStatus, RUN_STATUSES, reportedInconclusiveReasons, runStatus, verdictUndecided } from "../runner/status.js";
 import { harnessClockLine } from "../verdict/trust.js";
 import {
   describeExit,
@@ -22,15 +24,10 @@ import {
   exerciseFigures,
   exitEvidenceText,
   goneMeaning,
-  hasStatus,
-  inconclusiveReasons,
-  RUN_STATUSES,
-  runStatus,
   STATUS_MEANING,
   signedSeconds,
   statusWord,
   terminationText,
-  verdictUndecided,
   warmUpText,
 } from "./status.js";
 
@@ -129,7 +126,7 @@ function failedCell(r: ScenarioResult): string {
 
 /** The status badge; an INCONCLUSIVE run's title is its own reasons, not the generic meaning. */
 function statusBadge(status: ScenarioStatus, r?: ScenarioResult): string {
-  const title = status === "inconclusive" && r ? inconclusiveReasons(r).join("; ") : STATUS_MEANING[status];
+  const title = status === "inconclusive" && r ? reportedInconclusiveReasons(r).join("; ") : STATUS_MEANING[status];
   return el("span", { class: `status status-${status}`, "data-status": status, title }, esc(statusWord(status)));
 }
 
@@ -428,7 +425,7 @@ function scenarioSection(r: ScenarioResult): string {
   if (r.scenario.description) parts.push(`<p class="description">${esc(r.scenario.description)}</p>`);
   if (r.error) parts.push(el("div", { class: "error", "data-error": r.error }, `error: ${esc(r.error)}`));
   if (status === "inconclusive") {
-    const reasons = inconclusiveReasons(r);
+    const reasons = reportedInconclusiveReasons(r);
     parts.push(
       el(
         "div",

@@ -7,17 +7,10 @@
 // verdicts are <skipped> (they back nothing). Escaping by hand: the text is ours, the rules are few
 // (five entities, and the characters XML 1.0 cannot carry at all).
 import type { ScenarioResult } from "../runner/run.js";
+import { exerciseHeadline, reportedInconclusiveReasons, runStatus, verdictUndecided } from "../runner/status.js";
 import { harnessClockLine } from "../verdict/trust.js";
 import { replaceNonXmlChars } from "./html-markup.js";
-import {
-  exerciseFigures,
-  exerciseHeadline,
-  inconclusiveReasons,
-  runStatus,
-  statusWord,
-  verdictUndecided,
-  warmUpText,
-} from "./status.js";
+import { exerciseFigures, statusWord, warmUpText } from "./status.js";
 
 /** A character XML cannot carry, made visible: U+0007 → "\\u0007". */
 function visible(ch: string): string {
@@ -83,7 +76,8 @@ export function junitClassname(r: Pick<ScenarioResult, "scenario" | "backend">):
 export function exerciseBody(r: ScenarioResult): string[] {
   const status = runStatus(r);
   const lines = [`status: ${statusWord(status)}`];
-  if (status === "inconclusive") for (const reason of inconclusiveReasons(r)) lines.push(`inconclusive: ${reason}`);
+  if (status === "inconclusive")
+    for (const reason of reportedInconclusiveReasons(r)) lines.push(`inconclusive: ${reason}`);
   if (r.warmUp) lines.push(`warm-up: ${warmUpText(r.warmUp)}`);
   if (r.trust) lines.push(harnessClockLine(r.trust, r.scenario));
   for (const pod of r.pods) {
@@ -106,7 +100,7 @@ export function junitCases(r: ScenarioResult): JunitCase[] {
   const resultFile = `${classname}.json`;
   const status = runStatus(r);
   const inconclusive = status === "inconclusive";
-  const reasons = inconclusive ? inconclusiveReasons(r) : [];
+  const reasons = inconclusive ? reportedInconclusiveReasons(r) : [];
   const cases: JunitCase[] = r.verdicts.map((v) => {
     const body = `expected: ${v.expected}\nactual: ${v.actual}\nevidence: ${v.evidence}\nresult file: ${resultFile}`;
     const undecided = verdictUndecided(v);

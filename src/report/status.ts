@@ -3,27 +3,13 @@
 // disrupted pod (did it carry traffic when it was disrupted?) and the warm-up before the delete.
 // Words: "termination" is delete → container exit; "gone" is the pod object deleted from the API
 // (Kubernetes) or the container removed (local), which can come seconds after the exit.
-import type { PodOutcome } from "../backends/backend.js";
-import type { ExerciseEvidence } from "../observe/exercise-types.js";
-import type { Timeline } from "../observe/timeline.js";
-import type { RunStatus, ScenarioResult, WarmUpReport } from "../runner/run.js";
+
+import type { ExerciseEvidence } from "../model/exercise.js";
+import type { PodOutcome } from "../model/pod-outcome.js";
+import type { Timeline } from "../model/timeline.js";
+import type { ScenarioResult, WarmUpReport } from "../runner/run.js";
+import { type RunStatus, reportedInconclusiveReasons, runStatus, verdictUndecided } from "../runner/status.js";
 import type { Verdict } from "../verdict/verdicts.js";
-
-export const RUN_STATUSES: readonly RunStatus[] = ["pass", "fail", "inconclusive", "error"];
-
-/** True when the file says its status (result files written before `status` existed do not). */
-export function hasStatus(r: Pick<ScenarioResult, "status">): boolean {
-  return (RUN_STATUSES as readonly unknown[]).includes((r as { status?: unknown }).status);
-}
-
-/**
- * The run's status. Result files written before `status` existed carry only `pass` and `error`:
- * their status is derived from those (and they carry no exercise evidence: see hasStatus).
- */
-export function runStatus(r: Pick<ScenarioResult, "status" | "error" | "pass">): RunStatus {
-  if (hasStatus(r)) return r.status;
-  return r.error !== undefined ? "error" : r.pass ? "pass" : "fail";
-}
 
 /** "PASS", "FAIL", "INCONCLUSIVE", "ERROR". */
 export function statusWord(s: RunStatus): string {
@@ -105,32 +91,9 @@ export function exerciseFigures(e: ExerciseEvidence): ExerciseFigure[] {
   return out;
 }
 
-/**
- * Why a verdict could not be decided either way (`decidable: false`, e.g. an exit code the API made
- * up), or undefined when it was decided. Such a verdict neither passes nor fails; the run is INCONCLUSIVE.
- */
-export function verdictUndecided(v: Verdict): string | undefined {
-  const x = v as Verdict & { decidable?: boolean; inconclusive?: string };
-  return x.decidable === false ? (x.inconclusive ?? "the evidence cannot decide it") : undefined;
-}
-
 /** "✓", "✗", or "?" for a verdict the evidence could not decide. */
 export function verdictMark(v: Verdict): string {
   return verdictUndecided(v) !== undefined ? "?" : v.pass ? "✓" : "✗";
-}
-
-/** One line: "exercised — <summary>". */
-export function exerciseHeadline(e: ExerciseEvidence): string {
-  return `${e.status}${e.summary ? ` — ${e.summary}` : ""}`;
-}
-
-/** The reasons a run is inconclusive; one generic reason when the runner gave none. */
-export function inconclusiveReasons(r: Pick<ScenarioResult, "inconclusive" | "pods">): string[] {
-  if (r.inconclusive && r.inconclusive.length > 0) return r.inconclusive;
-  const unexercised = r.pods.filter((p) => p.exercise && p.exercise.status !== "exercised");
-  if (unexercised.length > 0)
-    return unexercised.map((p) => `${p.pod}: ${exerciseHeadline(p.exercise as ExerciseEvidence)}`);
-  return ["no disrupted pod was shown to carry traffic"];
 }
 
 /**
@@ -143,7 +106,7 @@ export function inconclusiveLine(results: ReadonlyArray<ScenarioResult>): string
   for (const r of results) {
     if (runStatus(r) !== "inconclusive") continue;
     const set = reasons.get(r.scenario.name) ?? new Set<string>();
-    for (const reason of inconclusiveReasons(r)) set.add(reason);
+    for (const reason of reportedInconclusiveReasons(r)) set.add(reason);
     reasons.set(r.scenario.name, set);
   }
   if (reasons.size === 0) return undefined;

@@ -1,7 +1,7 @@
 // Repeated runs of one scenario: the distribution of outcomes, and whether it is flaky; and the
 // exit code of `run` for a list of results.
-import { inconclusiveReasons, runStatus, verdictUndecided } from "../report/status.js";
 import type { ScenarioResult } from "./run.js";
+import { reportedInconclusiveReasons, runStatus, verdictUndecided } from "./status.js";
 
 export type RepeatStatus = "pass" | "fail" | "flaky" | "inconclusive" | "error";
 
@@ -59,7 +59,9 @@ export function summarizeRepeats(results: ScenarioResult[]): RepeatSummary[] {
     const unexercised = runs.flatMap((r) =>
       r.pods.filter((p) => p.exercise && p.exercise.status !== "exercised").map((p) => p.exercise?.summary),
     );
-    const reasons = [...new Set(runs.filter((r) => runStatus(r) === "inconclusive").flatMap(inconclusiveReasons))];
+    const reasons = [
+      ...new Set(runs.filter((r) => runStatus(r) === "inconclusive").flatMap(reportedInconclusiveReasons)),
+    ];
     const status: RepeatStatus =
       failed > 0 ? (passed > 0 ? "flaky" : "fail") : errored > 0 ? "error" : inconclusive > 0 ? "inconclusive" : "pass";
     return {

@@ -5,9 +5,9 @@
 // keep-alive pins them there for the whole run.
 
 import { type FreshRequestOutcome, freshRequest } from "../load/fresh-request.js";
-import type { EventSink } from "../observe/events.js";
+import type { EventSink } from "../model/events.js";
+import type { TrafficAttribution } from "../model/exercise.js";
 import { attributeRequests } from "../observe/exercise.js";
-import type { TrafficAttribution } from "../observe/exercise-types.js";
 import { sleepUnlessAborted } from "../util/sleep.js";
 import type { WarmUpFailure, WarmUpReport } from "./run.js";
 

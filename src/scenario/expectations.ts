@@ -1,10 +1,11 @@
 // Per-backend expectations: a scenario states what holds everywhere, and under
 // `expectations.backends` what differs on one backend (the same fields; null removes one).
+import { BACKEND_NAMES, type BackendName } from "../model/backend.js";
 import type { Expectations, ExpectationsOverride, ScenarioExpectations } from "./schema.js";
 
-/** The backends a scenario's expectations can name one by one. */
-export const SCENARIO_BACKENDS = ["local", "kind", "existing"] as const;
-export type ScenarioBackend = (typeof SCENARIO_BACKENDS)[number];
+/** The backends a scenario's expectations can name one by one: every backend. */
+export const SCENARIO_BACKENDS = BACKEND_NAMES;
+export type ScenarioBackend = BackendName;
 
 /**
  * The expectations the given backend checks. Pure. Starting from the base fields (everything but

@@ -10,9 +10,9 @@
 // The event-loop lag, the event-loop thread's own wait for a CPU and the lateness decide; the machine's
 // CPU busy and pressure are reported beside them, never alone decisive: the load itself keeps a small
 // machine 100 % busy (pressure 80–99 %) without making anything late.
-import type { PodOutcome } from "../backends/backend.js";
-import { sigkillDeadline } from "../backends/local/termination.js";
-import type { TimelineEvent } from "../observe/events.js";
+import type { TimelineEvent } from "../model/events.js";
+import type { PodOutcome } from "../model/pod-outcome.js";
+import { sigkillDeadline } from "../observe/exit-evidence.js";
 import type { HarnessLoad } from "../observe/saturation.js";
 import type { Scenario } from "../scenario/schema.js";
 

@@ -1,7 +1,8 @@
 // Checks a scenario's expectations against what was measured. Pure: every verdict carries the
 // evidence it was decided on, in words a reader can check against the timeline.
-import type { PodOutcome } from "../backends/backend.js";
+
 import { FAILURE_KINDS, type LoadResult } from "../load/types.js";
+import type { PodOutcome } from "../model/pod-outcome.js";
 import { formatOffset } from "../observe/timeline.js";
 import type { Expectations } from "../scenario/schema.js";
 

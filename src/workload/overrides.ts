@@ -25,7 +25,7 @@ export interface ApplyInput {
   /** Scenario.overrides: only the fields the scenario file sets. */
   overrides: PodOverrides;
   namespace: string;
-  /** Labels every object and pod gets, so cleanup finds them (k8s/manifests runLabels). */
+  /** Labels every object and pod gets, so cleanup finds them (k8s/manifests objectLabels). */
   labels: Record<string, string>;
   /** From k8s/version.ts: whether the preStop sleep action (and sleep 0) can be used. */
   support: { preStopSleep: boolean; preStopSleepZero?: boolean };

@@ -13,9 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments, parse as parseYaml } from "yaml";
 import { runAudit } from "../../src/audit/audit.js";
 import { auditJunitXml } from "../../src/audit/junit.js";
-import { NODE_SCRIPT } from "../../src/inspect/inspect.js";
-import type { InspectedProcess } from "../../src/inspect/types.js";
 import { CommandError, type CommandRunner } from "../../src/k8s/command.js";
+import type { InspectedProcess } from "../../src/model/process-tree.js";
+import { NODE_SCRIPT } from "../../src/observe/process-tree.js";
 import { PrerequisiteError } from "../../src/util/errors.js";
 import { STYLE_TREES } from "./audit-fixtures.js";
 

@@ -11,7 +11,7 @@ import {
   parseLocalFilters,
   scriptPathOf,
 } from "../../src/audit/collect-local.js";
-import type { ProcessTreeInspection } from "../../src/inspect/types.js";
+import type { ProcessTreeInspection } from "../../src/model/process-tree.js";
 import { UsageError } from "../../src/util/errors.js";
 import { STYLE_TREES } from "./audit-fixtures.js";
 

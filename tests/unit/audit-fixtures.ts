@@ -1,8 +1,8 @@
 // Process trees of the sample images as the audit reads them (masks read from the running sample
 // containers with docker top + /proc/<host pid>/status on this machine), and workload facts around them.
 import type { ContainerFacts, WorkloadFacts } from "../../src/audit/types.js";
-import { maskHas } from "../../src/inspect/proc.js";
-import type { InspectedProcess } from "../../src/inspect/types.js";
+import type { InspectedProcess } from "../../src/model/process-tree.js";
+import { maskHas } from "../../src/observe/proc.js";
 
 export const MASKS = {
   node: { caught: "0000000108026e07", ignored: "0000000001001000", blocked: "0000000000000000" },

@@ -1,7 +1,6 @@
 // The preStop sweep's pure parts: scenarios, per-run figures, aggregation, the smallest
 // zero-failure delay, the marginal cost of a second of preStop, CSV and the chart.
 import { describe, expect, it } from "vitest";
-import type { PodOutcome } from "../../src/backends/backend.js";
 import { renderSvg, sweepChartSpec } from "../../src/bench/chart.js";
 import { formatTable, pointsCsv, rowsCsv, sweepJson, tableRows } from "../../src/bench/output.js";
 import {
@@ -18,7 +17,8 @@ import {
   sweepScenario,
 } from "../../src/bench/sweep.js";
 import { FAILURE_KINDS, type FailureKind, type LoadResult } from "../../src/load/types.js";
-import type { TimelineEvent } from "../../src/observe/events.js";
+import type { TimelineEvent } from "../../src/model/events.js";
+import type { PodOutcome } from "../../src/model/pod-outcome.js";
 import { buildTimeline } from "../../src/observe/timeline.js";
 import type { ScenarioResult } from "../../src/runner/run.js";
 

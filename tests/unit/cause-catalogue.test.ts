@@ -7,7 +7,7 @@ import { auditWorkload } from "../../src/audit/rules.js";
 import type { PropagationBasis } from "../../src/audit/types.js";
 import { type CheckObservation, diagnose } from "../../src/inspect/diagnose.js";
 import { predict } from "../../src/inspect/predict.js";
-import type { ProcessTreeInspection } from "../../src/inspect/types.js";
+import type { ProcessTreeInspection } from "../../src/model/process-tree.js";
 import { compose, container, deployment, STYLE_TREES } from "./audit-fixtures.js";
 
 const ctx = { propagation: { ms: 1000, source: "assumed", detail: "assumed 1000 ms" } as PropagationBasis };

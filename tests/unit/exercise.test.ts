@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import type { RequestRecord, TrafficAttribution } from "../../src/model/exercise.js";
 import { attributeRequests, busiestPods, exerciseEvidence, podOfHeader } from "../../src/observe/exercise.js";
-import type { RequestRecord, TrafficAttribution } from "../../src/observe/exercise-types.js";
 import { answeredPods } from "../../src/runner/warm-up.js";
 
 const T = 1_000_000; // the delete

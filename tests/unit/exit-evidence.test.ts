@@ -2,9 +2,9 @@
 // container: the pure decision every backend uses (src/observe/exit-evidence.ts), on the situations met
 // on a real kind cluster (Kubernetes 1.20, /work/shared/recordings/kind-v1.20.2-harness-matrix).
 import { describe, expect, it } from "vitest";
-import type { PodOutcome } from "../../src/backends/backend.js";
 import { diagnose, observe } from "../../src/inspect/diagnose.js";
-import { decideExit, graceDeadline, placeApiExit } from "../../src/observe/exit-evidence.js";
+import type { PodOutcome } from "../../src/model/pod-outcome.js";
+import { decideExit, placeApiExit, sigkillDeadline } from "../../src/observe/exit-evidence.js";
 import { buildTimeline } from "../../src/observe/timeline.js";
 
 const D = Date.parse("2030-01-01T00:00:10.685Z"); // the delete call
@@ -183,9 +183,9 @@ describe("SIGKILL at the end of the grace period", () => {
   });
 
   it("the kubelet grants 2 s after a preStop that ended late", () => {
-    expect(graceDeadline(D, 8)).toBe(D + 8000);
-    expect(graceDeadline(D, 8, D + 7500)).toBe(D + 9500);
-    expect(graceDeadline(D, 8, D + 2000)).toBe(D + 8000);
+    expect(sigkillDeadline(D, 8)).toBe(D + 8000);
+    expect(sigkillDeadline(D, 8, D + 7500)).toBe(D + 9500);
+    expect(sigkillDeadline(D, 8, D + 2000)).toBe(D + 8000);
   });
 });
 

@@ -3,11 +3,11 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Backend, Deployment, DisruptionOutcome } from "../../src/backends/backend.js";
+import { type Backend, type Deployment, type DisruptionOutcome, runningWorkload } from "../../src/backends/backend.js";
 import { formatInspection } from "../../src/check/report.js";
 import { CHECK_DEFAULTS, checkScenario, checkScenarioName, isFloatingRef, runCheck } from "../../src/check/run.js";
 import { predict } from "../../src/inspect/predict.js";
-import type { ProcessTreeInspection } from "../../src/inspect/types.js";
+import type { ProcessTreeInspection } from "../../src/model/process-tree.js";
 
 describe("check scenario", () => {
   const opts = { ...CHECK_DEFAULTS, image: "my/app:1.4", port: 3000 };
@@ -73,37 +73,39 @@ describe("runCheck uses the backend's own inspection (any backend, kind here)", 
   function fakeKind(inspection: ProcessTreeInspection | undefined): Backend {
     return {
       name: "kind",
-      async prepare() {},
-      async deploy(scenario, _image, _sink, runId): Promise<Deployment> {
-        return {
-          scenario,
-          runId,
-          target: { host: "127.0.0.1", port },
-          trafficPath: "fake",
-          pods: ["p0"],
-          platform: {},
-        };
+      async sweep() {},
+      async deploy(scenario, _image, _sink, runId) {
+        return runningWorkload(deployment(scenario, runId), { disrupt, teardown: async () => {} });
       },
-      async disrupt(): Promise<DisruptionOutcome> {
-        const at = Date.now();
-        return {
-          pods: [
-            {
-              pod: "p0",
-              pid1Cmdline: "/bin/sh -c node /app/server.js",
-              deleteAt: at,
-              exitedAt: at + 2000,
-              exitCode: 137,
-              sigkilled: true,
-              ...(inspection ? { inspection, prediction: predict(inspection.processes).summary } : {}),
-              processes: [],
-              notes: [],
-            },
-          ],
-        };
-      },
-      async teardown() {},
     };
+    function deployment(scenario: Deployment["scenario"], runId: string): Deployment {
+      return {
+        scenario,
+        runId,
+        target: { host: "127.0.0.1", port },
+        trafficPath: "fake",
+        pods: ["p0"],
+        platform: {},
+      };
+    }
+    async function disrupt(): Promise<DisruptionOutcome> {
+      const at = Date.now();
+      return {
+        pods: [
+          {
+            pod: "p0",
+            pid1Cmdline: "/bin/sh -c node /app/server.js",
+            deleteAt: at,
+            exitedAt: at + 2000,
+            exitCode: 137,
+            sigkilled: true,
+            ...(inspection ? { inspection } : {}),
+            processes: [],
+            notes: [],
+          },
+        ],
+      };
+    }
   }
 
   it("the deleted pod's inspection (kind: read on the node) is predicted from and reported", async () => {

@@ -2,14 +2,14 @@
 // app, exec'd node catching TERM, node PID 1 without a handler, tini with a bash child, tini -g,
 // a bash trap, an app without handler as PID 1 or under tini.
 import { describe, expect, it } from "vitest";
-import type { PodOutcome } from "../../src/backends/backend.js";
 import { execFormOf } from "../../src/inspect/causes.js";
 import { diagnose, observe } from "../../src/inspect/diagnose.js";
 import { branchWords, initForwarding, predict } from "../../src/inspect/predict.js";
-import type { InspectedProcess } from "../../src/inspect/types.js";
 import { FAILURE_KINDS, type FailureKind, type LoadResult } from "../../src/load/types.js";
+import type { TimelineEvent } from "../../src/model/events.js";
+import type { PodOutcome } from "../../src/model/pod-outcome.js";
+import type { InspectedProcess } from "../../src/model/process-tree.js";
 import { appEventsFromLine, processReports } from "../../src/observe/app-log.js";
-import type { TimelineEvent } from "../../src/observe/events.js";
 import { buildTimeline } from "../../src/observe/timeline.js";
 
 type Disp = "caught" | "ignored" | "blocked" | "default";

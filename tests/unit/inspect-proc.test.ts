@@ -1,6 +1,5 @@
 // /proc parsing → SIGTERM disposition, listening sockets, and the docker-exec fallback's output.
 import { describe, expect, it } from "vitest";
-import { buildProcesses, EXEC_SCRIPT, NODE_SCRIPT, parseExecOutput } from "../../src/inspect/inspect.js";
 import {
   maskHas,
   parseCmdline,
@@ -10,7 +9,8 @@ import {
   signalState,
   socketInode,
   waitsForSignals,
-} from "../../src/inspect/proc.js";
+} from "../../src/observe/proc.js";
+import { buildProcesses, EXEC_SCRIPT, NODE_SCRIPT, parseExecOutput } from "../../src/observe/process-tree.js";
 
 /** A /proc/<pid>/status text as the kernel writes it (the lines the inspection reads, and a few others). */
 function statusText(o: {

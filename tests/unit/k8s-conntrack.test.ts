@@ -3,8 +3,6 @@
 // the exact shape conntrack 1.4.x prints (libnetfilter_conntrack's default format) for the kind path:
 // docker-proxy (172.18.0.1) → node 172.18.0.2:30080 → DNAT to a pod 10.244.0.x:8080, MASQUERADE.
 import { describe, expect, it } from "vitest";
-import { establishedOnNode } from "../../src/inspect/node-proc.js";
-import { countEstablished, decodeProcAddress, parseListeningSockets, parseTcpTable } from "../../src/inspect/proc.js";
 import {
   attributeConnections,
   type ConntrackEvent,
@@ -14,6 +12,8 @@ import {
   routedConnections,
   trackConnections,
 } from "../../src/k8s/conntrack.js";
+import { establishedOnNode } from "../../src/observe/node-proc.js";
+import { countEstablished, decodeProcAddress, parseListeningSockets, parseTcpTable } from "../../src/observe/proc.js";
 
 const T0 = 1_718_000_000; // epoch seconds
 const ts = (s: number) => `[${Math.floor(T0 + s)}.${String(Math.round((s % 1) * 1e6)).padStart(6, "0")}]\t`;

@@ -6,7 +6,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { Backend } from "../../src/backends/backend.js";
+import { type Backend, runningWorkload } from "../../src/backends/backend.js";
+import type { BackgroundTeardown, Closable } from "../../src/backends/capabilities.js";
 import { registerBackendCleanup } from "../../src/cli/main.js";
 import { type ConntrackEvent, type ConntrackFeed, parseConntrackOutput } from "../../src/k8s/conntrack.js";
 import {
@@ -946,12 +947,14 @@ describe("KubernetesDriver: the window closes on evidence, NodePorts per run, te
     fake = new FakeCluster();
     fake.namespaceDeleteMs = 400;
     const d = driver();
-    const backend: Backend = {
+    const backend: Backend & BackgroundTeardown & Closable = {
       name: "kind",
-      prepare: async () => {},
-      deploy: (sc, img, sink, runId) => d.deploy(sc, img, sink, runId),
-      disrupt: (dep, dis, plan) => d.disrupt(dep, dis, plan),
-      teardown: (dep, runId) => d.teardown(dep, runId),
+      deploy: async (sc, img, sink, runId) =>
+        runningWorkload(await d.deploy(sc, img, sink, runId), {
+          disrupt: (dep, dis, plan) => d.disrupt(dep, dis, plan),
+          teardown: (dep, runId) => d.teardown(dep, runId),
+        }),
+      sweep: (runId) => d.teardown(undefined, runId),
       drain: () => d.drain(),
       close: async () => {
         await d.drain();

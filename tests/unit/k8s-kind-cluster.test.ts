@@ -2,6 +2,7 @@
 // guards — with every external command captured by an injected runner (nothing is executed).
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { loadsInCluster } from "../../src/backends/capabilities.js";
 import { ExistingClusterBackend, validateExistingOptions } from "../../src/backends/existing/backend.js";
 import { pushedRef, pushImages, repositoryPath } from "../../src/backends/existing/images.js";
 import { KindBackend, pid1ViaCrictl } from "../../src/backends/kind/backend.js";
@@ -278,6 +279,12 @@ describe("existing-cluster backend", () => {
     target: { host: "127.0.0.1", port: 30080 },
     allowMutations: true,
   };
+
+  it("runs the load in the cluster only without an address (the runner's capability check)", () => {
+    expect(loadsInCluster(new ExistingClusterBackend(base))).toBe(false);
+    const { target: _, ...noAddress } = base;
+    expect(loadsInCluster(new ExistingClusterBackend(noAddress))).toBe(true);
+  });
 
   it("refuses to run without allowMutations: true", () => {
     expect(() => new ExistingClusterBackend({ ...base, allowMutations: false })).toThrow(UsageError);

@@ -5,18 +5,18 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { PodOutcome } from "../../src/backends/backend.js";
 import { parseContainerdEventLine } from "../../src/backends/kind/containerd-events.js";
 import {
-  buildTimeline,
   parseTime,
   type RecordedEntry,
+  replayRecording,
   TimelineBuilder,
   type TimelineOptions,
   type WatchResource,
 } from "../../src/k8s/timeline-from-watch.js";
+import type { TimelineEvent } from "../../src/model/events.js";
+import type { PodOutcome } from "../../src/model/pod-outcome.js";
 import { parseAppLine } from "../../src/observe/app-log.js";
-import type { TimelineEvent } from "../../src/observe/events.js";
 import { evaluate, terminationMs } from "../../src/verdict/verdicts.js";
 
 const CANDIDATES = [
@@ -94,7 +94,7 @@ function loadRecording(name: string, endpointFile: "endpointslices" | "endpoints
 }
 
 function run(rec: Recording, options: TimelineOptions & { withDeleteCall?: boolean; withRuntime?: boolean } = {}) {
-  return buildTimeline(options.withRuntime ? [...rec.entries, ...rec.runtime] : rec.entries, {
+  return replayRecording(options.withRuntime ? [...rec.entries, ...rec.runtime] : rec.entries, {
     eventsSince: Date.parse(rec.meta.loadStartedAt) - 10_000,
     container: "app",
     ...options,

@@ -8,12 +8,13 @@ import { KubeConfig } from "@kubernetes/client-node";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inspectOnKind, type KindPodReaders, pid1ViaCrictl, readLivePid1 } from "../../src/backends/kind/backend.js";
-import { EXEC_SCRIPT, inspectByExec, NODE_SCRIPT } from "../../src/inspect/inspect.js";
-import { containerIdOf, inspectOnNode, parseCrictlInspect } from "../../src/inspect/node-proc.js";
+import { podPrediction } from "../../src/inspect/pod-prediction.js";
 import { predict } from "../../src/inspect/predict.js";
 import { CommandError, type CommandRunner } from "../../src/k8s/command.js";
 import { attachReadings, type Pid1Request, readPodBeforeSignals } from "../../src/k8s/driver.js";
 import { TimelineBuilder } from "../../src/k8s/timeline-from-watch.js";
+import { containerIdOf, inspectOnNode, parseCrictlInspect } from "../../src/observe/node-proc.js";
+import { EXEC_SCRIPT, inspectByExec, NODE_SCRIPT } from "../../src/observe/process-tree.js";
 
 const M = "@@graceful-e2e@@";
 const ID = "a9b497a8da1e6d66450b5c7a97154efb266b501d2c6aba2e9386a95f634a5598";
@@ -534,13 +535,13 @@ describe("the driver puts the readings on the disrupted pod's outcome (kind wiri
     };
     const builder = new TimelineBuilder({ container: "app" });
     // The steps deploy() and disrupt() take, without an API server.
-    const reading = await readPodBeforeSignals(options, REQ, 8080, builder);
+    const reading = await readPodBeforeSignals(options, REQ, builder);
     builder.deleteCalled(REQ.pod, Date.now());
     const outcomes = builder.outcomes([REQ.pod]);
     attachReadings(outcomes, new Map([[REQ.pod, reading]]));
     const [o] = outcomes;
     expect(o?.inspection?.source).toBe("node-proc");
-    expect(o?.prediction).toMatch(/^PID 1 is tini -- \/app\/entrypoint\.sh/);
+    expect(o && podPrediction(o, 8080)).toMatch(/^PID 1 is tini -- \/app\/entrypoint\.sh/);
     expect(o?.pid1Cmdline).toBe("tini -- /app/entrypoint.sh");
     expect(o?.notes).toContainEqual(expect.stringMatching(/^PID 1 shown is the CONFIGURED command/));
     expect(o?.processTree).toEqual([

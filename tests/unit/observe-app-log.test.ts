@@ -7,8 +7,9 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { recordLogLine } from "../../src/backends/local/replica.js";
 import { type RecordedLogLine, TimelineBuilder } from "../../src/k8s/timeline-from-watch.js";
+import type { TimelineEvent } from "../../src/model/events.js";
 import { appEventsFromLine, parseAppLine, processReports } from "../../src/observe/app-log.js";
-import { EventLog, type TimelineEvent } from "../../src/observe/events.js";
+import { EventLog } from "../../src/observe/events.js";
 
 const T = Date.parse("2030-01-01T00:00:00Z");
 

@@ -1,17 +1,11 @@
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { ExerciseEvidence } from "../../src/observe/exercise-types.js";
+import type { ExerciseEvidence } from "../../src/model/exercise.js";
 import { formatResult, formatResults, formatTimeline, summaryRows } from "../../src/report/console.js";
-import {
-  exerciseFigures,
-  hasStatus,
-  lastNewConnectionText,
-  runStatus,
-  terminationText,
-  warmUpText,
-} from "../../src/report/status.js";
+import { exerciseFigures, lastNewConnectionText, terminationText, warmUpText } from "../../src/report/status.js";
 import { readResults } from "../../src/report/write.js";
 import type { ScenarioResult, WarmUpReport } from "../../src/runner/run.js";
+import { hasStatus, runStatus } from "../../src/runner/status.js";
 
 const FIXTURES = join(import.meta.dirname, "../fixtures/scenario-results");
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { PodOutcome } from "../../src/backends/backend.js";
+import type { PodOutcome } from "../../src/model/pod-outcome.js";
 import { exitEvidenceText } from "../../src/report/status.js";
 
 const T = 1_700_000_000_000;

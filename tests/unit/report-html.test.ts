@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { FAILURE_KINDS } from "../../src/load/types.js";
-import type { TimelineEntry } from "../../src/observe/timeline.js";
+import type { TimelineEntry } from "../../src/model/timeline.js";
 import { renderHtmlReport, sectionId, statusOf } from "../../src/report/html.js";
 import { attrs, esc, num } from "../../src/report/html-markup.js";
 import { renderTimelineSvg, secondsLabel } from "../../src/report/html-svg.js";

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { escapeXmlAttr, escapeXmlText, junitCases, junitTimestamp, junitXml } from "../../src/report/junit.js";
 import { readResults, writeReports } from "../../src/report/write.js";
-import { type ScenarioResult, writeResult } from "../../src/runner/run.js";
+import type { ScenarioResult } from "../../src/runner/run.js";
+import { writeResult } from "../../src/runner/steps.js";
 import { ScenarioSpec } from "../../src/scenario/schema.js";
 
 const FIXTURES = join(import.meta.dirname, "../fixtures/scenario-results");

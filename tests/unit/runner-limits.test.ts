@@ -4,14 +4,13 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { Backend, Deployment, DisruptionOutcome } from "../../src/backends/backend.js";
-import {
-  IN_FLIGHT_SETTLE_MS,
-  runScenario,
-  settleOutstanding,
-  timeLimits,
-  WINDOW_MARGIN_MS,
-} from "../../src/runner/run.js";
+import { type Backend, type Deployment, type DisruptionOutcome, runningWorkload } from "../../src/backends/backend.js";
+import type { InClusterLoad } from "../../src/backends/capabilities.js";
+import { startLoad } from "../../src/load/generator.js";
+import { IN_FLIGHT_SETTLE_MS } from "../../src/runner/context.js";
+import { timeLimits } from "../../src/runner/limits.js";
+import { settleOutstanding, WINDOW_MARGIN_MS } from "../../src/runner/load-window.js";
+import { runScenario } from "../../src/runner/run.js";
 import { parseScenario } from "../../src/scenario/load.js";
 import { handleInterrupt, resetInterruptForTests } from "../../src/util/cleanup.js";
 
@@ -46,12 +45,21 @@ class FakeBackend implements Backend {
   readonly name = "local" as const;
   readonly containers = new Set<string>();
   teardowns = 0;
-  deploy: Backend["deploy"] = async (scenario, _image, _sink, runId) => this.deployment(scenario, runId);
+  deployImpl: (...args: Parameters<Backend["deploy"]>) => Promise<Deployment> = async (
+    scenario,
+    _image,
+    _sink,
+    runId,
+  ) => this.deployment(scenario, runId);
+  deploy: Backend["deploy"] = async (...args) => runningWorkload(await this.deployImpl(...args), this);
   disrupt: (d: Deployment) => Promise<DisruptionOutcome> = async () => ({ pods: [] });
   teardownImpl: (runId: string) => Promise<void> = async (runId) => {
     for (const c of this.containers) if (c.startsWith(`${runId}/`)) this.containers.delete(c);
   };
   async prepare(): Promise<void> {}
+  sweep(runId: string): Promise<void> {
+    return this.teardown(undefined, runId);
+  }
   async teardown(_d: Deployment | undefined, runId: string): Promise<void> {
     this.teardowns++;
     await this.teardownImpl(runId);
@@ -82,7 +90,7 @@ describe("time limits (pure)", () => {
 describe("runScenario: named limits and interruptions", () => {
   it("setup limit: names the limit, and sweeps again for what the deploy in flight created later", async () => {
     const backend = new FakeBackend();
-    backend.deploy = async (_s, _i, _sink, runId) => {
+    backend.deployImpl = async (_s, _i, _sink, runId) => {
       backend.containers.add(`${runId}/replica-0`);
       await sleep(300); // the limit (100 ms) fires here; the first sweep runs
       backend.containers.add(`${runId}/replica-1`); // created after the first sweep
@@ -121,7 +129,7 @@ describe("runScenario: named limits and interruptions", () => {
 
   it("teardown limit: recorded in the result with what to do, never thrown", async () => {
     const backend = new FakeBackend();
-    backend.deploy = async () => {
+    backend.deployImpl = async () => {
       throw new Error("no such image");
     };
     backend.teardownImpl = () => never();
@@ -132,7 +140,7 @@ describe("runScenario: named limits and interruptions", () => {
 
   it("the caller's AbortSignal ends the run at once and tears down", async () => {
     const backend = new FakeBackend();
-    backend.deploy = async (s, _i, _sink, runId) => {
+    backend.deployImpl = async (s, _i, _sink, runId) => {
       backend.containers.add(`${runId}/replica-0`);
       await sleep(50);
       return backend.deployment(s, runId);
@@ -153,7 +161,7 @@ describe("runScenario: named limits and interruptions", () => {
     const inDeploy = new Promise<void>((r) => {
       deployStarted = r;
     });
-    backend.deploy = async (_s, _i, _sink, runId) => {
+    backend.deployImpl = async (_s, _i, _sink, runId) => {
       backend.containers.add(`${runId}/replica-0`);
       deployStarted();
       return never();
@@ -244,5 +252,48 @@ describe("settleOutstanding: requests sent before the settle margin ended are co
     const r = await settleOutstanding(() => [rec(1, 2)], 10, 3, Date.now() + 200, new AbortController().signal, 20);
     expect(r).toEqual({ left: 2 });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(195);
+  });
+});
+
+/** A backend that can run the load in the cluster (existing): whether it does is its loadsInCluster. */
+class InClusterCapable extends FakeBackend implements InClusterLoad {
+  startLoadCalls = 0;
+  constructor(readonly loadsInCluster: boolean) {
+    super();
+  }
+  async startLoad(d: Deployment, load: Deployment["scenario"]["load"]) {
+    this.startLoadCalls++;
+    const run = startLoad(d.target, load);
+    return { stop: () => run.stop() };
+  }
+}
+
+describe("the warm-up runs whenever the load comes from this machine", () => {
+  const warm = parseScenario(
+    "warm.yaml",
+    [
+      "name: warm",
+      "image: {ref: 'example/app:1'}",
+      "replicas: 2",
+      "load: {connections: 1, durationSeconds: 1, warmUpSeconds: 1}",
+      "disruption: {action: delete, atSeconds: 0}",
+    ].join("\n"),
+  );
+
+  it("an existing-cluster run with load from this machine (--address) warms up, and runs the load here", async () => {
+    const backend = new InClusterCapable(false);
+    const r = await runScenario(warm, { backend, resolveImage });
+    expect(r.error, r.error).toBeUndefined();
+    expect(r.warmUp).toBeDefined();
+    expect(r.warmUp?.pods).toEqual(["p0", "p1"]);
+    expect(backend.startLoadCalls).toBe(0);
+  });
+
+  it("a load Job in the cluster: no warm-up from here, the backend starts the load", async () => {
+    const backend = new InClusterCapable(true);
+    const r = await runScenario(warm, { backend, resolveImage });
+    expect(r.error, r.error).toBeUndefined();
+    expect(r.warmUp).toBeUndefined();
+    expect(backend.startLoadCalls).toBe(1);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { defaultParallelism } from "../../src/cli/main.js";
+import { disruptionBudgetMs, timeLimits } from "../../src/runner/limits.js";
 import {
   EXIT_FAIL,
   EXIT_INCONCLUSIVE,
@@ -9,7 +10,8 @@ import {
   runPool,
   summarizeRepeats,
 } from "../../src/runner/repeat.js";
-import { disruptionBudgetMs, type RunStatus, type ScenarioResult, timeLimits } from "../../src/runner/run.js";
+import type { ScenarioResult } from "../../src/runner/run.js";
+import type { RunStatus } from "../../src/runner/status.js";
 import { parseScenario } from "../../src/scenario/load.js";
 
 const scenario = parseScenario(

@@ -1,12 +1,7 @@
 import { describe, expect, it } from "vitest";
-import {
-  chooseStopSignal,
-  MINIMUM_GRACE_MS,
-  type PodRuntime,
-  sigkillDeadline,
-  terminatePod,
-} from "../../src/backends/local/termination.js";
+import { chooseStopSignal, type PodRuntime, terminatePod } from "../../src/backends/local/termination.js";
 import { EventLog } from "../../src/observe/events.js";
+import { MINIMUM_GRACE_AFTER_PRESTOP_MS, sigkillDeadline } from "../../src/observe/exit-evidence.js";
 import type { PreStop } from "../../src/scenario/schema.js";
 import { signalName } from "../../src/util/signals.js";
 
@@ -15,7 +10,7 @@ describe("sigkillDeadline", () => {
     expect(sigkillDeadline(1000, 30, 4000)).toBe(31_000);
   });
   it("grants at least 2 s after SIGTERM when preStop used up the grace period", () => {
-    expect(sigkillDeadline(0, 5, 5000)).toBe(5000 + MINIMUM_GRACE_MS);
+    expect(sigkillDeadline(0, 5, 5000)).toBe(5000 + MINIMUM_GRACE_AFTER_PRESTOP_MS);
     expect(sigkillDeadline(0, 5, 4000)).toBe(6000);
   });
 });
@@ -116,7 +111,7 @@ describe("terminatePod (the kubelet's sequence)", () => {
     // grace 2 s, preStop 0.3 s: 1.7 s would remain; the kubelet rounds up to 2 s.
     const rt = fakeRuntime({ preStopMs: 300 });
     const { outcome } = await run({ type: "sleep", seconds: 0.3 }, 2, rt);
-    expect(outcome.sigkillAt! - outcome.sigtermAt!).toBeGreaterThanOrEqual(MINIMUM_GRACE_MS - 10);
+    expect(outcome.sigkillAt! - outcome.sigtermAt!).toBeGreaterThanOrEqual(MINIMUM_GRACE_AFTER_PRESTOP_MS - 10);
   });
 
   it("gives the 2 s minimum after SIGTERM when preStop overruns the grace period", async () => {
@@ -124,7 +119,7 @@ describe("terminatePod (the kubelet's sequence)", () => {
     const { outcome, events } = await run({ type: "sleep", seconds: 10 }, 1, rt);
     expect(outcome.preStop?.overran).toBe(true);
     expect(outcome.sigtermAt! - outcome.deleteAt).toBeGreaterThanOrEqual(990);
-    expect(outcome.sigkillAt! - outcome.sigtermAt!).toBeGreaterThanOrEqual(MINIMUM_GRACE_MS - 10);
+    expect(outcome.sigkillAt! - outcome.sigtermAt!).toBeGreaterThanOrEqual(MINIMUM_GRACE_AFTER_PRESTOP_MS - 10);
     expect(events.find((e) => e.kind === "prestop-end")?.detail).toMatchObject({ overran: true });
   });
 

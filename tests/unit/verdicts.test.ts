@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
-import type { PodOutcome } from "../../src/backends/backend.js";
 import { FAILURE_KINDS, type FailureKind, type LoadResult } from "../../src/load/types.js";
+import type { TimelineEvent } from "../../src/model/events.js";
+import type { PodOutcome } from "../../src/model/pod-outcome.js";
 import { processReports } from "../../src/observe/app-log.js";
-import type { TimelineEvent } from "../../src/observe/events.js";
-import { buildTimeline, loadEvents } from "../../src/observe/timeline.js";
+import { buildTimeline } from "../../src/observe/timeline.js";
+import { loadEvents } from "../../src/runner/collect.js";
 import { evaluate } from "../../src/verdict/verdicts.js";
 
 function load(failures: FailureKind[], sent = 1000): LoadResult {

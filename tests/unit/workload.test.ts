@@ -5,7 +5,7 @@ import { StatefulSet } from "kubernetes-models/apps/v1/StatefulSet";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Service } from "kubernetes-models/v1/Service";
 import { describe, expect, it } from "vitest";
-import { runLabels } from "../../src/k8s/manifests.js";
+import { objectLabels } from "../../src/k8s/manifests.js";
 import { loadScenarios, parseScenario } from "../../src/scenario/load.js";
 import { type PodOverrides, ScenarioSpec } from "../../src/scenario/schema.js";
 import {
@@ -23,7 +23,7 @@ const WORKLOADS = join(import.meta.dirname, "../../fixtures/workloads");
 const SHOP = join(WORKLOADS, "shop-web/rendered.yaml");
 const API = join(WORKLOADS, "gunicorn-api/rendered.yaml");
 const NS = "ge-shop-web-abcd1234";
-const LABELS = runLabels(ScenarioSpec.parse({ name: "shop-web", image: { style: "exec" } }), "20261207-abcd1234");
+const LABELS = objectLabels(ScenarioSpec.parse({ name: "shop-web", image: { style: "exec" } }), "20261207-abcd1234");
 const SUPPORT = { preStopSleep: true, preStopSleepZero: true };
 
 type Validatable = new (data: unknown) => { validate(): void };

@@ -7,30 +7,25 @@
 //   k3d/minikube with a port mapping or tunnel);
 // - "in-cluster" (no address given): a Job in the cluster runs the same load generator (images/loadgen,
 //   src/k8s/load-job.ts) against the Service's cluster DNS name. The runner starts it through
-//   startLoad(deployment, ...) below instead of the local generator.
+//   startLoad(deployment, ...) below (InClusterLoad) instead of the local generator.
 import { CoreV1Api, KubeConfig, type V1ResourceRequirements } from "@kubernetes/client-node";
 import { type CommandRunner, execaRunner } from "../../k8s/command.js";
 import { KubernetesDriver } from "../../k8s/driver.js";
 import { loadJobNamespace, loadJobTiming, type RunningLoadJob, startLoadJob } from "../../k8s/load-job.js";
 import { DEFAULT_NODE_PORT, namespaceName, SERVICE_NAME } from "../../k8s/manifests.js";
 import { formatPorts } from "../../k8s/node-ports.js";
-import { type LoadHooks, startLoad as startLocalLoad } from "../../load/generator.js";
-import type { LoadResult } from "../../load/types.js";
-import type { EventSink } from "../../observe/events.js";
+import type { LoadHooks } from "../../load/generator.js";
+import type { ResolvedImage } from "../../model/backend.js";
+import type { EventSink } from "../../model/events.js";
 import type { Disruption, LoadOptions, Scenario } from "../../scenario/schema.js";
 import { UsageError } from "../../util/errors.js";
-import type { Backend, Deployment, DisruptionOutcome, DisruptionPlan, ResolvedImage } from "../backend.js";
+import { type Deployment, type DisruptionOutcome, type DisruptionPlan, RunStateBackend } from "../backend.js";
+import type { InClusterLoad, InClusterLoadRun } from "../capabilities.js";
 import { assertDockerReachable } from "../docker-check.js";
 import { pushImages } from "./images.js";
 import { assertLoadgenBuildable, ensureLoadgenImage } from "./loadgen-image.js";
 
 export type LoadFrom = "local" | "in-cluster";
-
-/** What startLoad() returns, whichever generator runs: the runner only needs stop(). */
-export interface StartedLoad {
-  /** Ends the window; resolves with every request accounted for. */
-  stop(): Promise<LoadResult>;
-}
 
 export interface InClusterLoadOptions {
   /** A loadgen image already built (local tag, pushed like the others); default: built here. */
@@ -147,19 +142,24 @@ export function kubeConfigFor(context: string, kubeconfigPath?: string): KubeCon
   return kc;
 }
 
-export class ExistingClusterBackend implements Backend {
+export class ExistingClusterBackend extends RunStateBackend implements InClusterLoad {
   readonly name = "existing" as const;
   private readonly run: CommandRunner;
   private readonly pushed = new Map<string, string>();
   private kc?: KubeConfig;
   private driver?: KubernetesDriver;
   readonly loadFrom: LoadFrom;
+  /** InClusterLoad: only without --address (loadFrom "in-cluster"); else the runner runs the load here. */
+  get loadsInCluster(): boolean {
+    return this.loadFrom === "in-cluster";
+  }
   /** in-cluster: the loadgen image (local tag) once built. */
   private loadgenImage?: string;
   private inClusterPrepared?: Promise<string>;
   private readonly loadJobs = new Map<string, RunningLoadJob>();
 
   constructor(private readonly o: ExistingClusterOptions) {
+    super();
     validateExistingOptions(o);
     this.run = o.run ?? execaRunner;
     this.loadFrom = loadFromOf(o);
@@ -236,7 +236,7 @@ export class ExistingClusterBackend implements Backend {
     return this.driver;
   }
 
-  async deploy(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment> {
+  async deployRecord(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment> {
     const d = await this.getDriver().deploy(scenario, image, sink, runId);
     if (this.loadFrom === "local") return d;
     // Load goes to the Service from inside the cluster: its DNS name (any cluster domain: the pod's
@@ -266,8 +266,7 @@ export class ExistingClusterBackend implements Backend {
    * (in-cluster), resolving once the Job's generator got its first successful response through the
    * Service. hooks.safetyCapSeconds sizes the Job's window (default: from the scenario).
    */
-  async startLoad(deployment: Deployment, load: LoadOptions, hooks: LoadHooks = {}): Promise<StartedLoad> {
-    if (this.loadFrom === "local") return startLocalLoad(deployment.target, load, hooks);
+  async startLoad(deployment: Deployment, load: LoadOptions, hooks: LoadHooks = {}): Promise<InClusterLoadRun> {
     if (!this.kc || !this.loadgenImage) throw new Error("existing backend: prepare() must run before startLoad()");
     const image = this.pushed.get(this.loadgenImage);
     if (!image) throw new Error(`the loadgen image ${this.loadgenImage} was not pushed`);

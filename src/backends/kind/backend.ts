@@ -3,15 +3,6 @@
 // NodePort → kube-proxy → a ready pod on any node (never port-forward, which bypasses the Service).
 // Every run claims one NodePort of those kind-config.yaml publishes (30080-30087): runs may overlap.
 import type { KubeConfig } from "@kubernetes/client-node";
-import {
-  type CrictlContainer,
-  cmdlineOnNode,
-  crictlInspect,
-  establishedOnNode,
-  inspectOnNode,
-  type NodeExec,
-} from "../../inspect/node-proc.js";
-import type { ProcessTreeInspection } from "../../inspect/types.js";
 import { CommandError, type CommandRunner, execaRunner } from "../../k8s/command.js";
 import {
   inspectViaPodExec,
@@ -21,10 +12,21 @@ import {
   pid1ViaExec,
 } from "../../k8s/driver.js";
 import { formatPorts } from "../../k8s/node-ports.js";
-import type { EventSink } from "../../observe/events.js";
-import type { TrafficAttribution } from "../../observe/exercise-types.js";
+import type { ResolvedImage } from "../../model/backend.js";
+import type { EventSink } from "../../model/events.js";
+import type { TrafficAttribution } from "../../model/exercise.js";
+import type { ProcessTreeInspection } from "../../model/process-tree.js";
+import {
+  type CrictlContainer,
+  cmdlineOnNode,
+  crictlInspect,
+  establishedOnNode,
+  inspectOnNode,
+  type NodeExec,
+} from "../../observe/node-proc.js";
 import type { Disruption, Scenario } from "../../scenario/schema.js";
-import type { Backend, Deployment, DisruptionOutcome, DisruptionPlan, ResolvedImage } from "../backend.js";
+import { errorText } from "../../util/errors.js";
+import { type Deployment, type DisruptionOutcome, type DisruptionPlan, RunStateBackend } from "../backend.js";
 import { KindCluster, type KindClusterOptions, type TeardownResult } from "./cluster.js";
 import { ConntrackStream } from "./conntrack-stream.js";
 import { ContainerdEvents } from "./containerd-events.js";
@@ -36,8 +38,6 @@ export interface KindBackendOptions extends KindClusterOptions {
   /** Starts the nodes' `conntrack -E` streams (default: execa); tests inject a fake. */
   spawn?: LineSpawner;
 }
-
-const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /** Runs argv inside a kind node (a Docker container): `docker exec <node> …`, argument arrays only. */
 export function kindNodeExec(run: CommandRunner, node: string): NodeExec {
@@ -130,7 +130,7 @@ export async function pid1ViaCrictl(run: CommandRunner, req: Pid1Request): Promi
   return args.join(" ");
 }
 
-export class KindBackend implements Backend {
+export class KindBackend extends RunStateBackend {
   readonly name = "kind" as const;
   readonly cluster: KindCluster;
   private readonly run: CommandRunner;
@@ -141,6 +141,7 @@ export class KindBackend implements Backend {
   private nodeList?: Promise<string[]>;
 
   constructor(private readonly o: KindBackendOptions = {}) {
+    super();
     this.run = o.run ?? execaRunner;
     this.cluster = new KindCluster({ ...o, run: this.run });
   }
@@ -261,7 +262,7 @@ export class KindBackend implements Backend {
     return this.driver;
   }
 
-  deploy(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment> {
+  deployRecord(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment> {
     return this.getDriver().deploy(scenario, image, sink, runId);
   }
 

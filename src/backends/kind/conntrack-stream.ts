@@ -22,6 +22,7 @@ import {
   parseConntrackLine,
   parseConntrackOutput,
 } from "../../k8s/conntrack.js";
+import { lastLines } from "../../util/text.js";
 import { execaLineSpawner, type LineSpawner, NodeCommand, nodeCommandArgs } from "./node-command.js";
 
 /** First line the node-side shell prints: "<mark> <pid>". */
@@ -79,10 +80,6 @@ export function explainConntrackFailure(node: string, err: unknown): string {
     return `not permitted to read the connection tracking table on node ${node} (needs CAP_NET_ADMIN)`;
   }
   return `conntrack failed on node ${node}: ${lastLines(stderr)}`;
-}
-
-function lastLines(text: string, n = 3): string {
-  return text.trim().split("\n").slice(-n).join(" / ") || "no output";
 }
 
 /** One `conntrack -E` per node, for one run. */

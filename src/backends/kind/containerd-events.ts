@@ -17,8 +17,9 @@
 import { type CommandRunner, execaRunner } from "../../k8s/command.js";
 import type { RuntimeBackfill, RuntimeEventSource } from "../../k8s/driver.js";
 import type { RecordedRuntimeEvent } from "../../k8s/timeline-from-watch.js";
+import { parseRfc3339 } from "../../util/time.js";
 import { execaLineSpawner, type LineSpawner, NodeCommand, nodeCommandArgs } from "./node-command.js";
-import { parseRfc3339, readExitOnNode } from "./runtime-record.js";
+import { readExitOnNode } from "./runtime-record.js";
 
 /** "2026-11-26 19:53:15.559581596 +0000 UTC" → epoch ms (fraction cut to ms). */
 export function parseGoTime(text: string): number | undefined {

@@ -7,6 +7,7 @@
 import { createInterface } from "node:readline";
 import { execa } from "execa";
 import type { CommandRunner } from "../../k8s/command.js";
+import { sleep } from "../../util/sleep.js";
 
 /** A started long-lived process whose output arrives line by line. */
 export interface LineProcess {
@@ -46,8 +47,6 @@ export const execaLineSpawner: LineSpawner = (file, args, on) => {
 export function nodeCommandArgs(node: string, mark: string, argv: readonly string[]): { file: string; args: string[] } {
   return { file: "docker", args: ["exec", node, "sh", "-c", `echo "${mark} $$"; exec "$@"`, "sh", ...argv] };
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export interface NodeCommandOptions {
   node: string;

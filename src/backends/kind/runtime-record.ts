@@ -4,19 +4,11 @@
 // printed, 0 included), status.finishedAt as RFC3339Nano (cri-tools marshalContainerStatus: the zero time
 // "0001-01-01T00:00:00Z" until the container has exited). finishedAt is containerd's own exit time (ns),
 // the same record the /tasks/exit event carries: a backfilled exit is a runtime-sourced exit.
-import { containerIdOf } from "../../inspect/node-proc.js";
+
 import { CommandError, type CommandRunner } from "../../k8s/command.js";
 import type { RuntimeBackfill } from "../../k8s/driver.js";
-
-/** RFC3339Nano → epoch ms (fraction cut to ms). */
-export function parseRfc3339(text: unknown): number | undefined {
-  if (typeof text !== "string") return undefined;
-  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$/.exec(text);
-  if (!m) return undefined;
-  const frac = m[2] ? m[2].slice(0, 4).padEnd(4, "0") : "";
-  const ms = Date.parse(`${m[1]}${frac}${m[3]}`);
-  return Number.isNaN(ms) ? undefined : ms;
-}
+import { containerIdOf } from "../../observe/node-proc.js";
+import { parseRfc3339 } from "../../util/time.js";
 
 export interface CrictlExit {
   state: string;

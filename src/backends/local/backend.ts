@@ -3,21 +3,22 @@
 // the kubelet's termination sequence (terminatePod).
 import net from "node:net";
 import { getContainerRuntimeClient } from "testcontainers";
-import { inspectProcessTree } from "../../inspect/inspect.js";
-import { predict } from "../../inspect/predict.js";
-import type { ProcessTreeInspection } from "../../inspect/types.js";
-import type { EventSink } from "../../observe/events.js";
-import type { TrafficAttribution } from "../../observe/exercise-types.js";
-import { decideExit } from "../../observe/exit-evidence.js";
+import type { ResolvedImage } from "../../model/backend.js";
+import type { EventSink } from "../../model/events.js";
+import type { TrafficAttribution } from "../../model/exercise.js";
+import type { PodOutcome } from "../../model/pod-outcome.js";
+import type { ProcessTreeInspection } from "../../model/process-tree.js";
+import { decideExit, sigkillDeadline } from "../../observe/exit-evidence.js";
+import { inspectProcessTree } from "../../observe/process-tree.js";
 import type { Disruption, Scenario } from "../../scenario/schema.js";
 import { PrerequisiteError } from "../../util/errors.js";
 import { LABEL_RUN } from "../../util/labels.js";
 import { configureTestcontainersOffline } from "../../util/testcontainers-env.js";
-import type { Backend, Deployment, DisruptionOutcome, DisruptionPlan, PodOutcome, ResolvedImage } from "../backend.js";
+import { type Deployment, type DisruptionOutcome, type DisruptionPlan, RunStateBackend } from "../backend.js";
 import { assertDockerReachable } from "../docker-check.js";
 import { type ProcessEntry, Replica } from "./replica.js";
 import { ServiceProxy } from "./service-proxy.js";
-import { sigkillDeadline, terminatePod } from "./termination.js";
+import { terminatePod } from "./termination.js";
 
 interface RunState {
   scenario: Scenario;
@@ -47,11 +48,13 @@ export interface LocalBackendOptions {
   readyTimeoutMs?: number;
 }
 
-export class LocalBackend implements Backend {
+export class LocalBackend extends RunStateBackend {
   readonly name = "local" as const;
   private readonly runs = new Map<string, RunState>();
 
-  constructor(private readonly options: LocalBackendOptions = {}) {}
+  constructor(private readonly options: LocalBackendOptions = {}) {
+    super();
+  }
 
   async preflight(): Promise<void> {
     await assertDockerReachable();
@@ -161,7 +164,7 @@ export class LocalBackend implements Backend {
     void started.finally(() => state.replacements.delete(started));
   }
 
-  async deploy(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment> {
+  async deployRecord(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment> {
     configureTestcontainersOffline();
     const proxy = new ServiceProxy({ balancing: scenario.local.balancing });
     const state: RunState = {
@@ -279,9 +282,6 @@ export class LocalBackend implements Backend {
       processTree: state.trees.get(name),
       inspection,
       stopSignal,
-      prediction: inspection?.processes.length
-        ? predict(inspection.processes, { port: state.scenario.port, stopSignal }).summary
-        : undefined,
       processes: [],
       notes,
     };

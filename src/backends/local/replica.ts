@@ -9,8 +9,8 @@ import {
   type StartedTestContainer,
   type WaitStrategy,
 } from "testcontainers";
+import type { EventSink } from "../../model/events.js";
 import { appEventsFromLine } from "../../observe/app-log.js";
-import type { EventSink } from "../../observe/events.js";
 import type { PreStop } from "../../scenario/schema.js";
 import { LABEL_ROOT, runLabels } from "../../util/labels.js";
 import { sleepUnlessAborted } from "../../util/sleep.js";

@@ -5,7 +5,7 @@
 // new connections. The harness removes an endpoint a configurable delay after the delete, to
 // reproduce the lag between the API marking the pod terminating and kube-proxy rewriting rules.
 import net from "node:net";
-import type { RoutedConnection } from "../../observe/exercise-types.js";
+import type { RoutedConnection } from "../../model/exercise.js";
 
 export interface Endpoint {
   host: string;

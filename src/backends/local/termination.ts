@@ -9,18 +9,11 @@
 // If the hook overruns the grace period the kubelet still sends SIGTERM and grants a 2 s
 // minimum before SIGKILL (kuberuntime's minimumGracePeriodInSeconds); the same 2 s minimum
 // applies whenever less than 2 s of grace remain after the hook.
-import type { EventSink } from "../../observe/events.js";
+import type { EventSink } from "../../model/events.js";
+import { sigkillDeadline } from "../../observe/exit-evidence.js";
 import type { PreStop } from "../../scenario/schema.js";
 import { signalName } from "../../util/signals.js";
 import { sleepUnlessAborted } from "../../util/sleep.js";
-
-/** kubelet: minimumGracePeriodInSeconds. */
-export const MINIMUM_GRACE_MS = 2000;
-
-/** When the kubelet sends SIGKILL, given when SIGTERM went out. Pure. */
-export function sigkillDeadline(deleteAt: number, graceSeconds: number, sigtermAt: number): number {
-  return Math.max(deleteAt + graceSeconds * 1000, sigtermAt + MINIMUM_GRACE_MS);
-}
 
 /** What a container runtime must offer the sequence. */
 export interface PodRuntime {

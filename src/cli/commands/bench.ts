@@ -3,11 +3,13 @@
 
 import { resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
-import { BACKEND_NAMES, createBackend } from "../../backends/index.js";
+import { close, isClosable, preflight } from "../../backends/capabilities.js";
+import { createBackend } from "../../backends/index.js";
 import { formatTable, tableRows } from "../../bench/output.js";
 import { runPrestopSweep, writeSweep } from "../../bench/prestop.js";
 import { DEFAULT_DELAYS, SWEEP_DEFAULTS, type SweepConfig, type SweepMode } from "../../bench/sweep.js";
 import { resolveFixedRef } from "../../check/run.js";
+import { BACKEND_NAMES } from "../../model/backend.js";
 import { IMAGE_STYLES, type ImageRef, type ImageStyle } from "../../scenario/schema.js";
 import { installSignalHandlers, registerCleanup } from "../../util/cleanup.js";
 import { UsageError } from "../../util/errors.js";
@@ -105,7 +107,7 @@ export function register(program: Command): void {
       }
       const backendName = String(opts.backend);
       const backend = await createBackend(backendName, backendOptionsFrom(opts, log));
-      await backend.preflight?.();
+      await preflight(backend);
       let image: ImageRef;
       let imageLabel: string;
       if (style) {
@@ -137,9 +139,9 @@ export function register(program: Command): void {
       }
       const outDir = resolve(String(opts.out));
       installSignalHandlers(log);
-      const unregisterClose = backend.close
+      const unregisterClose = isClosable(backend)
         ? registerCleanup(`backend ${backend.name}`, async () => {
-            await backend.close?.();
+            await close(backend);
           })
         : () => {};
       const started = Date.now();
@@ -153,7 +155,7 @@ export function register(program: Command): void {
         points = await runPrestopSweep(backend, cfg, { onProgress: log, runsDir: resolve(outDir, "runs") });
       } finally {
         unregisterClose();
-        await backend.close?.();
+        await close(backend);
       }
       const report = await writeSweep({
         outDir,

@@ -5,9 +5,11 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
-import { BACKEND_NAMES, createBackend } from "../../backends/index.js";
+import { close, isClosable, preflight } from "../../backends/capabilities.js";
+import { createBackend } from "../../backends/index.js";
 import { formatCheckReport, formatInspection } from "../../check/report.js";
 import { CHECK_DEFAULTS, type CheckOptions, checkExitCode, runCheck } from "../../check/run.js";
+import { BACKEND_NAMES } from "../../model/backend.js";
 import { LOAD_PROTOCOLS, type LoadProtocolName } from "../../scenario/schema.js";
 import { installSignalHandlers, registerCleanup } from "../../util/cleanup.js";
 import { addClusterOptions, backendOptionsFrom } from "../backend-options.js";
@@ -91,11 +93,11 @@ export function register(program: Command): void {
     .action(async (opts: Record<string, unknown>) => {
       const backendName = String(opts.backend);
       const backend = await createBackend(backendName, backendOptionsFrom(opts, log));
-      await backend.preflight?.();
+      await preflight(backend);
       installSignalHandlers(log);
-      const unregisterClose = backend.close
+      const unregisterClose = isClosable(backend)
         ? registerCleanup(`backend ${backend.name}`, async () => {
-            await backend.close?.();
+            await close(backend);
           })
         : () => {};
       const options: CheckOptions = {
@@ -123,7 +125,7 @@ export function register(program: Command): void {
         });
       } finally {
         unregisterClose();
-        await backend.close?.();
+        await close(backend);
       }
       await mkdir(resultsDir, { recursive: true });
       const file = join(resultsDir, `${report.scenario.name}.${report.backend}.check.json`);

@@ -14,7 +14,7 @@ import { runAudit } from "../../../src/audit/audit.js";
 import type { AuditReport, WorkloadReport } from "../../../src/audit/types.js";
 import { removeLabelledContainers } from "../../../src/backends/local/backend.js";
 import { ensureStyleImages } from "../../../src/images/build.js";
-import { inspectProcessTreeFromHost } from "../../../src/inspect/inspect.js";
+import { inspectProcessTreeFromHost } from "../../../src/observe/process-tree.js";
 import { IMAGE_STYLES, type ImageStyle } from "../../../src/scenario/schema.js";
 import { LABEL_RUN, newRunId } from "../../../src/util/labels.js";
 import { cli, ROOT } from "./cli.js";

@@ -4,7 +4,8 @@
 // connection opened while only the first pod was in the rules, keep-alive pinned them there, and the
 // harness deleted "the first ready pod by name" — a pod that served nothing — and passed.
 import { describe, expect, it } from "vitest";
-import type { Backend, Deployment, DisruptionPlan } from "../../../src/backends/backend.js";
+import { type Backend, type Deployment, type DisruptionPlan, runningWorkload } from "../../../src/backends/backend.js";
+import type { ImageLoading } from "../../../src/backends/capabilities.js";
 import { LocalBackend } from "../../../src/backends/local/backend.js";
 import { runScenario } from "../../../src/runner/run.js";
 import { parseScenario } from "../../../src/scenario/load.js";
@@ -62,23 +63,26 @@ describe("proven exercise (random balancing, 750 ms endpoint add delay)", () => 
   it("a disruption of a pod that carried nothing is INCONCLUSIVE even when every verdict holds", async () => {
     // Deliberately delete the idle pod: one keep-alive connection, no fresh stream, no warm-up.
     const local = new LocalBackend();
-    const idlest: Backend = {
+    const idlest: Backend & ImageLoading = {
       name: "local",
-      preflight: () => local.preflight(),
       prepare: (images) => local.prepare(images),
-      deploy: (s, image, sink, runId) => local.deploy(s, image, sink, runId),
-      trafficAttribution: (d) => local.trafficAttribution(d),
-      teardown: (d, runId) => local.teardown(d, runId),
-      disrupt: (d: Deployment, disruption: Disruption, _plan?: DisruptionPlan) => {
-        const open = new Set(
-          local
-            .trafficAttribution(d)
-            ?.connections.filter((c) => c.pod && c.closedAt === undefined)
-            .map((c) => c.pod),
-        );
-        const idle = d.pods.filter((p) => !open.has(p));
-        return local.disrupt(d, disruption, { victims: idle });
-      },
+      sweep: (runId) => local.sweep(runId),
+      deploy: async (s, image, sink, runId) =>
+        runningWorkload(await local.deployRecord(s, image, sink, runId), {
+          trafficAttribution: (d) => local.trafficAttribution(d),
+          teardown: (d, runId) => local.teardown(d, runId),
+          disrupt: idlestDisrupt,
+        }),
+    };
+    const idlestDisrupt = (d: Deployment, disruption: Disruption, _plan?: DisruptionPlan) => {
+      const open = new Set(
+        local
+          .trafficAttribution(d)
+          ?.connections.filter((c) => c.pod && c.closedAt === undefined)
+          .map((c) => c.pod),
+      );
+      const idle = d.pods.filter((p) => !open.has(p));
+      return local.disrupt(d, disruption, { victims: idle });
     };
     const yaml = scenario("idle-victim", {
       load: ", connections: 1, warmUpSeconds: 0, freshConnectionIntervalMs: 0",

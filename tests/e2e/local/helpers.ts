@@ -2,8 +2,8 @@
 // and pick facts out of its result.
 import { join } from "node:path";
 import { LocalBackend } from "../../../src/backends/local/backend.js";
-import type { TimelineEventKind } from "../../../src/observe/events.js";
-import type { TimelineEntry } from "../../../src/observe/timeline.js";
+import type { TimelineEventKind } from "../../../src/model/events.js";
+import type { TimelineEntry } from "../../../src/model/timeline.js";
 import { runScenario, type ScenarioResult } from "../../../src/runner/run.js";
 import { loadScenarios, parseScenario } from "../../../src/scenario/load.js";
 

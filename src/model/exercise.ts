@@ -1,6 +1,6 @@
 // Contracts for "was the disruption exercised?": which pod each connection and each request went
 // to, as the routing point (the local Service proxy, or the node's conntrack on kind) saw it.
-// Bottom layer: imported by load/, backends/, k8s/, observe/, report/ alike.
+// Domain types (src/model): imported by every layer, importing nothing but other model files.
 
 /** One client connection as the routing point saw it. */
 export interface RoutedConnection {

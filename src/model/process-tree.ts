@@ -1,5 +1,4 @@
 // What the process-tree inspection of a running container reports (before any signal).
-import type { SignalState } from "./proc.js";
 
 export interface InspectedProcess {
   /** PID inside the container's PID namespace (1 = the container's init). */
@@ -51,4 +50,14 @@ export interface ProcessTreeInspection {
   sourceDetail: string;
   processes: InspectedProcess[];
   notes: string[];
+}
+
+export type SignalDisposition = "caught" | "ignored" | "blocked" | "default";
+
+export interface SignalState {
+  /** One word: ignored beats caught beats blocked beats default. */
+  disposition: SignalDisposition;
+  caught: boolean;
+  ignored: boolean;
+  blocked: boolean;
 }

@@ -10,6 +10,8 @@
 // Kubernetes exec API (inspectByExec, k8s/driver.ts).
 import { readdir, readFile, readlink } from "node:fs/promises";
 import { getContainerRuntimeClient } from "testcontainers";
+import type { InspectedProcess, ProcessTreeInspection } from "../model/process-tree.js";
+import { errorText } from "../util/errors.js";
 import { configureTestcontainersOffline } from "../util/testcontainers-env.js";
 import {
   formatMask,
@@ -22,9 +24,6 @@ import {
   socketInode,
   waitsForSignals,
 } from "./proc.js";
-import type { InspectedProcess, ProcessTreeInspection } from "./types.js";
-
-const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /** One process's raw /proc texts, wherever they were read. */
 export interface RawProcess {
@@ -371,9 +370,4 @@ export async function inspectProcessTree(containerId: string): Promise<ProcessTr
 /** The host's /proc reading alone (never docker exec): throws when it is not usable here. */
 export function inspectProcessTreeFromHost(containerId: string): Promise<ProcessTreeInspection> {
   return fromHost(containerId);
-}
-
-/** inspectProcessTree forced through `docker exec` (to compare both readings in tests). */
-export function inspectProcessTreeViaExec(containerId: string): Promise<ProcessTreeInspection> {
-  return fromExec(containerId, "skipped on request");
 }

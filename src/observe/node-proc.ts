@@ -3,9 +3,10 @@
 // info.pid), then the node's /proc for every process in that container's PID namespace. The node is
 // reached through a NodeExec (kind: `docker exec <node container> …`); argument arrays only, and the
 // only value from outside that reaches a shell is a PID checked to be digits (passed as $1).
-import { buildProcesses, NODE_SCRIPT, parseExecOutput } from "./inspect.js";
+
+import type { ProcessTreeInspection } from "../model/process-tree.js";
 import { countEstablished } from "./proc.js";
-import type { ProcessTreeInspection } from "./types.js";
+import { buildProcesses, NODE_SCRIPT, parseExecOutput } from "./process-tree.js";
 
 /** Runs argv on the node; resolves with its stdout, rejects when it fails. */
 export type NodeExec = (argv: string[]) => Promise<string>;

@@ -5,9 +5,9 @@
 // Signal masks in /proc/<pid>/status are hexadecimal bitmasks where signal n is bit n-1:
 // SIGTERM (15) is bit 14, mask 0x4000.
 
-export const SIGTERM = 15;
+import type { SignalDisposition, SignalState } from "../model/process-tree.js";
 
-export type SignalDisposition = "caught" | "ignored" | "blocked" | "default";
+export const SIGTERM = 15;
 
 export interface ProcStatus {
   /** The command name (comm, at most 15 characters). */
@@ -75,14 +75,6 @@ export function maskHas(mask: bigint, signo: number): boolean {
 /** The mask as /proc prints it (16 hex digits). */
 export function formatMask(mask: bigint): string {
   return mask.toString(16).padStart(16, "0");
-}
-
-export interface SignalState {
-  /** One word: ignored beats caught beats blocked beats default. */
-  disposition: SignalDisposition;
-  caught: boolean;
-  ignored: boolean;
-  blocked: boolean;
 }
 
 export function signalState(status: ProcStatus, signo = SIGTERM): SignalState {
