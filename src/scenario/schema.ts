@@ -268,7 +268,8 @@ export const LoadSpec = z
       .describe(
         "Units per second over the long-lived connections (requests, streams, calls, messages), sent at fixed " +
           "intended times spread over the connections whatever the answers do (open loop; latencies from the " +
-          `intended time; units that found no free connection are counted late or not sent). Default ${DEFAULT_LOAD_RATE}; ` +
+          `intended time; units that found no free connection are counted late or not sent). Default ${DEFAULT_LOAD_RATE}, ` +
+          `lowered to ${DEFAULT_RATE_UTILISATION * 100} % of what the connections carry given the slow share (README); ` +
           'websocket: connections × 1000 / messageIntervalMs when that is given. "max": closed loop, each connection ' +
           "sends again as soon as it is answered (throughput studies; not websocket).",
       ),
