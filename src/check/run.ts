@@ -214,6 +214,14 @@ export async function runCheck(backend: Backend, opts: CheckOptions, hooks: Chec
 }
 
 /** Exit status of `check`: 0 nothing dropped, 1 requests dropped or the run failed. */
+/**
+ * 1 when the check failed: an error, no pod deleted, requests dropped, or a shutdown with something to
+ * fix although nothing was dropped (killed at the grace end, an abrupt exit): a kill drops only what is
+ * in flight at that instant, and a paced load on a fast endpoint often has nothing in flight then.
+ */
 export function checkExitCode(report: CheckReport): number {
-  return report.error !== undefined || report.diagnosis.dropped || report.observation.pod === undefined ? 1 : 0;
+  const { error, diagnosis, observation } = report;
+  return error !== undefined || diagnosis.dropped || diagnosis.fix !== undefined || observation.pod === undefined
+    ? 1
+    : 0;
 }

@@ -31,6 +31,14 @@ export const TRUST_BOUNDS = {
    * load average ~15 from other work alone: 73–87 %, starved as much as with burners).
    */
   mainThreadWaitFraction: 0.5,
+  /**
+   * The share of the window in which some task on the machine waited for a CPU (/proc/pressure/cpu
+   * "some", where the kernel has PSI). Measured on the 2-core CI machine with the paced load, every local
+   * e2e scenario alone: 0.10–0.32 (gRPC highest); the same scenario with two busy loops per core: 0.89.
+   * The event loop itself may still get its share then (it waited 33 %), so this is the figure that sees a
+   * machine too busy for the termination sequence's timing to be the app's.
+   */
+  cpuPressureSomeFraction: 0.6,
   /** Exit of a container killed at the grace deadline, after that deadline (kind alone: ≤ 0.65 s; 4 at once: 1.5–5.1 s). */
   sigkillLateMs: 1000,
   /** Delete → the preStop hook started (kind alone: ≤ 1.04 s; 4 at once: 1.2–6.5 s). */
@@ -187,6 +195,12 @@ export function judgeTrust(
   if (wait !== undefined && wait > TRUST_BOUNDS.mainThreadWaitFraction) {
     why.push(
       `the event loop waited for a CPU ${pct(wait)} of the window (bound ${pct(TRUST_BOUNDS.mainThreadWaitFraction)})`,
+    );
+  }
+  const pressure = harness?.cpuPressure?.someFraction;
+  if (pressure !== undefined && pressure > TRUST_BOUNDS.cpuPressureSomeFraction) {
+    why.push(
+      `tasks waited for a CPU ${pct(pressure)} of the window (CPU pressure; bound ${pct(TRUST_BOUNDS.cpuPressureSomeFraction)})`,
     );
   }
   for (const l of lateness) if (l.lateMs > l.boundMs) why.push(latenessText(l, scenario));

@@ -5,7 +5,15 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Backend, type Deployment, type DisruptionOutcome, runningWorkload } from "../../src/backends/backend.js";
 import { formatInspection } from "../../src/check/report.js";
-import { CHECK_DEFAULTS, checkScenario, checkScenarioName, isFloatingRef, runCheck } from "../../src/check/run.js";
+import {
+  CHECK_DEFAULTS,
+  type CheckReport,
+  checkExitCode,
+  checkScenario,
+  checkScenarioName,
+  isFloatingRef,
+  runCheck,
+} from "../../src/check/run.js";
 import { predict } from "../../src/inspect/predict.js";
 import type { ProcessTreeInspection } from "../../src/model/process-tree.js";
 
@@ -181,3 +189,15 @@ function inspected(
     listens,
   };
 }
+
+describe("checkExitCode", () => {
+  const report = (diagnosis: { dropped: boolean; fix?: string }, extra: Partial<CheckReport> = {}) =>
+    ({ diagnosis, observation: { pod: "p" }, ...extra }) as unknown as CheckReport;
+  it("fails on drops, on a shutdown with something to fix even when nothing dropped, on errors; passes a clean drain", () => {
+    expect(checkExitCode(report({ dropped: true, fix: "add a preStop sleep" }))).toBe(1);
+    // Killed at the grace end with nothing in flight at the kill: still a failed check.
+    expect(checkExitCode(report({ dropped: false, fix: "exec the app" }))).toBe(1);
+    expect(checkExitCode(report({ dropped: false }, { error: "deploy failed" }))).toBe(1);
+    expect(checkExitCode(report({ dropped: false }))).toBe(0);
+  });
+});

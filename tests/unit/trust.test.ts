@@ -102,6 +102,22 @@ describe("trust: the local runtime's harness-kubelet and the event loop", () => 
     expect(judgeTrust(shared, [pod], events, local).saturated).toBe(false);
   });
 
+  it("a machine whose tasks waited for a CPU most of the window: INCONCLUSIVE even when the event loop kept up", () => {
+    // The CI machine under two busy loops per core: lag 70 ms, the event loop waited 33 %, PSI some 89 %.
+    const burned = {
+      ...calm,
+      cpuBusy: 1,
+      cpuPressure: { someFraction: 0.89, someAvg10: 0.74 },
+      mainThread: { runFraction: 0.14, waitFraction: 0.33 },
+    };
+    expect(judgeTrust(burned, [pod], events, local).reason).toBe(
+      "harness saturated: tasks waited for a CPU 89 % of the window (CPU pressure; bound 60 %)",
+    );
+    // The busiest quiet run measured there (gRPC, paced): 32 % pressure, conclusive.
+    const grpc = { ...calm, cpuBusy: 0.61, cpuPressure: { someFraction: 0.32, someAvg10: 0.2 } };
+    expect(judgeTrust(grpc, [pod], events, local).saturated).toBe(false);
+  });
+
   it("a late kill and a late SIGTERM from the harness itself", () => {
     const late = [...events.slice(0, 1), { ...events[1], at: 2500 }, { ...events[2], at: 12_000 }];
     const t = judgeTrust(calm, [{ ...pod, exitedAt: 12_200 }], late as never, local);

@@ -1,6 +1,7 @@
 // `graceful-e2e check --image IMAGE --port P`: no scenario file. Reads the container's process
 // tree and SIGTERM dispositions before any signal, predicts, runs a delete under load, and
-// diagnoses. Exit status: 0 nothing dropped, 1 requests dropped (or the run failed), 2 bad input.
+// diagnoses. Exit status: 0 a clean drain, nothing dropped; 1 requests dropped, or a shutdown with something to
+// fix (killed at the grace end, abrupt), or the run failed; 2 bad input.
 
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";

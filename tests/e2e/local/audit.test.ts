@@ -296,7 +296,12 @@ describe("graceful-e2e audit --backend local", () => {
     for (const style of ["shell-form", "script", "tini", "tini-group"]) {
       const w = byName(report, style);
       expect(w.verify?.error, style).toBeUndefined();
-      expect(w.verify?.failed, style).toBeGreaterThan(0);
+      // tini and tini-group exit at once: new connections still routed to the copy during the endpoint
+      // propagation are refused. shell-form and script are killed at the grace end, long after the
+      // endpoint left: a kill drops only what is in flight at that instant, and with the paced load on
+      // the app's fast "/" that was nothing (measured in CI: 0 failed for shell-form), so no count is
+      // asserted for them — their outcome (killed) is, and check fails on it (checkExitCode).
+      if (style.startsWith("tini")) expect(w.verify?.failed, style).toBeGreaterThan(0);
       expect(w.verify?.predictionHeld, style).toBe(true);
       expect(w.verify?.observedOutcomes, style).toContain(MEASURED[style]?.exit);
       const row = table.get(style);
