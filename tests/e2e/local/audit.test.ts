@@ -283,7 +283,7 @@ describe("graceful-e2e audit --backend local", () => {
     }
   });
 
-  it("--verify on the firm predictions: each copy ends as predicted and drops requests", async () => {
+  it("--verify on the firm predictions: each copy ends as predicted; those that exit at once drop requests", async () => {
     const { report } = await runAudit({
       backend: "local",
       composeProject: PROJECT,
