@@ -12,10 +12,11 @@ const RESULTS = join(import.meta.dirname, "../../../results/e2e-local");
 
 const backend = new LocalBackend();
 
-export async function runFixture(name: string): Promise<ScenarioResult> {
+/** `subdir`: results apart from the style runs' (which the README's tables are generated from). */
+export async function runFixture(name: string, subdir?: string): Promise<ScenarioResult> {
   const [loaded] = await loadScenarios([join(FIXTURES, `${name}.yaml`)]);
   if (!loaded) throw new Error(`no fixture ${name}`);
-  return runScenario(loaded, { backend, resultsDir: RESULTS });
+  return runScenario(loaded, { backend, resultsDir: subdir ? join(RESULTS, subdir) : RESULTS });
 }
 
 export async function runInline(yaml: string): Promise<ScenarioResult> {

@@ -25,7 +25,7 @@ afterEach(() => {
 describe("saturation: a machine loaded on purpose", () => {
   it("a run under CPU burners on every core is INCONCLUSIVE for saturation, with the figures", async () => {
     startBurners();
-    const r = await runFixture("no-handler-no-prestop");
+    const r = await runFixture("no-handler-no-prestop", "saturation");
     expect(r.error, r.error).toBeUndefined();
     expect(r.trust?.harness).toBeDefined();
     expect(r.status, JSON.stringify(r.trust)).toBe("inconclusive");
