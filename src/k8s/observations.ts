@@ -118,7 +118,7 @@ export function driverOutcomes(builder: TimelineBuilder, o: Extract<DriverObserv
   return outcomes;
 }
 
-/** What the replay of one observation gave: the events it emitted (undefined: none). */
+/** The events one observation emitted when replayed (by its index). */
 export interface ReplayedStep {
   index: number;
   events: TimelineEvent[];
@@ -136,13 +136,13 @@ export function replayObservations(observations: readonly DriverObservation[]): 
   let builder = new TimelineBuilder();
   const steps: ReplayedStep[] = [];
   let outcomes: PodOutcome[] | undefined;
-  observations.forEach((o, index) => {
+  for (const [index, o] of observations.entries()) {
     const emitted = applyObservation(builder, o);
     if (o.op === "options") builder = new TimelineBuilder(o.options);
     if (o.op === "outcomes") outcomes = driverOutcomes(builder, o);
     if (emitted.length > 0) steps.push({ index, events: emitted });
-  });
-  return { steps, ...(outcomes ? { outcomes } : {}) };
+  }
+  return outcomes ? { steps, outcomes } : { steps };
 }
 
 function applyObservation(builder: TimelineBuilder, o: DriverObservation): TimelineEvent[] {

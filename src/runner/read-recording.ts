@@ -22,7 +22,7 @@ export async function readRecordings(path: string): Promise<Recording[]> {
     );
   });
   if (s.isFile()) return [await readRecordingFile(path)];
-  if (await isFieldRecording(path)) return [await readFieldRecording(path)];
+  if (isFieldRecording(path)) return [readFieldRecording(path)];
   const files = (await readdir(path)).filter((n) => RECORDING_FILE.test(n)).sort();
   if (files.length === 0) {
     throw new UsageError(

@@ -92,7 +92,7 @@ export type Observation =
 
 export type EventOrigin = "backend" | "harness";
 
-export const OBSERVATION_KINDS: ReadonlySet<Observation["kind"]> = new Set([
+export const OBSERVATION_KINDS: ReadonlySet<Observation["kind"]> = new Set<Observation["kind"]>([
   "raw",
   "event",
   "deployed",

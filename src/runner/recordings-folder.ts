@@ -44,7 +44,7 @@ export interface FieldRecording {
 /** The node the recordings were made on (one-node cluster). */
 const FIELD_NODE = "containerd on node kind-control-plane";
 
-export async function isFieldRecording(dir: string): Promise<boolean> {
+export function isFieldRecording(dir: string): boolean {
   return existsSync(join(dir, "meta.json")) && existsSync(join(dir, "pods.jsonl"));
 }
 
@@ -98,7 +98,7 @@ export function readFieldEntries(
 }
 
 /** A field recording folder as a run's recording (backend kind), for replayRun(). */
-export async function readFieldRecording(dir: string): Promise<Recording> {
+export function readFieldRecording(dir: string): Recording {
   let field: FieldRecording;
   try {
     field = readFieldEntries(dir);
