@@ -269,6 +269,24 @@ describe("replay: bad input is one clear line, exit 2, nothing written", () => {
     expect(d.stderr.trim()).toMatch(new RegExp(`^error: ${empty}: no recording here \\(expected`));
   });
 
+  it("results written among the recordings (they could overwrite the run's own result files)", async () => {
+    const dir = tmp();
+    const file = join(dir, "x.local.observations.jsonl");
+    writeFileSync(file, `${JSON.stringify({ format: RECORDING_FORMAT, version: 1, scenario: { name: "x" }, backend: "local", runId: "r", startedAt: "t" })}\n`);
+    const chunks: string[] = [];
+    const spy = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
+      chunks.push(String(chunk));
+      return true;
+    });
+    try {
+      expect(await main(["node", "graceful-e2e", "replay", dir, "-r", dir])).toBe(2);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(chunks.join("").trim()).toMatch(/^error: --results .*: the replayed results would be written among the recorded ones/);
+    expect(readdirSync(dir)).toEqual(["x.local.observations.jsonl"]);
+  });
+
   it("a newer format version, and a broken line", async () => {
     const dir = tmp();
     const file = join(dir, "new.local.observations.jsonl.gz");
