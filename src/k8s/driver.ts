@@ -33,6 +33,7 @@ import { sleep } from "../util/sleep.js";
 import { type ConntrackFeed, routedConnections } from "./conntrack.js";
 
 export { attachReadings, type PodReading } from "./observations.js";
+
 import { buildManifests, DEPLOYMENT_NAME, labelValue, RESTARTED_AT_ANNOTATION, SERVICE_NAME } from "./manifests.js";
 import { NodePortPool } from "./node-ports.js";
 import {

@@ -111,7 +111,10 @@ export function attachReadings(
 }
 
 /** The disrupted pods' outcomes as the driver makes them: the builder's, the readings, the notes. */
-export function driverOutcomes(builder: TimelineBuilder, o: Extract<DriverObservation, { op: "outcomes" }>): PodOutcome[] {
+export function driverOutcomes(
+  builder: TimelineBuilder,
+  o: Extract<DriverObservation, { op: "outcomes" }>,
+): PodOutcome[] {
   const outcomes = builder.outcomes(o.pods);
   attachReadings(outcomes, new Map(Object.entries(o.readings)), o.stopSignal ? { stopSignal: o.stopSignal } : {});
   if (o.notes.length > 0) for (const out of outcomes) out.notes.push(...o.notes);

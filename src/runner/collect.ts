@@ -111,7 +111,14 @@ export function collectStep(
   records: readonly RequestRecord[],
   attribution: TrafficAttribution | undefined,
 ): void {
-  const collected = collectEvidence({ scenario: ctx.scenario, events: ctx.events.events, pods, load, records, attribution });
+  const collected = collectEvidence({
+    scenario: ctx.scenario,
+    events: ctx.events.events,
+    pods,
+    load,
+    records,
+    attribution,
+  });
   ctx.result.pods = collected.pods;
   ctx.result.timeline = collected.timeline;
 }

@@ -8,7 +8,7 @@ import { gunzip } from "node:zlib";
 import { isDriverObservation, K8S_OBSERVATION_SOURCE } from "../k8s/observations.js";
 import { isBackendName } from "../model/backend.js";
 import { errorText, UsageError } from "../util/errors.js";
-import { type Observation, OBSERVATION_KINDS, RECORDING_FORMAT, RECORDING_VERSION } from "./recording.js";
+import { OBSERVATION_KINDS, type Observation, RECORDING_FORMAT, RECORDING_VERSION } from "./recording.js";
 import { isFieldRecording, readFieldRecording } from "./recordings-folder.js";
 import type { Recording } from "./replay.js";
 

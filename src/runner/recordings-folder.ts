@@ -153,7 +153,10 @@ function fieldHeader(dir: string, meta: FieldMeta): Recording["header"] {
   const container = pod?.containers?.[0];
   const preStop = container?.lifecycle?.preStop?.exec?.command as string[] | undefined;
   const parsed = ScenarioSpec.safeParse({
-    name: basename(dir).toLowerCase().replace(/[^a-z0-9-]/g, "-").slice(0, 52),
+    name: basename(dir)
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, "-")
+      .slice(0, 52),
     image: { ref: meta.image },
     replicas: spec?.replicas ?? 2,
     ...(container?.ports?.[0]?.containerPort ? { port: container.ports[0].containerPort } : {}),
@@ -203,7 +206,13 @@ function fieldLoad(dir: string, meta: FieldMeta, deleteAt: number): LoadResult {
       successBuckets.push({ at: Date.parse(String(l.bucket)), count: ok });
     } else if ("kind" in l) {
       const status = typeof l.status === "number" ? l.status : undefined;
-      failures.push({ sentAt: at, at, kind: status ? "non-2xx" : "error", code: status ?? String(l.code ?? l.kind), path: "/" });
+      failures.push({
+        sentAt: at,
+        at,
+        kind: status ? "non-2xx" : "error",
+        code: status ?? String(l.code ?? l.kind),
+        path: "/",
+      });
     }
   }
   return {

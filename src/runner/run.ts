@@ -25,12 +25,7 @@ import type { Verdict } from "../verdict/verdicts.js";
 import { collectStep } from "./collect.js";
 import { RunContext } from "./context.js";
 import { type LimitName, seconds } from "./limits.js";
-import {
-  hostPlatform,
-  type RecordingLimits,
-  RunRecorder,
-  recordsByDefault,
-} from "./recording.js";
+import { hostPlatform, type RecordingLimits, RunRecorder, recordsByDefault } from "./recording.js";
 import type { RunStatus } from "./status.js";
 import {
   deployStep,

@@ -785,8 +785,12 @@ describe("KubernetesDriver: the window closes on evidence, NodePorts per run, te
 
     // The outcome is rebuilt from the raw observations: the runtime's exit record said 137 → the replay says so.
     for (const o of rec.observations) {
-      const data = o.kind === "raw" ? (o.data as { op: string; entry?: { source: string; event?: string; exitStatus?: number } }) : undefined;
-      if (data?.op === "entry" && data.entry?.source === "runtime" && data.entry.event === "exit") data.entry.exitStatus = 137;
+      const data =
+        o.kind === "raw"
+          ? (o.data as { op: string; entry?: { source: string; event?: string; exitStatus?: number } })
+          : undefined;
+      if (data?.op === "entry" && data.entry?.source === "runtime" && data.entry.event === "exit")
+        data.entry.exitStatus = 137;
     }
     const altered = replayRun(rec);
     expect(altered.pods[0]?.exitCode).toBe(137);

@@ -15,8 +15,8 @@ import {
 } from "../../src/k8s/timeline-from-watch.js";
 import type { TimelineEvent } from "../../src/model/events.js";
 import type { PodOutcome } from "../../src/model/pod-outcome.js";
-import { readFieldEntries } from "../../src/runner/recordings-folder.js";
 import { parseAppLine } from "../../src/observe/app-log.js";
+import { readFieldEntries } from "../../src/runner/recordings-folder.js";
 import { evaluate, terminationMs } from "../../src/verdict/verdicts.js";
 
 const CANDIDATES = [
