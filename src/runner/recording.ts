@@ -24,9 +24,10 @@ export const RECORDING_FORMAT = "graceful-e2e/observations";
 export const RECORDING_VERSION = 1;
 
 /**
- * The bounds of one recording. A kind run of the sample app records ~2–4 k streamed observations
- * (most of them the namespace's Events and pod status changes; ~0.5 MB before gzip); the bounds leave
- * room for long runs and chatty apps while keeping a file small enough to attach to a bug report.
+ * The bounds of one recording. The field recording of one sample-app deletion on kind 1.20 (2 pods, 12 s
+ * of load) in this format: 350 observations, 337 kB of JSON, 27 kB gzipped (322 of them Events). The
+ * bounds leave room for long runs and chatty apps (~100× that) while keeping a file one can attach to a
+ * bug report.
  */
 export const RECORDING_LIMITS = {
   /** Streamed observations (raw backend observations + timeline events) before the truncation marker. */
