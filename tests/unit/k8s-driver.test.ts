@@ -44,6 +44,19 @@ interface Timing {
   gone?: number;
 }
 
+/** The kind backend's shape around a driver (as backends/kind does it), for runs through the runner. */
+function kindBackend(d: KubernetesDriver): Backend {
+  return {
+    name: "kind",
+    deploy: async (sc, img, sink, runId) =>
+      runningWorkload(await d.deploy(sc, img, sink, runId), {
+        disrupt: (dep, dis, plan) => d.disrupt(dep, dis, plan),
+        teardown: (dep, runId) => d.teardown(dep, runId),
+      }),
+    sweep: (runId) => d.teardown(undefined, runId),
+  };
+}
+
 class FakeCluster {
   readonly calls: string[] = [];
   timing: Timing = { sigterm: 40, exit: 60, status: 90, gone: 130 };
@@ -748,15 +761,7 @@ describe("KubernetesDriver: the window closes on evidence, NodePorts per run, te
   it("a kind run is recorded by default; its replay rebuilds the same outcomes, timeline, verdicts and status", async () => {
     fake = new FakeCluster();
     const d = driver({ runtimeEvents: runtimeSource });
-    const backend: Backend = {
-      name: "kind",
-      deploy: async (sc, img, sink, runId) =>
-        runningWorkload(await d.deploy(sc, img, sink, runId), {
-          disrupt: (dep, dis, plan) => d.disrupt(dep, dis, plan),
-          teardown: (dep, runId) => d.teardown(dep, runId),
-        }),
-      sweep: (runId) => d.teardown(undefined, runId),
-    };
+    const backend = kindBackend(d);
     const loaded = parseScenario(
       "recorded-kind.yaml",
       [
@@ -1005,13 +1010,7 @@ describe("KubernetesDriver: the window closes on evidence, NodePorts per run, te
     fake.namespaceDeleteMs = 400;
     const d = driver();
     const backend: Backend & BackgroundTeardown & Closable = {
-      name: "kind",
-      deploy: async (sc, img, sink, runId) =>
-        runningWorkload(await d.deploy(sc, img, sink, runId), {
-          disrupt: (dep, dis, plan) => d.disrupt(dep, dis, plan),
-          teardown: (dep, runId) => d.teardown(dep, runId),
-        }),
-      sweep: (runId) => d.teardown(undefined, runId),
+      ...kindBackend(d),
       drain: () => d.drain(),
       close: async () => {
         await d.drain();

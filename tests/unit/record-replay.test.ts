@@ -119,15 +119,19 @@ const loaded = parseScenario(
   ].join("\n"),
 );
 
+/** One run of `loaded` on a FakeBackend, its result file in `dir`. */
+const runFake = (dir: string, extra: Partial<Parameters<typeof runScenario>[1]> = {}) =>
+  runScenario(loaded, {
+    backend: new FakeBackend(),
+    resolveImage: async () => ({ style: "custom", ref: "example/app:1" }),
+    resultsDir: dir,
+    ...extra,
+  });
+
 describe("a run recorded on a fake backend, replayed", () => {
   it("--record writes the observations beside the result; the replay gives the same evidence, verdicts and status", async () => {
     const dir = tmp();
-    const original = await runScenario(loaded, {
-      backend: new FakeBackend(),
-      resolveImage: async () => ({ style: "custom", ref: "example/app:1" }),
-      resultsDir: dir,
-      record: true,
-    });
+    const original = await runFake(dir, { record: true });
     expect(original.error).toBeUndefined();
     expect(readdirSync(dir).sort()).toEqual(["recorded.local.json", "recorded.local.observations.jsonl.gz"]);
     const rec = await readRecordingFile(join(dir, "recorded.local.observations.jsonl.gz"));
@@ -147,11 +151,7 @@ describe("a run recorded on a fake backend, replayed", () => {
 
   it("local runs are not recorded unless asked", async () => {
     const dir = tmp();
-    await runScenario(loaded, {
-      backend: new FakeBackend(),
-      resolveImage: async () => ({ style: "custom", ref: "example/app:1" }),
-      resultsDir: dir,
-    });
+    await runFake(dir);
     expect(readdirSync(dir)).toEqual(["recorded.local.json"]);
   });
 });
@@ -259,13 +259,7 @@ describe("the recording's bounds", () => {
 
   it("a replay of a truncated recording says so", async () => {
     const dir = tmp();
-    await runScenario(loaded, {
-      backend: new FakeBackend(),
-      resolveImage: async () => ({ style: "custom", ref: "example/app:1" }),
-      resultsDir: dir,
-      record: true,
-      recordingLimits: { maxObservations: 2 },
-    });
+    await runFake(dir, { record: true, recordingLimits: { maxObservations: 2 } });
     const r = replayRun(await readRecordingFile(join(dir, "recorded.local.observations.jsonl.gz")));
     expect(r.warnings.join("\n")).toMatch(
       /the recording was truncated at its maxObservations bound \(2\): \d+ observation\(s\) dropped/,
