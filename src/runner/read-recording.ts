@@ -1,5 +1,6 @@
 // Reads recordings for `graceful-e2e replay`: one <…>.observations.jsonl[.gz] file, a directory of them
-// (a results directory), or a field recording folder (meta.json + pods.jsonl …, recordings-folder.ts).
+// (a results directory), a field recording folder (meta.json + pods.jsonl …, recordings-folder.ts) or a
+// directory of such folders.
 // A recording is input: anything wrong is one UsageError naming the file, the line and what is wrong.
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -23,7 +24,11 @@ export async function readRecordings(path: string): Promise<Recording[]> {
   });
   if (s.isFile()) return [await readRecordingFile(path)];
   if (isFieldRecording(path)) return [readFieldRecording(path)];
-  const files = (await readdir(path)).filter((n) => RECORDING_FILE.test(n)).sort();
+  const names = (await readdir(path)).sort();
+  const files = names.filter((n) => RECORDING_FILE.test(n));
+  // A folder of field recording folders (shared/recordings/kind-v1.20.2): each one.
+  const folders = names.map((n) => join(path, n)).filter((d) => isFieldRecording(d));
+  if (files.length === 0 && folders.length > 0) return folders.map((d) => readFieldRecording(d));
   if (files.length === 0) {
     throw new UsageError(
       `${path}: no recording here (expected <scenario>.<backend>.observations.jsonl.gz files, or a field ` +

@@ -114,6 +114,14 @@ export function readFieldRecording(dir: string): Recording {
   }
   const raw = (data: DriverObservation, at: number): Observation => ({ kind: "raw", at, source: "k8s", data });
   const observations: Observation[] = [
+    {
+      kind: "deployed",
+      at: loadStartedAt,
+      image: { style: "custom", ref: meta.image },
+      platform: { backend: "kind", kubernetes: meta.serverVersion?.gitVersion ?? "?" },
+      trafficPath: meta.loadTarget ?? "?",
+      pods: [meta.deleted.pod, meta.otherPod?.pod].filter((p): p is string => typeof p === "string"),
+    },
     raw({ op: "options", options: { eventsSince: loadStartedAt - 10_000, container: "app" } }, loadStartedAt),
   ];
   // In arrival order, the harness's delete call in its place (as the driver would have made it).

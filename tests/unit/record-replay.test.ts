@@ -199,6 +199,14 @@ describe("the kind v1.20 field recordings, replayed through the same entry point
     expect(readdirSync(out).sort()).toEqual(["junit.xml", "report.html", "shell-form-no-prestop.kind.json"]);
     const result = JSON.parse(readFileSync(join(out, "shell-form-no-prestop.kind.json"), "utf8")) as ScenarioResult;
     expect(result.pods[0]?.exitCode).toBe(137);
+    expect(result.platform).toEqual({ backend: "kind", kubernetes: "v1.20.2" });
+    expect(result.image?.ref).toBe("lab/v-a-shellform:d1");
+  });
+
+  it("a directory of field recording folders: each one", async () => {
+    const recs = await readRecordings(FIELD);
+    expect(recs.map((r) => r.header.scenario.name)).toEqual(["exec-form-prestop-sleep-3", "shell-form-no-prestop"]);
+    expect(recs.map((r) => replayRun(r).pods[0]?.exitCode)).toEqual([0, 137]);
   });
 });
 
