@@ -39,6 +39,7 @@ import { addClusterOptions, backendOptionsFrom } from "./backend-options.js";
 import { register as registerAudit } from "./commands/audit.js";
 import { register as registerBench } from "./commands/bench.js";
 import { register as registerCheck } from "./commands/check.js";
+import { register as registerReplay } from "./commands/replay.js";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -204,6 +205,7 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
         onProgress: log,
         timeoutScale: plan.timeoutScale,
         ...(repeat > 1 ? { attempt: i + 1 } : {}),
+        ...(typeof opts.record === "boolean" ? { record: opts.record } : {}),
       });
       const status = runStatus(result);
       const mark = status === "pass" ? "✓" : status === "inconclusive" ? "?" : "✗";
@@ -274,6 +276,12 @@ export function buildProgram(): Command {
     .option("-f, --filter <regex>", "only scenarios whose name matches")
     .option("-t, --tag <tag...>", "only scenarios carrying one of these tags")
     .option("-r, --results <dir>", "directory for the JSON result files", "results")
+    .option(
+      "--record",
+      "write each run's raw observations next to its result (<scenario>.<backend>.observations.jsonl.gz, for " +
+        "`graceful-e2e replay` and bug reports); on by default for kind and existing",
+    )
+    .option("--no-record", "kind/existing: do not write the runs' observations")
     .option(
       "--propagation-ms <ms>",
       "local backend: endpoint propagation delay for every scenario",
@@ -374,6 +382,7 @@ export function buildProgram(): Command {
   registerBench(program);
   registerCheck(program);
   registerAudit(program);
+  registerReplay(program);
   return program;
 }
 

@@ -31,9 +31,19 @@ import { apiErrorText as errText } from "../util/errors.js";
 import { LABEL_ROOT, LABEL_RUN } from "../util/labels.js";
 import { sleep } from "../util/sleep.js";
 import { type ConntrackFeed, routedConnections } from "./conntrack.js";
+
+export { attachReadings, type PodReading } from "./observations.js";
+
 import { buildManifests, DEPLOYMENT_NAME, labelValue, RESTARTED_AT_ANNOTATION, SERVICE_NAME } from "./manifests.js";
 import { NodePortPool } from "./node-ports.js";
-import { type ProcessEntry, type RecordedRuntimeEvent, TimelineBuilder } from "./timeline-from-watch.js";
+import {
+  type DriverObservation,
+  driverOutcomes,
+  K8S_OBSERVATION_SOURCE,
+  ObservedTimelineBuilder,
+  type PodReading,
+} from "./observations.js";
+import type { ProcessEntry, RecordedRuntimeEvent, TimelineBuilder } from "./timeline-from-watch.js";
 import { type ClusterCapabilities, capabilities, parseServerVersion } from "./version.js";
 import { type Clock, POLL_MS, pollUntil, realClock, Wakeup } from "./wait.js";
 import { ClusterObserver } from "./watch.js";
@@ -268,17 +278,6 @@ export interface Pid1Reading {
   note?: string;
 }
 
-/** What was read of one pod's processes before any signal. */
-export interface PodReading {
-  inspection?: ProcessTreeInspection;
-  /** For the pod's outcome (e.g. PID 1 read from the configured command only). */
-  notes: string[];
-  /** Where the pod's container is (to read its socket table at the delete). */
-  req?: Pid1Request;
-  /** Its socket table just before the delete. */
-  socketsAtDelete?: PodOutcome["socketsAtDelete"];
-}
-
 /**
  * The container's processes and SIGTERM dispositions read INSIDE it through the exec API (inspect.ts's
  * script; PID 1's status alone when the image has cat but no sh). Never throws.
@@ -338,24 +337,6 @@ export async function readPodBeforeSignals(
     // no `ps` in the image: the tree stays unknown
   }
   return { ...(inspection ? { inspection } : {}), notes };
-}
-
-/** Puts what readPodBeforeSignals() read on the disrupted pods' outcomes. */
-export function attachReadings(
-  outcomes: PodOutcome[],
-  readings: ReadonlyMap<string, PodReading> | undefined,
-  scenario?: Pick<Scenario, "stopSignal">,
-): void {
-  for (const o of outcomes) {
-    // The scenario's lifecycle.stopSignal; without one the image's STOPSIGNAL applies, which the API
-    // does not report: left unknown rather than guessed.
-    if (scenario?.stopSignal && !o.stopSignal) o.stopSignal = { signal: scenario.stopSignal, from: "scenario" };
-    const r = readings?.get(o.pod);
-    if (!r) continue;
-    if (r.inspection) o.inspection = r.inspection;
-    if (r.socketsAtDelete) o.socketsAtDelete = r.socketsAtDelete;
-    o.notes.push(...r.notes);
-  }
 }
 
 export class KubernetesDriver {
@@ -438,11 +419,15 @@ export class KubernetesDriver {
       serviceType: this.o.serviceType,
     });
     const namespace = m.names.namespace;
-    const builder = new TimelineBuilder({
-      endpointSource: caps.endpointApi === "v1/endpoints" ? "endpoints" : "endpointslices",
-      eventsSince: this.now() - 5000,
-      container: m.names.container,
-    });
+    // Every input of the builder is also a raw observation (the run's recording, when it is recorded).
+    const builder = new ObservedTimelineBuilder(
+      {
+        endpointSource: caps.endpointApi === "v1/endpoints" ? "endpoints" : "endpointslices",
+        eventsSince: this.now() - 5000,
+        container: m.names.container,
+      },
+      (data) => sink.observe?.({ at: this.now(), source: K8S_OBSERVATION_SOURCE, data }),
+    );
     const wake = new Wakeup();
     const record = (events: TimelineEvent[]) => {
       for (const e of events) sink.record(e);
@@ -780,6 +765,17 @@ export class KubernetesDriver {
     for (const e of events) st.sink.record(e);
   }
 
+  /** Records a raw observation of this run (recorded runs only). */
+  private observe(st: RunState, data: DriverObservation): void {
+    st.sink.observe?.({ at: this.now(), source: K8S_OBSERVATION_SOURCE, data });
+  }
+
+  /** An event the harness makes itself (not the builder's): recorded, and observed for the replay. */
+  private recordHarness(st: RunState, event: TimelineEvent): void {
+    this.observe(st, { op: "harness-event", event });
+    this.record(st, [event]);
+  }
+
   /**
    * delete: the runner's victims (the pods carrying the most connections), when it chose and they are
    * live pods of this run; else the first pods by name among those that were ready, as the recordings did.
@@ -823,9 +819,12 @@ export class KubernetesDriver {
   }
 
   private async rolloutRestart(st: RunState, live: string[]): Promise<void> {
-    this.record(st, [
-      { at: this.now(), kind: "delete-requested", source: "harness", detail: { via: "rollout restart", pods: live } },
-    ]);
+    this.recordHarness(st, {
+      at: this.now(),
+      kind: "delete-requested",
+      source: "harness",
+      detail: { via: "rollout restart", pods: live },
+    });
     await this.apps.patchNamespacedDeployment({
       name: DEPLOYMENT_NAME,
       namespace: st.namespace,
@@ -840,14 +839,12 @@ export class KubernetesDriver {
   }
 
   private async scaleDown(st: RunState, live: string[], to: number): Promise<void> {
-    this.record(st, [
-      {
-        at: this.now(),
-        kind: "delete-requested",
-        source: "harness",
-        detail: { via: "scale down", from: live.length, to },
-      },
-    ]);
+    this.recordHarness(st, {
+      at: this.now(),
+      kind: "delete-requested",
+      source: "harness",
+      detail: { via: "scale down", from: live.length, to },
+    });
     await this.apps.patchNamespacedDeployment({
       name: DEPLOYMENT_NAME,
       namespace: st.namespace,
@@ -904,10 +901,16 @@ export class KubernetesDriver {
     const backfilled = this.backfillRuntimeExits(runId, disrupted(), st);
     const readings = this.podReadings.get(runId);
     const outcomesNow = (): PodOutcome[] => {
-      const outcomes: PodOutcome[] = builder.outcomes(disrupted());
-      attachReadings(outcomes, readings, st.scenario);
-      if (notes.length > 0) for (const o of outcomes) o.notes.push(...notes);
-      return outcomes;
+      // One rule for live and replay (observations.ts), and the inputs observed for the recording.
+      const taken = {
+        op: "outcomes" as const,
+        pods: disrupted(),
+        readings: Object.fromEntries(readings ?? []),
+        notes: [...notes],
+        ...(st.scenario.stopSignal ? { stopSignal: st.scenario.stopSignal } : {}),
+      };
+      this.observe(st, taken);
+      return driverOutcomes(builder, taken);
     };
     if (notes.length > 0 && disrupted().length === 0) this.log(notes.join("; "));
     let finalized: Promise<PodOutcome[]> | undefined;

@@ -47,7 +47,19 @@ export interface TimelineEvent {
   detail?: Record<string, unknown>;
 }
 
+/**
+ * One raw observation a backend made, before any interpretation, for the run's recording: `source` names
+ * the format of `data` (e.g. "k8s": the inputs of the Kubernetes timeline builder), `at` is epoch ms.
+ */
+export interface RawObservation {
+  at: number;
+  source: string;
+  data: unknown;
+}
+
 /** Where backends put what they observe. */
 export interface EventSink {
   record(event: TimelineEvent): void;
+  /** The raw observations behind the events, when the run is recorded (absent: not recorded). */
+  observe?(observation: RawObservation): void;
 }

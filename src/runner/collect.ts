@@ -5,6 +5,7 @@ import type { LoadResult } from "../load/types.js";
 import type { TimelineEvent } from "../model/events.js";
 import type { RequestRecord, TrafficAttribution } from "../model/exercise.js";
 import type { PodOutcome } from "../model/pod-outcome.js";
+import type { Timeline } from "../model/timeline.js";
 import { processReports } from "../observe/app-log.js";
 import { attributeRequests, exerciseEvidence } from "../observe/exercise.js";
 import { buildTimeline } from "../observe/timeline.js";
@@ -42,7 +43,7 @@ export function loadEvents(load: LoadResult | undefined, disruptedPods: string[]
 
 /** The exercise of each disrupted pod, and the last new connection routed to it as a timeline event. */
 function exercise(
-  ctx: RunContext,
+  ctx: Pick<CollectInput, "events" | "scenario">,
   pods: PodOutcome[],
   load: LoadResult,
   records: readonly RequestRecord[],
@@ -54,7 +55,7 @@ function exercise(
     pod.exercise = exerciseEvidence({
       pod: pod.pod,
       deleteAt: pod.deleteAt,
-      sigtermAt: sigtermAt(ctx.events.events, pod, ctx.scenario),
+      sigtermAt: sigtermAt(ctx.events, pod, ctx.scenario),
       attribution,
       requests,
       ...(pod.socketsAtDelete ? { socketTableAtDelete: pod.socketsAtDelete.established } : {}),
@@ -74,7 +75,35 @@ function exercise(
   return routed;
 }
 
-/** collect: the disrupted pods' final outcomes with their processes and exercise, and the timeline. */
+/** What the collect step reads: the same for a run and for its replay (replay.ts). */
+export interface CollectInput {
+  scenario: Scenario;
+  /** Every event the run recorded, in arrival order. */
+  events: readonly TimelineEvent[];
+  /** The backend's outcomes of the disrupted pods (completed here). */
+  pods: PodOutcome[];
+  load: LoadResult;
+  records: readonly RequestRecord[];
+  attribution: TrafficAttribution | undefined;
+}
+
+/** collect, pure: the disrupted pods' final outcomes with their processes and exercise, and the timeline. */
+export function collectEvidence(ctx: CollectInput): { pods: PodOutcome[]; timeline: Timeline } {
+  const { pods, load, records, attribution } = ctx;
+  for (const pod of pods) pod.processes = processReports(ctx.events, pod.pod);
+  const routed = exercise(ctx, pods, load, records, attribution);
+  const timeline = buildTimeline([
+    ...ctx.events,
+    ...routed,
+    ...loadEvents(
+      load,
+      pods.map((p) => p.pod),
+    ),
+  ]);
+  return { pods, timeline };
+}
+
+/** collect: collectEvidence() on what the run observed, into its result. */
 export function collectStep(
   ctx: RunContext,
   pods: PodOutcome[],
@@ -82,17 +111,16 @@ export function collectStep(
   records: readonly RequestRecord[],
   attribution: TrafficAttribution | undefined,
 ): void {
-  for (const pod of pods) pod.processes = processReports(ctx.events.events, pod.pod);
-  const routed = exercise(ctx, pods, load, records, attribution);
-  ctx.result.pods = pods;
-  ctx.result.timeline = buildTimeline([
-    ...ctx.events.events,
-    ...routed,
-    ...loadEvents(
-      load,
-      pods.map((p) => p.pod),
-    ),
-  ]);
+  const collected = collectEvidence({
+    scenario: ctx.scenario,
+    events: ctx.events.events,
+    pods,
+    load,
+    records,
+    attribution,
+  });
+  ctx.result.pods = collected.pods;
+  ctx.result.timeline = collected.timeline;
 }
 
 /**

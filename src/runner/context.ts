@@ -1,12 +1,14 @@
 // One run's shared state and controls: the abort controller every step waits on (a signal, the caller's
 // signal or a time limit ends it), the time limits, and the backend steps still in flight when it ends.
 import type { Backend, RunningWorkload } from "../backends/backend.js";
+import type { EventSink } from "../model/events.js";
 import type { EventLog } from "../observe/events.js";
 import type { HarnessLoad, SaturationProbe } from "../observe/saturation.js";
 import type { LoadedScenario } from "../scenario/load.js";
 import type { Scenario } from "../scenario/schema.js";
 import { interruptSignal } from "../util/cleanup.js";
 import { LimitExceeded, type LimitName, raceAbort, timeLimits } from "./limits.js";
+import type { EventOrigin, RunRecorder } from "./recording.js";
 import type { RunOptions, ScenarioResult } from "./run.js";
 
 /**
@@ -27,6 +29,9 @@ export class RunContext {
   /** The saturation probe over the load window (started with the load), and its figures once stopped. */
   saturation?: SaturationProbe;
   harnessLoad?: HarnessLoad;
+  /** The run's recording (recording.ts), when it is recorded. */
+  readonly recorder?: RunRecorder;
+  private readonly sinks: Record<EventOrigin, EventSink>;
   private readonly unlisten: Array<() => void>;
 
   constructor(
@@ -35,9 +40,15 @@ export class RunContext {
     readonly runId: string,
     readonly events: EventLog,
     readonly result: ScenarioResult,
+    recorder?: RunRecorder,
   ) {
     this.scenario = loaded.scenario;
     this.backend = options.backend;
+    if (recorder) this.recorder = recorder;
+    this.sinks = {
+      backend: recorder ? recorder.sinkFor("backend", events) : events,
+      harness: recorder ? recorder.sinkFor("harness", events) : events,
+    };
     this.limits = { ...timeLimits(this.scenario, options.timeoutScale, this.backend.name), ...options.limits };
     const outside = [interruptSignal(), options.signal].filter((s): s is AbortSignal => s !== undefined);
     this.unlisten = outside.map((s) => {
@@ -46,6 +57,11 @@ export class RunContext {
       else s.addEventListener("abort", fn, { once: true });
       return () => s.removeEventListener("abort", fn);
     });
+  }
+
+  /** Where the backend (or the runner itself) records events: the run's log, and its recording when recorded. */
+  sink(from: EventOrigin): EventSink {
+    return this.sinks[from];
   }
 
   get signal(): AbortSignal {

@@ -25,6 +25,7 @@ import type { Verdict } from "../verdict/verdicts.js";
 import { collectStep } from "./collect.js";
 import { RunContext } from "./context.js";
 import { type LimitName, seconds } from "./limits.js";
+import { hostPlatform, type RecordingLimits, RunRecorder, recordsByDefault } from "./recording.js";
 import type { RunStatus } from "./status.js";
 import {
   deployStep,
@@ -131,6 +132,13 @@ export interface RunOptions {
   limits?: Partial<Record<LimitName, number>>;
   /** How the scenario's image is found or built (default: imageForScenario). */
   resolveImage?: (image: ImageRef, opts: { onProgress?: (line: string) => void }) => Promise<ResolvedImage>;
+  /**
+   * Write the run's observations next to its result file (needs resultsDir; see recording.ts).
+   * Default: recordsByDefault(backend) — kind and existing yes, local no.
+   */
+  record?: boolean;
+  /** Bounds of the recording (tests; default RECORDING_LIMITS). */
+  recordingLimits?: Partial<RecordingLimits>;
 }
 
 function newResult(loaded: LoadedScenario, options: RunOptions, runId: string, started: number): ScenarioResult {
@@ -151,6 +159,40 @@ function newResult(loaded: LoadedScenario, options: RunOptions, runId: string, s
     pass: false,
     phases: {},
   };
+}
+
+/** The run's recorder when it is recorded (and has somewhere to write). */
+function recorderFor(result: ScenarioResult, options: RunOptions): RunRecorder | undefined {
+  if (!options.resultsDir || !(options.record ?? recordsByDefault(options.backend.name))) return undefined;
+  return new RunRecorder(
+    {
+      scenario: result.scenario,
+      file: result.file,
+      backend: options.backend.name,
+      runId: result.runId,
+      ...(result.attempt !== undefined ? { attempt: result.attempt } : {}),
+      startedAt: result.startedAt,
+      platform: hostPlatform(),
+      warnings: result.warnings,
+    },
+    options.recordingLimits,
+  );
+}
+
+/** The recording's end and file; a failure to write it is a warning of the run, never its error. */
+async function writeRecording(ctx: RunContext, recorder: RunRecorder, dir: string): Promise<void> {
+  const r = ctx.result;
+  const text = recorder.finish({
+    at: Date.now(),
+    ...(r.error !== undefined ? { error: r.error } : {}),
+    durationMs: r.durationMs,
+    ...(r.phases ? { phases: r.phases } : {}),
+  });
+  try {
+    ctx.progress(`observations recorded: ${await recorder.write(dir, text)}`);
+  } catch (err) {
+    ctx.progress(`the run's observations could not be written: ${errorText(err)}`);
+  }
 }
 
 /** prepare → deploy → warm-up → load, under the setup limit. */
@@ -190,7 +232,9 @@ async function disruptAndJudge(ctx: RunContext, load: RunningLoad, marks: { load
   const final = outcome.final?.bind(outcome);
   const pods: PodOutcome[] = final ? await ctx.step("late evidence", final()) : outcome.pods;
   const records = load.where === "here" ? load.run.requestRecords() : [];
-  collectStep(ctx, pods, result, records, workload.trafficAttribution());
+  const attribution = workload.trafficAttribution();
+  ctx.recorder?.collected({ at: Date.now(), pods, load: result, records, attribution, harnessLoad: ctx.harnessLoad });
+  collectStep(ctx, pods, result, records, attribution);
   judgeStep(ctx, result);
 }
 
@@ -199,7 +243,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
   const started = Date.now();
   const events = new EventLog();
   const result = newResult(loaded, options, runId, started);
-  const ctx = new RunContext(loaded, options, runId, events, result);
+  const recorder = recorderFor(result, options);
+  const ctx = new RunContext(loaded, options, runId, events, result, recorder);
   const phases = result.phases ?? {};
   const marks: { loadStopped?: number } = {};
   let teardownFailure: string | undefined;
@@ -241,6 +286,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
       result.durationMs = Date.now() - started;
       try {
         if (options.resultsDir) await writeResult(options.resultsDir, result);
+        if (recorder && options.resultsDir) await writeRecording(ctx, recorder, options.resultsDir);
       } finally {
         finish();
       }

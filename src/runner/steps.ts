@@ -11,16 +11,13 @@ import type { ResolvedImage } from "../model/backend.js";
 import type { RequestRecord } from "../model/exercise.js";
 import { attributeRequests, busiestPods } from "../observe/exercise.js";
 import { startSaturationProbe } from "../observe/saturation.js";
-import { expectationsFor } from "../scenario/expectations.js";
 import type { Scenario } from "../scenario/schema.js";
 import { sleepOrAbort as sleep } from "../util/sleep.js";
-import { judgeTrust } from "../verdict/trust.js";
-import { evaluate } from "../verdict/verdicts.js";
 import { oneAtATime, type RunContext } from "./context.js";
+import { judgeRun } from "./judge.js";
 import { raceAbort } from "./limits.js";
 import { OUTSTANDING_SLACK_MS, settleOutstanding, WINDOW_MARGIN_MS } from "./load-window.js";
 import type { ScenarioResult } from "./run.js";
-import { inconclusiveReasons } from "./status.js";
 import { warmUp } from "./warm-up.js";
 
 /**
@@ -54,10 +51,18 @@ export async function prepareStep(ctx: RunContext): Promise<ResolvedImage> {
 /** deploy: every replica ready behind the Service; the handle is kept for the next steps and teardown. */
 export async function deployStep(ctx: RunContext, image: ResolvedImage): Promise<RunningWorkload> {
   ctx.progress(`deploying ${ctx.scenario.replicas} replica(s) of ${image.ref} on ${ctx.backend.name}`);
-  const workload = await ctx.step("deploy", ctx.backend.deploy(ctx.scenario, image, ctx.events, ctx.runId));
+  const workload = await ctx.step("deploy", ctx.backend.deploy(ctx.scenario, image, ctx.sink("backend"), ctx.runId));
   ctx.workload = workload;
   ctx.result.platform = workload.platform;
   ctx.result.trafficPath = workload.trafficPath;
+  ctx.recorder?.note({
+    kind: "deployed",
+    at: Date.now(),
+    image,
+    platform: workload.platform,
+    trafficPath: workload.trafficPath,
+    pods: workload.pods,
+  });
   return workload;
 }
 
@@ -72,11 +77,12 @@ export async function warmUpStep(ctx: RunContext, workload: RunningWorkload): Pr
       boundMs: ctx.scenario.load.warmUpSeconds * 1000,
       attribution: () => workload.trafficAttribution(),
       signal: ctx.signal,
-      sink: ctx.events,
+      sink: ctx.sink("harness"),
     }),
     ctx.signal,
   );
   ctx.result.warmUp = w;
+  ctx.recorder?.note({ kind: "warm-up", at: Date.now(), report: w });
   if (ctx.result.phases) ctx.result.phases.warmUpMs = w.endedAt - w.startedAt;
   ctx.progress(
     `warm-up: ${w.answered.length}/${w.pods.length} pod(s) answered through the Service in ` +
@@ -114,6 +120,7 @@ export async function disruptStep(
   ctx.progress(`disruption: ${d.action} at +${d.atSeconds}s`);
   const plan = planDisruption(ctx.scenario, workload, recordsOf(load));
   if (plan.basis) ctx.progress(`victims: ${plan.basis}`);
+  ctx.recorder?.note({ kind: "plan", at: Date.now(), ...plan.plan, ...(plan.basis ? { basis: plan.basis } : {}) });
   const outcome = await ctx.step("disruption", workload.disrupt(d, plan.plan));
   ctx.progress(`disrupted pod(s) ended (containers exited, or gone): ${outcome.pods.map((p) => p.pod).join(", ")}`);
   return outcome;
@@ -155,21 +162,20 @@ export async function stopLoad(load: RunningLoad): Promise<LoadResult> {
   return load.run.stop();
 }
 
-/** judge: the verdicts, and the run's status (never PASS on a disruption nothing showed was exercised). */
+/** judge: judgeRun() on the collected evidence, into the result. */
 export function judgeStep(ctx: RunContext, load: LoadResult): void {
   const r = ctx.result;
-  r.verdicts = evaluate({
-    expectations: expectationsFor(ctx.scenario.expectations, ctx.backend.name),
-    load,
-    pods: r.pods,
-    backend: ctx.backend.name,
-  });
-  r.trust = judgeTrust(ctx.harnessLoad, r.pods, ctx.events.events, ctx.scenario);
-  const inconclusive = inconclusiveReasons(r.pods, r.verdicts);
-  if (r.trust.reason) inconclusive.push(r.trust.reason);
-  r.status = inconclusive.length > 0 ? "inconclusive" : r.verdicts.every((v) => v.pass) ? "pass" : "fail";
-  if (inconclusive.length > 0) r.inconclusive = inconclusive;
-  r.pass = r.status === "pass";
+  Object.assign(
+    r,
+    judgeRun({
+      scenario: ctx.scenario,
+      backend: ctx.backend.name,
+      load,
+      pods: r.pods,
+      events: ctx.events.events,
+      harnessLoad: ctx.harnessLoad,
+    }),
+  );
 }
 
 /** The delete's victims: the pods carrying the most connections now (scenario victims: busiest). */

@@ -2,8 +2,11 @@
 // the real wire protocol over HTTP: client-node's typed calls, JSON-patch bodies, streaming watches and
 // a followed log. The fake "kubelet" runs a short termination sequence. This checks the I/O code paths
 // that only a real cluster exercises fully (the kind e2e suite does that where kind exists).
+import { mkdtempSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type Backend, runningWorkload } from "../../src/backends/backend.js";
@@ -21,7 +24,9 @@ import {
 import type { RecordedRuntimeEvent } from "../../src/k8s/timeline-from-watch.js";
 import type { Clock } from "../../src/k8s/wait.js";
 import { EventLog } from "../../src/observe/events.js";
-import { runScenario } from "../../src/runner/run.js";
+import { readRecordingFile } from "../../src/runner/read-recording.js";
+import { replayRun } from "../../src/runner/replay.js";
+import { runScenario, type ScenarioResult } from "../../src/runner/run.js";
 import { parseScenario } from "../../src/scenario/load.js";
 import { ScenarioSpec } from "../../src/scenario/schema.js";
 import { handleInterrupt, resetInterruptForTests } from "../../src/util/cleanup.js";
@@ -37,6 +42,19 @@ interface Timing {
   exit?: number;
   status?: number;
   gone?: number;
+}
+
+/** The kind backend's shape around a driver (as backends/kind does it), for runs through the runner. */
+function kindBackend(d: KubernetesDriver): Backend {
+  return {
+    name: "kind",
+    deploy: async (sc, img, sink, runId) =>
+      runningWorkload(await d.deploy(sc, img, sink, runId), {
+        disrupt: (dep, dis, plan) => d.disrupt(dep, dis, plan),
+        teardown: (dep, runId) => d.teardown(dep, runId),
+      }),
+    sweep: (runId) => d.teardown(undefined, runId),
+  };
 }
 
 class FakeCluster {
@@ -740,6 +758,50 @@ describe("KubernetesDriver: the window closes on evidence, NodePorts per run, te
     });
   const image = { style: "exec-form", ref: "x/y:1" };
 
+  it("a kind run is recorded by default; its replay rebuilds the same outcomes, timeline, verdicts and status", async () => {
+    fake = new FakeCluster();
+    const d = driver({ runtimeEvents: runtimeSource });
+    const backend = kindBackend(d);
+    const loaded = parseScenario(
+      "recorded-kind.yaml",
+      [
+        "name: recorded-kind",
+        "image: {ref: 'x/y:1'}",
+        "replicas: 2",
+        "terminationGracePeriodSeconds: 5",
+        "load: {connections: 1, durationSeconds: 2, warmUpSeconds: 0, freshConnectionIntervalMs: 0}",
+        "disruption: {action: delete, atSeconds: 1, victims: first}",
+      ].join("\n"),
+    );
+    const dir = mkdtempSync(join(tmpdir(), "ge-kind-rec-"));
+    const original = await runScenario(loaded, { backend, resolveImage: async () => image, resultsDir: dir });
+    await d.drain();
+    expect(original.error).toBeUndefined();
+    expect(original.pods[0]?.exitCode).toBe(0);
+    const file = join(dir, "recorded-kind.kind.observations.jsonl.gz");
+    const rec = await readRecordingFile(file);
+    const ops = rec.observations.flatMap((o) => (o.kind === "raw" ? [(o.data as { op: string }).op] : []));
+    for (const op of ["options", "entry", "delete-called", "pid1", "settle", "outcomes"]) expect(ops).toContain(op);
+    const judged = (r: ScenarioResult) =>
+      JSON.parse(JSON.stringify([r.pods, r.timeline, r.verdicts, r.trust, r.status, r.inconclusive]));
+    const replayed = replayRun(rec);
+    expect(judged(replayed)).toEqual(judged(original));
+    expect(replayed.warnings.join("\n")).not.toMatch(/differs from what the run decided/);
+
+    // The outcome is rebuilt from the raw observations: the runtime's exit record said 137 → the replay says so.
+    for (const o of rec.observations) {
+      const data =
+        o.kind === "raw"
+          ? (o.data as { op: string; entry?: { source: string; event?: string; exitStatus?: number } })
+          : undefined;
+      if (data?.op === "entry" && data.entry?.source === "runtime" && data.entry.event === "exit")
+        data.entry.exitStatus = 137;
+    }
+    const altered = replayRun(rec);
+    expect(altered.pods[0]?.exitCode).toBe(137);
+    expect(altered.warnings.join("\n")).toMatch(/differs from what the run decided/);
+  });
+
   it("ends the disruption at the runtime's exit record, before the API's report and long before the pod object goes", async () => {
     fake = new FakeCluster();
     fake.timing = { sigterm: 20, exit: 40, status: 700, gone: 5000 };
@@ -948,13 +1010,7 @@ describe("KubernetesDriver: the window closes on evidence, NodePorts per run, te
     fake.namespaceDeleteMs = 400;
     const d = driver();
     const backend: Backend & BackgroundTeardown & Closable = {
-      name: "kind",
-      deploy: async (sc, img, sink, runId) =>
-        runningWorkload(await d.deploy(sc, img, sink, runId), {
-          disrupt: (dep, dis, plan) => d.disrupt(dep, dis, plan),
-          teardown: (dep, runId) => d.teardown(dep, runId),
-        }),
-      sweep: (runId) => d.teardown(undefined, runId),
+      ...kindBackend(d),
       drain: () => d.drain(),
       close: async () => {
         await d.drain();

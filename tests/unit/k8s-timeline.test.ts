@@ -2,10 +2,9 @@
 // tests/fixtures/recordings/kind-v1.20.2, a copy of shared/recordings), then on synthetic objects of the
 // shapes newer servers produce (EndpointSlice v1 terminating conditions, the app's JSON lines,
 // ContainerStatusUnknown).
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseContainerdEventLine } from "../../src/backends/kind/containerd-events.js";
 import {
   parseTime,
   type RecordedEntry,
@@ -17,6 +16,7 @@ import {
 import type { TimelineEvent } from "../../src/model/events.js";
 import type { PodOutcome } from "../../src/model/pod-outcome.js";
 import { parseAppLine } from "../../src/observe/app-log.js";
+import { readFieldEntries } from "../../src/runner/recordings-folder.js";
 import { evaluate, terminationMs } from "../../src/verdict/verdicts.js";
 
 const CANDIDATES = [
@@ -44,25 +44,8 @@ interface Recording {
 
 function loadRecording(name: string, endpointFile: "endpointslices" | "endpoints" = "endpointslices"): Recording {
   const dir = join(ROOT ?? "", name);
-  const entries: RecordedEntry[] = [];
-  for (const resource of ["pods", endpointFile, "events"] as WatchResource[]) {
-    for (const line of readFileSync(join(dir, `${resource}.jsonl`), "utf8").split("\n")) {
-      if (line.trim() === "") continue;
-      const j = JSON.parse(line) as { receivedAt: string; type: string; object: unknown };
-      entries.push({ source: "watch", resource, receivedAt: Date.parse(j.receivedAt), type: j.type, object: j.object });
-    }
-  }
-  for (const file of readdirSync(dir).filter((f) => f.startsWith("logs-") && f.endsWith(".txt"))) {
-    const pod = file.slice("logs-".length, -".txt".length);
-    let last = 0;
-    for (const line of readFileSync(join(dir, file), "utf8").split("\n")) {
-      if (line.trim() === "") continue;
-      // The kubelet's timestamp stands in for the arrival time (the recording has no other).
-      const at = parseTime(line.split(" ")[0]) ?? last + 1;
-      last = at;
-      entries.push({ source: "log", pod, container: "app", receivedAt: at, line });
-    }
-  }
+  // The folder format is read by the replay's adapter (one parser for tests and `graceful-e2e replay`).
+  const { entries, runtime } = readFieldEntries(dir, endpointFile);
   const meta = JSON.parse(readFileSync(join(dir, "meta.json"), "utf8")) as Recording["meta"];
   let containerdExitAt = Number.NaN;
   let containerdExitStatus = 0;
@@ -79,10 +62,6 @@ function loadRecording(name: string, endpointFile: "endpointslices" | "endpoints
       containerdExitStatus = ev.exit_status ?? 0;
     }
   }
-  const runtime = readFileSync(join(dir, "containerd-events.txt"), "utf8")
-    .split("\n")
-    .map((l) => parseContainerdEventLine(l, "containerd on node kind-control-plane"))
-    .filter((e): e is NonNullable<typeof e> => e !== undefined);
   return {
     entries,
     meta,
