@@ -14,7 +14,6 @@ import {
   isFloatingRef,
   runCheck,
 } from "../../src/check/run.js";
-import { predict } from "../../src/inspect/predict.js";
 import type { ProcessTreeInspection } from "../../src/model/process-tree.js";
 
 describe("check scenario", () => {
