@@ -26,6 +26,7 @@ import {
   sigkillAt,
 } from "../observe/exit-evidence.js";
 import { parseRfc3339 } from "../util/time.js";
+import { type PreStopHandler, preStopOf } from "./prestop.js";
 
 export type WatchResource = "pods" | "endpointslices" | "endpoints" | "events";
 
@@ -203,28 +204,6 @@ function timeText(t: Time): string | undefined {
   return t instanceof Date ? t.toISOString() : t;
 }
 
-/** The seconds a preStop command sleeps: ["sleep", "3"], ["/bin/sleep", "3"], ["sh", "-c", "sleep 3"]. */
-function sleepSecondsOf(command: readonly string[]): number | undefined {
-  const shell = command.length === 3 && /(^|\/)(ba|da|a)?sh$/.test(command[0] ?? "") && command[1] === "-c";
-  const words = shell ? (command[2] ?? "").trim().split(/\s+/) : command;
-  if (words.length !== 2 || !/(^|\/)sleep$/.test(words[0] ?? "") || !/^\d+(\.\d+)?$/.test(words[1] ?? "")) {
-    return undefined;
-  }
-  return Number(words[1]);
-}
-
-function preStopOf(h: LifecycleHandlerLike | null | undefined): PreStopSeen | undefined {
-  if (!h) return undefined;
-  if (h.sleep && typeof h.sleep.seconds === "number") return { type: "sleep", sleepSeconds: h.sleep.seconds };
-  if (h.exec) {
-    const command = [...(h.exec.command ?? [])];
-    const sleepSeconds = sleepSecondsOf(command);
-    return { type: "exec", command, ...(sleepSeconds !== undefined ? { sleepSeconds } : {}) };
-  }
-  if (h.httpGet) return { type: "httpGet" };
-  return undefined;
-}
-
 // ---------------------------------------------------------------------------------------------
 // App log lines: read by observe/app-log.ts (the one parser every backend uses).
 
@@ -254,14 +233,6 @@ interface ExitSeen {
   emitted: boolean;
 }
 
-/** The container's preStop hook as the pod spec states it. */
-interface PreStopSeen {
-  type: "exec" | "sleep" | "httpGet";
-  /** sleep action, or exec ["sleep", N]: the hook takes N s when it works. */
-  sleepSeconds?: number;
-  command?: string[];
-}
-
 interface PodTrack {
   name: string;
   uid?: string;
@@ -282,7 +253,8 @@ interface PodTrack {
   seenContainers: Set<string>;
   /** Container name → its current container id (bare). */
   containerIds: Map<string, string>;
-  preStop?: PreStopSeen;
+  /** The app container's preStop hook as the pod spec states it (k8s/prestop.ts). */
+  preStop?: PreStopHandler;
   /** A FailedPreStopHook event was seen: the hook did not run its course. */
   preStopFailedAt?: number;
   /** The preStop exec task seen by the runtime (the first exec started after the delete). */
@@ -600,13 +572,13 @@ export class TimelineBuilder {
           ? { at: deadline, what: "the grace deadline (the preStop exec overran it; SIGTERM came then)" }
           : { at: t.preStopExec.endedAt, what: "the end of the preStop exec (its task exit on the node)" },
       );
-    } else if (t.preStop?.sleepSeconds !== undefined && t.preStopFailedAt === undefined) {
+    } else if (t.preStop?.type !== "none" && t.preStop?.seconds !== undefined && t.preStopFailedAt === undefined) {
       // The kubelet starts the hook after the delete, and sends SIGTERM only once it returned.
       const deadline = this.deadlineOf(t);
-      const end = del.at + t.preStop.sleepSeconds * 1000;
+      const end = del.at + t.preStop.seconds * 1000;
       out.push({
         at: deadline === undefined ? end : Math.min(end, deadline),
-        what: `the end of the preStop sleep (${t.preStop.sleepSeconds} s after the delete)`,
+        what: `the end of the preStop sleep (${t.preStop.seconds} s after the delete)`,
       });
     }
     if (t.sigtermAt !== undefined) out.push({ at: t.sigtermAt, what: "SIGTERM" });
