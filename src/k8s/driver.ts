@@ -23,7 +23,7 @@ import type { Deployment, DisruptionOutcome, DisruptionPlan } from "../backends/
 import type { ResolvedImage } from "../model/backend.js";
 import type { EventSink, TimelineEvent } from "../model/events.js";
 import type { TrafficAttribution } from "../model/exercise.js";
-import type { PodOutcome } from "../model/pod-outcome.js";
+import type { ObservedPodOutcome, PodOutcome } from "../model/pod-outcome.js";
 import type { ProcessTreeInspection } from "../model/process-tree.js";
 import { inspectByExec } from "../observe/process-tree.js";
 import type { Disruption, Scenario } from "../scenario/schema.js";
@@ -342,7 +342,7 @@ export async function readPodBeforeSignals(
 
 /** Puts what readPodBeforeSignals() read on the disrupted pods' outcomes. */
 export function attachReadings(
-  outcomes: PodOutcome[],
+  outcomes: ObservedPodOutcome[],
   readings: ReadonlyMap<string, PodReading> | undefined,
   scenario?: Pick<Scenario, "stopSignal">,
 ): void {
@@ -903,15 +903,15 @@ export class KubernetesDriver {
     // Exits the nodes' runtime stream has not delivered: read back from the node before the API is used.
     const backfilled = this.backfillRuntimeExits(runId, disrupted(), st);
     const readings = this.podReadings.get(runId);
-    const outcomesNow = (): PodOutcome[] => {
-      const outcomes: PodOutcome[] = builder.outcomes(disrupted());
+    const outcomesNow = (): ObservedPodOutcome[] => {
+      const outcomes = builder.outcomes(disrupted());
       attachReadings(outcomes, readings, st.scenario);
       if (notes.length > 0) for (const o of outcomes) o.notes.push(...notes);
       return outcomes;
     };
     if (notes.length > 0 && disrupted().length === 0) this.log(notes.join("; "));
-    let finalized: Promise<PodOutcome[]> | undefined;
-    const final = (): Promise<PodOutcome[]> => {
+    let finalized: Promise<ObservedPodOutcome[]> | undefined;
+    const final = (): Promise<ObservedPodOutcome[]> => {
       finalized ??= (async () => {
         if (!timedOut) {
           await pollUntil(() => (disrupted().every((p) => builder.apiReportedExit(p)) ? true : undefined), {

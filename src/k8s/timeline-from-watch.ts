@@ -16,12 +16,13 @@
 //   Which code and time to believe is decided by observe/exit-evidence.ts, as on every backend.
 
 import type { EventSource, TimelineEvent } from "../model/events.js";
-import type { AppExit, ExitEvidence, TimeBound } from "../model/exit-evidence.js";
-import type { PodOutcome, ProcessReport } from "../model/pod-outcome.js";
-import { appEvent, parseAppLine, processReports } from "../observe/app-log.js";
+import type { ExitEvidence, TimeBound } from "../model/exit-evidence.js";
+import type { ObservedPodOutcome } from "../model/pod-outcome.js";
+import { appEvent, parseAppLine, pid1Exit } from "../observe/app-log.js";
 import {
   CONTAINER_STATUS_UNKNOWN,
   decideExit,
+  exitNotes,
   MINIMUM_GRACE_AFTER_PRESTOP_MS,
   sigkillAt,
 } from "../observe/exit-evidence.js";
@@ -264,7 +265,7 @@ interface PodTrack {
   /** An inferred sigkill-sent has been emitted. */
   sigkillEmitted?: boolean;
   lastAppLineAt?: number;
-  /** The pod's app events (processReports() turns them into per-process reports). */
+  /** The pod's app events (PID 1's exit line is a source of the exit evidence). */
   appEvents: TimelineEvent[];
   pid1Cmdline?: string;
   processTree?: ProcessEntry[];
@@ -605,16 +606,6 @@ export class TimelineBuilder {
     return best;
   }
 
-  /** PID 1's own exit line (the last one, not older than the delete): its code is the container's. */
-  private pid1Exit(t: PodTrack): AppExit | undefined {
-    const del = this.deleteLowerBound(t)?.at;
-    const reports = processReports(t.appEvents, t.name).filter(
-      (p) => p.pid === 1 && p.exit !== undefined && p.exit.code >= 0 && (del === undefined || p.exit.at >= del - 1000),
-    );
-    const last = reports.sort((a, b) => (a.exit?.at ?? 0) - (b.exit?.at ?? 0)).at(-1);
-    return last?.exit ? { code: last.exit.code, at: last.exit.at, pid: 1, role: last.role } : undefined;
-  }
-
   /** Every source's word on one exit (bounds, app line and grace deadline only for the termination's exit). */
   private evidenceFor(t: PodTrack, x: ExitSeen | undefined): ExitEvidence | undefined {
     const final = x === undefined || x === this.finalExit(t);
@@ -631,7 +622,7 @@ export class TimelineBuilder {
               },
             }
           : {}),
-        ...(final ? { app: this.pid1Exit(t) } : {}),
+        ...(final ? { app: pid1Exit(t.appEvents, t.name, this.deleteLowerBound(t)?.at) } : {}),
         ...(x?.api
           ? {
               api: {
@@ -991,29 +982,22 @@ export class TimelineBuilder {
 
   // --- outcomes -------------------------------------------------------------------------------
 
-  /** One PodOutcome per pod (default: every pod that was asked to terminate). */
-  outcomes(pods?: string[]): PodOutcome[] {
+  /** One outcome per pod (default: every pod that was asked to terminate); the runner adds the process reports. */
+  outcomes(pods?: string[]): ObservedPodOutcome[] {
     const names = pods ?? this.podsBeingDeleted();
     return names.map((name) => this.outcome(name));
   }
 
-  private outcome(name: string): PodOutcome {
+  private outcome(name: string): ObservedPodOutcome {
     const t = this.track(name);
     const notes: string[] = [];
-    const processes: ProcessReport[] = processReports(t.appEvents, name);
     // The exit that ended the pod, from every source (runtime, PID 1's exit line, the API).
     const exit = this.finalExit(t);
     const evidence = this.evidenceFor(t, exit);
     if (!exit?.api && !exit?.runtime && t.goneAt !== undefined) {
       notes.push("no terminated container status was observed before the pod was gone");
     }
-    if (evidence?.unknown) notes.push(evidence.unknown);
-    if (evidence?.disagreement) notes.push(`exit code: ${evidence.disagreement}`);
-    if (exit?.api?.reason === "OOMKilled") {
-      notes.push("the container was OOM-killed (exit 137), not killed at the grace deadline");
-    } else if (evidence?.code === 137 && evidence.killedAtGraceEnd !== true) {
-      notes.push(evidence.killedWhy);
-    }
+    notes.push(...exitNotes(evidence, exit?.api?.reason === "OOMKilled"));
     // The API's reason describes its own code: kept when that code is the one believed.
     const exitReason =
       exit?.api?.reason !== undefined && (evidence?.chosen === "api" || exit.api.code === evidence?.code)
@@ -1048,7 +1032,6 @@ export class TimelineBuilder {
       sigkilled: evidence?.killedAtGraceEnd === true,
       ...(evidence ? { exitEvidence: evidence } : {}),
       ...(t.processTree ? { processTree: t.processTree.map((p) => ({ ...p })) } : {}),
-      processes,
       notes,
     };
   }
@@ -1062,7 +1045,7 @@ export function replayRecording(
     pid1?: Record<string, string>;
     outcomesFor?: string[];
   } = {},
-): { events: TimelineEvent[]; outcomes: PodOutcome[] } {
+): { events: TimelineEvent[]; outcomes: ObservedPodOutcome[] } {
   const b = new TimelineBuilder(options);
   for (const [pod, cmd] of Object.entries(options.pid1 ?? {})) b.setPid1(pod, cmd);
   const sorted = [...entries].sort((a, z) => a.receivedAt - z.receivedAt);

@@ -277,3 +277,16 @@ export function decideExit(
     killedWhy,
   };
 }
+
+/**
+ * What an exit's evidence adds to the pod's notes, on every backend: a code no source knows, sources
+ * that disagree, an OOM kill (`oomKilled`: the runtime or the API says so), a 137 not from the grace end.
+ */
+export function exitNotes(ev: ExitEvidence | undefined, oomKilled: boolean): string[] {
+  const notes: string[] = [];
+  if (ev?.unknown) notes.push(ev.unknown);
+  if (ev?.disagreement) notes.push(`exit code: ${ev.disagreement}`);
+  if (oomKilled) notes.push("the container was OOM-killed (exit 137), not killed at the grace deadline");
+  else if (ev?.code === 137 && ev.killedAtGraceEnd !== true) notes.push(ev.killedWhy);
+  return notes;
+}
