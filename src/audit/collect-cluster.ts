@@ -26,13 +26,14 @@ import {
 } from "@kubernetes/client-node";
 import { normalizeSignal } from "../inspect/servers.js";
 import { inspectViaPodExec, type Pid1Request } from "../k8s/driver.js";
+import { preStopOf } from "../k8s/prestop.js";
 import type { ProcessTreeInspection } from "../model/process-tree.js";
 import { inspectOnNode, type NodeExec } from "../observe/node-proc.js";
 import { apiErrorText } from "../util/errors.js";
 import { LABEL_RUN } from "../util/labels.js";
 import type { Collected, ImageInspect } from "./collect-local.js";
 import { scriptPathOf } from "./collect-local.js";
-import { effectiveArgv, preStopOf } from "./command.js";
+import { effectiveArgv } from "./command.js";
 import type { ContainerFacts, WorkloadFacts, WorkloadKind } from "./types.js";
 
 export interface ClusterCollectOptions {

@@ -2,7 +2,6 @@
 // whether a `sh -c` string execs its last command, what an entrypoint script does with SIGTERM, how
 // long a preStop hook lasts. Pure.
 import { basename } from "../inspect/predict.js";
-import type { PreStopFacts } from "./types.js";
 
 const SHELLS = new Set(["sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "busybox"]);
 const INITS = new Set(["tini", "tini-static", "docker-init", "dumb-init", "catatonit", "s6-svscan"]);
@@ -152,46 +151,6 @@ export function readScript(text: string): ScriptReading {
     backgrounds: /[^&]&(\s*$|\s*#|\s+[a-zA-Z_]+=|\s*\n)/m.test(`${joined}\n`),
     lines: trapLines,
   };
-}
-
-/** Seconds of `sleep N` (N integer or decimal, optional s suffix) in a hook command; undefined if none. */
-export function sleepSeconds(argv: readonly string[]): number | undefined {
-  const text = argv.join(" ");
-  let total = 0;
-  let found = false;
-  for (const m of text.matchAll(/(?:^|[\s;&|(])(?:\/\S*\/)?sleep\s+(\d+(?:\.\d+)?)(s?)\b/g)) {
-    total += Number(m[1]);
-    found = true;
-  }
-  return found ? total : undefined;
-}
-
-/** A Kubernetes lifecycle.preStop handler (as the API returns it) in audit terms. */
-export function preStopOf(handler: unknown): PreStopFacts {
-  if (!handler || typeof handler !== "object") return { type: "none" };
-  const h = handler as {
-    sleep?: { seconds?: number };
-    exec?: { command?: string[] };
-    httpGet?: { path?: string; port?: number | string };
-    tcpSocket?: { port?: number | string };
-  };
-  if (h.sleep && typeof h.sleep.seconds === "number") {
-    return { type: "sleep", seconds: h.sleep.seconds, description: `sleep action, ${h.sleep.seconds} s` };
-  }
-  if (h.exec) {
-    const argv = h.exec.command ?? [];
-    const seconds = sleepSeconds(argv);
-    return {
-      type: "exec",
-      ...(seconds !== undefined ? { seconds } : {}),
-      description: `exec ${JSON.stringify(argv)}`,
-    };
-  }
-  if (h.httpGet) {
-    return { type: "httpGet", description: `httpGet ${h.httpGet.path ?? "/"} on port ${h.httpGet.port ?? "?"}` };
-  }
-  if (h.tcpSocket) return { type: "tcpSocket", description: `tcpSocket on port ${h.tcpSocket.port ?? "?"}` };
-  return { type: "none" };
 }
 
 /** The configured argv: entrypoint + arguments after overrides (Docker and Kubernetes rules alike). */

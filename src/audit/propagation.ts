@@ -7,6 +7,7 @@
 //    bound (kube-proxy rewrites its rules after that).
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { looksLikeResult } from "../report/write.js";
 import { UsageError } from "../util/errors.js";
 import type { AuditBackend, PropagationBasis } from "./types.js";
 
@@ -26,12 +27,6 @@ export interface ResultLike {
   platform?: Record<string, string>;
   pods?: Array<{ pod?: string; exercise?: { lastNewConnectionMs?: number } }>;
   timeline?: { entries?: Array<{ kind?: string; t?: number; pod?: string }> };
-}
-
-function looksLikeResult(v: unknown): v is ResultLike & { schemaVersion: number } {
-  if (typeof v !== "object" || v === null) return false;
-  const r = v as Record<string, unknown>;
-  return typeof r.schemaVersion === "number" && typeof r.backend === "string" && Array.isArray(r.pods);
 }
 
 function matches(r: ResultLike, t: PropagationTarget): boolean {
@@ -127,7 +122,7 @@ export async function propagationFrom(
     for (const file of await jsonFiles(dir, 2)) {
       try {
         const parsed: unknown = JSON.parse(await readFile(file, "utf8"));
-        if (looksLikeResult(parsed)) results.push({ file, result: parsed });
+        if (looksLikeResult(parsed)) results.push({ file, result: parsed as ResultLike });
       } catch {
         // not JSON, or not a result: skipped
       }

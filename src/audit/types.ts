@@ -2,6 +2,7 @@
 // rules conclude (findings, a prediction per workload) and the report written as JSON
 // (docs/audit.md documents every field; AUDIT_SCHEMA_VERSION changes when one is removed or re-meant).
 import type { Branch, Cause } from "../inspect/predict.js";
+import type { PreStopHandler } from "../k8s/prestop.js";
 import type { BackendName } from "../model/backend.js";
 import type { InspectionSource, ProcessTreeInspection, SignalDisposition } from "../model/process-tree.js";
 
@@ -107,10 +108,7 @@ export interface AuditedProcess {
   listens: number[];
 }
 
-export type PreStopFacts =
-  | { type: "none" }
-  | { type: "sleep"; seconds: number; description: string }
-  | { type: "exec" | "httpGet" | "tcpSocket"; seconds?: number; description: string };
+export type PreStopFacts = PreStopHandler;
 
 /** Everything read about one container of a workload (one representative replica). */
 export interface ContainerFacts {

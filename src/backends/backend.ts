@@ -6,7 +6,7 @@
 import type { BackendName, ResolvedImage } from "../model/backend.js";
 import type { EventSink } from "../model/events.js";
 import type { TrafficAttribution } from "../model/exercise.js";
-import type { PodOutcome } from "../model/pod-outcome.js";
+import type { ObservedPodOutcome } from "../model/pod-outcome.js";
 import type { Disruption, Scenario } from "../scenario/schema.js";
 
 /** Everything the harness started for one scenario run. */
@@ -29,13 +29,13 @@ export interface Deployment {
 }
 
 export interface DisruptionOutcome {
-  pods: PodOutcome[];
+  pods: ObservedPodOutcome[];
   /**
    * The outcomes again once the evidence that may come after the disruption's end is in, or its bound
    * ran out (kind/existing: the API's own report of each exit, the app's last lines, the pod gone if it
    * comes in time). The runner calls it after the load window closed, before judging. Absent: `pods` is final.
    */
-  final?(): Promise<PodOutcome[]>;
+  final?(): Promise<ObservedPodOutcome[]>;
 }
 
 /** What the runner decided before the disruption. */

@@ -2,6 +2,7 @@
 // aggregation per delay, the smallest delay with no failed request, and the cost of each extra
 // second of preStop.
 
+import { percentile } from "../load/accounting.js";
 import { FAILURE_KINDS, type FailureKind } from "../load/types.js";
 import type { BackendName } from "../model/backend.js";
 import type { ScenarioResult } from "../runner/run.js";
@@ -113,14 +114,6 @@ export interface PointMeasurement {
   lastServedMs: number[];
   /** Rollout: the disruption's start → the last old pod gone (ms). */
   rolloutMs?: number;
-}
-
-/** Nearest-rank percentile of unsorted values (undefined when empty). */
-export function percentile(values: number[], p: number): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
 }
 
 function emptyKinds(): Record<FailureKind, number> {

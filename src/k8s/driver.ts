@@ -23,7 +23,7 @@ import type { Deployment, DisruptionOutcome, DisruptionPlan } from "../backends/
 import type { ResolvedImage } from "../model/backend.js";
 import type { EventSink, TimelineEvent } from "../model/events.js";
 import type { TrafficAttribution } from "../model/exercise.js";
-import type { PodOutcome } from "../model/pod-outcome.js";
+import type { ObservedPodOutcome } from "../model/pod-outcome.js";
 import type { ProcessTreeInspection } from "../model/process-tree.js";
 import { inspectByExec } from "../observe/process-tree.js";
 import type { Disruption, Scenario } from "../scenario/schema.js";
@@ -900,7 +900,7 @@ export class KubernetesDriver {
     // Exits the nodes' runtime stream has not delivered: read back from the node before the API is used.
     const backfilled = this.backfillRuntimeExits(runId, disrupted(), st);
     const readings = this.podReadings.get(runId);
-    const outcomesNow = (): PodOutcome[] => {
+    const outcomesNow = (): ObservedPodOutcome[] => {
       // One rule for live and replay (observations.ts), and the inputs observed for the recording.
       const taken = {
         op: "outcomes" as const,
@@ -913,8 +913,8 @@ export class KubernetesDriver {
       return driverOutcomes(builder, taken);
     };
     if (notes.length > 0 && disrupted().length === 0) this.log(notes.join("; "));
-    let finalized: Promise<PodOutcome[]> | undefined;
-    const final = (): Promise<PodOutcome[]> => {
+    let finalized: Promise<ObservedPodOutcome[]> | undefined;
+    const final = (): Promise<ObservedPodOutcome[]> => {
       finalized ??= (async () => {
         if (!timedOut) {
           await pollUntil(() => (disrupted().every((p) => builder.apiReportedExit(p)) ? true : undefined), {

@@ -5,7 +5,7 @@
 // FRESH builder: the evidence is rebuilt by today's code, so a fix in the builder changes a replayed
 // outcome. Pure (no I/O).
 import type { TimelineEvent } from "../model/events.js";
-import type { PodOutcome } from "../model/pod-outcome.js";
+import type { ObservedPodOutcome, PodOutcome } from "../model/pod-outcome.js";
 import type { ProcessTreeInspection } from "../model/process-tree.js";
 import type { Scenario } from "../scenario/schema.js";
 import type { Pid1Request } from "./driver.js";
@@ -94,7 +94,7 @@ export class ObservedTimelineBuilder extends TimelineBuilder {
 
 /** Puts what readPodBeforeSignals() read on the disrupted pods' outcomes. */
 export function attachReadings(
-  outcomes: PodOutcome[],
+  outcomes: ObservedPodOutcome[],
   readings: ReadonlyMap<string, PodReading> | undefined,
   scenario?: Pick<Scenario, "stopSignal">,
 ): void {
@@ -114,7 +114,7 @@ export function attachReadings(
 export function driverOutcomes(
   builder: TimelineBuilder,
   o: Extract<DriverObservation, { op: "outcomes" }>,
-): PodOutcome[] {
+): ObservedPodOutcome[] {
   const outcomes = builder.outcomes(o.pods);
   attachReadings(outcomes, new Map(Object.entries(o.readings)), o.stopSignal ? { stopSignal: o.stopSignal } : {});
   if (o.notes.length > 0) for (const out of outcomes) out.notes.push(...o.notes);
@@ -134,11 +134,11 @@ export interface ReplayedStep {
  */
 export function replayObservations(observations: readonly DriverObservation[]): {
   steps: ReplayedStep[];
-  outcomes?: PodOutcome[];
+  outcomes?: ObservedPodOutcome[];
 } {
   let builder = new TimelineBuilder();
   const steps: ReplayedStep[] = [];
-  let outcomes: PodOutcome[] | undefined;
+  let outcomes: ObservedPodOutcome[] | undefined;
   for (const [index, o] of observations.entries()) {
     const emitted = applyObservation(builder, o);
     if (o.op === "options") builder = new TimelineBuilder(o.options);

@@ -16,16 +16,18 @@
 //   Which code and time to believe is decided by observe/exit-evidence.ts, as on every backend.
 
 import type { EventSource, TimelineEvent } from "../model/events.js";
-import type { AppExit, ExitEvidence, TimeBound } from "../model/exit-evidence.js";
-import type { PodOutcome, ProcessReport } from "../model/pod-outcome.js";
-import { appEvent, parseAppLine, processReports } from "../observe/app-log.js";
+import type { ExitEvidence, TimeBound } from "../model/exit-evidence.js";
+import type { ObservedPodOutcome } from "../model/pod-outcome.js";
+import { appEvent, parseAppLine, pid1Exit } from "../observe/app-log.js";
 import {
   CONTAINER_STATUS_UNKNOWN,
   decideExit,
+  exitNotes,
   MINIMUM_GRACE_AFTER_PRESTOP_MS,
   sigkillAt,
 } from "../observe/exit-evidence.js";
 import { parseRfc3339 } from "../util/time.js";
+import { type PreStopHandler, preStopOf } from "./prestop.js";
 
 export type WatchResource = "pods" | "endpointslices" | "endpoints" | "events";
 
@@ -203,28 +205,6 @@ function timeText(t: Time): string | undefined {
   return t instanceof Date ? t.toISOString() : t;
 }
 
-/** The seconds a preStop command sleeps: ["sleep", "3"], ["/bin/sleep", "3"], ["sh", "-c", "sleep 3"]. */
-function sleepSecondsOf(command: readonly string[]): number | undefined {
-  const shell = command.length === 3 && /(^|\/)(ba|da|a)?sh$/.test(command[0] ?? "") && command[1] === "-c";
-  const words = shell ? (command[2] ?? "").trim().split(/\s+/) : command;
-  if (words.length !== 2 || !/(^|\/)sleep$/.test(words[0] ?? "") || !/^\d+(\.\d+)?$/.test(words[1] ?? "")) {
-    return undefined;
-  }
-  return Number(words[1]);
-}
-
-function preStopOf(h: LifecycleHandlerLike | null | undefined): PreStopSeen | undefined {
-  if (!h) return undefined;
-  if (h.sleep && typeof h.sleep.seconds === "number") return { type: "sleep", sleepSeconds: h.sleep.seconds };
-  if (h.exec) {
-    const command = [...(h.exec.command ?? [])];
-    const sleepSeconds = sleepSecondsOf(command);
-    return { type: "exec", command, ...(sleepSeconds !== undefined ? { sleepSeconds } : {}) };
-  }
-  if (h.httpGet) return { type: "httpGet" };
-  return undefined;
-}
-
 // ---------------------------------------------------------------------------------------------
 // App log lines: read by observe/app-log.ts (the one parser every backend uses).
 
@@ -254,14 +234,6 @@ interface ExitSeen {
   emitted: boolean;
 }
 
-/** The container's preStop hook as the pod spec states it. */
-interface PreStopSeen {
-  type: "exec" | "sleep" | "httpGet";
-  /** sleep action, or exec ["sleep", N]: the hook takes N s when it works. */
-  sleepSeconds?: number;
-  command?: string[];
-}
-
 interface PodTrack {
   name: string;
   uid?: string;
@@ -282,7 +254,8 @@ interface PodTrack {
   seenContainers: Set<string>;
   /** Container name → its current container id (bare). */
   containerIds: Map<string, string>;
-  preStop?: PreStopSeen;
+  /** The app container's preStop hook as the pod spec states it (k8s/prestop.ts). */
+  preStop?: PreStopHandler;
   /** A FailedPreStopHook event was seen: the hook did not run its course. */
   preStopFailedAt?: number;
   /** The preStop exec task seen by the runtime (the first exec started after the delete). */
@@ -292,7 +265,7 @@ interface PodTrack {
   /** An inferred sigkill-sent has been emitted. */
   sigkillEmitted?: boolean;
   lastAppLineAt?: number;
-  /** The pod's app events (processReports() turns them into per-process reports). */
+  /** The pod's app events (PID 1's exit line is a source of the exit evidence). */
   appEvents: TimelineEvent[];
   pid1Cmdline?: string;
   processTree?: ProcessEntry[];
@@ -600,13 +573,13 @@ export class TimelineBuilder {
           ? { at: deadline, what: "the grace deadline (the preStop exec overran it; SIGTERM came then)" }
           : { at: t.preStopExec.endedAt, what: "the end of the preStop exec (its task exit on the node)" },
       );
-    } else if (t.preStop?.sleepSeconds !== undefined && t.preStopFailedAt === undefined) {
+    } else if (t.preStop?.type !== "none" && t.preStop?.seconds !== undefined && t.preStopFailedAt === undefined) {
       // The kubelet starts the hook after the delete, and sends SIGTERM only once it returned.
       const deadline = this.deadlineOf(t);
-      const end = del.at + t.preStop.sleepSeconds * 1000;
+      const end = del.at + t.preStop.seconds * 1000;
       out.push({
         at: deadline === undefined ? end : Math.min(end, deadline),
-        what: `the end of the preStop sleep (${t.preStop.sleepSeconds} s after the delete)`,
+        what: `the end of the preStop sleep (${t.preStop.seconds} s after the delete)`,
       });
     }
     if (t.sigtermAt !== undefined) out.push({ at: t.sigtermAt, what: "SIGTERM" });
@@ -633,16 +606,6 @@ export class TimelineBuilder {
     return best;
   }
 
-  /** PID 1's own exit line (the last one, not older than the delete): its code is the container's. */
-  private pid1Exit(t: PodTrack): AppExit | undefined {
-    const del = this.deleteLowerBound(t)?.at;
-    const reports = processReports(t.appEvents, t.name).filter(
-      (p) => p.pid === 1 && p.exit !== undefined && p.exit.code >= 0 && (del === undefined || p.exit.at >= del - 1000),
-    );
-    const last = reports.sort((a, b) => (a.exit?.at ?? 0) - (b.exit?.at ?? 0)).at(-1);
-    return last?.exit ? { code: last.exit.code, at: last.exit.at, pid: 1, role: last.role } : undefined;
-  }
-
   /** Every source's word on one exit (bounds, app line and grace deadline only for the termination's exit). */
   private evidenceFor(t: PodTrack, x: ExitSeen | undefined): ExitEvidence | undefined {
     const final = x === undefined || x === this.finalExit(t);
@@ -659,7 +622,7 @@ export class TimelineBuilder {
               },
             }
           : {}),
-        ...(final ? { app: this.pid1Exit(t) } : {}),
+        ...(final ? { app: pid1Exit(t.appEvents, t.name, this.deleteLowerBound(t)?.at) } : {}),
         ...(x?.api
           ? {
               api: {
@@ -1019,29 +982,22 @@ export class TimelineBuilder {
 
   // --- outcomes -------------------------------------------------------------------------------
 
-  /** One PodOutcome per pod (default: every pod that was asked to terminate). */
-  outcomes(pods?: string[]): PodOutcome[] {
+  /** One outcome per pod (default: every pod that was asked to terminate); the runner adds the process reports. */
+  outcomes(pods?: string[]): ObservedPodOutcome[] {
     const names = pods ?? this.podsBeingDeleted();
     return names.map((name) => this.outcome(name));
   }
 
-  private outcome(name: string): PodOutcome {
+  private outcome(name: string): ObservedPodOutcome {
     const t = this.track(name);
     const notes: string[] = [];
-    const processes: ProcessReport[] = processReports(t.appEvents, name);
     // The exit that ended the pod, from every source (runtime, PID 1's exit line, the API).
     const exit = this.finalExit(t);
     const evidence = this.evidenceFor(t, exit);
     if (!exit?.api && !exit?.runtime && t.goneAt !== undefined) {
       notes.push("no terminated container status was observed before the pod was gone");
     }
-    if (evidence?.unknown) notes.push(evidence.unknown);
-    if (evidence?.disagreement) notes.push(`exit code: ${evidence.disagreement}`);
-    if (exit?.api?.reason === "OOMKilled") {
-      notes.push("the container was OOM-killed (exit 137), not killed at the grace deadline");
-    } else if (evidence?.code === 137 && evidence.killedAtGraceEnd !== true) {
-      notes.push(evidence.killedWhy);
-    }
+    notes.push(...exitNotes(evidence, exit?.api?.reason === "OOMKilled"));
     // The API's reason describes its own code: kept when that code is the one believed.
     const exitReason =
       exit?.api?.reason !== undefined && (evidence?.chosen === "api" || exit.api.code === evidence?.code)
@@ -1076,7 +1032,6 @@ export class TimelineBuilder {
       sigkilled: evidence?.killedAtGraceEnd === true,
       ...(evidence ? { exitEvidence: evidence } : {}),
       ...(t.processTree ? { processTree: t.processTree.map((p) => ({ ...p })) } : {}),
-      processes,
       notes,
     };
   }
@@ -1090,7 +1045,7 @@ export function replayRecording(
     pid1?: Record<string, string>;
     outcomesFor?: string[];
   } = {},
-): { events: TimelineEvent[]; outcomes: PodOutcome[] } {
+): { events: TimelineEvent[]; outcomes: ObservedPodOutcome[] } {
   const b = new TimelineBuilder(options);
   for (const [pod, cmd] of Object.entries(options.pid1 ?? {})) b.setPid1(pod, cmd);
   const sorted = [...entries].sort((a, z) => a.receivedAt - z.receivedAt);

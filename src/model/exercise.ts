@@ -65,6 +65,11 @@ export interface ExerciseEvidence {
   servedInSecondBeforeDelete?: number;
   /** Requests it answered (2xx) after SIGTERM was sent (or after the delete when SIGTERM is unknown). */
   answeredAfterSigterm?: number;
+  /**
+   * Where the SIGTERM time of answeredAfterSigterm comes from ("sigterm-sent (kubelet)", "the app's SIGTERM
+   * line", …), prefixed "inferred: " when nothing recorded the signal and the kubelet's rule placed it.
+   */
+  sigtermFrom?: string;
   /** Requests attributed to it over the whole window. */
   servedTotal?: number;
   /**

@@ -71,3 +71,9 @@ export interface PodOutcome extends ContainerOutcome {
   /** The pod's other containers, each with its own exit evidence (absent: the pod has one container). */
   sidecars?: ContainerOutcome[];
 }
+
+/**
+ * A disrupted pod as a backend observed it: everything but the evidence the runner derives alike for
+ * every backend from the run's events (the per-process reports, observe/app-log.ts processReports).
+ */
+export type ObservedPodOutcome = Omit<PodOutcome, "processes">;

@@ -12,6 +12,7 @@
 // timestamps=true); the app's own time is used when it wrote one, the prefix otherwise.
 
 import type { TimelineEvent, TimelineEventKind } from "../model/events.js";
+import type { AppExit } from "../model/exit-evidence.js";
 import type { ProcessReport } from "../model/pod-outcome.js";
 import { parseRfc3339 } from "../util/time.js";
 
@@ -224,4 +225,21 @@ export function processReports(events: readonly TimelineEvent[], pod: string): P
     }
   }
   return reports;
+}
+
+/**
+ * PID 1's own exit line among a pod's app events (the last one, not older than a second before the
+ * delete): its code is the container's, a source beside the runtime's record (observe/exit-evidence.ts).
+ * The same for every backend; a pid-less line joins PID 1 as processReports() says.
+ */
+export function pid1Exit(events: readonly TimelineEvent[], pod: string, deleteAt?: number): AppExit | undefined {
+  const reports = processReports(events, pod).filter(
+    (p) =>
+      p.pid === 1 &&
+      p.exit !== undefined &&
+      p.exit.code >= 0 &&
+      (deleteAt === undefined || p.exit.at >= deleteAt - 1000),
+  );
+  const last = reports.sort((a, b) => (a.exit?.at ?? 0) - (b.exit?.at ?? 0)).at(-1);
+  return last?.exit ? { code: last.exit.code, at: last.exit.at, pid: 1, role: last.role } : undefined;
 }

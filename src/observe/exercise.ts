@@ -62,8 +62,11 @@ export interface ExerciseInput {
   pod: string;
   /** Epoch ms of the delete call. */
   deleteAt: number;
-  /** Epoch ms when SIGTERM went out (or the app logged it), when known. */
+  /** Epoch ms when SIGTERM reached the pod (observe/sigterm.ts), when known. */
   sigtermAt?: number;
+  /** Where that time comes from, in words; `sigtermInferred`: the kubelet's rule, not a record of the signal. */
+  sigtermFrom?: string;
+  sigtermInferred?: boolean;
   attribution?: TrafficAttribution;
   /** Every request of the window, attributed (attributeRequests). */
   requests: readonly AttributedRequest[];
@@ -119,6 +122,9 @@ export function exerciseEvidence(input: ExerciseInput): ExerciseEvidence {
     ).length;
     const from = input.sigtermAt ?? deleteAt;
     evidence.answeredAfterSigterm = served.filter((r) => r.at >= from).length;
+    if (input.sigtermAt !== undefined && input.sigtermFrom !== undefined) {
+      evidence.sigtermFrom = `${input.sigtermInferred ? "inferred: " : ""}${input.sigtermFrom}`;
+    }
   }
 
   const named = (input.servedBy ?? []).filter((s) => podOfHeader(s.pod) !== undefined && s.pod !== "(unknown)");
@@ -158,7 +164,8 @@ function summarize(e: ExerciseEvidence, sigtermKnown: boolean): string {
   if (e.servedInSecondBeforeDelete !== undefined) {
     parts.push(`${e.servedInSecondBeforeDelete} request(s) served in the second before it`);
     parts.push(
-      `${e.answeredAfterSigterm ?? 0} answered after ${sigtermKnown ? "SIGTERM" : "the delete (SIGTERM time unknown)"}`,
+      `${e.answeredAfterSigterm ?? 0} answered after ${sigtermKnown ? "SIGTERM" : "the delete (SIGTERM time unknown)"}` +
+        (e.sigtermFrom?.startsWith("inferred: ") ? ` (SIGTERM time ${e.sigtermFrom})` : ""),
     );
   } else if (e.servedAroundDelete !== undefined) {
     parts.push(

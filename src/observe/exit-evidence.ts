@@ -102,13 +102,12 @@ function sourceWords(s: ExitSource, runtime?: RuntimeExit, app?: AppExit): strin
   }
 }
 
-/** The exit from every source that recorded it; undefined when none did. */
-export function decideExit(
+/** Each source's word on the exit, most trusted first; the API's placed within finishedAt's second. */
+function exitSources(
   input: { runtime?: RuntimeExit; app?: AppExit; api?: ApiExit },
-  ctx: ExitContext = {},
-): ExitEvidence | undefined {
+  ctx: ExitContext,
+): { sources: ExitSource[]; placed?: ReturnType<typeof placeApiExit> } {
   const { runtime, app, api } = input;
-  const origin = ctx.deleteAt;
   const sources: ExitSource[] = [];
   if (runtime) {
     sources.push({
@@ -128,101 +127,144 @@ export function decideExit(
       note: `pid 1 (${app.role}) logged its exit code just before exiting`,
     });
   }
-  let placed: ReturnType<typeof placeApiExit> | undefined;
-  if (api) {
-    placed = placeApiExit(api, ctx.lowerBounds, origin);
-    const unknown = api.reason === CONTAINER_STATUS_UNKNOWN;
-    sources.push({
-      source: "api",
-      ...(api.code !== undefined ? { code: api.code } : {}),
-      at: placed.at,
-      ...(placed.earliest !== undefined ? { earliest: placed.earliest } : {}),
-      latest: placed.latest,
-      ...(api.reason !== undefined ? { reason: api.reason } : {}),
-      reliable: !unknown && api.code !== undefined,
-      note: [
-        unknown
-          ? "ContainerStatusUnknown: the kubelet lost track of the container (pod deleted soon after the exit) and reports 137 whatever the real code was"
-          : api.finishedAt === undefined
-            ? "no finishedAt: the time is known only as before the status was read"
-            : "finishedAt has 1 s resolution",
-        ...placed.notes,
-      ].join("; "),
-    });
-  }
-  if (sources.length === 0) return undefined;
+  if (!api) return { sources };
+  const placed = placeApiExit(api, ctx.lowerBounds, ctx.deleteAt);
+  const unknown = api.reason === CONTAINER_STATUS_UNKNOWN;
+  sources.push({
+    source: "api",
+    ...(api.code !== undefined ? { code: api.code } : {}),
+    at: placed.at,
+    ...(placed.earliest !== undefined ? { earliest: placed.earliest } : {}),
+    latest: placed.latest,
+    ...(api.reason !== undefined ? { reason: api.reason } : {}),
+    reliable: !unknown && api.code !== undefined,
+    note: [
+      unknown
+        ? "ContainerStatusUnknown: the kubelet lost track of the container (pod deleted soon after the exit) and reports 137 whatever the real code was"
+        : api.finishedAt === undefined
+          ? "no finishedAt: the time is known only as before the status was read"
+          : "finishedAt has 1 s resolution",
+      ...placed.notes,
+    ].join("; "),
+  });
+  return { sources, placed };
+}
 
-  // The code: the most trusted reliable source.
+/** The code: the most trusted reliable source's; when others say otherwise, that in words; when none, why. */
+function chooseCode(
+  sources: readonly ExitSource[],
+  input: { runtime?: RuntimeExit; app?: AppExit; api?: ApiExit },
+): { chosen: ExitSource; code?: number; disagreement?: string; unknown?: string } {
+  const { runtime, app, api } = input;
   const trusted = sources.find((s) => s.reliable && s.code !== undefined);
   const chosen = trusted ?? (sources.find((s) => s.source === "api") as ExitSource);
-  const code = trusted?.code;
   const withCodes = sources.filter((s) => s.code !== undefined);
-  let disagreement: string | undefined;
-  if (trusted && withCodes.some((s) => s.code !== trusted.code)) {
-    disagreement =
+  if (trusted) {
+    if (!withCodes.some((s) => s.code !== trusted.code)) return { chosen, code: trusted.code };
+    const disagreement =
       withCodes.map((s) => `${sourceWords(s, runtime, app)} says ${s.code}`).join(", ") +
       `: using ${sourceWords(trusted, runtime, app)}, the most trusted` +
       (withCodes.some((s) => !s.reliable) ? " (ContainerStatusUnknown's 137 is not the real code)" : "");
+    return { chosen, code: trusted.code, disagreement };
   }
   const unknown =
-    code === undefined
-      ? api?.reason === CONTAINER_STATUS_UNKNOWN
-        ? `the only record of the exit code is the API's ${api.code ?? "?"} with reason ContainerStatusUnknown, ` +
-          "which the kubelet reports when it lost track of the container (pod deleted soon after the exit): " +
-          "the real exit code is unknown"
-        : "no source recorded the exit code"
-      : undefined;
+    api?.reason === CONTAINER_STATUS_UNKNOWN
+      ? `the only record of the exit code is the API's ${api.code ?? "?"} with reason ContainerStatusUnknown, ` +
+        "which the kubelet reports when it lost track of the container (pod deleted soon after the exit): " +
+        "the real exit code is unknown"
+      : "no source recorded the exit code";
+  return { chosen, unknown };
+}
 
-  // The time: the most precise source.
-  let at: number | undefined;
-  let earliest: number | undefined;
-  let latest: number | undefined;
-  if (runtime) at = runtime.at;
-  else if (app) at = app.at;
-  else if (placed) {
-    at = placed.at;
-    earliest = placed.earliest;
-    latest = placed.latest;
-  }
+/** The time: the most precise source's (runtime, else PID 1's line, else the API's window). */
+function chooseTime(
+  input: { runtime?: RuntimeExit; app?: AppExit },
+  placed: ReturnType<typeof placeApiExit> | undefined,
+): { at?: number; earliest?: number; latest?: number } {
+  if (input.runtime) return { at: input.runtime.at };
+  if (input.app) return { at: input.app.at };
+  if (placed) return { at: placed.at, earliest: placed.earliest, latest: placed.latest };
+  return {};
+}
 
-  // SIGKILL at the end of the grace period?
+/**
+ * Whether SIGKILL at the end of the grace period ended the container, and why. `time.at` moves to the
+ * deadline (within the API's window) when it did.
+ */
+function judgeKill(
+  code: number | undefined,
+  chosen: ExitSource,
+  api: ApiExit | undefined,
+  time: { at?: number; earliest?: number; latest?: number },
+  ctx: ExitContext,
+): { killed?: boolean; killedWhy: string; at?: number } {
+  const origin = ctx.deleteAt;
   const deadline = ctx.graceDeadline;
-  let killed: boolean | undefined;
-  let killedWhy: string;
+  const { at, earliest, latest } = time;
   const lastPossible = latest ?? at;
   if (ctx.sigkillSentAt !== undefined && (at === undefined || at >= ctx.sigkillSentAt - 50)) {
-    killed = true;
-    killedWhy = `SIGKILL was sent at ${offset(ctx.sigkillSentAt, origin)} and the container exited after it`;
-  } else if (code === undefined) {
-    if (deadline !== undefined && lastPossible !== undefined && lastPossible < deadline - KILL_SLACK_MS) {
-      killed = false;
-      killedWhy =
-        `the container had exited by ${offset(lastPossible, origin)}, ${secs(deadline - lastPossible)} before ` +
-        `the grace period ended (${offset(deadline, origin)}): not SIGKILLed at its end`;
-    } else {
-      killedWhy = "cannot tell: the exit code is unknown and the exit may have come at the end of the grace period";
-    }
-  } else if (code !== 137) {
-    killed = false;
-    killedWhy = `exit code ${code} is not SIGKILL's 137`;
-  } else if (chosen.reason === "OOMKilled" || (chosen.source !== "api" && api?.reason === "OOMKilled")) {
-    killed = false;
-    killedWhy = "exit 137 from the OOM killer, not from the kubelet at the end of the grace period";
-  } else if (deadline === undefined || lastPossible === undefined) {
-    killedWhy = "exit 137 (SIGKILL), but when the grace period ended is not known";
-  } else if (lastPossible >= deadline - KILL_SLACK_MS) {
-    killed = true;
-    if (earliest !== undefined && latest !== undefined) at = Math.min(Math.max(deadline, earliest), latest);
-    killedWhy =
-      `exit 137 at ${offset(at ?? lastPossible, origin)}, at the end of the grace period (${offset(deadline, origin)}): ` +
-      "SIGKILL from the kubelet";
-  } else {
-    killed = false;
-    killedWhy =
-      `exit 137 at ${offset(at ?? lastPossible, origin)}, ${secs(deadline - lastPossible)} before the grace period ` +
-      `ended (${offset(deadline, origin)}): killed by something else, not by the kubelet at the end of the grace period`;
+    return {
+      killed: true,
+      killedWhy: `SIGKILL was sent at ${offset(ctx.sigkillSentAt, origin)} and the container exited after it`,
+      at,
+    };
   }
+  if (code === undefined) {
+    if (deadline !== undefined && lastPossible !== undefined && lastPossible < deadline - KILL_SLACK_MS) {
+      return {
+        killed: false,
+        killedWhy:
+          `the container had exited by ${offset(lastPossible, origin)}, ${secs(deadline - lastPossible)} before ` +
+          `the grace period ended (${offset(deadline, origin)}): not SIGKILLed at its end`,
+        at,
+      };
+    }
+    return {
+      killedWhy: "cannot tell: the exit code is unknown and the exit may have come at the end of the grace period",
+      at,
+    };
+  }
+  if (code !== 137) return { killed: false, killedWhy: `exit code ${code} is not SIGKILL's 137`, at };
+  if (chosen.reason === "OOMKilled" || (chosen.source !== "api" && api?.reason === "OOMKilled")) {
+    return {
+      killed: false,
+      killedWhy: "exit 137 from the OOM killer, not from the kubelet at the end of the grace period",
+      at,
+    };
+  }
+  if (deadline === undefined || lastPossible === undefined) {
+    return { killedWhy: "exit 137 (SIGKILL), but when the grace period ended is not known", at };
+  }
+  if (lastPossible >= deadline - KILL_SLACK_MS) {
+    const placed = earliest !== undefined && latest !== undefined ? Math.min(Math.max(deadline, earliest), latest) : at;
+    return {
+      killed: true,
+      killedWhy:
+        `exit 137 at ${offset(placed ?? lastPossible, origin)}, at the end of the grace period (${offset(deadline, origin)}): ` +
+        "SIGKILL from the kubelet",
+      at: placed,
+    };
+  }
+  return {
+    killed: false,
+    killedWhy:
+      `exit 137 at ${offset(at ?? lastPossible, origin)}, ${secs(deadline - lastPossible)} before the grace period ` +
+      `ended (${offset(deadline, origin)}): killed by something else, not by the kubelet at the end of the grace period`,
+    at,
+  };
+}
 
+/** The exit from every source that recorded it; undefined when none did. */
+export function decideExit(
+  input: { runtime?: RuntimeExit; app?: AppExit; api?: ApiExit },
+  ctx: ExitContext = {},
+): ExitEvidence | undefined {
+  const { sources, placed } = exitSources(input, ctx);
+  if (sources.length === 0) return undefined;
+  const { chosen, code, disagreement, unknown } = chooseCode(sources, input);
+  const time = chooseTime(input, placed);
+  const { killed, killedWhy, at } = judgeKill(code, chosen, input.api, time, ctx);
+  const { earliest, latest } = time;
   return {
     chosen: chosen.source,
     ...(code !== undefined ? { code } : {}),
@@ -234,4 +276,17 @@ export function decideExit(
     ...(killed !== undefined ? { killedAtGraceEnd: killed } : {}),
     killedWhy,
   };
+}
+
+/**
+ * What an exit's evidence adds to the pod's notes, on every backend: a code no source knows, sources
+ * that disagree, an OOM kill (`oomKilled`: the runtime or the API says so), a 137 not from the grace end.
+ */
+export function exitNotes(ev: ExitEvidence | undefined, oomKilled: boolean): string[] {
+  const notes: string[] = [];
+  if (ev?.unknown) notes.push(ev.unknown);
+  if (ev?.disagreement) notes.push(`exit code: ${ev.disagreement}`);
+  if (oomKilled) notes.push("the container was OOM-killed (exit 137), not killed at the grace deadline");
+  else if (ev?.code === 137 && ev.killedAtGraceEnd !== true) notes.push(ev.killedWhy);
+  return notes;
 }

@@ -27,16 +27,20 @@ export async function writeReports(
   return written;
 }
 
-function looksLikeResult(v: unknown): v is ScenarioResult {
+/**
+ * Whether a parsed JSON file is a graceful-e2e result (the one test for every reader of result files):
+ * a schema version, a backend and the disrupted pods. Trimmed results (the field reports' fixtures) pass.
+ */
+export function looksLikeResult(v: unknown): v is { schemaVersion: number; backend: string; pods: unknown[] } {
   if (typeof v !== "object" || v === null) return false;
+  const r = v as Record<string, unknown>;
+  return typeof r.schemaVersion === "number" && typeof r.backend === "string" && Array.isArray(r.pods);
+}
+
+/** A result complete enough to render: its scenario's name and its verdicts too. */
+function renderable(v: { schemaVersion: number; backend: string; pods: unknown[] }): v is ScenarioResult {
   const r = v as Partial<ScenarioResult>;
-  return (
-    typeof r.schemaVersion === "number" &&
-    typeof r.scenario?.name === "string" &&
-    typeof r.backend === "string" &&
-    Array.isArray(r.verdicts) &&
-    Array.isArray(r.pods)
-  );
+  return typeof r.scenario?.name === "string" && Array.isArray(r.verdicts);
 }
 
 /** Every ScenarioResult JSON file directly in `dir` (other JSON files are skipped), by start time. */
@@ -45,7 +49,7 @@ export async function readResults(dir: string): Promise<ScenarioResult[]> {
   const results: ScenarioResult[] = [];
   for (const name of names) {
     const parsed: unknown = JSON.parse(await readFile(join(dir, name), "utf8"));
-    if (looksLikeResult(parsed)) results.push(parsed);
+    if (looksLikeResult(parsed) && renderable(parsed)) results.push(parsed);
   }
   return results.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
 }

@@ -1,13 +1,14 @@
 // The collect step: what the run observed (events, the load's records, the backend's attribution, the
-// disrupted pods' outcomes), turned into the evidence the verdicts read: per-process reports, the
-// exercise of each disrupted pod, the timeline.
+// disrupted pods' outcomes), turned into the evidence the verdicts read, the same for every backend:
+// per-process reports, the exercise of each disrupted pod (SIGTERM's time: observe/sigterm.ts), the timeline.
 import type { LoadResult } from "../load/types.js";
 import type { TimelineEvent } from "../model/events.js";
 import type { RequestRecord, TrafficAttribution } from "../model/exercise.js";
-import type { PodOutcome } from "../model/pod-outcome.js";
+import type { ObservedPodOutcome, PodOutcome } from "../model/pod-outcome.js";
 import type { Timeline } from "../model/timeline.js";
 import { processReports } from "../observe/app-log.js";
 import { attributeRequests, exerciseEvidence } from "../observe/exercise.js";
+import { sigtermReceipt } from "../observe/sigterm.js";
 import { buildTimeline } from "../observe/timeline.js";
 import type { Scenario } from "../scenario/schema.js";
 import type { RunContext } from "./context.js";
@@ -52,10 +53,11 @@ function exercise(
   const requests = attributeRequests(records, attribution);
   const routed: TimelineEvent[] = [];
   for (const pod of pods) {
+    const sigterm = sigtermReceipt(ctx.events, pod, ctx.scenario.preStop);
     pod.exercise = exerciseEvidence({
       pod: pod.pod,
       deleteAt: pod.deleteAt,
-      sigtermAt: sigtermAt(ctx.events, pod, ctx.scenario),
+      ...(sigterm ? { sigtermAt: sigterm.at, sigtermFrom: sigterm.from, sigtermInferred: sigterm.inferred } : {}),
       attribution,
       requests,
       ...(pod.socketsAtDelete ? { socketTableAtDelete: pod.socketsAtDelete.established } : {}),
@@ -80,17 +82,28 @@ export interface CollectInput {
   scenario: Scenario;
   /** Every event the run recorded, in arrival order. */
   events: readonly TimelineEvent[];
-  /** The backend's outcomes of the disrupted pods (completed here). */
-  pods: PodOutcome[];
+  /** The backend's outcomes of the disrupted pods, as observed (completed here). */
+  pods: readonly ObservedPodOutcome[];
   load: LoadResult;
   records: readonly RequestRecord[];
   attribution: TrafficAttribution | undefined;
 }
 
+/**
+ * The disrupted pods' outcomes as the backend observed them, with the evidence derived alike for every
+ * backend from the run's events: the per-process reports (computed here, and only here).
+ */
+export function withProcessReports(
+  events: readonly TimelineEvent[],
+  observed: readonly ObservedPodOutcome[],
+): PodOutcome[] {
+  return observed.map((o) => ({ ...o, processes: processReports(events, o.pod) }));
+}
+
 /** collect, pure: the disrupted pods' final outcomes with their processes and exercise, and the timeline. */
 export function collectEvidence(ctx: CollectInput): { pods: PodOutcome[]; timeline: Timeline } {
-  const { pods, load, records, attribution } = ctx;
-  for (const pod of pods) pod.processes = processReports(ctx.events, pod.pod);
+  const { load, records, attribution } = ctx;
+  const pods = withProcessReports(ctx.events, ctx.pods);
   const routed = exercise(ctx, pods, load, records, attribution);
   const timeline = buildTimeline([
     ...ctx.events,
@@ -106,7 +119,7 @@ export function collectEvidence(ctx: CollectInput): { pods: PodOutcome[]; timeli
 /** collect: collectEvidence() on what the run observed, into its result. */
 export function collectStep(
   ctx: RunContext,
-  pods: PodOutcome[],
+  observed: readonly ObservedPodOutcome[],
   load: LoadResult,
   records: readonly RequestRecord[],
   attribution: TrafficAttribution | undefined,
@@ -114,27 +127,11 @@ export function collectStep(
   const collected = collectEvidence({
     scenario: ctx.scenario,
     events: ctx.events.events,
-    pods,
+    pods: observed,
     load,
     records,
     attribution,
   });
   ctx.result.pods = collected.pods;
   ctx.result.timeline = collected.timeline;
-}
-
-/**
- * When SIGTERM reached a disrupted pod: the kubelet's signal when the harness sent it (local), else
- * the app's own SIGTERM line, else the end of a preStop sleep; undefined when nothing tells.
- */
-export function sigtermAt(events: readonly TimelineEvent[], pod: PodOutcome, scenario: Scenario): number | undefined {
-  const sent = events.find((e) => e.pod === pod.pod && e.kind === "sigterm-sent");
-  if (sent) return sent.at;
-  const logged = events
-    .filter((e) => e.pod === pod.pod && e.kind === "app-signal" && e.detail?.signal === "SIGTERM")
-    .map((e) => e.at);
-  if (logged.length > 0) return Math.min(...logged);
-  if (scenario.preStop.type === "sleep") return pod.deleteAt + scenario.preStop.seconds * 1000;
-  if (scenario.preStop.type === "none") return pod.deleteAt;
-  return undefined;
 }

@@ -14,7 +14,7 @@ import type { LoadResult } from "../load/types.js";
 import type { BackendName, ResolvedImage } from "../model/backend.js";
 import type { EventSink, RawObservation, TimelineEvent } from "../model/events.js";
 import type { RequestRecord, TrafficAttribution } from "../model/exercise.js";
-import type { PodOutcome } from "../model/pod-outcome.js";
+import type { ObservedPodOutcome } from "../model/pod-outcome.js";
 import type { HarnessLoad } from "../observe/saturation.js";
 import type { Scenario } from "../scenario/schema.js";
 import type { RunPhases, WarmUpReport } from "./run.js";
@@ -79,7 +79,7 @@ export type Observation =
   | {
       kind: "collect";
       at: number;
-      pods: PodOutcome[];
+      pods: ObservedPodOutcome[];
       load: LoadResult;
       records: RequestRecord[];
       /** How many request records there were (records keeps the first maxRequestRecords). */

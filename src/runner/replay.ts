@@ -11,7 +11,7 @@ import {
   replayObservations,
 } from "../k8s/observations.js";
 import type { TimelineEvent } from "../model/events.js";
-import type { PodOutcome } from "../model/pod-outcome.js";
+import type { ObservedPodOutcome } from "../model/pod-outcome.js";
 import { buildTimeline } from "../observe/timeline.js";
 import { collectEvidence } from "./collect.js";
 import { judgeRun } from "./judge.js";
@@ -115,7 +115,10 @@ function baseResult(rec: Recording): ScenarioResult {
  * events are rebuilt from them (each at the place of the observation that emitted it) instead of taken
  * as recorded; the runner's own events (warm-up) are taken as recorded.
  */
-function replayEvents(observations: readonly Observation[]): { events: TimelineEvent[]; outcomes?: PodOutcome[] } {
+function replayEvents(observations: readonly Observation[]): {
+  events: TimelineEvent[];
+  outcomes?: ObservedPodOutcome[];
+} {
   const driver: Array<{ index: number; data: DriverObservation }> = [];
   observations.forEach((o, index) => {
     if (o.kind === "raw" && o.source === K8S_OBSERVATION_SOURCE && isDriverObservation(o.data)) {

@@ -230,7 +230,7 @@ async function disruptAndJudge(ctx: RunContext, load: RunningLoad, marks: { load
   }
   // What comes after the window (the API's report of each exit, the last log lines), bounded.
   const final = outcome.final?.bind(outcome);
-  const pods: PodOutcome[] = final ? await ctx.step("late evidence", final()) : outcome.pods;
+  const pods = final ? await ctx.step("late evidence", final()) : outcome.pods;
   const records = load.where === "here" ? load.run.requestRecords() : [];
   const attribution = workload.trafficAttribution();
   ctx.recorder?.collected({ at: Date.now(), pods, load: result, records, attribution, harnessLoad: ctx.harnessLoad });

@@ -14,6 +14,7 @@ import type { TimelineEvent } from "../model/events.js";
 import type { PodOutcome } from "../model/pod-outcome.js";
 import { sigkillDeadline } from "../observe/exit-evidence.js";
 import type { HarnessLoad } from "../observe/saturation.js";
+import { sigtermReceipt } from "../observe/sigterm.js";
 import type { Scenario } from "../scenario/schema.js";
 
 /**
@@ -112,19 +113,15 @@ export function podLateness(pod: PodOutcome, events: readonly TimelineEvent[], s
       `prestop-end (${end.source})`,
     );
   }
-  const stopSignal = pod.stopSignal?.signal ?? "SIGTERM";
-  const sent = first("sigterm-sent", measured);
-  const logged = first("app-signal", (e) => e.detail?.signal === stopSignal);
-  const signal = sent ?? logged;
+  // SIGTERM as recorded (sent, or the app's line): lateness is measured only on a record, never on an inference.
+  const sigterm = sigtermReceipt(events, pod, hook);
   const hookEnd = hook.type === "none" ? pod.deleteAt : end?.at;
-  if (signal && hookEnd !== undefined && signal.at >= pod.deleteAt) {
-    const from = sent ? `sigterm-sent (${sent.source})` : `the app's ${stopSignal} line`;
-    add("sigterm", hookEnd, signal.at, TRUST_BOUNDS.sigtermLateMs, from);
+  if (sigterm && !sigterm.inferred && hookEnd !== undefined && sigterm.at >= pod.deleteAt) {
+    add("sigterm", hookEnd, sigterm.at, TRUST_BOUNDS.sigtermLateMs, sigterm.from);
   }
   const killed = pod.sigkilled || pod.exitEvidence?.killedAtGraceEnd === true;
   if (killed && pod.exitedAt !== undefined) {
-    const sigterm = first("sigterm-sent")?.at ?? logged?.at ?? end?.at ?? pod.deleteAt;
-    const deadline = sigkillDeadline(pod.deleteAt, graceSecondsOf(scenario), sigterm);
+    const deadline = sigkillDeadline(pod.deleteAt, graceSecondsOf(scenario), sigterm?.at ?? pod.deleteAt);
     add("sigkill", deadline, pod.exitedAt, TRUST_BOUNDS.sigkillLateMs, "the exit of the killed container");
   }
   return out;

@@ -7,15 +7,14 @@ import {
   effectiveArgv,
   isLoneSimpleCommand,
   looksLikeScript,
-  preStopOf,
   readScript,
   resolveIntOrPercent,
   shellFormOf,
   shellFormVerdict,
-  sleepSeconds,
   splitCommands,
 } from "../../src/audit/command.js";
 import { normalizeSignal, recognizeServer, stopsGracefully } from "../../src/inspect/servers.js";
+import { preStopOf, sleepSeconds } from "../../src/k8s/prestop.js";
 
 const IMAGES = join(import.meta.dirname, "../../images");
 const script = (style: string) => readFileSync(join(IMAGES, style, "entrypoint.sh"), "utf8");

@@ -9,13 +9,13 @@ import {
   marginalCost,
   measurePoint,
   type PointMeasurement,
-  percentile,
   SWEEP_DEFAULTS,
   type SweepConfig,
   smallestZeroFailureDelay,
   summarize,
   sweepScenario,
 } from "../../src/bench/sweep.js";
+import { percentile } from "../../src/load/accounting.js";
 import { FAILURE_KINDS, type FailureKind, type LoadResult } from "../../src/load/types.js";
 import type { TimelineEvent } from "../../src/model/events.js";
 import type { PodOutcome } from "../../src/model/pod-outcome.js";

@@ -23,6 +23,7 @@ import {
 } from "../../src/k8s/driver.js";
 import type { RecordedRuntimeEvent } from "../../src/k8s/timeline-from-watch.js";
 import type { Clock } from "../../src/k8s/wait.js";
+import { processReports } from "../../src/observe/app-log.js";
 import { EventLog } from "../../src/observe/events.js";
 import { readRecordingFile } from "../../src/runner/read-recording.js";
 import { replayRun } from "../../src/runner/replay.js";
@@ -474,7 +475,8 @@ describe("KubernetesDriver against a fake API server", () => {
       sigkilled: false,
       notes: [],
     });
-    expect(o?.processes[0]).toMatchObject({ role: "app", pid: 1, exit: { code: 0 } });
+    // Per-process reports come from the recorded events (the runner derives them for every backend).
+    expect(processReports(sink.events, o?.pod ?? "")[0]).toMatchObject({ role: "app", pid: 1, exit: { code: 0 } });
     expect(o?.processTree).toEqual([
       { pid: 1, ppid: 0, command: "node /app/server.js" },
       { pid: 23, ppid: 1, command: "ps -eo pid=,ppid=,args=" },

@@ -15,7 +15,8 @@ import {
 } from "../../src/k8s/timeline-from-watch.js";
 import type { TimelineEvent } from "../../src/model/events.js";
 import type { PodOutcome } from "../../src/model/pod-outcome.js";
-import { parseAppLine } from "../../src/observe/app-log.js";
+import { parseAppLine, processReports } from "../../src/observe/app-log.js";
+import { withProcessReports } from "../../src/runner/collect.js";
 import { readFieldEntries } from "../../src/runner/recordings-folder.js";
 import { evaluate, terminationMs } from "../../src/verdict/verdicts.js";
 
@@ -73,12 +74,14 @@ function loadRecording(name: string, endpointFile: "endpointslices" | "endpoints
 }
 
 function run(rec: Recording, options: TimelineOptions & { withDeleteCall?: boolean; withRuntime?: boolean } = {}) {
-  return replayRecording(options.withRuntime ? [...rec.entries, ...rec.runtime] : rec.entries, {
+  const replayed = replayRecording(options.withRuntime ? [...rec.entries, ...rec.runtime] : rec.entries, {
     eventsSince: Date.parse(rec.meta.loadStartedAt) - 10_000,
     container: "app",
     ...options,
     ...(options.withDeleteCall === false ? {} : { deleteCalls: [{ pod: rec.meta.deleted.pod, at: rec.t0 }] }),
   });
+  // The pods' outcomes as the runner completes them (per-process reports from the events).
+  return { events: replayed.events, outcomes: withProcessReports(replayed.events, replayed.outcomes) };
 }
 
 const rel = (e: TimelineEvent | undefined, t0: number) => {
@@ -110,7 +113,8 @@ describe.skipIf(!ROOT)("recorded on kind v1.20.2: exec-form image, preStop exec 
       sigkilled: false,
       notes: [],
     });
-    expect(outcomes[0]?.processes).toEqual([
+    // Per-process reports: derived from the events by the runner for every backend (runner/collect.ts).
+    expect(processReports(events, victim)).toEqual([
       expect.objectContaining({ role: "app", pid: 1, signals: [expect.objectContaining({ name: "SIGTERM" })] }),
     ]);
   });
@@ -271,8 +275,8 @@ describe.skipIf(!ROOT)("recorded on kind v1.20.2: shell-form image, no preStop",
   });
 
   it("the app is not PID 1: its only line comes from pid 10, and it never logs an exit", () => {
-    const { outcomes } = run(rec);
-    expect(outcomes[0]?.processes).toEqual([{ role: "app", pid: 10, signals: [] }]);
+    const { events } = run(rec);
+    expect(processReports(events, victim)).toEqual([{ role: "app", pid: 10, signals: [] }]);
   });
 
   it("endpoint removed ~0.13 s after the delete, Killing event, pod gone ~14 s", () => {
@@ -296,18 +300,19 @@ describe.skipIf(!ROOT)(
     function firstWhen(
       rec: Recording,
       withRuntime: boolean,
-      ended: (b: TimelineBuilder) => boolean,
+      ended: (b: TimelineBuilder, events: readonly TimelineEvent[]) => boolean,
     ): number | undefined {
       const b = new TimelineBuilder({ container: "app", eventsSince: Date.parse(rec.meta.loadStartedAt) - 10_000 });
       const entries = [...rec.entries, ...(withRuntime ? rec.runtime : [])].sort((a, z) => a.receivedAt - z.receivedAt);
       let called = false;
+      const seen: TimelineEvent[] = [];
       for (const e of entries) {
         if (!called && e.receivedAt >= rec.t0) {
-          b.deleteCalled(rec.meta.deleted.pod, rec.t0);
+          seen.push(...b.deleteCalled(rec.meta.deleted.pod, rec.t0));
           called = true;
         }
-        b.push(e);
-        if (called && ended(b)) return e.receivedAt;
+        seen.push(...b.push(e));
+        if (called && ended(b, seen)) return e.receivedAt;
       }
       return undefined;
     }
@@ -329,7 +334,7 @@ describe.skipIf(!ROOT)(
         expect((gone - exitSeen) / 1000).toBeGreaterThan(3.5);
         // The app's own exit line never ends the wait by itself (the container may outlive it): where the app
         // logs one (exec-form), it arrived before the API's word, and the wait went on until that.
-        const appExit = firstWhen(rec, false, (b) => !!b.outcomes([pod])[0]?.processes.some((p) => p.exit));
+        const appExit = firstWhen(rec, false, (_b, seen) => processReports(seen, pod).some((p) => p.exit));
         if (name.startsWith("exec-form")) expect(appExit).toBeLessThan(apiSeen);
         else expect(appExit).toBeUndefined();
         // The evidence final() waits for (the API's report) is in by then.
@@ -591,7 +596,7 @@ function deletedPod(o: {
   events.push(...b.push(w("pods", o.observedAt, "MODIFIED", done)));
   events.push(...b.push(w("pods", o.observedAt + 100, "DELETED", done)));
   events.push(...b.settle());
-  const [outcome] = b.outcomes();
+  const [outcome] = withProcessReports(events, b.outcomes());
   if (!outcome) throw new Error("no outcome");
   return { b, events, outcome };
 }
@@ -784,7 +789,7 @@ describe("ContainerStatusUnknown as Kubernetes 1.20 writes it (lastState, no con
       // The driver's evidence wait ends here instead of running to its bound.
       expect(b.apiReportedExit("p1")).toBe(true);
       events.push(...b.settle());
-      const [outcome] = b.outcomes();
+      const [outcome] = withProcessReports(events, b.outcomes());
       expect(outcome).toMatchObject({ pod: "p1", exitCode: 143, exitedAt: T + 1400, sigkilled: false });
       expect(outcome?.exitEvidence?.chosen).toBe("runtime");
       expect(outcome?.exitEvidence?.sources.map((s) => s.source)).toEqual(["runtime", "api"]);

@@ -92,7 +92,8 @@ function kindPath(lines: string[], pod: string, prefixed: boolean) {
     };
     events.push(...b.push(entry));
   });
-  return { events, processes: b.outcomes([pod])[0]?.processes ?? [] };
+  // The runner derives the reports from the events for every backend (runner/collect.ts).
+  return { events, processes: processReports(events, pod) };
 }
 
 /** Without the transport-only facts (which container, the kubelet's timestamp). */

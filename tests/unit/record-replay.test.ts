@@ -98,7 +98,6 @@ class FakeBackend implements Backend {
           exitedAt: at + 510,
           exitCode: 0,
           sigkilled: false,
-          processes: [],
           notes: [],
         },
       ],

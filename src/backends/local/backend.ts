@@ -6,9 +6,8 @@ import { getContainerRuntimeClient } from "testcontainers";
 import type { ResolvedImage } from "../../model/backend.js";
 import type { EventSink } from "../../model/events.js";
 import type { TrafficAttribution } from "../../model/exercise.js";
-import type { PodOutcome } from "../../model/pod-outcome.js";
+import type { ObservedPodOutcome } from "../../model/pod-outcome.js";
 import type { ProcessTreeInspection } from "../../model/process-tree.js";
-import { decideExit, sigkillDeadline } from "../../observe/exit-evidence.js";
 import { inspectProcessTree } from "../../observe/process-tree.js";
 import type { Disruption, Scenario } from "../../scenario/schema.js";
 import { PrerequisiteError } from "../../util/errors.js";
@@ -16,6 +15,7 @@ import { LABEL_RUN } from "../../util/labels.js";
 import { configureTestcontainersOffline } from "../../util/testcontainers-env.js";
 import { type Deployment, type DisruptionOutcome, type DisruptionPlan, RunStateBackend } from "../backend.js";
 import { assertDockerReachable } from "../docker-check.js";
+import { localExitEvidence } from "./exit-record.js";
 import { type ProcessEntry, Replica } from "./replica.js";
 import { ServiceProxy } from "./service-proxy.js";
 import { terminatePod } from "./termination.js";
@@ -219,7 +219,7 @@ export class LocalBackend extends RunStateBackend {
     return this.options.endpointPropagationMs ?? scenario.local.endpointPropagationMs;
   }
 
-  private async terminate(state: RunState, name: string, graceSeconds: number): Promise<PodOutcome> {
+  private async terminate(state: RunState, name: string, graceSeconds: number): Promise<ObservedPodOutcome> {
     const replica = state.replicas.get(name);
     if (!replica) throw new Error(`no replica ${name}`);
     const outcome = await terminatePod({
@@ -237,37 +237,14 @@ export class LocalBackend extends RunStateBackend {
     state.replicas.delete(name);
     const goneAt = Date.now();
     state.sink.record({ at: goneAt, kind: "pod-gone", source: "runtime", pod: name });
-    const notes: string[] = [];
     const inspection = state.inspections.get(name);
-    if (inspected?.oomKilled) notes.push("the runtime reports the container was OOM-killed");
-    // Docker's own record is the most trusted source (observe/exit-evidence.ts); SIGKILL is known for
-    // certain here: the harness sends it.
-    const exitEvidence = decideExit(
-      {
-        runtime: {
-          code: outcome.exitCode,
-          at: outcome.exitedAt,
-          runtime: "Docker",
-          note:
-            "Docker: the exit code from wait(), the time when it returned" +
-            (inspected?.finishedAt ? ` (State.FinishedAt ${inspected.finishedAt})` : ""),
-        },
-      },
-      {
-        deleteAt: outcome.deleteAt,
-        graceDeadline:
-          outcome.sigtermAt === undefined
-            ? outcome.deleteAt + graceSeconds * 1000
-            : sigkillDeadline(outcome.deleteAt, graceSeconds, outcome.sigtermAt),
-        ...(outcome.sigkillAt !== undefined ? { sigkillSentAt: outcome.sigkillAt } : {}),
-      },
-    );
-    // The same choice the termination made: the scenario's stopSignal, else the image's STOPSIGNAL.
-    const stopSignal: PodOutcome["stopSignal"] = state.scenario.stopSignal
-      ? { signal: state.scenario.stopSignal, from: "scenario" }
-      : replica.stopSignal
-        ? { signal: replica.stopSignal, from: "image" }
-        : { signal: "SIGTERM", from: "default" };
+    const { exitEvidence, notes } = localExitEvidence({
+      pod: name,
+      graceSeconds,
+      termination: outcome,
+      appEvents: replica.appEvents,
+      ...(inspected ? { inspected } : {}),
+    });
     return {
       pod: name,
       pid1Cmdline: replica.pid1Cmdline,
@@ -281,8 +258,8 @@ export class LocalBackend extends RunStateBackend {
       ...(exitEvidence ? { exitEvidence } : {}),
       processTree: state.trees.get(name),
       inspection,
-      stopSignal,
-      processes: [],
+      // The choice the termination made: the scenario's stopSignal, else the image's STOPSIGNAL, else SIGTERM.
+      stopSignal: outcome.stopSignal,
       notes,
     };
   }
@@ -311,7 +288,7 @@ export class LocalBackend extends RunStateBackend {
       case "rollout": {
         // RollingUpdate with the defaults (maxSurge 25% → rounds up to 1, maxUnavailable 25% → 0 for
         // small replica counts): start one new pod, wait until it is ready, then delete one old pod.
-        const terminations: Promise<PodOutcome>[] = [];
+        const terminations: Promise<ObservedPodOutcome>[] = [];
         for (const old of current) {
           await this.startReplica(runId, state);
           terminations.push(this.terminate(state, old, grace));

@@ -9,7 +9,7 @@ import {
   type StartedTestContainer,
   type WaitStrategy,
 } from "testcontainers";
-import type { EventSink } from "../../model/events.js";
+import type { EventSink, TimelineEvent } from "../../model/events.js";
 import { appEventsFromLine } from "../../observe/app-log.js";
 import type { PreStop } from "../../scenario/schema.js";
 import { LABEL_ROOT, runLabels } from "../../util/labels.js";
@@ -70,9 +70,14 @@ export interface ProcessEntry {
  * of the app's lines as on every backend (observe/app-log.ts). Docker's stream has no timestamp prefix;
  * a line that carries no time of its own is placed at its arrival.
  */
-export function recordLogLine(sink: EventSink, pod: string, line: string, now = Date.now()): void {
-  for (const event of appEventsFromLine(line, pod, now)) sink.record(event);
+export function recordLogLine(sink: EventSink, pod: string, line: string, now = Date.now()): TimelineEvent[] {
+  const events = appEventsFromLine(line, pod, now);
+  for (const event of events) sink.record(event);
+  return events;
 }
+
+/** The app events a replica keeps for its own exit evidence (start, signal, drain, exit lines: few per process). */
+const MAX_APP_EVENTS = 2000;
 
 export class Replica {
   private exitCode?: Promise<number>;
@@ -81,6 +86,8 @@ export class Replica {
   private logsDone?: Promise<void>;
   /** Every raw line the container wrote, for the report. */
   readonly rawLogs: string[] = [];
+  /** The app's own events from its log lines (PID 1's exit line is a source of the exit evidence). */
+  readonly appEvents: TimelineEvent[] = [];
 
   private constructor(
     readonly name: string,
@@ -140,7 +147,8 @@ export class Replica {
     this.logsDone = (async () => {
       for await (const line of lines) {
         this.rawLogs.push(line);
-        recordLogLine(sink, this.name, line);
+        this.appEvents.push(...recordLogLine(sink, this.name, line));
+        if (this.appEvents.length > MAX_APP_EVENTS) this.appEvents.splice(0, this.appEvents.length - MAX_APP_EVENTS);
       }
     })().catch(() => undefined);
   }
