@@ -3,7 +3,7 @@
 // long-lived protocols add (retries, GOAWAYs, WebSocket closes).
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { checkScenario } from "../../src/check/run.js";
+import { CHECK_DEFAULTS, checkScenario } from "../../src/check/run.js";
 import { emptyFailureCounts, resultProblems } from "../../src/load/accounting.js";
 import { FAILURE_KINDS, type LoadResult } from "../../src/load/types.js";
 import { summaryRows } from "../../src/report/console.js";
@@ -74,18 +74,7 @@ describe("the protocol fixtures", () => {
 });
 
 describe("check --protocol", () => {
-  const opts = {
-    image: "a/b:1",
-    port: 50051,
-    path: "/",
-    graceSeconds: 30,
-    preStopSeconds: 2,
-    propagationMs: 1000,
-    replicas: 2,
-    connections: 8,
-    loadSeconds: 6,
-    atSeconds: 2,
-  };
+  const opts = { ...CHECK_DEFAULTS, image: "a/b:1", port: 50051 };
   it("selects the load's protocol (http1 by default)", () => {
     expect(checkScenario("a/b:1", opts).load.protocol).toBe("http1");
     expect(checkScenario("a/b:1", { ...opts, protocol: "grpc" }).load.protocol).toBe("grpc");
