@@ -8,10 +8,6 @@ import { startHttp2Load } from "./http2.js";
 import type { LoadHooks, LoadRun, LoadTarget } from "./types.js";
 import { startWebSocketLoad } from "./websocket.js";
 
-// The handle's types, for callers that start a load (the runner, backends, the bench).
-export type { LoadHooks, LoadRun, LoadRunResult, LoadSnapshot, LoadTarget } from "./types.js";
-export { LoadAccountingError, SAFETY_CAP_SECONDS } from "./types.js";
-
 export function startLoad(target: LoadTarget, opts: LoadOptions, hooks: LoadHooks = {}): LoadRun {
   switch (opts.protocol) {
     case "http2":

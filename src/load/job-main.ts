@@ -20,7 +20,8 @@ import { lookup } from "node:dns/promises";
 import { get } from "node:http";
 import { isIP } from "node:net";
 import { LoadSpec } from "../scenario/schema.js";
-import { LoadAccountingError, type LoadRun, startLoad } from "./generator.js";
+import { startLoad } from "./generator.js";
+import { LoadAccountingError, type LoadRun } from "./types.js";
 
 export const STARTED_MARKER = "GRACEFUL_E2E_LOAD_STARTED";
 export const RESULT_MARKER = "GRACEFUL_E2E_LOAD_RESULT";

@@ -10,7 +10,8 @@ import net from "node:net";
 import autocannon from "autocannon";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { resultProblems } from "../../src/load/accounting.js";
-import { type LoadHooks, type LoadRun, type LoadRunResult, startLoad } from "../../src/load/generator.js";
+import { startLoad } from "../../src/load/generator.js";
+import type { LoadHooks, LoadRun, LoadRunResult } from "../../src/load/types.js";
 import { type LoadOptions, LoadSpec } from "../../src/scenario/schema.js";
 
 const HOST = "127.0.0.1";

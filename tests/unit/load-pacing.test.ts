@@ -5,8 +5,9 @@ import http from "node:http";
 import type net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { resultProblems } from "../../src/load/accounting.js";
-import { type LoadRunResult, startLoad } from "../../src/load/generator.js";
+import { startLoad } from "../../src/load/generator.js";
 import { type DueUnit, Pacer, type PacerClock } from "../../src/load/pacer.js";
+import type { LoadRunResult } from "../../src/load/types.js";
 import { pacingText } from "../../src/report/console.js";
 import { DEFAULT_LOAD_RATE, LoadSpec, loadRate } from "../../src/scenario/schema.js";
 

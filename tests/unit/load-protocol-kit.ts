@@ -2,7 +2,8 @@
 // the protocol's small defaults, and the accounting checks every result must pass.
 import { afterEach, expect } from "vitest";
 import { resultProblems } from "../../src/load/accounting.js";
-import { type LoadRun, type LoadRunResult, startLoad } from "../../src/load/generator.js";
+import { startLoad } from "../../src/load/generator.js";
+import type { LoadRun, LoadRunResult } from "../../src/load/types.js";
 import { LOAD_UNITS, type LoadProtocol } from "../../src/load/types.js";
 import { type LoadOptions, LoadSpec } from "../../src/scenario/schema.js";
 

@@ -14,7 +14,7 @@ import { KubernetesDriver } from "../../k8s/driver.js";
 import { loadJobNamespace, loadJobTiming, type RunningLoadJob, startLoadJob } from "../../k8s/load-job.js";
 import { DEFAULT_NODE_PORT, namespaceName, SERVICE_NAME } from "../../k8s/manifests.js";
 import { formatPorts } from "../../k8s/node-ports.js";
-import type { LoadHooks } from "../../load/generator.js";
+import type { LoadHooks } from "../../load/types.js";
 import type { ResolvedImage } from "../../model/backend.js";
 import type { EventSink } from "../../model/events.js";
 import type { Disruption, LoadOptions, Scenario } from "../../scenario/schema.js";
