@@ -379,7 +379,7 @@ async function exactness() {
     });
     const runId = newRunId();
     try {
-      const deployment = await backend.deploy(scenario, image, new EventLog(), runId);
+      const deployment = await backend.deploy(scenario, { kind: "image", image }, new EventLog(), runId);
       const run = startLoad(deployment.target, scenario.load);
       await sleep(3000);
       const r = await run.stop();

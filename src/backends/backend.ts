@@ -7,7 +7,30 @@ import type { BackendName, ResolvedImage } from "../model/backend.js";
 import type { EventSink } from "../model/events.js";
 import type { TrafficAttribution } from "../model/exercise.js";
 import type { ObservedPodOutcome } from "../model/pod-outcome.js";
-import type { Disruption, Scenario } from "../scenario/schema.js";
+import type { Disruption, Scenario, Target } from "../scenario/schema.js";
+import { UsageError } from "../util/errors.js";
+import type { ManifestSet } from "../workload/types.js";
+
+/**
+ * What a run puts under test: graceful-e2e's own Deployment of an image, the user's manifests (applied
+ * into the run's namespace, local: run as a kubelet would), or a workload already running (nothing
+ * deployed; kind and existing only). The runner builds it once (prepareStep); backends take it as is.
+ */
+export type WorkloadSource =
+  | { kind: "image"; image: ResolvedImage }
+  | {
+      kind: "manifests";
+      set: ManifestSet;
+      /** Every image the manifests name, as found or prepared on this machine (kind loads them). */
+      images: string[];
+    }
+  | { kind: "target"; target: Target };
+
+/** The image of an image source; a clear error for a source this backend does not run yet. */
+export function imageOfSource(source: WorkloadSource, backend: BackendName): ResolvedImage {
+  if (source.kind === "image") return source.image;
+  throw new UsageError(`the ${backend} backend does not run ${source.kind} scenarios yet (issue 16)`);
+}
 
 /** Everything the harness started for one scenario run. */
 export interface Deployment {
@@ -26,6 +49,31 @@ export interface Deployment {
   pods: string[];
   /** Server version / runtime version, for the report. */
   platform: Record<string, string>;
+  /**
+   * The pod as it runs (after the manifests and the scenario's overrides): what the evidence is measured
+   * against — never the scenario's image-only defaults, which a workload scenario does not use.
+   */
+  pod: DeployedPod;
+}
+
+/** The figures of the pods under test, as deployed. */
+export interface DeployedPod {
+  replicas: number;
+  terminationGracePeriodSeconds: number;
+  /** The container the load reaches (its port is the Service's target). */
+  appContainer: string;
+  /** Every container of the pod in the kubelet's start order (native sidecars first). */
+  containers: Array<{ name: string; image: string; role: "app" | "sidecar" | "native-sidecar" }>;
+}
+
+/** An image scenario's pod: graceful-e2e's own Deployment, one container. */
+export function imagePod(scenario: Scenario, image: string, container: string): DeployedPod {
+  return {
+    replicas: scenario.replicas,
+    terminationGracePeriodSeconds: scenario.terminationGracePeriodSeconds,
+    appContainer: container,
+    containers: [{ name: container, image, role: "app" }],
+  };
 }
 
 export interface DisruptionOutcome {
@@ -69,7 +117,7 @@ export interface RunningWorkload extends Deployment {
 export interface Backend {
   readonly name: BackendName;
   /** Starts the scenario's workload and Service; resolves with its handle once every replica is ready. */
-  deploy(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<RunningWorkload>;
+  deploy(scenario: Scenario, source: WorkloadSource, sink: EventSink, runId: string): Promise<RunningWorkload>;
   /**
    * Removes whatever carries the run's label when there is no handle to tear down (a deploy that failed
    * or was cut short, or one still in flight). Safe to call more than once, and after a teardown.
@@ -100,12 +148,17 @@ export function runningWorkload(deployment: Deployment, ops: WorkloadOps): Runni
  */
 export abstract class RunStateBackend implements Backend, WorkloadOps {
   abstract readonly name: BackendName;
-  abstract deployRecord(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment>;
+  abstract deployRecord(
+    scenario: Scenario,
+    source: WorkloadSource,
+    sink: EventSink,
+    runId: string,
+  ): Promise<Deployment>;
   abstract disrupt(deployment: Deployment, disruption: Disruption, plan?: DisruptionPlan): Promise<DisruptionOutcome>;
   abstract teardown(deployment: Deployment | undefined, runId: string): Promise<void>;
 
-  async deploy(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<RunningWorkload> {
-    return runningWorkload(await this.deployRecord(scenario, image, sink, runId), this);
+  async deploy(scenario: Scenario, source: WorkloadSource, sink: EventSink, runId: string): Promise<RunningWorkload> {
+    return runningWorkload(await this.deployRecord(scenario, source, sink, runId), this);
   }
 
   sweep(runId: string): Promise<void> {

@@ -19,7 +19,7 @@ import {
   type V1Status,
   VersionApi,
 } from "@kubernetes/client-node";
-import type { Deployment, DisruptionOutcome, DisruptionPlan } from "../backends/backend.js";
+import { type Deployment, type DisruptionOutcome, type DisruptionPlan, imagePod } from "../backends/backend.js";
 import type { ResolvedImage } from "../model/backend.js";
 import type { EventSink, TimelineEvent } from "../model/events.js";
 import type { TrafficAttribution } from "../model/exercise.js";
@@ -498,6 +498,7 @@ export class KubernetesDriver {
       target,
       trafficPath,
       pods: pods.map((p) => p.metadata?.name ?? "?"),
+      pod: imagePod(scenario, ref, m.names.container),
       platform: {
         backend: this.o.backend,
         kubernetes: caps.version.gitVersion,

@@ -51,7 +51,10 @@ export async function prepareStep(ctx: RunContext): Promise<ResolvedImage> {
 /** deploy: every replica ready behind the Service; the handle is kept for the next steps and teardown. */
 export async function deployStep(ctx: RunContext, image: ResolvedImage): Promise<RunningWorkload> {
   ctx.progress(`deploying ${ctx.scenario.replicas} replica(s) of ${image.ref} on ${ctx.backend.name}`);
-  const workload = await ctx.step("deploy", ctx.backend.deploy(ctx.scenario, image, ctx.sink("backend"), ctx.runId));
+  const workload = await ctx.step(
+    "deploy",
+    ctx.backend.deploy(ctx.scenario, { kind: "image", image }, ctx.sink("backend"), ctx.runId),
+  );
   ctx.workload = workload;
   ctx.result.platform = workload.platform;
   ctx.result.trafficPath = workload.trafficPath;

@@ -3,7 +3,13 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Backend, type Deployment, type DisruptionOutcome, runningWorkload } from "../../src/backends/backend.js";
+import {
+  type Backend,
+  type Deployment,
+  type DisruptionOutcome,
+  imagePod,
+  runningWorkload,
+} from "../../src/backends/backend.js";
 import { formatInspection } from "../../src/check/report.js";
 import {
   CHECK_DEFAULTS,
@@ -92,6 +98,7 @@ describe("runCheck uses the backend's own inspection (any backend, kind here)", 
         target: { host: "127.0.0.1", port },
         trafficPath: "fake",
         pods: ["p0"],
+        pod: imagePod(scenario, "test", "app"),
         platform: {},
       };
     }

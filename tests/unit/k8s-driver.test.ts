@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type Backend, runningWorkload } from "../../src/backends/backend.js";
+import { type Backend, imageOfSource, runningWorkload } from "../../src/backends/backend.js";
 import type { BackgroundTeardown, Closable } from "../../src/backends/capabilities.js";
 import { registerBackendCleanup } from "../../src/cli/main.js";
 import { type ConntrackEvent, type ConntrackFeed, parseConntrackOutput } from "../../src/k8s/conntrack.js";
@@ -49,8 +49,8 @@ interface Timing {
 function kindBackend(d: KubernetesDriver): Backend {
   return {
     name: "kind",
-    deploy: async (sc, img, sink, runId) =>
-      runningWorkload(await d.deploy(sc, img, sink, runId), {
+    deploy: async (sc, source, sink, runId) =>
+      runningWorkload(await d.deploy(sc, imageOfSource(source, "kind"), sink, runId), {
         disrupt: (dep, dis, plan) => d.disrupt(dep, dis, plan),
         teardown: (dep, runId) => d.teardown(dep, runId),
       }),

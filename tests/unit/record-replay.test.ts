@@ -9,7 +9,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { type Backend, type Deployment, type DisruptionOutcome, runningWorkload } from "../../src/backends/backend.js";
+import {
+  type Backend,
+  type Deployment,
+  type DisruptionOutcome,
+  imagePod,
+  runningWorkload,
+} from "../../src/backends/backend.js";
 import { main } from "../../src/cli/main.js";
 import type { EventSink } from "../../src/model/events.js";
 import { readRecordingFile, readRecordings } from "../../src/runner/read-recording.js";
@@ -63,6 +69,7 @@ class FakeBackend implements Backend {
       target: { host: "127.0.0.1", port },
       trafficPath: "fake",
       pods: ["p0", "p1"],
+      pod: imagePod(scenario, "test", "app"),
       platform: { runtime: "fake" },
     };
     return runningWorkload(d, { disrupt: () => this.disrupt(), teardown: async () => {} });

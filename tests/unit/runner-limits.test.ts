@@ -4,7 +4,13 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type Backend, type Deployment, type DisruptionOutcome, runningWorkload } from "../../src/backends/backend.js";
+import {
+  type Backend,
+  type Deployment,
+  type DisruptionOutcome,
+  imagePod,
+  runningWorkload,
+} from "../../src/backends/backend.js";
 import type { InClusterLoad } from "../../src/backends/capabilities.js";
 import { startLoad } from "../../src/load/generator.js";
 import { IN_FLIGHT_SETTLE_MS } from "../../src/runner/context.js";
@@ -71,6 +77,7 @@ class FakeBackend implements Backend {
       target: { host: "127.0.0.1", port },
       trafficPath: "test",
       pods: ["p0", "p1"],
+      pod: imagePod(scenario, "test", "app"),
       platform: {},
     };
   }

@@ -19,7 +19,14 @@ import type { ResolvedImage } from "../../model/backend.js";
 import type { EventSink } from "../../model/events.js";
 import type { Disruption, LoadOptions, Scenario } from "../../scenario/schema.js";
 import { UsageError } from "../../util/errors.js";
-import { type Deployment, type DisruptionOutcome, type DisruptionPlan, RunStateBackend } from "../backend.js";
+import {
+  type Deployment,
+  type DisruptionOutcome,
+  type DisruptionPlan,
+  imageOfSource,
+  RunStateBackend,
+  type WorkloadSource,
+} from "../backend.js";
 import type { InClusterLoad, InClusterLoadRun } from "../capabilities.js";
 import { assertDockerReachable } from "../docker-check.js";
 import { pushImages } from "./images.js";
@@ -236,8 +243,8 @@ export class ExistingClusterBackend extends RunStateBackend implements InCluster
     return this.driver;
   }
 
-  async deployRecord(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment> {
-    const d = await this.getDriver().deploy(scenario, image, sink, runId);
+  async deployRecord(scenario: Scenario, source: WorkloadSource, sink: EventSink, runId: string): Promise<Deployment> {
+    const d = await this.getDriver().deploy(scenario, imageOfSource(source, this.name), sink, runId);
     if (this.loadFrom === "local") return d;
     // Load goes to the Service from inside the cluster: its DNS name (any cluster domain: the pod's
     // resolv.conf search path completes <svc>.<ns>.svc) and its port.

@@ -26,7 +26,14 @@ import {
 } from "../../observe/node-proc.js";
 import type { Disruption, Scenario } from "../../scenario/schema.js";
 import { errorText } from "../../util/errors.js";
-import { type Deployment, type DisruptionOutcome, type DisruptionPlan, RunStateBackend } from "../backend.js";
+import {
+  type Deployment,
+  type DisruptionOutcome,
+  type DisruptionPlan,
+  imageOfSource,
+  RunStateBackend,
+  type WorkloadSource,
+} from "../backend.js";
 import { KindCluster, type KindClusterOptions, type TeardownResult } from "./cluster.js";
 import { ConntrackStream } from "./conntrack-stream.js";
 import { ContainerdEvents } from "./containerd-events.js";
@@ -262,8 +269,8 @@ export class KindBackend extends RunStateBackend {
     return this.driver;
   }
 
-  deployRecord(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment> {
-    return this.getDriver().deploy(scenario, image, sink, runId);
+  deployRecord(scenario: Scenario, source: WorkloadSource, sink: EventSink, runId: string): Promise<Deployment> {
+    return this.getDriver().deploy(scenario, imageOfSource(source, this.name), sink, runId);
   }
 
   disrupt(deployment: Deployment, disruption: Disruption, plan?: DisruptionPlan): Promise<DisruptionOutcome> {

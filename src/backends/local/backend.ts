@@ -13,7 +13,15 @@ import type { Disruption, Scenario } from "../../scenario/schema.js";
 import { PrerequisiteError } from "../../util/errors.js";
 import { LABEL_RUN } from "../../util/labels.js";
 import { configureTestcontainersOffline } from "../../util/testcontainers-env.js";
-import { type Deployment, type DisruptionOutcome, type DisruptionPlan, RunStateBackend } from "../backend.js";
+import {
+  type Deployment,
+  type DisruptionOutcome,
+  type DisruptionPlan,
+  imageOfSource,
+  imagePod,
+  RunStateBackend,
+  type WorkloadSource,
+} from "../backend.js";
 import { assertDockerReachable } from "../docker-check.js";
 import { localExitEvidence } from "./exit-record.js";
 import { type ProcessEntry, Replica } from "./replica.js";
@@ -164,7 +172,8 @@ export class LocalBackend extends RunStateBackend {
     void started.finally(() => state.replacements.delete(started));
   }
 
-  async deployRecord(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment> {
+  async deployRecord(scenario: Scenario, source: WorkloadSource, sink: EventSink, runId: string): Promise<Deployment> {
+    const image = imageOfSource(source, this.name);
     configureTestcontainersOffline();
     const proxy = new ServiceProxy({ balancing: scenario.local.balancing });
     const state: RunState = {
@@ -200,6 +209,7 @@ export class LocalBackend extends RunStateBackend {
         "docker-proxy accepts before the container does, so a refusal can reach the client as a reset) → container:" +
         `${scenario.port}`,
       pods: [...state.replicas.keys()],
+      pod: imagePod(scenario, image.ref, "app"),
       platform: {
         backend: "local",
         runtime: `Docker ${engine?.Version ?? "?"} (${client.info.containerRuntime.operatingSystem})`,
