@@ -8,7 +8,7 @@ import type { ReadyEndpointsSample, VoluntaryDisruptionRecord } from "../model/d
 import type { EventSink } from "../model/events.js";
 import type { TrafficAttribution } from "../model/exercise.js";
 import type { ObservedPodOutcome } from "../model/pod-outcome.js";
-import type { Disruption, Scenario, Target } from "../scenario/schema.js";
+import type { Disruption, PreStop, Scenario, Target } from "../scenario/schema.js";
 import { UsageError } from "../util/errors.js";
 import type { ManifestSet } from "../workload/types.js";
 
@@ -55,6 +55,13 @@ export interface Deployment {
    * against — never the scenario's image-only defaults, which a workload scenario does not use.
    */
   pod: DeployedPod;
+  /**
+   * What the run changed in the cluster, one line each ("created Service ge-x/web", "deleted pod
+   * shop/web-abc at +12.3 s"): the driver appends as it goes, the result reports it. Absent: local.
+   */
+  mutations?: string[];
+  /** Where the workload under test lives (kind/existing): its namespace, workload and Service. */
+  objects?: { namespace: string; workload: string; service: string };
 }
 
 /** The figures of the pods under test, as deployed. */
@@ -65,6 +72,10 @@ export interface DeployedPod {
   appContainer: string;
   /** Every container of the pod in the kubelet's start order (native sidecars first). */
   containers: Array<{ name: string; image: string; role: "app" | "sidecar" | "native-sidecar" }>;
+  /** The app container's preStop hook as deployed (absent: the scenario's, an image scenario). */
+  preStop?: PreStop;
+  /** The app container's lifecycle.stopSignal as deployed (absent: none set). */
+  stopSignal?: string;
 }
 
 /** An image scenario's pod: graceful-e2e's own Deployment, one container. */
@@ -74,6 +85,8 @@ export function imagePod(scenario: Scenario, image: string, container: string): 
     terminationGracePeriodSeconds: scenario.terminationGracePeriodSeconds,
     appContainer: container,
     containers: [{ name: container, image, role: "app" }],
+    preStop: scenario.preStop,
+    ...(scenario.stopSignal !== undefined ? { stopSignal: scenario.stopSignal } : {}),
   };
 }
 

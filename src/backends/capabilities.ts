@@ -2,7 +2,7 @@
 // backend has (the runner and the CLI never probe for optional methods themselves).
 import type { LoadResult } from "../load/types.js";
 import type { ResolvedImage } from "../model/backend.js";
-import type { LoadOptions } from "../scenario/schema.js";
+import type { LoadOptions, Target } from "../scenario/schema.js";
 import type { Backend, Deployment } from "./backend.js";
 
 /** Checks what must exist before anything starts; throws a PrerequisiteError, creates nothing. */
@@ -13,6 +13,22 @@ export interface Preflight {
 /** Makes the images available to the runtime (kind load, registry push). */
 export interface ImageLoading {
   prepare(images: ResolvedImage[]): Promise<void>;
+}
+
+/**
+ * Gets ready for a user's workload: manifests (kind: `kind load` the images the local Docker engine has,
+ * the rest left to the nodes' pulls) or a running target (images: none). Resolves with report lines.
+ */
+export interface WorkloadPreparation {
+  prepareWorkload(images: string[]): Promise<string[]>;
+}
+
+/**
+ * Checks that a running workload can be tested, before anything starts: namespace, workload and Service
+ * exist, the Service selects the workload's pods, the load can reach it. UsageError otherwise; changes nothing.
+ */
+export interface TargetCheck {
+  checkTarget(target: Target): Promise<void>;
 }
 
 /** Runs the load itself (existing cluster: a Job inside the cluster) instead of this machine. */
@@ -45,6 +61,8 @@ const has = <K extends string>(b: Backend, key: K): boolean =>
   typeof (b as unknown as Record<K, unknown>)[key] === "function";
 
 export const canPreflight = (b: Backend): b is Backend & Preflight => has(b, "preflight");
+export const preparesWorkloads = (b: Backend): b is Backend & WorkloadPreparation => has(b, "prepareWorkload");
+export const checksTargets = (b: Backend): b is Backend & TargetCheck => has(b, "checkTarget");
 export const loadsImages = (b: Backend): b is Backend & ImageLoading => has(b, "prepare");
 export const hasRunPool = (b: Backend): b is Backend & RunPool => has(b, "concurrency");
 export const drainsInBackground = (b: Backend): b is Backend & BackgroundTeardown => has(b, "drain");

@@ -8,7 +8,15 @@ import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import type { Backend } from "../backends/backend.js";
-import { close, drain, drainsInBackground, hasRunPool, isClosable, preflight } from "../backends/capabilities.js";
+import {
+  checksTargets,
+  close,
+  drain,
+  drainsInBackground,
+  hasRunPool,
+  isClosable,
+  preflight,
+} from "../backends/capabilities.js";
 import { assertDockerReachable } from "../backends/docker-check.js";
 import { createBackend } from "../backends/index.js";
 import { removeLabelledContainers } from "../backends/local/backend.js";
@@ -40,6 +48,7 @@ import { register as registerAudit } from "./commands/audit.js";
 import { register as registerBench } from "./commands/bench.js";
 import { register as registerCheck } from "./commands/check.js";
 import { register as registerReplay } from "./commands/replay.js";
+import { readWorkloads, type TargetFlags, targetScenario } from "./workloads.js";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -162,23 +171,19 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
   // prerequisites (Docker, kind, the Service port). Any problem there exits 2 with nothing started.
   const plan = runPlan(opts);
   const backendName = plan.backend;
+  const made = targetScenario(opts as TargetFlags, paths);
   const scenarioPaths = paths.length > 0 ? paths : [resolve(packageRoot(), "fixtures/scenarios")];
-  const loaded = selectScenarios(
-    await loadScenarios(scenarioPaths),
-    opts.filter as string | undefined,
-    opts.tag as string[],
-  );
-  if (loaded.length === 0) throw new UsageError("no scenario matched (check the paths, --filter and --tag)");
-  const unwired = loaded.find((l) => l.scenario.image === undefined);
-  if (unwired) {
-    throw new UsageError(
-      `${unwired.file}: workload and target scenarios are validated but not run yet (issue 16: the backends' part)`,
-    );
-  }
+  const selected = made
+    ? [made]
+    : selectScenarios(await loadScenarios(scenarioPaths), opts.filter as string | undefined, opts.tag as string[]);
+  if (selected.length === 0) throw new UsageError("no scenario matched (check the paths, --filter and --tag)");
+  // Every scenario's manifests read once, here: a bad one ends the command before anything starts.
+  const loaded = await readWorkloads(selected, backendName);
   for (const l of loaded) for (const w of l.warnings) log(`warning: ${l.file}: ${w}`);
   const backend = await createBackend(backendName, { ...backendOptionsFrom(opts, log), servicePort: plan.servicePort });
   installSignalHandlers(log);
   await preflight(backend);
+  await checkTargets(backend, loaded);
   if (interruptedBy()) return interrupted(0);
   // On Ctrl-C, after every run's own teardown: the namespaces still being deleted, then the backend.
   const unregisterClose = registerBackendCleanup(backend);
@@ -204,6 +209,7 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
         resultsDir: String(opts.results),
         onProgress: log,
         timeoutScale: plan.timeoutScale,
+        ...(l.manifests ? { manifests: l.manifests } : {}),
         ...(repeat > 1 ? { attempt: i + 1 } : {}),
         ...(typeof opts.record === "boolean" ? { record: opts.record } : {}),
       });
@@ -241,6 +247,12 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
   return exitCode;
 }
 
+/** Every target scenario's running workload checked on the cluster before any run (UsageError: exit 2). */
+async function checkTargets(backend: Backend, loaded: LoadedScenario[]): Promise<void> {
+  if (!checksTargets(backend)) return;
+  for (const l of loaded) if (l.scenario.target) await backend.checkTarget(l.scenario.target);
+}
+
 /**
  * Registers what Ctrl-C must do for the backend once every run's own teardown is done (cleanups run most
  * recent first, and the runs register after this): wait for whatever their teardowns left finishing in
@@ -274,6 +286,16 @@ export function buildProgram(): Command {
     .argument("[paths...]", "scenario YAML files or directories")
     .option("-b, --backend <name>", `backend: ${BACKEND_NAMES.join(" | ")}`, "local")
     .option("-f, --filter <regex>", "only scenarios whose name matches")
+    .option(
+      "--target <kind/name>",
+      "kind/existing: test a workload already running (deployment/<name> or statefulset/<name>) instead of " +
+        "scenario files: nothing is deployed, only the pods the disruption deletes change",
+    )
+    .option("-n, --namespace <ns>", "with --target: the workload's namespace")
+    .option(
+      "--service <name>",
+      "with --target: the Service the load goes through (default: the one selecting its pods)",
+    )
     .option("-t, --tag <tag...>", "only scenarios carrying one of these tags")
     .option("-r, --results <dir>", "directory for the JSON result files", "results")
     .option(

@@ -15,27 +15,29 @@ import {
   CoreV1Api,
   Exec,
   type KubeConfig,
+  KubernetesObjectApi,
   type V1Pod,
   type V1Status,
   VersionApi,
 } from "@kubernetes/client-node";
-import { type Deployment, type DisruptionOutcome, type DisruptionPlan, imagePod } from "../backends/backend.js";
+import type { Deployment, DisruptionOutcome, DisruptionPlan, WorkloadSource } from "../backends/backend.js";
 import type { ResolvedImage } from "../model/backend.js";
 import type { EventSink, TimelineEvent } from "../model/events.js";
 import type { TrafficAttribution } from "../model/exercise.js";
 import type { ObservedPodOutcome } from "../model/pod-outcome.js";
 import type { ProcessTreeInspection } from "../model/process-tree.js";
 import { inspectByExec } from "../observe/process-tree.js";
-import type { Disruption, Scenario } from "../scenario/schema.js";
+import type { Disruption, Scenario, Target } from "../scenario/schema.js";
 import { apiErrorText as errText, UsageError } from "../util/errors.js";
 import { LABEL_ROOT, LABEL_RUN } from "../util/labels.js";
 import { sleep } from "../util/sleep.js";
+import { labelSelectorText } from "../workload/index.js";
 import { type ConntrackFeed, routedConnections } from "./conntrack.js";
 
 export { attachReadings, type PodReading } from "./observations.js";
 
-import { buildManifests, DEPLOYMENT_NAME, labelValue, RESTARTED_AT_ANNOTATION, SERVICE_NAME } from "./manifests.js";
-import { NodePortPool } from "./node-ports.js";
+import { DEPLOYMENT_NAME, labelValue, RESTARTED_AT_ANNOTATION, SERVICE_NAME } from "./manifests.js";
+import { formatPorts, NodePortPool } from "./node-ports.js";
 import {
   type DriverObservation,
   driverOutcomes,
@@ -43,6 +45,7 @@ import {
   ObservedTimelineBuilder,
   type PodReading,
 } from "./observations.js";
+import { imagePlacement, manifestsPlacement, type Placement, targetPlacement } from "./placement.js";
 import type { ProcessEntry, RecordedRuntimeEvent, TimelineBuilder } from "./timeline-from-watch.js";
 import { type ClusterCapabilities, capabilities, parseServerVersion } from "./version.js";
 import { type Clock, POLL_MS, pollUntil, realClock, Wakeup } from "./wait.js";
@@ -135,6 +138,11 @@ export interface DriverOptions extends NodeAccess {
    */
   nodePorts?: readonly number[];
   serviceType?: "NodePort" | "LoadBalancer";
+  /**
+   * The NodePorts a running workload's (target's) Service must have for the load to reach it from here
+   * (kind: those published on 127.0.0.1). Absent: any (existing: --address routes it, or the in-cluster Job).
+   */
+  targetNodePorts?: readonly number[];
   /** Maps the image the scenario resolved to the reference the cluster pulls (existing: pushed ref). */
   imageFor?: (image: ResolvedImage) => string;
   /** Extra platform facts for the report. */
@@ -193,6 +201,10 @@ interface RunState {
   caps: ClusterCapabilities;
   /** Every watch entry or runtime event wakes the waits (readiness, the disruption's end). */
   wake: Wakeup;
+  /** Where the workload under test lives: every watch, wait, read and disruption is keyed on it. */
+  placement: Placement;
+  /** What the run changed in the cluster (the Deployment handle's mutations: the same array). */
+  mutations: string[];
 }
 
 /** One GET /healthz (2 s timeout): true on 2xx, else why not. */
@@ -347,6 +359,8 @@ export class KubernetesDriver {
   private readonly attribution = new Map<string, { feed: ConntrackFeed; builder: TimelineBuilder; nodePort: number }>();
   private readonly core: CoreV1Api;
   private readonly apps: AppsV1Api;
+  /** The generic API the user's manifests are created through (made at the first manifests run). */
+  private objects?: KubernetesObjectApi;
   private readonly now: () => number;
   /** Per run, per pod: what was read of its processes before any signal (attached to its PodOutcome). */
   private readonly podReadings = new Map<string, Map<string, PodReading>>();
@@ -386,133 +400,217 @@ export class KubernetesDriver {
     return st;
   }
 
-  async deploy(scenario: Scenario, image: ResolvedImage, sink: EventSink, runId: string): Promise<Deployment> {
+  /**
+   * Starts what the source names and resolves once every replica is ready behind the Service: image and
+   * manifests in the run's own namespace (on the run's NodePort), a target where it runs (nothing created).
+   * A bare ResolvedImage is an image source (the call every caller made before sources existed).
+   */
+  async deploy(
+    scenario: Scenario,
+    source: WorkloadSource | ResolvedImage,
+    sink: EventSink,
+    runId: string,
+  ): Promise<Deployment> {
+    const src: WorkloadSource = "ref" in source ? { kind: "image", image: source } : source;
+    // A target's load goes to its own Service's NodePort: no port of the pool is claimed.
+    if (src.kind === "target") return this.deployOn(undefined, scenario, src, sink, runId);
     // The run's NodePort first: teardown gives it back whatever happens after this.
     const nodePort = this.ports.acquire(runId);
     if (nodePort === undefined) throw new Error(this.ports.exhausted());
     this.deploying.add(runId);
     try {
-      return await this.deployOn(nodePort, scenario, image, sink, runId);
+      return await this.deployOn(nodePort, scenario, src, sink, runId);
     } finally {
       this.deploying.delete(runId);
     }
   }
 
-  private async deployOn(
-    nodePort: number,
+  /** Checks a running workload before anything starts (placement.ts targetPlacement); changes nothing. */
+  async checkTarget(target: Target): Promise<void> {
+    await targetPlacement({ core: this.core, apps: this.apps }, target, (np) => this.targetUnreachable(np));
+  }
+
+  /** Why the load cannot reach a target Service's NodePort from here (kind: only published ones), or undefined. */
+  private targetUnreachable(nodePort: number | undefined): string | undefined {
+    const allowed = this.o.targetNodePorts;
+    if (allowed === undefined) return undefined;
+    if (nodePort === undefined) {
+      return `it is not a NodePort Service: the ${this.o.backend} backend's load reaches a running workload only through a NodePort published on 127.0.0.1 (${formatPorts(allowed)})`;
+    }
+    if (allowed.includes(nodePort)) return undefined;
+    return (
+      `its NodePort ${nodePort} is not published on 127.0.0.1 by the cluster (${formatPorts(allowed)}, kind-config.yaml ` +
+      "extraPortMappings): the load cannot reach it from here; give the Service one of those NodePorts"
+    );
+  }
+
+  private async placementFor(
+    src: WorkloadSource,
     scenario: Scenario,
-    image: ResolvedImage,
+    runId: string,
+    nodePort: number | undefined,
+    caps: ClusterCapabilities,
+  ): Promise<Placement> {
+    const port = nodePort ?? this.o.nodePort;
+    switch (src.kind) {
+      case "image":
+        return imagePlacement({
+          scenario,
+          image: this.o.imageFor ? this.o.imageFor(src.image) : src.image.ref,
+          runId,
+          preStopSleep: caps.preStopSleep,
+          preStopSleepZero: caps.preStopSleepZero,
+          nodePort: port,
+          serviceType: this.o.serviceType,
+        });
+      case "manifests":
+        return manifestsPlacement(src.set, { scenario, runId, nodePort: port, support: caps });
+      case "target":
+        return targetPlacement({ core: this.core, apps: this.apps }, src.target, (np) => this.targetUnreachable(np));
+    }
+  }
+
+  private async deployOn(
+    nodePort: number | undefined,
+    scenario: Scenario,
+    src: WorkloadSource,
     sink: EventSink,
     runId: string,
   ): Promise<Deployment> {
-    const target = this.o.targetFor ? this.o.targetFor(nodePort) : this.o.target;
-    const trafficPath = this.o.trafficPathFor ? this.o.trafficPathFor(nodePort) : this.o.trafficPath;
     const caps = await this.capabilities();
-    const ref = this.o.imageFor ? this.o.imageFor(image) : image.ref;
-    const m = buildManifests({
-      scenario,
-      image: ref,
-      runId,
-      preStopSleep: caps.preStopSleep,
-      preStopSleepZero: caps.preStopSleepZero,
-      nodePort,
-      serviceType: this.o.serviceType,
-    });
-    const namespace = m.names.namespace;
+    const p = await this.placementFor(src, scenario, runId, nodePort, caps);
+    const port = p.nodePort ?? this.o.nodePort;
+    const target = this.o.targetFor ? this.o.targetFor(port) : this.o.target;
+    const trafficPath = this.o.trafficPathFor ? this.o.trafficPathFor(port) : this.o.trafficPath;
+    const { namespace } = p;
     // Every input of the builder is also a raw observation (the run's recording, when it is recorded).
     const builder = new ObservedTimelineBuilder(
       {
         endpointSource: caps.endpointApi === "v1/endpoints" ? "endpoints" : "endpointslices",
         eventsSince: this.now() - 5000,
-        container: m.names.container,
+        container: p.container,
       },
       (data) => sink.observe?.({ at: this.now(), source: K8S_OBSERVATION_SOURCE, data }),
     );
     const wake = new Wakeup();
-    const record = (events: TimelineEvent[]) => {
-      for (const e of events) sink.record(e);
-    };
     const onEntry = (entry: Parameters<TimelineBuilder["push"]>[0]) => {
-      record(builder.push(entry));
+      for (const e of builder.push(entry)) sink.record(e);
       wake.notify();
     };
-
-    try {
-      await this.core.createNamespace({ body: m.namespace });
-    } catch (err) {
-      throw new Error(`could not create namespace ${namespace}: ${errText(err)}`);
+    const mutations: string[] = [];
+    if (p.namespaceObject) {
+      try {
+        await this.core.createNamespace({ body: p.namespaceObject });
+        mutations.push(`created namespace ${namespace}`);
+      } catch (err) {
+        throw new Error(`could not create namespace ${namespace}: ${errText(err)}`);
+      }
     }
     const observer = new ClusterObserver({
       kc: this.o.kc,
       namespace,
       endpointApi: caps.endpointApi,
+      // Only the workload's pods and its Service's endpoints: a target's namespace holds other things too.
+      scope: { podSelector: labelSelectorText(p.podSelector), service: p.service, workload: p.workload.name },
       onEntry,
       warn: (line) => this.log(line),
       now: this.now,
     });
-    this.runs.set(runId, { runId, namespace, scenario, sink, builder, observer, caps, wake });
+    this.runs.set(runId, { runId, namespace, scenario, sink, builder, observer, caps, wake, placement: p, mutations });
     // Watch before anything runs: the app's first lines and every endpoint change are seen.
     await observer.start();
     // The nodes' own record of exits (kind: containerd), from before any container of the run exists, and
     // the connections (kind: the nodes' conntrack), before the Service exists: each one from its start.
     const [, attributionFact] = await Promise.all([
       this.startRuntimeEvents(runId, onEntry),
-      this.startAttribution(runId, builder, nodePort),
+      this.startAttribution(runId, builder, port),
     ]);
-
-    try {
-      await this.core.createNamespacedService({ namespace, body: m.service });
-    } catch (err) {
-      const text = errText(err);
-      if (/already allocated/i.test(text)) {
-        throw new Error(
-          `NodePort ${nodePort} is already used by another Service (a previous run that was not cleaned up?). ` +
-            `Find it with the label ${LABEL_ROOT}=true and delete that namespace. (${text})`,
-        );
-      }
-      throw new Error(`could not create the Service: ${text}`);
-    }
-    try {
-      await this.apps.createNamespacedDeployment({ namespace, body: m.deployment });
-    } catch (err) {
-      throw new Error(`could not create the Deployment: ${errText(err)}`);
-    }
-
-    const pods = await this.waitReady(namespace, scenario, m.selector, builder, wake);
-
-    // PID 1's command line, the process tree and every process's SIGTERM disposition, before any signal:
-    // read while the Service becomes reachable (kube-proxy's rules follow the endpoints by 0.5–1 s).
-    const readings = new Map<string, PodReading>();
-    this.podReadings.set(runId, readings);
-    await Promise.all([
-      this.o.checkReachable !== false ? this.waitReachable(target) : Promise.resolve(),
-      ...pods.map(async (pod) => {
-        const req = this.pid1Request(namespace, pod, m.names.container);
-        readings.set(req.pod, { ...(await readPodBeforeSignals(this.o, req, builder)), req });
-      }),
-    ]);
-
+    await this.createObjects(p, port, mutations);
+    const pods = await this.waitReady(namespace, p.pod.replicas, p.podSelector, builder, wake);
+    await this.readPods(runId, namespace, p.container, pods, builder, this.reachability(src, scenario, target));
     return {
       scenario,
       runId,
       target,
       trafficPath,
-      pods: pods.map((p) => p.metadata?.name ?? "?"),
-      pod: imagePod(scenario, ref, m.names.container),
+      pods: pods.map((pod) => pod.metadata?.name ?? "?"),
+      pod: p.pod,
+      mutations,
+      objects: { namespace, workload: `${p.workload.kind.toLowerCase()}/${p.workload.name}`, service: p.service },
       platform: {
         backend: this.o.backend,
         kubernetes: caps.version.gitVersion,
         namespace,
-        nodePort: String(nodePort),
-        image: ref,
+        nodePort: String(port),
+        ...(p.image !== undefined ? { image: p.image } : { workload: `${p.workload.kind}/${p.workload.name}` }),
         endpointApi: `${caps.endpointApi} (${caps.endpointApiSource})`,
         endpointConditions: caps.endpointConditions,
         preStopSleepAction: String(caps.preStopSleep),
-        ...(m.notes.length > 0 || caps.notes.length > 0 ? { notes: [...m.notes, ...caps.notes].join("; ") } : {}),
+        ...(p.notes.length > 0 || caps.notes.length > 0 ? { notes: [...p.notes, ...caps.notes].join("; ") } : {}),
         ...(attributionFact !== undefined ? { trafficAttribution: attributionFact } : {}),
         ...this.o.platform,
       },
     };
+  }
+
+  /** Creates the placement's objects: typed calls for graceful-e2e's own, the generic API for the user's. */
+  private async createObjects(p: Placement, nodePort: number, mutations: string[]): Promise<void> {
+    const objects = this.objects ?? KubernetesObjectApi.makeApiClient(this.o.kc);
+    this.objects = objects;
+    for (const body of p.create) {
+      const what = `${body.kind} ${p.namespace}/${body.metadata?.name ?? "?"}`;
+      try {
+        if (p.typed && body.kind === "Service")
+          await this.core.createNamespacedService({ namespace: p.namespace, body });
+        else if (p.typed && body.kind === "Deployment")
+          await this.apps.createNamespacedDeployment({ namespace: p.namespace, body });
+        else await objects.create(body);
+        mutations.push(`created ${what}`);
+      } catch (err) {
+        const text = errText(err);
+        if (body.kind === "Service" && /already allocated/i.test(text)) {
+          throw new Error(
+            `NodePort ${nodePort} is already used by another Service (a previous run that was not cleaned up?). ` +
+              `Find it with the label ${LABEL_ROOT}=true and delete that namespace. (${text})`,
+          );
+        }
+        throw new Error(`could not create the ${what}: ${text}`);
+      }
+    }
+  }
+
+  /**
+   * PID 1's command line, the process tree and every process's SIGTERM disposition, before any signal:
+   * read while the Service becomes reachable (kube-proxy's rules follow the endpoints by 0.5–1 s).
+   */
+  private async readPods(
+    runId: string,
+    namespace: string,
+    container: string,
+    pods: V1Pod[],
+    builder: TimelineBuilder,
+    reachable: Promise<void>,
+  ): Promise<void> {
+    const readings = new Map<string, PodReading>();
+    this.podReadings.set(runId, readings);
+    await Promise.all([
+      reachable,
+      ...pods.map(async (pod) => {
+        const req = this.pid1Request(namespace, pod, container);
+        readings.set(req.pod, { ...(await readPodBeforeSignals(this.o, req, builder)), req });
+      }),
+    ]);
+  }
+
+  /**
+   * The wait for the Service to answer from here: graceful-e2e's image on /healthz; a user's HTTP workload
+   * on the load's path (any HTTP answer: the path is theirs); other protocols: the warm-up shows it.
+   */
+  private reachability(src: WorkloadSource, scenario: Scenario, target: { host: string; port: number }): Promise<void> {
+    if (this.o.checkReachable === false) return Promise.resolve();
+    if (src.kind === "image") return this.waitReachable(target);
+    if (scenario.load.protocol !== "http1") return Promise.resolve();
+    return this.waitReachable(target, scenario.load.path, true);
   }
 
   /** Starts the nodes' runtime event stream, if the backend has one (never throws: exits then come from elsewhere). */
@@ -661,18 +759,16 @@ export class KubernetesDriver {
    */
   private async waitReady(
     namespace: string,
-    scenario: Scenario,
+    replicas: number,
     selector: Record<string, string>,
     builder: TimelineBuilder,
     wake: Wakeup,
   ): Promise<V1Pod[]> {
-    const labelSelector = Object.entries(selector)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(",");
+    const labelSelector = labelSelectorText(selector);
     const deadline = this.now() + (this.o.readyTimeoutMs ?? 180_000);
     const isReady = (p: V1Pod) => p.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True");
     for (;;) {
-      const seen = await pollUntil(() => readyFromWatch(builder, scenario.replicas), {
+      const seen = await pollUntil(() => readyFromWatch(builder, replicas), {
         clock: this.clock,
         timeoutMs: Math.max(0, deadline - this.now()),
         changed: () => wake.next(),
@@ -685,23 +781,30 @@ export class KubernetesDriver {
           list.items.filter((p) => !p.metadata?.deletionTimestamp).map((p) => [p.metadata?.name ?? "", p]),
         );
         const pods = seen.value.map((name) => live.get(name)).filter((p): p is V1Pod => p !== undefined);
-        if (live.size === scenario.replicas && pods.length === seen.value.length && pods.every(isReady)) return pods;
+        if (live.size === replicas && pods.length === seen.value.length && pods.every(isReady)) return pods;
       }
       if (this.now() >= deadline) throw new Error(`the pods did not become ready: ${diagnosePods(list.items)}`);
       await Promise.race([wake.next(), this.clock.sleep(POLL_MS)]);
     }
   }
 
-  /** One 200 from /healthz through the real path (port mapping, kube-proxy), probed every ~100 ms. */
-  private async waitReachable(target: { host: string; port: number }): Promise<void> {
+  /**
+   * One 200 from /healthz through the real path (port mapping, kube-proxy), probed every ~100 ms; a
+   * user's workload: any HTTP answer on its load path (anyStatus).
+   */
+  private async waitReachable(
+    target: { host: string; port: number },
+    path = "/healthz",
+    anyStatus = false,
+  ): Promise<void> {
     const { host, port } = target;
-    const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}/healthz`;
+    const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}${path}`;
     const probe = this.o.probe ?? fetchHealth;
     let last = "";
     const r = await pollUntil(
       async () => {
         const answer = await probe(url);
-        if (answer === true) return true;
+        if (answer === true || (anyStatus && answer.startsWith("HTTP "))) return true;
         last = answer;
         return undefined;
       },
@@ -745,8 +848,8 @@ export class KubernetesDriver {
   ): Promise<StartedDisruption> {
     const grace =
       disruption.action === "delete"
-        ? (disruption.gracePeriodSeconds ?? st.scenario.terminationGracePeriodSeconds)
-        : st.scenario.terminationGracePeriodSeconds;
+        ? (disruption.gracePeriodSeconds ?? st.placement.pod.terminationGracePeriodSeconds)
+        : st.placement.pod.terminationGracePeriodSeconds;
     const timeoutMs = (Math.ceil(grace) + 30) * 1000;
     switch (disruption.action) {
       case "delete": {
@@ -755,7 +858,12 @@ export class KubernetesDriver {
       }
       case "rollout":
         await this.rolloutRestart(st, live);
-        return { targets: live, expected: live.length, timeoutMs: timeoutMs + st.scenario.replicas * 30_000, grace };
+        return {
+          targets: live,
+          expected: live.length,
+          timeoutMs: timeoutMs + st.placement.pod.replicas * 30_000,
+          grace,
+        };
       case "scaleDown":
         await this.scaleDown(st, live, disruption.to);
         return { targets: [], expected: Math.max(0, live.length - disruption.to), timeoutMs, grace };
@@ -808,10 +916,15 @@ export class KubernetesDriver {
       notes.push(`asked to delete ${disruption.count} pod(s), only ${targets.length} were running`);
     }
     const gps = disruption.gracePeriodSeconds === undefined ? undefined : Math.ceil(disruption.gracePeriodSeconds);
-    await this.readSocketsBeforeDelete(deployment.runId, targets, st.scenario.port);
+    await this.readSocketsBeforeDelete(deployment.runId, targets, st.placement.containerPort);
     await Promise.all(
       targets.map(async (pod) => {
-        this.record(st, st.builder.deleteCalled(pod, this.now(), gps));
+        const at = this.now();
+        this.record(st, st.builder.deleteCalled(pod, at, gps));
+        st.mutations.push(
+          `deleted pod ${st.namespace}/${pod} at ${new Date(at).toISOString()}` +
+            (gps !== undefined ? ` (gracePeriodSeconds ${gps})` : ""),
+        );
         await this.core.deleteNamespacedPod({
           name: pod,
           namespace: st.namespace,
@@ -829,17 +942,10 @@ export class KubernetesDriver {
       source: "harness",
       detail: { via: "rollout restart", pods: live },
     });
-    await this.apps.patchNamespacedDeployment({
-      name: DEPLOYMENT_NAME,
-      namespace: st.namespace,
-      body: [
-        {
-          op: "add",
-          path: `/spec/template/metadata/annotations/${RESTARTED_AT_ANNOTATION.replace(/~/g, "~0").replace(/\//g, "~1")}`,
-          value: new Date(this.now()).toISOString(),
-        },
-      ],
-    });
+    const key = RESTARTED_AT_ANNOTATION.replace(/~/g, "~0").replace(/\//g, "~1");
+    await this.patchWorkload(st, [
+      { op: "add", path: `/spec/template/metadata/annotations/${key}`, value: new Date(this.now()).toISOString() },
+    ]);
   }
 
   private async scaleDown(st: RunState, live: string[], to: number): Promise<void> {
@@ -849,11 +955,18 @@ export class KubernetesDriver {
       source: "harness",
       detail: { via: "scale down", from: live.length, to },
     });
-    await this.apps.patchNamespacedDeployment({
-      name: DEPLOYMENT_NAME,
-      namespace: st.namespace,
-      body: [{ op: "replace", path: "/spec/replicas", value: to }],
-    });
+    await this.patchWorkload(st, [{ op: "replace", path: "/spec/replicas", value: to }]);
+  }
+
+  /** A JSON patch of the workload under test (a Deployment or StatefulSet), as a mutation of the run. */
+  private async patchWorkload(st: RunState, body: object[]): Promise<void> {
+    const { kind, name } = st.placement.workload;
+    const namespace = st.namespace;
+    if (kind === "StatefulSet") await this.apps.patchNamespacedStatefulSet({ name, namespace, body });
+    else await this.apps.patchNamespacedDeployment({ name, namespace, body });
+    st.mutations.push(
+      `patched ${kind} ${namespace}/${name} at ${new Date(this.now()).toISOString()}: ${JSON.stringify(body)}`,
+    );
   }
 
   /**
@@ -911,7 +1024,7 @@ export class KubernetesDriver {
         pods: disrupted(),
         readings: Object.fromEntries(readings ?? []),
         notes: [...notes],
-        ...(st.scenario.stopSignal ? { stopSignal: st.scenario.stopSignal } : {}),
+        ...(st.placement.pod.stopSignal ? { stopSignal: st.placement.pod.stopSignal } : {}),
       };
       this.observe(st, taken);
       return driverOutcomes(builder, taken);
@@ -948,6 +1061,8 @@ export class KubernetesDriver {
   async teardown(_deployment: Deployment | undefined, runId: string): Promise<void> {
     const st = this.runs.get(runId);
     st?.observer.stop();
+    // A target's namespace is never in the list below (it carries no run label): nothing of it is deleted.
+    const placement = st?.placement.namespaceObject ? st.placement : undefined;
     this.runs.delete(runId);
     this.podReadings.delete(runId);
     // The node streams stop while the API calls below run (they only read; nothing depends on them now).
@@ -975,14 +1090,20 @@ export class KubernetesDriver {
         if (!namespace) continue;
         // Already going (an earlier sweep): only its end is still to wait for.
         if (!ns.metadata?.deletionTimestamp && !this.namespacesGoing.has(namespace)) {
+          // The run's Service and workload by name (the user's manifests name theirs); the namespace takes the rest.
+          const service = placement?.service ?? SERVICE_NAME;
           const deleted = await ignore(
             `Service in ${namespace}`,
-            this.core.deleteNamespacedService({ name: SERVICE_NAME, namespace }),
+            this.core.deleteNamespacedService({ name: service, namespace }),
           );
           serviceDeleted &&= deleted;
+          const { kind, name } = placement?.workload ?? { kind: "Deployment", name: DEPLOYMENT_NAME };
+          const opts = { name, namespace, propagationPolicy: "Background" };
           await ignore(
-            `Deployment in ${namespace}`,
-            this.apps.deleteNamespacedDeployment({ name: DEPLOYMENT_NAME, namespace, propagationPolicy: "Background" }),
+            `${kind} in ${namespace}`,
+            kind === "StatefulSet"
+              ? this.apps.deleteNamespacedStatefulSet(opts)
+              : this.apps.deleteNamespacedDeployment(opts),
           );
           await ignore(
             `pods in ${namespace}`,

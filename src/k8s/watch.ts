@@ -12,6 +12,11 @@ export interface ObserverOptions {
   kc: KubeConfig;
   namespace: string;
   endpointApi: EndpointApi;
+  /**
+   * What of the namespace is watched: the workload's pods (a label selector), its Service's endpoints, and
+   * the events about those pods, the workload and the Service. Absent: everything in the namespace.
+   */
+  scope?: WatchScope;
   onEntry: (entry: RecordedEntry) => void;
   /** Problems worth telling the user (a watch that could not be re-established...). */
   warn?: (line: string) => void;
@@ -27,6 +32,24 @@ interface PodLike {
       state?: { running?: unknown; terminated?: unknown };
     }>;
   };
+}
+
+export interface WatchScope {
+  /** "app=web,tier=front": the pods' label selector. */
+  podSelector: string;
+  /** The Service whose endpoints count. */
+  service: string;
+  /** The workload's name (its events, and its ReplicaSets' named after it, are kept). */
+  workload: string;
+}
+
+/** Each watch's query for a scope: pods by their labels, endpoints by their Service. */
+export function scopeQuery(resource: WatchResource, scope: WatchScope | undefined): Record<string, string> {
+  if (scope === undefined) return {};
+  if (resource === "pods" && scope.podSelector !== "") return { labelSelector: scope.podSelector };
+  if (resource === "endpointslices") return { labelSelector: `kubernetes.io/service-name=${scope.service}` };
+  if (resource === "endpoints") return { fieldSelector: `metadata.name=${scope.service}` };
+  return {};
 }
 
 /** The watch paths for a namespace, by what the server serves. */
@@ -74,6 +97,8 @@ export class ClusterObserver {
   private readonly controllers = new Set<AbortController>();
   private readonly following = new Set<string>();
   private readonly terminated = new Set<string>();
+  /** Pods the (scoped) pod watch has shown: the events kept are about them. */
+  private readonly podsSeen = new Set<string>();
   private stopped = false;
   private readonly now: () => number;
 
@@ -100,6 +125,7 @@ export class ClusterObserver {
       const rv = (object as { metadata?: { resourceVersion?: string } } | undefined)?.metadata?.resourceVersion;
       if (rv) lastRv = rv;
       if (type === "BOOKMARK") return;
+      if (resource === "events" && !this.inScope(object)) return;
       if (type === "ERROR") {
         // 410 Gone: our resourceVersion is too old; start again from a fresh list.
         if ((object as { code?: number } | undefined)?.code === 410) lastRv = undefined;
@@ -127,7 +153,11 @@ export class ClusterObserver {
     };
     controller = await watcher.watch(
       path,
-      { allowWatchBookmarks: true, ...(lastRv ? { resourceVersion: lastRv } : {}) },
+      {
+        allowWatchBookmarks: true,
+        ...scopeQuery(resource, this.o.scope),
+        ...(lastRv ? { resourceVersion: lastRv } : {}),
+      },
       onEvent,
       onDone,
     );
@@ -135,10 +165,21 @@ export class ClusterObserver {
     else if (!ended) this.controllers.add(controller);
   }
 
+  /** An event about the scope's pods, workload (its ReplicaSets too) or Service; every event without a scope. */
+  private inScope(object: unknown): boolean {
+    const scope = this.o.scope;
+    if (scope === undefined) return true;
+    const about = (object as { involvedObject?: { kind?: string; name?: string } }).involvedObject;
+    const name = about?.name ?? "";
+    if (about?.kind === "Pod") return this.podsSeen.has(name);
+    return name === scope.service || name === scope.workload || name.startsWith(`${scope.workload}-`);
+  }
+
   /** Follows logs of every container that runs, once per container instance. */
   private onPod(pod: PodLike, type: string): void {
     const name = pod.metadata?.name;
     if (!name) return;
+    this.podsSeen.add(name);
     for (const cs of pod.status?.containerStatuses ?? []) {
       if (!cs.name || !cs.containerID) continue;
       if (cs.state?.terminated || type === "DELETED") this.terminated.add(cs.containerID);

@@ -19,7 +19,8 @@ import type { RunOptions, ScenarioResult } from "./run.js";
 export const IN_FLIGHT_SETTLE_MS = 3000;
 
 export class RunContext {
-  readonly scenario: Scenario;
+  /** The scenario as written; once deployed, with the deployed pod's figures (deployed()). */
+  scenario: Scenario;
   readonly backend: Backend;
   readonly limits: Record<LimitName, number>;
   readonly ctl = new AbortController();
@@ -57,6 +58,17 @@ export class RunContext {
       else s.addEventListener("abort", fn, { once: true });
       return () => s.removeEventListener("abort", fn);
     });
+  }
+
+  /**
+   * The scenario as the pods were deployed (source.ts asDeployed): every later step, the result and the
+   * scenario's time limit (armed after the deploy) use its figures.
+   */
+  deployed(scenario: Scenario): void {
+    this.scenario = scenario;
+    this.result.scenario = scenario;
+    const limits = timeLimits(scenario, this.options.timeoutScale, this.backend.name);
+    this.limits.scenario = this.options.limits?.scenario ?? limits.scenario;
   }
 
   /** Where the backend (or the runner itself) records events: the run's log, and its recording when recorded. */

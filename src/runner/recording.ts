@@ -10,6 +10,7 @@ import { arch, platform } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
+import type { DeployedPod } from "../backends/backend.js";
 import type { LoadResult } from "../load/types.js";
 import type { BackendName, ResolvedImage } from "../model/backend.js";
 import type { EventSink, RawObservation, TimelineEvent } from "../model/events.js";
@@ -71,6 +72,8 @@ export type Observation =
       platform: Record<string, string>;
       trafficPath: string;
       pods: string[];
+      /** The pod as deployed (the figures the verdicts use); absent in recordings made before it existed. */
+      pod?: DeployedPod;
     }
   /** The disruption's victims as the runner chose them (busiest), and why. */
   | { kind: "plan"; at: number; victims?: string[]; basis?: string }

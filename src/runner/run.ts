@@ -22,6 +22,7 @@ import { errorText } from "../util/errors.js";
 import { newRunId } from "../util/labels.js";
 import type { TrustReport } from "../verdict/trust.js";
 import type { Verdict } from "../verdict/verdicts.js";
+import type { ManifestSet } from "../workload/types.js";
 import { collectStep } from "./collect.js";
 import { RunContext } from "./context.js";
 import { type LimitName, seconds } from "./limits.js";
@@ -113,6 +114,11 @@ export interface ScenarioResult {
   warmUp?: WarmUpReport;
   /** Whether the harness could keep its clock during the window: its figures and the kubelet's lateness. */
   trust?: TrustReport;
+  /**
+   * What the run changed in the cluster (kind/existing), one line each: with a target, exactly the
+   * pods the disruption deleted; else also what the run created in its own namespace.
+   */
+  mutations?: string[];
   /** Wall time per phase (ms); a phase the run did not reach is absent. */
   phases?: RunPhases;
   pass: boolean;
@@ -130,6 +136,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Overrides of the computed limits, in ms (tests). */
   limits?: Partial<Record<LimitName, number>>;
+  /** workload.manifests read once before any run (the CLI: bad manifests exit 2); absent: read at prepare. */
+  manifests?: ManifestSet;
   /** How the scenario's image is found or built (default: imageForScenario). */
   resolveImage?: (image: ImageRef, opts: { onProgress?: (line: string) => void }) => Promise<ResolvedImage>;
   /**
@@ -199,8 +207,8 @@ async function writeRecording(ctx: RunContext, recorder: RunRecorder, dir: strin
 async function setUp(ctx: RunContext): Promise<RunningLoad> {
   const endSetup = ctx.arm("setup", "setup (image and deploy)");
   try {
-    const image = await prepareStep(ctx);
-    const workload = await deployStep(ctx, image);
+    const source = await prepareStep(ctx);
+    const workload = await deployStep(ctx, source);
     await warmUpStep(ctx, workload);
     return await loadStep(ctx, workload);
   } finally {

@@ -2,22 +2,21 @@
 // end) → collect → judge → report. Teardown is its own step (teardown.ts), registered before the first.
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { DisruptionOutcome, DisruptionPlan, RunningWorkload } from "../backends/backend.js";
-import { type InClusterLoadRun, loadsImages, loadsInCluster } from "../backends/capabilities.js";
-import { imageForScenario } from "../images/build.js";
+import type { DisruptionOutcome, DisruptionPlan, RunningWorkload, WorkloadSource } from "../backends/backend.js";
+import { type InClusterLoadRun, loadsInCluster } from "../backends/capabilities.js";
 import { startLoad } from "../load/generator.js";
 import type { LoadResult, LoadRun } from "../load/types.js";
-import type { ResolvedImage } from "../model/backend.js";
 import type { RequestRecord } from "../model/exercise.js";
 import { attributeRequests, busiestPods } from "../observe/exercise.js";
 import { startSaturationProbe } from "../observe/saturation.js";
 import type { Scenario } from "../scenario/schema.js";
 import { sleepOrAbort as sleep } from "../util/sleep.js";
-import { oneAtATime, type RunContext } from "./context.js";
+import type { RunContext } from "./context.js";
 import { judgeRun } from "./judge.js";
 import { raceAbort } from "./limits.js";
 import { OUTSTANDING_SLACK_MS, settleOutstanding, WINDOW_MARGIN_MS } from "./load-window.js";
 import type { ScenarioResult } from "./run.js";
+import { asDeployed, buildSource } from "./source.js";
 import { warmUp } from "./warm-up.js";
 
 /**
@@ -28,43 +27,41 @@ export type RunningLoad = { where: "here"; run: LoadRun } | { where: "cluster"; 
 
 const recordsOf = (load: RunningLoad): RequestRecord[] => (load.where === "here" ? load.run.requestRecords() : []);
 
-/** prepare: the image found or built, and made available to the backend (one at a time across runs). */
-export async function prepareStep(ctx: RunContext): Promise<ResolvedImage> {
-  ctx.progress("setup: image");
-  const resolveImage = ctx.options.resolveImage ?? imageForScenario;
-  const backend = ctx.backend;
-  const image = await ctx.step(
-    "image build and preparation",
-    oneAtATime(async () => {
-      // Workload and target scenarios (issue 16) are refused by the CLI until the backends take them.
-      const ref = ctx.scenario.image;
-      if (ref === undefined) throw new Error(`${ctx.scenario.name}: no image (workload/target not wired)`);
-      const resolved = await resolveImage(ref, { onProgress: (l) => ctx.progress(l) });
-      if (loadsImages(backend)) await backend.prepare([resolved]);
-      return resolved;
-    }, ctx.signal),
-  );
-  ctx.result.image = image;
-  return image;
+/** prepare: what the run tests (image, manifests or a running target), made available to the backend. */
+export async function prepareStep(ctx: RunContext): Promise<WorkloadSource> {
+  ctx.progress(ctx.scenario.image !== undefined ? "setup: image" : "setup: workload");
+  return ctx.step("image build and preparation", buildSource(ctx));
 }
 
-/** deploy: every replica ready behind the Service; the handle is kept for the next steps and teardown. */
-export async function deployStep(ctx: RunContext, image: ResolvedImage): Promise<RunningWorkload> {
-  ctx.progress(`deploying ${ctx.scenario.replicas} replica(s) of ${image.ref} on ${ctx.backend.name}`);
-  const workload = await ctx.step(
-    "deploy",
-    ctx.backend.deploy(ctx.scenario, { kind: "image", image }, ctx.sink("backend"), ctx.runId),
-  );
+const sourceText = (source: WorkloadSource): string =>
+  source.kind === "image"
+    ? source.image.ref
+    : source.kind === "manifests"
+      ? `${source.set.workload.kind} ${source.set.workload.name} (manifests)`
+      : `${source.target.workload.kind} ${source.target.namespace}/${source.target.workload.name} (running)`;
+
+/**
+ * deploy: every replica ready behind the Service; the handle is kept for the next steps and teardown.
+ * From here on the run's scenario carries the deployed pod's figures (asDeployed), and the scenario's
+ * time limit follows them.
+ */
+export async function deployStep(ctx: RunContext, source: WorkloadSource): Promise<RunningWorkload> {
+  const replicas = source.kind === "image" ? `${ctx.scenario.replicas} replica(s) of ` : "";
+  ctx.progress(`deploying ${replicas}${sourceText(source)} on ${ctx.backend.name}`);
+  const workload = await ctx.step("deploy", ctx.backend.deploy(ctx.scenario, source, ctx.sink("backend"), ctx.runId));
   ctx.workload = workload;
+  ctx.deployed(asDeployed(ctx.scenario, workload.pod));
   ctx.result.platform = workload.platform;
   ctx.result.trafficPath = workload.trafficPath;
+  if (workload.mutations) ctx.result.mutations = workload.mutations;
   ctx.recorder?.note({
     kind: "deployed",
     at: Date.now(),
-    image,
+    ...(source.kind === "image" ? { image: source.image } : {}),
     platform: workload.platform,
     trafficPath: workload.trafficPath,
     pods: workload.pods,
+    pod: workload.pod,
   });
   return workload;
 }

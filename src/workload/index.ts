@@ -4,6 +4,13 @@ import { readManifests } from "./read.js";
 import { selectManifestSet } from "./select.js";
 import type { ManifestSet } from "./types.js";
 
+export {
+  labelSelectorText,
+  manifestImages,
+  podOfWorkload,
+  podSelectorOf,
+  scenarioPreStop,
+} from "./deployed-pod.js";
 export { localLimitations } from "./local-limits.js";
 export { type AppliedWorkload, type ApplyInput, applyOverrides } from "./overrides.js";
 export { parseManifests, readManifests, STDIN_NAME } from "./read.js";

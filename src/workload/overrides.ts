@@ -4,11 +4,9 @@
 import type { KubernetesObject, V1Container, V1PodTemplateSpec, V1Service } from "@kubernetes/client-node";
 import { graceSeconds, preStopHandler, stopSignalNote } from "../k8s/manifests.js";
 import type { PodOverrides } from "../scenario/schema.js";
+import { API_DEFAULT_GRACE_SECONDS, API_DEFAULT_REPLICAS } from "./deployed-pod.js";
 import type { ManifestSet, Workload } from "./types.js";
 
-/** The API's own defaults, for what the manifests leave out. */
-const API_DEFAULT_REPLICAS = 1;
-const API_DEFAULT_GRACE_SECONDS = 30;
 /** Kinds applied first (what a pod refers to before the pods exist), the rest in manifest order. */
 const APPLY_FIRST = [
   "ServiceAccount",

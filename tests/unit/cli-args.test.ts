@@ -105,12 +105,67 @@ describe("run: options that contradict each other exit 2 with one line", () => {
     for (const line of lines) expect(line).toMatch(/bad-scenarios\/[a-z-]+\.yaml: \S+: \S/);
   });
 
-  it("workload scenarios are validated, then refused before anything starts until the backends take them", async () => {
-    const r = await run(join(ROOT, "fixtures/workloads/scenarios/shop-web-as-shipped.yaml"));
+  it("a workload scenario's manifests are read before anything starts: bad ones are one line each, exit 2", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ge-manifests-"));
+    try {
+      const deployment = (name: string) =>
+        `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: ${name}}\nspec:\n  selector: {matchLabels: {app: ${name}}}\n` +
+        `  template:\n    metadata: {labels: {app: ${name}}}\n    spec: {containers: [{name: app, image: "x:1", ports: [{containerPort: 80}]}]}\n`;
+      await writeFile(
+        join(dir, "two.yaml"),
+        `${deployment("web")}---\n${deployment("api")}---\napiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n`,
+      );
+      await writeFile(join(dir, "s.yaml"), "name: mine\nworkload: {manifests: two.yaml}\n");
+      const r = await run(join(dir, "s.yaml"));
+      expect(r.code).toBe(2);
+      const lines = r.stderr.trim().split("\n");
+      expect(lines[0]).toMatch(/^error: .*two\.yaml: document 2 \(line \d+\): metadata\.name: two workloads to test/);
+      // One problem reported at a time for the workload choice; nothing else was started (no Docker here).
+      expect(lines).toHaveLength(1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a delete count above the manifests' replicas is refused once they are read (exit 2)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ge-manifests-"));
+    try {
+      await writeFile(
+        join(dir, "one.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 1\n" +
+          "  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n" +
+          '    spec: {containers: [{name: app, image: "x:1", ports: [{containerPort: 80}]}]}\n',
+      );
+      await writeFile(
+        join(dir, "s.yaml"),
+        "name: mine\nworkload: {manifests: one.yaml}\ndisruption: {action: delete, count: 2}\n",
+      );
+      const r = await run(join(dir, "s.yaml"));
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim()).toMatch(
+        /^error: .*s\.yaml: disruption\.count: deletes 2 pods but replicas is 1 \(Deployment "web" with the scenario's overrides\)$/,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    [["--target", "deployment/web"], /^error: --target needs the workload's namespace \(-n, --namespace\)$/],
+    [["-n", "shop"], /^error: --namespace and --service name a running workload: give it with --target$/],
+    [
+      ["--target", "pod/web", "-n", "shop"],
+      /^error: --target: target\.workload: expected deployment\/<name> or statefulset/,
+    ],
+    [["--target", "deployment/web", "-n", "shop", FIXTURE], /^error: --target makes its own scenario/],
+    [
+      ["--target", "deployment/web", "-n", "shop"],
+      /^error: --target: target: a running workload is tested on --backend kind or existing, not local$/,
+    ],
+  ])("run %j: the target flags are checked before anything starts", async (args, expected) => {
+    const r = await run(...args);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toMatch(
-      /^error: .*shop-web-as-shipped\.yaml: workload and target scenarios are validated but not run yet \(issue 16: the backends' part\)$/,
-    );
+    expect(r.stderr.trim()).toMatch(expected);
   });
 
   it("a --filter that is not a regular expression", async () => {

@@ -17,13 +17,12 @@ import { formatPorts } from "../../k8s/node-ports.js";
 import type { LoadHooks } from "../../load/types.js";
 import type { ResolvedImage } from "../../model/backend.js";
 import type { EventSink } from "../../model/events.js";
-import type { Disruption, LoadOptions, Scenario } from "../../scenario/schema.js";
+import type { Disruption, LoadOptions, Scenario, Target } from "../../scenario/schema.js";
 import { UsageError } from "../../util/errors.js";
 import {
   type Deployment,
   type DisruptionOutcome,
   type DisruptionPlan,
-  imageOfSource,
   RunStateBackend,
   type WorkloadSource,
 } from "../backend.js";
@@ -178,6 +177,23 @@ export class ExistingClusterBackend extends RunStateBackend implements InCluster
     if (this.loadFrom === "in-cluster" && !this.o.inCluster?.image) await assertLoadgenBuildable();
   }
 
+  /**
+   * A user's workload: its images are the cluster's to pull (nothing is pushed); the in-cluster load's
+   * image is prepared as for any run.
+   */
+  async prepareWorkload(images: string[]): Promise<string[]> {
+    await this.prepare([]);
+    return images.length > 0
+      ? [`images ${images.join(", ")}: pulled by the cluster's nodes as the manifests name them (nothing pushed)`]
+      : [];
+  }
+
+  /** A running workload: it exists and its Service selects it (changes nothing; --allow-mutations was checked). */
+  async checkTarget(target: Target): Promise<void> {
+    this.kc ??= kubeConfigFor(this.o.context, this.o.kubeconfigPath);
+    await this.getDriver().checkTarget(target);
+  }
+
   async prepare(images: ResolvedImage[]): Promise<void> {
     this.kc ??= kubeConfigFor(this.o.context, this.o.kubeconfigPath);
     const refs = images.map((i) => i.ref);
@@ -226,7 +242,7 @@ export class ExistingClusterBackend extends RunStateBackend implements InCluster
         const t = targetFor(nodePort);
         return target
           ? `${t.host}:${t.port} → (user-provided route) → Service ${this.o.serviceType ?? "NodePort"} ${nodePort} → kube-proxy → a ready pod`
-          : `load Job in the cluster → Service app (cluster DNS) → kube-proxy → a ready pod`;
+          : "load Job in the cluster → the Service (cluster DNS) → kube-proxy → a ready pod";
       },
       nodePort: nodePorts[0] as number,
       nodePorts,
@@ -244,16 +260,18 @@ export class ExistingClusterBackend extends RunStateBackend implements InCluster
   }
 
   async deployRecord(scenario: Scenario, source: WorkloadSource, sink: EventSink, runId: string): Promise<Deployment> {
-    const d = await this.getDriver().deploy(scenario, imageOfSource(source, this.name), sink, runId);
+    const d = await this.getDriver().deploy(scenario, source, sink, runId);
     if (this.loadFrom === "local") return d;
     // Load goes to the Service from inside the cluster: its DNS name (any cluster domain: the pod's
-    // resolv.conf search path completes <svc>.<ns>.svc) and its port.
-    const namespace = d.platform.namespace ?? namespaceName(scenario.name, runId);
+    // resolv.conf search path completes <svc>.<ns>.svc) and its port (the user's: one named http, else the first).
+    const namespace = d.objects?.namespace ?? d.platform.namespace ?? namespaceName(scenario.name, runId);
+    const name = d.objects?.service ?? SERVICE_NAME;
     const kc = this.kc as KubeConfig;
-    const svc = await kc.makeApiClient(CoreV1Api).readNamespacedService({ name: SERVICE_NAME, namespace });
-    const port = svc.spec?.ports?.[0]?.port;
-    if (!port) throw new Error(`the Service ${namespace}/${SERVICE_NAME} has no port`);
-    const host = `${SERVICE_NAME}.${namespace}.svc`;
+    const svc = await kc.makeApiClient(CoreV1Api).readNamespacedService({ name, namespace });
+    const ports = svc.spec?.ports ?? [];
+    const port = (ports.find((p) => p.name === "http") ?? ports[0])?.port;
+    if (!port) throw new Error(`the Service ${namespace}/${name} has no port`);
+    const host = `${name}.${namespace}.svc`;
     return {
       ...d,
       target: { host, port },

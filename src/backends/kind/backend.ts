@@ -24,20 +24,19 @@ import {
   inspectOnNode,
   type NodeExec,
 } from "../../observe/node-proc.js";
-import type { Disruption, Scenario } from "../../scenario/schema.js";
+import type { Disruption, Scenario, Target } from "../../scenario/schema.js";
 import { errorText } from "../../util/errors.js";
 import {
   type Deployment,
   type DisruptionOutcome,
   type DisruptionPlan,
-  imageOfSource,
   RunStateBackend,
   type WorkloadSource,
 } from "../backend.js";
 import { KindCluster, type KindClusterOptions, type TeardownResult } from "./cluster.js";
 import { ConntrackStream } from "./conntrack-stream.js";
 import { ContainerdEvents } from "./containerd-events.js";
-import { loadImages } from "./images.js";
+import { loadImages, loadWorkloadImages } from "./images.js";
 import type { LineSpawner } from "./node-command.js";
 
 export interface KindBackendOptions extends KindClusterOptions {
@@ -189,10 +188,28 @@ export class KindBackend extends RunStateBackend {
     return this.published;
   }
 
-  async prepare(images: ResolvedImage[]): Promise<void> {
+  /** The cluster up, its published ports and kubeconfig read: what every deploy needs. */
+  private async ready(): Promise<void> {
     await this.cluster.ensure();
     await this.publishedPorts();
     this.kc ??= await this.cluster.kubeconfig();
+  }
+
+  /** A user's workload: the images the local Docker engine has loaded, the rest pulled by the nodes. */
+  async prepareWorkload(images: string[]): Promise<string[]> {
+    await this.ready();
+    if (images.length === 0) return [];
+    return loadWorkloadImages(this.run, this.cluster.name, await this.nodes(), images, this.o.log);
+  }
+
+  /** A running workload: it exists, its Service selects it and is published on 127.0.0.1 (changes nothing). */
+  async checkTarget(target: Target): Promise<void> {
+    await this.ready();
+    await this.getDriver().checkTarget(target);
+  }
+
+  async prepare(images: ResolvedImage[]): Promise<void> {
+    await this.ready();
     const nodes = await this.nodes();
     await loadImages(
       this.run,
@@ -237,6 +254,8 @@ export class KindBackend extends RunStateBackend {
         "(NodePort) → kube-proxy (externalTrafficPolicy Cluster) → a ready pod on any node",
       nodePort: nodePorts[0] as number,
       nodePorts,
+      // A running workload's Service is reached only through a NodePort the cluster publishes here.
+      targetNodePorts: nodePorts,
       readPid1: (req) => readLivePid1(readers, req),
       inspectProcesses: (req) => inspectOnKind(readers, req),
       readEstablished: (req, port) => {
@@ -270,7 +289,7 @@ export class KindBackend extends RunStateBackend {
   }
 
   deployRecord(scenario: Scenario, source: WorkloadSource, sink: EventSink, runId: string): Promise<Deployment> {
-    return this.getDriver().deploy(scenario, imageOfSource(source, this.name), sink, runId);
+    return this.getDriver().deploy(scenario, source, sink, runId);
   }
 
   disrupt(deployment: Deployment, disruption: Disruption, plan?: DisruptionPlan): Promise<DisruptionOutcome> {

@@ -87,3 +87,39 @@ export async function loadImages(
   }
   return results;
 }
+
+/**
+ * The images a user's manifests name: those the local Docker engine has are loaded (as loadImages does),
+ * the others are left to the nodes, which pull them as the cluster would. Resolves with one line each.
+ */
+export async function loadWorkloadImages(
+  run: CommandRunner,
+  clusterName: string,
+  nodes: string[],
+  refs: string[],
+  log?: (line: string) => void,
+): Promise<string[]> {
+  const lines: string[] = [];
+  for (const ref of [...new Set(refs)]) {
+    const local = await localImageId(run, ref).then(
+      () => true,
+      () => false,
+    );
+    if (!local) {
+      lines.push(`image ${ref}: not in the local Docker engine; the nodes pull it as the cluster would`);
+      continue;
+    }
+    try {
+      checkFixedTag(ref);
+    } catch (err) {
+      // A moving tag is pulled again by the kubelet (imagePullPolicy Always): loading it would prove nothing.
+      lines.push(`image ${ref}: not loaded (${(err as Error).message}); the nodes pull it`);
+      continue;
+    }
+    const [r] = await loadImages(run, clusterName, nodes, [ref], log);
+    lines.push(
+      `image ${ref}: ${r?.action === "present" ? "already on every node" : "loaded from the local Docker engine"}`,
+    );
+  }
+  return lines;
+}

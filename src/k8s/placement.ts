@@ -1,0 +1,199 @@
+// Where one run's workload lives on the cluster and what the driver creates for it, by source: the
+// image's own Deployment (manifests.ts), the user's manifests applied into the run's namespace
+// (workload/ applyOverrides), or a workload already running (read and checked here; nothing created).
+// The driver keys every watch, wait, read and disruption on this, never on graceful-e2e's own names.
+import type { AppsV1Api, CoreV1Api, KubernetesObject, V1Namespace, V1Service } from "@kubernetes/client-node";
+import { type DeployedPod, imagePod } from "../backends/backend.js";
+import type { Scenario, Target } from "../scenario/schema.js";
+import { apiErrorText, UsageError } from "../util/errors.js";
+import {
+  applyOverrides,
+  labelSelectorText,
+  type ManifestSet,
+  podOfWorkload,
+  podSelectorOf,
+  type Workload,
+  type WorkloadKind,
+} from "../workload/index.js";
+import { buildManifests, type ManifestInput, namespaceName, objectLabels } from "./manifests.js";
+
+export interface Placement {
+  namespace: string;
+  /** The run's own namespace (created, and deleted at teardown); false: the target's, never touched. */
+  namespaceObject?: V1Namespace;
+  /** The objects to create after the namespace, in order (none for a target). */
+  create: KubernetesObject[];
+  /** image: the typed Service and Deployment calls (as every recording was made); else the generic API. */
+  typed: boolean;
+  workload: { kind: WorkloadKind; name: string };
+  service: string;
+  /** The labels the workload's pods are found by (the Service selects them). */
+  podSelector: Record<string, string>;
+  /** The container the load reaches, and its port. */
+  container: string;
+  containerPort: number;
+  /** The NodePort the load reaches the Service on (a target's own; else the run's). */
+  nodePort?: number;
+  pod: DeployedPod;
+  /** The image graceful-e2e deployed (image scenarios). */
+  image?: string;
+  notes: string[];
+}
+
+/** graceful-e2e's own Deployment of an image (k8s/manifests.ts). */
+export function imagePlacement(input: ManifestInput): Placement {
+  const m = buildManifests(input);
+  return {
+    namespace: m.names.namespace,
+    namespaceObject: m.namespace,
+    create: [m.service, m.deployment],
+    typed: true,
+    workload: { kind: "Deployment", name: m.names.deployment },
+    service: m.names.service,
+    podSelector: m.selector,
+    container: m.names.container,
+    containerPort: input.scenario.port,
+    ...(input.nodePort !== undefined ? { nodePort: input.nodePort } : {}),
+    pod: imagePod(input.scenario, input.image, m.names.container),
+    image: input.image,
+    notes: m.notes,
+  };
+}
+
+const nameOf = (o: KubernetesObject) => `${o.kind}/${o.metadata?.name ?? "?"}`;
+
+/** The user's manifests, rewritten into the run's namespace with the scenario's overrides. */
+export function manifestsPlacement(
+  set: ManifestSet,
+  o: {
+    scenario: Scenario;
+    runId: string;
+    nodePort: number;
+    support: { preStopSleep: boolean; preStopSleepZero?: boolean };
+  },
+): Placement {
+  const namespace = namespaceName(o.scenario.name, o.runId);
+  const labels = objectLabels(o.scenario, o.runId);
+  const applied = applyOverrides({
+    set,
+    overrides: o.scenario.overrides,
+    namespace,
+    labels,
+    support: o.support,
+    nodePort: o.nodePort,
+  });
+  const pod = podOfWorkload(applied.workload, set.port.container);
+  return {
+    namespace,
+    namespaceObject: { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace, labels } },
+    create: applied.objects,
+    typed: false,
+    workload: { kind: set.workload.kind, name: set.workload.name },
+    service: applied.service.metadata?.name ?? "?",
+    podSelector: podSelectorOf(applied.workload),
+    container: pod.appContainer,
+    containerPort: set.port.containerPort,
+    nodePort: o.nodePort,
+    pod,
+    notes: [...set.notes, ...applied.notes, `created in ${namespace}: ${applied.objects.map(nameOf).join(", ")}`],
+  };
+}
+
+const is404 = (err: unknown) => (err as { code?: unknown } | undefined)?.code === 404;
+
+/** Reads one object of the target; a missing one is the user's to fix (UsageError), else the API's error. */
+async function readOrSay<T>(what: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    if (is404(err)) throw new UsageError(`target: ${what} does not exist`);
+    throw new Error(`target: could not read ${what}: ${apiErrorText(err)}`);
+  }
+}
+
+function selects(service: V1Service, labels: Record<string, string>): boolean {
+  const sel = Object.entries(service.spec?.selector ?? {});
+  return sel.length > 0 && sel.every(([k, v]) => labels[k] === v);
+}
+
+/** The target's Service: the one named, which must select the pods, or the only one selecting them. */
+async function targetService(core: CoreV1Api, t: Target, labels: Record<string, string>): Promise<V1Service> {
+  const ref = `${t.workload.kind} ${t.namespace}/${t.workload.name}`;
+  const podLabels = labelSelectorText(labels) || "none";
+  if (t.service !== undefined) {
+    const name = t.service;
+    const svc = await readOrSay(`Service ${t.namespace}/${name}`, () =>
+      core.readNamespacedService({ name, namespace: t.namespace }),
+    );
+    if (!selects(svc, labels)) {
+      const sel = labelSelectorText(svc.spec?.selector ?? {}) || "nothing (no selector)";
+      throw new UsageError(
+        `target: Service ${t.namespace}/${name} selects ${sel}, not the pods of ${ref} (${podLabels})`,
+      );
+    }
+    return svc;
+  }
+  const list = await core.listNamespacedService({ namespace: t.namespace });
+  const selecting = list.items.filter((s) => selects(s, labels) && s.spec?.clusterIP !== "None");
+  const [only, second] = selecting;
+  if (only === undefined)
+    throw new UsageError(`target: no Service in ${t.namespace} selects the pods of ${ref} (${podLabels})`);
+  if (second !== undefined) {
+    const names = selecting.map((s) => s.metadata?.name).join(", ");
+    throw new UsageError(`target: several Services select the pods of ${ref} (${names}): choose one with --service`);
+  }
+  return only;
+}
+
+/** The Service's port the load uses (one named http, else the first) and the container port behind it. */
+function servicePort(svc: V1Service, w: Workload) {
+  const ports = svc.spec?.ports ?? [];
+  const chosen = ports.find((p) => p.name === "http") ?? ports[0];
+  const target = chosen?.targetPort ?? chosen?.port;
+  const containers = [...(w.spec?.template.spec?.containers ?? []), ...(w.spec?.template.spec?.initContainers ?? [])];
+  for (const c of containers) {
+    const p = c.ports?.find((p) => (typeof target === "number" ? p.containerPort === target : p.name === target));
+    if (p) return { chosen, containerPort: p.containerPort, container: c.name };
+  }
+  return { chosen, containerPort: typeof target === "number" ? target : 0, container: undefined };
+}
+
+/**
+ * A running workload, read and checked (UsageError: what is missing or does not fit); nothing created.
+ * reachable(nodePort): why the load cannot reach that NodePort from here, or undefined when it can.
+ */
+export async function targetPlacement(
+  api: { core: CoreV1Api; apps: AppsV1Api },
+  t: Target,
+  reachable: (nodePort: number | undefined) => string | undefined,
+): Promise<Placement> {
+  const { namespace } = t;
+  await readOrSay(`namespace ${namespace}`, () => api.core.readNamespace({ name: namespace }));
+  const { kind, name } = t.workload;
+  const w: Workload = await readOrSay(`${kind} ${namespace}/${name}`, () =>
+    kind === "Deployment"
+      ? api.apps.readNamespacedDeployment({ name, namespace })
+      : api.apps.readNamespacedStatefulSet({ name, namespace }),
+  );
+  const podSelector = podSelectorOf(w);
+  if (Object.keys(podSelector).length === 0)
+    throw new UsageError(`target: ${kind} ${namespace}/${name} has no matchLabels selector to find its pods by`);
+  const svc = await targetService(api.core, t, w.spec?.template.metadata?.labels ?? podSelector);
+  const port = servicePort(svc, w);
+  const why = reachable(port.chosen?.nodePort);
+  if (why) throw new UsageError(`target: Service ${namespace}/${svc.metadata?.name}: ${why}`);
+  const pod = podOfWorkload(w, port.container);
+  return {
+    namespace,
+    create: [],
+    typed: false,
+    workload: { kind, name },
+    service: svc.metadata?.name ?? "?",
+    podSelector,
+    container: pod.appContainer,
+    containerPort: port.containerPort,
+    ...(port.chosen?.nodePort !== undefined ? { nodePort: port.chosen.nodePort } : {}),
+    pod,
+    notes: [`target ${kind} ${namespace}/${name} through Service ${svc.metadata?.name}: nothing created`],
+  };
+}
