@@ -147,6 +147,35 @@ export function portDuring(sockets: readonly TappedSocket[], from: number, to: n
   return open.length === 1 ? open[0]?.port : undefined;
 }
 
+/**
+ * One call of the load's method on a channel of its own: undefined when it answered OK (a Health/Check
+ * answer of any serving status: the server is up), else what went wrong. The in-cluster Job's
+ * readiness check for grpc, whose servers need not speak HTTP/1.1.
+ */
+export function grpcCallOnce(
+  target: LoadTarget,
+  opts: LoadOptions,
+  timeoutMs: number,
+  descriptor?: unknown,
+): Promise<string | undefined> {
+  const method = grpcMethodOf(opts, descriptor);
+  const client = new grpc.Client(`${urlHost(target.host)}:${target.port}`, grpc.credentials.createInsecure());
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(
+      method.path,
+      (req: Uint8Array) => Buffer.from(req),
+      (res: Buffer) => res,
+      method.request(0, 0),
+      new grpc.Metadata(),
+      { deadline: new Date(Date.now() + timeoutMs) },
+      (err) => {
+        client.close();
+        resolve(err ? `${method.name}: ${err.code} ${err.details}` : undefined);
+      },
+    );
+  });
+}
+
 export function startGrpcLoad(target: LoadTarget, opts: LoadOptions, hooks: LoadHooks = {}): LoadRun {
   const calls = opts.streamsPerConnection ?? DEFAULT_STREAMS_PER_CONNECTION;
   const retryRefused = opts.retryRefused ?? true;
