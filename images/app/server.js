@@ -23,8 +23,10 @@
 //                            HTTP/1.1 (which always answers /healthz, for readiness probes):
 //                            http2     cleartext HTTP/2 with prior knowledge (h2c) on the same port: a
 //                                      connection that starts with the HTTP/2 preface is HTTP/2
-//                            grpc      the gRPC service graceful.Echo (fixtures/proto/graceful.proto),
-//                                      @grpc/grpc-js, on the same port, detected the same way
+//                            grpc      the gRPC services graceful.Echo (fixtures/proto/graceful.proto)
+//                                      and grpc.health.v1.Health's Check (fixtures/proto/health.proto:
+//                                      SERVING, NOT_SERVING once draining), @grpc/grpc-js, on the same
+//                                      port, detected the same way
 //                            websocket an echo WebSocket on any path (HTTP/1.1 upgrade)
 //   H2_GOAWAY                http2: "off" = the broken variant: no GOAWAY at SIGTERM; the open
 //                            connections keep taking new streams until the process exits
@@ -432,6 +434,19 @@ async function main() {
         else reply();
       },
     });
+    // The standard health service (the grpc load's default method), as grpc-go's health server
+    // behaves: SERVING, then NOT_SERVING from the drain on (the calls themselves are still served).
+    let healthStatus = "SERVING";
+    const health = grpc.loadPackageDefinition(vendor.healthPackageDefinition()).grpc.health.v1.Health;
+    grpcServer.addService(health.service, {
+      Check(call, callback) {
+        const md = new grpc.Metadata();
+        md.set("x-served-by", servedBy);
+        call.sendMetadata(md);
+        if (call.request.service !== "") callback({ code: grpc.status.NOT_FOUND, details: "unknown service" });
+        else callback(null, { status: healthStatus });
+      },
+    });
     const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
     return {
       accept(socket) {
@@ -445,6 +460,7 @@ async function main() {
       connections: () => sockets.size,
       inFlight: () => calls,
       drain() {
+        healthStatus = "NOT_SERVING";
         log("grpc-shutdown", { mode: grpcShutdown, connections: sockets.size, inFlight: calls });
         if (grpcShutdown === "force") {
           // Every session destroyed at once: the calls in flight are cancelled.

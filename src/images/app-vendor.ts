@@ -1,5 +1,6 @@
 // The sample app's libraries for APP_PROTOCOL=grpc|websocket (and http2, which needs none but shares
-// the build): @grpc/grpc-js, ws and graceful.Echo's definition (src/load/grpc-proto.ts), bundled by
+// the build): @grpc/grpc-js, ws and the definitions of graceful.Echo and grpc.health.v1.Health
+// (src/load/grpc-proto.ts), bundled by
 // esbuild from this package's own node_modules into images/app/vendor/protocols.cjs. The images
 // copy images/app/ whole, so nothing is installed at `docker build` time and builds work offline, as
 // for the in-cluster load generator (src/backends/existing/loadgen-image.ts).
@@ -40,7 +41,7 @@ export async function bundleAppVendor(): Promise<Buffer> {
     entry: [
       'export * as grpc from "@grpc/grpc-js";',
       'export { WebSocketServer } from "ws";',
-      `export { echoPackageDefinition } from ${JSON.stringify(protoModule())};`,
+      `export { echoPackageDefinition, healthPackageDefinition } from ${JSON.stringify(protoModule())};`,
       "",
     ].join("\n"),
     entryName: "app-vendor-entry.ts",

@@ -23,6 +23,7 @@ import {
 } from "@kubernetes/client-node";
 import { ERROR_MARKER, JOB_ENV, type LoadStartedInfo, RESULT_MARKER, STARTED_MARKER } from "../load/job-main.js";
 import type { LoadResult } from "../load/types.js";
+import { grpcDescriptor } from "../scenario/grpc-method.js";
 import type { LoadOptions, Scenario } from "../scenario/schema.js";
 import { apiErrorText as errText } from "../util/errors.js";
 import { sleep } from "../util/sleep.js";
@@ -133,6 +134,12 @@ export function loadJobNamespace(scenarioName: string, runId: string): string {
   return namespaceName(`load-${scenarioName}`, runId);
 }
 
+/** The user's .proto compiled, for the Job (it has no copy of the file): load.grpc.proto only. */
+function grpcDescriptorEnv(load: LoadOptions): Record<string, string> {
+  const proto = load.protocol === "grpc" ? load.grpc?.proto : undefined;
+  return proto === undefined ? {} : { [JOB_ENV.grpcDescriptor]: JSON.stringify(grpcDescriptor(proto)) };
+}
+
 export function buildLoadJob(input: LoadJobInput): LoadJobManifests {
   const { scenario, runId, timing } = input;
   const ns = input.namespace ?? loadJobNamespace(scenario.name, runId);
@@ -145,6 +152,7 @@ export function buildLoadJob(input: LoadJobInput): LoadJobManifests {
     [JOB_ENV.runSeconds]: String(timing.runSeconds),
     [JOB_ENV.capSeconds]: String(timing.capSeconds),
     [JOB_ENV.readyTimeoutSeconds]: String(timing.readyTimeoutSeconds),
+    ...grpcDescriptorEnv(input.load),
   };
   const namespace: V1Namespace = { apiVersion: "v1", kind: "Namespace", metadata: { name: ns, labels } };
   const job: V1Job = {

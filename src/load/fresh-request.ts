@@ -2,6 +2,7 @@
 // Used by the load's stream of fresh short connections and by the warm-up before the disruption:
 // both need "a NEW connection through the Service, which pod took it, and did it get an answer".
 import http from "node:http";
+import type { LoadOptions } from "../scenario/schema.js";
 import { classifyRequestError, headerValue } from "./accounting.js";
 import type { FailureKind } from "./types.js";
 
@@ -38,12 +39,32 @@ export interface FreshRequest {
   readonly aborted: boolean;
 }
 
+/** What an HTTP request of the load is besides its path (load.http, filled: httpRequestOf). */
+export interface HttpRequestShape {
+  method: string;
+  /** As the scenario gives them (Host included). */
+  headers: Record<string, string>;
+  body?: string;
+}
+
+/** load.http with its defaults: GET, no header of its own, no body. */
+export function httpRequestOf(opts: Pick<LoadOptions, "http">): HttpRequestShape {
+  const h = opts.http;
+  return {
+    method: h?.method ?? "GET",
+    headers: { ...(h?.headers ?? {}) },
+    ...(h?.body !== undefined ? { body: h.body } : {}),
+  };
+}
+
 export function freshRequest(
   target: FreshRequestTarget,
   path: string,
   timeoutMs: number,
   /** A probe (PROBE_HEADER: what for), not load. */
   probe?: string,
+  /** The load's method, headers and body (default: a GET without any). */
+  shape: HttpRequestShape = { method: "GET", headers: {} },
 ): FreshRequest {
   const sentAt = Date.now();
   const t0 = performance.now();
@@ -62,9 +83,14 @@ export function freshRequest(
     host: target.host,
     port: target.port,
     path,
-    method: "GET",
+    method: shape.method,
     agent: false,
-    headers: { connection: "close", ...(probe ? { [PROBE_HEADER]: probe } : {}) },
+    headers: {
+      ...shape.headers,
+      connection: "close",
+      ...(shape.body !== undefined ? { "content-length": Buffer.byteLength(shape.body) } : {}),
+      ...(probe ? { [PROBE_HEADER]: probe } : {}),
+    },
   });
   req.on("socket", (sock) => {
     sock.once("connect", () => {
@@ -99,7 +125,7 @@ export function freshRequest(
   req.on("error", (err: NodeJS.ErrnoException) => {
     settle({ sentAt, at: Date.now(), ok: false, clientPort, failure: classifyRequestError(err) });
   });
-  req.end();
+  req.end(shape.body);
   return {
     done,
     get aborted() {

@@ -7,7 +7,7 @@
 import type { RequestRecord } from "../model/exercise.js";
 import type { LoadOptions } from "../scenario/schema.js";
 import type { RequestLedger } from "./accounting.js";
-import { type FreshRequest, freshRequest } from "./fresh-request.js";
+import { type FreshRequest, freshRequest, httpRequestOf } from "./fresh-request.js";
 import type { FreshStreamReport, LoadTarget } from "./types.js";
 
 /** Fresh connections outstanding at once; a tick is skipped beyond (a hanging target). */
@@ -65,7 +65,7 @@ export function startHttp1FreshStream(o: {
     const sentAt = Date.now();
     const id = o.ledger.openRequest(o.opts.path, sentAt);
     report.sent++;
-    const req = freshRequest(o.target, o.opts.path, timeoutMs);
+    const req = freshRequest(o.target, o.opts.path, timeoutMs, undefined, httpRequestOf(o.opts));
     outstanding.set(req, id);
     const out = await req.done;
     outstanding.delete(req);

@@ -1,9 +1,11 @@
-// gRPC load (load.protocol: grpc): unary graceful.Echo/Say calls (fixtures/proto/graceful.proto) over
-// `connections` long-lived channels × at most `streamsPerConnection` concurrent calls (delay_ms =
-// slowMs for the slow share): paced by default (load.rate calls per second handed out by the Pacer to
-// channels with a free call slot), or with load.rate "max" each call made again as soon as it ends; plus one new channel with one call every
-// freshConnectionIntervalMs. @grpc/grpc-js with its defaults (pick_first, reconnect backoff 1 s …
-// 120 s, calls failing fast while the channel is in TRANSIENT_FAILURE), except:
+// gRPC load (load.protocol: grpc): unary calls of one method (load.grpc; scenario/grpc-method.ts) —
+// by default the standard health check grpc.health.v1.Health/Check (service ""), or the sample app's
+// graceful.Echo/Say (delay_ms = slowMs for the slow share), or any unary method of the user's .proto
+// with a fixed JSON request — over `connections` long-lived channels × at most `streamsPerConnection`
+// concurrent calls: paced by default (load.rate calls per second handed out by the Pacer to channels
+// with a free call slot), or with load.rate "max" each call made again as soon as it ends; plus one new
+// channel with one call every freshConnectionIntervalMs. @grpc/grpc-js with its defaults (pick_first,
+// reconnect backoff 1 s … 120 s, calls failing fast while the channel is in TRANSIENT_FAILURE), except:
 // - each channel has its own connection (a local subchannel pool: grpc-js would otherwise share one
 //   connection between channels to the same target);
 // - grpc-js's own retries are off and replaced by the same transparent retry it makes by default, so
@@ -11,19 +13,28 @@
 //   GOAWAY's last stream id, never processed) is made once more (load.retryRefused, default true), a
 //   call that never left the client ("Failed to start HTTP/2 stream") is simply made again;
 // - the TCP socket of each channel is tapped (custom insecure channel credentials) for its local
-//   port, so calls can be joined to the Service proxy's connection records.
+//   port, so calls can be joined to the Service proxy's connection records: a server that sends no
+//   x-served-by (any server but ours) is attributed by its connections.
 // Counted: OK → success; refused and not retried → goaway-refused; UNAVAILABLE → grpc-unavailable;
 // DEADLINE_EXCEEDED (requestTimeoutSeconds) → timeout; any other status → grpc-other (code = status).
+// Health/Check answered OK but not SERVING: an answer counted apart (result.grpc.health), or a failure
+// (grpc-not-serving) with load.grpc.notServing "failure" — see GrpcLoadSpec's description for why.
 import type { Socket } from "node:net";
 import * as grpc from "@grpc/grpc-js";
+import {
+  type GrpcMethod,
+  grpcDescriptor,
+  HEALTH_CHECK_METHOD,
+  type HealthStatusName,
+  resolveGrpcMethod,
+} from "../scenario/grpc-method.js";
 import type { LoadOptions } from "../scenario/schema.js";
 import { DEFAULT_STREAMS_PER_CONNECTION } from "../scenario/schema.js";
 import { slowPattern } from "./accounting.js";
 import { backoffDelayMs, DEFAULT_BACKOFF } from "./backoff.js";
-import { ECHO_SAY_PATH, echoPackageDefinition, type SayReply, type SayRequest } from "./grpc-proto.js";
 import { urlHost } from "./http2.js";
 import { startProtocolLoad, type Unit, type UnitContext } from "./protocol-run.js";
-import type { FailureKind, LoadHooks, LoadRun, LoadTarget } from "./types.js";
+import type { FailureKind, GrpcReport, LoadHooks, LoadRun, LoadTarget } from "./types.js";
 
 /** How many times a call that never left the client is made again before it counts as failed. */
 const MAX_NOT_STARTED = 5;
@@ -95,17 +106,39 @@ class TappedInsecureCredentials extends grpc.ChannelCredentials {
   }
 }
 
-type EchoClient = grpc.Client & {
-  Say(
-    req: SayRequest,
-    options: grpc.CallOptions,
-    cb: (err: grpc.ServiceError | null, res?: SayReply) => void,
-  ): grpc.ClientUnaryCall;
+interface Channel {
+  client: grpc.Client;
+  sockets: TappedSocket[];
+}
+
+/** The method load.grpc names (its proto read here, or given compiled: the in-cluster Job has no file). */
+export function grpcMethodOf(opts: LoadOptions, descriptor?: unknown): GrpcMethod {
+  const spec: { method: string; proto?: string; request?: Record<string, unknown> } = opts.grpc ?? {
+    method: HEALTH_CHECK_METHOD,
+  };
+  const compiled = descriptor ?? (spec.proto === undefined ? undefined : grpcDescriptor(spec.proto));
+  return resolveGrpcMethod(spec, compiled as Parameters<typeof resolveGrpcMethod>[1]);
+}
+
+const HEALTH_KEYS: Record<HealthStatusName, keyof NonNullable<GrpcReport["health"]>> = {
+  SERVING: "serving",
+  NOT_SERVING: "notServing",
+  SERVICE_UNKNOWN: "serviceUnknown",
+  UNKNOWN: "unknown",
 };
 
-interface Channel {
-  client: EchoClient;
-  sockets: TappedSocket[];
+/**
+ * How an OK call of `method` settles: a success, or (Health/Check not SERVING, counted as a failure
+ * by load.grpc.notServing) a grpc-not-serving failure; `health` is the status it answered.
+ */
+export function okOutcome(
+  method: GrpcMethod,
+  reply: Uint8Array | undefined,
+  notServing: "answer" | "failure",
+): { ok: boolean; health?: HealthStatusName } {
+  if (method.kind !== "health") return { ok: true };
+  const health = reply === undefined ? "UNKNOWN" : method.healthStatus(reply);
+  return { ok: health === "SERVING" || notServing === "answer", health };
 }
 
 /** The client port of the one socket of the channel open during the whole call; undefined when ambiguous. */
@@ -114,14 +147,47 @@ export function portDuring(sockets: readonly TappedSocket[], from: number, to: n
   return open.length === 1 ? open[0]?.port : undefined;
 }
 
+/**
+ * One call of the load's method on a channel of its own: undefined when it answered OK (a Health/Check
+ * answer of any serving status: the server is up), else what went wrong. The in-cluster Job's
+ * readiness check for grpc, whose servers need not speak HTTP/1.1.
+ */
+export function grpcCallOnce(
+  target: LoadTarget,
+  opts: LoadOptions,
+  timeoutMs: number,
+  descriptor?: unknown,
+): Promise<string | undefined> {
+  const method = grpcMethodOf(opts, descriptor);
+  const client = new grpc.Client(`${urlHost(target.host)}:${target.port}`, grpc.credentials.createInsecure());
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(
+      method.path,
+      (req: Uint8Array) => Buffer.from(req),
+      (res: Buffer) => res,
+      method.request(0, 0),
+      new grpc.Metadata(),
+      { deadline: new Date(Date.now() + timeoutMs) },
+      (err) => {
+        client.close();
+        resolve(err ? `${method.name}: ${err.code} ${err.details}` : undefined);
+      },
+    );
+  });
+}
+
 export function startGrpcLoad(target: LoadTarget, opts: LoadOptions, hooks: LoadHooks = {}): LoadRun {
   const calls = opts.streamsPerConnection ?? DEFAULT_STREAMS_PER_CONNECTION;
   const retryRefused = opts.retryRefused ?? true;
   const backoff = hooks.backoff ?? DEFAULT_BACKOFF;
   const slow = slowPattern(opts.slowShare);
   const address = `${urlHost(target.host)}:${target.port}`;
-  const Echo = (grpc.loadPackageDefinition(echoPackageDefinition()).graceful as grpc.GrpcObject)
-    .Echo as grpc.ServiceClientConstructor;
+  const method = grpcMethodOf(opts, hooks.grpcDescriptor);
+  const notServing = opts.grpc?.notServing ?? "answer";
+  const report: GrpcReport = {
+    method: method.name,
+    ...(method.kind === "health" ? { health: { serving: 0, notServing: 0, serviceUnknown: 0, unknown: 0 } } : {}),
+  };
   const channels = new Set<Channel>();
   const timers = new Set<NodeJS.Timeout>();
   const inFlight = new Set<grpc.ClientUnaryCall>();
@@ -138,10 +204,10 @@ export function startGrpcLoad(target: LoadTarget, opts: LoadOptions, hooks: Load
         s.closedAt = Date.now();
       });
     });
-    const client = new Echo(address, creds, {
+    const client = new grpc.Client(address, creds, {
       "grpc.use_local_subchannel_pool": 1,
       "grpc.enable_retries": 0,
-    }) as unknown as EchoClient;
+    });
     const ch: Channel = { client, sockets };
     channels.add(ch);
     return ch;
@@ -155,15 +221,25 @@ export function startGrpcLoad(target: LoadTarget, opts: LoadOptions, hooks: Load
     done: (r: { unit: Unit; again: "refused" | "not-started" | undefined; reachedServer: boolean }) => void,
     intendedAt?: number,
   ) => {
-    const isSlow = slow[seq++ % slow.length] === true;
-    const unit =
-      u ?? ctx.open(isSlow ? `${ECHO_SAY_PATH} (delay_ms ${opts.slowMs})` : ECHO_SAY_PATH, fresh, intendedAt);
+    const isSlow = method.kind === "echo" && slow[seq++ % slow.length] === true;
+    const unit = u ?? ctx.open(isSlow ? `${method.path} (delay_ms ${opts.slowMs})` : method.path, fresh, intendedAt);
     if (!unit) return;
-    const delayMs = unit.path === ECHO_SAY_PATH ? 0 : opts.slowMs;
+    const delayMs = unit.path === method.path ? 0 : opts.slowMs;
     let pod: string | undefined;
     let reachedServer = false;
+    let reply: Uint8Array | undefined;
     const deadline = new Date(Date.now() + ctx.timeoutMs);
-    const c = ch.client.Say({ message: `#${unit.id}`, delay_ms: delayMs }, { deadline }, () => {});
+    const c = ch.client.makeUnaryRequest(
+      method.path,
+      (req: Uint8Array) => Buffer.from(req),
+      (res: Buffer) => res,
+      method.request(unit.id, delayMs),
+      new grpc.Metadata(),
+      { deadline },
+      (_err, res) => {
+        reply = res;
+      },
+    );
     inFlight.add(c);
     c.on("metadata", (md: grpc.Metadata) => {
       reachedServer = true;
@@ -175,7 +251,7 @@ export function startGrpcLoad(target: LoadTarget, opts: LoadOptions, hooks: Load
       const clientPort = portDuring(ch.sockets, unit.sentAt, Date.now());
       const cls = classifyGrpcStatus(status);
       let again: "refused" | "not-started" | undefined;
-      if (cls.outcome === "ok") ctx.succeed(unit, { pod, clientPort });
+      if (cls.outcome === "ok") settleOk(unit, reply, { pod, clientPort });
       else if (cls.outcome === "refused" && retryRefused && !unit.retried && !ctx.closed) again = "refused";
       else if (cls.outcome === "not-started" && (notStarted.get(unit) ?? 0) < MAX_NOT_STARTED && !ctx.closed) {
         notStarted.set(unit, (notStarted.get(unit) ?? 0) + 1);
@@ -188,6 +264,14 @@ export function startGrpcLoad(target: LoadTarget, opts: LoadOptions, hooks: Load
     });
   };
   const notStarted = new WeakMap<Unit, number>();
+
+  /** An OK call: a success, or a not-SERVING health answer counted as notServing says. */
+  const settleOk = (unit: Unit, reply: Uint8Array | undefined, d: { pod?: string; clientPort?: number }) => {
+    const { ok, health } = okOutcome(method, reply, notServing);
+    if (health && report.health && !ctx.closed && !unit.settled) report.health[HEALTH_KEYS[health]]++;
+    if (ok) ctx.succeed(unit, d);
+    else ctx.fail(unit, "grpc-not-serving", { ...d, code: health });
+  };
 
   interface Slot {
     ch: Channel;
@@ -281,6 +365,15 @@ export function startGrpcLoad(target: LoadTarget, opts: LoadOptions, hooks: Load
       inFlight.clear();
       for (const ch of channels) ch.client.close();
       channels.clear();
+    },
+    grpc: () => {
+      const h = report.health;
+      if (h && h.serving === 0 && h.notServing + h.serviceUnknown + h.unknown > 0) {
+        ctx.anomaly(
+          `no ${method.name} answer was SERVING: the server never said it serves (load.grpc.request's service?)`,
+        );
+      }
+      return { ...report, ...(h ? { health: { ...h } } : {}) };
     },
   };
   return startProtocolLoad("grpc", target, opts, driver, hooks);

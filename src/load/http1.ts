@@ -2,13 +2,15 @@
 // (each client instrumented: autocannon-client.ts), paced by default (pacer.ts: load.rate units per
 // second spread over the connections, latencies from the intended send time) or closed loop with
 // load.rate "max" (each connection sends again as soon as it is answered), plus the stream of fresh
-// short connections (fresh-stream.ts). Every request is counted once in one ledger.
+// short connections (fresh-stream.ts). Every request is counted once in one ledger. Every request,
+// keep-alive or fresh, has load.http's method, headers (Host included) and body (GET by default).
 import autocannon from "autocannon";
 import type { RequestRecord } from "../model/exercise.js";
 import { type LoadOptions, loadRate } from "../scenario/schema.js";
 import { RequestLedger, slowPattern } from "./accounting.js";
 import { type Http1Window, type InternalClient, instrumentClient, type PacedLane } from "./autocannon-client.js";
 import { DEFAULT_BACKOFF } from "./backoff.js";
+import { httpRequestOf } from "./fresh-request.js";
 import { startHttp1FreshStream } from "./fresh-stream.js";
 import { Pacer } from "./pacer.js";
 import {
@@ -51,9 +53,13 @@ function startAutocannon(
   setupClient: (c: InternalClient) => void,
 ): Autocannon {
   const slowPath = `/slow?ms=${opts.slowMs}`;
+  const shape = httpRequestOf(opts);
   const requests = slowPattern(opts.slowShare).map((slow) => ({
-    method: "GET" as const,
+    method: shape.method as autocannon.Request["method"],
     path: slow ? slowPath : opts.path,
+    // autocannon writes a Host of its own unless one is given (any case), and Content-Length from the body.
+    headers: shape.headers,
+    ...(shape.body !== undefined ? { body: shape.body } : {}),
   }));
   const acOptions: autocannon.Options = {
     url: `http://${urlHost(target.host)}:${target.port}`,

@@ -1,6 +1,6 @@
 // HTTP/2 load (load.protocol: http2): cleartext h2c with prior knowledge, `connections` long-lived
-// connections × at most `streamsPerConnection` concurrent streams (GET path, or /slow?ms=slowMs for
-// the slow share): paced by default (load.rate streams per second handed out by the Pacer to
+// connections × at most `streamsPerConnection` concurrent streams (path, or /slow?ms=slowMs for the
+// slow share; method, headers — Host as :authority — and body from load.http, GET by default): paced by default (load.rate streams per second handed out by the Pacer to
 // connections with a free stream slot), or with load.rate "max" each stream sent again as soon as it
 // ends; plus one new connection with one stream every freshConnectionIntervalMs. Node's http2 client.
 //
@@ -18,6 +18,7 @@ import type { LoadOptions } from "../scenario/schema.js";
 import { DEFAULT_STREAMS_PER_CONNECTION } from "../scenario/schema.js";
 import { classifySocketError, slowPattern } from "./accounting.js";
 import { backoffDelayMs, DEFAULT_BACKOFF } from "./backoff.js";
+import { type HttpRequestShape, httpRequestOf } from "./fresh-request.js";
 import { startProtocolLoad, type Unit, type UnitContext } from "./protocol-run.js";
 import type { FailureKind, LoadHooks, LoadRun, LoadTarget } from "./types.js";
 
@@ -52,6 +53,20 @@ export function urlHost(host: string): string {
 /** The mix of paths a load sends: path, or /slow?ms=slowMs for the slow share (as http1). */
 export function pathMix(opts: Pick<LoadOptions, "path" | "slowShare" | "slowMs">): string[] {
   return slowPattern(opts.slowShare).map((slow) => (slow ? `/slow?ms=${opts.slowMs}` : opts.path));
+}
+
+/**
+ * One stream's headers: the load's method and headers, Host as :authority (HTTP/2 has no Host header;
+ * ingress-style routing reads :authority), header names lower-case as HTTP/2 requires.
+ */
+export function requestHeaders(shape: HttpRequestShape, path: string): http2.OutgoingHttpHeaders {
+  const headers: http2.OutgoingHttpHeaders = { ":method": shape.method, ":path": path };
+  for (const [name, value] of Object.entries(shape.headers)) {
+    const lower = name.toLowerCase();
+    if (lower === "host") headers[":authority"] = value;
+    else headers[lower] = value;
+  }
+  return headers;
 }
 
 /** A socket-level error on a connection, as a failure kind (the streams it ended fail with it). */
@@ -101,6 +116,7 @@ export function startHttp2Load(target: LoadTarget, opts: LoadOptions, hooks: Loa
   const retryRefused = opts.retryRefused ?? true;
   const backoff = hooks.backoff ?? DEFAULT_BACKOFF;
   const paths = pathMix(opts);
+  const shape = httpRequestOf(opts);
   const authority = `http://${urlHost(target.host)}:${target.port}`;
   const slots: Slot[] = [];
   const sessions = new Set<ClientHttp2Session>();
@@ -145,7 +161,7 @@ export function startHttp2Load(target: LoadTarget, opts: LoadOptions, hooks: Loa
   ): boolean => {
     let stream: ClientHttp2Stream;
     try {
-      stream = c.session.request({ ":method": "GET", ":path": path });
+      stream = c.session.request(requestHeaders(shape, path));
     } catch {
       // ERR_HTTP2_GOAWAY_SESSION / ERR_HTTP2_INVALID_SESSION: the client knew; nothing was sent.
       c.refusing = true;
@@ -209,7 +225,7 @@ export function startHttp2Load(target: LoadTarget, opts: LoadOptions, hooks: Loa
       }
       done({ unit, refused: refused && !unit.settled });
     });
-    stream.end();
+    stream.end(shape.body);
     return true;
   };
 

@@ -9,7 +9,10 @@
 //   GRACEFUL_E2E_RUN_SECONDS            stop on its own after this long (the window the harness computed)
 //   GRACEFUL_E2E_CAP_SECONDS            the generator's hard cap (default RUN_SECONDS + 30)
 //   GRACEFUL_E2E_READY_TIMEOUT_SECONDS  wait at most this long for GET /healthz → 2xx before starting
-//   GRACEFUL_E2E_HEALTH_PATH            default /healthz
+//   GRACEFUL_E2E_HEALTH_PATH            default /healthz (grpc: no HTTP probe; one call of the load's method
+//                                       must answer OK instead)
+//   GRACEFUL_E2E_GRPC_DESCRIPTOR        load.grpc.proto compiled (protobufjs JSON): the Job has no copy of
+//                                       the user's file; required when load.grpc.proto is set
 // SIGTERM / SIGINT (the harness deleting the pod, activeDeadlineSeconds, `docker stop`) end the window
 // at once. Exactly these lines go to stdout, everything else to stderr:
 //   GRACEFUL_E2E_LOAD_STARTED {"at","startedAt","firstSuccessAt","target","host"}  after the first 2xx
@@ -21,6 +24,7 @@ import { get } from "node:http";
 import { isIP } from "node:net";
 import { LoadSpec } from "../scenario/schema.js";
 import { startLoad } from "./generator.js";
+import { grpcCallOnce } from "./grpc.js";
 import { LoadAccountingError, type LoadRun } from "./types.js";
 
 export const STARTED_MARKER = "GRACEFUL_E2E_LOAD_STARTED";
@@ -34,6 +38,7 @@ export const JOB_ENV = {
   capSeconds: "GRACEFUL_E2E_CAP_SECONDS",
   readyTimeoutSeconds: "GRACEFUL_E2E_READY_TIMEOUT_SECONDS",
   healthPath: "GRACEFUL_E2E_HEALTH_PATH",
+  grpcDescriptor: "GRACEFUL_E2E_GRPC_DESCRIPTOR",
 } as const;
 
 /** What STARTED carries. Times are epoch ms of the load generator's clock (the node's). */
@@ -58,6 +63,8 @@ export interface JobConfig {
   capSeconds: number;
   readyTimeoutSeconds: number;
   healthPath: string;
+  /** load.grpc.proto compiled (GRACEFUL_E2E_GRPC_DESCRIPTOR). */
+  grpcDescriptor?: unknown;
 }
 
 export class JobConfigError extends Error {
@@ -100,6 +107,7 @@ export function jobConfigFromEnv(env: NodeJS.ProcessEnv): JobConfig {
   if (capSeconds < runSeconds) {
     throw new JobConfigError(`${JOB_ENV.capSeconds} (${capSeconds}) is below ${JOB_ENV.runSeconds} (${runSeconds})`);
   }
+  const grpcDescriptor = descriptorFromEnv(env, parsed.data);
   const healthPath = env[JOB_ENV.healthPath] || "/healthz";
   if (!healthPath.startsWith("/")) throw new JobConfigError(`${JOB_ENV.healthPath} must start with /`);
   return {
@@ -110,7 +118,20 @@ export function jobConfigFromEnv(env: NodeJS.ProcessEnv): JobConfig {
     capSeconds,
     readyTimeoutSeconds: positiveNumber(env, JOB_ENV.readyTimeoutSeconds, 60),
     healthPath,
+    ...(grpcDescriptor !== undefined ? { grpcDescriptor } : {}),
   };
+}
+
+/** GRACEFUL_E2E_GRPC_DESCRIPTOR, when load.grpc.proto needs it. */
+function descriptorFromEnv(env: NodeJS.ProcessEnv, load: JobConfig["load"]): unknown {
+  if (load.protocol !== "grpc" || load.grpc?.proto === undefined) return undefined;
+  const raw = env[JOB_ENV.grpcDescriptor];
+  if (!raw) throw new JobConfigError(`${JOB_ENV.grpcDescriptor} is required with load.grpc.proto`);
+  try {
+    return JSON.parse(raw);
+  } catch (err) {
+    throw new JobConfigError(`${JOB_ENV.grpcDescriptor} is not JSON: ${(err as Error).message}`);
+  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -173,22 +194,32 @@ export async function runJob(env: NodeJS.ProcessEnv, io: JobIo): Promise<number>
   const base = `http://${hostForUrl(address)}:${config.port}`;
   io.stderr(`loadgen: target ${config.host}:${config.port} → ${address}:${config.port}`);
 
-  // The Service must answer before the window opens (the harness's reachability check).
+  // The Service must answer before the window opens (the harness's reachability check): GET healthPath,
+  // or for grpc (servers need not speak HTTP/1.1) one call of the load's method.
+  const probeTarget =
+    config.load.protocol === "grpc"
+      ? `${address}:${config.port} (${config.host})`
+      : `${base}${config.healthPath} (${config.host})`;
+  const probe = async (): Promise<string | undefined> => {
+    if (config.load.protocol === "grpc") {
+      return grpcCallOnce({ host: address, port: config.port }, config.load, 2000, config.grpcDescriptor);
+    }
+    const status = await httpStatusOf(`${base}${config.healthPath}`, 2000);
+    return status >= 200 && status < 300 ? undefined : `HTTP ${status}`;
+  };
   const readyDeadline = Date.now() + config.readyTimeoutSeconds * 1000;
-  let last = "";
+  let last: string | undefined = "";
   for (;;) {
     if (stopReason) return fail(`stopped (${stopReason}) before the Service answered`);
     try {
-      const status = await httpStatusOf(`${base}${config.healthPath}`, 2000);
-      if (status >= 200 && status < 300) break;
-      last = `HTTP ${status}`;
+      last = await probe();
+      if (last === undefined) break;
     } catch (err) {
       last = (err as Error).message;
     }
     if (Date.now() > readyDeadline) {
-      return fail(
-        `${base}${config.healthPath} (${config.host}) did not answer 2xx within ${config.readyTimeoutSeconds} s: ${last}`,
-      );
+      const answer = config.load.protocol === "grpc" ? "OK" : "2xx";
+      return fail(`${probeTarget} did not answer ${answer} within ${config.readyTimeoutSeconds} s: ${last}`);
     }
     await sleep(250);
   }
@@ -197,6 +228,7 @@ export async function runJob(env: NodeJS.ProcessEnv, io: JobIo): Promise<number>
   try {
     run = startLoad({ host: address, port: config.port }, config.load, {
       safetyCapSeconds: config.capSeconds,
+      ...(config.grpcDescriptor !== undefined ? { grpcDescriptor: config.grpcDescriptor } : {}),
       progressIntervalMs: 1000,
       onProgress: (s) =>
         io.stderr(

@@ -14,6 +14,7 @@ import { Pacer } from "./pacer.js";
 import {
   type FailureKind,
   type GoawayRecord,
+  type GrpcReport,
   LOAD_UNITS,
   type LoadHooks,
   type LoadProtocol,
@@ -90,6 +91,8 @@ export interface ProtocolDriver {
   destroy(): void | Promise<void>;
   /** Protocol-specific report, read once the window closed. */
   websocket?(): WebSocketReport;
+  /** gRPC's report (the method, Health/Check's statuses), read once the window closed. */
+  grpc?(): GrpcReport;
   /**
    * Paced: sends one new unit on `lane` (0 … connections-1) now if it can take one; false when it
    * cannot (no free stream slot, reconnecting). A driver without it paces itself (websocket's clock).
@@ -272,6 +275,8 @@ export function startProtocolLoad(
     await destroyed;
     const base = ledger.result({ target: `${target.host}:${target.port}`, startedAt, endedAt: endedAt ?? Date.now() });
     const websocket = driver.websocket?.();
+    // Before the anomalies are listed: it may add one.
+    const grpc = driver.grpc?.();
     const result: LoadRunResult = {
       ...base,
       autocannon: { requests: 0, sent: 0, errors: 0, timeouts: 0, non2xx: 0, resets: 0 },
@@ -286,6 +291,7 @@ export function startProtocolLoad(
       // grpc-js does not show its connections' GOAWAYs: only HTTP/2 reports them.
       ...(protocol === "http2" ? { goaways: [...goaways] } : {}),
       ...(websocket ? { websocket } : {}),
+      ...(grpc ? { grpc } : {}),
       pacing: protocolPacing(rate, pacer, driver, base.sent - fresh.sent, (endedAt ?? Date.now()) - startedAt),
     };
     return checkedResult(ledger, result);

@@ -29,6 +29,11 @@ export type FailureKind =
   | "grpc-unavailable"
   /** gRPC: the call ended with another status than OK and UNAVAILABLE (the status code in `code`). */
   | "grpc-other"
+  /**
+   * gRPC Health/Check with load.grpc.notServing "failure": the call was answered, with a status other
+   * than SERVING (the status name in `code`). By default such answers are answers (LoadResult.grpc.health).
+   */
+  | "grpc-not-serving"
   /** WebSocket: a message unanswered when its socket closed abnormally (1006: no close frame, cut off). */
   | "ws-abnormal"
   /** WebSocket: a message unanswered when its socket closed with a close frame (e.g. 1001 going away). */
@@ -50,6 +55,7 @@ export const FAILURE_KINDS: readonly FailureKind[] = [
   "rst-stream",
   "grpc-unavailable",
   "grpc-other",
+  "grpc-not-serving",
   "ws-abnormal",
   "ws-lost",
 ];
@@ -129,6 +135,8 @@ export interface LoadResult {
   retries?: RetryCounts;
   /** WebSocket: per-socket closes and reconnect gaps. */
   websocket?: WebSocketReport;
+  /** gRPC: the method called, and for Health/Check the serving statuses answered. */
+  grpc?: GrpcReport;
   /** HTTP/2: GOAWAY frames received (the first per connection, with the last stream id). grpc-js does not expose them. */
   goaways?: GoawayRecord[];
   /** How the long-lived connections were driven (load.rate); absent in results written before pacing existed (closed loop). */
@@ -157,6 +165,17 @@ export interface PacingReport {
   notSent: number;
   /** The longest wait of a late unit (ms), when there was one. */
   maxLateMs?: number;
+}
+
+export interface GrpcReport {
+  /** package.Service/Method (load.grpc.method). */
+  method: string;
+  /**
+   * Health/Check: answers per serving status, counted with the calls they settled (a call still open
+   * when the window closed is in none). Statuses other than SERVING are answers (load.grpc.notServing
+   * "answer", the default: in succeeded) or failures (grpc-not-serving).
+   */
+  health?: { serving: number; notServing: number; serviceUnknown: number; unknown: number };
 }
 
 export interface RetryCounts {
@@ -233,6 +252,11 @@ export interface LoadHooks {
   safetyCapSeconds?: number;
   /** Reconnect pacing after connections that died without a response (default 20 ms doubling to 500 ms). */
   backoff?: BackoffPolicy;
+  /**
+   * gRPC: load.grpc.proto already compiled (a protobufjs descriptor, scenario/grpc-method.ts): the
+   * in-cluster load Job gets it in its environment, having no copy of the user's file.
+   */
+  grpcDescriptor?: unknown;
 }
 
 /** The load stops on its own after this long, whatever the caller does: a forgotten run can't loop forever. */

@@ -1,15 +1,23 @@
 // WebSocket load (load.protocol: websocket, the `ws` package): `connections` long-lived sockets to
 // ws://target{path}, each sending one message every messageIntervalMs (connections × 1000 / load.rate) — {"id":N} or, for the slow
-// share, {"id":N,"delayMs":slowMs}, which the sample app echoes after that delay — whether or not
-// the previous echo came back; plus one new socket with one message every freshConnectionIntervalMs.
-// A closed socket is opened again at once (with backoff while opening fails); ticks while it is
-// not open are skipped (counted).
+// share, {"id":N,"delayMs":slowMs}, which the sample app echoes after that delay, or load.websocket.send's
+// text — whether or not the previous answer came back; plus one new socket with one message every
+// freshConnectionIntervalMs. A closed socket is opened again at once (with backoff while opening fails);
+// ticks while it is not open are skipped (counted).
 //
-// The unit is the message: it succeeds when its echo comes back; it fails when its socket closes
-// first — ws-abnormal when the close was abnormal (1006: no close frame, the connection was cut),
-// ws-lost when it was clean (e.g. 1001 going away: the server said goodbye without answering it) —
-// or with no echo within requestTimeoutSeconds (timeout). Every close is also reported per socket
-// (code, messages lost, reconnect gap): a 1001 that lost nothing is not a failure.
+// The unit is the message: it succeeds when its answer comes back — its echo (expect echo: matched by
+// id, or a text of yours by equality, oldest first), or any message (expect any, oldest first); it
+// fails when its socket closes first — ws-abnormal when the close was abnormal (1006: no close frame,
+// the connection was cut), ws-lost when it was clean (e.g. 1001 going away: the server said goodbye
+// without answering it) — or with no answer within requestTimeoutSeconds (timeout). Every close is
+// also reported per socket (code, messages lost, reconnect gap): a 1001 that lost nothing is not a
+// failure.
+//
+// A server that only pushes (expect none): nothing is sent. Every tick each open socket opens one unit
+// that the next message on that socket (a push) settles as a success; no push within
+// requestTimeoutSeconds is a timeout; a close other than 1000 / 1001 fails the socket's waiting units
+// (ws-abnormal, ws-lost with its code). A 1000 / 1001 close is the server's goodbye: the socket
+// reconnects and its waiting units are settled by the first push on the new socket (or time out).
 import WebSocket from "ws";
 import type { LoadOptions } from "../scenario/schema.js";
 import { DEFAULT_MESSAGE_INTERVAL_MS, loadRate } from "../scenario/schema.js";
@@ -51,7 +59,34 @@ export function echoId(data: WebSocket.RawData): number | undefined {
   }
 }
 
-interface Outstanding {
+/** Close codes a push-only server says goodbye with (normal, going away): not failures. */
+export const GOODBYE_CLOSES: readonly number[] = [1000, 1001];
+
+/** The unit of a push-only socket (expect none). */
+export const PUSH_PATH = "push";
+
+/**
+ * The outstanding units an incoming message settles: its echo by id (the default message), the
+ * oldest one (a text of yours echoed, or expect any), or every one (expect none: a push answers all).
+ */
+export function answeredBy(
+  outstanding: ReadonlyMap<number, Outstanding>,
+  data: WebSocket.RawData,
+  expect: "echo" | "any" | "none",
+  send: string | undefined,
+): Outstanding[] {
+  if (expect === "none") return [...outstanding.values()];
+  if (expect === "echo" && send === undefined) {
+    const id = echoId(data);
+    const o = id === undefined ? undefined : outstanding.get(id);
+    return o ? [o] : [];
+  }
+  if (expect === "echo" && data.toString() !== send) return [];
+  const oldest = outstanding.values().next().value;
+  return oldest ? [oldest] : [];
+}
+
+export interface Outstanding {
   unit: Unit;
   sentAtMs: number;
 }
@@ -98,7 +133,10 @@ export function startWebSocketLoad(target: LoadTarget, opts: LoadOptions, hooks:
     return new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: ctx.timeoutMs });
   };
 
+  const expect = opts.websocket?.expect ?? "echo";
+  const send = opts.websocket?.send;
   const message = (slotNext: number): { path: string; payload: (id: number) => string } => {
+    if (send !== undefined) return { path: "message", payload: () => send };
     const isSlow = slow[slotNext % slow.length] === true;
     return isSlow
       ? { path: `message (delayMs ${opts.slowMs})`, payload: (id) => JSON.stringify({ id, delayMs: opts.slowMs }) }
@@ -126,14 +164,18 @@ export function startWebSocketLoad(target: LoadTarget, opts: LoadOptions, hooks:
       }
     });
     ws.on("message", (data) => {
-      const id = echoId(data);
-      const o = id === undefined ? undefined : slot.outstanding.get(id);
-      if (!o) {
-        if (!ctx.closed) ctx.anomaly(`an echo nobody waits for (late or unknown): ${data.toString().slice(0, 60)}`);
+      const answered = answeredBy(slot.outstanding, data, expect, send);
+      if (answered.length === 0) {
+        // A push with nothing waiting is a push-only server's normal (it pushes faster than the ticks).
+        if (!ctx.closed && expect !== "none") {
+          ctx.anomaly(`an answer nobody waits for (late or unknown): ${data.toString().slice(0, 60)}`);
+        }
         return;
       }
-      slot.outstanding.delete(o.unit.id);
-      ctx.succeed(o.unit, { pod: slot.pod, clientPort: slot.clientPort });
+      for (const o of answered) {
+        slot.outstanding.delete(o.unit.id);
+        ctx.succeed(o.unit, { pod: slot.pod, clientPort: slot.clientPort });
+      }
     });
     ws.on("error", () => {
       // 'close' follows; an open that failed is counted there.
@@ -143,11 +185,15 @@ export function startWebSocketLoad(target: LoadTarget, opts: LoadOptions, hooks:
       slot.open = false;
       const at = Date.now();
       const kind: FailureKind = code === ABNORMAL_CLOSE ? "ws-abnormal" : "ws-lost";
-      const lost = slot.outstanding.size;
-      for (const o of slot.outstanding.values()) {
-        ctx.fail(o.unit, kind, { code, pod: slot.pod, clientPort: slot.clientPort });
+      // Push-only: a goodbye (1000 / 1001) hands the waiting units to the next socket.
+      const carried = expect === "none" && GOODBYE_CLOSES.includes(code);
+      const lost = carried ? 0 : slot.outstanding.size;
+      if (!carried) {
+        for (const o of slot.outstanding.values()) {
+          ctx.fail(o.unit, kind, { code, pod: slot.pod, clientPort: slot.clientPort });
+        }
+        slot.outstanding.clear();
       }
-      slot.outstanding.clear();
       if (ctx.closed) return;
       if (opened) {
         const c: WebSocketClose = { at, code, lost };
@@ -171,6 +217,12 @@ export function startWebSocketLoad(target: LoadTarget, opts: LoadOptions, hooks:
     const ws = slot.ws;
     if (!slot.open || !ws || ws.readyState !== WebSocket.OPEN) {
       report.skippedTicks++;
+      return;
+    }
+    if (expect === "none") {
+      // Push-only: a unit waiting for the next push on this socket; nothing is sent.
+      const unit = ctx.open(PUSH_PATH);
+      if (unit) slot.outstanding.set(unit.id, { unit, sentAtMs: unit.sentAt });
       return;
     }
     const m = message(slot.next++);
@@ -214,7 +266,7 @@ export function startWebSocketLoad(target: LoadTarget, opts: LoadOptions, hooks:
     fresh(c: UnitContext) {
       return new Promise<void>((resolve) => {
         const m = message(Math.floor(Math.random() * slow.length));
-        const unit = c.open(m.path, true);
+        const unit = c.open(expect === "none" ? PUSH_PATH : m.path, true);
         if (!unit) return resolve();
         const ws = newSocket();
         freshSockets.add(ws);
@@ -239,10 +291,11 @@ export function startWebSocketLoad(target: LoadTarget, opts: LoadOptions, hooks:
         });
         ws.on("open", () => {
           opened = true;
-          ws.send(m.payload(unit.id), () => {});
+          if (expect !== "none") ws.send(m.payload(unit.id), () => {});
         });
         ws.on("message", (data) => {
-          if (echoId(data) !== unit.id) return;
+          const waiting = new Map([[unit.id, { unit, sentAtMs: unit.sentAt }]]);
+          if (answeredBy(waiting, data, expect, send).length === 0) return;
           c.succeed(unit, { pod, clientPort });
           ws.close(1000);
         });

@@ -22,6 +22,7 @@ export const FAILURE_COLORS: Record<FailureKind, string> = {
   "rst-stream": "#17becf",
   "grpc-unavailable": "#1f77b4",
   "grpc-other": "#393b79",
+  "grpc-not-serving": "#6b6ecf",
   "ws-abnormal": "#843c39",
   "ws-lost": "#e6550d",
 };

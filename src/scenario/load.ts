@@ -4,6 +4,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { dirname, extname, join, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
+import { GrpcSpecError, grpcDescriptor, resolveGrpcMethod } from "./grpc-method.js";
 import { type Scenario, ScenarioSpec, scenarioCrossFieldIssues } from "./schema.js";
 
 /** Alias expansions (weighted by the aliases' own size) a scenario file may use: yaml's default. */
@@ -187,8 +188,30 @@ export function parseScenario(file: string, content: string | Uint8Array): Loade
     }
     throw new ScenarioValidationError(issues);
   }
-  const scenario = withManifestPaths(parsed.data, dirname(file));
+  const scenario = withGrpcProto(withManifestPaths(parsed.data, dirname(file)), dirname(file));
+  const grpcIssue = grpcMethodIssue(file, scenario);
+  if (grpcIssue) throw new ScenarioValidationError([grpcIssue]);
   return { file, scenario, warnings: scenarioWarnings(scenario) };
+}
+
+/** load.grpc.proto relative to the scenario file's folder. */
+function withGrpcProto(s: Scenario, dir: string): Scenario {
+  const grpc = s.load.grpc;
+  if (grpc?.proto === undefined) return s;
+  return { ...s, load: { ...s.load, grpc: { ...grpc, proto: resolve(dir, grpc.proto) } } };
+}
+
+/** The grpc method the load would call, checked now: the proto read, the method found, the request fitting. */
+function grpcMethodIssue(file: string, s: Scenario): ScenarioIssue | undefined {
+  const grpc = s.load.grpc;
+  if (s.load.protocol !== "grpc" || grpc === undefined) return undefined;
+  try {
+    resolveGrpcMethod(grpc, grpc.proto === undefined ? undefined : grpcDescriptor(grpc.proto));
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof GrpcSpecError)) throw err;
+    return { file, field: `load.grpc.${err.field}`, message: err.message };
+  }
 }
 
 /** workload.manifests relative to the scenario file's folder ("-", standard input, as it is). */

@@ -4,6 +4,7 @@
 import { z } from "zod";
 import { SIGNAL_NAMES } from "../util/signals.js";
 import { expectationsFor, SCENARIO_BACKENDS } from "./expectations.js";
+import { ECHO_SAY_METHOD, GRPC_METHOD_NAME, HEALTH_CHECK_METHOD } from "./grpc-method.js";
 
 /** Entrypoint styles shipped under images/<style>/. */
 export const IMAGE_STYLES = [
@@ -219,10 +220,119 @@ const PROTOCOL_FIELDS: ReadonlyArray<{
   { field: "streamsPerConnection", protocols: ["http2", "grpc"], value: "", given: (v) => v !== undefined },
   { field: "retryRefused", protocols: ["http2", "grpc"], value: "", given: (v) => v !== undefined },
   { field: "messageIntervalMs", protocols: ["websocket"], value: "", given: (v) => v !== undefined },
+  { field: "grpc", protocols: ["grpc"], value: "", given: (v) => v !== undefined },
+  { field: "websocket", protocols: ["websocket"], value: "", given: (v) => v !== undefined },
+  { field: "http", protocols: ["http1", "http2"], value: "", given: (v) => v !== undefined },
   // Fields every protocol has, whose non-default values only http1 implements.
   { field: "keepAlive", protocols: ["http1"], value: "false ", given: (v) => v === false },
   { field: "ratePerConnection", protocols: ["http1"], value: "> 0 ", given: (v) => typeof v === "number" && v > 0 },
 ];
+
+/** A token (RFC 9110 §5.1): what a header name may be. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/**
+ * Headers of the connection itself, which the load sets (HTTP/1.1 keep-alive or Connection: close) or
+ * HTTP/2 forbids (RFC 9113 §8.2.2); content-length is computed from the body.
+ */
+const CONNECTION_HEADERS = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te"];
+// No HEAD: its answer's Content-Length announces a body that never comes, which autocannon's parser waits for.
+export const HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
+
+export const HttpLoadSpec = z
+  .strictObject({
+    method: z.enum(HTTP_METHODS).default("GET").describe("the request method (default GET)"),
+    headers: z
+      .record(z.string().regex(HEADER_NAME, "a header name (letters, digits, '-' and the like)"), z.string())
+      .optional()
+      .describe(
+        "headers every request carries, e.g. Host for ingress-style routing (HTTP/2: sent as :authority), " +
+          "Authorization, Content-Type; not the connection's own (Connection, Keep-Alive, Transfer-Encoding, " +
+          "Upgrade, TE) nor Content-Length (computed from body)",
+      ),
+    body: z.string().max(1_000_000).optional().describe("the request body (UTF-8 text), sent with every request"),
+  })
+  .superRefine((h, ctx) => {
+    const seen = new Set<string>();
+    for (const [name, value] of Object.entries(h.headers ?? {})) {
+      const lower = name.toLowerCase();
+      const path = ["headers", name];
+      if (CONNECTION_HEADERS.includes(lower) || lower === "content-length") {
+        ctx.addIssue({ code: "custom", path, message: "a header of the connection: the load sets it" });
+      } else if (seen.has(lower)) {
+        ctx.addIssue({ code: "custom", path, message: "given twice (header names ignore case)" });
+      } else if (/[\r\n\0]/.test(value)) {
+        ctx.addIssue({ code: "custom", path, message: "a header value cannot hold CR, LF or NUL" });
+      }
+      seen.add(lower);
+    }
+  })
+  .describe("http1, http2 only: what every request is (default GET path, no extra header, no body)");
+
+export const GrpcLoadSpec = z
+  .strictObject({
+    method: z
+      .string()
+      .regex(GRPC_METHOD_NAME, "package.Service/Method, e.g. grpc.health.v1.Health/Check")
+      .default(HEALTH_CHECK_METHOD)
+      .describe(
+        `the unary method every call makes, package.Service/Method. Default ${HEALTH_CHECK_METHOD} (the standard ` +
+          "health service production servers and Kubernetes' gRPC probes use: no proto needed); " +
+          `${ECHO_SAY_METHOD} is the sample app's (its delay_ms makes the slow share); any other needs proto`,
+      ),
+    proto: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("the .proto file declaring method (relative to the scenario file; its imports relative to its folder)"),
+    request: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe(
+        "the request message as JSON (proto3 JSON mapping: enums by name, 64-bit integers as strings), the " +
+          'same for every call; checked against the message. Default {} (Health/Check: service "", the whole server)',
+      ),
+    notServing: z
+      .enum(["answer", "failure"])
+      .default("answer")
+      .describe(
+        "Health/Check only: what an answer other than SERVING (NOT_SERVING, SERVICE_UNKNOWN, UNKNOWN) counts as. " +
+          "answer (default): the server answered — a server draining reports NOT_SERVING while it still serves " +
+          "its calls (its status is for the probes and balancers that stop sending it traffic), so it is not a " +
+          "dropped call; counted apart (load.grpcHealth). failure: each one is a failed call (grpc-not-serving), " +
+          "for a server that must never say NOT_SERVING to traffic the Service still routes to it.",
+      ),
+  })
+  .describe(`grpc only: which unary method the calls make (default ${HEALTH_CHECK_METHOD}, service "")`);
+
+export const WebSocketLoadSpec = z
+  .strictObject({
+    send: z
+      .string()
+      .min(1)
+      .max(65_536)
+      .optional()
+      .describe(
+        'the text every message carries. Default {"id":N} (the sample app echoes it; the slow share adds delayMs), ' +
+          "matched to its echo by id; a text of yours is matched in order (expect echo: an equal text, any: any message)",
+      ),
+    expect: z
+      .enum(["echo", "any", "none"])
+      .default("echo")
+      .describe(
+        "echo (default): each message succeeds when its echo comes back; any: when any message comes back (one " +
+          "answer per message, in order); none: a server that only pushes — nothing is sent; every messageIntervalMs " +
+          "each open socket opens one unit that succeeds at the next push on it, fails when no push comes within " +
+          "requestTimeoutSeconds (timeout) or when the socket closes other than 1000 normal / 1001 going away " +
+          "(ws-abnormal, ws-lost with the code); after a 1000/1001 close the socket reconnects and its waiting units " +
+          "succeed at the next push on the new socket (a goodbye with a reconnect is what a graceful push server does)",
+      ),
+  })
+  .superRefine((w, ctx) => {
+    if (w.expect === "none" && w.send !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["send"], message: "expect none sends nothing: remove send" });
+    }
+  })
+  .describe('websocket only: what each message is and what answers it (default: echoed {"id":N})');
 
 export const LoadSpec = z
   .strictObject({
@@ -231,9 +341,10 @@ export const LoadSpec = z
       .default("http1")
       .describe(
         "http1: keep-alive HTTP/1.1 (autocannon); http2: cleartext h2c with prior knowledge, connections × " +
-          "streamsPerConnection concurrent streams; grpc: unary graceful.Echo/Say calls (fixtures/proto/graceful.proto) " +
-          "over long-lived channels, connections × streamsPerConnection concurrent calls; websocket: connections " +
-          "long-lived sockets, one message every messageIntervalMs, each echoed.",
+          "streamsPerConnection concurrent streams; grpc: unary calls (load.grpc: grpc.health.v1.Health/Check by " +
+          "default, or a method of your .proto) over long-lived channels, connections × streamsPerConnection " +
+          "concurrent calls; websocket: connections long-lived sockets, one message every messageIntervalMs, each " +
+          "echoed (load.websocket: or any answer, or a push-only server).",
       ),
     streamsPerConnection: z
       .number()
@@ -260,6 +371,9 @@ export const LoadSpec = z
       .describe(
         `websocket only: each socket sends one message every this many ms (echo expected); default ${DEFAULT_MESSAGE_INTERVAL_MS}`,
       ),
+    http: HttpLoadSpec.optional(),
+    grpc: GrpcLoadSpec.optional(),
+    websocket: WebSocketLoadSpec.optional(),
     rate: z
       .union([z.number({ error: RATE_ERROR }).positive({ error: RATE_ERROR }).max(100_000), z.literal("max")], {
         error: RATE_ERROR,
@@ -307,6 +421,7 @@ export const LoadSpec = z
   })
   .superRefine((load, ctx) => {
     for (const issue of rateIssues(load)) ctx.addIssue({ code: "custom", path: ["rate"], message: issue });
+    for (const i of slowShareIssues(load)) ctx.addIssue({ code: "custom", path: i.path, message: i.message });
     for (const rule of PROTOCOL_FIELDS) {
       if (!rule.given((load as Record<string, unknown>)[rule.field]) || rule.protocols.includes(load.protocol))
         continue;
@@ -318,6 +433,32 @@ export const LoadSpec = z
       });
     }
   });
+
+/**
+ * The slow share needs a request the server makes slow: /slow?ms= (HTTP), graceful.Echo/Say's delay_ms
+ * (gRPC), the sample app's {"id","delayMs"} message (WebSocket, echo or any).
+ */
+function slowShareIssues(load: {
+  protocol: LoadProtocolName;
+  slowShare: number;
+  grpc?: { method: string };
+  websocket?: { send?: string; expect: string };
+}): Array<{ path: string[]; message: string }> {
+  if (load.slowShare === 0) return [];
+  const method = load.grpc?.method ?? HEALTH_CHECK_METHOD;
+  if (load.protocol === "grpc" && method !== ECHO_SAY_METHOD) {
+    const message =
+      `needs grpc.method ${ECHO_SAY_METHOD} (its delay_ms makes a call slow); ${method} has no slow form: ` +
+      `set slowShare 0${load.grpc === undefined ? ` or grpc: { method: ${ECHO_SAY_METHOD} } for the sample app` : ""}`;
+    return [{ path: ["slowShare"], message }];
+  }
+  if (load.protocol === "websocket" && (load.websocket?.send !== undefined || load.websocket?.expect === "none")) {
+    const message =
+      'needs the default message ({"id":N,"delayMs":slowMs}): set slowShare 0 with websocket.send or expect none';
+    return [{ path: ["slowShare"], message }];
+  }
+  return [];
+}
 
 /** What is wrong with load.rate given the other load fields (empty when nothing). */
 function rateIssues(load: {
@@ -786,6 +927,9 @@ export type Scenario = z.output<typeof ScenarioSpec>;
 export type ScenarioInput = z.input<typeof ScenarioSpec>;
 export type PreStop = z.output<typeof PreStopSpec>;
 export type LoadOptions = z.output<typeof LoadSpec>;
+export type HttpLoadOptions = z.output<typeof HttpLoadSpec>;
+export type GrpcLoadOptions = z.output<typeof GrpcLoadSpec>;
+export type WebSocketLoadOptions = z.output<typeof WebSocketLoadSpec>;
 export type Disruption = z.output<typeof DisruptionSpec>;
 export type RolloutStrategy = z.output<typeof RolloutStrategySpec>;
 export type Pdb = z.output<typeof PdbSpec>;

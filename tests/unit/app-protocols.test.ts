@@ -9,7 +9,7 @@ import * as grpc from "@grpc/grpc-js";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { ensureAppVendor } from "../../src/images/app-vendor.js";
-import { echoPackageDefinition, type SayReply } from "../../src/load/grpc-proto.js";
+import { echoPackageDefinition, healthPackageDefinition, type SayReply } from "../../src/load/grpc-proto.js";
 import { packageRoot } from "../../src/util/paths.js";
 
 const SERVER = join(packageRoot(), "images", "app", "server.js");
@@ -148,6 +148,32 @@ describe("APP_PROTOCOL=grpc", () => {
       client.close();
     });
   }
+
+  it("grpc.health.v1.Health/Check: SERVING with x-served-by; an unknown service is NOT_FOUND", async () => {
+    const app = await startApp({ APP_PROTOCOL: "grpc" });
+    const Health = (
+      grpc.loadPackageDefinition(healthPackageDefinition()) as unknown as {
+        grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } };
+      }
+    ).grpc.health.v1.Health;
+    const client = new Health(`127.0.0.1:${app.port}`, grpc.credentials.createInsecure()) as unknown as {
+      Check(req: { service: string }, cb: (err: grpc.ServiceError | null, res?: unknown) => void): grpc.ClientUnaryCall;
+      close(): void;
+    };
+    const check = (service: string) =>
+      new Promise<{ res?: unknown; code?: number; servedBy?: string }>((resolve) => {
+        let servedBy: string | undefined;
+        const call = client.Check({ service }, (err, res) =>
+          resolve(err ? { code: err.code, servedBy } : { res, servedBy }),
+        );
+        call.on("metadata", (md: grpc.Metadata) => {
+          servedBy = String(md.get("x-served-by")[0]);
+        });
+      });
+    expect(await check("")).toEqual({ res: { status: "SERVING" }, servedBy: SERVED_BY });
+    expect((await check("shop.v1.Cart")).code).toBe(grpc.status.NOT_FOUND);
+    client.close();
+  });
 });
 
 describe("APP_PROTOCOL=websocket", () => {

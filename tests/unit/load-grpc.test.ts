@@ -7,7 +7,9 @@ import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { classifyGrpcStatus, portDuring } from "../../src/load/grpc.js";
-import { echoPackageDefinition, GRACEFUL_PROTO, type SayReply, type SayRequest } from "../../src/load/grpc-proto.js";
+import { echoPackageDefinition, type SayReply, type SayRequest } from "../../src/load/grpc-proto.js";
+import { ECHO_SAY_METHOD } from "../../src/scenario/grpc-method.js";
+import { GRACEFUL_PROTO } from "../../src/scenario/grpc-protos.js";
 import { packageRoot } from "../../src/util/paths.js";
 import { cleanupList, expectPacedThenMax, HOST, protocolLoad, waitFor } from "./load-protocol-kit.js";
 
@@ -54,7 +56,12 @@ async function echoServer(
   return t;
 }
 
-const { load, expectSound } = protocolLoad("grpc", { streamsPerConnection: 3 }, cleanups);
+// The sample app's method (the slow share needs its delay_ms); Health/Check, the default, is tested below.
+const { load, expectSound } = protocolLoad(
+  "grpc",
+  { streamsPerConnection: 3, grpc: { method: ECHO_SAY_METHOD } },
+  cleanups,
+);
 
 describe("gRPC load", () => {
   it("the embedded proto is fixtures/proto/graceful.proto", async () => {
