@@ -60,7 +60,7 @@ export interface Deployment {
    */
   mutations?: string[];
   /** Where the workload under test lives (kind/existing): its namespace, workload and Service. */
-  objects?: { namespace: string; workload: string; service: string };
+  objects?: { namespace: string; workload: string; service: string; servicePort: number };
 }
 
 /** The figures of the pods under test, as deployed. */

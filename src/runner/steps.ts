@@ -51,6 +51,8 @@ export async function deployStep(ctx: RunContext, source: WorkloadSource): Promi
   const workload = await ctx.step("deploy", ctx.backend.deploy(ctx.scenario, source, ctx.sink("backend"), ctx.runId));
   ctx.workload = workload;
   ctx.deployed(asDeployed(ctx.scenario, workload.pod));
+  // The handle carries it too: what the backend reads later (the in-cluster load's timing) uses the pod as deployed.
+  workload.scenario = ctx.scenario;
   ctx.result.platform = workload.platform;
   ctx.result.trafficPath = workload.trafficPath;
   if (workload.mutations) ctx.result.mutations = workload.mutations;

@@ -392,7 +392,7 @@ describe("KubernetesDriver with the user's workload (fake API server)", () => {
       ],
       preStop: { type: "sleep", seconds: 3 },
     });
-    expect(dep.objects).toEqual({ namespace: ns, workload: "deployment/web", service: "web" });
+    expect(dep.objects).toEqual({ namespace: ns, workload: "deployment/web", service: "web", servicePort: 80 });
     expect(dep.platform.notes).toMatch(/Service "web" made NodePort \(was ClusterIP\)/);
 
     const outcome = await d.disrupt(dep, { action: "delete", count: 1, atSeconds: 0, victims: "first" });
