@@ -75,6 +75,8 @@ export interface DeployedPod {
   preStop?: PreStop;
   /** The app container's lifecycle.stopSignal as deployed (absent: none set). */
   stopSignal?: string;
+  /** The app container's port the load reaches (absent: the scenario's port, an image scenario). */
+  port?: number;
 }
 
 /** An image scenario's pod: graceful-e2e's own Deployment, one container. */

@@ -85,7 +85,7 @@ export function manifestsPlacement(
     support: o.support,
     nodePort: o.nodePort,
   });
-  const pod = podOfWorkload(applied.workload, set.port.container);
+  const pod = { ...podOfWorkload(applied.workload, set.port.container), port: set.port.containerPort };
   return {
     namespace,
     namespaceObject: { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace, labels } },
@@ -186,7 +186,7 @@ export async function targetPlacement(
   const port = servicePort(svc, w);
   const why = reachable(port.chosen?.nodePort);
   if (why) throw new UsageError(`target: Service ${namespace}/${svc.metadata?.name}: ${why}`);
-  const pod = podOfWorkload(w, port.container);
+  const pod = { ...podOfWorkload(w, port.container), port: port.containerPort };
   return {
     namespace,
     create: [],

@@ -371,6 +371,7 @@ describe("KubernetesDriver with the user's workload (fake API server)", () => {
         { name: "app", image: "shop/web:2", role: "sidecar" },
       ],
       preStop: { type: "sleep", seconds: 3 },
+      port: 8080,
     });
     expect(dep.objects).toEqual({ namespace: ns, workload: "deployment/web", service: "web", servicePort: 80 });
     expect(dep.platform.notes).toMatch(/Service "web" made NodePort \(was ClusterIP\)/);
