@@ -139,3 +139,27 @@ describe("WebSocket (8 sockets, a message every 50 ms, 20 % echoed after 300 ms)
     });
   }
 });
+
+describe("WebSocket, a server that only pushes (load.websocket.expect none; a push every 100 ms per socket)", () => {
+  it("1001 + preStop sleep: the goodbye is no failure; the sockets reconnect and the pushes go on", async () => {
+    const r = await fixture("websocket-push-prestop-sleep");
+    const { load } = expectCompleted(r, "messages");
+    expect(load.failed).toBe(0);
+    expect(Object.keys(load.websocket?.closesByCode ?? {})).toEqual(["1001"]);
+    for (const c of load.websocket?.closes ?? []) {
+      expect(c.lost).toBe(0);
+      expect(c.reconnectGapMs).toBeDefined();
+    }
+    expect(load.succeeded).toBeGreaterThan(500);
+  });
+
+  it("destroyed at SIGTERM, no preStop: the units waiting on the cut sockets fail (ws-abnormal)", async () => {
+    const r = await fixture("websocket-push-abrupt-no-prestop");
+    const { load } = expectCompleted(r, "messages");
+    expect(Object.keys(load.websocket?.closesByCode ?? {})).toEqual(["1006"]);
+    expect(load.failedByKind["ws-abnormal"]).toBeGreaterThan(0);
+    expect(load.failedByKind["ws-lost"] ?? 0).toBe(0);
+    const sigterm = at(r, "sigterm-sent") as number;
+    for (const f of failures(r).filter((x) => x.kind === "ws-abnormal")) expect(f.t - sigterm).toBeLessThan(300);
+  });
+});
