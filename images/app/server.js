@@ -32,6 +32,8 @@
 //                            connections keep taking new streams until the process exits
 //   GRPC_SHUTDOWN            grpc: "graceful" (default: tryShutdown, GOAWAY then finish the calls) |
 //                            "force" (forceShutdown: every call in flight is cancelled)
+//   WS_PUSH_MS               websocket: also push {"push":N} to every socket every this many ms (default
+//                            0: none), until its close: a server that pushes (load.websocket.expect none)
 //   WS_CLOSE                 websocket: "going-away" (default: close 1001 once a socket's pending
 //                            echoes are sent) | "abrupt" (destroy the sockets: clients see 1006)
 //
@@ -95,6 +97,7 @@ async function main() {
   if (!["graceful", "force"].includes(grpcShutdown)) {
     throw new Error(`GRPC_SHUTDOWN must be graceful or force, got ${process.env.GRPC_SHUTDOWN}`);
   }
+  const wsPushMs = intEnv("WS_PUSH_MS", 0);
   const wsClose = (process.env.WS_CLOSE || "going-away").toLowerCase();
   if (!["going-away", "abrupt"].includes(wsClose)) {
     throw new Error(`WS_CLOSE must be going-away or abrupt, got ${process.env.WS_CLOSE}`);
@@ -496,6 +499,13 @@ async function main() {
         // pending: echoes not sent yet; awaited: those of them received before the drain began.
         const client = { pending: new Set(), awaited: undefined, closing: false };
         clients.set(ws, client);
+        if (wsPushMs > 0) {
+          let pushes = 0;
+          const pusher = setInterval(() => {
+            if (!client.closing && ws.readyState === 1) ws.send(JSON.stringify({ push: ++pushes }));
+          }, wsPushMs);
+          ws.on("close", () => clearInterval(pusher));
+        }
         ws.on("message", (data) => {
           if (client.closing || ws.readyState !== 1) {
             unanswered++;

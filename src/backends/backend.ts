@@ -61,7 +61,7 @@ export interface Deployment {
    */
   mutations?: string[];
   /** Where the workload under test lives (kind/existing): its namespace, workload and Service. */
-  objects?: { namespace: string; workload: string; service: string };
+  objects?: { namespace: string; workload: string; service: string; servicePort: number };
 }
 
 /** The figures of the pods under test, as deployed. */
@@ -76,6 +76,8 @@ export interface DeployedPod {
   preStop?: PreStop;
   /** The app container's lifecycle.stopSignal as deployed (absent: none set). */
   stopSignal?: string;
+  /** The app container's port the load reaches (absent: the scenario's port, an image scenario). */
+  port?: number;
 }
 
 /** An image scenario's pod: graceful-e2e's own Deployment, one container. */

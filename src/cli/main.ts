@@ -354,7 +354,9 @@ export function buildProgram(): Command {
     .description("validate scenario files without running anything")
     .argument("[paths...]", "scenario YAML files or directories")
     .action(async (paths: string[]) => {
-      const loaded = await loadScenarios(paths.length > 0 ? paths : [resolve(packageRoot(), "fixtures/scenarios")]);
+      const all = await loadScenarios(paths.length > 0 ? paths : [resolve(packageRoot(), "fixtures/scenarios")]);
+      // The manifests too: what `run` would refuse before anything starts, validate refuses.
+      const loaded = await readWorkloads(all, undefined);
       for (const l of loaded) {
         process.stdout.write(`ok ${l.file} (${l.scenario.name})\n`);
         for (const w of l.warnings) process.stdout.write(`  warning: ${w}\n`);

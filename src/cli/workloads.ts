@@ -52,7 +52,7 @@ function deployedIssues(l: LoadedScenario, set: ManifestSet): { issues: string[]
 }
 
 /** What a running workload cannot take: a disruption that changes it (only its pods may be deleted). */
-function targetIssues(l: LoadedScenario, backend: BackendName): string[] {
+function targetIssues(l: LoadedScenario, backend: BackendName | undefined): string[] {
   if (backend === "local") {
     return [`${l.file}: target: a running workload is tested on --backend kind or existing, not local`];
   }
@@ -70,7 +70,8 @@ function targetIssues(l: LoadedScenario, backend: BackendName): string[] {
  */
 export async function readWorkloads(
   loaded: LoadedScenario[],
-  backend: BackendName,
+  /** The backend the runs go to (undefined: validate only, any backend). */
+  backend: BackendName | undefined,
   readStdin: () => Promise<string> = stdinOnce(),
 ): Promise<RunnableScenario[]> {
   const problems: string[] = [];
@@ -86,11 +87,9 @@ export async function readWorkloads(
       const set = await loadManifestSet(workload, l.scenario.name, readStdin);
       const { issues, warnings } = deployedIssues(l, set);
       problems.push(...issues);
-      out.push({
-        ...l,
-        manifests: set,
-        warnings: [...l.warnings, ...set.notes.map((n) => `manifests: ${n}`), ...warnings],
-      });
+      // The warnings on the pod as deployed replace those on the image defaults the schema filled in;
+      // the manifests' own notes (a port chosen among several...) go to the report with the deploy's.
+      out.push({ ...l, manifests: set, warnings });
     } catch (err) {
       if (!(err instanceof ManifestError)) throw err;
       // One line per problem, each naming the manifest's file, document and field.

@@ -536,7 +536,12 @@ export class KubernetesDriver {
       pods: pods.map((pod) => pod.metadata?.name ?? "?"),
       pod: p.pod,
       mutations,
-      objects: { namespace, workload: `${p.workload.kind.toLowerCase()}/${p.workload.name}`, service: p.service },
+      objects: {
+        namespace,
+        workload: `${p.workload.kind.toLowerCase()}/${p.workload.name}`,
+        service: p.service,
+        servicePort: p.servicePort,
+      },
       platform: {
         backend: this.o.backend,
         kubernetes: caps.version.gitVersion,

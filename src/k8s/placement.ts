@@ -27,6 +27,8 @@ export interface Placement {
   typed: boolean;
   workload: { kind: WorkloadKind; name: string };
   service: string;
+  /** The Service's port the load uses (in-cluster load: <service>.<namespace>.svc:<port>). */
+  servicePort: number;
   /** The labels the workload's pods are found by (the Service selects them). */
   podSelector: Record<string, string>;
   /** The container the load reaches, and its port. */
@@ -50,6 +52,7 @@ export function imagePlacement(input: ManifestInput): Placement {
     typed: true,
     workload: { kind: "Deployment", name: m.names.deployment },
     service: m.names.service,
+    servicePort: m.service.spec?.ports?.[0]?.port ?? 80,
     podSelector: m.selector,
     container: m.names.container,
     containerPort: input.scenario.port,
@@ -82,7 +85,7 @@ export function manifestsPlacement(
     support: o.support,
     nodePort: o.nodePort,
   });
-  const pod = podOfWorkload(applied.workload, set.port.container);
+  const pod = { ...podOfWorkload(applied.workload, set.port.container), port: set.port.containerPort };
   return {
     namespace,
     namespaceObject: { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace, labels } },
@@ -90,6 +93,7 @@ export function manifestsPlacement(
     typed: false,
     workload: { kind: set.workload.kind, name: set.workload.name },
     service: applied.service.metadata?.name ?? "?",
+    servicePort: set.port.servicePort ?? set.port.containerPort,
     podSelector: podSelectorOf(applied.workload),
     container: pod.appContainer,
     containerPort: set.port.containerPort,
@@ -182,13 +186,14 @@ export async function targetPlacement(
   const port = servicePort(svc, w);
   const why = reachable(port.chosen?.nodePort);
   if (why) throw new UsageError(`target: Service ${namespace}/${svc.metadata?.name}: ${why}`);
-  const pod = podOfWorkload(w, port.container);
+  const pod = { ...podOfWorkload(w, port.container), port: port.containerPort };
   return {
     namespace,
     create: [],
     typed: false,
     workload: { kind, name },
     service: svc.metadata?.name ?? "?",
+    servicePort: port.chosen?.port ?? port.containerPort,
     podSelector,
     container: pod.appContainer,
     containerPort: port.containerPort,

@@ -3,6 +3,7 @@
 // a live run uses. On kind/existing the disrupted pods' outcomes are rebuilt too, from the driver's raw
 // observations through a fresh TimelineBuilder (k8s/observations.ts): a fix in the evidence code changes
 // the replayed outcome. The local backend records its own outcomes, replayed as recorded.
+
 import { isDeepStrictEqual } from "node:util";
 import {
   type DriverObservation,
@@ -17,6 +18,7 @@ import { collectEvidence } from "./collect.js";
 import { judgeRun } from "./judge.js";
 import type { Observation, RecordingHeader } from "./recording.js";
 import { RESULT_SCHEMA_VERSION, type ScenarioResult } from "./run.js";
+import { asDeployed } from "./source.js";
 
 /** A recording as read (read-recording.ts): its header and its observations in order. */
 export interface Recording {
@@ -101,6 +103,8 @@ function baseResult(rec: Recording): ScenarioResult {
   for (const o of rec.observations) {
     if (o.kind === "deployed") {
       if (o.image) r.image = o.image;
+      // Judged again against the pod as it was deployed, as the run was (source.ts asDeployed).
+      if (o.pod) r.scenario = asDeployed(r.scenario, o.pod);
       r.platform = o.platform;
       r.trafficPath = o.trafficPath;
     } else if (o.kind === "warm-up") {

@@ -9,8 +9,8 @@ import { loadManifestSet, manifestImages } from "../workload/index.js";
 import { oneAtATime, type RunContext } from "./context.js";
 
 /**
- * The scenario with the deployed pod's figures (replicas, grace, the app container's preStop and stop
- * signal): for an image scenario the same values; for a workload or target scenario what the manifests
+ * The scenario with the deployed pod's figures (replicas, grace, the app container's port, preStop and
+ * stop signal): for an image scenario the same values; for a workload or target scenario what the manifests
  * (and overrides) or the running workload say, not the image defaults the schema filled in.
  */
 export function asDeployed(s: Scenario, pod: DeployedPod): Scenario {
@@ -18,6 +18,7 @@ export function asDeployed(s: Scenario, pod: DeployedPod): Scenario {
   const stopSignal = pod.stopSignal ?? (s.image !== undefined ? s.stopSignal : undefined);
   return {
     ...rest,
+    port: pod.port ?? s.port,
     replicas: pod.replicas,
     terminationGracePeriodSeconds: pod.terminationGracePeriodSeconds,
     preStop: pod.preStop ?? s.preStop,

@@ -51,6 +51,8 @@ export async function deployStep(ctx: RunContext, source: WorkloadSource): Promi
   const workload = await ctx.step("deploy", ctx.backend.deploy(ctx.scenario, source, ctx.sink("backend"), ctx.runId));
   ctx.workload = workload;
   ctx.deployed(asDeployed(ctx.scenario, workload.pod));
+  // The handle carries it too: what the backend reads later (the in-cluster load's timing) uses the pod as deployed.
+  workload.scenario = ctx.scenario;
   ctx.result.platform = workload.platform;
   ctx.result.trafficPath = workload.trafficPath;
   if (workload.mutations) ctx.result.mutations = workload.mutations;
@@ -121,7 +123,10 @@ export async function disruptStep(
   const plan = planDisruption(ctx.scenario, workload, recordsOf(load));
   if (plan.basis) ctx.progress(`victims: ${plan.basis}`);
   ctx.recorder?.note({ kind: "plan", at: Date.now(), ...plan.plan, ...(plan.basis ? { basis: plan.basis } : {}) });
+  const changedBefore = workload.mutations?.length ?? 0;
   const outcome = await ctx.step("disruption", workload.disrupt(d, plan.plan));
+  // What the disruption changed in the cluster (a target: exactly the pods it deleted), as the result says.
+  for (const m of workload.mutations?.slice(changedBefore) ?? []) ctx.progress(`changed: ${m}`);
   ctx.progress(`disrupted pod(s) ended (containers exited, or gone): ${outcome.pods.map((p) => p.pod).join(", ")}`);
   return outcome;
 }

@@ -25,6 +25,8 @@ export const IMAGE_STYLES = [
   "uvicorn",
   "go",
   "go-graceful",
+  // A third-party gRPC server with only grpc.health.v1 (no HTTP/1.1: readiness and warm-up need gRPC).
+  "grpc-health",
 ] as const;
 export type ImageStyle = (typeof IMAGE_STYLES)[number];
 

@@ -203,6 +203,21 @@ describe("APP_PROTOCOL=websocket", () => {
       expect(await app.exited).toBe(0);
     });
   }
+
+  it("WS_PUSH_MS: pushes to every socket on its own until the 1001 at SIGTERM", async () => {
+    const app = await startApp({ APP_PROTOCOL: "websocket", WS_PUSH_MS: "20" });
+    const ws = new WebSocket(`ws://127.0.0.1:${app.port}/`);
+    const pushes: string[] = [];
+    ws.on("message", (m) => pushes.push(m.toString()));
+    await new Promise((r) => ws.once("open", r));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(pushes.length).toBeGreaterThanOrEqual(5);
+    expect(pushes.slice(0, 3)).toEqual(['{"push":1}', '{"push":2}', '{"push":3}']);
+    const closed = new Promise<number>((r) => ws.once("close", (c) => r(c)));
+    app.child.kill("SIGTERM");
+    expect(await closed).toBe(1001);
+    expect(await app.exited).toBe(0);
+  });
 });
 
 it("refuses an unknown APP_PROTOCOL", async () => {

@@ -3,9 +3,8 @@
 // manifests run creates exactly its objects in the run's namespace and finds the pods by the workload's
 // selector; a target run creates nothing and deletes only its victim; a target that does not fit is a
 // UsageError before anything changes.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { KubeConfig } from "@kubernetes/client-node";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { WorkloadSource } from "../../src/backends/backend.js";
 import { type DriverOptions, KubernetesDriver } from "../../src/k8s/driver.js";
@@ -13,6 +12,7 @@ import { EventLog } from "../../src/observe/events.js";
 import { ScenarioSpec, type Target } from "../../src/scenario/schema.js";
 import { UsageError } from "../../src/util/errors.js";
 import { parseManifests, selectManifestSet } from "../../src/workload/index.js";
+import { type FakeApiServer, openWatch, readBody, replyJson, startFakeApi } from "./fake-api-server.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: free-form fake API objects
 type Obj = Record<string, any>;
@@ -138,20 +138,11 @@ class Fake {
   handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? "/", "http://x");
     const p = url.pathname;
-    const body = await new Promise<string>((r) => {
-      let b = "";
-      req.on("data", (c) => {
-        b += c;
-      });
-      req.on("end", () => r(b));
-    });
+    const body = await readBody(req);
     const watch = url.searchParams.get("watch") === "true";
     const selector = url.searchParams.get("labelSelector");
     if (!watch && !p.endsWith("/log")) this.calls.push(`${req.method} ${p}`);
-    const json = (code: number, o: unknown) => {
-      res.writeHead(code, { "content-type": "application/json" });
-      res.end(JSON.stringify(o));
-    };
+    const json = replyJson(res);
     const notFound = () => json(404, { kind: "Status", code: 404, reason: "NotFound", message: `${p} not found` });
     if (p === "/version") return json(200, { major: "1", minor: "33", gitVersion: "v1.33.1" });
     if (p === "/apis") {
@@ -243,9 +234,7 @@ class Fake {
   };
 
   private startWatch(kind: string, ns: string, selector: string | null, res: ServerResponse, initial: Obj[]) {
-    res.writeHead(200, { "content-type": "application/json" });
-    res.flushHeaders();
-    for (const o of initial) res.write(`${JSON.stringify({ type: "ADDED", object: o })}\n`);
+    openWatch(res, initial);
     this.watchers.push({ kind, ns, selector, res });
     res.on("close", () => {
       this.watchers = this.watchers.filter((w) => w.res !== res);
@@ -303,21 +292,13 @@ spec:
 
 describe("KubernetesDriver with the user's workload (fake API server)", () => {
   const fake = new Fake();
-  let server: Server;
+  let api: FakeApiServer;
   let kc: KubeConfig;
   const logs: string[] = [];
 
   beforeAll(async () => {
-    server = createServer((req, res) => void fake.handle(req, res));
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const { port } = server.address() as AddressInfo;
-    kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: "fake", server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: "u", token: "t" }],
-      contexts: [{ name: "fake", cluster: "fake", user: "u" }],
-      currentContext: "fake",
-    });
+    api = await startFakeApi(fake.handle);
+    kc = api.kc;
   });
   beforeEach(() => {
     fake.reset();
@@ -325,8 +306,7 @@ describe("KubernetesDriver with the user's workload (fake API server)", () => {
   });
   afterAll(async () => {
     fake.closeAll();
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
+    await api.close();
   });
 
   const driver = (o: Partial<DriverOptions> = {}) =>
@@ -391,8 +371,9 @@ describe("KubernetesDriver with the user's workload (fake API server)", () => {
         { name: "app", image: "shop/web:2", role: "sidecar" },
       ],
       preStop: { type: "sleep", seconds: 3 },
+      port: 8080,
     });
-    expect(dep.objects).toEqual({ namespace: ns, workload: "deployment/web", service: "web" });
+    expect(dep.objects).toEqual({ namespace: ns, workload: "deployment/web", service: "web", servicePort: 80 });
     expect(dep.platform.notes).toMatch(/Service "web" made NodePort \(was ClusterIP\)/);
 
     const outcome = await d.disrupt(dep, { action: "delete", count: 1, atSeconds: 0, victims: "first" });

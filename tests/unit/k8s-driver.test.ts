@@ -3,11 +3,10 @@
 // a followed log. The fake "kubelet" runs a short termination sequence. This checks the I/O code paths
 // that only a real cluster exercises fully (the kind e2e suite does that where kind exists).
 import { mkdtempSync } from "node:fs";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type Backend, imageOfSource, runningWorkload } from "../../src/backends/backend.js";
 import type { BackgroundTeardown, Closable } from "../../src/backends/capabilities.js";
@@ -31,6 +30,7 @@ import { runScenario, type ScenarioResult } from "../../src/runner/run.js";
 import { parseScenario } from "../../src/scenario/load.js";
 import { ScenarioSpec } from "../../src/scenario/schema.js";
 import { handleInterrupt, resetInterruptForTests } from "../../src/util/cleanup.js";
+import { type FakeApiServer, openWatch, readBody, replyJson, startFakeApi } from "./fake-api-server.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: free-form fake API objects
 type Obj = Record<string, any>;
@@ -205,19 +205,10 @@ class FakeCluster {
   handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? "/", "http://x");
     const p = url.pathname;
-    const body = await new Promise<string>((r) => {
-      let b = "";
-      req.on("data", (c) => {
-        b += c;
-      });
-      req.on("end", () => r(b));
-    });
+    const body = await readBody(req);
     const watch = url.searchParams.get("watch") === "true";
     this.calls.push(`${req.method} ${p}${watch ? " (watch)" : ""}`);
-    const json = (code: number, o: unknown) => {
-      res.writeHead(code, { "content-type": "application/json" });
-      res.end(JSON.stringify(o));
-    };
+    const json = replyJson(res);
     const notFound = () => json(404, { kind: "Status", code: 404, message: "not found", reason: "NotFound" });
     let m: RegExpMatchArray | null = null;
 
@@ -374,9 +365,7 @@ class FakeCluster {
   };
 
   private startWatch(kind: string, ns: string, res: ServerResponse, initial: Obj[]) {
-    res.writeHead(200, { "content-type": "application/json" });
-    res.flushHeaders(); // as the API server does: the watch is established before any event
-    for (const o of initial) res.write(`${JSON.stringify({ type: "ADDED", object: o })}\n`);
+    openWatch(res, initial); // as the API server does: the watch is established before any event
     this.watchers.push({ kind, ns, res });
     res.on("close", () => {
       this.watchers = this.watchers.filter((w) => w.res !== res);
@@ -391,27 +380,18 @@ class FakeCluster {
 
 describe("KubernetesDriver against a fake API server", () => {
   const fake = new FakeCluster();
-  let server: Server;
+  let server: FakeApiServer;
   let port = 0;
   let kc: KubeConfig;
 
   beforeAll(async () => {
-    server = createServer((req, res) => void fake.handle(req, res));
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    port = (server.address() as AddressInfo).port;
-    kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: "fake", server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: "u", token: "t" }],
-      contexts: [{ name: "fake", cluster: "fake", user: "u" }],
-      currentContext: "fake",
-    });
+    server = await startFakeApi(fake.handle);
+    ({ port, kc } = server);
   });
 
   afterAll(async () => {
     fake.closeAll();
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
+    await server.close();
   });
 
   const warnings: string[] = [];
@@ -529,27 +509,18 @@ describe("KubernetesDriver against a fake API server", () => {
 
 describe("KubernetesDriver: planned victims and connection attribution", () => {
   const fake = new FakeCluster();
-  let server: Server;
+  let server: FakeApiServer;
   let kc: KubeConfig;
   let port = 0;
 
   beforeAll(async () => {
-    server = createServer((req, res) => void fake.handle(req, res));
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    port = (server.address() as AddressInfo).port;
-    kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: "fake", server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: "u", token: "t" }],
-      contexts: [{ name: "fake", cluster: "fake", user: "u" }],
-      currentContext: "fake",
-    });
+    server = await startFakeApi(fake.handle);
+    ({ port, kc } = server);
   });
 
   afterAll(async () => {
     fake.closeAll();
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
+    await server.close();
   });
 
   /** A feed the test fills with conntrack lines (as the kind nodes' `conntrack -E` would print them). */
@@ -690,29 +661,21 @@ function switchableClock(): Clock & { fast: boolean; t: number; go(): void } {
 
 describe("KubernetesDriver: the window closes on evidence, NodePorts per run, teardown in the background", () => {
   let fake: FakeCluster;
-  let server: Server;
+  let server: FakeApiServer;
   let kc: KubeConfig;
   let port = 0;
 
   beforeAll(async () => {
-    server = createServer((req, res) => void fake.handle(req, res));
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    port = (server.address() as AddressInfo).port;
-    kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: "fake", server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: "u", token: "t" }],
-      contexts: [{ name: "fake", cluster: "fake", user: "u" }],
-      currentContext: "fake",
-    });
+    // Each test makes its own fake cluster: the server asks the current one.
+    server = await startFakeApi((req, res) => fake.handle(req, res));
+    ({ port, kc } = server);
   });
   afterEach(() => {
     fake?.closeAll();
     resetInterruptForTests();
   });
   afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
+    await server.close();
   });
 
   /** The nodes' runtime record of exits, as containerd's events give it on kind. */

@@ -44,8 +44,8 @@ describe("failure kinds", () => {
   it("counts failures by kind, every kind present", () => {
     const counts = countFailuresByKind([{ kind: "reset" }, { kind: "closed" }, { kind: "reset" }]);
     expect(counts).toEqual({ ...emptyFailureCounts(), reset: 2, closed: 1 });
-    // The HTTP/1.1 kinds and the long-lived protocols' (goaway-refused … ws-lost): 12.
-    expect(Object.values(emptyFailureCounts())).toEqual(new Array(12).fill(0));
+    // The HTTP/1.1 kinds and the long-lived protocols' (goaway-refused … ws-lost, grpc-not-serving): 13.
+    expect(Object.values(emptyFailureCounts())).toEqual(new Array(13).fill(0));
   });
 });
 

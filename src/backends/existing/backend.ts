@@ -263,13 +263,12 @@ export class ExistingClusterBackend extends RunStateBackend implements InCluster
     const d = await this.getDriver().deploy(scenario, source, sink, runId);
     if (this.loadFrom === "local") return d;
     // Load goes to the Service from inside the cluster: its DNS name (any cluster domain: the pod's
-    // resolv.conf search path completes <svc>.<ns>.svc) and its port (the user's: one named http, else the first).
+    // resolv.conf search path completes <svc>.<ns>.svc) and the port the deploy chose (workload.port).
     const namespace = d.objects?.namespace ?? d.platform.namespace ?? namespaceName(scenario.name, runId);
     const name = d.objects?.service ?? SERVICE_NAME;
     const kc = this.kc as KubeConfig;
     const svc = await kc.makeApiClient(CoreV1Api).readNamespacedService({ name, namespace });
-    const ports = svc.spec?.ports ?? [];
-    const port = (ports.find((p) => p.name === "http") ?? ports[0])?.port;
+    const port = d.objects?.servicePort ?? svc.spec?.ports?.[0]?.port;
     if (!port) throw new Error(`the Service ${namespace}/${name} has no port`);
     const host = `${name}.${namespace}.svc`;
     return {

@@ -54,8 +54,8 @@ export function register(program: Command): void {
     .option("--path <path>", "path the load requests (websocket: the path it connects to)", CHECK_DEFAULTS.path)
     .option(
       "--protocol <name>",
-      "what the load speaks: http1 (keep-alive HTTP/1.1), http2 (h2c, prior knowledge), grpc (graceful.Echo/Say, " +
-        "fixtures/proto/graceful.proto), websocket (echo); readiness is still an HTTP/1.1 GET of --ready-path",
+      "what the load speaks: http1 (keep-alive HTTP/1.1), http2 (h2c, prior knowledge), grpc (grpc.health.v1.Health/Check, " +
+        "the standard health service), websocket (echo); readiness is still an HTTP/1.1 GET of --ready-path",
       protocolOption,
       "http1",
     )

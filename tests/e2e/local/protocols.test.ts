@@ -26,6 +26,15 @@ function expectCompleted(r: ScenarioResult, unit: LoadResult["unit"]) {
   return { load, pod: pod as NonNullable<typeof pod> };
 }
 
+/** WebSocket sockets destroyed at SIGTERM: 1006 only, what waited on them lost as ws-abnormal then. */
+function expectCutAtSigterm(r: ScenarioResult, load: LoadResult) {
+  expect(Object.keys(load.websocket?.closesByCode ?? {})).toEqual(["1006"]);
+  expect(load.failedByKind["ws-abnormal"]).toBeGreaterThan(0);
+  expect(load.failedByKind["ws-lost"] ?? 0).toBe(0);
+  const sigterm = at(r, "sigterm-sent") as number;
+  for (const f of failures(r).filter((x) => x.kind === "ws-abnormal")) expect(f.t - sigterm).toBeLessThan(300);
+}
+
 describe("HTTP/2 (h2c, 8 connections × 4 streams)", () => {
   it("GOAWAY + preStop sleep: the pinned connections move to the other pod, nothing is lost", async () => {
     const r = await fixture("http2-prestop-sleep");
@@ -131,11 +140,27 @@ describe("WebSocket (8 sockets, a message every 50 ms, 20 % echoed after 300 ms)
     it(`WS_CLOSE=abrupt, ${variant}: 1006 on every socket of the pod, its pending messages lost as ws-abnormal`, async () => {
       const r = await fixture(`websocket-abrupt-${variant}`);
       const { load } = expectCompleted(r, "messages");
-      expect(Object.keys(load.websocket?.closesByCode ?? {})).toEqual(["1006"]);
-      expect(load.failedByKind["ws-abnormal"]).toBeGreaterThan(0);
-      expect(load.failedByKind["ws-lost"] ?? 0).toBe(0);
-      const sigterm = at(r, "sigterm-sent") as number;
-      for (const f of failures(r).filter((x) => x.kind === "ws-abnormal")) expect(f.t - sigterm).toBeLessThan(300);
+      expectCutAtSigterm(r, load);
     });
   }
+});
+
+describe("WebSocket, a server that only pushes (load.websocket.expect none; a push every 100 ms per socket)", () => {
+  it("1001 + preStop sleep: the goodbye is no failure; the sockets reconnect and the pushes go on", async () => {
+    const r = await fixture("websocket-push-prestop-sleep");
+    const { load } = expectCompleted(r, "messages");
+    expect(load.failed).toBe(0);
+    expect(Object.keys(load.websocket?.closesByCode ?? {})).toEqual(["1001"]);
+    for (const c of load.websocket?.closes ?? []) {
+      expect(c.lost).toBe(0);
+      expect(c.reconnectGapMs).toBeDefined();
+    }
+    expect(load.succeeded).toBeGreaterThan(500);
+  });
+
+  it("destroyed at SIGTERM, no preStop: the units waiting on the cut sockets fail (ws-abnormal)", async () => {
+    const r = await fixture("websocket-push-abrupt-no-prestop");
+    const { load } = expectCompleted(r, "messages");
+    expectCutAtSigterm(r, load);
+  });
 });

@@ -1,0 +1,65 @@
+// The CLI's reading of the user's workload before anything starts (src/cli/workloads.ts): "-" reads
+// standard input once however many scenarios name it, the warnings are about the pod as deployed, and
+// every problem is one line of one UsageError.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { readWorkloads, stdinOnce, targetScenario } from "../../src/cli/workloads.js";
+import { parseScenario } from "../../src/scenario/load.js";
+import { UsageError } from "../../src/util/errors.js";
+
+const ROOT = join(import.meta.dirname, "../..");
+
+describe("readWorkloads", () => {
+  it('reads "-" from standard input once for every scenario naming it, warnings on the deployed pod', async () => {
+    const text = await readFile(join(ROOT, "fixtures/workloads/shop-web/rendered.yaml"), "utf8");
+    let reads = 0;
+    const stdin = stdinOnce(async () => {
+      reads++;
+      return text;
+    });
+    const a = parseScenario("/s/a.yaml", "name: a\nworkload: {manifests: '-'}\npreStop: {type: sleep, seconds: 25}\n");
+    const b = parseScenario("/s/b.yaml", "name: b\nworkload: {manifests: '-'}\n");
+    // The schema's check used the image default grace (30 s): no warning before the manifests are read.
+    expect(a.warnings).toEqual([]);
+    const [ra, rb] = await readWorkloads([a, b], "kind", stdin);
+    expect(reads).toBe(1);
+    expect(ra?.manifests?.workload.name).toBe("shop-web");
+    expect(rb?.manifests?.workload.name).toBe("shop-web");
+    // The chart's grace is 20 s: the 25 s preStop override leaves the kubelet only the 2 s extension.
+    expect(ra?.warnings).toHaveLength(1);
+    expect(ra?.warnings[0]).toMatch(/not shorter than terminationGracePeriodSeconds \(20s\).*Deployment "shop-web"/);
+    expect(rb?.warnings).toEqual([]);
+  });
+
+  it("one UsageError, one line per problem, for every scenario at once", async () => {
+    const bad = parseScenario("/s/bad.yaml", "name: bad\nworkload: {manifests: '-'}\n");
+    const rollout = parseScenario(
+      "/s/t.yaml",
+      "name: t\ntarget: {namespace: shop, workload: deployment/web}\ndisruption: {action: rollout}\n",
+    );
+    const err = await readWorkloads(
+      [bad, rollout],
+      "existing",
+      async () => "apiVersion: v1\nkind: Node\nmetadata: {name: n}\n",
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as Error).message.split("\n")).toEqual([
+      "<stdin>: document 1: kind: no workload found: the manifests hold no Deployment or StatefulSet",
+      "/s/t.yaml: disruption.action: rollout would change the running workload (its template or replicas); with target only delete is allowed (its controller replaces the pods)",
+    ]);
+  });
+});
+
+describe("targetScenario", () => {
+  it("makes a target scenario from the flags, defaults elsewhere", () => {
+    const made = targetScenario({ target: "statefulset/db", namespace: "data", service: "db" }, []);
+    expect(made?.file).toBe("--target");
+    expect(made?.scenario).toMatchObject({
+      name: "target-db",
+      target: { namespace: "data", workload: { kind: "StatefulSet", name: "db" }, service: "db" },
+      disruption: { action: "delete" },
+    });
+    expect(targetScenario({}, ["a.yaml"])).toBeUndefined();
+  });
+});
