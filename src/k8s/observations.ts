@@ -30,7 +30,8 @@ export type DriverObservation =
   | { op: "options"; options: TimelineOptions }
   | { op: "entry"; entry: RecordedEntry }
   | { op: "delete-called"; pod: string; at: number; gracePeriodSeconds?: number }
-  | { op: "pid1"; pod: string; cmdline: string }
+  /** PID 1 of the pod's app container, or of the named container (multi-container pods). */
+  | { op: "pid1"; pod: string; cmdline: string; container?: string }
   | { op: "process-tree"; pod: string; tree: ProcessEntry[] }
   | { op: "settle" }
   /** An event the harness records itself (rollout restart, scale down). */
@@ -78,9 +79,9 @@ export class ObservedTimelineBuilder extends TimelineBuilder {
     this.seen({ op: "delete-called", pod, at, ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}) });
     return super.deleteCalled(pod, at, gracePeriodSeconds);
   }
-  override setPid1(pod: string, cmdline: string): void {
-    this.seen({ op: "pid1", pod, cmdline });
-    super.setPid1(pod, cmdline);
+  override setPid1(pod: string, cmdline: string, container?: string): void {
+    this.seen({ op: "pid1", pod, cmdline, ...(container !== undefined ? { container } : {}) });
+    super.setPid1(pod, cmdline, container);
   }
   override setProcessTree(pod: string, tree: ProcessEntry[]): void {
     this.seen({ op: "process-tree", pod, tree });
@@ -155,7 +156,7 @@ function applyObservation(builder: TimelineBuilder, o: DriverObservation): Timel
     case "delete-called":
       return builder.deleteCalled(o.pod, o.at, o.gracePeriodSeconds);
     case "pid1":
-      builder.setPid1(o.pod, o.cmdline);
+      builder.setPid1(o.pod, o.cmdline, o.container);
       return [];
     case "process-tree":
       builder.setProcessTree(o.pod, o.tree);

@@ -18,15 +18,15 @@ export interface ObserverOptions {
   now?: () => number;
 }
 
+interface ContainerStatusLike {
+  name?: string;
+  containerID?: string;
+  state?: { running?: unknown; terminated?: unknown };
+}
+
 interface PodLike {
   metadata?: { name?: string; deletionTimestamp?: string };
-  status?: {
-    containerStatuses?: Array<{
-      name?: string;
-      containerID?: string;
-      state?: { running?: unknown; terminated?: unknown };
-    }>;
-  };
+  status?: { containerStatuses?: ContainerStatusLike[]; initContainerStatuses?: ContainerStatusLike[] };
 }
 
 /** The watch paths for a namespace, by what the server serves. */
@@ -135,11 +135,14 @@ export class ClusterObserver {
     else if (!ended) this.controllers.add(controller);
   }
 
-  /** Follows logs of every container that runs, once per container instance. */
+  /**
+   * Follows logs of every container that runs, once per container instance: each container of a
+   * multi-container pod, native sidecars (init containers that keep running) included.
+   */
   private onPod(pod: PodLike, type: string): void {
     const name = pod.metadata?.name;
     if (!name) return;
-    for (const cs of pod.status?.containerStatuses ?? []) {
+    for (const cs of [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])]) {
       if (!cs.name || !cs.containerID) continue;
       if (cs.state?.terminated || type === "DELETED") this.terminated.add(cs.containerID);
       if (cs.state?.running && !this.following.has(cs.containerID)) {
