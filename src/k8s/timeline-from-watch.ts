@@ -1085,9 +1085,8 @@ export class TimelineBuilder {
     return {
       pod: name,
       pid1Cmdline: t.pid1Cmdline ?? (app !== undefined ? t.containerPid1.get(app) : undefined) ?? "",
-      ...(sidecars.length > 0 && app !== undefined
-        ? { container: app, role: "app" as const, preStop: hookOf(t.preStop ?? { type: "none" }) }
-        : {}),
+      ...(app !== undefined ? { container: app } : {}),
+      ...(sidecars.length > 0 ? { role: "app" as const, preStop: hookOf(t.preStop ?? { type: "none" }) } : {}),
       deleteAt,
       ...(t.goneAt !== undefined ? { goneAt: t.goneAt } : {}),
       ...(evidence?.at !== undefined ? { exitedAt: evidence.at } : {}),
