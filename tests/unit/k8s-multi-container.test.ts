@@ -1,0 +1,213 @@
+// Multi-container pods in the kind/existing evidence (issue 16 item 4). There are no multi-container
+// recordings: these fixtures are the REAL single-container stream recorded on kind v1.20.2
+// (tests/fixtures/recordings/kind-v1.20.2/exec-form-prestop-sleep-3: app container "app", preStop exec
+// sleep 3, exit 0 at ~+3.2 s) with a second container added to the deleted pod's objects — a "proxy"
+// regular container (or a native sidecar: an initContainer with restartPolicy Always), its status,
+// its containerd task exit and its log lines — shaped as the recorded ones are.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { type RecordedEntry, replayRecording } from "../../src/k8s/timeline-from-watch.js";
+import type { PodOutcome } from "../../src/model/pod-outcome.js";
+import { withProcessReports } from "../../src/runner/collect.js";
+import { readFieldEntries } from "../../src/runner/recordings-folder.js";
+import { evaluate } from "../../src/verdict/verdicts.js";
+
+const DIR = join(import.meta.dirname, "..", "fixtures", "recordings", "kind-v1.20.2", "exec-form-prestop-sleep-3");
+const VICTIM = "app-f89594555-6t5mk";
+const T0 = Date.parse("2026-11-26T19:53:12.353Z");
+const PROXY_ID = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0";
+const ORIGIN = "containerd on node kind-control-plane";
+
+type Obj = {
+  metadata?: { name?: string };
+  spec?: { containers?: unknown[]; initContainers?: unknown[] };
+  status?: { containerStatuses?: unknown[]; initContainerStatuses?: unknown[] };
+};
+
+/** The proxy's status as the API would list it at `receivedAt` (terminated once it exited). */
+function proxyStatus(receivedAt: number, exitAt: number, code: number) {
+  const exited = receivedAt >= exitAt + 700; // the kubelet's next status sync, as measured on 1.20
+  const finishedAt = new Date(Math.floor(exitAt / 1000) * 1000).toISOString().replace(".000", "");
+  return {
+    name: "proxy",
+    containerID: `containerd://${PROXY_ID}`,
+    state: exited
+      ? {
+          terminated: {
+            exitCode: code,
+            reason: code === 0 ? "Completed" : "Error",
+            finishedAt,
+            containerID: `containerd://${PROXY_ID}`,
+          },
+        }
+      : { running: { startedAt: "2026-11-26T19:52:50Z" } },
+  };
+}
+
+/**
+ * The recorded stream with a proxy container added to the victim: `native` puts it under
+ * initContainers (restartPolicy Always); the proxy exits `exitAfterMs` after the delete with `code`.
+ */
+function withProxy(opts: {
+  native?: boolean;
+  exitAfterMs: number;
+  code?: number;
+  runtime?: boolean;
+  preStopSleep?: number;
+}) {
+  const { entries, runtime } = readFieldEntries(DIR, "endpointslices");
+  const exitAt = T0 + opts.exitAfterMs;
+  const code = opts.code ?? 0;
+  const spec = {
+    name: "proxy",
+    ...(opts.native ? { restartPolicy: "Always" } : {}),
+    ...(opts.preStopSleep !== undefined ? { lifecycle: { preStop: { sleep: { seconds: opts.preStopSleep } } } } : {}),
+  };
+  const out: RecordedEntry[] = entries.map((e) => {
+    if (e.source !== "watch" || e.resource !== "pods") return e;
+    const pod = structuredClone(e.object) as Obj;
+    if (pod.metadata?.name !== VICTIM || !pod.spec || !pod.status) return e;
+    const status = proxyStatus(e.receivedAt, exitAt, code);
+    if (opts.native) {
+      pod.spec.initContainers = [...(pod.spec.initContainers ?? []), spec];
+      pod.status.initContainerStatuses = [...(pod.status.initContainerStatuses ?? []), status];
+    } else {
+      pod.spec.containers = [...(pod.spec.containers ?? []), spec];
+      pod.status.containerStatuses = [...(pod.status.containerStatuses ?? []), status];
+    }
+    return { ...e, object: pod };
+  });
+  // nginx's own lines are no app lines; a JSON line from the proxy says it got SIGQUIT (its stop signal).
+  out.push(
+    {
+      source: "log",
+      pod: VICTIM,
+      container: "proxy",
+      receivedAt: T0 + 50,
+      line: `2026-11-26T19:53:12.380Z 10.244.0.1 - - "GET / HTTP/1.1" 200`,
+    },
+    {
+      source: "log",
+      pod: VICTIM,
+      container: "proxy",
+      receivedAt: exitAt - 10,
+      line: `${new Date(exitAt - 20).toISOString()} {"t":${exitAt - 20},"event":"signal","signal":"SIGQUIT","pid":1,"role":"proxy"}`,
+    },
+  );
+  if (opts.runtime !== false) {
+    out.push(...runtime, {
+      source: "runtime",
+      receivedAt: exitAt + 5,
+      origin: ORIGIN,
+      event: "exit",
+      at: exitAt,
+      containerId: PROXY_ID,
+      taskId: PROXY_ID,
+      pid: 4242,
+      ...(code !== 0 ? { exitStatus: code } : {}),
+    });
+  }
+  return out;
+}
+
+function run(entries: RecordedEntry[]) {
+  const replayed = replayRecording(entries, {
+    container: "app",
+    eventsSince: T0 - 13_000,
+    deleteCalls: [{ pod: VICTIM, at: T0 }],
+    outcomesFor: [VICTIM],
+  });
+  return { events: replayed.events, pods: withProcessReports(replayed.events, replayed.outcomes) };
+}
+
+describe.skipIf(!existsSync(DIR))(
+  "a pod with an app and a proxy container (recorded stream + a second container)",
+  () => {
+    it("each container gets its own outcome: the app's fields as before, the proxy's from its own exit", () => {
+      const { pods, events } = run(withProxy({ exitAfterMs: 300 }));
+      const pod = pods[0] as PodOutcome;
+      // The app container: unchanged evidence (preStop sleep 3, exit 0 at ~+3.2 s from containerd).
+      expect(pod).toMatchObject({ container: "app", role: "app", exitCode: 0, sigkilled: false });
+      expect((pod.exitedAt ?? 0) - T0).toBeGreaterThan(3000);
+      expect(pod.preStop).toMatchObject({ type: "exec", seconds: 3 });
+      expect(pod.sidecars).toHaveLength(1);
+      const proxy = pod.sidecars?.[0];
+      expect(proxy).toMatchObject({
+        container: "proxy",
+        role: "sidecar",
+        exitCode: 0,
+        exitedAt: T0 + 300,
+        sigkilled: false,
+        preStop: { type: "none" },
+        exitEvidence: { chosen: "runtime" },
+      });
+      // Its exit is its own container-exit event, not the app's.
+      const exits = events.filter((e) => e.kind === "container-exit" && e.pod === VICTIM);
+      expect(exits.map((e) => e.detail?.container).sort()).toEqual(["app", "proxy"]);
+    });
+
+    it("per-container SIGTERM receipt and processes: the proxy's own line, the app's own line; lines never cross", () => {
+      const { pods } = run(withProxy({ exitAfterMs: 300 }));
+      const pod = pods[0] as PodOutcome;
+      const proxy = pod.sidecars?.[0];
+      expect(proxy?.processes).toEqual([expect.objectContaining({ role: "proxy", pid: 1 })]);
+      expect(pod.processes.map((p) => p.role)).toEqual(["app"]);
+      // The proxy logged SIGQUIT, not SIGTERM: without its stop signal known, its receipt is the kubelet's rule.
+      expect(proxy?.sigterm).toMatchObject({ by: "delete", inferred: true, at: T0 });
+      expect((pod.sigterm?.at ?? 0) - T0).toBeGreaterThan(3000);
+      expect(pod.sigterm).toMatchObject({ by: "app-line", inferred: false });
+    });
+
+    it("a proxy known to stop on SIGQUIT: its own line is the receipt", () => {
+      const { pods } = run(withProxy({ exitAfterMs: 300 }));
+      const pod = pods[0] as PodOutcome;
+      const proxy = { ...(pod.sidecars?.[0] as NonNullable<PodOutcome["sidecars"]>[number]) };
+      proxy.stopSignal = { signal: "SIGQUIT", from: "image" };
+      const { events } = run(withProxy({ exitAfterMs: 300 }));
+      const [again] = withProcessReports(events, [{ ...pod, sidecars: [{ ...proxy, sigterm: undefined }] }]);
+      expect(again?.sidecars?.[0]?.sigterm).toMatchObject({ by: "app-line", inferred: false, at: T0 + 280 });
+    });
+
+    it("a native sidecar (initContainers, restartPolicy Always) is one of the pod's containers, stopped after the app", () => {
+      const { pods } = run(withProxy({ native: true, exitAfterMs: 3600 }));
+      const proxy = pods[0]?.sidecars?.[0];
+      expect(proxy).toMatchObject({ container: "proxy", role: "native-sidecar", exitCode: 0, exitedAt: T0 + 3600 });
+      expect((proxy?.exitedAt ?? 0) - (pods[0]?.exitedAt ?? 0)).toBeGreaterThan(0);
+    });
+
+    it("without the runtime's record, the proxy's API exit is placed within finishedAt's second after its preStop", () => {
+      const { pods } = run(withProxy({ exitAfterMs: 2400, runtime: false, preStopSleep: 2 }));
+      const proxy = pods[0]?.sidecars?.[0];
+      expect(proxy?.exitEvidence?.chosen).toBe("api");
+      // finishedAt is +2 s's second: the earliest the bounds allow is the end of its own preStop sleep (2 s).
+      expect((proxy?.exitedAt ?? 0) - T0).toBeGreaterThanOrEqual(2000);
+      expect((proxy?.exitedAt ?? 0) - T0).toBeLessThan(3000);
+      expect(proxy?.preStop).toMatchObject({ type: "sleep", seconds: 2 });
+    });
+
+    it("a proxy killed at the grace deadline (10 s in the recording) is SIGKILLed, and the per-container verdicts say so", () => {
+      const { pods } = run(withProxy({ exitAfterMs: 10_050, code: 137 }));
+      const proxy = pods[0]?.sidecars?.[0];
+      expect(proxy).toMatchObject({ exitCode: 137, sigkilled: true });
+      const verdicts = evaluate({
+        expectations: { containers: { app: { exit: "graceful" }, proxy: { exit: "graceful" } } },
+        load: { failures: [] } as never,
+        pods,
+      });
+      expect(verdicts.map((v) => [v.name, v.pass])).toEqual([
+        [`exit (${VICTIM}/app)`, true],
+        [`exit (${VICTIM}/proxy)`, false],
+      ]);
+    });
+
+    it("the one-container recording is unchanged: no sidecars, no role, the container named", () => {
+      const { entries } = readFieldEntries(DIR, "endpointslices");
+      const { pods } = run(entries);
+      expect(pods[0]?.sidecars).toBeUndefined();
+      expect(pods[0]?.role).toBeUndefined();
+      expect(pods[0]?.sigterm).toBeUndefined();
+      expect(pods[0]?.container).toBe("app");
+    });
+  },
+);
