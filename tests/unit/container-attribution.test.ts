@@ -3,12 +3,18 @@
 // and every report format tell it. The pods are an app behind a reverse proxy on the pod's port (the
 // proxy is the container the load reaches: the pod's "app" fields); the failures are shaped as the load
 // records them (FailedRequest: sentAt, at, kind, code; a proxy's 502 carries no x-served-by, so no pod).
+
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { failureWindowWords } from "../../src/inspect/causes.js";
 import { diagnose, observe } from "../../src/inspect/diagnose.js";
 import type { FailedRequest, LoadResult } from "../../src/load/types.js";
 import type { ContainerOutcome, PodOutcome } from "../../src/model/pod-outcome.js";
 import { formatPod } from "../../src/report/console.js";
+import { renderHtmlReport } from "../../src/report/html.js";
+import { exerciseBody } from "../../src/report/junit.js";
+import type { ScenarioResult } from "../../src/runner/run.js";
 import { attributeFailures, blameFailure } from "../../src/verdict/container-attribution.js";
 
 const T0 = Date.parse("2026-12-07T19:00:00.000Z");
@@ -173,5 +179,34 @@ describe("the catalogue's words and fixes, in check's diagnosis and the console"
     expect(lines).toMatch(/container app \(sidecar\): PID 1 node \/srv\/server\.mjs/);
     expect(lines).toMatch(/failures caused by app: the app's listener closed behind its proxy/);
     expect(lines).toMatch(/fix to measure: keep app serving/);
+  });
+});
+
+describe("every report format carries the containers and the failure windows", () => {
+  const base = JSON.parse(
+    readFileSync(join(import.meta.dirname, "../fixtures/scenario-results/exec-form-prestop-sleep.local.json"), "utf8"),
+  ) as ScenarioResult;
+  const pod = proxiedPod();
+  pod.failureCauses = attributeFailures([pod], [failure(40, "non-2xx", 502)]).get(pod.pod);
+  const result: ScenarioResult = { ...base, pods: [pod] };
+
+  it("JUnit: each container's line and the window with its fix", () => {
+    const body = exerciseBody(result).join("\n");
+    expect(body).toMatch(/pod web-7d9c-abcde container app \(sidecar\): PID 1 node/);
+    expect(body).toMatch(
+      /pod web-7d9c-abcde failures caused by app: the app's listener closed behind its proxy.*fix to measure: keep app serving/,
+    );
+  });
+
+  it("HTML: the same lines, escaped", () => {
+    const html = renderHtmlReport([result]);
+    expect(html).toMatch(/<span class="container-evidence">container proxy \(app\): PID 1 nginx: master process/);
+    expect(html).toMatch(
+      /<span class="failure-cause">failures caused by app: the app&#39;s listener closed behind its proxy|<span class="failure-cause">failures caused by app: the app(&#x27;|')s listener/,
+    );
+  });
+
+  it("a one-container result shows none of it", () => {
+    expect(exerciseBody(base).join("\n")).not.toMatch(/failures caused by|container .* \(app\)/);
   });
 });
