@@ -291,7 +291,7 @@ const CONTAINER_CAUSES: Record<ContainerFailureCause, ContainerCauseEntry> = {
     fix: (w) =>
       `keep ${w.container} serving until the endpoint has left the Service: a preStop sleep on ${w.container} ` +
       `(a few seconds, longer than the endpoint propagation), and a preStop on ${w.via ?? "the proxy"} at least as ` +
-      "long so it drains before it stops; measure both with this scenario. (If the proxy is the app's way out " +
+      "long so it drains before it stops; measure the change with a run. (If the proxy is the app's way out " +
       `rather than its way in, ${NATIVE_SIDECAR}.)`,
   },
   "front-stopped-without-drain": {
@@ -303,7 +303,7 @@ const CONTAINER_CAUSES: Record<ContainerFailureCause, ContainerCauseEntry> = {
     fix: (w) =>
       `a preStop sleep on ${w.container} (and on the containers behind it) so it keeps serving until the endpoint ` +
       `has left the Service, and its graceful stop (nginx: SIGQUIT, envoy: /drain_listeners); or ${NATIVE_SIDECAR}: ` +
-      "measure both with this scenario.",
+      "measure each with a run.",
   },
   "before-stop-signal": {
     cause: "before-stop-signal",

@@ -7,6 +7,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { auditWorkload } from "../../src/audit/rules.js";
+import type { ContainerFacts as AuditContainer, PropagationBasis } from "../../src/audit/types.js";
 import { failureWindowWords } from "../../src/inspect/causes.js";
 import { diagnose, observe } from "../../src/inspect/diagnose.js";
 import type { FailedRequest, LoadResult } from "../../src/load/types.js";
@@ -17,7 +19,10 @@ import { exerciseBody } from "../../src/report/junit.js";
 import type { ScenarioResult } from "../../src/runner/run.js";
 import { attributeFailures, blameFailure } from "../../src/verdict/container-attribution.js";
 
+import { container as auditContainer, deployment } from "./audit-fixtures.js";
+
 const T0 = Date.parse("2026-12-07T19:00:00.000Z");
+const AUDIT_CTX = { propagation: { ms: 1000, source: "assumed", detail: "assumed 1000 ms" } as PropagationBasis };
 
 function container(over: Partial<ContainerOutcome> & { container: string }): ContainerOutcome {
   return { pid1Cmdline: "", sigkilled: false, processes: [], role: "sidecar", ...over };
@@ -208,5 +213,45 @@ describe("every report format carries the containers and the failure windows", (
 
   it("a one-container result shows none of it", () => {
     expect(exerciseBody(base).join("\n")).not.toMatch(/failures caused by|container .* \(app\)/);
+  });
+});
+
+describe("audit: two listening containers in one pod, one without a preStop", () => {
+  const proxy = auditContainer({ name: "proxy", ports: [80], preStop: { type: "none" } });
+  const app = auditContainer({
+    name: "app",
+    ports: [8080],
+    preStop: { type: "sleep", seconds: 5, description: "sleep action, 5 s" },
+  });
+  const facts = (containers: AuditContainer[]) => deployment("web", containers[0] as AuditContainer, { containers });
+
+  it("flags the container without a hook, with the catalogue's fix", () => {
+    const audit = auditWorkload(facts([proxy, app]), AUDIT_CTX);
+    const order = audit.findings.filter((f) => f.code === "sidecar-shutdown-order");
+    expect(order).toHaveLength(1);
+    expect(order[0]).toMatchObject({ container: "proxy", severity: "high" });
+    expect(order[0]?.title).toMatch(/shares its pod with app/);
+    expect(order[0]?.fix).toBe(
+      failureWindowWords({
+        cause: "listener-closed-behind-proxy",
+        container: "proxy",
+        via: "app",
+        from: 0,
+        to: 0,
+        count: 1,
+        kinds: {},
+        evidence: "",
+      }).fix,
+    );
+  });
+
+  it("says nothing when every listening container has a hook, or the pod has one container", () => {
+    const hooked = { ...proxy, preStop: { type: "sleep" as const, seconds: 5, description: "sleep action, 5 s" } };
+    expect(auditWorkload(facts([hooked, app]), AUDIT_CTX).findings.map((f) => f.code)).not.toContain(
+      "sidecar-shutdown-order",
+    );
+    expect(auditWorkload(facts([proxy]), AUDIT_CTX).findings.map((f) => f.code)).not.toContain(
+      "sidecar-shutdown-order",
+    );
   });
 });
