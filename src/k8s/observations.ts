@@ -23,6 +23,8 @@ export interface PodReading {
   req?: Pid1Request;
   /** Its socket table just before the delete. */
   socketsAtDelete?: PodOutcome["socketsAtDelete"];
+  /** The pod's other containers (multi-container pods): what was read of each before any signal, by name. */
+  containers?: Record<string, { inspection?: ProcessTreeInspection }>;
 }
 
 /** One input of the driver's evidence, in the order it happened. */
@@ -106,6 +108,10 @@ export function attachReadings(
     const r = readings?.get(o.pod);
     if (!r) continue;
     if (r.inspection) o.inspection = r.inspection;
+    for (const c of o.sidecars ?? []) {
+      const inspection = c.container !== undefined ? r.containers?.[c.container]?.inspection : undefined;
+      if (inspection) c.inspection = inspection;
+    }
     if (r.socketsAtDelete) o.socketsAtDelete = r.socketsAtDelete;
     o.notes.push(...r.notes);
   }

@@ -6,9 +6,13 @@
 // its containerd task exit and its log lines — shaped as the recorded ones are.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { type RecordedEntry, replayRecording } from "../../src/k8s/timeline-from-watch.js";
+import { type Pid1Request, readOtherContainers } from "../../src/k8s/driver.js";
+import { attachReadings } from "../../src/k8s/observations.js";
+import { type RecordedEntry, replayRecording, TimelineBuilder } from "../../src/k8s/timeline-from-watch.js";
 import type { PodOutcome } from "../../src/model/pod-outcome.js";
+import type { ProcessTreeInspection } from "../../src/model/process-tree.js";
 import { withProcessReports } from "../../src/runner/collect.js";
 import { readFieldEntries } from "../../src/runner/recordings-folder.js";
 import { evaluate } from "../../src/verdict/verdicts.js";
@@ -211,3 +215,74 @@ describe.skipIf(!existsSync(DIR))(
     });
   },
 );
+
+describe("the driver reads every other container of a victim before any signal", () => {
+  const kc = new KubeConfig();
+  const req: Pid1Request = { namespace: "ns", pod: "web-1", container: "app", containerID: "containerd://aaa" };
+  const pod = {
+    metadata: { name: "web-1" },
+    spec: {
+      containers: [{ name: "app" }, { name: "proxy" }],
+      initContainers: [{ name: "migrate" }, { name: "mesh", restartPolicy: "Always" }],
+    },
+    status: {
+      containerStatuses: [
+        { name: "app", containerID: "containerd://aaa" },
+        { name: "proxy", containerID: "containerd://bbb" },
+      ],
+      initContainerStatuses: [
+        { name: "migrate", containerID: "containerd://ccc" },
+        { name: "mesh", containerID: "containerd://ddd" },
+      ],
+    },
+  } as unknown as V1Pod;
+  const inspection = (id: string): ProcessTreeInspection => ({
+    containerId: id,
+    at: 0,
+    source: "kube-exec",
+    sourceDetail: "fake",
+    processes: [],
+    notes: [],
+  });
+
+  it("PID 1 and /proc of the proxy and the native sidecar (not the finished init container), onto their outcomes", async () => {
+    const asked: string[] = [];
+    const options = {
+      kc,
+      readPid1: async (r: Pid1Request) => {
+        asked.push(`${r.container} ${r.containerID}`);
+        return r.container === "proxy" ? "nginx: master process nginx" : { cmdline: "envoy -c /etc/envoy.yaml" };
+      },
+      inspectProcesses: async (r: Pid1Request) => inspection(r.containerID ?? "?"),
+    };
+    const builder = new TimelineBuilder({ container: "app" });
+    const containers = await readOtherContainers(options, req, pod, builder);
+    expect(asked).toEqual(["proxy containerd://bbb", "mesh containerd://ddd"]);
+    expect(Object.keys(containers)).toEqual(["proxy", "mesh"]);
+    builder.push({ source: "watch", resource: "pods", receivedAt: 1, type: "MODIFIED", object: pod });
+    builder.deleteCalled("web-1", 2);
+    const outcomes = builder.outcomes(["web-1"]);
+    attachReadings(outcomes, new Map([["web-1", { notes: [], containers }]]));
+    const sidecars = outcomes[0]?.sidecars ?? [];
+    expect(sidecars.map((c) => [c.container, c.role, c.pid1Cmdline, c.inspection?.containerId])).toEqual([
+      ["proxy", "sidecar", "nginx: master process nginx", "containerd://bbb"],
+      ["mesh", "native-sidecar", "envoy -c /etc/envoy.yaml", "containerd://ddd"],
+    ]);
+  });
+
+  it("a container that cannot be read is logged, the others still are", async () => {
+    const logged: string[] = [];
+    const options = {
+      kc,
+      log: (l: string) => logged.push(l),
+      readPid1: async (r: Pid1Request) => {
+        if (r.container === "proxy") throw new Error("container not running");
+        return "envoy";
+      },
+      inspectProcesses: async (r: Pid1Request) => inspection(r.containerID ?? "?"),
+    };
+    const containers = await readOtherContainers(options, req, pod, new TimelineBuilder({ container: "app" }));
+    expect(Object.keys(containers)).toEqual(["proxy", "mesh"]);
+    expect(logged).toEqual(["could not read PID 1 of web-1/proxy: container not running"]);
+  });
+});
