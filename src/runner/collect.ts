@@ -55,7 +55,8 @@ function exercise(
   const requests = attributeRequests(records, attribution);
   const routed: TimelineEvent[] = [];
   for (const pod of pods) {
-    const sigterm = sigtermReceipt(ctx.events, pod, ctx.scenario.preStop);
+    // A multi-container pod: the receipt of the container the load reaches (observe/containers.ts).
+    const sigterm = pod.sigterm ?? sigtermReceipt(ctx.events, pod, ctx.scenario.preStop);
     pod.exercise = exerciseEvidence({
       pod: pod.pod,
       deleteAt: pod.deleteAt,
