@@ -11,10 +11,12 @@ import { describe, expect, it } from "vitest";
 import { type Pid1Request, readOtherContainers } from "../../src/k8s/driver.js";
 import { attachReadings } from "../../src/k8s/observations.js";
 import { type RecordedEntry, replayRecording, TimelineBuilder } from "../../src/k8s/timeline-from-watch.js";
+import type { LoadResult } from "../../src/load/types.js";
 import type { PodOutcome } from "../../src/model/pod-outcome.js";
 import type { ProcessTreeInspection } from "../../src/model/process-tree.js";
-import { withProcessReports } from "../../src/runner/collect.js";
+import { collectEvidence, withProcessReports } from "../../src/runner/collect.js";
 import { readFieldEntries } from "../../src/runner/recordings-folder.js";
+import type { Scenario } from "../../src/scenario/schema.js";
 import { evaluate } from "../../src/verdict/verdicts.js";
 
 const DIR = join(import.meta.dirname, "..", "fixtures", "recordings", "kind-v1.20.2", "exec-form-prestop-sleep-3");
@@ -284,5 +286,76 @@ describe("the driver reads every other container of a victim before any signal",
     const containers = await readOtherContainers(options, req, pod, new TimelineBuilder({ container: "app" }));
     expect(Object.keys(containers)).toEqual(["proxy", "mesh"]);
     expect(logged).toEqual(["could not read PID 1 of web-1/proxy: container not running"]);
+  });
+});
+
+describe.skipIf(!existsSync(DIR))("the collect step on the recorded stream with a proxy in front", () => {
+  // The proxy (the container the load reaches) keeps serving until +1.2 s. The app behind it logs SIGTERM
+  // at +0.01 s (its recorded lines are replaced by these: a receipt from its own line outranks the
+  // recorded spec's preStop rule), so it closed its listener long before the proxy stopped.
+  function proxiedStream(): RecordedEntry[] {
+    const entries = withProxy({ exitAfterMs: 1200 }).filter((e) => !(e.source === "log" && e.container === "app"));
+    const line = (t: number, json: string): RecordedEntry => ({
+      source: "log",
+      pod: VICTIM,
+      container: "app",
+      receivedAt: t + 5,
+      line: `${new Date(t).toISOString()} ${json}`,
+    });
+    entries.push(
+      line(T0 - 5000, `{"t":${T0 - 5000},"event":"start","pid":1,"role":"app"}`),
+      line(T0 + 10, `{"t":${T0 + 10},"event":"signal","signal":"SIGTERM","pid":1,"role":"app"}`),
+      line(T0 + 140, `{"t":${T0 + 140},"event":"exit","code":0,"pid":1,"role":"app"}`),
+    );
+    return entries;
+  }
+
+  it("the proxy's 502s after the app's SIGTERM are the app's listener; the resets at the proxy's exit are the proxy's", () => {
+    const replayed = replayRecording(proxiedStream(), {
+      container: "proxy",
+      eventsSince: T0 - 13_000,
+      deleteCalls: [{ pod: VICTIM, at: T0 }],
+      outcomesFor: [VICTIM],
+    });
+    const failures = [
+      ...Array.from({ length: 8 }, (_, i) => ({ at: T0 + 50 + i * 100, kind: "non-2xx" as const, code: 502 })),
+      { at: T0 + 1205, kind: "reset" as const, code: "ECONNRESET" },
+    ];
+    const load = {
+      target: "127.0.0.1:30080",
+      startedAt: T0 - 3000,
+      endedAt: T0 + 9000,
+      sent: 900,
+      succeeded: 891,
+      failed: failures.length,
+      failedByKind: { "non-2xx": 8, reset: 1 },
+      inFlightAtEnd: 0,
+      failures: failures.map((f) => ({ ...f, sentAt: f.at - 2, path: "/" })),
+      successBuckets: [],
+      latencies: [],
+      servedBy: [],
+      autocannon: { requests: 0, errors: 0, timeouts: 0, non2xx: 0, resets: 0 },
+    } as unknown as LoadResult;
+    const scenario = { preStop: { type: "none" } } as unknown as Scenario;
+    const { pods } = collectEvidence({
+      scenario,
+      events: replayed.events,
+      pods: replayed.outcomes,
+      load,
+      records: [],
+      attribution: undefined,
+    });
+    const pod = pods[0] as PodOutcome;
+    // The proxy is the pod's "app" container here: the load reaches it; the app is its sidecar.
+    expect(pod).toMatchObject({ container: "proxy", role: "app", exitedAt: T0 + 1200 });
+    expect(pod.sidecars?.[0]).toMatchObject({
+      container: "app",
+      role: "sidecar",
+      sigterm: { at: T0 + 10, by: "app-line" },
+    });
+    expect(pod.failureCauses?.map((w) => [w.cause, w.container, w.count])).toEqual([
+      ["listener-closed-behind-proxy", "app", 8],
+      ["front-stopped-without-drain", "proxy", 1],
+    ]);
   });
 });
