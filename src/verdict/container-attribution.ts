@@ -71,6 +71,9 @@ export function blameFailure(pod: PodOutcome, f: Pick<FailedRequest, "at" | "kin
     .sort((a, b) => (stoppedAt(a) ?? 0) - (stoppedAt(b) ?? 0));
   const frontStop = stoppedAt(front);
   const firstStop = Math.min(frontStop ?? Number.POSITIVE_INFINITY, ...others.map((c) => stoppedAt(c) ?? 0));
+  if (firstStop === Number.POSITIVE_INFINITY) {
+    return { cause: "unattributed", why: "no container's stop signal or exit is known" };
+  }
   if (f.at < firstStop) {
     return { cause: "before-stop-signal", why: "before any container of the pod got its stop signal" };
   }

@@ -109,6 +109,14 @@ describe("blameFailure: one failure → its cause and container", () => {
     });
   });
 
+  it("with no container's stop or exit known, nothing is placed (never 'before the stop signal')", () => {
+    const blind = proxiedPod({
+      front: { sigterm: undefined, exitedAt: undefined },
+      behind: { sigterm: undefined, exitedAt: undefined },
+    });
+    expect(blameFailure(blind, failure(40, "non-2xx", 502))).toMatchObject({ cause: "unattributed" });
+  });
+
   it("a sidecar whose stop signal is unknown is placed by its exit", () => {
     const p = proxiedPod({ behind: { sigterm: undefined, exitedAt: T0 + 400 } });
     expect(blameFailure(p, failure(300, "non-2xx", 503)).cause).toBe("front-stopped-without-drain");
