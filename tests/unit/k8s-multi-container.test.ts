@@ -4,7 +4,7 @@
 // sleep 3, exit 0 at ~+3.2 s) with a second container added to the deleted pod's objects — a "proxy"
 // regular container (or a native sidecar: an initContainer with restartPolicy Always), its status,
 // its containerd task exit and its log lines — shaped as the recorded ones are.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { KubeConfig, type V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
@@ -17,7 +17,9 @@ import type { ProcessTreeInspection } from "../../src/model/process-tree.js";
 import { collectEvidence, withProcessReports } from "../../src/runner/collect.js";
 import { readFieldEntries } from "../../src/runner/recordings-folder.js";
 import type { Scenario } from "../../src/scenario/schema.js";
+import { attributeFailures } from "../../src/verdict/container-attribution.js";
 import { evaluate } from "../../src/verdict/verdicts.js";
+import { parseManifests, selectManifestSet } from "../../src/workload/index.js";
 
 const DIR = join(import.meta.dirname, "..", "fixtures", "recordings", "kind-v1.20.2", "exec-form-prestop-sleep-3");
 const VICTIM = "app-f89594555-6t5mk";
@@ -357,5 +359,125 @@ describe.skipIf(!existsSync(DIR))("the collect step on the recorded stream with 
       ["listener-closed-behind-proxy", "app", 8],
       ["front-stopped-without-drain", "proxy", 1],
     ]);
+  });
+});
+
+describe("the shop-web fixture (app on localhost behind an nginx proxy with preStop sleep 2): who dropped what", () => {
+  // The pod spec is the fixture's own template (fixtures/workloads/shop-web/rendered.yaml); the statuses,
+  // runtime events and lines are synthetic, shaped as the kind v1.20.2 recordings have them.
+  const text = readFileSync(join(import.meta.dirname, "../../fixtures/workloads/shop-web/rendered.yaml"), "utf8");
+  const set = selectManifestSet(parseManifests(text, "rendered.yaml"), { namespace: "ge-x" });
+  const template = (set.workload.entry.object as unknown as { spec: { template: { spec: unknown } } }).spec.template;
+  const POD = "shop-web-5d8f9-q7k2x";
+  const ID = { app: "a".repeat(64), proxy: "c".repeat(64) };
+  const status = (name: "app" | "proxy", exitedAt?: number) => ({
+    name,
+    containerID: `containerd://${ID[name]}`,
+    state:
+      exitedAt === undefined
+        ? { running: { startedAt: "2026-12-07T18:59:00Z" } }
+        : {
+            terminated: {
+              exitCode: 0,
+              reason: "Completed",
+              finishedAt: new Date(Math.floor(exitedAt / 1000) * 1000).toISOString(),
+              containerID: `containerd://${ID[name]}`,
+            },
+          },
+  });
+  const podAt = (receivedAt: number, exits: { app?: number; proxy?: number }, deleted: boolean): RecordedEntry => ({
+    source: "watch",
+    resource: "pods",
+    receivedAt,
+    type: "MODIFIED",
+    object: {
+      metadata: {
+        name: POD,
+        uid: "u-1",
+        ...(deleted ? { deletionTimestamp: new Date(T0 + 20_000).toISOString(), deletionGracePeriodSeconds: 20 } : {}),
+      },
+      spec: { ...(template.spec as object), nodeName: "kind-control-plane" },
+      status: { podIP: "10.244.0.7", containerStatuses: [status("app", exits.app), status("proxy", exits.proxy)] },
+    },
+  });
+  const rt = (
+    at: number,
+    event: "exit" | "exec-started",
+    container: "app" | "proxy",
+    taskId?: string,
+  ): RecordedEntry => ({
+    source: "runtime",
+    receivedAt: at + 3,
+    origin: ORIGIN,
+    event,
+    at,
+    containerId: ID[container],
+    taskId: taskId ?? ID[container],
+  });
+  const line = (at: number, json: string): RecordedEntry => ({
+    source: "log",
+    pod: POD,
+    container: "app",
+    receivedAt: at + 4,
+    line: `${new Date(at).toISOString()} ${json}`,
+  });
+  const entries: RecordedEntry[] = [
+    podAt(T0 - 8000, {}, false),
+    line(T0 - 7000, `{"t":${T0 - 7000},"event":"start","pid":1,"role":"app"}`),
+    podAt(T0 + 40, {}, true),
+    rt(T0 + 30, "exec-started", "proxy", "prestop-1"),
+    line(T0 + 6, `{"t":${T0 + 6},"event":"signal","signal":"SIGTERM","pid":1,"role":"app"}`),
+    line(T0 + 90, `{"t":${T0 + 90},"event":"exit","code":0,"pid":1,"role":"app"}`),
+    rt(T0 + 95, "exit", "app"),
+    podAt(T0 + 900, { app: T0 + 95 }, true),
+    rt(T0 + 2035, "exit", "proxy", "prestop-1"),
+    rt(T0 + 2140, "exit", "proxy"),
+    podAt(T0 + 2900, { app: T0 + 95, proxy: T0 + 2140 }, true),
+  ];
+
+  it("the Service's port is the proxy's: it is the pod's app container, the app its sidecar", () => {
+    expect(set.port.container).toBe("proxy");
+    const { outcomes } = replayRecording(entries, {
+      container: set.port.container,
+      deleteCalls: [{ pod: POD, at: T0 }],
+    });
+    expect(outcomes[0]).toMatchObject({
+      container: "proxy",
+      role: "app",
+      exitedAt: T0 + 2140,
+      preStop: { type: "exec", seconds: 2 },
+    });
+    expect(outcomes[0]?.sidecars?.[0]).toMatchObject({
+      container: "app",
+      role: "sidecar",
+      exitedAt: T0 + 95,
+      preStop: { type: "none" },
+    });
+  });
+
+  it("the 502s while the proxy's preStop ran are the app's; the reset at the proxy's exit is the proxy's", () => {
+    const replayed = replayRecording(entries, { container: set.port.container, deleteCalls: [{ pod: POD, at: T0 }] });
+    const [pod] = withProcessReports(replayed.events, replayed.outcomes);
+    // The proxy's SIGTERM: the kubelet's, when its preStop exec task returned (+2.035 s).
+    expect(pod?.sigterm).toMatchObject({ at: T0 + 2035, by: "prestop-end", inferred: true });
+    expect(pod?.sidecars?.[0]?.sigterm).toMatchObject({ at: T0 + 6, by: "app-line", inferred: false });
+    const failures = [
+      ...Array.from({ length: 19 }, (_, i) => ({
+        at: T0 + 100 + i * 100,
+        kind: "non-2xx" as const,
+        code: 502,
+        sentAt: 0,
+        path: "/",
+      })),
+      { at: T0 + 2140, kind: "reset" as const, code: "ECONNRESET", sentAt: 0, path: "/" },
+    ];
+    const windows = attributeFailures([pod as PodOutcome], failures).get(POD);
+    expect(windows?.map((w) => [w.cause, w.container, w.via, w.count])).toEqual([
+      ["listener-closed-behind-proxy", "app", "proxy", 19],
+      ["front-stopped-without-drain", "proxy", undefined, 1],
+    ]);
+    expect(windows?.[0]?.evidence).toMatch(
+      /answered by proxy after app got its stop signal at \+0\.006 s \(the app's SIGTERM line\), before proxy exited at \+2\.140 s/,
+    );
   });
 });
