@@ -1,7 +1,15 @@
 // The audit's rules: from what was read about a workload (WorkloadFacts) to findings — each with
 // evidence, a severity and a plain-words fix — and a prediction of what a delete under load does.
 // Pure: no I/O, unit-tested without Docker or a cluster.
-import { type CauseEntry, causeEntry, causeWords, execFormOf, HANDLER_FIX, stopSignalFix } from "../inspect/causes.js";
+import {
+  type CauseEntry,
+  causeEntry,
+  causeWords,
+  containerCauseEntry,
+  execFormOf,
+  HANDLER_FIX,
+  stopSignalFix,
+} from "../inspect/causes.js";
 import {
   basename,
   branchWords,
@@ -778,6 +786,39 @@ function containerFindings(
   return { findings, signal, report: containerReport(c, signal) };
 }
 
+/**
+ * Kubernetes pods with more than one listening container (an app behind a proxy sidecar): the kubelet
+ * signals every regular container at the same moment, so a container without a preStop stops at the
+ * delete while the other still serves through it. The fix is the cause catalogue's (inspect/causes.ts).
+ */
+function shutdownOrderFindings(f: WorkloadFacts): Finding[] {
+  const serving = f.containers.filter((c) => listens(c) && c.preStop !== undefined);
+  if (serving.length < 2) return [];
+  const evidence = serving.map(
+    (c) =>
+      `${c.name}: listens on ${c.ports.join(", ") || "?"}; preStop ${c.preStop?.type === "none" ? "none" : (c.preStop?.description ?? "?")}`,
+  );
+  return serving
+    .filter((c) => c.preStop?.type === "none")
+    .map((c) => {
+      const others = serving.filter((o) => o !== c).map((o) => o.name);
+      const entry = containerCauseEntry("listener-closed-behind-proxy");
+      return {
+        code: "sidecar-shutdown-order" as const,
+        severity: "high" as const,
+        certainty: "possible" as const,
+        container: c.name,
+        source: "pod-spec" as const,
+        title:
+          `${c.name} has no preStop hook and shares its pod with ${others.join(", ")}: every container gets the stop ` +
+          "signal at the same moment, so a proxy answers 502/503 for an app whose listener closed behind it, or " +
+          "cuts the app's answers when the proxy stops first",
+        evidence,
+        fix: entry.fix?.({ container: c.name, via: others[0] ?? "the other container" }) ?? "",
+      };
+    });
+}
+
 /** Workload-level: how many replicas a rollout or a node drain takes at once. */
 function availabilityFindings(f: WorkloadFacts): Finding[] {
   const out: Finding[] = [];
@@ -1003,6 +1044,7 @@ const CODE_ORDER: FindingCode[] = [
   "pid1-exits-abruptly",
   "stop-signal-mismatch",
   "sigterm-handling-unverified",
+  "sidecar-shutdown-order",
   "no-prestop",
   "prestop-shorter-than-propagation",
   "no-stop-delay",
@@ -1043,7 +1085,7 @@ export interface WorkloadAudit {
 /** Every rule for one workload; verify (audit --verify's check run) refines the verdict when given. */
 export function auditWorkload(f: WorkloadFacts, ctx: RuleContext, verify?: VerifyOutcome): WorkloadAudit {
   const per = f.containers.map((c) => containerFindings(c, f, ctx, verify));
-  let findings = [...per.flatMap((p) => p.findings), ...availabilityFindings(f)];
+  let findings = [...per.flatMap((p) => p.findings), ...shutdownOrderFindings(f), ...availabilityFindings(f)];
   if (verify) {
     const vf = verifyFindings(verify);
     findings.push(...vf);

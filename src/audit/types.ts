@@ -51,6 +51,8 @@ export type FindingCode =
   | "pid1-exits-abruptly"
   | "sigterm-handling-unverified"
   | "stop-signal-mismatch"
+  /** Two listening containers in one pod, one without a preStop: the shutdown order drops requests. */
+  | "sidecar-shutdown-order"
   | "no-prestop"
   | "prestop-shorter-than-propagation"
   | "prestop-duration-unknown"

@@ -2,6 +2,7 @@
 // (predict.ts's Cause), with its severity, its prose and its fix. `check`'s diagnosis (every
 // scenario's, after the run) and `audit`'s findings (before any run) both render from here, with the
 // stop signal the runtime really sends. Pure.
+import type { ContainerFailureCause, ContainerFailureWindow } from "../model/pod-outcome.js";
 import type { Cause, Prediction } from "./predict.js";
 
 /** The finding codes a cause maps to (audit/types.ts's FindingCode includes them). */
@@ -253,4 +254,81 @@ export function stopSignalFix(server: { server: string; graceful: string }, back
   return backend === "local"
     ? `stop it with ${server.graceful}: STOPSIGNAL ${server.graceful} in the Dockerfile (Compose: stop_signal: ${server.graceful}; docker run --stop-signal ${server.graceful}).`
     : `build the image with STOPSIGNAL ${server.graceful} (the runtime sends the image's stop signal); on Kubernetes 1.33+ with the ContainerStopSignals feature gate, lifecycle.stopSignal: ${server.graceful}; or a preStop hook that starts the graceful shutdown (e.g. ${server.server === "nginx" ? "nginx -s quit" : `kill -${server.graceful.slice(3)} 1`}) and waits for the exit.`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Multi-container pods: which container caused a failure window (verdict/container-attribution.ts
+// decides it from the containers' stop and exit times; the words and the fixes to measure are here).
+
+/** The containers a failure window's cause is told with. */
+export interface ContainerCauseWords {
+  /** The container blamed. */
+  container: string;
+  /** The container the load reaches, when it is another (it answered or forwarded the failed requests). */
+  via?: string;
+}
+
+export interface ContainerCauseEntry {
+  cause: ContainerFailureCause;
+  severity: CauseSeverity;
+  says: (w: ContainerCauseWords) => string;
+  /** Absent: nothing in the pod to change. */
+  fix?: (w: ContainerCauseWords) => string;
+}
+
+const NATIVE_SIDECAR =
+  "a native sidecar (Kubernetes 1.29+: the proxy under initContainers with restartPolicy: Always) is stopped " +
+  "only after the regular containers exited, so it never cuts their answers";
+
+const CONTAINER_CAUSES: Record<ContainerFailureCause, ContainerCauseEntry> = {
+  "listener-closed-behind-proxy": {
+    cause: "listener-closed-behind-proxy",
+    severity: "high",
+    says: (w) =>
+      `the app's listener closed behind its proxy: ${w.container} got its stop signal at the same moment as ` +
+      `${w.via ?? "the proxy"} and closed its listener, while ${w.via ?? "the proxy"} still accepted the requests ` +
+      `the Service routed to the pod and answered them with 502/503/504 (the failure is ${w.container}'s, not the proxy's)`,
+    fix: (w) =>
+      `keep ${w.container} serving until the endpoint has left the Service: a preStop sleep on ${w.container} ` +
+      `(a few seconds, longer than the endpoint propagation), and a preStop on ${w.via ?? "the proxy"} at least as ` +
+      "long so it drains before it stops; measure the change with a run. (If the proxy is the app's way out " +
+      `rather than its way in, ${NATIVE_SIDECAR}.)`,
+  },
+  "front-stopped-without-drain": {
+    cause: "front-stopped-without-drain",
+    severity: "high",
+    says: (w) =>
+      `${w.container} stopped without draining: the container the load reaches reset, closed or refused ` +
+      "connections from its stop signal on, while the Service still routed requests to the pod",
+    fix: (w) =>
+      `a preStop sleep on ${w.container} (and on the containers behind it) so it keeps serving until the endpoint ` +
+      `has left the Service, and its graceful stop (nginx: SIGQUIT, envoy: /drain_listeners); or ${NATIVE_SIDECAR}: ` +
+      "measure each with a run.",
+  },
+  "before-stop-signal": {
+    cause: "before-stop-signal",
+    severity: "info",
+    says: () => "failed before any container of the pod got its stop signal (the delete or the preStop window)",
+  },
+  unattributed: {
+    cause: "unattributed",
+    severity: "info",
+    says: () => "the containers' stop and exit times do not say which container caused these failures",
+  },
+};
+
+/** The catalogue's entry for a failure window's cause. */
+export function containerCauseEntry(cause: ContainerFailureCause): ContainerCauseEntry {
+  return CONTAINER_CAUSES[cause];
+}
+
+/** One failure window in words: what failed and when, which container, why, and the fix to measure. */
+export function failureWindowWords(w: ContainerFailureWindow): { says: string; fix?: string } {
+  const entry = containerCauseEntry(w.cause);
+  const words: ContainerCauseWords = { container: w.container ?? "?", ...(w.via !== undefined ? { via: w.via } : {}) };
+  const blamed = w.container !== undefined ? `${w.container}: ` : "";
+  return {
+    says: `${blamed}${entry.says(words)} — ${w.evidence}`,
+    ...(entry.fix ? { fix: entry.fix(words) } : {}),
+  };
 }

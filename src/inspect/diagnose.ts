@@ -2,7 +2,7 @@
 // diagnosis in plain words with the fix. Pure.
 
 import { FAILURE_KINDS, type FailureKind, type LoadResult } from "../load/types.js";
-import type { PodOutcome } from "../model/pod-outcome.js";
+import type { ContainerFailureWindow, PodOutcome } from "../model/pod-outcome.js";
 import type { Timeline } from "../model/timeline.js";
 import {
   abruptlyEnded,
@@ -13,7 +13,7 @@ import {
   sigtermReceipts,
   terminationMs,
 } from "../verdict/verdicts.js";
-import { causeEntry, causeWords } from "./causes.js";
+import { causeEntry, causeWords, failureWindowWords } from "./causes.js";
 import { type Branch, branchWords, type Outcome, type Prediction } from "./predict.js";
 
 export interface FailureTiming {
@@ -63,6 +63,8 @@ export interface CheckObservation {
   failedByKind: Partial<Record<FailureKind, number>>;
   failureSummary: string;
   failureTiming: FailureTiming;
+  /** Multi-container pods: which container caused each failure window (verdict/container-attribution.ts). */
+  failureCauses?: ContainerFailureWindow[];
 }
 
 function firstAt(timeline: Timeline | undefined, kind: string, pod: string | undefined): number | undefined {
@@ -238,7 +240,17 @@ export function observe(input: { pod?: PodOutcome; load?: LoadResult; timeline?:
     failedByKind,
     failureSummary: load ? failureSummary(load) : "no load result",
     failureTiming: timing,
+    ...(pod?.failureCauses ? { failureCauses: pod.failureCauses } : {}),
   };
+}
+
+/** The failure windows a container is blamed for, appended to the diagnosis with their fixes to measure. */
+function withContainerCauses(text: { problem: string; fix?: string }, obs: CheckObservation): void {
+  const blamed = (obs.failureCauses ?? []).filter((w) => w.container !== undefined).map(failureWindowWords);
+  if (blamed.length === 0) return;
+  text.problem += ` Which container: ${blamed.map((b) => b.says).join("; ")}.`;
+  const fixes = [...new Set(blamed.map((b) => b.fix).filter((f): f is string => f !== undefined))];
+  text.fix = [text.fix, ...fixes].filter((f) => f !== undefined).join(" ");
 }
 
 export interface DiagnosisContext {
@@ -432,5 +444,6 @@ export function diagnose(pred: Prediction | undefined, obs: CheckObservation, ct
   if (dropped && !/\brequests? (failed|in flight)/.test(text.problem)) {
     text.problem += ` ${plural(obs.failed, "request")} failed (${obs.failureSummary}).`;
   }
+  withContainerCauses(text, obs);
   return { held, heldWords, matchedBranch: matched, problem: text.problem, fix: text.fix, dropped };
 }

@@ -351,6 +351,42 @@ export async function readPodBeforeSignals(
   return { ...(inspection ? { inspection } : {}), notes };
 }
 
+/**
+ * The pod's other containers (regular ones and native sidecars), each read like the app's before any
+ * signal: its processes with their dispositions, and PID 1 (into the builder, by container). Never throws.
+ */
+export async function readOtherContainers(
+  o: Pick<DriverOptions, "kc" | "readPid1" | "inspectProcesses" | "log">,
+  req: Pid1Request,
+  pod: V1Pod,
+  builder: TimelineBuilder,
+): Promise<NonNullable<PodReading["containers"]>> {
+  const natives = new Set(
+    (pod.spec?.initContainers ?? []).filter((c) => c.restartPolicy === "Always").map((c) => c.name),
+  );
+  const statuses = [
+    ...(pod.status?.containerStatuses ?? []),
+    ...(pod.status?.initContainerStatuses ?? []).filter((cs) => natives.has(cs.name)),
+  ].filter((cs) => cs.name !== req.container && cs.containerID);
+  const out: NonNullable<PodReading["containers"]> = {};
+  for (const cs of statuses) {
+    const one: Pid1Request = { ...req, container: cs.name, containerID: cs.containerID };
+    try {
+      const inspection = await (o.inspectProcesses ? o.inspectProcesses(one) : inspectViaPodExec(o.kc, one));
+      out[cs.name] = { inspection };
+    } catch (err) {
+      o.log?.(`could not inspect the processes of ${req.pod}/${cs.name}: ${errText(err)}`);
+    }
+    try {
+      const pid1 = await (o.readPid1 ? o.readPid1(one) : pid1ViaExec(o.kc, one));
+      builder.setPid1(req.pod, typeof pid1 === "string" ? pid1 : pid1.cmdline, cs.name);
+    } catch (err) {
+      o.log?.(`could not read PID 1 of ${req.pod}/${cs.name}: ${errText(err)}`);
+    }
+  }
+  return out;
+}
+
 export class KubernetesDriver {
   private readonly runs = new Map<string, RunState>();
   /** Per run: the nodes' runtime event stream, when the backend has one. */
@@ -602,7 +638,9 @@ export class KubernetesDriver {
       reachable,
       ...pods.map(async (pod) => {
         const req = this.pid1Request(namespace, pod, container);
-        readings.set(req.pod, { ...(await readPodBeforeSignals(this.o, req, builder)), req });
+        const reading = await readPodBeforeSignals(this.o, req, builder);
+        const containers = await readOtherContainers(this.o, req, pod, builder);
+        readings.set(req.pod, { ...reading, req, ...(Object.keys(containers).length > 0 ? { containers } : {}) });
       }),
     ]);
   }

@@ -23,6 +23,8 @@ export interface PodReading {
   req?: Pid1Request;
   /** Its socket table just before the delete. */
   socketsAtDelete?: PodOutcome["socketsAtDelete"];
+  /** The pod's other containers (multi-container pods): what was read of each before any signal, by name. */
+  containers?: Record<string, { inspection?: ProcessTreeInspection }>;
 }
 
 /** One input of the driver's evidence, in the order it happened. */
@@ -30,7 +32,8 @@ export type DriverObservation =
   | { op: "options"; options: TimelineOptions }
   | { op: "entry"; entry: RecordedEntry }
   | { op: "delete-called"; pod: string; at: number; gracePeriodSeconds?: number }
-  | { op: "pid1"; pod: string; cmdline: string }
+  /** PID 1 of the pod's app container, or of the named container (multi-container pods). */
+  | { op: "pid1"; pod: string; cmdline: string; container?: string }
   | { op: "process-tree"; pod: string; tree: ProcessEntry[] }
   | { op: "settle" }
   /** An event the harness records itself (rollout restart, scale down). */
@@ -78,9 +81,9 @@ export class ObservedTimelineBuilder extends TimelineBuilder {
     this.seen({ op: "delete-called", pod, at, ...(gracePeriodSeconds !== undefined ? { gracePeriodSeconds } : {}) });
     return super.deleteCalled(pod, at, gracePeriodSeconds);
   }
-  override setPid1(pod: string, cmdline: string): void {
-    this.seen({ op: "pid1", pod, cmdline });
-    super.setPid1(pod, cmdline);
+  override setPid1(pod: string, cmdline: string, container?: string): void {
+    this.seen({ op: "pid1", pod, cmdline, ...(container !== undefined ? { container } : {}) });
+    super.setPid1(pod, cmdline, container);
   }
   override setProcessTree(pod: string, tree: ProcessEntry[]): void {
     this.seen({ op: "process-tree", pod, tree });
@@ -105,6 +108,10 @@ export function attachReadings(
     const r = readings?.get(o.pod);
     if (!r) continue;
     if (r.inspection) o.inspection = r.inspection;
+    for (const c of o.sidecars ?? []) {
+      const inspection = c.container !== undefined ? r.containers?.[c.container]?.inspection : undefined;
+      if (inspection) c.inspection = inspection;
+    }
     if (r.socketsAtDelete) o.socketsAtDelete = r.socketsAtDelete;
     o.notes.push(...r.notes);
   }
@@ -155,7 +162,7 @@ function applyObservation(builder: TimelineBuilder, o: DriverObservation): Timel
     case "delete-called":
       return builder.deleteCalled(o.pod, o.at, o.gracePeriodSeconds);
     case "pid1":
-      builder.setPid1(o.pod, o.cmdline);
+      builder.setPid1(o.pod, o.cmdline, o.container);
       return [];
     case "process-tree":
       builder.setProcessTree(o.pod, o.tree);

@@ -17,7 +17,7 @@
 
 import type { EventSource, TimelineEvent } from "../model/events.js";
 import type { ExitEvidence, TimeBound } from "../model/exit-evidence.js";
-import type { ObservedPodOutcome } from "../model/pod-outcome.js";
+import type { ContainerOutcome, ContainerPreStop, ObservedPodOutcome } from "../model/pod-outcome.js";
 import { appEvent, parseAppLine, pid1Exit } from "../observe/app-log.js";
 import {
   CONTAINER_STATUS_UNKNOWN,
@@ -126,16 +126,24 @@ interface LifecycleHandlerLike {
 interface ContainerSpecLike {
   name?: string;
   lifecycle?: { preStop?: LifecycleHandlerLike | null } | null;
+  /** initContainers only: "Always" makes it a native sidecar (Kubernetes 1.29+). */
+  restartPolicy?: string | null;
 }
 
 interface PodLike {
   metadata?: Meta;
-  spec?: { terminationGracePeriodSeconds?: number | null; nodeName?: string; containers?: ContainerSpecLike[] | null };
+  spec?: {
+    terminationGracePeriodSeconds?: number | null;
+    nodeName?: string;
+    containers?: ContainerSpecLike[] | null;
+    initContainers?: ContainerSpecLike[] | null;
+  };
   status?: {
     podIP?: string;
     podIPs?: Array<{ ip?: string }> | null;
     conditions?: Array<{ type?: string; status?: string }> | null;
     containerStatuses?: ContainerStatusLike[] | null;
+    initContainerStatuses?: ContainerStatusLike[] | null;
   };
 }
 
@@ -211,6 +219,26 @@ function timeText(t: Time): string | undefined {
 // ---------------------------------------------------------------------------------------------
 // The builder
 
+/** The pod spec's containers (regular ones, then native sidecars: initContainers with restartPolicy Always). */
+function learnSpecs(t: PodTrack, spec: PodLike["spec"]): void {
+  if (!spec?.containers) return;
+  t.specs.clear();
+  for (const c of spec.containers) {
+    if (c.name) t.specs.set(c.name, { native: false, preStop: preStopOf(c.lifecycle?.preStop) });
+  }
+  for (const c of spec.initContainers ?? []) {
+    if (c.name && c.restartPolicy === "Always") {
+      t.specs.set(c.name, { native: true, preStop: preStopOf(c.lifecycle?.preStop) });
+    }
+  }
+}
+
+/** A preStop hook as the model tells it (model/pod-outcome.ts ContainerPreStop). */
+function hookOf(h: PreStopHandler): ContainerPreStop {
+  if (h.type === "none") return { type: "none" };
+  return { type: h.type, ...(h.seconds !== undefined ? { seconds: h.seconds } : {}), description: h.description };
+}
+
 type EndpointState = "ready" | "terminating" | "not-ready";
 
 /** One container instance's exit, as each source saw it (merged by container id). */
@@ -264,11 +292,16 @@ interface PodTrack {
   sigtermAt?: number;
   /** An inferred sigkill-sent has been emitted. */
   sigkillEmitted?: boolean;
-  lastAppLineAt?: number;
-  /** The pod's app events (PID 1's exit line is a source of the exit evidence). */
+  /** Container name → when its last app line was logged. */
+  lastLineAt: Map<string, number>;
+  /** The pod's app events, each naming its container (PID 1's exit line is a source of the exit evidence). */
   appEvents: TimelineEvent[];
   pid1Cmdline?: string;
+  /** PID 1's command line of the pod's other containers, by container name. */
+  containerPid1: Map<string, string>;
   processTree?: ProcessEntry[];
+  /** Every container the pod spec names (regular ones, then native sidecars), with its preStop hook. */
+  specs: Map<string, { native: boolean; preStop: PreStopHandler }>;
 }
 
 /** Turns recorded entries into TimelineEvents as they come, and PodOutcomes at the end. */
@@ -294,15 +327,26 @@ export class TimelineBuilder {
   private track(name: string): PodTrack {
     let t = this.pods.get(name);
     if (!t) {
-      t = { name, deleteEmitted: false, exits: [], seenContainers: new Set(), containerIds: new Map(), appEvents: [] };
+      t = {
+        name,
+        deleteEmitted: false,
+        exits: [],
+        seenContainers: new Set(),
+        containerIds: new Map(),
+        appEvents: [],
+        lastLineAt: new Map(),
+        containerPid1: new Map(),
+        specs: new Map(),
+      };
       this.pods.set(name, t);
     }
     return t;
   }
 
-  /** PID 1's command line of a pod (read by the backend before any signal). */
-  setPid1(pod: string, cmdline: string): void {
-    this.track(pod).pid1Cmdline = cmdline;
+  /** PID 1's command line of a pod's app container, or of the named one (read before any signal). */
+  setPid1(pod: string, cmdline: string, container?: string): void {
+    if (container === undefined) this.track(pod).pid1Cmdline = cmdline;
+    else this.track(pod).containerPid1.set(container, cmdline);
   }
 
   /** The container's process tree before any signal (from `ps` in the container). */
@@ -476,8 +520,11 @@ export class TimelineBuilder {
     const specs = pod.spec?.containers ?? [];
     const spec = this.options.container !== undefined ? specs.find((c) => c.name === this.options.container) : specs[0];
     if (spec) t.preStop = preStopOf(spec.lifecycle?.preStop);
+    learnSpecs(t, pod.spec);
 
-    for (const cs of pod.status?.containerStatuses ?? []) {
+    // Native sidecars report in initContainerStatuses; other init containers ran to completion before.
+    const natives = (pod.status?.initContainerStatuses ?? []).filter((cs) => t.specs.get(cs.name ?? "")?.native);
+    for (const cs of [...(pod.status?.containerStatuses ?? []), ...natives]) {
       const cname = cs.name ?? "?";
       t.seenContainers.add(cname);
       const liveId = bareId(cs.containerID);
@@ -561,30 +608,36 @@ export class TimelineBuilder {
     return undefined;
   }
 
-  /** What the termination's exit cannot precede: the delete, the end of the preStop, SIGTERM, the app's last line. */
-  private lowerBounds(t: PodTrack): TimeBound[] {
+  /**
+   * What a container's termination exit cannot precede: the delete, the end of its preStop, SIGTERM, its
+   * last line. The preStop exec task and the inferred SIGTERM are tracked for the app container only.
+   */
+  private lowerBounds(t: PodTrack, container = this.appContainer(t)): TimeBound[] {
     const del = this.deleteLowerBound(t);
     if (!del) return [];
     const out: TimeBound[] = [del];
-    if (t.preStopExec?.endedAt !== undefined) {
+    const isApp = container === this.appContainer(t);
+    const hook = isApp ? t.preStop : t.specs.get(container ?? "")?.preStop;
+    if (isApp && t.preStopExec?.endedAt !== undefined) {
       const deadline = this.deadlineOf(t);
       out.push(
         this.preStopOverran(t) && deadline !== undefined
           ? { at: deadline, what: "the grace deadline (the preStop exec overran it; SIGTERM came then)" }
           : { at: t.preStopExec.endedAt, what: "the end of the preStop exec (its task exit on the node)" },
       );
-    } else if (t.preStop?.type !== "none" && t.preStop?.seconds !== undefined && t.preStopFailedAt === undefined) {
+    } else if (hook?.type !== "none" && hook?.seconds !== undefined && t.preStopFailedAt === undefined) {
       // The kubelet starts the hook after the delete, and sends SIGTERM only once it returned.
       const deadline = this.deadlineOf(t);
-      const end = del.at + t.preStop.seconds * 1000;
+      const end = del.at + hook.seconds * 1000;
       out.push({
         at: deadline === undefined ? end : Math.min(end, deadline),
-        what: `the end of the preStop sleep (${t.preStop.seconds} s after the delete)`,
+        what: `the end of the preStop sleep (${hook.seconds} s after the delete)`,
       });
     }
-    if (t.sigtermAt !== undefined) out.push({ at: t.sigtermAt, what: "SIGTERM" });
-    if (t.lastAppLineAt !== undefined && t.lastAppLineAt > del.at) {
-      out.push({ at: t.lastAppLineAt, what: "the app's last log line" });
+    if (isApp && t.sigtermAt !== undefined) out.push({ at: t.sigtermAt, what: "SIGTERM" });
+    const lastLine = container === undefined ? undefined : t.lastLineAt.get(container);
+    if (lastLine !== undefined && lastLine > del.at) {
+      out.push({ at: lastLine, what: isApp ? "the app's last log line" : `${container}'s last log line` });
     }
     return out;
   }
@@ -594,9 +647,8 @@ export class TimelineBuilder {
     return this.options.container ?? [...t.seenContainers][0];
   }
 
-  /** The exit that ended the pod: the app container's latest (restarts leave earlier ones in lastState). */
-  private finalExit(t: PodTrack): ExitSeen | undefined {
-    const container = this.appContainer(t);
+  /** The exit that ended a container (default: the app's): its latest (restarts leave earlier ones in lastState). */
+  private finalExit(t: PodTrack, container = this.appContainer(t)): ExitSeen | undefined {
     const when = (x: ExitSeen) => x.runtime?.at ?? x.api?.finishedAt ?? x.api?.observedAt ?? 0;
     let best: ExitSeen | undefined;
     for (const x of t.exits) {
@@ -606,10 +658,16 @@ export class TimelineBuilder {
     return best;
   }
 
-  /** Every source's word on one exit (bounds, app line and grace deadline only for the termination's exit). */
-  private evidenceFor(t: PodTrack, x: ExitSeen | undefined): ExitEvidence | undefined {
-    const final = x === undefined || x === this.finalExit(t);
+  /**
+   * Every source's word on one exit of a container (default: the app's; bounds, PID 1's exit line and
+   * grace deadline only for the exit that ended the container).
+   */
+  private evidenceFor(t: PodTrack, x: ExitSeen | undefined, container = x?.container): ExitEvidence | undefined {
+    const app = this.appContainer(t);
+    const which = container ?? app;
+    const final = x === undefined || x === this.finalExit(t, which);
     const terminating = final && t.deleteEmitted && (x?.api === undefined || x.api.current);
+    const lines = t.appEvents.filter((e) => e.detail?.container === undefined || e.detail.container === which);
     return decideExit(
       {
         ...(x?.runtime
@@ -622,7 +680,7 @@ export class TimelineBuilder {
               },
             }
           : {}),
-        ...(final ? { app: pid1Exit(t.appEvents, t.name, this.deleteLowerBound(t)?.at) } : {}),
+        ...(final ? { app: pid1Exit(lines, t.name, this.deleteLowerBound(t)?.at) } : {}),
         ...(x?.api
           ? {
               api: {
@@ -636,8 +694,9 @@ export class TimelineBuilder {
       },
       terminating
         ? {
-            lowerBounds: this.lowerBounds(t),
-            graceDeadline: this.killDeadline(t),
+            lowerBounds: this.lowerBounds(t, which),
+            // The kubelet's preStop exec of the app moves its SIGKILL; another container's: the grace deadline.
+            graceDeadline: which === app ? this.killDeadline(t) : this.deadlineOf(t),
             deleteAt: t.deleteCalledAt ?? t.deleteRequestedAt,
           }
         : {},
@@ -966,7 +1025,7 @@ export class TimelineBuilder {
     // The one reading of the app's lines (observe/app-log.ts), as on the local backend; only the
     // transport facts (which container, the kubelet's timestamp) are added here.
     for (const line of parseAppLine(l.line, l.receivedAt)) {
-      t.lastAppLineAt = Math.max(t.lastAppLineAt ?? 0, line.at);
+      t.lastLineAt.set(l.container, Math.max(t.lastLineAt.get(l.container) ?? 0, line.at));
       const e = appEvent(line, l.pod);
       if (!e) continue;
       e.detail = {
@@ -1021,9 +1080,13 @@ export class TimelineBuilder {
       }
     }
     const deleteAt = t.deleteCalledAt ?? t.deletionObservedAt ?? 0;
+    const sidecars = this.sidecarOutcomes(t, notes);
+    const app = this.appContainer(t);
     return {
       pod: name,
-      pid1Cmdline: t.pid1Cmdline ?? "",
+      pid1Cmdline: t.pid1Cmdline ?? (app !== undefined ? t.containerPid1.get(app) : undefined) ?? "",
+      ...(app !== undefined ? { container: app } : {}),
+      ...(sidecars.length > 0 ? { role: "app" as const, preStop: hookOf(t.preStop ?? { type: "none" }) } : {}),
       deleteAt,
       ...(t.goneAt !== undefined ? { goneAt: t.goneAt } : {}),
       ...(evidence?.at !== undefined ? { exitedAt: evidence.at } : {}),
@@ -1033,7 +1096,34 @@ export class TimelineBuilder {
       ...(evidence ? { exitEvidence: evidence } : {}),
       ...(t.processTree ? { processTree: t.processTree.map((p) => ({ ...p })) } : {}),
       notes,
+      ...(sidecars.length > 0 ? { sidecars } : {}),
     };
+  }
+
+  /** Every container of the pod but the app's, each from its own exit's sources (none for a one-container pod). */
+  private sidecarOutcomes(t: PodTrack, notes: string[]): ContainerOutcome[] {
+    const app = this.appContainer(t);
+    const names = [...new Set([...t.specs.keys(), ...t.seenContainers])].filter((c) => c !== app);
+    return names.map((name) => {
+      const exit = this.finalExit(t, name);
+      const evidence = this.evidenceFor(t, exit, name);
+      notes.push(...exitNotes(evidence, exit?.api?.reason === "OOMKilled").map((n) => `${name}: ${n}`));
+      const spec = t.specs.get(name);
+      const pid1 = t.containerPid1.get(name);
+      return {
+        container: name,
+        role: spec?.native ? "native-sidecar" : "sidecar",
+        pid1Cmdline: pid1 ?? "",
+        ...(spec ? { preStop: hookOf(spec.preStop) } : {}),
+        ...(evidence?.at !== undefined ? { exitedAt: evidence.at } : {}),
+        ...(evidence?.code !== undefined ? { exitCode: evidence.code } : {}),
+        ...(exit?.api?.reason !== undefined && exit.api.code === evidence?.code ? { exitReason: exit.api.reason } : {}),
+        sigkilled: evidence?.killedAtGraceEnd === true,
+        ...(evidence ? { exitEvidence: evidence } : {}),
+        // The collect step fills them from the events (observe/containers.ts).
+        processes: [],
+      };
+    });
   }
 }
 

@@ -23,15 +23,15 @@ export interface ObserverOptions {
   now?: () => number;
 }
 
+interface ContainerStatusLike {
+  name?: string;
+  containerID?: string;
+  state?: { running?: unknown; terminated?: unknown };
+}
+
 interface PodLike {
   metadata?: { name?: string; deletionTimestamp?: string };
-  status?: {
-    containerStatuses?: Array<{
-      name?: string;
-      containerID?: string;
-      state?: { running?: unknown; terminated?: unknown };
-    }>;
-  };
+  status?: { containerStatuses?: ContainerStatusLike[]; initContainerStatuses?: ContainerStatusLike[] };
 }
 
 export interface WatchScope {
@@ -175,12 +175,15 @@ export class ClusterObserver {
     return name === scope.service || name === scope.workload || name.startsWith(`${scope.workload}-`);
   }
 
-  /** Follows logs of every container that runs, once per container instance. */
+  /**
+   * Follows logs of every container that runs, once per container instance: each container of a
+   * multi-container pod, native sidecars (init containers that keep running) included.
+   */
   private onPod(pod: PodLike, type: string): void {
     const name = pod.metadata?.name;
     if (!name) return;
     this.podsSeen.add(name);
-    for (const cs of pod.status?.containerStatuses ?? []) {
+    for (const cs of [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])]) {
       if (!cs.name || !cs.containerID) continue;
       if (cs.state?.terminated || type === "DELETED") this.terminated.add(cs.containerID);
       if (cs.state?.running && !this.following.has(cs.containerID)) {

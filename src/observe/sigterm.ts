@@ -8,24 +8,20 @@
 //   5. else, with no hook, the delete itself (the kubelet signals at once).
 // 3–5 are the kubelet's rule applied, not a record of the signal: `inferred` says so.
 import type { TimelineEvent } from "../model/events.js";
+import type { ContainerSigterm } from "../model/pod-outcome.js";
 import type { PreStop } from "../scenario/schema.js";
 
-export interface SigtermReceipt {
-  /** Epoch ms. */
-  at: number;
-  /** Which rule gave the time. */
-  by: "sent" | "app-line" | "prestop-end" | "prestop-sleep" | "delete";
-  /** True when nothing recorded the signal itself: the time is where the kubelet's rule puts it. */
-  inferred: boolean;
-  /** Where the time comes from, in words ("sigterm-sent (kubelet)", "the app's SIGTERM line", …). */
-  from: string;
-}
+/** When the stop signal reached a pod or one of its containers, and by which rule (model/pod-outcome.ts). */
+export type SigtermReceipt = ContainerSigterm;
+
+/** What the rule reads of a preStop hook: its type, and a sleep's seconds (scenario PreStop or a container's). */
+type HookShape = PreStop | { type: string; seconds?: number };
 
 /** When the stop signal reached `pod` (see the rule above); undefined when nothing tells. */
 export function sigtermReceipt(
   events: readonly TimelineEvent[],
   pod: { pod: string; deleteAt: number; stopSignal?: { signal: string } },
-  preStop: PreStop,
+  preStop: HookShape,
 ): SigtermReceipt | undefined {
   const mine = events.filter((e) => e.pod === pod.pod);
   const earliest = (ok: (e: TimelineEvent) => boolean) =>
@@ -42,7 +38,7 @@ export function sigtermReceipt(
   if (hookEnd) {
     return { at: hookEnd.at, by: "prestop-end", inferred: true, from: `the end of the preStop hook (${hookEnd.kind})` };
   }
-  if (preStop.type === "sleep") {
+  if (preStop.type === "sleep" && "seconds" in preStop && preStop.seconds !== undefined) {
     return {
       at: pod.deleteAt + preStop.seconds * 1000,
       by: "prestop-sleep",

@@ -16,6 +16,7 @@ import {
 } from "../runner/status.js";
 import { harnessClockLine } from "../verdict/trust.js";
 import { failureSummary, sigtermReceipts, unitSuffix } from "../verdict/verdicts.js";
+import { containerLines, failureCauseLines } from "./containers.js";
 import {
   exerciseFigures,
   exitEvidenceText,
@@ -154,6 +155,11 @@ export function formatPod(
   out.push(`    termination (delete → container exit): ${terminationText(pod, timeline)}${gone}`);
   const exit = exitEvidenceText(pod);
   if (exit) out.push(`    ${exit}`);
+  for (const line of containerLines(pod, port)) out.push(`    ${line}`);
+  for (const w of failureCauseLines(pod)) {
+    out.push(`    failures caused by ${w.says}`);
+    if (w.fix) out.push(`      fix to measure: ${w.fix}`);
+  }
   const e = pod.exercise;
   if (e) {
     out.push(`    exercise: ${exerciseHeadline(e)}`);

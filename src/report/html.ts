@@ -17,6 +17,7 @@ import {
   terminationMs,
   unitSuffix,
 } from "../verdict/verdicts.js";
+import { containerLines, failureCauseLines } from "./containers.js";
 import { el, esc } from "./html-markup.js";
 import { FAILURE_COLORS, MARKER_STYLES, renderTimelineSvg, SUCCESS_COLOR } from "./html-svg.js";
 import { failureKindCounts, MARKER_KINDS, type MarkerKind, timelineData } from "./html-timeline.js";
@@ -387,7 +388,17 @@ function terminationFacts(r: ScenarioResult): string {
         "data-gone-ms": p.goneAt !== undefined ? p.goneAt - p.deleteAt : undefined,
       },
       `<code>${esc(p.pod)}</code>: termination (delete → container exit) ${esc(terminationText(p, r.timeline))}${gone}` +
-        (exitEvidenceText(p) ? `<br><span class="exit-evidence">${esc(exitEvidenceText(p) ?? "")}</span>` : ""),
+        (exitEvidenceText(p) ? `<br><span class="exit-evidence">${esc(exitEvidenceText(p) ?? "")}</span>` : "") +
+        containerLines(p, r.scenario.port)
+          .map((line) => `<br><span class="container-evidence">${esc(line)}</span>`)
+          .join("") +
+        failureCauseLines(p)
+          .map(
+            (w) =>
+              `<br><span class="failure-cause">failures caused by ${esc(w.says)}</span>` +
+              (w.fix ? `<br><span class="muted">fix to measure: ${esc(w.fix)}</span>` : ""),
+          )
+          .join(""),
     );
   });
   return `<ul class="termination-facts">${items.join("")}</ul>`;

@@ -9,6 +9,7 @@
 import type { ScenarioResult } from "../runner/run.js";
 import { exerciseHeadline, reportedInconclusiveReasons, runStatus, verdictUndecided } from "../runner/status.js";
 import { harnessClockLine } from "../verdict/trust.js";
+import { containerLines, failureCauseLines } from "./containers.js";
 import { replaceNonXmlChars } from "./html-markup.js";
 import { exerciseFigures, statusWord, warmUpText } from "./status.js";
 
@@ -87,6 +88,12 @@ export function exerciseBody(r: ScenarioResult): string[] {
     }
     lines.push(`pod ${pod.pod}: ${exerciseHeadline(pod.exercise)}`);
     for (const f of exerciseFigures(pod.exercise)) lines.push(`  ${f.label}: ${f.value}`);
+  }
+  for (const pod of r.pods) {
+    for (const line of containerLines(pod, r.scenario.port)) lines.push(`pod ${pod.pod} ${line}`);
+    for (const w of failureCauseLines(pod)) {
+      lines.push(`pod ${pod.pod} failures caused by ${w.says}${w.fix ? ` (fix to measure: ${w.fix})` : ""}`);
+    }
   }
   return lines;
 }

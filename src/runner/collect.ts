@@ -7,10 +7,12 @@ import type { RequestRecord, TrafficAttribution } from "../model/exercise.js";
 import type { ObservedPodOutcome, PodOutcome } from "../model/pod-outcome.js";
 import type { Timeline } from "../model/timeline.js";
 import { processReports } from "../observe/app-log.js";
+import { withContainerEvidence } from "../observe/containers.js";
 import { attributeRequests, exerciseEvidence } from "../observe/exercise.js";
 import { sigtermReceipt } from "../observe/sigterm.js";
 import { buildTimeline } from "../observe/timeline.js";
 import type { Scenario } from "../scenario/schema.js";
+import { attributeFailures } from "../verdict/container-attribution.js";
 import type { RunContext } from "./context.js";
 
 /** Failed requests beyond this many are summarised, not listed one by one. */
@@ -53,7 +55,8 @@ function exercise(
   const requests = attributeRequests(records, attribution);
   const routed: TimelineEvent[] = [];
   for (const pod of pods) {
-    const sigterm = sigtermReceipt(ctx.events, pod, ctx.scenario.preStop);
+    // A multi-container pod: the receipt of the container the load reaches (observe/containers.ts).
+    const sigterm = pod.sigterm ?? sigtermReceipt(ctx.events, pod, ctx.scenario.preStop);
     pod.exercise = exerciseEvidence({
       pod: pod.pod,
       deleteAt: pod.deleteAt,
@@ -91,13 +94,14 @@ export interface CollectInput {
 
 /**
  * The disrupted pods' outcomes as the backend observed them, with the evidence derived alike for every
- * backend from the run's events: the per-process reports (computed here, and only here).
+ * backend from the run's events: the per-process reports (computed here, and only here), and for a
+ * multi-container pod each container's own reports and stop-signal receipt (observe/containers.ts).
  */
 export function withProcessReports(
   events: readonly TimelineEvent[],
   observed: readonly ObservedPodOutcome[],
 ): PodOutcome[] {
-  return observed.map((o) => ({ ...o, processes: processReports(events, o.pod) }));
+  return observed.map((o) => withContainerEvidence(events, { ...o, processes: processReports(events, o.pod) }));
 }
 
 /** collect, pure: the disrupted pods' final outcomes with their processes and exercise, and the timeline. */
@@ -105,6 +109,11 @@ export function collectEvidence(ctx: CollectInput): { pods: PodOutcome[]; timeli
   const { load, records, attribution } = ctx;
   const pods = withProcessReports(ctx.events, ctx.pods);
   const routed = exercise(ctx, pods, load, records, attribution);
+  // Which container caused each failure (multi-container pods only).
+  for (const [name, windows] of attributeFailures(pods, load.failures)) {
+    const pod = pods.find((p) => p.pod === name);
+    if (pod) pod.failureCauses = windows;
+  }
   const timeline = buildTimeline([
     ...ctx.events,
     ...routed,

@@ -626,6 +626,26 @@ const maxEvictionRefusals = z
   .min(0)
   .describe("evict/drain: at most this many evictions refused (429: the PodDisruptionBudget held)");
 
+/** What one named container of each disrupted pod must show (multi-container pods). */
+export const ContainerExpectationSpec = z.strictObject({
+  exit: exit.optional(),
+  sigterm: z
+    .boolean()
+    .optional()
+    .describe(
+      "whether the container must have received its stop signal, as a record shows it (its own log line, " +
+        "a send the harness made); a time only inferred from the kubelet's rule cannot decide it",
+    ),
+  terminationSeconds: TerminationBounds.optional().describe("from the delete to this container's exit"),
+});
+const containers = z
+  .record(z.string().min(1), ContainerExpectationSpec)
+  .describe(
+    "per container name of the disrupted pods (e.g. an app and its proxy sidecar): its exit, stop signal and " +
+      "termination. A name no container of a disrupted pod has fails the verdict (a typo, or the wrong workload); " +
+      "a backend that does not name its containers makes it INCONCLUSIVE",
+  );
+
 /** The expectations one backend checks (what expectationsFor returns): no per-backend part. */
 export const ResolvedExpectationsSpec = z.strictObject({
   maxFailedRequests: maxFailedRequests.optional(),
@@ -636,6 +656,7 @@ export const ResolvedExpectationsSpec = z.strictObject({
   minReadyEndpoints: minReadyEndpoints.optional(),
   maxDrainSeconds: maxDrainSeconds.optional(),
   maxEvictionRefusals: maxEvictionRefusals.optional(),
+  containers: containers.optional(),
 });
 
 /** One backend's changes to the base expectations: a field replaces the base's, null removes it. */
@@ -649,6 +670,7 @@ export const ExpectationsOverrideSpec = z
     minReadyEndpoints: minReadyEndpoints.nullable().optional(),
     maxDrainSeconds: maxDrainSeconds.nullable().optional(),
     maxEvictionRefusals: maxEvictionRefusals.nullable().optional(),
+    containers: containers.nullable().optional(),
   })
   .meta({
     id: "ExpectationsOverride",
@@ -943,6 +965,7 @@ export type Expectations = z.output<typeof ResolvedExpectationsSpec>;
 /** The expectations as written, with their per-backend part. */
 export type ScenarioExpectations = z.output<typeof ExpectationsSpec>;
 export type ExpectationsOverride = z.output<typeof ExpectationsOverrideSpec>;
+export type ContainerExpectation = z.output<typeof ContainerExpectationSpec>;
 export type ImageRef = z.output<typeof ImageSpec>;
 export type WorkloadRef = z.output<typeof WorkloadSpec>;
 export type Target = z.output<typeof TargetSpec>;

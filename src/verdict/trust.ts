@@ -114,7 +114,8 @@ export function podLateness(pod: PodOutcome, events: readonly TimelineEvent[], s
     );
   }
   // SIGTERM as recorded (sent, or the app's line): lateness is measured only on a record, never on an inference.
-  const sigterm = sigtermReceipt(events, pod, hook);
+  // A multi-container pod: the receipt of the container the load reaches (observe/containers.ts).
+  const sigterm = pod.sigterm ?? sigtermReceipt(events, pod, hook);
   const hookEnd = hook.type === "none" ? pod.deleteAt : end?.at;
   if (sigterm && !sigterm.inferred && hookEnd !== undefined && sigterm.at >= pod.deleteAt) {
     add("sigterm", hookEnd, sigterm.at, TRUST_BOUNDS.sigtermLateMs, sigterm.from);

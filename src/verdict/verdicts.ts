@@ -2,9 +2,10 @@
 // evidence it was decided on, in words a reader can check against the timeline.
 
 import { FAILURE_KINDS, type LoadResult } from "../load/types.js";
-import type { PodOutcome } from "../model/pod-outcome.js";
+import type { ContainerOutcome, PodOutcome } from "../model/pod-outcome.js";
+import { podContainers } from "../observe/containers.js";
 import { formatOffset } from "../observe/timeline.js";
-import type { Expectations } from "../scenario/schema.js";
+import type { ContainerExpectation, Expectations } from "../scenario/schema.js";
 
 export interface Verdict {
   name: string;
@@ -317,6 +318,101 @@ function checkTermination(
   });
 }
 
+/**
+ * One container of a pod seen as a pod of its own ("<pod>/<container>"), so the exit and termination
+ * rules judge it exactly as they judge a pod: its own exit evidence and processes, the pod's delete.
+ */
+export function containerView(pod: PodOutcome, c: ContainerOutcome): PodOutcome {
+  const name = c.container ?? "?";
+  const own = c === pod ? pod.notes : pod.notes.filter((n) => n.startsWith(`${name}: `));
+  return {
+    pod: `${pod.pod}/${name}`,
+    deleteAt: pod.deleteAt,
+    ...(pod.goneAt !== undefined ? { goneAt: pod.goneAt } : {}),
+    notes: own,
+    container: name,
+    pid1Cmdline: c.pid1Cmdline,
+    processes: c.processes,
+    sigkilled: c.sigkilled,
+    ...(c.exitedAt !== undefined ? { exitedAt: c.exitedAt } : {}),
+    ...(c.exitCode !== undefined ? { exitCode: c.exitCode } : {}),
+    ...(c.exitReason !== undefined ? { exitReason: c.exitReason } : {}),
+    ...(c.exitEvidence ? { exitEvidence: c.exitEvidence } : {}),
+    ...(c.sigterm ? { sigterm: c.sigterm } : {}),
+  };
+}
+
+/** Whether one container received its stop signal: a record decides, an inferred time does not. */
+function checkContainerSigterm(view: PodOutcome, c: ContainerOutcome, expected: boolean): Verdict {
+  const signal = c.stopSignal?.signal ?? "SIGTERM";
+  const logged = c.processes.flatMap((p) => p.signals.filter((x) => x.name === signal).map((x) => x.at));
+  const recorded = c.sigterm && !c.sigterm.inferred ? c.sigterm.at : logged.sort((a, b) => a - b)[0];
+  const base = { name: `${signal} (${view.pod})`, expected: expected ? "received" : "not received" };
+  if (recorded !== undefined) {
+    const from = c.sigterm && !c.sigterm.inferred ? c.sigterm.from : `the container's ${signal} line`;
+    return {
+      ...base,
+      actual: "received",
+      pass: expected,
+      evidence: `${signal} at ${formatOffset(recorded - view.deleteAt)} (${from})`,
+    };
+  }
+  if (c.processes.length > 0) {
+    const roles = c.processes.map((p) => p.role).join(", ");
+    return {
+      ...base,
+      actual: "not received",
+      pass: !expected,
+      evidence: `the container logged (${roles}) but never ${signal}`,
+    };
+  }
+  const inferred = c.sigterm
+    ? `; inferred at ${formatOffset(c.sigterm.at - view.deleteAt)} from ${c.sigterm.from}`
+    : "";
+  const why = `the container logs no signal line and nothing recorded the signal${inferred}`;
+  return { ...base, actual: "unknown", pass: false, evidence: why, decidable: false, inconclusive: why };
+}
+
+/** A container name the expectations give that a disrupted pod does not have. */
+function missingContainer(pod: PodOutcome, name: string): Verdict {
+  const names = podContainers(pod)
+    .map((c) => c.container)
+    .filter((n): n is string => n !== undefined);
+  const base = { name: `container ${name} (${pod.pod})`, expected: "present", actual: "absent" };
+  if (names.length === 0) {
+    const why = `the backend did not name ${pod.pod}'s containers, so "${name}" cannot be found`;
+    return { ...base, actual: "unknown", pass: false, evidence: why, decidable: false, inconclusive: why };
+  }
+  return {
+    ...base,
+    pass: false,
+    evidence: `${pod.pod} has no container named "${name}"; its containers: ${names.join(", ")}`,
+  };
+}
+
+/** expectations.containers: per named container of every disrupted pod, its exit, stop signal and termination. */
+function checkContainers(
+  expected: Record<string, ContainerExpectation>,
+  pods: PodOutcome[],
+  backend?: string,
+): Verdict[] {
+  const out: Verdict[] = [];
+  for (const [name, e] of Object.entries(expected)) {
+    for (const pod of pods) {
+      const c = podContainers(pod).find((x) => x.container === name);
+      if (!c) {
+        out.push(missingContainer(pod, name));
+        continue;
+      }
+      const view = containerView(pod, c);
+      if (e.sigterm !== undefined) out.push(checkContainerSigterm(view, c, e.sigterm));
+      if (e.exit) out.push(...checkExit(e.exit, [view]));
+      if (e.terminationSeconds) out.push(...checkTermination(e.terminationSeconds, [view], backend));
+    }
+  }
+  return out;
+}
+
 export function evaluate(input: VerdictInput): Verdict[] {
   const { expectations: e, load, pods } = input;
   const verdicts: Verdict[] = [];
@@ -326,7 +422,9 @@ export function evaluate(input: VerdictInput): Verdict[] {
   for (const [role, expected] of Object.entries(e.sigterm ?? {})) verdicts.push(...checkSigterm(role, expected, pods));
   if (e.exit) verdicts.push(...checkExit(e.exit, pods));
   if (e.terminationSeconds) verdicts.push(...checkTermination(e.terminationSeconds, pods, input.backend));
-  const perPod = e.sigterm !== undefined || e.exit !== undefined || e.terminationSeconds !== undefined;
+  if (e.containers) verdicts.push(...checkContainers(e.containers, pods, input.backend));
+  const perPod =
+    e.sigterm !== undefined || e.exit !== undefined || e.terminationSeconds !== undefined || e.containers !== undefined;
   if (pods.length === 0 && perPod) {
     verdicts.push({
       name: "disruption",
