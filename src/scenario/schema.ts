@@ -478,6 +478,14 @@ export const LocalBackendSpec = z.strictObject({
     .boolean()
     .default(true)
     .describe("start a replacement pod at a delete, as a Deployment's ReplicaSet does"),
+  kubernetesVersion: z
+    .string()
+    .regex(/^1\.\d{1,2}$/, 'a Kubernetes minor version such as "1.28"')
+    .optional()
+    .describe(
+      "workload scenarios: the Kubernetes version whose kubelet the local runtime plays (native sidecars " +
+        "from 1.29, the preStop sleep action from 1.30); default: current (1.33)",
+    ),
 });
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
