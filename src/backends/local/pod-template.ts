@@ -235,11 +235,12 @@ function volumeFiles(v: V1Volume, input: PodTemplateInput): Array<{ path: string
 
 /** The pod's volumes on the host: ConfigMap/Secret files, every other kind an empty directory. */
 function podVolumes(input: PodTemplateInput, plan: Pick<PodPlan, "files" | "directories" | "notes">) {
-  const dirs = new Map<string, string>();
+  const dirs = new Map<string, { dir: string; readOnly: boolean }>();
   for (const v of input.template.spec?.volumes ?? []) {
     if (v.name.includes("/") || v.name.startsWith(".")) throw new UsageError(`volume ${v.name}: not a valid name`);
     const dir = `${input.volumeDir}/${v.name}`;
-    dirs.set(v.name, dir);
+    // The kubelet mounts ConfigMap and Secret volumes read-only whatever the mount says.
+    dirs.set(v.name, { dir, readOnly: Boolean(v.configMap ?? v.secret) });
     plan.directories.push(dir);
     for (const f of volumeFiles(v, input) ?? []) {
       if (f.path.split("/").includes("..")) throw new UsageError(`volume ${v.name}: item path ${f.path} leaves it`);
@@ -249,12 +250,14 @@ function podVolumes(input: PodTemplateInput, plan: Pick<PodPlan, "files" | "dire
   return dirs;
 }
 
-function binds(c: V1Container, dirs: Map<string, string>): string[] {
+function binds(c: V1Container, dirs: Map<string, { dir: string; readOnly: boolean }>): string[] {
   return (c.volumeMounts ?? []).map((m) => {
-    const dir = dirs.get(m.name);
-    if (dir === undefined) throw new UsageError(`container ${c.name} volumeMounts ${m.name}: no such volume`);
-    const source = m.subPath ? `${dir}/${m.subPath}` : dir;
-    return `${source}:${m.mountPath}${m.readOnly ? ":ro" : ""}`;
+    const volume = dirs.get(m.name);
+    if (volume === undefined) throw new UsageError(`container ${c.name} volumeMounts ${m.name}: no such volume`);
+    if (m.subPath?.split("/").includes(".."))
+      throw new UsageError(`container ${c.name} volumeMounts ${m.name}: subPath leaves it`);
+    const source = m.subPath ? `${volume.dir}/${m.subPath}` : volume.dir;
+    return `${source}:${m.mountPath}${m.readOnly || volume.readOnly ? ":ro" : ""}`;
   });
 }
 
@@ -279,7 +282,7 @@ function containerPlan(
   c: V1Container,
   init: boolean,
   input: PodTemplateInput,
-  dirs: Map<string, string>,
+  dirs: Map<string, { dir: string; readOnly: boolean }>,
   notes: string[],
 ) {
   const env = containerEnv(c, input, notes);

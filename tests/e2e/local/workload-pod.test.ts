@@ -1,0 +1,192 @@
+// The local runtime runs a workload's pod template as a kubelet would (issue 16, item 3): the shop-web
+// chart (an app behind a Debian nginx proxy sidecar in one pod) deleted under load, and the gunicorn
+// StatefulSet's native sidecar stopped after the server. Until the runner builds the manifests source
+// (prepareStep), the backend is driven directly with a source built from the fixtures.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import type { WorkloadSource } from "../../../src/backends/backend.js";
+import { LocalBackend, removeLabelledContainers } from "../../../src/backends/local/backend.js";
+import { runVolumeRoot } from "../../../src/backends/local/workload-run.js";
+import { ensureStyleImages } from "../../../src/images/build.js";
+import type { TimelineEvent } from "../../../src/model/events.js";
+import { EventLog } from "../../../src/observe/events.js";
+import { parseScenario } from "../../../src/scenario/load.js";
+import type { ImageStyle } from "../../../src/scenario/schema.js";
+import { LABEL_RUN, newRunId } from "../../../src/util/labels.js";
+import { loadManifestSet, type ManifestSet, type Workload } from "../../../src/workload/index.js";
+
+const WORKLOADS = join(import.meta.dirname, "../../../fixtures/workloads");
+const backend = new LocalBackend();
+const runIds: string[] = [];
+
+afterAll(async () => {
+  for (const runId of runIds) await backend.sweep(runId);
+});
+
+/** The fixtures name graceful-e2e/<style>:local: point them at the style images this machine built. */
+async function withLocalImages(set: ManifestSet): Promise<string[]> {
+  const spec = (set.workload.entry.object as Workload).spec?.template.spec;
+  const containers = [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])];
+  const styles = [...new Set(containers.map((c) => /^graceful-e2e\/([a-z0-9-]+):local$/.exec(c.image ?? "")?.[1]))];
+  const built = await ensureStyleImages(styles.filter((s) => s !== undefined) as ImageStyle[]);
+  for (const c of containers) {
+    const style = /^graceful-e2e\/([a-z0-9-]+):local$/.exec(c.image ?? "")?.[1];
+    const ref = built.find((b) => b.style === style)?.ref;
+    if (ref) c.image = ref;
+  }
+  return built.map((b) => b.ref);
+}
+
+/**
+ * shop-web's app listens on 127.0.0.1:9000 only, but its readiness probe is an httpGet on port 9000: a
+ * kubelet sends it to the pod IP, where nothing listens, so the pod would never be Ready on Kubernetes
+ * either (measured here the same way: Docker's publish reaches the container's address, not its
+ * loopback). Probed from inside the pod instead (exec), as such an app must be; a 3 s timeout, as
+ * `docker exec` alone takes up to a second on the loaded 2-core machine.
+ */
+function probeAppFromInside(set: ManifestSet): void {
+  const app = (set.workload.entry.object as Workload).spec?.template.spec?.containers.find((c) => c.name === "app");
+  if (!app?.readinessProbe) return;
+  // bash's /dev/tcp: a connection to the app's loopback port (a node one-liner took 2 s on the loaded machine).
+  const { httpGet: _, ...rest } = app.readinessProbe;
+  app.readinessProbe = {
+    ...rest,
+    timeoutSeconds: 3,
+    exec: { command: ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9000"] },
+  };
+}
+
+async function deploy(yaml: string, manifests: string, port?: string) {
+  const { scenario } = parseScenario("inline.yaml", yaml);
+  const set = await loadManifestSet({ manifests: [manifests], ...(port ? { port } : {}) }, "local");
+  probeAppFromInside(set);
+  const images = await withLocalImages(set);
+  const source: WorkloadSource = { kind: "manifests", set, images };
+  const sink = new EventLog();
+  const runId = newRunId();
+  runIds.push(runId);
+  const workload = await backend.deploy(scenario, source, sink, runId);
+  return { workload, sink, runId };
+}
+
+/** A bounded load: `workers` loops of GET / until stop() (at most 60 s), statuses counted. */
+function load(port: number, workers = 4) {
+  const counts = new Map<string, number>();
+  const deadline = Date.now() + 60_000;
+  let stopped = false;
+  const count = (k: string) => counts.set(k, (counts.get(k) ?? 0) + 1);
+  const loops = Array.from({ length: workers }, async () => {
+    while (!stopped && Date.now() < deadline) {
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(5000) });
+        await res.arrayBuffer();
+        count(String(res.status));
+      } catch (err) {
+        count(
+          `error ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`,
+        );
+      }
+    }
+  });
+  return {
+    counts,
+    stop: async () => {
+      stopped = true;
+      await Promise.all(loops);
+    },
+  };
+}
+
+const containerEvents = (events: TimelineEvent[], kind: string, pod: string) =>
+  events.filter((e) => e.kind === kind && e.pod === pod).map((e) => ({ container: e.detail?.container, at: e.at }));
+
+describe("local runtime: a workload's pod template", () => {
+  it("shop-web: app + nginx proxy in one pod, deleted under load: both stopped, each container's outcome filled", async () => {
+    const { workload, sink, runId } = await deploy(
+      "name: shop-web-local\nworkload: {manifests: x}\nreplicas: 2\nlocal: {replacementPod: false}\n",
+      join(WORKLOADS, "shop-web/rendered.yaml"),
+    );
+    expect(workload.pod.appContainer).toBe("proxy");
+    expect(workload.pod.containers).toEqual([
+      expect.objectContaining({ name: "app", role: "sidecar" }),
+      expect.objectContaining({ name: "proxy", role: "app" }),
+    ]);
+    expect(workload.pod.terminationGracePeriodSeconds).toBe(20);
+    // Through the proxy to the app on 127.0.0.1:9000 (HOST and PORT from the ConfigMap via envFrom).
+    const first = await fetch(`http://127.0.0.1:${workload.target.port}/`);
+    expect(first.status).toBe(200);
+    await first.arrayBuffer();
+    const traffic = load(workload.target.port);
+    await new Promise((r) => setTimeout(r, 1000));
+    const victim = workload.pods[0] as string;
+    const outcome = await workload.disrupt({ action: "delete", count: 1 } as never, { victims: [victim] });
+    await new Promise((r) => setTimeout(r, 500));
+    await traffic.stop();
+    const [pod] = outcome.pods;
+    console.log("shop-web, pod deleted under load (status → count):", Object.fromEntries(traffic.counts));
+    console.log(
+      "shop-web outcome:",
+      JSON.stringify(
+        {
+          ...pod,
+          processTree: undefined,
+          inspection: undefined,
+          sidecars: pod?.sidecars?.map((s) => ({ ...s, processTree: undefined, inspection: undefined })),
+        },
+        null,
+        1,
+      ),
+    );
+    expect(pod?.container).toBe("proxy");
+    expect(pod?.pid1Cmdline).toContain("nginx");
+    expect(pod?.stopSignal?.signal).toBe("SIGTERM");
+    expect(pod?.exitCode).toEqual(expect.any(Number));
+    expect(pod?.exitedAt).toEqual(expect.any(Number));
+    expect(pod?.sidecars).toHaveLength(1);
+    const app = pod?.sidecars?.[0];
+    expect(app?.container).toBe("app");
+    expect(app?.pid1Cmdline).toContain("node");
+    expect(app?.stopSignal?.signal).toBe("SIGTERM");
+    expect(app?.exitCode).toEqual(expect.any(Number));
+    expect(app?.exitEvidence).toBeDefined();
+    // Both containers got their stop signal; the proxy's only after its preStop (exec sleep 2).
+    const signals = containerEvents(sink.events, "sigterm-sent", victim);
+    expect(signals.map((s) => s.container).sort()).toEqual(["app", "proxy"]);
+    const deleteAt = pod?.deleteAt ?? 0;
+    const proxySignal = signals.find((s) => s.container === "proxy")?.at ?? 0;
+    const appSignal = signals.find((s) => s.container === "app")?.at ?? 0;
+    expect(proxySignal - deleteAt).toBeGreaterThanOrEqual(1900);
+    expect(appSignal - deleteAt).toBeLessThan(1000);
+    console.log(`shop-web: app SIGTERM at +${appSignal - deleteAt} ms, proxy SIGTERM at +${proxySignal - deleteAt} ms`);
+    await workload.teardown();
+    const left = await removeLabelledContainers([`${LABEL_RUN}=${runId}`]);
+    expect(left).toEqual([]);
+    expect(existsSync(runVolumeRoot(runId))).toBe(false);
+  });
+
+  it("gunicorn-api: the native sidecar starts first and is stopped after the server exited", async () => {
+    const { workload, sink } = await deploy(
+      "name: gunicorn-local\nworkload: {manifests: x, port: web}\nreplicas: 1\nlocal: {replacementPod: false}\n",
+      join(WORKLOADS, "gunicorn-api/rendered.yaml"),
+      "web",
+    );
+    expect(workload.pod.containers.map((c) => [c.name, c.role])).toEqual([
+      ["log-shipper", "native-sidecar"],
+      ["gunicorn", "app"],
+    ]);
+    const victim = workload.pods[0] as string;
+    const outcome = await workload.disrupt({ action: "delete", count: 1 } as never, { victims: [victim] });
+    const [pod] = outcome.pods;
+    const exits = containerEvents(sink.events, "container-exit", victim);
+    const signals = containerEvents(sink.events, "sigterm-sent", victim);
+    const serverExit = exits.find((e) => e.container === "gunicorn")?.at ?? Number.POSITIVE_INFINITY;
+    const sidecarSignal = signals.find((e) => e.container === "log-shipper")?.at ?? 0;
+    console.log("gunicorn-api: events", JSON.stringify({ exits, signals }));
+    expect(sidecarSignal).toBeGreaterThanOrEqual(serverExit);
+    expect(pod?.container).toBe("gunicorn");
+    expect(pod?.sidecars?.map((s) => s.container)).toEqual(["log-shipper"]);
+    expect(pod?.sidecars?.[0]?.exitCode).toEqual(expect.any(Number));
+    await workload.teardown();
+  });
+});
