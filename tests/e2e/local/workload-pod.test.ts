@@ -67,7 +67,7 @@ async function deploy(yaml: string, manifests: string, port?: string) {
   const runId = newRunId();
   runIds.push(runId);
   const workload = await backend.deploy(scenario, source, sink, runId);
-  return { workload, sink, runId };
+  return { workload, sink, runId, disruption: scenario.disruption };
 }
 
 /** A bounded load: `workers` loops of GET / until stop() (at most 60 s), statuses counted. */
@@ -103,7 +103,7 @@ const containerEvents = (events: TimelineEvent[], kind: string, pod: string) =>
 
 describe("local runtime: a workload's pod template", () => {
   it("shop-web: app + nginx proxy in one pod, deleted under load: both stopped, each container's outcome filled", async () => {
-    const { workload, sink, runId } = await deploy(
+    const { workload, sink, runId, disruption } = await deploy(
       "name: shop-web-local\nworkload: {manifests: x}\nreplicas: 2\nlocal: {replacementPod: false}\n",
       join(WORKLOADS, "shop-web/rendered.yaml"),
     );
@@ -120,7 +120,7 @@ describe("local runtime: a workload's pod template", () => {
     const traffic = load(workload.target.port);
     await new Promise((r) => setTimeout(r, 1000));
     const victim = workload.pods[0] as string;
-    const outcome = await workload.disrupt({ action: "delete", count: 1 } as never, { victims: [victim] });
+    const outcome = await workload.disrupt(disruption, { victims: [victim] });
     await new Promise((r) => setTimeout(r, 500));
     await traffic.stop();
     const [pod] = outcome.pods;
@@ -166,7 +166,7 @@ describe("local runtime: a workload's pod template", () => {
   });
 
   it("gunicorn-api: the native sidecar starts first and is stopped after the server exited", async () => {
-    const { workload, sink } = await deploy(
+    const { workload, sink, disruption } = await deploy(
       "name: gunicorn-local\nworkload: {manifests: x, port: web}\nreplicas: 1\nlocal: {replacementPod: false}\n",
       join(WORKLOADS, "gunicorn-api/rendered.yaml"),
       "web",
@@ -176,7 +176,7 @@ describe("local runtime: a workload's pod template", () => {
       ["gunicorn", "app"],
     ]);
     const victim = workload.pods[0] as string;
-    const outcome = await workload.disrupt({ action: "delete", count: 1 } as never, { victims: [victim] });
+    const outcome = await workload.disrupt(disruption, { victims: [victim] });
     const [pod] = outcome.pods;
     const exits = containerEvents(sink.events, "container-exit", victim);
     const signals = containerEvents(sink.events, "sigterm-sent", victim);
