@@ -234,9 +234,10 @@ export class LocalBackend extends RunStateBackend {
       pendingEndpoints: new Set(),
       nextIndex: 0,
     };
+    // The template's plan first: a manifest it cannot run (a missing ConfigMap, port...) fails before anything starts.
+    const pod = this.deployedPod(state, runId);
     this.runs.set(runId, state);
     const target = await proxy.listen(this.options.servicePort ?? 0);
-    const pod = this.deployedPod(state, runId);
     await Promise.all(Array.from({ length: pod.replicas }, () => this.startReplica(runId, state)));
     // As on Kubernetes (the kind driver's reachability check): deployed once every pod is ready and
     // the Service answers — which needs only the first endpoint in its rules, not all of them.
