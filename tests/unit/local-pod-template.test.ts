@@ -192,3 +192,42 @@ describe("readiness thresholds", () => {
     expect(s.ready).toBe(false);
   });
 });
+
+describe("the shop-web fixture as the local runtime plans it", () => {
+  it("the proxy serves the Service's port, the app is its sidecar; overrides reach every container", async () => {
+    const { loadManifestSet } = await import("../../src/workload/index.js");
+    const { parseScenario } = await import("../../src/scenario/load.js");
+    const { deployedPod, localPodPlan, prepareLocalWorkload, removeRunVolumes } = await import(
+      "../../src/backends/local/workload-run.js"
+    );
+    const manifests = new URL("../../fixtures/workloads/shop-web/rendered.yaml", import.meta.url).pathname;
+    const { scenario } = parseScenario(
+      "s.yaml",
+      "name: s\nworkload: {manifests: x}\npreStop: {type: sleep, seconds: 5}\nlocal: {kubernetesVersion: '1.29'}\n",
+    );
+    const set = await loadManifestSet({ manifests: [manifests] }, "local");
+    const w = await prepareLocalWorkload(scenario, set, "unit-run");
+    try {
+      const plan = localPodPlan(w, "ge-s-0", "unit-run", "s");
+      expect(deployedPod(w, plan)).toEqual({
+        replicas: 3,
+        terminationGracePeriodSeconds: 20,
+        appContainer: "proxy",
+        containers: [
+          { name: "app", image: "graceful-e2e/exec-form:local", role: "sidecar" },
+          { name: "proxy", image: "graceful-e2e/nginx:local", role: "app" },
+        ],
+      });
+      // 1.29: no preStop sleep action, so the override is an exec sleep in each container.
+      expect(plan.containers.map((c) => c.preStop)).toEqual([
+        { type: "exec", command: ["sleep", "5"] },
+        { type: "exec", command: ["sleep", "5"] },
+      ]);
+      expect(plan.files.map((f) => f.path.split("/").slice(-2).join("/"))).toEqual(["proxy-config/proxy.conf"]);
+      expect(plan.containers[0]?.create.Env).toEqual(expect.arrayContaining(["HOST=127.0.0.1", "PORT=9000"]));
+      expect(w.notes.join("\n")).toMatch(/container app livenessProbe: not honoured locally/);
+    } finally {
+      await removeRunVolumes("unit-run");
+    }
+  });
+});
