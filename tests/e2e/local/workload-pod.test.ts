@@ -101,43 +101,45 @@ function load(port: number, workers = 4) {
 const containerEvents = (events: TimelineEvent[], kind: string, pod: string) =>
   events.filter((e) => e.kind === kind && e.pod === pod).map((e) => ({ container: e.detail?.container, at: e.at }));
 
+/** shop-web (2 replicas) deployed, one pod deleted under load; what the load saw and each container's signal. */
+async function shopWebUnderLoad(name: string, extra = "") {
+  const deployed = await deploy(
+    `name: ${name}\nworkload: {manifests: x}\nreplicas: 2\nlocal: {replacementPod: false}\n${extra}`,
+    join(WORKLOADS, "shop-web/rendered.yaml"),
+  );
+  const { workload, sink, disruption } = deployed;
+  // Through the proxy to the app on 127.0.0.1:9000 (HOST and PORT from the ConfigMap via envFrom).
+  const first = await fetch(`http://127.0.0.1:${workload.target.port}/`);
+  expect(first.status).toBe(200);
+  await first.arrayBuffer();
+  const traffic = load(workload.target.port);
+  await new Promise((r) => setTimeout(r, 1000));
+  const victim = workload.pods[0] as string;
+  const outcome = await workload.disrupt(disruption, { victims: [victim] });
+  await new Promise((r) => setTimeout(r, 500));
+  await traffic.stop();
+  const [pod] = outcome.pods;
+  const deleteAt = pod?.deleteAt ?? 0;
+  const signals = containerEvents(sink.events, "sigterm-sent", victim);
+  const signalAt = (c: string) => (signals.find((s) => s.container === c)?.at ?? Number.NaN) - deleteAt;
+  const exitAt = (o: { exitedAt?: number } | undefined) => (o?.exitedAt ?? Number.NaN) - deleteAt;
+  console.log(
+    `${name}: load during the delete (status → count) ${JSON.stringify(Object.fromEntries(traffic.counts))}; ` +
+      `app SIGTERM +${signalAt("app")} ms, exit +${exitAt(pod?.sidecars?.[0])} ms (code ${pod?.sidecars?.[0]?.exitCode}); ` +
+      `proxy SIGTERM +${signalAt("proxy")} ms, exit +${exitAt(pod)} ms (code ${pod?.exitCode})`,
+  );
+  return { ...deployed, pod, signals, signalAt };
+}
+
 describe("local runtime: a workload's pod template", () => {
   it("shop-web: app + nginx proxy in one pod, deleted under load: both stopped, each container's outcome filled", async () => {
-    const { workload, sink, runId, disruption } = await deploy(
-      "name: shop-web-local\nworkload: {manifests: x}\nreplicas: 2\nlocal: {replacementPod: false}\n",
-      join(WORKLOADS, "shop-web/rendered.yaml"),
-    );
+    const { workload, runId, pod, signals, signalAt } = await shopWebUnderLoad("shop-web-local");
     expect(workload.pod.appContainer).toBe("proxy");
     expect(workload.pod.containers).toEqual([
       expect.objectContaining({ name: "app", role: "sidecar" }),
       expect.objectContaining({ name: "proxy", role: "app" }),
     ]);
     expect(workload.pod.terminationGracePeriodSeconds).toBe(20);
-    // Through the proxy to the app on 127.0.0.1:9000 (HOST and PORT from the ConfigMap via envFrom).
-    const first = await fetch(`http://127.0.0.1:${workload.target.port}/`);
-    expect(first.status).toBe(200);
-    await first.arrayBuffer();
-    const traffic = load(workload.target.port);
-    await new Promise((r) => setTimeout(r, 1000));
-    const victim = workload.pods[0] as string;
-    const outcome = await workload.disrupt(disruption, { victims: [victim] });
-    await new Promise((r) => setTimeout(r, 500));
-    await traffic.stop();
-    const [pod] = outcome.pods;
-    console.log("shop-web, pod deleted under load (status → count):", Object.fromEntries(traffic.counts));
-    console.log(
-      "shop-web outcome:",
-      JSON.stringify(
-        {
-          ...pod,
-          processTree: undefined,
-          inspection: undefined,
-          sidecars: pod?.sidecars?.map((s) => ({ ...s, processTree: undefined, inspection: undefined })),
-        },
-        null,
-        1,
-      ),
-    );
     expect(pod?.container).toBe("proxy");
     expect(pod?.pid1Cmdline).toContain("nginx");
     expect(pod?.stopSignal?.signal).toBe("SIGTERM");
@@ -151,18 +153,25 @@ describe("local runtime: a workload's pod template", () => {
     expect(app?.exitCode).toEqual(expect.any(Number));
     expect(app?.exitEvidence).toBeDefined();
     // Both containers got their stop signal; the proxy's only after its preStop (exec sleep 2).
-    const signals = containerEvents(sink.events, "sigterm-sent", victim);
     expect(signals.map((s) => s.container).sort()).toEqual(["app", "proxy"]);
-    const deleteAt = pod?.deleteAt ?? 0;
-    const proxySignal = signals.find((s) => s.container === "proxy")?.at ?? 0;
-    const appSignal = signals.find((s) => s.container === "app")?.at ?? 0;
-    expect(proxySignal - deleteAt).toBeGreaterThanOrEqual(1900);
-    expect(appSignal - deleteAt).toBeLessThan(1000);
-    console.log(`shop-web: app SIGTERM at +${appSignal - deleteAt} ms, proxy SIGTERM at +${proxySignal - deleteAt} ms`);
+    expect(signalAt("proxy")).toBeGreaterThanOrEqual(1900);
+    expect(signalAt("app")).toBeLessThan(1000);
     await workload.teardown();
     const left = await removeLabelledContainers([`${LABEL_RUN}=${runId}`]);
     expect(left).toEqual([]);
     expect(existsSync(runVolumeRoot(runId))).toBe(false);
+  });
+
+  it("shop-web with a 5 s preStop sleep on both containers (the override): both signalled after it", async () => {
+    const { pod, signals, signalAt, workload } = await shopWebUnderLoad(
+      "shop-web-prestop-local",
+      "preStop: {type: sleep, seconds: 5}\n",
+    );
+    expect(signals.map((s) => s.container).sort()).toEqual(["app", "proxy"]);
+    expect(signalAt("app")).toBeGreaterThanOrEqual(4900);
+    expect(signalAt("proxy")).toBeGreaterThanOrEqual(4900);
+    expect(pod?.sidecars?.[0]?.exitCode).toEqual(expect.any(Number));
+    await workload.teardown();
   });
 
   it("gunicorn-api: the native sidecar starts first and is stopped after the server exited", async () => {
