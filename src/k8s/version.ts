@@ -92,6 +92,11 @@ export function supportsPreStopSleep(v: ServerVersion): boolean {
   return atLeast(v, 1, 30);
 }
 
+/** Native sidecars (initContainers with restartPolicy Always): alpha (gate off) in 1.28, beta on by default since 1.29. */
+export function supportsNativeSidecars(v: ServerVersion): boolean {
+  return atLeast(v, 1, 29);
+}
+
 export function capabilities(v: ServerVersion, groups?: ApiGroupListLike): ClusterCapabilities {
   const endpointApi = groups ? endpointApiFromGroups(groups) : endpointApiFromVersion(v);
   const endpointConditions = endpointConditionsFor(v);

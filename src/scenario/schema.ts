@@ -721,6 +721,14 @@ export const LocalBackendSpec = z.strictObject({
     .max(10)
     .default(2)
     .describe("simulated nodes the replicas are placed on (drain cordons one; replacements go to the others)"),
+  kubernetesVersion: z
+    .string()
+    .regex(/^1\.\d{1,2}$/, 'a Kubernetes minor version such as "1.28"')
+    .optional()
+    .describe(
+      "workload scenarios: the Kubernetes version whose kubelet the local runtime plays (native sidecars " +
+        "from 1.29, the preStop sleep action from 1.30); default: current (1.33)",
+    ),
 });
 
 /** A PodDisruptionBudget over the workload's pods: exactly one of minAvailable and maxUnavailable. */

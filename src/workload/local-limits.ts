@@ -45,10 +45,7 @@ function podLines(e: ManifestObject): string[] {
     line(e, at(f), why),
   );
   lines.push(...volumeLines(e, spec.volumes ?? []));
-  (spec.initContainers ?? []).forEach((c, i) => {
-    if (c.restartPolicy !== "Always")
-      lines.push(line(e, at(`initContainers[${i}] (${c.name})`), "only native sidecars are run"));
-  });
+  // Init containers are run (plain ones to completion, native sidecars first): nothing to name.
   servingContainers(w.spec?.template ?? {}).forEach((c) => {
     const probes = (["livenessProbe", "startupProbe"] as const).filter((p) => c[p] !== undefined);
     for (const p of probes)

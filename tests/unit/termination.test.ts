@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { chooseStopSignal, type PodRuntime, terminatePod } from "../../src/backends/local/termination.js";
+import {
+  type ContainerRuntime,
+  chooseStopSignal,
+  type PodRuntime,
+  terminatePod,
+  terminatePodContainers,
+} from "../../src/backends/local/termination.js";
 import { EventLog } from "../../src/observe/events.js";
 import { MINIMUM_GRACE_AFTER_PRESTOP_MS, sigkillDeadline } from "../../src/observe/exit-evidence.js";
 import type { PreStop } from "../../src/scenario/schema.js";
@@ -188,5 +194,86 @@ describe("the stop signal (what the runtime's stop sends)", () => {
     expect(rt.calls.map((c) => c.what).filter((w) => w.startsWith("SIG"))).toEqual(["SIGTERM", "SIGKILL"]);
     expect(outcome.exitCode).toBe(137);
     expect(events.find((e) => e.kind === "sigterm-sent")?.detail).toMatchObject({ signal: "SIGTERM", from: "default" });
+  });
+});
+
+describe("terminatePodContainers (a pod of several containers)", () => {
+  /** A container that exits `exitAfterTermMs` after its stop signal, recording when things happened. */
+  function container(name: string, exitAfterTermMs: number | undefined, log: Array<{ what: string; at: number }>) {
+    let resolveExit: (code: number) => void = () => {};
+    const exited = new Promise<number>((r) => {
+      resolveExit = (code) => {
+        log.push({ what: `${name} exit`, at: Date.now() });
+        r(code);
+      };
+    });
+    const runtime: ContainerRuntime = {
+      runPreStop: async (hook) => {
+        log.push({ what: `${name} preStop`, at: Date.now() });
+        if (hook.type === "sleep") await new Promise((r) => setTimeout(r, hook.seconds * 1000));
+      },
+      sendSignal: async (signal) => {
+        log.push({ what: `${name} ${signal}`, at: Date.now() });
+        if (signal === "SIGKILL") resolveExit(137);
+        else if (exitAfterTermMs !== undefined) setTimeout(() => resolveExit(0), exitAfterTermMs);
+      },
+      waitForExit: () => exited,
+    };
+    return runtime;
+  }
+
+  it("runs every preStop at the delete; native sidecars get their signal after the regular containers exited, in reverse order", async () => {
+    const log: Array<{ what: string; at: number }> = [];
+    const sink = new EventLog();
+    const outcome = await terminatePodContainers({
+      pod: "p",
+      graceSeconds: 5,
+      endpointPropagationMs: 10,
+      removeEndpoint: () => {},
+      sink,
+      containers: [
+        { name: "first-sidecar", preStop: { type: "none" }, nativeSidecar: true, runtime: container("s1", 10, log) },
+        {
+          name: "second-sidecar",
+          preStop: { type: "sleep", seconds: 0.05 },
+          nativeSidecar: true,
+          runtime: container("s2", 10, log),
+        },
+        { name: "app", preStop: { type: "sleep", seconds: 0.2 }, runtime: container("app", 100, log) },
+        { name: "proxy", preStop: { type: "none" }, runtime: container("proxy", 10, log) },
+      ],
+    });
+    const when = (what: string) => log.find((l) => l.what === what)?.at ?? Number.NaN;
+    // Every hook at once (the sidecar's too), the regular containers' signals without waiting for each other.
+    expect(when("s2 preStop") - when("app preStop")).toBeLessThan(30);
+    expect(when("proxy SIGTERM")).toBeLessThan(when("app SIGTERM"));
+    // Sidecars: after every regular container exited; the later-started one first.
+    expect(when("s2 SIGTERM")).toBeGreaterThanOrEqual(when("app exit"));
+    expect(when("s2 SIGTERM")).toBeGreaterThanOrEqual(when("proxy exit"));
+    expect(when("s1 SIGTERM")).toBeGreaterThanOrEqual(when("s2 exit"));
+    expect(outcome.containers.map((c) => c.exitCode)).toEqual([0, 0, 0, 0]);
+    const signals = sink.events.filter((e) => e.kind === "sigterm-sent").map((e) => e.detail?.container);
+    expect(signals).toEqual(["proxy", "app", "second-sidecar", "first-sidecar"]);
+  });
+
+  it("SIGKILLs a sidecar still running at the pod's grace deadline (counted from the delete)", async () => {
+    const log: Array<{ what: string; at: number }> = [];
+    const outcome = await terminatePodContainers({
+      pod: "p",
+      graceSeconds: 3,
+      endpointPropagationMs: 10,
+      removeEndpoint: () => {},
+      sink: new EventLog(),
+      containers: [
+        { name: "sidecar", preStop: { type: "none" }, nativeSidecar: true, runtime: container("s", undefined, log) },
+        { name: "app", preStop: { type: "none" }, runtime: container("app", 500, log) },
+      ],
+    });
+    const [sidecar, app] = outcome.containers;
+    expect(app?.sigkillAt).toBeUndefined();
+    const killedAfter = (sidecar?.sigkillAt ?? Number.NaN) - outcome.deleteAt;
+    expect(killedAfter).toBeGreaterThanOrEqual(2990);
+    expect(killedAfter).toBeLessThan(3300);
+    expect(sidecar?.exitCode).toBe(137);
   });
 });

@@ -14,6 +14,7 @@ import { PrerequisiteError, UsageError } from "../../util/errors.js";
 import { LABEL_RUN } from "../../util/labels.js";
 import { configureTestcontainersOffline } from "../../util/testcontainers-env.js";
 import {
+  type DeployedPod,
   type Deployment,
   type DisruptionOutcome,
   type DisruptionPlan,
@@ -23,17 +24,26 @@ import {
   type WorkloadSource,
 } from "../backend.js";
 import { assertDockerReachable } from "../docker-check.js";
-import { localExitEvidence } from "./exit-record.js";
+import { localContainerOutcome } from "./exit-record.js";
+import { LocalPod } from "./pod.js";
 import { type ProcessEntry, Replica } from "./replica.js";
 import { ServiceProxy } from "./service-proxy.js";
 import { terminatePod } from "./termination.js";
+import {
+  deployedPod,
+  type LocalWorkload,
+  localPodPlan,
+  prepareLocalWorkload,
+  removeRunVolumes,
+} from "./workload-run.js";
 
 interface RunState {
   scenario: Scenario;
-  image: ResolvedImage;
+  /** What runs: graceful-e2e's own one-container pod of an image, or the user's pod template. */
+  source: { kind: "image"; image: ResolvedImage } | { kind: "manifests"; workload: LocalWorkload };
   sink: EventSink;
   proxy: ServiceProxy;
-  replicas: Map<string, Replica>;
+  replicas: Map<string, Replica | LocalPod>;
   /** Process tree of each replica once it was ready, before any signal. */
   trees: Map<string, ProcessEntry[]>;
   inspections: Map<string, ProcessTreeInspection>;
@@ -86,19 +96,9 @@ export class LocalBackend extends RunStateBackend {
     return `ge-${scenario}-${runId.slice(-6)}-${index}`;
   }
 
-  private async startReplica(runId: string, state: RunState): Promise<Replica> {
+  private async startReplica(runId: string, state: RunState): Promise<Replica | LocalPod> {
     const name = this.podName(runId, state.scenario.name, state.nextIndex++);
-    const starting = Replica.start(
-      {
-        name,
-        image: state.image.ref,
-        port: state.scenario.port,
-        env: state.scenario.env,
-        runId,
-        scenario: state.scenario.name,
-      },
-      state.sink,
-    );
+    const starting = this.createPod(name, runId, state);
     // Teardown waits for this: the creation, and the removal when the run was torn down meanwhile (a
     // replacement, or Ctrl-C during deploy) — or the process could exit with the removal in flight.
     const created = starting.then(async (replica) => {
@@ -111,7 +111,9 @@ export class LocalBackend extends RunStateBackend {
     });
     state.starting.add(created);
     const replica = await created.finally(() => state.starting.delete(created));
-    await replica.waitForReady(this.options.readyTimeoutMs ?? 30_000, state.scenario.readinessPath);
+    const readyTimeoutMs = this.options.readyTimeoutMs ?? 30_000;
+    if (replica instanceof LocalPod) await replica.waitForReady(readyTimeoutMs);
+    else await replica.waitForReady(readyTimeoutMs, state.scenario.readinessPath);
     state.sink.record({ at: Date.now(), kind: "endpoint-ready", source: "proxy", pod: name });
     // The EndpointSlice lists the pod now; kube-proxy's rules take it in only after the add delay.
     const addDelay = this.addDelayMs(state.scenario);
@@ -135,6 +137,7 @@ export class LocalBackend extends RunStateBackend {
     } else {
       join();
     }
+    if (replica instanceof LocalPod) replica.onReadinessChange = (ready) => this.readinessChanged(state, name, ready);
     // Read while the add delay runs (the pod is ready; nothing signals it before this returns).
     const [tree, inspection] = await Promise.all([
       replica.refreshPid1(),
@@ -144,6 +147,43 @@ export class LocalBackend extends RunStateBackend {
     state.trees.set(name, tree);
     state.inspections.set(name, inspection);
     return replica;
+  }
+
+  /** One pod of the run: a Replica of the image, or the pod template's containers. */
+  private createPod(name: string, runId: string, state: RunState): Promise<Replica | LocalPod> {
+    const { scenario, source } = state;
+    if (source.kind === "manifests") {
+      const w = source.workload;
+      const plan = localPodPlan(w, name, runId, scenario.name);
+      const spec = { name, plan, appContainer: w.appContainer, appPort: w.appPort };
+      return LocalPod.start(spec, state.sink, this.options.readyTimeoutMs ?? 30_000);
+    }
+    const image = source.image.ref;
+    const spec = { name, image, port: scenario.port, env: scenario.env, runId, scenario: scenario.name };
+    return Replica.start(spec, state.sink);
+  }
+
+  /**
+   * A pod's readiness probes flipped after it first joined: the endpoint leaves the Service (after the
+   * propagation delay) or joins again (after the add delay), as the EndpointSlice and kube-proxy follow it.
+   */
+  private readinessChanged(state: RunState, name: string, ready: boolean): void {
+    const delay = ready ? this.addDelayMs(state.scenario) : this.propagationMs(state.scenario);
+    state.sink.record({
+      at: Date.now(),
+      kind: "k8s-event",
+      source: "kubelet",
+      pod: name,
+      detail: { reason: ready ? "Ready" : "Unhealthy", message: `readiness ${ready ? "passes" : "fails"} again` },
+    });
+    const timer = setTimeout(() => {
+      state.pendingEndpoints.delete(timer);
+      const pod = state.replicas.get(name);
+      if (!pod || (pod instanceof LocalPod && pod.terminating)) return;
+      if (ready) state.proxy.addEndpoint(name, { host: "127.0.0.1", port: pod.hostPort });
+      else state.proxy.removeEndpoint(name);
+    }, delay);
+    state.pendingEndpoints.add(timer);
   }
 
   trafficAttribution(deployment: Deployment): TrafficAttribution | undefined {
@@ -172,13 +212,18 @@ export class LocalBackend extends RunStateBackend {
     void started.finally(() => state.replacements.delete(started));
   }
 
+  /** The image, or the manifests with the scenario's overrides (the run's volume folder made). */
+  private async runSource(scenario: Scenario, source: WorkloadSource, runId: string): Promise<RunState["source"]> {
+    if (source.kind !== "manifests") return { kind: "image", image: imageOfSource(source, this.name) };
+    return { kind: "manifests", workload: await prepareLocalWorkload(scenario, source.set, runId) };
+  }
+
   async deployRecord(scenario: Scenario, source: WorkloadSource, sink: EventSink, runId: string): Promise<Deployment> {
-    const image = imageOfSource(source, this.name);
     configureTestcontainersOffline();
     const proxy = new ServiceProxy({ balancing: scenario.local.balancing });
     const state: RunState = {
       scenario,
-      image,
+      source: await this.runSource(scenario, source, runId),
       sink,
       proxy,
       replicas: new Map(),
@@ -189,9 +234,11 @@ export class LocalBackend extends RunStateBackend {
       pendingEndpoints: new Set(),
       nextIndex: 0,
     };
+    // The template's plan first: a manifest it cannot run (a missing ConfigMap, port...) fails before anything starts.
+    const pod = this.deployedPod(state, runId);
     this.runs.set(runId, state);
     const target = await proxy.listen(this.options.servicePort ?? 0);
-    await Promise.all(Array.from({ length: scenario.replicas }, () => this.startReplica(runId, state)));
+    await Promise.all(Array.from({ length: pod.replicas }, () => this.startReplica(runId, state)));
     // As on Kubernetes (the kind driver's reachability check): deployed once every pod is ready and
     // the Service answers — which needs only the first endpoint in its rules, not all of them.
     await waitUntil(() => proxy.readyEndpoints().length > 0, this.addDelayMs(scenario) + 10_000);
@@ -206,10 +253,13 @@ export class LocalBackend extends RunStateBackend {
         `client → harness Service proxy 127.0.0.1:${target.port} (kube-proxy semantics: ${scenario.local.balancing} ` +
         `balancing per new connection, a ready pod joins ${this.addDelayMs(scenario)} ms after ready, endpoint removed ` +
         `${this.propagationMs(scenario)} ms after the delete) → Docker port publish on 127.0.0.1 (e.g. :${firstPort}, ` +
-        "docker-proxy accepts before the container does, so a refusal can reach the client as a reset) → container:" +
-        `${scenario.port}`,
+        "docker-proxy accepts before the container does, so a refusal can reach the client as a reset) → " +
+        (state.source.kind === "manifests"
+          ? `the pod's network namespace (held by a holder container, every container joined) → container ` +
+            `${pod.appContainer}:${state.source.workload.appPort}`
+          : `container:${scenario.port}`),
       pods: [...state.replicas.keys()],
-      pod: imagePod(scenario, image.ref, "app"),
+      pod,
       platform: {
         backend: "local",
         runtime: `Docker ${engine?.Version ?? "?"} (${client.info.containerRuntime.operatingSystem})`,
@@ -217,7 +267,29 @@ export class LocalBackend extends RunStateBackend {
         endpointAddDelayMs: String(this.addDelayMs(scenario)),
         balancing: scenario.local.balancing,
         replacementPod: String(scenario.local.replacementPod),
+        ...this.workloadPlatform(state),
       },
+    };
+  }
+
+  /** The pod the run deploys: graceful-e2e's own, or the template's (its containers in start order). */
+  private deployedPod(state: RunState, runId: string): DeployedPod {
+    const { scenario, source } = state;
+    if (source.kind === "image") return imagePod(scenario, source.image.ref, "app");
+    // The template's plan for a name no pod takes: the containers and roles every pod will have.
+    return deployedPod(source.workload, localPodPlan(source.workload, "ge-plan", runId, scenario.name));
+  }
+
+  /** A workload scenario's platform facts: the kubelet version played, what is not honoured locally. */
+  private workloadPlatform(state: RunState): Record<string, string> {
+    if (state.source.kind !== "manifests") return {};
+    const w = state.source.workload;
+    return {
+      kubernetesVersion: `${w.version.major}.${w.version.minor} (local.kubernetesVersion; the kubelet behaviour played)`,
+      nativeSidecars: w.nativeSidecars
+        ? "yes (1.29+)"
+        : "no (before 1.29: restartPolicy Always init containers run to completion)",
+      ...(w.notes.length > 0 ? { workloadNotes: w.notes.join("; ") } : {}),
     };
   }
 
@@ -232,6 +304,18 @@ export class LocalBackend extends RunStateBackend {
   private async terminate(state: RunState, name: string, graceSeconds: number): Promise<ObservedPodOutcome> {
     const replica = state.replicas.get(name);
     if (!replica) throw new Error(`no replica ${name}`);
+    if (replica instanceof LocalPod) {
+      const inspection = state.inspections.get(name);
+      const outcome = await replica.terminate({
+        graceSeconds,
+        endpointPropagationMs: this.propagationMs(state.scenario),
+        removeEndpoint: () => state.proxy.removeEndpoint(name),
+        sink: state.sink,
+        ...(inspection ? { inspection } : {}),
+      });
+      state.replicas.delete(name);
+      return outcome;
+    }
     const outcome = await terminatePod({
       pod: name,
       graceSeconds,
@@ -248,29 +332,22 @@ export class LocalBackend extends RunStateBackend {
     const goneAt = Date.now();
     state.sink.record({ at: goneAt, kind: "pod-gone", source: "runtime", pod: name });
     const inspection = state.inspections.get(name);
-    const { exitEvidence, notes } = localExitEvidence({
-      pod: name,
-      graceSeconds,
-      termination: outcome,
-      appEvents: replica.appEvents,
-      ...(inspected ? { inspected } : {}),
-    });
+    const tree = state.trees.get(name);
     return {
       pod: name,
-      pid1Cmdline: replica.pid1Cmdline,
       deleteAt: outcome.deleteAt,
-      exitedAt: outcome.exitedAt,
       goneAt,
-      exitCode: outcome.exitCode,
-      exitReason:
-        outcome.sigkillAt !== undefined ? "Killed after grace period" : outcome.exitCode === 0 ? "Completed" : "Error",
-      sigkilled: outcome.sigkillAt !== undefined,
-      ...(exitEvidence ? { exitEvidence } : {}),
-      processTree: state.trees.get(name),
-      inspection,
-      // The choice the termination made: the scenario's stopSignal, else the image's STOPSIGNAL, else SIGTERM.
-      stopSignal: outcome.stopSignal,
-      notes,
+      ...localContainerOutcome({
+        pod: name,
+        graceSeconds,
+        deleteAt: outcome.deleteAt,
+        stop: outcome,
+        appEvents: replica.appEvents,
+        ...(inspected ? { inspected } : {}),
+        pid1Cmdline: replica.pid1Cmdline,
+        ...(tree ? { processTree: tree } : {}),
+        ...(inspection ? { inspection } : {}),
+      }),
     };
   }
 
@@ -278,7 +355,7 @@ export class LocalBackend extends RunStateBackend {
     const state = this.runs.get(deployment.runId);
     if (!state) throw new Error(`run ${deployment.runId} is not deployed`);
     const runId = deployment.runId;
-    const grace = state.scenario.terminationGracePeriodSeconds;
+    const grace = deployment.pod.terminationGracePeriodSeconds;
     const current = [...state.replicas.keys()];
     switch (disruption.action) {
       case "delete": {
@@ -324,6 +401,8 @@ export class LocalBackend extends RunStateBackend {
     }
     // Whatever else carries this run's label (a replica that failed half-way through starting).
     await removeLabelledContainers([`${LABEL_RUN}=${runId}`]);
+    // A workload scenario's volume files (the folder's name carries the run id).
+    await removeRunVolumes(runId);
   }
 }
 

@@ -3,9 +3,12 @@
 // here as it is on kind. Pure.
 import type { TimelineEvent } from "../../model/events.js";
 import type { ExitEvidence } from "../../model/exit-evidence.js";
+import type { ContainerOutcome } from "../../model/pod-outcome.js";
+import type { ProcessTreeInspection } from "../../model/process-tree.js";
 import { pid1Exit } from "../../observe/app-log.js";
 import { decideExit, exitNotes, sigkillDeadline } from "../../observe/exit-evidence.js";
-import type { TerminationOutcome } from "./termination.js";
+import type { ProcessEntry } from "./replica.js";
+import type { ContainerStopOutcome, TerminationOutcome } from "./termination.js";
 
 export interface LocalExitInput {
   pod: string;
@@ -41,4 +44,48 @@ export function localExitEvidence(input: LocalExitInput): { exitEvidence?: ExitE
     },
   );
   return { ...(exitEvidence ? { exitEvidence } : {}), notes: exitNotes(exitEvidence, inspected?.oomKilled === true) };
+}
+
+/** One container's stop and what was read around it → its outcome, as every local pod reports it. */
+export interface LocalContainerInput {
+  pod: string;
+  /** The container's name in the pod spec (absent: graceful-e2e's own one-container pod). */
+  container?: string;
+  graceSeconds: number;
+  deleteAt: number;
+  stop: ContainerStopOutcome;
+  appEvents: readonly TimelineEvent[];
+  inspected?: { oomKilled?: boolean; finishedAt?: string };
+  pid1Cmdline: string;
+  processTree?: ProcessEntry[];
+  inspection?: ProcessTreeInspection;
+}
+
+/** The container fields of a pod outcome (the exit code from Docker's record through decideExit). */
+export function localContainerOutcome(
+  input: LocalContainerInput,
+): Omit<ContainerOutcome, "processes"> & { notes: string[] } {
+  const { stop } = input;
+  const { exitEvidence, notes } = localExitEvidence({
+    pod: input.pod,
+    graceSeconds: input.graceSeconds,
+    termination: { ...stop, deleteAt: input.deleteAt },
+    appEvents: input.appEvents,
+    ...(input.inspected ? { inspected: input.inspected } : {}),
+  });
+  return {
+    ...(input.container !== undefined ? { container: input.container } : {}),
+    pid1Cmdline: input.pid1Cmdline,
+    exitedAt: stop.exitedAt,
+    exitCode: stop.exitCode,
+    exitReason:
+      stop.sigkillAt !== undefined ? "Killed after grace period" : stop.exitCode === 0 ? "Completed" : "Error",
+    sigkilled: stop.sigkillAt !== undefined,
+    ...(exitEvidence ? { exitEvidence } : {}),
+    ...(input.processTree ? { processTree: input.processTree } : {}),
+    ...(input.inspection ? { inspection: input.inspection } : {}),
+    // The choice the termination made: lifecycle's (or the scenario's) stopSignal, else the image's, else SIGTERM.
+    stopSignal: stop.stopSignal,
+    notes,
+  };
 }

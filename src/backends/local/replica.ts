@@ -76,6 +76,86 @@ export function recordLogLine(sink: EventSink, pod: string, line: string, now = 
   return events;
 }
 
+/** Where a container's log lines go: every raw line, and the app events they state. */
+export interface LogRecord {
+  rawLogs: string[];
+  appEvents: TimelineEvent[];
+}
+
+/**
+ * Follows a container's (demultiplexed) log stream until it ends: every line kept, the app events it
+ * states kept (bounded) and, when a sink is given, recorded for the pod. Resolves at the stream's end.
+ */
+export function followLog(stream: Readable, pod: string, into: LogRecord, sink?: EventSink): Promise<void> {
+  const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+  return (async () => {
+    for await (const line of lines) {
+      into.rawLogs.push(line);
+      into.appEvents.push(...(sink ? recordLogLine(sink, pod, line) : appEventsFromLine(line, pod, Date.now())));
+      if (into.appEvents.length > MAX_APP_EVENTS) into.appEvents.splice(0, into.appEvents.length - MAX_APP_EVENTS);
+    }
+  })().catch(() => undefined);
+}
+
+/** A container's process tree as the host sees it (docker top): PID, parent and command line. */
+export async function processTreeOf(container: {
+  top(opts: { ps_args: string }): Promise<unknown>;
+}): Promise<ProcessEntry[]> {
+  const top = (await container.top({ ps_args: "-o pid,ppid,args" })) as { Titles: string[]; Processes: string[][] };
+  const col = (t: string) => top.Titles.findIndex((x) => x.trim().toUpperCase() === t);
+  const [pid, ppid, args] = [col("PID"), col("PPID"), col("COMMAND")];
+  return top.Processes.map((p) => ({
+    pid: Number(p[pid]),
+    ppid: Number(p[ppid]),
+    command: p[args === -1 ? p.length - 1 : args] ?? "",
+  }));
+}
+
+/** PID 1 as it runs: the root of the tree (a script that `exec`s has replaced itself). */
+export function rootCommand(tree: ProcessEntry[]): string | undefined {
+  const pids = new Set(tree.map((p) => p.pid));
+  return tree.find((p) => !pids.has(p.ppid))?.command;
+}
+
+/** How a preStop hook reaches its container: exec inside it, and the host port of a container port. */
+export interface HookTarget {
+  exec(command: string[]): Promise<{ exitCode: number; output: string }>;
+  /** undefined: the pod's Service port. */
+  hostPortFor(containerPort: number | undefined): Promise<number>;
+}
+
+/** Runs one preStop hook as the kubelet does; rejects with the reason when it fails. */
+export async function runPreStopHook(
+  hook: Exclude<PreStop, { type: "none" }>,
+  signal: AbortSignal,
+  target: HookTarget,
+): Promise<void> {
+  switch (hook.type) {
+    case "sleep":
+      // The kubelet's built-in sleep action: a wait in the kubelet, nothing runs in the container.
+      await sleepUnlessAborted(hook.seconds * 1000, signal);
+      return;
+    case "exec": {
+      const result = await target.exec(hook.command);
+      if (result.exitCode !== 0) {
+        throw new Error(
+          `preStop exec ${JSON.stringify(hook.command)} exited ${result.exitCode}: ${result.output.trim().slice(0, 200)}`,
+        );
+      }
+      return;
+    }
+    case "httpGet": {
+      // The kubelet calls the pod IP; here that is the port published on 127.0.0.1.
+      const port = await target.hostPortFor(hook.port);
+      const res = await fetch(`http://127.0.0.1:${port}${hook.path}`, { signal });
+      await res.arrayBuffer();
+      if (res.status < 200 || res.status >= 400)
+        throw new Error(`preStop httpGet ${hook.path} answered HTTP ${res.status}`);
+      return;
+    }
+  }
+}
+
 /** The app events a replica keeps for its own exit evidence (start, signal, drain, exit lines: few per process). */
 const MAX_APP_EVENTS = 2000;
 
@@ -135,22 +215,12 @@ export class Replica {
    */
   async refreshPid1(): Promise<ProcessEntry[]> {
     const tree = await this.processTree().catch(() => []);
-    const pids = new Set(tree.map((p) => p.pid));
-    const root = tree.find((p) => !pids.has(p.ppid));
-    if (root) this.pid1Cmdline = root.command;
+    this.pid1Cmdline = rootCommand(tree) ?? this.pid1Cmdline;
     return tree;
   }
 
   private async followLogs(sink: EventSink): Promise<void> {
-    const stream: Readable = await this.started.logs();
-    const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
-    this.logsDone = (async () => {
-      for await (const line of lines) {
-        this.rawLogs.push(line);
-        this.appEvents.push(...recordLogLine(sink, this.name, line));
-        if (this.appEvents.length > MAX_APP_EVENTS) this.appEvents.splice(0, this.appEvents.length - MAX_APP_EVENTS);
-      }
-    })().catch(() => undefined);
+    this.logsDone = followLog(await this.started.logs(), this.name, this, sink);
   }
 
   /** Waits until the log stream ended (the container exited and Docker flushed its output). */
@@ -168,17 +238,7 @@ export class Replica {
 
   /** Process tree as the host sees it (docker top): PID, parent and command line. */
   async processTree(): Promise<ProcessEntry[]> {
-    const top = (await (await this.container()).top({ ps_args: "-o pid,ppid,args" })) as {
-      Titles: string[];
-      Processes: string[][];
-    };
-    const col = (t: string) => top.Titles.findIndex((x) => x.trim().toUpperCase() === t);
-    const [pid, ppid, args] = [col("PID"), col("PPID"), col("COMMAND")];
-    return top.Processes.map((p) => ({
-      pid: Number(p[pid]),
-      ppid: Number(p[ppid]),
-      command: p[args === -1 ? p.length - 1 : args] ?? "",
-    }));
+    return processTreeOf(await this.container());
   }
 
   async waitForReady(timeoutMs: number, path: string): Promise<void> {
@@ -224,31 +284,11 @@ export class Replica {
     return this.exitCode;
   }
 
-  private async runPreStop(hook: Exclude<PreStop, { type: "none" }>, signal: AbortSignal): Promise<void> {
-    switch (hook.type) {
-      case "sleep":
-        // The kubelet's built-in sleep action: a wait in the kubelet, nothing runs in the container.
-        await sleepUnlessAborted(hook.seconds * 1000, signal);
-        return;
-      case "exec": {
-        const result = await this.started.exec(hook.command);
-        if (result.exitCode !== 0) {
-          throw new Error(
-            `preStop exec ${JSON.stringify(hook.command)} exited ${result.exitCode}: ${result.output.trim().slice(0, 200)}`,
-          );
-        }
-        return;
-      }
-      case "httpGet": {
-        // The kubelet calls the pod IP; here that is the port published on 127.0.0.1.
-        const port = hook.port === undefined ? this.hostPort : await this.publishedPortFor(hook.port);
-        const res = await fetch(`http://127.0.0.1:${port}${hook.path}`, { signal });
-        await res.arrayBuffer();
-        if (res.status < 200 || res.status >= 400)
-          throw new Error(`preStop httpGet ${hook.path} answered HTTP ${res.status}`);
-        return;
-      }
-    }
+  private runPreStop(hook: Exclude<PreStop, { type: "none" }>, signal: AbortSignal): Promise<void> {
+    return runPreStopHook(hook, signal, {
+      exec: (command) => this.started.exec(command),
+      hostPortFor: (port) => (port === undefined ? Promise.resolve(this.hostPort) : this.publishedPortFor(port)),
+    });
   }
 
   private async publishedPortFor(containerPort: number): Promise<number> {
