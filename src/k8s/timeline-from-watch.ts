@@ -421,6 +421,16 @@ export class TimelineBuilder {
     return x?.runtime?.at ?? x?.api?.finishedAt ?? x?.api?.observedAt;
   }
 
+  /** The node the pod was scheduled on (spec.nodeName), once the watch has shown it. */
+  nodeOf(pod: string): string | undefined {
+    return this.pods.get(pod)?.nodeName;
+  }
+
+  /** Pods currently listed as terminating endpoints (serving or not; servers that report the condition). */
+  terminatingEndpoints(): string[] {
+    return [...this.endpointAggregate.entries()].filter(([, s]) => s.state === "terminating").map(([p]) => p);
+  }
+
   /** Pods currently listed as ready endpoints of the Service. */
   readyEndpoints(): string[] {
     return [...this.endpointAggregate.entries()].filter(([, s]) => s.state === "ready").map(([p]) => p);
@@ -1023,6 +1033,7 @@ export class TimelineBuilder {
     const deleteAt = t.deleteCalledAt ?? t.deletionObservedAt ?? 0;
     return {
       pod: name,
+      ...(t.nodeName !== undefined ? { node: t.nodeName } : {}),
       pid1Cmdline: t.pid1Cmdline ?? "",
       deleteAt,
       ...(t.goneAt !== undefined ? { goneAt: t.goneAt } : {}),

@@ -6,6 +6,11 @@ export type EventSource = "harness" | "kubelet" | "proxy" | "app" | "runtime" | 
 export type TimelineEventKind =
   // the disruption itself
   | "delete-requested"
+  /** One answer of the Eviction API: detail.result (accepted | refused | error), status, message, attempt. */
+  | "eviction"
+  /** A node made unschedulable for a drain (detail.node), and schedulable again (teardown, Ctrl-C too). */
+  | "node-cordoned"
+  | "node-uncordoned"
   // Service / endpoint side
   | "endpoint-ready"
   | "endpoint-terminating"

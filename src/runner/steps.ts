@@ -181,18 +181,24 @@ export function judgeStep(ctx: RunContext, load: LoadResult): void {
   );
 }
 
-/** The delete's victims: the pods carrying the most connections now (scenario victims: busiest). */
+/**
+ * The delete's or evict's victims: the pods carrying the most connections now (scenario victims: busiest);
+ * a drain's: the busiest pod, whose node is drained.
+ */
 export function planDisruption(
   scenario: Scenario,
   workload: RunningWorkload,
   records: readonly RequestRecord[],
 ): { plan?: DisruptionPlan; basis?: string } {
   const d = scenario.disruption;
-  if (d.action !== "delete" || d.victims !== "busiest") return {};
+  // drain: the busiest pod names the node to drain.
+  const count =
+    d.action === "drain" ? 1 : (d.action === "delete" || d.action === "evict") && d.victims === "busiest" ? d.count : 0;
+  if (count === 0) return {};
   const attribution = workload.trafficAttribution();
   const { pods, basis } = busiestPods(
     workload.pods,
-    d.count,
+    count,
     Date.now(),
     attribution,
     attributeRequests(records, attribution),

@@ -16,6 +16,7 @@ import { DEFAULT_NODE_PORT, namespaceName, SERVICE_NAME } from "../../k8s/manife
 import { formatPorts } from "../../k8s/node-ports.js";
 import type { LoadHooks } from "../../load/types.js";
 import type { ResolvedImage } from "../../model/backend.js";
+import type { ReadyEndpointsSample } from "../../model/disruption.js";
 import type { EventSink } from "../../model/events.js";
 import type { Disruption, LoadOptions, Scenario } from "../../scenario/schema.js";
 import { UsageError } from "../../util/errors.js";
@@ -300,6 +301,11 @@ export class ExistingClusterBackend extends RunStateBackend implements InCluster
   disrupt(deployment: Deployment, disruption: Disruption, plan?: DisruptionPlan): Promise<DisruptionOutcome> {
     // No trafficAttribution here: without node access nothing sees which pod a connection went to.
     return this.getDriver().disrupt(deployment, disruption, plan);
+  }
+
+  /** The Service's ready endpoints over the run, from the watch. */
+  readyEndpoints(deployment: Deployment): ReadyEndpointsSample[] | undefined {
+    return this.driver?.readyEndpoints(deployment.runId);
   }
 
   /**
