@@ -28,7 +28,7 @@ import type { ObservedPodOutcome } from "../model/pod-outcome.js";
 import type { ProcessTreeInspection } from "../model/process-tree.js";
 import { inspectByExec } from "../observe/process-tree.js";
 import type { Disruption, RolloutStrategy, Scenario } from "../scenario/schema.js";
-import { registerCleanup } from "../util/cleanup.js";
+import { interruptSignal, registerCleanup } from "../util/cleanup.js";
 import { apiErrorText as errText } from "../util/errors.js";
 import { LABEL_ROOT, LABEL_RUN } from "../util/labels.js";
 import { sleep } from "../util/sleep.js";
@@ -906,6 +906,8 @@ export class KubernetesDriver {
           deadline,
           node: st.builder.nodeOf(pod),
           onAttempt: (a) => this.onEviction(st, a),
+          // Ctrl-C: no more retries (the teardown runs meanwhile).
+          signal: interruptSignal(),
         }),
       ),
     );
@@ -957,6 +959,7 @@ export class KubernetesDriver {
       changed: () => st.wake.next(),
       onAttempt: (a) => this.onEviction(st, a),
       onCordoned: (at) => this.onCordoned(st, node, at),
+      signal: interruptSignal(),
     });
     st.voluntary.drain = record;
     if (record.timeoutReason) notes.push(`drain of ${node} timed out: ${record.timeoutReason}`);

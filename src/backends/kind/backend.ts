@@ -244,7 +244,13 @@ export class KindBackend extends RunStateBackend {
         if (!req.nodeName || !req.containerID) throw new Error("the pod has no node or container id");
         return establishedOnNode(kindNodeExec(this.run, req.nodeName), req.containerID, port);
       },
-      platform: { kindCluster: this.cluster.name, kindClusterCreatedByRun: String(this.cluster.created) },
+      platform: {
+        kindCluster: this.cluster.name,
+        kindClusterCreatedByRun: String(this.cluster.created),
+        ...(this.cluster.createSeconds !== undefined
+          ? { kindClusterCreateSeconds: String(this.cluster.createSeconds) }
+          : {}),
+      },
       // Which pod each connection went to: the nodes' conntrack (src/backends/kind/conntrack-stream.ts).
       trafficAttribution: async ({ nodePort }) => {
         const stream = new ConntrackStream({
