@@ -8,7 +8,15 @@ import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import type { Backend } from "../backends/backend.js";
-import { close, drain, drainsInBackground, hasRunPool, isClosable, preflight } from "../backends/capabilities.js";
+import {
+  close,
+  drain,
+  drainsInBackground,
+  hasRunPool,
+  isClosable,
+  preflight,
+  preflightScenarios,
+} from "../backends/capabilities.js";
 import { assertDockerReachable } from "../backends/docker-check.js";
 import { createBackend } from "../backends/index.js";
 import { removeLabelledContainers } from "../backends/local/backend.js";
@@ -39,6 +47,7 @@ import { addClusterOptions, backendOptionsFrom } from "./backend-options.js";
 import { register as registerAudit } from "./commands/audit.js";
 import { register as registerBench } from "./commands/bench.js";
 import { register as registerCheck } from "./commands/check.js";
+import { uncordonLeftNodes } from "./commands/clean-nodes.js";
 import { register as registerReplay } from "./commands/replay.js";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -179,6 +188,10 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
   const backend = await createBackend(backendName, { ...backendOptionsFrom(opts, log), servicePort: plan.servicePort });
   installSignalHandlers(log);
   await preflight(backend);
+  await preflightScenarios(
+    backend,
+    loaded.map((l) => l.scenario),
+  );
   if (interruptedBy()) return interrupted(0);
   // On Ctrl-C, after every run's own teardown: the namespaces still being deleted, then the backend.
   const unregisterClose = registerBackendCleanup(backend);
@@ -361,7 +374,12 @@ export function buildProgram(): Command {
     .command("clean")
     .description(`remove every container a run created (label ${LABEL_RUN}), e.g. after a crash`)
     .option("--run <id>", "only the containers of this run (its id is in the run's first progress line)")
-    .action(async (opts: { run?: string }) => {
+    .option(
+      "--context <name>",
+      "also uncordon the nodes a drain left cordoned in this kubeconfig context (kind: kind-graceful-e2e)",
+    )
+    .action(async (opts: { run?: string; context?: string }) => {
+      if (opts.context) process.stdout.write(`${await uncordonLeftNodes(opts.context, opts.run)}\n`);
       await assertDockerReachable();
       const removed = await removeLabelledContainers([opts.run ? `${LABEL_RUN}=${opts.run}` : LABEL_RUN]);
       process.stdout.write(

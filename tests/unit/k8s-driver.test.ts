@@ -325,6 +325,10 @@ class FakeCluster {
             for (const name of live.slice(to)) this.terminate(name, d.spec.template.spec.terminationGracePeriodSeconds);
             d.spec.replicas = to;
           }
+          if (op.path === "/spec/strategy" || op.path === "/spec/minReadySeconds") {
+            d.spec[op.path.slice("/spec/".length)] = op.value;
+          }
+          if (op.path.endsWith("restartedAt")) this.rollOut(ns, d);
         }
         return json(200, d);
       }
@@ -382,6 +386,21 @@ class FakeCluster {
     }
     return notFound();
   };
+
+  /** A rolling restart, one pod at a time: the new pod first, then the old one terminated. */
+  private rollOut(ns: string, d: Obj) {
+    const old = [...this.pods.values()].filter((x) => x.metadata.namespace === ns && !x.metadata.deletionTimestamp);
+    old.forEach((pod, i) => {
+      setTimeout(
+        () => {
+          this.newPod(ns, d.spec.template);
+          this.touchSlice(ns);
+          this.terminate(pod.metadata.name, d.spec.template.spec.terminationGracePeriodSeconds);
+        },
+        30 * (i + 1),
+      );
+    });
+  }
 
   /** Nodes (list, read, JSON patch), evictions and PodDisruptionBudgets. */
   private voluntaryCall(req: IncomingMessage, p: string, body: string, json: (code: number, o: unknown) => void) {
@@ -1351,6 +1370,33 @@ describe("KubernetesDriver: evict and drain through the Eviction API", () => {
     fake.evictionAnswer = () => ({ kind: "Status", status: "Success", code: 201 });
     const again = await d.disrupt(dep, scenario.disruption, { victims: [victim] });
     expect(again.pods.map((p) => [p.pod, p.node, p.exitCode])).toEqual([[victim, "ge-worker", 0]]);
+    await d.teardown(dep, runId);
+  });
+
+  it("rollout with the scenario's strategy: patched before the restart, every old pod replaced and judged", async () => {
+    fake = new FakeCluster();
+    fake.workers = ["ge-worker", "ge-worker2"];
+    const d = driver();
+    const scenario = ScenarioSpec.parse({
+      name: "roll",
+      image: { style: "exec-form" },
+      replicas: 3,
+      terminationGracePeriodSeconds: 5,
+      disruption: { action: "rollout", atSeconds: 0, strategy: { maxUnavailable: "50%", minReadySeconds: 1 } },
+    });
+    const runId = "20300101000012-aaaaab";
+    const dep = await d.deploy(scenario, image, new EventLog(), runId);
+    const outcome = await d.disrupt(dep, scenario.disruption);
+    const created = fake.deployments.get(dep.platform.namespace ?? "");
+    expect(created?.spec.strategy).toEqual({
+      type: "RollingUpdate",
+      rollingUpdate: { maxSurge: 1, maxUnavailable: "50%" },
+    });
+    expect(created?.spec.minReadySeconds).toBe(1);
+    // Every replaced pod, not only the first, each with its exit and its node.
+    expect(outcome.pods.map((p) => p.pod).sort()).toEqual([...dep.pods].sort());
+    expect(outcome.pods.every((p) => p.exitCode === 0 && p.node?.startsWith("ge-worker"))).toBe(true);
+    expect(outcome.voluntary?.evictions).toEqual([]);
     await d.teardown(dep, runId);
   });
 });

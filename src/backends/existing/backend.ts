@@ -10,6 +10,7 @@
 //   startLoad(deployment, ...) below (InClusterLoad) instead of the local generator.
 import { CoreV1Api, KubeConfig, type V1ResourceRequirements } from "@kubernetes/client-node";
 import { type CommandRunner, execaRunner } from "../../k8s/command.js";
+import { assertDrainable } from "../../k8s/drain.js";
 import { KubernetesDriver } from "../../k8s/driver.js";
 import { loadJobNamespace, loadJobTiming, type RunningLoadJob, startLoadJob } from "../../k8s/load-job.js";
 import { DEFAULT_NODE_PORT, namespaceName, SERVICE_NAME } from "../../k8s/manifests.js";
@@ -177,6 +178,13 @@ export class ExistingClusterBackend extends RunStateBackend implements InCluster
   async preflight(): Promise<void> {
     await assertDockerReachable();
     if (this.loadFrom === "in-cluster" && !this.o.inCluster?.image) await assertLoadgenBuildable();
+  }
+
+  /** A drain needs two schedulable nodes in the context's cluster. */
+  async preflightScenarios(scenarios: readonly Scenario[]): Promise<void> {
+    if (!scenarios.some((s) => s.disruption.action === "drain")) return;
+    this.kc ??= kubeConfigFor(this.o.context, this.o.kubeconfigPath);
+    await assertDrainable(this.kc.makeApiClient(CoreV1Api), `the cluster of context "${this.o.context}"`);
   }
 
   async prepare(images: ResolvedImage[]): Promise<void> {

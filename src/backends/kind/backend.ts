@@ -2,8 +2,9 @@
 // the way Service traffic does: 127.0.0.1:<NodePort> → Docker's port mapping → the control-plane node's
 // NodePort → kube-proxy → a ready pod on any node (never port-forward, which bypasses the Service).
 // Every run claims one NodePort of those kind-config.yaml publishes (30080-30087): runs may overlap.
-import type { KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { CommandError, type CommandRunner, execaRunner } from "../../k8s/command.js";
+import { assertDrainable } from "../../k8s/drain.js";
 import {
   inspectViaPodExec,
   KubernetesDriver,
@@ -156,6 +157,14 @@ export class KindBackend extends RunStateBackend {
 
   preflight(): Promise<void> {
     return this.cluster.preflight();
+  }
+
+  /** A drain needs two schedulable nodes (a cluster from an older kind-config.yaml has one worker). */
+  async preflightScenarios(scenarios: readonly Scenario[]): Promise<void> {
+    if (!scenarios.some((s) => s.disruption.action === "drain")) return;
+    await this.cluster.ensure();
+    this.kc ??= await this.cluster.kubeconfig();
+    await assertDrainable(this.kc.makeApiClient(CoreV1Api), `kind cluster "${this.cluster.name}"`);
   }
 
   /**
