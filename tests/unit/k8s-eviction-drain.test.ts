@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { RunningWorkload } from "../../src/backends/backend.js";
 import {
   assertDrainable,
   CORDONED_BY_LABEL,
@@ -21,6 +22,7 @@ import { ReadyEndpointsSeries } from "../../src/k8s/ready-endpoints.js";
 import { policyVersions } from "../../src/k8s/version.js";
 import type { Clock } from "../../src/k8s/wait.js";
 import type { EvictionAttempt } from "../../src/model/disruption.js";
+import { planDisruption } from "../../src/runner/steps.js";
 import { ScenarioSpec } from "../../src/scenario/schema.js";
 import { UsageError } from "../../src/util/errors.js";
 
@@ -483,5 +485,39 @@ describe("policy versions, placement, strategy, ready endpoints (pure)", () => {
       status: 0,
       message: "connect ECONNREFUSED 127.0.0.1:1",
     });
+  });
+});
+
+describe("planDisruption: the runner's victims for evict and drain", () => {
+  const workload = (busy: string) =>
+    ({
+      pods: ["app-a", "app-b", "app-c"],
+      trafficAttribution: () => ({
+        source: "conntrack" as const,
+        joinableByClientPort: false,
+        connections: [
+          { pod: busy, openedAt: Date.now() - 1000 },
+          { pod: busy, openedAt: Date.now() - 1000 },
+          { pod: "app-a", openedAt: Date.now() - 1000 },
+        ],
+      }),
+    }) as unknown as RunningWorkload;
+  const plan = (disruption: Obj) =>
+    planDisruption(
+      ScenarioSpec.parse({ name: "p", image: { style: "exec-form" }, replicas: 3, disruption }),
+      workload("app-c"),
+      [],
+    );
+
+  it("evict (busiest): the `count` busiest pods; drain: the busiest one, whose node is drained", () => {
+    expect(plan({ action: "evict", count: 2 }).plan?.victims).toEqual(["app-c", "app-a"]);
+    expect(plan({ action: "drain" }).plan?.victims).toEqual(["app-c"]);
+    expect(plan({ action: "delete", count: 1 }).plan?.victims).toEqual(["app-c"]);
+  });
+
+  it("victims: first asks for no plan (the first ready pods by name), as for delete", () => {
+    expect(plan({ action: "evict", victims: "first" })).toEqual({});
+    expect(plan({ action: "delete", victims: "first" })).toEqual({});
+    expect(plan({ action: "rollout" })).toEqual({});
   });
 });
