@@ -32,6 +32,7 @@ import { parseScenario } from "../../src/scenario/load.js";
 import { ScenarioSpec } from "../../src/scenario/schema.js";
 import { handleInterrupt, resetInterruptForTests } from "../../src/util/cleanup.js";
 import { UsageError } from "../../src/util/errors.js";
+import { readBody, refused429, useFakeServer } from "./fake-api-kit.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: free-form fake API objects
 type Obj = Record<string, any>;
@@ -212,13 +213,7 @@ class FakeCluster {
   handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? "/", "http://x");
     const p = url.pathname;
-    const body = await new Promise<string>((r) => {
-      let b = "";
-      req.on("data", (c) => {
-        b += c;
-      });
-      req.on("end", () => r(b));
-    });
+    const body = await readBody(req);
     const watch = url.searchParams.get("watch") === "true";
     this.calls.push(`${req.method} ${p}${watch ? " (watch)" : ""}`);
     const json = (code: number, o: unknown) => {
@@ -1152,36 +1147,17 @@ describe("readyFromWatch", () => {
 
 describe("KubernetesDriver: evict and drain through the Eviction API", () => {
   let fake: FakeCluster;
-  let server: Server;
-  let kc: KubeConfig;
-  let port = 0;
-
-  beforeAll(async () => {
-    server = createServer((req, res) => void fake.handle(req, res));
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    port = (server.address() as AddressInfo).port;
-    kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: "fake", server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: "u", token: "t" }],
-      contexts: [{ name: "fake", cluster: "fake", user: "u" }],
-      currentContext: "fake",
-    });
-  });
+  const served = useFakeServer((req, res) => fake.handle(req, res));
   afterEach(() => {
     fake?.closeAll();
     resetInterruptForTests();
-  });
-  afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
   });
 
   const driver = () =>
     new KubernetesDriver({
       backend: "kind",
-      kc,
-      target: { host: "127.0.0.1", port },
+      kc: served.kc(),
+      target: { host: "127.0.0.1", port: served.port() },
       trafficPath: "fake",
       nodePort: 30080,
       readPid1: async () => "node /app/server.js",
@@ -1189,23 +1165,7 @@ describe("KubernetesDriver: evict and drain through the Eviction API", () => {
       readyTimeoutMs: 10_000,
     });
   const image = { style: "exec-form", ref: "x/y:1" };
-  const refused = (desired: number, current: number) => ({
-    kind: "Status",
-    apiVersion: "v1",
-    metadata: {},
-    status: "Failure",
-    message: "Cannot evict pod as it would violate the pod's disruption budget.",
-    reason: "TooManyRequests",
-    details: {
-      causes: [
-        {
-          reason: "DisruptionBudget",
-          message: `The disruption budget app needs ${desired} healthy pods and has ${current} currently`,
-        },
-      ],
-    },
-    code: 429,
-  });
+  const refused = (desired: number, current: number) => refused429("app", desired, current);
   /** Refuses each pod's first `n` evictions, then accepts. */
   const refuseFirst = (n: number) => {
     const seen = new Map<string, number>();

@@ -1,10 +1,9 @@
 // Eviction, drain, PodDisruptionBudget objects and placement against a small fake API server speaking the
 // wire protocol client-node uses (JSON patch, Status objects). The fake's answers are shaped like the real
 // API server's: a 429 is a Status with reason TooManyRequests, the budget's words in details.causes.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { CoreV1Api } from "@kubernetes/client-node";
+import { beforeEach, describe, expect, it } from "vitest";
 import type { RunningWorkload } from "../../src/backends/backend.js";
 import {
   assertDrainable,
@@ -16,7 +15,6 @@ import {
 } from "../../src/k8s/drain.js";
 import { answerOfError, evictPod } from "../../src/k8s/eviction.js";
 import { buildManifests, strategyPatch } from "../../src/k8s/manifests.js";
-import { EVICTION_REFUSED_MESSAGE } from "../../src/k8s/pdb.js";
 import { createPdb, pdbObject, pdbRecord } from "../../src/k8s/pdb-object.js";
 import { ReadyEndpointsSeries } from "../../src/k8s/ready-endpoints.js";
 import { policyVersions } from "../../src/k8s/version.js";
@@ -25,30 +23,10 @@ import type { EvictionAttempt } from "../../src/model/disruption.js";
 import { planDisruption } from "../../src/runner/steps.js";
 import { ScenarioSpec } from "../../src/scenario/schema.js";
 import { UsageError } from "../../src/util/errors.js";
+import { jsonAnswer, readBody, refused429, useFakeServer } from "./fake-api-kit.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: free-form fake API objects
 type Obj = Record<string, any>;
-
-/** The real API server's 429 for an eviction a budget refuses (pkg/registry/core/pod/storage/eviction.go). */
-function refused429(pdb: string, desired: number, current: number): Obj {
-  return {
-    kind: "Status",
-    apiVersion: "v1",
-    metadata: {},
-    status: "Failure",
-    message: EVICTION_REFUSED_MESSAGE,
-    reason: "TooManyRequests",
-    details: {
-      causes: [
-        {
-          reason: "DisruptionBudget",
-          message: `The disruption budget ${pdb} needs ${desired} healthy pods and has ${current} currently`,
-        },
-      ],
-    },
-    code: 429,
-  };
-}
 
 const accepted201 = { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", code: 201 };
 
@@ -77,18 +55,9 @@ class FakeApi {
   handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? "/", "http://x");
     const p = url.pathname;
-    const body = await new Promise<string>((r) => {
-      let b = "";
-      req.on("data", (c) => {
-        b += c;
-      });
-      req.on("end", () => r(b));
-    });
+    const body = await readBody(req);
     this.calls.push(`${req.method} ${p}`);
-    const json = (code: number, o: unknown) => {
-      res.writeHead(code, { "content-type": "application/json" });
-      res.end(JSON.stringify(o));
-    };
+    const json = jsonAnswer(res);
     let m: RegExpMatchArray | null = p.match(/^\/api\/v1\/nodes(?:\/([^/]+))?$/);
     if (m) return this.nodesCall(req, m[1], url, body, json);
     m = p.match(/^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/eviction$/);
@@ -167,28 +136,26 @@ function fakeClock(start = 1_000_000): Clock & { t: number } {
 
 describe("eviction, drain and PDB objects against a fake API server", () => {
   const fake = new FakeApi();
-  let server: Server;
-  let kc: KubeConfig;
+  const served = useFakeServer(fake.handle);
   let core: CoreV1Api;
-
-  beforeAll(async () => {
-    server = createServer((req, res) => void fake.handle(req, res));
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const port = (server.address() as AddressInfo).port;
-    kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: "fake", server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
-      users: [{ name: "u", token: "t" }],
-      contexts: [{ name: "fake", cluster: "fake", user: "u" }],
-      currentContext: "fake",
+  /** One pod's evictions with the defaults of these tests (interval 5 s, timeout 120 s, fake clock). */
+  const evict = (o: { version?: "policy/v1" | "policy/v1beta1"; timeoutMs?: number; node?: string } = {}) => {
+    const clock = fakeClock();
+    const attempts: EvictionAttempt[] = [];
+    const result = evictPod("app-1", {
+      core,
+      namespace: "ns1",
+      version: o.version ?? "policy/v1",
+      clock,
+      retryIntervalMs: 5000,
+      deadline: clock.t + (o.timeoutMs ?? 120_000),
+      ...(o.node ? { node: o.node } : {}),
+      onAttempt: (a) => attempts.push(a),
     });
-    core = kc.makeApiClient(CoreV1Api);
-  });
-  afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-  });
+    return { clock, attempts, result };
+  };
   beforeEach(() => {
+    core = served.kc().makeApiClient(CoreV1Api);
     fake.nodes.clear();
     fake.answers.clear();
     fake.evictionBodies = [];
@@ -199,18 +166,8 @@ describe("eviction, drain and PDB objects against a fake API server", () => {
 
   it("a 429 is retried every interval and recorded verbatim until the API accepts (policy/v1 body)", async () => {
     fake.answers.set("app-1", [refused429("app", 2, 2), refused429("app", 2, 2), accepted201]);
-    const clock = fakeClock();
-    const seen: EvictionAttempt[] = [];
-    const r = await evictPod("app-1", {
-      core,
-      namespace: "ns1",
-      version: "policy/v1",
-      clock,
-      retryIntervalMs: 5000,
-      deadline: clock.t + 120_000,
-      node: "w1",
-      onAttempt: (a) => seen.push(a),
-    });
+    const { attempts: seen, result } = evict({ node: "w1" });
+    const r = await result;
     expect(r.evicted).toBe(true);
     expect(seen.map((a) => [a.attempt, a.result, a.status, a.at - 1_000_000])).toEqual([
       [1, "refused", 429, 0],
@@ -230,16 +187,7 @@ describe("eviction, drain and PDB objects against a fake API server", () => {
 
   it("a budget that never allows: retried until the timeout, then given up with the reason (v1beta1 body)", async () => {
     fake.answers.set("app-1", [refused429("app", 3, 3)]);
-    const clock = fakeClock();
-    const r = await evictPod("app-1", {
-      core,
-      namespace: "ns1",
-      version: "policy/v1beta1",
-      clock,
-      retryIntervalMs: 5000,
-      deadline: clock.t + 12_000,
-      onAttempt: () => {},
-    });
+    const r = await evict({ version: "policy/v1beta1", timeoutMs: 12_000 }).result;
     expect(r.evicted).toBe(false);
     // t = 0, 5, 10 s; a fourth at 15 s would start after the 12 s timeout.
     expect(r.attempts).toHaveLength(3);
@@ -250,16 +198,8 @@ describe("eviction, drain and PDB objects against a fake API server", () => {
   it("any other answer is an error, not retried (500: a pod under two budgets)", async () => {
     const message = "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.";
     fake.answers.set("app-1", [{ kind: "Status", status: "Failure", code: 500, reason: "InternalError", message }]);
-    const clock = fakeClock();
-    const r = await evictPod("app-1", {
-      core,
-      namespace: "ns1",
-      version: "policy/v1",
-      clock,
-      retryIntervalMs: 5000,
-      deadline: clock.t + 120_000,
-      onAttempt: () => {},
-    });
+    const { clock, result } = evict();
+    const r = await result;
     expect(r.attempts).toEqual([expect.objectContaining({ result: "error", status: 500, message })]);
     expect(r.why).toBe(`the API answered 500: ${message}`);
     expect(clock.t).toBe(1_000_000);
@@ -380,7 +320,7 @@ describe("eviction, drain and PDB objects against a fake API server", () => {
     const base = { namespace: "ns1", labels: { "graceful-e2e": "true" }, selector: { app: "a", run: "r" } };
     for (const version of ["policy/v1", "policy/v1beta1"] as const) {
       const obj = pdbObject({ minAvailable: 2 }, { ...base, version });
-      await createPdb(kc, obj);
+      await createPdb(served.kc(), obj);
     }
     expect(fake.created.map((c) => c.path)).toEqual([
       "/apis/policy/v1/namespaces/ns1/poddisruptionbudgets",
