@@ -6,11 +6,10 @@ export type EventSource = "harness" | "kubelet" | "proxy" | "app" | "runtime" | 
 export type TimelineEventKind =
   // the disruption itself
   | "delete-requested"
-  /** One answer of the Eviction API: detail.result (accepted | refused | error), status, message, attempt. */
+  /** One answer of the Eviction API: detail.result accepted | refused | error, status, message, attempt. */
   | "eviction"
-  /** A node made unschedulable for a drain (detail.node), and schedulable again (teardown, Ctrl-C too). */
+  /** A drain made the node unschedulable: detail.node. */
   | "node-cordoned"
-  | "node-uncordoned"
   // Service / endpoint side
   | "endpoint-ready"
   | "endpoint-terminating"
@@ -30,6 +29,8 @@ export type TimelineEventKind =
   // runtime / API facts
   | "container-exit"
   | "pod-gone"
+  /** The node a drain cordoned made schedulable again (teardown, Ctrl-C too): detail.node. */
+  | "node-uncordoned"
   | "k8s-event"
   // traffic
   | "last-request-served"

@@ -181,19 +181,20 @@ export function judgeStep(ctx: RunContext, load: LoadResult): void {
   );
 }
 
-/**
- * The delete's or evict's victims: the pods carrying the most connections now (scenario victims: busiest);
- * a drain's: the busiest pod, whose node is drained.
- */
+/** How many busiest pods the disruption needs named: delete/evict their count, drain the one whose node goes. */
+function busiestWanted(d: Scenario["disruption"]): number {
+  if ((d.action === "delete" || d.action === "evict") && d.victims === "busiest") return d.count;
+  if (d.action === "drain" && d.node === undefined) return 1;
+  return 0;
+}
+
+/** The victims: the pods carrying the most connections now (delete/evict victims busiest; drain's node). */
 export function planDisruption(
   scenario: Scenario,
   workload: RunningWorkload,
   records: readonly RequestRecord[],
 ): { plan?: DisruptionPlan; basis?: string } {
-  const d = scenario.disruption;
-  // drain: the busiest pod names the node to drain.
-  const count =
-    d.action === "drain" ? 1 : (d.action === "delete" || d.action === "evict") && d.victims === "busiest" ? d.count : 0;
+  const count = busiestWanted(scenario.disruption);
   if (count === 0) return {};
   const attribution = workload.trafficAttribution();
   const { pods, basis } = busiestPods(
