@@ -5,7 +5,7 @@
 // run's to evict: they stay. A node that was already cordoned is drained but never uncordoned by us.
 import type { CoreV1Api, V1Node, V1Pod } from "@kubernetes/client-node";
 import type { DrainRecord, EvictionAttempt } from "../model/disruption.js";
-import { UsageError } from "../util/errors.js";
+import { apiErrorText, UsageError } from "../util/errors.js";
 import { LABEL_ROOT } from "../util/labels.js";
 import { type EvictionResult, evictPod } from "./eviction.js";
 import type { PolicyVersion } from "./version.js";
@@ -19,7 +19,9 @@ const pointer = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "~1");
 
 /** Cordons the node and labels it with the run. Returns false when it was cordoned already (not by us). */
 export async function cordon(core: CoreV1Api, node: string, runLabel: string): Promise<boolean> {
-  const current = await core.readNode({ name: node });
+  const current = await core.readNode({ name: node }).catch((err: unknown) => {
+    throw new Error(`cannot drain node ${node}: ${apiErrorText(err)}`);
+  });
   if (current.spec?.unschedulable === true) return false;
   await core.patchNode({
     name: node,

@@ -292,6 +292,11 @@ describe("eviction, drain and PDB objects against a fake API server", () => {
     expect(fake.nodes.get("w1")?.metadata.labels[CORDONED_BY_LABEL]).toBeUndefined();
   });
 
+  it("a scenario node that does not exist: a clear error naming it, nothing patched", async () => {
+    await expect(cordon(core, "nope", "run-1")).rejects.toThrow('cannot drain node nope: nodes "nope" not found');
+    expect(fake.calls.filter((c) => c.startsWith("PATCH"))).toEqual([]);
+  });
+
   it("clean: every node a run left cordoned is found by its label and uncordoned", async () => {
     fake.node("w1");
     fake.node("w2");
