@@ -185,6 +185,11 @@ export class ExistingClusterBackend extends RunStateBackend implements InCluster
     if (!scenarios.some((s) => s.disruption.action === "drain")) return;
     this.kc ??= kubeConfigFor(this.o.context, this.o.kubeconfigPath);
     await assertDrainable(this.kc.makeApiClient(CoreV1Api), `the cluster of context "${this.o.context}"`);
+    // Beyond the run's namespace: a node of the user's cluster is cordoned for the drain's duration.
+    this.o.log?.(
+      `drain: a node of context "${this.o.context}" will be cordoned while its pods of the run are evicted ` +
+        `(other workloads' pods stay); uncordoned at teardown, or by \`graceful-e2e clean --context ${this.o.context}\``,
+    );
   }
 
   async prepare(images: ResolvedImage[]): Promise<void> {
