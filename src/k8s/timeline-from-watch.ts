@@ -1033,10 +1033,10 @@ export class TimelineBuilder {
     const deleteAt = t.deleteCalledAt ?? t.deletionObservedAt ?? 0;
     return {
       pod: name,
-      ...(t.nodeName !== undefined ? { node: t.nodeName } : {}),
       pid1Cmdline: t.pid1Cmdline ?? "",
       deleteAt,
       ...(t.goneAt !== undefined ? { goneAt: t.goneAt } : {}),
+      ...(t.nodeName !== undefined ? { node: t.nodeName } : {}),
       ...(evidence?.at !== undefined ? { exitedAt: evidence.at } : {}),
       ...(evidence?.code !== undefined ? { exitCode: evidence.code } : {}),
       ...(exitReason !== undefined ? { exitReason } : {}),
