@@ -153,6 +153,7 @@ export interface WorkloadOps {
   disrupt(deployment: Deployment, disruption: Disruption, plan?: DisruptionPlan): Promise<DisruptionOutcome>;
   teardown(deployment: Deployment | undefined, runId: string): Promise<void>;
   trafficAttribution?(deployment: Deployment): TrafficAttribution | undefined;
+  readyEndpoints?(deployment: Deployment): ReadyEndpointsSample[] | undefined;
 }
 
 /** The handle of a deployment, bound to the backend that started it. */
@@ -161,6 +162,7 @@ export function runningWorkload(deployment: Deployment, ops: WorkloadOps): Runni
     ...deployment,
     disrupt: (disruption, plan) => ops.disrupt(deployment, disruption, plan),
     trafficAttribution: () => ops.trafficAttribution?.(deployment),
+    ...(ops.readyEndpoints ? { readyEndpoints: () => ops.readyEndpoints?.(deployment) ?? [] } : {}),
     teardown: () => ops.teardown(deployment, deployment.runId),
   };
 }

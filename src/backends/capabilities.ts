@@ -2,12 +2,20 @@
 // backend has (the runner and the CLI never probe for optional methods themselves).
 import type { LoadResult } from "../load/types.js";
 import type { ResolvedImage } from "../model/backend.js";
-import type { LoadOptions, Target } from "../scenario/schema.js";
+import type { LoadOptions, Scenario, Target } from "../scenario/schema.js";
 import type { Backend, Deployment } from "./backend.js";
 
 /** Checks what must exist before anything starts; throws a PrerequisiteError, creates nothing. */
 export interface Preflight {
   preflight(): Promise<void>;
+}
+
+/**
+ * Checks what the scenarios to run need of the cluster (a drain: two schedulable nodes) before any of them
+ * starts; throws a UsageError (exit 2), creates nothing.
+ */
+export interface ScenarioPreflight {
+  preflightScenarios(scenarios: readonly Scenario[]): Promise<void>;
 }
 
 /** Makes the images available to the runtime (kind load, registry push). */
@@ -73,6 +81,9 @@ export const loadsInCluster = (b: Backend): b is Backend & InClusterLoad =>
 
 export async function preflight(b: Backend): Promise<void> {
   if (canPreflight(b)) await b.preflight();
+}
+export async function preflightScenarios(b: Backend, scenarios: readonly Scenario[]): Promise<void> {
+  if (has(b, "preflightScenarios")) await (b as Backend & ScenarioPreflight).preflightScenarios(scenarios);
 }
 export async function drain(b: Backend): Promise<void> {
   if (drainsInBackground(b)) await b.drain();

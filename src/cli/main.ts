@@ -16,6 +16,7 @@ import {
   hasRunPool,
   isClosable,
   preflight,
+  preflightScenarios,
 } from "../backends/capabilities.js";
 import { assertDockerReachable } from "../backends/docker-check.js";
 import { createBackend } from "../backends/index.js";
@@ -47,6 +48,7 @@ import { addClusterOptions, backendOptionsFrom } from "./backend-options.js";
 import { register as registerAudit } from "./commands/audit.js";
 import { register as registerBench } from "./commands/bench.js";
 import { register as registerCheck } from "./commands/check.js";
+import { uncordonLeftNodes } from "./commands/clean-nodes.js";
 import { register as registerReplay } from "./commands/replay.js";
 import { readWorkloads, type TargetFlags, targetScenario } from "./workloads.js";
 
@@ -184,6 +186,10 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
   installSignalHandlers(log);
   await preflight(backend);
   await checkTargets(backend, loaded);
+  await preflightScenarios(
+    backend,
+    loaded.map((l) => l.scenario),
+  );
   if (interruptedBy()) return interrupted(0);
   // On Ctrl-C, after every run's own teardown: the namespaces still being deleted, then the backend.
   const unregisterClose = registerBackendCleanup(backend);
@@ -385,7 +391,12 @@ export function buildProgram(): Command {
     .command("clean")
     .description(`remove every container a run created (label ${LABEL_RUN}), e.g. after a crash`)
     .option("--run <id>", "only the containers of this run (its id is in the run's first progress line)")
-    .action(async (opts: { run?: string }) => {
+    .option(
+      "--context <name>",
+      "also uncordon the nodes a drain left cordoned in this kubeconfig context (kind: kind-graceful-e2e)",
+    )
+    .action(async (opts: { run?: string; context?: string }) => {
+      if (opts.context) process.stdout.write(`${await uncordonLeftNodes(opts.context, opts.run)}\n`);
       await assertDockerReachable();
       const removed = await removeLabelledContainers([opts.run ? `${LABEL_RUN}=${opts.run}` : LABEL_RUN]);
       process.stdout.write(

@@ -22,21 +22,33 @@ import {
 } from "@kubernetes/client-node";
 import type { Deployment, DisruptionOutcome, DisruptionPlan, WorkloadSource } from "../backends/backend.js";
 import type { ResolvedImage } from "../model/backend.js";
+import type { EvictionAttempt, ReadyEndpointsSample, VoluntaryDisruptionRecord } from "../model/disruption.js";
 import type { EventSink, TimelineEvent } from "../model/events.js";
 import type { TrafficAttribution } from "../model/exercise.js";
 import type { ObservedPodOutcome } from "../model/pod-outcome.js";
 import type { ProcessTreeInspection } from "../model/process-tree.js";
 import { inspectByExec } from "../observe/process-tree.js";
-import type { Disruption, Scenario, Target } from "../scenario/schema.js";
+import type { Disruption, RolloutStrategy, Scenario, Target } from "../scenario/schema.js";
+import { interruptSignal, registerCleanup } from "../util/cleanup.js";
 import { apiErrorText as errText, UsageError } from "../util/errors.js";
 import { LABEL_ROOT, LABEL_RUN } from "../util/labels.js";
 import { sleep } from "../util/sleep.js";
 import { labelSelectorText } from "../workload/index.js";
 import { type ConntrackFeed, routedConnections } from "./conntrack.js";
+import { assertDrainable, daemonSetPod, drainNode, uncordon } from "./drain.js";
+import { evictPod } from "./eviction.js";
 
 export { attachReadings, type PodReading } from "./observations.js";
 
-import { DEPLOYMENT_NAME, labelValue, RESTARTED_AT_ANNOTATION, SERVICE_NAME } from "./manifests.js";
+import {
+  buildManifests,
+  DEPLOYMENT_NAME,
+  labelValue,
+  objectLabels,
+  RESTARTED_AT_ANNOTATION,
+  SERVICE_NAME,
+  strategyPatch,
+} from "./manifests.js";
 import { formatPorts, NodePortPool } from "./node-ports.js";
 import {
   type DriverObservation,
@@ -45,7 +57,9 @@ import {
   ObservedTimelineBuilder,
   type PodReading,
 } from "./observations.js";
+import { createPdb, pdbObject, pdbRecord } from "./pdb-object.js";
 import { imagePlacement, manifestsPlacement, type Placement, targetPlacement } from "./placement.js";
+import { ReadyEndpointsSeries } from "./ready-endpoints.js";
 import type { ProcessEntry, RecordedRuntimeEvent, TimelineBuilder } from "./timeline-from-watch.js";
 import { type ClusterCapabilities, capabilities, parseServerVersion } from "./version.js";
 import { type Clock, POLL_MS, pollUntil, realClock, Wakeup } from "./wait.js";
@@ -205,6 +219,10 @@ interface RunState {
   placement: Placement;
   /** What the run changed in the cluster (the Deployment handle's mutations: the same array). */
   mutations: string[];
+  /** evict/drain/rollout: the evictions, the drain, the budget in force. */
+  voluntary: VoluntaryDisruptionRecord;
+  /** The node a drain cordoned (and the cleanup registered for Ctrl-C), until it is uncordoned. */
+  cordoned?: { node: string; unregister: () => void };
 }
 
 /** One GET /healthz (2 s timeout): true on 2xx, else why not. */
@@ -409,6 +427,8 @@ export class KubernetesDriver {
   private readonly namespacesGoing = new Map<string, Promise<void>>();
   /** Runs whose deploy() is in progress: their NodePort is not given back before it ends. */
   private readonly deploying = new Set<string>();
+  /** Per run: the Service's ready endpoints over time, from the watch. */
+  private readonly readySeries = new Map<string, ReadyEndpointsSeries>();
 
   constructor(private readonly o: DriverOptions) {
     this.core = o.kc.makeApiClient(CoreV1Api);
@@ -529,10 +549,15 @@ export class KubernetesDriver {
       (data) => sink.observe?.({ at: this.now(), source: K8S_OBSERVATION_SOURCE, data }),
     );
     const wake = new Wakeup();
+    const series = new ReadyEndpointsSeries(caps.endpointConditions === "serving-terminating");
+    this.readySeries.set(runId, series);
     const onEntry = (entry: Parameters<TimelineBuilder["push"]>[0]) => {
       for (const e of builder.push(entry)) sink.record(e);
+      series.sample(this.now(), builder.readyEndpoints().length, builder.terminatingEndpoints().length);
       wake.notify();
     };
+    // A drain moves pods to another node: refused before anything of the run is created.
+    if (scenario.disruption.action === "drain") await assertDrainable(this.core, `the ${this.o.backend} cluster`);
     const mutations: string[] = [];
     if (p.namespaceObject) {
       try {
@@ -552,7 +577,19 @@ export class KubernetesDriver {
       warn: (line) => this.log(line),
       now: this.now,
     });
-    this.runs.set(runId, { runId, namespace, scenario, sink, builder, observer, caps, wake, placement: p, mutations });
+    this.runs.set(runId, {
+      runId,
+      namespace,
+      scenario,
+      sink,
+      builder,
+      observer,
+      caps,
+      wake,
+      placement: p,
+      mutations,
+      voluntary: { evictions: [] },
+    });
     // Watch before anything runs: the app's first lines and every endpoint change are seen.
     await observer.start();
     // The nodes' own record of exits (kind: containerd), from before any container of the run exists, and
@@ -561,6 +598,8 @@ export class KubernetesDriver {
       this.startRuntimeEvents(runId, onEntry),
       this.startAttribution(runId, builder, port),
     ]);
+    // The budget before the pods exist, so its controller has counted them by the disruption.
+    if (scenario.pdb) await this.createPdb(this.state(runId), objectLabels(scenario, runId), mutations);
     await this.createObjects(p, port, mutations);
     const pods = await this.waitReady(namespace, p.pod.replicas, p.podSelector, builder, wake);
     await this.readPods(runId, namespace, p.container, pods, builder, this.reachability(src, scenario, target));
@@ -654,6 +693,29 @@ export class KubernetesDriver {
     if (src.kind === "image") return this.waitReachable(target);
     if (scenario.load.protocol !== "http1") return Promise.resolve();
     return this.waitReachable(target, scenario.load.path, true);
+  }
+
+  /** The scenario's PodDisruptionBudget over the run's pods, before the pods exist (the record names it). */
+  private async createPdb(st: RunState, labels: Record<string, string>, mutations: string[]): Promise<void> {
+    if (!st.scenario.pdb) return;
+    const obj = pdbObject(st.scenario.pdb, {
+      namespace: st.namespace,
+      labels,
+      selector: st.placement.podSelector,
+      version: st.caps.policy.pdb,
+    });
+    try {
+      await createPdb(this.o.kc, obj);
+    } catch (err) {
+      throw new Error(`could not create the PodDisruptionBudget (${obj.apiVersion}): ${errText(err)}`);
+    }
+    mutations.push(`created PodDisruptionBudget ${st.namespace}/${obj.metadata?.name ?? "?"}`);
+    st.voluntary.pdb = pdbRecord(obj);
+  }
+
+  /** The Service's ready endpoints over the run so far (kept after teardown, like the attribution). */
+  readyEndpoints(runId: string): ReadyEndpointsSample[] | undefined {
+    return this.readySeries.get(runId)?.all();
   }
 
   /** Starts the nodes' runtime event stream, if the backend has one (never throws: exits then come from elsewhere). */
@@ -871,13 +933,17 @@ export class KubernetesDriver {
       .filter((p) => !deletingBefore.has(p))
       .sort();
     const started = await this.startDisruption(st, deployment, disruption, plan, live, notes);
-    // The disrupted pods: the deleted ones, or (rollout, scale down) every pod the API began deleting since.
+    // The disrupted pods: the deleted (evicted) ones, or (rollout, scale down) every pod the API began
+    // deleting since — every replaced pod of a rollout, not only the first.
+    const named = disruption.action === "delete" || disruption.action === "evict" || disruption.action === "drain";
     const disrupted = (): string[] =>
-      disruption.action === "delete"
-        ? started.targets
-        : st.builder.podsBeingDeleted().filter((p) => !deletingBefore.has(p));
+      named ? started.targets : st.builder.podsBeingDeleted().filter((p) => !deletingBefore.has(p));
     const waited = await this.waitDisrupted(st, disrupted, started, notes);
-    return this.disruptionOutcome(st, deployment.runId, disrupted, waited.timedOut, notes);
+    const outcome = this.disruptionOutcome(st, deployment.runId, disrupted, waited.timedOut, notes);
+    const voluntary = named && disruption.action !== "delete";
+    return voluntary || disruption.action === "rollout" || st.voluntary.pdb
+      ? { ...outcome, voluntary: st.voluntary }
+      : outcome;
   }
 
   /** Carries out the action; says which pods it targets, how many must end, and how long to wait for them. */
@@ -899,20 +965,28 @@ export class KubernetesDriver {
         const targets = await this.deletePods(st, deployment, disruption, plan, live, notes);
         return { targets, expected: targets.length, timeoutMs, grace };
       }
-      case "rollout":
-        await this.rolloutRestart(st, live);
+      case "rollout": {
+        await this.rolloutRestart(st, live, disruption.strategy);
+        const minReady = disruption.strategy?.minReadySeconds ?? 0;
+        const perPod = 30_000 + minReady * 1000;
         return {
           targets: live,
           expected: live.length,
-          timeoutMs: timeoutMs + st.placement.pod.replicas * 30_000,
+          timeoutMs: timeoutMs + st.placement.pod.replicas * perPod,
           grace,
         };
+      }
       case "scaleDown":
         await this.scaleDown(st, live, disruption.to);
         return { targets: [], expected: Math.max(0, live.length - disruption.to), timeoutMs, grace };
-      case "evict":
-      case "drain":
-        throw new UsageError(`the ${this.o.backend} backend does not ${disruption.action} yet (issue 15)`);
+      case "evict": {
+        const targets = await this.evictPods(st, deployment, disruption, plan, live, notes);
+        return { targets, expected: targets.length, timeoutMs, grace };
+      }
+      case "drain": {
+        const targets = await this.drainWorkloadNode(st, disruption, plan, live, notes);
+        return { targets, expected: targets.length, timeoutMs, grace };
+      }
     }
   }
 
@@ -943,21 +1017,7 @@ export class KubernetesDriver {
     live: string[],
     notes: string[],
   ): Promise<string[]> {
-    let targets: string[];
-    const planned = victimsFromPlan(plan, live);
-    if (planned.note) notes.push(planned.note);
-    if (planned.victims) {
-      targets = planned.victims;
-      if (targets.length !== disruption.count) {
-        notes.push(`deleted the ${targets.length} planned victim(s) (the scenario asked for ${disruption.count})`);
-      }
-    } else {
-      const ready = deployment.pods.filter((p) => live.includes(p));
-      targets = [...ready, ...live.filter((p) => !ready.includes(p))].slice(0, disruption.count);
-    }
-    if (targets.length < disruption.count && !planned.victims) {
-      notes.push(`asked to delete ${disruption.count} pod(s), only ${targets.length} were running`);
-    }
+    const targets = chooseTargets(deployment, plan, live, disruption.count, notes, "delete");
     const gps = disruption.gracePeriodSeconds === undefined ? undefined : Math.ceil(disruption.gracePeriodSeconds);
     await this.readSocketsBeforeDelete(deployment.runId, targets, st.placement.containerPort);
     await Promise.all(
@@ -978,12 +1038,134 @@ export class KubernetesDriver {
     return targets;
   }
 
-  private async rolloutRestart(st: RunState, live: string[]): Promise<void> {
+  /**
+   * evict: the Eviction API for the runner's victims (busiest first; else the first ready by name), each
+   * 429 retried until the timeout. Resolves with the pods whose eviction was accepted.
+   */
+  private async evictPods(
+    st: RunState,
+    deployment: Deployment,
+    disruption: Extract<Disruption, { action: "evict" }>,
+    plan: DisruptionPlan | undefined,
+    live: string[],
+    notes: string[],
+  ): Promise<string[]> {
+    const targets = chooseTargets(deployment, plan, live, disruption.count, notes, "evict");
+    await this.readSocketsBeforeDelete(deployment.runId, targets, st.scenario.port);
+    const deadline = this.now() + disruption.timeoutSeconds * 1000;
+    const results = await Promise.all(
+      targets.map((pod) =>
+        evictPod(pod, {
+          core: this.core,
+          namespace: st.namespace,
+          version: st.caps.policy.eviction,
+          clock: this.clock,
+          retryIntervalMs: disruption.retryIntervalSeconds * 1000,
+          deadline,
+          node: st.builder.nodeOf(pod),
+          onAttempt: (a) => this.onEviction(st, a),
+          // Ctrl-C: no more retries (the teardown runs meanwhile).
+          signal: interruptSignal(),
+        }),
+      ),
+    );
+    for (const r of results) if (!r.evicted) notes.push(`${r.pod} was not evicted: ${r.why ?? "?"}`);
+    return results.filter((r) => r.evicted).map((r) => r.pod);
+  }
+
+  /**
+   * drain: cordon the node of the busiest pod (or the scenario's node), evict every pod of the run's
+   * workload on it (DaemonSet pods left, as --ignore-daemonsets; other workloads' pods are not the run's
+   * to evict and stay), wait until they are gone or the timeout. The uncordon is the teardown's (and
+   * Ctrl-C's: registered with the run's cleanup the moment the node is cordoned).
+   */
+  private async drainWorkloadNode(
+    st: RunState,
+    disruption: Extract<Disruption, { action: "drain" }>,
+    plan: DisruptionPlan | undefined,
+    live: string[],
+    notes: string[],
+  ): Promise<string[]> {
+    const planned = victimsFromPlan(plan, live);
+    if (planned.note) notes.push(planned.note);
+    const busiest = planned.victims?.[0] ?? live[0];
+    const node = disruption.node ?? (busiest !== undefined ? st.builder.nodeOf(busiest) : undefined);
+    if (node === undefined) throw new Error("drain: no pod of the run has a node yet (nothing to drain)");
+    const labelSelector = Object.entries(st.placement.podSelector)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(",");
+    const listed = (await this.core.listNamespacedPod({ namespace: st.namespace, labelSelector })).items;
+    const pods = listed
+      .filter((p) => p.spec?.nodeName === node && !p.metadata?.deletionTimestamp && !daemonSetPod(p))
+      .map((p) => p.metadata?.name ?? "?");
+    if (pods.length === 0) notes.push(`node ${node} runs no pod of this run: nothing to evict`);
+    await this.readSocketsBeforeDelete(st.runId, pods, st.scenario.port);
+    const { record, evictions } = await drainNode({
+      core: this.core,
+      namespace: st.namespace,
+      node,
+      chosenBecause: disruption.node
+        ? "scenario node"
+        : `${planned.victims ? "busiest pod" : "first pod by name"} ${busiest}`,
+      pods,
+      policy: st.caps.policy.eviction,
+      clock: this.clock,
+      retryIntervalMs: disruption.retryIntervalSeconds * 1000,
+      timeoutMs: disruption.timeoutSeconds * 1000,
+      runLabel: labelValue(st.runId),
+      gone: (p) => st.builder.isGone(p),
+      changed: () => st.wake.next(),
+      onAttempt: (a) => this.onEviction(st, a),
+      onCordoned: (at) => this.onCordoned(st, node, at),
+      signal: interruptSignal(),
+    });
+    st.voluntary.drain = record;
+    if (record.timeoutReason) notes.push(`drain of ${node} timed out: ${record.timeoutReason}`);
+    return evictions.filter((e) => e.evicted).map((e) => e.pod);
+  }
+
+  /** One answer of the Eviction API: the record, the timeline, and for an accepted one the pod's t = 0. */
+  private onEviction(st: RunState, a: EvictionAttempt): void {
+    st.voluntary.evictions.push(a);
+    this.recordHarness(st, {
+      at: a.at,
+      kind: "eviction",
+      source: "api",
+      pod: a.pod,
+      detail: { result: a.result, status: a.status, message: a.message, attempt: a.attempt, node: a.node },
+    });
+    if (a.result === "accepted") this.record(st, st.builder.deleteCalled(a.pod, a.at));
+  }
+
+  private onCordoned(st: RunState, node: string, at: number): void {
+    const unregister = registerCleanup(`uncordon node ${node}`, () => this.uncordonRun(st));
+    st.cordoned = { node, unregister };
+    this.recordHarness(st, { at, kind: "node-cordoned", source: "harness", detail: { node } });
+  }
+
+  /** Uncordons the node the run's drain cordoned (idempotent); the drain record gets the time. */
+  private async uncordonRun(st: RunState): Promise<void> {
+    const c = st.cordoned;
+    if (!c) return;
+    st.cordoned = undefined;
+    c.unregister();
+    await uncordon(this.core, c.node);
+    const at = this.now();
+    if (st.voluntary.drain) st.voluntary.drain.uncordonedAt = at;
+    this.recordHarness(st, { at, kind: "node-uncordoned", source: "harness", detail: { node: c.node } });
+  }
+
+  private async rolloutRestart(st: RunState, live: string[], strategy?: RolloutStrategy): Promise<void> {
+    // The team's strategy first: the restart then rolls the pods the way their Deployment would.
+    const ops = strategy ? strategyPatch(strategy) : [];
+    if (ops.length > 0) {
+      await this.apps.patchNamespacedDeployment({ name: DEPLOYMENT_NAME, namespace: st.namespace, body: ops });
+    }
     this.recordHarness(st, {
       at: this.now(),
       kind: "delete-requested",
       source: "harness",
-      detail: { via: "rollout restart", pods: live },
+      detail: { via: "rollout restart", pods: live, ...(strategy ? { strategy } : {}) },
     });
     const key = RESTARTED_AT_ANNOTATION.replace(/~/g, "~0").replace(/\//g, "~1");
     await this.patchWorkload(st, [
@@ -1111,6 +1293,12 @@ export class KubernetesDriver {
     // The node streams stop while the API calls below run (they only read; nothing depends on them now).
     const streamsStopped = Promise.all([this.stopRuntimeEvents(runId), this.stopAttributionFeed(runId)]);
     const errors: string[] = [];
+    // A node the run's drain cordoned is schedulable again first, whatever else fails (the label stays
+    // on a node whose uncordon failed: `graceful-e2e clean` finds it).
+    if (st?.cordoned) {
+      const node = st.cordoned.node;
+      await this.uncordonRun(st).catch((err: unknown) => errors.push(`uncordon node ${node}: ${errText(err)}`));
+    }
     /** undefined until the run's namespaces are listed (a failed list tells nothing about its Service). */
     let serviceDeleted: boolean | undefined;
     try {
@@ -1250,6 +1438,34 @@ export function victimsFromPlan(
     };
   }
   return { victims };
+}
+
+/**
+ * The pods a delete or an evict targets: the plan's victims (busiest first), else the ready pods by name
+ * (then the other live ones), `count` of them. What differs from the scenario's ask goes to the notes.
+ */
+export function chooseTargets(
+  deployment: Pick<Deployment, "pods">,
+  plan: DisruptionPlan | undefined,
+  live: string[],
+  count: number,
+  notes: string[],
+  verb: "delete" | "evict",
+): string[] {
+  const planned = victimsFromPlan(plan, live);
+  if (planned.note) notes.push(planned.note);
+  if (planned.victims) {
+    if (planned.victims.length !== count) {
+      notes.push(
+        `${verb === "delete" ? "deleted" : "evicted"} the ${planned.victims.length} planned victim(s) (the scenario asked for ${count})`,
+      );
+    }
+    return planned.victims;
+  }
+  const ready = deployment.pods.filter((p) => live.includes(p));
+  const targets = [...ready, ...live.filter((p) => !ready.includes(p))].slice(0, count);
+  if (targets.length < count) notes.push(`asked to ${verb} ${count} pod(s), only ${targets.length} were running`);
+  return targets;
 }
 
 /** Why pods are not ready, in one line: waiting reasons (image pulls!) and phases. */

@@ -1,7 +1,7 @@
 // Pure functions: Scenario + image ref + runId (+ what the server supports) → the Kubernetes objects
 // one run creates. Shared by the kind and existing-cluster backends. No I/O here.
-import type { V1Deployment, V1LifecycleHandler, V1Namespace, V1Service } from "@kubernetes/client-node";
-import type { PreStop, Scenario } from "../scenario/schema.js";
+import type { V1Deployment, V1LifecycleHandler, V1Namespace, V1PodSpec, V1Service } from "@kubernetes/client-node";
+import type { Placement, PreStop, RolloutStrategy, Scenario } from "../scenario/schema.js";
 import { LABEL_ROOT, LABEL_RUN, runLabels } from "../util/labels.js";
 
 /** The NodePort kind-config.yaml maps to 127.0.0.1:30080. */
@@ -134,6 +134,71 @@ export function stopSignalNote(stopSignal: string): string {
   );
 }
 
+/** The node label a spread or anti-affinity is over: one node, one domain. */
+export const HOSTNAME_TOPOLOGY_KEY = "kubernetes.io/hostname";
+
+/** The scenario's placement; default spread for drain and evict (a drain needs pods on two nodes), else any. */
+export function placementOf(scenario: Scenario): Placement {
+  if (scenario.placement) return scenario.placement;
+  const action = scenario.disruption.action;
+  return action === "drain" || action === "evict" ? "spread" : "any";
+}
+
+/**
+ * The pod spec fields that place the replicas over the nodes: a soft spread (maxSkew 1, ScheduleAnyway:
+ * a one-node cluster still runs them) or a preferred anti-affinity, both on the hostname.
+ */
+export function placementFields(
+  placement: Placement,
+  selector: Record<string, string>,
+): Pick<V1PodSpec, "topologySpreadConstraints" | "affinity"> {
+  const labelSelector = { matchLabels: { ...selector } };
+  switch (placement) {
+    case "any":
+      return {};
+    case "spread":
+      return {
+        topologySpreadConstraints: [
+          { maxSkew: 1, topologyKey: HOSTNAME_TOPOLOGY_KEY, whenUnsatisfiable: "ScheduleAnyway", labelSelector },
+        ],
+      };
+    case "anti-affinity":
+      return {
+        affinity: {
+          podAntiAffinity: {
+            preferredDuringSchedulingIgnoredDuringExecution: [
+              { weight: 100, podAffinityTerm: { topologyKey: HOSTNAME_TOPOLOGY_KEY, labelSelector } },
+            ],
+          },
+        },
+      };
+  }
+}
+
+/** JSON-patch ops that set a rollout's strategy on the Deployment (only the fields the scenario gives). */
+export function strategyPatch(strategy: RolloutStrategy): Array<{ op: "add"; path: string; value: unknown }> {
+  const ops: Array<{ op: "add"; path: string; value: unknown }> = [];
+  const rolling = {
+    ...(strategy.maxSurge !== undefined ? { maxSurge: strategy.maxSurge } : {}),
+    ...(strategy.maxUnavailable !== undefined ? { maxUnavailable: strategy.maxUnavailable } : {}),
+  };
+  if (Object.keys(rolling).length > 0) {
+    // The whole strategy: a rollingUpdate with only one field would take the API's 25% for the other.
+    ops.push({
+      op: "add",
+      path: "/spec/strategy",
+      value: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0, ...rolling } },
+    });
+  }
+  if (strategy.minReadySeconds !== undefined) {
+    ops.push({ op: "add", path: "/spec/minReadySeconds", value: strategy.minReadySeconds });
+  }
+  if (strategy.progressDeadlineSeconds !== undefined) {
+    ops.push({ op: "add", path: "/spec/progressDeadlineSeconds", value: strategy.progressDeadlineSeconds });
+  }
+  return ops;
+}
+
 export function buildManifests(input: ManifestInput): Manifests {
   const { scenario, image, runId } = input;
   const notes: string[] = [];
@@ -176,6 +241,7 @@ export function buildManifests(input: ManifestInput): Manifests {
           // The app never talks to the API server.
           automountServiceAccountToken: false,
           enableServiceLinks: false,
+          ...placementFields(placementOf(scenario), selector),
           containers: [
             {
               name: CONTAINER_NAME,

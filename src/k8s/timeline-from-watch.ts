@@ -465,6 +465,16 @@ export class TimelineBuilder {
     return x?.runtime?.at ?? x?.api?.finishedAt ?? x?.api?.observedAt;
   }
 
+  /** The node the pod was scheduled on (spec.nodeName), once the watch has shown it. */
+  nodeOf(pod: string): string | undefined {
+    return this.pods.get(pod)?.nodeName;
+  }
+
+  /** Pods currently listed as terminating endpoints (serving or not; servers that report the condition). */
+  terminatingEndpoints(): string[] {
+    return [...this.endpointAggregate.entries()].filter(([, s]) => s.state === "terminating").map(([p]) => p);
+  }
+
   /** Pods currently listed as ready endpoints of the Service. */
   readyEndpoints(): string[] {
     return [...this.endpointAggregate.entries()].filter(([, s]) => s.state === "ready").map(([p]) => p);
@@ -1089,6 +1099,7 @@ export class TimelineBuilder {
       ...(sidecars.length > 0 ? { role: "app" as const, preStop: hookOf(t.preStop ?? { type: "none" }) } : {}),
       deleteAt,
       ...(t.goneAt !== undefined ? { goneAt: t.goneAt } : {}),
+      ...(t.nodeName !== undefined ? { node: t.nodeName } : {}),
       ...(evidence?.at !== undefined ? { exitedAt: evidence.at } : {}),
       ...(evidence?.code !== undefined ? { exitCode: evidence.code } : {}),
       ...(exitReason !== undefined ? { exitReason } : {}),

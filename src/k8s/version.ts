@@ -1,6 +1,14 @@
 // What the API server can do, decided from its version (/version) and, better, from what it serves
 // (/apis). Pure functions: the calls that fetch /version and /apis live in cluster-run.ts.
 
+/** Which policy group version a PodDisruptionBudget and an Eviction are written in. */
+export type PolicyVersion = "policy/v1" | "policy/v1beta1";
+
+export interface PolicyVersions {
+  pdb: PolicyVersion;
+  eviction: PolicyVersion;
+}
+
 /** Parsed /version. minor may carry a suffix on managed clusters ("27+"); it is dropped. */
 export interface ServerVersion {
   major: number;
@@ -44,6 +52,8 @@ export interface ClusterCapabilities {
   preStopSleep: boolean;
   /** `sleep: {seconds: 0}` is accepted (PodLifecycleSleepActionAllowZero, beta on by default in 1.33). */
   preStopSleepZero: boolean;
+  /** The policy group version of PodDisruptionBudget and of the Eviction body (policy/v1 from 1.21 / 1.22). */
+  policy: PolicyVersions;
   /** Human-readable facts for the report. */
   notes: string[];
 }
@@ -97,6 +107,20 @@ export function supportsNativeSidecars(v: ServerVersion): boolean {
   return atLeast(v, 1, 29);
 }
 
+/**
+ * PodDisruptionBudget: policy/v1 where /apis serves it (from 1.21), else the version table. The Eviction
+ * subresource takes policy/v1 only from 1.22 (one release later than the PDB), so it follows the version
+ * too; policy/v1beta1 before (1.20: the only one).
+ */
+export function policyVersions(v: ServerVersion, groups?: ApiGroupListLike): PolicyVersions {
+  const policy = groups?.groups.find((g) => g.name === "policy");
+  const servesV1 = policy ? policy.versions.some((x) => x.version === "v1") : atLeast(v, 1, 21);
+  return {
+    pdb: servesV1 ? "policy/v1" : "policy/v1beta1",
+    eviction: servesV1 && atLeast(v, 1, 22) ? "policy/v1" : "policy/v1beta1",
+  };
+}
+
 export function capabilities(v: ServerVersion, groups?: ApiGroupListLike): ClusterCapabilities {
   const endpointApi = groups ? endpointApiFromGroups(groups) : endpointApiFromVersion(v);
   const endpointConditions = endpointConditionsFor(v);
@@ -129,6 +153,7 @@ export function capabilities(v: ServerVersion, groups?: ApiGroupListLike): Clust
     endpointConditions,
     preStopSleep,
     preStopSleepZero: atLeast(v, 1, 33),
+    policy: policyVersions(v, groups),
     notes,
   };
 }

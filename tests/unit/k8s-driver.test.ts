@@ -30,7 +30,16 @@ import { runScenario, type ScenarioResult } from "../../src/runner/run.js";
 import { parseScenario } from "../../src/scenario/load.js";
 import { ScenarioSpec } from "../../src/scenario/schema.js";
 import { handleInterrupt, resetInterruptForTests } from "../../src/util/cleanup.js";
-import { type FakeApiServer, openWatch, readBody, replyJson, startFakeApi } from "./fake-api-server.js";
+import { UsageError } from "../../src/util/errors.js";
+import {
+  type FakeApiServer,
+  openWatch,
+  readBody,
+  refused429,
+  replyJson,
+  startFakeApi,
+  useFakeServer,
+} from "./fake-api-server.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: free-form fake API objects
 type Obj = Record<string, any>;
@@ -72,6 +81,12 @@ class FakeCluster {
   deployments = new Map<string, Obj>();
   pods = new Map<string, Obj>();
   slices = new Map<string, Obj>();
+  /** The nodes pods are placed on, in turn; the control plane (tainted) is listed too. */
+  workers = ["ge-worker"];
+  nodes = new Map<string, Obj>();
+  /** The answer to an eviction of `pod` (a Status; code 201 evicts it). Default: every eviction accepted. */
+  evictionAnswer: (pod: string) => Obj = () => ({ kind: "Status", status: "Success", code: 201 });
+  pdbs: Obj[] = [];
   private watchers: Array<{ kind: string; ns: string; res: ServerResponse }> = [];
   private logs = new Map<string, ServerResponse[]>();
   private podSeq = 0;
@@ -117,7 +132,7 @@ class FakeCluster {
       apiVersion: "v1",
       kind: "Pod",
       metadata: { name, namespace: ns, uid: `uid-${n}`, labels: template.metadata.labels, resourceVersion: "1" },
-      spec: { ...template.spec, nodeName: "ge-worker" },
+      spec: { ...template.spec, nodeName: this.workers[(n - 1) % this.workers.length] },
       status: {
         phase: "Running",
         podIP: `10.244.1.${n}`,
@@ -227,6 +242,9 @@ class FakeCluster {
         ],
       });
     }
+    if (p.startsWith("/api/v1/nodes") || p.includes("/eviction") || p.startsWith("/apis/policy/")) {
+      return this.voluntaryCall(req, p, body, json);
+    }
     if (p === "/api/v1/namespaces" && req.method === "POST") {
       const ns = JSON.parse(body);
       this.namespaces.set(ns.metadata.name, ns);
@@ -306,6 +324,10 @@ class FakeCluster {
             for (const name of live.slice(to)) this.terminate(name, d.spec.template.spec.terminationGracePeriodSeconds);
             d.spec.replicas = to;
           }
+          if (op.path === "/spec/strategy" || op.path === "/spec/minReadySeconds") {
+            d.spec[op.path.slice("/spec/".length)] = op.value;
+          }
+          if (op.path.endsWith("restartedAt")) this.rollOut(ns, d);
         }
         return json(200, d);
       }
@@ -363,6 +385,69 @@ class FakeCluster {
     }
     return notFound();
   };
+
+  /** A rolling restart, one pod at a time: the new pod first, then the old one terminated. */
+  private rollOut(ns: string, d: Obj) {
+    const old = [...this.pods.values()].filter((x) => x.metadata.namespace === ns && !x.metadata.deletionTimestamp);
+    old.forEach((pod, i) => {
+      setTimeout(
+        () => {
+          this.newPod(ns, d.spec.template);
+          this.touchSlice(ns);
+          this.terminate(pod.metadata.name, d.spec.template.spec.terminationGracePeriodSeconds);
+        },
+        30 * (i + 1),
+      );
+    });
+  }
+
+  /** Nodes (list, read, JSON patch), evictions and PodDisruptionBudgets. */
+  private voluntaryCall(req: IncomingMessage, p: string, body: string, json: (code: number, o: unknown) => void) {
+    if (this.nodes.size === 0) {
+      for (const name of ["ge-control-plane", ...this.workers]) {
+        const taints = name.endsWith("control-plane")
+          ? [{ key: "node-role.kubernetes.io/master", effect: "NoSchedule" }]
+          : [];
+        this.nodes.set(name, { kind: "Node", apiVersion: "v1", metadata: { name, labels: {} }, spec: { taints } });
+      }
+    }
+    if (p === "/api/v1/nodes")
+      return json(200, { kind: "NodeList", apiVersion: "v1", metadata: {}, items: [...this.nodes.values()] });
+    let m = p.match(/^\/api\/v1\/nodes\/([^/]+)$/);
+    if (m) {
+      const node = this.nodes.get(m[1] ?? "");
+      if (!node) return json(404, { kind: "Status", code: 404, reason: "NotFound", message: "node not found" });
+      if (req.method === "PATCH") {
+        this.calls.push(`patch node ${m[1]} ${body}`);
+        for (const op of JSON.parse(body) as Array<{ op: string; path: string; value?: unknown }>) {
+          if (op.path === "/spec/unschedulable") node.spec.unschedulable = op.value;
+          const label = /^\/metadata\/labels\/(.+)$/.exec(op.path)?.[1]?.replace(/~1/g, "/");
+          if (label && op.op === "add") node.metadata.labels[label] = op.value;
+          if (label && op.op === "remove") delete node.metadata.labels[label];
+        }
+      }
+      return json(200, node);
+    }
+    m = p.match(/^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/eviction$/);
+    if (m) {
+      const pod = this.pods.get(m[2] ?? "");
+      if (!pod)
+        return json(404, { kind: "Status", code: 404, reason: "NotFound", message: `pods "${m[2]}" not found` });
+      this.calls.push(`evict ${m[2]} ${JSON.parse(body).apiVersion}`);
+      const answer = this.evictionAnswer(m[2] ?? "");
+      if (answer.code === 201) this.terminate(m[2] ?? "", pod.spec.terminationGracePeriodSeconds);
+      return json(answer.code, answer);
+    }
+    if (/^\/apis\/policy\/v1(beta1)?$/.test(p)) {
+      return json(200, {
+        kind: "APIResourceList",
+        groupVersion: p.slice("/apis/".length),
+        resources: [{ name: "poddisruptionbudgets", namespaced: true, kind: "PodDisruptionBudget", verbs: ["create"] }],
+      });
+    }
+    this.pdbs.push(JSON.parse(body));
+    return json(201, JSON.parse(body));
+  }
 
   private startWatch(kind: string, ns: string, res: ServerResponse, initial: Obj[]) {
     openWatch(res, initial); // as the API server does: the watch is established before any event
@@ -1033,5 +1118,221 @@ describe("readyFromWatch", () => {
       readyFromWatch(view({ live: ["a", "b", "c"], deleting: ["c"], ready: ["a", "b"], endpoints: ["a", "b"] }), 2),
     ).toEqual(["a", "b"]);
     expect(readyFromWatch(view({ live: ["a", "b"], ready: ["a"], endpoints: ["a", "b"] }), 2)).toBeUndefined();
+  });
+});
+
+describe("KubernetesDriver: evict and drain through the Eviction API", () => {
+  let fake: FakeCluster;
+  const served = useFakeServer((req, res) => fake.handle(req, res));
+  afterEach(() => {
+    fake?.closeAll();
+    resetInterruptForTests();
+  });
+
+  const driver = () =>
+    new KubernetesDriver({
+      backend: "kind",
+      kc: served.kc(),
+      target: { host: "127.0.0.1", port: served.port() },
+      trafficPath: "fake",
+      nodePort: 30080,
+      readPid1: async () => "node /app/server.js",
+      readProcessTree: async () => [],
+      readyTimeoutMs: 10_000,
+    });
+  const image = { style: "exec-form", ref: "x/y:1" };
+  const refused = (desired: number, current: number) => refused429("app", desired, current);
+  /** Refuses each pod's first `n` evictions, then accepts. */
+  const refuseFirst = (n: number) => {
+    const seen = new Map<string, number>();
+    return (pod: string) => {
+      const k = (seen.get(pod) ?? 0) + 1;
+      seen.set(pod, k);
+      return k <= n ? refused(2, 2) : { kind: "Status", status: "Success", code: 201 };
+    };
+  };
+
+  it("drain: the busiest pod's node is cordoned, its pods evicted (a 429 retried), gone; uncordoned at teardown", async () => {
+    fake = new FakeCluster();
+    fake.workers = ["ge-worker", "ge-worker2"];
+    fake.evictionAnswer = refuseFirst(1);
+    const d = driver();
+    const sink = new EventLog();
+    const scenario = ScenarioSpec.parse({
+      name: "drain",
+      image: { style: "exec-form" },
+      replicas: 4,
+      terminationGracePeriodSeconds: 5,
+      pdb: { minAvailable: 3 },
+      disruption: { action: "drain", atSeconds: 0, retryIntervalSeconds: 0.1, timeoutSeconds: 20 },
+    });
+    const runId = "20300101000009-dddddd";
+    const dep = await d.deploy(scenario, image, sink, runId);
+    // The Deployment spreads the replicas; the PDB selects them in policy/v1 (1.33).
+    const created = fake.deployments.get(dep.platform.namespace ?? "");
+    expect(created?.spec.template.spec.topologySpreadConstraints?.[0]?.topologyKey).toBe("kubernetes.io/hostname");
+    expect(fake.pdbs).toEqual([
+      expect.objectContaining({
+        apiVersion: "policy/v1",
+        spec: { minAvailable: 3, selector: { matchLabels: created?.spec.selector.matchLabels } },
+      }),
+    ]);
+    const onWorker2 = dep.pods.filter((p) => fake.pods.get(p)?.spec.nodeName === "ge-worker2").sort();
+    expect(onWorker2).toHaveLength(2);
+    const busiest = onWorker2[1] as string;
+
+    const outcome = await d.disrupt(dep, scenario.disruption, { victims: [busiest] });
+    const v = outcome.voluntary;
+    expect(v?.pdb).toEqual({ name: "app", minAvailable: 3 });
+    expect(v?.drain).toMatchObject({
+      node: "ge-worker2",
+      chosenBecause: `busiest pod ${busiest}`,
+      pods: onWorker2,
+      timedOut: false,
+    });
+    expect(v?.drain?.finishedAt).toBeGreaterThanOrEqual(v?.drain?.cordonedAt ?? Number.POSITIVE_INFINITY);
+    // Each pod: refused once (429, the API's words kept), then accepted.
+    expect(v?.evictions.map((e) => [e.pod, e.attempt, e.result, e.status, e.node])).toEqual(
+      expect.arrayContaining(
+        onWorker2.flatMap((p) => [
+          [p, 1, "refused", 429, "ge-worker2"],
+          [p, 2, "accepted", 201, "ge-worker2"],
+        ]),
+      ),
+    );
+    expect(v?.evictions).toHaveLength(4);
+    expect(v?.evictions[0]?.message).toBe(
+      "Cannot evict pod as it would violate the pod's disruption budget. The disruption budget app needs 2 healthy pods and has 2 currently",
+    );
+    expect(fake.calls).toContain(`evict ${busiest} policy/v1`);
+    // Both evicted pods judged, each with its node; the other node's pods untouched.
+    expect(outcome.pods.map((p) => [p.pod, p.node]).sort()).toEqual(onWorker2.map((p) => [p, "ge-worker2"]));
+    expect(fake.nodes.get("ge-worker2")?.spec.unschedulable).toBe(true);
+    expect(fake.nodes.get("ge-worker2")?.metadata.labels["graceful-e2e.cordoned-by"]).toBe("20300101000009-dddddd");
+    expect(fake.nodes.get("ge-worker")?.spec.unschedulable).toBeUndefined();
+    const kinds = sink.events.map((e) => e.kind);
+    expect(kinds.filter((k) => k === "eviction")).toHaveLength(4);
+    expect(kinds).toContain("node-cordoned");
+    expect(
+      sink.events
+        .filter((e) => e.kind === "delete-requested")
+        .map((e) => e.pod)
+        .sort(),
+    ).toEqual(onWorker2);
+    // The ready endpoints over the window: 4, fewer while the evicted pods go.
+    const series = d.readyEndpoints(runId) ?? [];
+    expect(series[0]?.ready).toBeLessThanOrEqual(4);
+    expect(Math.max(...series.map((s) => s.ready))).toBe(4);
+    expect(Math.min(...series.slice(series.findIndex((s) => s.ready === 4)).map((s) => s.ready))).toBe(2);
+
+    await d.teardown(dep, runId);
+    expect(fake.nodes.get("ge-worker2")?.spec.unschedulable).toBe(false);
+    expect(fake.nodes.get("ge-worker2")?.metadata.labels["graceful-e2e.cordoned-by"]).toBeUndefined();
+    expect(v?.drain?.uncordonedAt).toBeGreaterThanOrEqual(v?.drain?.finishedAt ?? Number.POSITIVE_INFINITY);
+    expect(sink.events.filter((e) => e.kind === "node-uncordoned").map((e) => e.detail?.node)).toEqual(["ge-worker2"]);
+  });
+
+  it("Ctrl-C mid-drain (a budget that never allows): the node is uncordoned by the run's cleanup", async () => {
+    fake = new FakeCluster();
+    fake.workers = ["ge-worker", "ge-worker2"];
+    fake.evictionAnswer = () => refused(2, 2);
+    const d = driver();
+    const loaded = parseScenario(
+      "ctrl-c-drain.yaml",
+      [
+        "name: ctrl-c-drain",
+        "image: {ref: 'x/y:1'}",
+        "replicas: 2",
+        "terminationGracePeriodSeconds: 5",
+        "pdb: {minAvailable: 2}",
+        "load: {connections: 1, durationSeconds: 30, warmUpSeconds: 0, freshConnectionIntervalMs: 0}",
+        "disruption: {action: drain, atSeconds: 0, node: ge-worker, retryIntervalSeconds: 0.2, timeoutSeconds: 60}",
+      ].join("\n"),
+    );
+    let cordoned: () => void = () => {};
+    const cordonSeen = new Promise<void>((r) => {
+      cordoned = r;
+    });
+    const sinkWatch = setInterval(() => {
+      if (fake.nodes.get("ge-worker")?.spec.unschedulable === true) cordoned();
+    }, 20);
+    const run = runScenario(loaded, { backend: kindBackend(d), resolveImage: async () => image });
+    await cordonSeen;
+    clearInterval(sinkWatch);
+    await sleep(300); // a refusal or two
+    expect(fake.calls.filter((c) => c.startsWith("evict ")).length).toBeGreaterThanOrEqual(1);
+    await handleInterrupt("SIGINT", () => {});
+    const r = await run;
+    expect(r.error).toBe("interrupted by SIGINT");
+    expect(fake.nodes.get("ge-worker")?.spec.unschedulable).toBe(false);
+    expect(fake.nodes.get("ge-worker")?.metadata.labels["graceful-e2e.cordoned-by"]).toBeUndefined();
+  });
+
+  it("drain on a cluster with one schedulable node: a usage error before anything of the run is created", async () => {
+    fake = new FakeCluster();
+    const d = driver();
+    const scenario = ScenarioSpec.parse({
+      name: "one",
+      image: { style: "exec-form" },
+      disruption: { action: "drain" },
+    });
+    const err = await d.deploy(scenario, image, new EventLog(), "20300101000010-eeeeee").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as Error).message).toMatch(/needs at least 2 schedulable nodes, the kind cluster has 1/);
+    expect(fake.calls.filter((c) => c.startsWith("POST"))).toEqual([]);
+    await d.teardown(undefined, "20300101000010-eeeeee");
+  });
+
+  it("evict: the planned victim through the Eviction API; a budget that never allows gives up at the timeout", async () => {
+    fake = new FakeCluster();
+    fake.evictionAnswer = () => refused(2, 2);
+    const d = driver();
+    const scenario = ScenarioSpec.parse({
+      name: "evict",
+      image: { style: "exec-form" },
+      disruption: { action: "evict", atSeconds: 0, retryIntervalSeconds: 0.1, timeoutSeconds: 0.35 },
+    });
+    const runId = "20300101000011-ffffff";
+    const dep = await d.deploy(scenario, image, new EventLog(), runId);
+    const victim = dep.pods[1] as string;
+    const outcome = await d.disrupt(dep, scenario.disruption, { victims: [victim] });
+    expect(outcome.pods).toEqual([]);
+    expect(outcome.voluntary?.evictions.map((e) => [e.pod, e.result])).toEqual(
+      Array.from({ length: outcome.voluntary?.evictions.length ?? 0 }, () => [victim, "refused"]),
+    );
+    expect(outcome.voluntary?.evictions.length).toBeGreaterThanOrEqual(3);
+    expect(outcome.voluntary?.drain).toBeUndefined();
+
+    fake.evictionAnswer = () => ({ kind: "Status", status: "Success", code: 201 });
+    const again = await d.disrupt(dep, scenario.disruption, { victims: [victim] });
+    expect(again.pods.map((p) => [p.pod, p.node, p.exitCode])).toEqual([[victim, "ge-worker", 0]]);
+    await d.teardown(dep, runId);
+  });
+
+  it("rollout with the scenario's strategy: patched before the restart, every old pod replaced and judged", async () => {
+    fake = new FakeCluster();
+    fake.workers = ["ge-worker", "ge-worker2"];
+    const d = driver();
+    const scenario = ScenarioSpec.parse({
+      name: "roll",
+      image: { style: "exec-form" },
+      replicas: 3,
+      terminationGracePeriodSeconds: 5,
+      disruption: { action: "rollout", atSeconds: 0, strategy: { maxUnavailable: "50%", minReadySeconds: 1 } },
+    });
+    const runId = "20300101000012-aaaaab";
+    const dep = await d.deploy(scenario, image, new EventLog(), runId);
+    const outcome = await d.disrupt(dep, scenario.disruption);
+    const created = fake.deployments.get(dep.platform.namespace ?? "");
+    expect(created?.spec.strategy).toEqual({
+      type: "RollingUpdate",
+      rollingUpdate: { maxSurge: 1, maxUnavailable: "50%" },
+    });
+    expect(created?.spec.minReadySeconds).toBe(1);
+    // Every replaced pod, not only the first, each with its exit and its node.
+    expect(outcome.pods.map((p) => p.pod).sort()).toEqual([...dep.pods].sort());
+    expect(outcome.pods.every((p) => p.exitCode === 0 && p.node?.startsWith("ge-worker"))).toBe(true);
+    expect(outcome.voluntary?.evictions).toEqual([]);
+    await d.teardown(dep, runId);
   });
 });

@@ -12,8 +12,9 @@ import { stylesOf } from "../../src/images/build.js";
 import { CommandError, type CommandRunner } from "../../src/k8s/command.js";
 import { KIND_NODE_PORTS } from "../../src/k8s/node-ports.js";
 import { loadScenarios } from "../../src/scenario/load.js";
-import { IMAGE_STYLES } from "../../src/scenario/schema.js";
+import { IMAGE_STYLES, ScenarioSpec } from "../../src/scenario/schema.js";
 import { PrerequisiteError, UsageError } from "../../src/util/errors.js";
+import { replyJson, useFakeServer } from "./fake-api-server.js";
 
 const KUBECONFIG = `apiVersion: v1
 kind: Config
@@ -40,6 +41,8 @@ function fakeRunner(world: {
   published?: number[];
   crictl?: Record<string, Array<{ id: string; repoTags: string[] }>>;
   images?: Record<string, string>;
+  /** What `kind get kubeconfig` prints (default: a server nothing answers on). */
+  kubeconfig?: () => string;
 }) {
   const calls: string[] = [];
   const clusters = new Set(world.clusters ?? []);
@@ -52,7 +55,7 @@ function fakeRunner(world: {
       if (a === "version") return { stdout: "kind v0.29.0 go1.24.2 linux/amd64", stderr: "" };
       if (a === "get" && b === "clusters") return { stdout: [...clusters].join("\n"), stderr: "" };
       if (a === "get" && b === "nodes") return { stdout: "ge-control-plane\nge-worker\n", stderr: "" };
-      if (a === "get" && b === "kubeconfig") return { stdout: KUBECONFIG, stderr: "" };
+      if (a === "get" && b === "kubeconfig") return { stdout: world.kubeconfig?.() ?? KUBECONFIG, stderr: "" };
       if (a === "create") {
         clusters.add(args[args.indexOf("--name") + 1] ?? "");
         return { stdout: "", stderr: "Creating cluster ..." };
@@ -340,5 +343,46 @@ describe("PID 1 on a kind node", () => {
     expect(cmd).toBe("/bin/sh -c node /app/server.js");
     expect(calls).toEqual(["docker exec ge-worker crictl inspect -o json abc123"]);
     await expect(pid1ViaCrictl(run, { namespace: "ns", pod: "p", container: "app" })).rejects.toThrow(/no node/);
+  });
+});
+
+describe("kind: a drain needs two schedulable nodes, checked before any scenario runs", () => {
+  const nodes: string[] = [];
+  const served = useFakeServer(async (req, res) => {
+    const json = replyJson(res);
+    if (req.url?.startsWith("/api/v1/nodes")) {
+      const items = nodes.map((name) => ({
+        metadata: { name },
+        spec: name.endsWith("control-plane")
+          ? { taints: [{ key: "node-role.kubernetes.io/master", effect: "NoSchedule" }] }
+          : {},
+      }));
+      return json(200, { kind: "NodeList", apiVersion: "v1", metadata: {}, items });
+    }
+    json(404, { kind: "Status", code: 404, message: "not found" });
+  });
+  const backend = () =>
+    new KindBackend({
+      name: "ge",
+      run: fakeRunner({
+        clusters: ["ge"],
+        kubeconfig: () => KUBECONFIG.replace("https://127.0.0.1:40123", `http://127.0.0.1:${served.port()}`),
+      }).run,
+    });
+  const scenario = (action: string) =>
+    ScenarioSpec.parse({ name: "d", image: { style: "exec-form" }, disruption: { action } });
+
+  it("a cluster from an older kind-config.yaml (one worker): a usage error naming its nodes; two workers pass", async () => {
+    nodes.splice(0, nodes.length, "ge-control-plane", "ge-worker");
+    const err = await backend()
+      .preflightScenarios([scenario("delete"), scenario("drain")])
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as Error).message).toContain(
+      'needs at least 2 schedulable nodes, kind cluster "ge" has 1 (ge-control-plane (unschedulable), ge-worker)',
+    );
+    await expect(backend().preflightScenarios([scenario("delete")])).resolves.toBeUndefined();
+    nodes.push("ge-worker2");
+    await expect(backend().preflightScenarios([scenario("drain")])).resolves.toBeUndefined();
   });
 });

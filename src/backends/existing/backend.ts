@@ -10,12 +10,14 @@
 //   startLoad(deployment, ...) below (InClusterLoad) instead of the local generator.
 import { CoreV1Api, KubeConfig, type V1ResourceRequirements } from "@kubernetes/client-node";
 import { type CommandRunner, execaRunner } from "../../k8s/command.js";
+import { assertDrainable } from "../../k8s/drain.js";
 import { KubernetesDriver } from "../../k8s/driver.js";
 import { loadJobNamespace, loadJobTiming, type RunningLoadJob, startLoadJob } from "../../k8s/load-job.js";
 import { DEFAULT_NODE_PORT, namespaceName, SERVICE_NAME } from "../../k8s/manifests.js";
 import { formatPorts } from "../../k8s/node-ports.js";
 import type { LoadHooks } from "../../load/types.js";
 import type { ResolvedImage } from "../../model/backend.js";
+import type { ReadyEndpointsSample } from "../../model/disruption.js";
 import type { EventSink } from "../../model/events.js";
 import type { Disruption, LoadOptions, Scenario, Target } from "../../scenario/schema.js";
 import { UsageError } from "../../util/errors.js";
@@ -194,6 +196,18 @@ export class ExistingClusterBackend extends RunStateBackend implements InCluster
     await this.getDriver().checkTarget(target);
   }
 
+  /** A drain needs two schedulable nodes in the context's cluster. */
+  async preflightScenarios(scenarios: readonly Scenario[]): Promise<void> {
+    if (!scenarios.some((s) => s.disruption.action === "drain")) return;
+    this.kc ??= kubeConfigFor(this.o.context, this.o.kubeconfigPath);
+    await assertDrainable(this.kc.makeApiClient(CoreV1Api), `the cluster of context "${this.o.context}"`);
+    // Beyond the run's namespace: a node of the user's cluster is cordoned for the drain's duration.
+    this.o.log?.(
+      `drain: a node of context "${this.o.context}" will be cordoned while its pods of the run are evicted ` +
+        `(other workloads' pods stay); uncordoned at teardown, or by \`graceful-e2e clean --context ${this.o.context}\``,
+    );
+  }
+
   async prepare(images: ResolvedImage[]): Promise<void> {
     this.kc ??= kubeConfigFor(this.o.context, this.o.kubeconfigPath);
     const refs = images.map((i) => i.ref);
@@ -317,6 +331,11 @@ export class ExistingClusterBackend extends RunStateBackend implements InCluster
   disrupt(deployment: Deployment, disruption: Disruption, plan?: DisruptionPlan): Promise<DisruptionOutcome> {
     // No trafficAttribution here: without node access nothing sees which pod a connection went to.
     return this.getDriver().disrupt(deployment, disruption, plan);
+  }
+
+  /** The Service's ready endpoints over the run, from the watch. */
+  readyEndpoints(deployment: Deployment): ReadyEndpointsSample[] | undefined {
+    return this.driver?.readyEndpoints(deployment.runId);
   }
 
   /**

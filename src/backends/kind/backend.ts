@@ -2,8 +2,9 @@
 // the way Service traffic does: 127.0.0.1:<NodePort> → Docker's port mapping → the control-plane node's
 // NodePort → kube-proxy → a ready pod on any node (never port-forward, which bypasses the Service).
 // Every run claims one NodePort of those kind-config.yaml publishes (30080-30087): runs may overlap.
-import type { KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { CommandError, type CommandRunner, execaRunner } from "../../k8s/command.js";
+import { assertDrainable } from "../../k8s/drain.js";
 import {
   inspectViaPodExec,
   KubernetesDriver,
@@ -13,6 +14,7 @@ import {
 } from "../../k8s/driver.js";
 import { formatPorts } from "../../k8s/node-ports.js";
 import type { ResolvedImage } from "../../model/backend.js";
+import type { ReadyEndpointsSample } from "../../model/disruption.js";
 import type { EventSink } from "../../model/events.js";
 import type { TrafficAttribution } from "../../model/exercise.js";
 import type { ProcessTreeInspection } from "../../model/process-tree.js";
@@ -156,6 +158,14 @@ export class KindBackend extends RunStateBackend {
     return this.cluster.preflight();
   }
 
+  /** A drain needs two schedulable nodes (a cluster from an older kind-config.yaml has one worker). */
+  async preflightScenarios(scenarios: readonly Scenario[]): Promise<void> {
+    if (!scenarios.some((s) => s.disruption.action === "drain")) return;
+    await this.cluster.ensure();
+    this.kc ??= await this.cluster.kubeconfig();
+    await assertDrainable(this.kc.makeApiClient(CoreV1Api), `kind cluster "${this.cluster.name}"`);
+  }
+
   /**
    * One scenario per NodePort the cluster publishes on 127.0.0.1 (kind-config.yaml: 30080-30087). A
    * cluster made from an older kind-config.yaml publishes 30080 only: one at a time, and why.
@@ -262,7 +272,13 @@ export class KindBackend extends RunStateBackend {
         if (!req.nodeName || !req.containerID) throw new Error("the pod has no node or container id");
         return establishedOnNode(kindNodeExec(this.run, req.nodeName), req.containerID, port);
       },
-      platform: { kindCluster: this.cluster.name, kindClusterCreatedByRun: String(this.cluster.created) },
+      platform: {
+        kindCluster: this.cluster.name,
+        kindClusterCreatedByRun: String(this.cluster.created),
+        ...(this.cluster.createSeconds !== undefined
+          ? { kindClusterCreateSeconds: String(this.cluster.createSeconds) }
+          : {}),
+      },
       // Which pod each connection went to: the nodes' conntrack (src/backends/kind/conntrack-stream.ts).
       trafficAttribution: async ({ nodePort }) => {
         const stream = new ConntrackStream({
@@ -298,6 +314,11 @@ export class KindBackend extends RunStateBackend {
 
   trafficAttribution(deployment: Deployment): TrafficAttribution | undefined {
     return this.driver?.trafficAttribution(deployment.runId);
+  }
+
+  /** The Service's ready endpoints over the run, from the watch. */
+  readyEndpoints(deployment: Deployment): ReadyEndpointsSample[] | undefined {
+    return this.driver?.readyEndpoints(deployment.runId);
   }
 
   /** Resolves once the Service is deleted and the namespace's deletion is under way (drain() waits for it). */

@@ -60,6 +60,8 @@ export class KindCluster {
   private readonly run: CommandRunner;
   private ensured?: Promise<{ created: boolean }>;
   private published?: Map<number, number>;
+  /** How long `kind create cluster` took, when this process created it (seconds). */
+  createSeconds?: number;
   /** True only when this process ran `kind create cluster` successfully. */
   private createdByUs = false;
 
@@ -123,11 +125,14 @@ export class KindCluster {
     if (this.o.nodeImage) args.push("--image", this.o.nodeImage);
     args.push("--wait", `${this.o.waitSeconds ?? 120}s`);
     this.o.log?.(`kind: creating cluster "${this.name}" (a minute or two)`);
+    const started = Date.now();
     try {
       await this.run("kind", args);
     } catch (err) {
       throw new Error(`could not create the kind cluster "${this.name}": ${(err as Error).message}`);
     }
+    this.createSeconds = Math.round((Date.now() - started) / 100) / 10;
+    this.o.log?.(`kind: cluster "${this.name}" created in ${this.createSeconds} s`);
     this.createdByUs = true;
     return { created: true };
   }

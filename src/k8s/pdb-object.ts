@@ -1,0 +1,54 @@
+// The scenario's `pdb:` as a PodDisruptionBudget object over the run's pods, in the policy version the
+// server serves (policy/v1 from 1.21, policy/v1beta1 before: client-node has no typed v1beta1 client, so
+// both go through the generic object API). It lives in the run's namespace and carries the run's labels:
+// the namespace's deletion removes it, `clean` finds it. The arithmetic it triggers is the API server's
+// (src/k8s/pdb.ts is the same arithmetic for the local backend).
+import { type KubeConfig, KubernetesObjectApi } from "@kubernetes/client-node";
+import type { VoluntaryDisruptionRecord } from "../model/disruption.js";
+import type { Pdb } from "../scenario/schema.js";
+import type { PolicyVersion } from "./version.js";
+
+export const PDB_NAME = "app";
+
+/** A PodDisruptionBudget object (the fields both policy versions share). */
+export interface PdbObject {
+  apiVersion: PolicyVersion;
+  kind: "PodDisruptionBudget";
+  metadata: { name: string; namespace: string; labels: Record<string, string> };
+  spec: {
+    minAvailable?: number | string;
+    maxUnavailable?: number | string;
+    selector: { matchLabels: Record<string, string> };
+  };
+}
+
+/** The PDB selecting the workload's pods (the Deployment's selector). Pure. */
+export function pdbObject(
+  pdb: Pdb,
+  o: { namespace: string; labels: Record<string, string>; selector: Record<string, string>; version: PolicyVersion },
+): PdbObject {
+  return {
+    apiVersion: o.version,
+    kind: "PodDisruptionBudget",
+    metadata: { name: PDB_NAME, namespace: o.namespace, labels: { ...o.labels } },
+    spec: {
+      ...(pdb.minAvailable !== undefined ? { minAvailable: pdb.minAvailable } : {}),
+      ...(pdb.maxUnavailable !== undefined ? { maxUnavailable: pdb.maxUnavailable } : {}),
+      selector: { matchLabels: { ...o.selector } },
+    },
+  };
+}
+
+/** What the record says of the budget in force. */
+export function pdbRecord(obj: PdbObject): NonNullable<VoluntaryDisruptionRecord["pdb"]> {
+  return {
+    name: obj.metadata.name,
+    ...(obj.spec.minAvailable !== undefined ? { minAvailable: obj.spec.minAvailable } : {}),
+    ...(obj.spec.maxUnavailable !== undefined ? { maxUnavailable: obj.spec.maxUnavailable } : {}),
+  };
+}
+
+/** Creates the PDB through the API (the generic object client finds the resource by discovery). */
+export async function createPdb(kc: KubeConfig, obj: PdbObject): Promise<void> {
+  await KubernetesObjectApi.makeApiClient(kc).create(obj);
+}
