@@ -38,29 +38,9 @@ async function withLocalImages(set: ManifestSet): Promise<string[]> {
   return built.map((b) => b.ref);
 }
 
-/**
- * shop-web's app listens on 127.0.0.1:9000 only, but its readiness probe is an httpGet on port 9000: a
- * kubelet sends it to the pod IP, where nothing listens, so the pod would never be Ready on Kubernetes
- * either (measured here the same way: Docker's publish reaches the container's address, not its
- * loopback). Probed from inside the pod instead (exec), as such an app must be; a 3 s timeout, as
- * `docker exec` alone takes up to a second on the loaded 2-core machine.
- */
-function probeAppFromInside(set: ManifestSet): void {
-  const app = (set.workload.entry.object as Workload).spec?.template.spec?.containers.find((c) => c.name === "app");
-  if (!app?.readinessProbe) return;
-  // bash's /dev/tcp: a connection to the app's loopback port (a node one-liner took 2 s on the loaded machine).
-  const { httpGet: _, ...rest } = app.readinessProbe;
-  app.readinessProbe = {
-    ...rest,
-    timeoutSeconds: 3,
-    exec: { command: ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9000"] },
-  };
-}
-
 async function deploy(yaml: string, manifests: string, port?: string) {
   const { scenario } = parseScenario("inline.yaml", yaml);
   const set = await loadManifestSet({ manifests: [manifests], ...(port ? { port } : {}) }, "local");
-  probeAppFromInside(set);
   const images = await withLocalImages(set);
   const source: WorkloadSource = { kind: "manifests", set, images };
   const sink = new EventLog();
