@@ -119,6 +119,11 @@ function withProxy(opts: {
   return out;
 }
 
+/** One JSON line of the "app" container, with the kubelet's timestamp prefix, read 5 ms later. */
+function appLine(pod: string, at: number, json: string): RecordedEntry {
+  return { source: "log", pod, container: "app", receivedAt: at + 5, line: `${new Date(at).toISOString()} ${json}` };
+}
+
 function run(entries: RecordedEntry[]) {
   const replayed = replayRecording(entries, {
     container: "app",
@@ -297,13 +302,7 @@ describe.skipIf(!existsSync(DIR))("the collect step on the recorded stream with 
   // recorded spec's preStop rule), so it closed its listener long before the proxy stopped.
   function proxiedStream(): RecordedEntry[] {
     const entries = withProxy({ exitAfterMs: 1200 }).filter((e) => !(e.source === "log" && e.container === "app"));
-    const line = (t: number, json: string): RecordedEntry => ({
-      source: "log",
-      pod: VICTIM,
-      container: "app",
-      receivedAt: t + 5,
-      line: `${new Date(t).toISOString()} ${json}`,
-    });
+    const line = (t: number, json: string) => appLine(VICTIM, t, json);
     entries.push(
       line(T0 - 5000, `{"t":${T0 - 5000},"event":"start","pid":1,"role":"app"}`),
       line(T0 + 10, `{"t":${T0 + 10},"event":"signal","signal":"SIGTERM","pid":1,"role":"app"}`),
@@ -414,13 +413,7 @@ describe("the shop-web fixture (app on localhost behind an nginx proxy with preS
     containerId: ID[container],
     taskId: taskId ?? ID[container],
   });
-  const line = (at: number, json: string): RecordedEntry => ({
-    source: "log",
-    pod: POD,
-    container: "app",
-    receivedAt: at + 4,
-    line: `${new Date(at).toISOString()} ${json}`,
-  });
+  const line = (at: number, json: string) => appLine(POD, at, json);
   const entries: RecordedEntry[] = [
     podAt(T0 - 8000, {}, false),
     line(T0 - 7000, `{"t":${T0 - 7000},"event":"start","pid":1,"role":"app"}`),
