@@ -187,6 +187,10 @@ describe.skipIf(!existsSync(DIR))(
       const proxy = pods[0]?.sidecars?.[0];
       expect(proxy).toMatchObject({ container: "proxy", role: "native-sidecar", exitCode: 0, exitedAt: T0 + 3600 });
       expect((proxy?.exitedAt ?? 0) - (pods[0]?.exitedAt ?? 0)).toBeGreaterThan(0);
+      // Its stop signal, only inferred (no preStop; its SIGQUIT line is not its known stop signal), comes
+      // after the app's exit, not at the delete.
+      expect(proxy?.sigterm).toMatchObject({ at: pods[0]?.exitedAt, inferred: true });
+      expect(proxy?.sigterm?.from).toMatch(/^after the regular containers exited \(native sidecar/);
     });
 
     it("without the runtime's record, the proxy's API exit is placed within finishedAt's second after its preStop", () => {
