@@ -49,8 +49,9 @@ export function podContainers(pod: PodOutcome): ContainerOutcome[] {
  */
 export function withContainerEvidence(events: readonly TimelineEvent[], pod: PodOutcome): PodOutcome {
   if (!pod.sidecars || pod.sidecars.length === 0) return pod;
+  const regularExits = [pod, ...pod.sidecars].filter((c) => c.role !== "native-sidecar").map((c) => c.exitedAt);
   const complete = <C extends ContainerOutcome>(c: C): C => {
-    const sigterm = containerSigtermReceipt(events, pod, c);
+    const sigterm = nativeSidecarOrder(c, containerSigtermReceipt(events, pod, c), regularExits);
     return {
       ...c,
       processes: processReports(containerEvents(events, pod.pod, c), pod.pod),
@@ -59,4 +60,21 @@ export function withContainerEvidence(events: readonly TimelineEvent[], pod: Pod
   };
   const app = complete({ ...pod, role: pod.role ?? "app" });
   return { ...app, sidecars: pod.sidecars.map((s) => complete(s)) };
+}
+
+/**
+ * The kubelet stops a native sidecar only after every regular container exited (Kubernetes 1.29+): a
+ * receipt the rule only inferred (the delete, its preStop) comes no sooner than the last regular exit.
+ * Unknown when a regular container's exit is.
+ */
+function nativeSidecarOrder(
+  c: ContainerOutcome,
+  receipt: SigtermReceipt | undefined,
+  regularExits: ReadonlyArray<number | undefined>,
+): SigtermReceipt | undefined {
+  if (c.role !== "native-sidecar" || !receipt?.inferred) return receipt;
+  if (regularExits.some((at) => at === undefined)) return undefined;
+  const last = Math.max(...(regularExits as number[]));
+  if (last <= receipt.at) return receipt;
+  return { ...receipt, at: last, from: `after the regular containers exited (native sidecar; ${receipt.from})` };
 }

@@ -119,6 +119,11 @@ function withProxy(opts: {
   return out;
 }
 
+/** One JSON line of the "app" container, with the kubelet's timestamp prefix, read 5 ms later. */
+function appLine(pod: string, at: number, json: string): RecordedEntry {
+  return { source: "log", pod, container: "app", receivedAt: at + 5, line: `${new Date(at).toISOString()} ${json}` };
+}
+
 function run(entries: RecordedEntry[]) {
   const replayed = replayRecording(entries, {
     container: "app",
@@ -182,6 +187,10 @@ describe.skipIf(!existsSync(DIR))(
       const proxy = pods[0]?.sidecars?.[0];
       expect(proxy).toMatchObject({ container: "proxy", role: "native-sidecar", exitCode: 0, exitedAt: T0 + 3600 });
       expect((proxy?.exitedAt ?? 0) - (pods[0]?.exitedAt ?? 0)).toBeGreaterThan(0);
+      // Its stop signal, only inferred (no preStop; its SIGQUIT line is not its known stop signal), comes
+      // after the app's exit, not at the delete.
+      expect(proxy?.sigterm).toMatchObject({ at: pods[0]?.exitedAt, inferred: true });
+      expect(proxy?.sigterm?.from).toMatch(/^after the regular containers exited \(native sidecar/);
     });
 
     it("without the runtime's record, the proxy's API exit is placed within finishedAt's second after its preStop", () => {
@@ -297,13 +306,7 @@ describe.skipIf(!existsSync(DIR))("the collect step on the recorded stream with 
   // recorded spec's preStop rule), so it closed its listener long before the proxy stopped.
   function proxiedStream(): RecordedEntry[] {
     const entries = withProxy({ exitAfterMs: 1200 }).filter((e) => !(e.source === "log" && e.container === "app"));
-    const line = (t: number, json: string): RecordedEntry => ({
-      source: "log",
-      pod: VICTIM,
-      container: "app",
-      receivedAt: t + 5,
-      line: `${new Date(t).toISOString()} ${json}`,
-    });
+    const line = (t: number, json: string) => appLine(VICTIM, t, json);
     entries.push(
       line(T0 - 5000, `{"t":${T0 - 5000},"event":"start","pid":1,"role":"app"}`),
       line(T0 + 10, `{"t":${T0 + 10},"event":"signal","signal":"SIGTERM","pid":1,"role":"app"}`),
@@ -414,13 +417,7 @@ describe("the shop-web fixture (app on localhost behind an nginx proxy with preS
     containerId: ID[container],
     taskId: taskId ?? ID[container],
   });
-  const line = (at: number, json: string): RecordedEntry => ({
-    source: "log",
-    pod: POD,
-    container: "app",
-    receivedAt: at + 4,
-    line: `${new Date(at).toISOString()} ${json}`,
-  });
+  const line = (at: number, json: string) => appLine(POD, at, json);
   const entries: RecordedEntry[] = [
     podAt(T0 - 8000, {}, false),
     line(T0 - 7000, `{"t":${T0 - 7000},"event":"start","pid":1,"role":"app"}`),
