@@ -115,7 +115,7 @@ describe("a chart-like manifest set (sample app behind an nginx sidecar)", () =>
     for (const c of containers) expect(c.lifecycle).toEqual({ preStop: { sleep: { seconds: 5 } } });
     expect(applied).toMatchObject({ replicas: 4, terminationGracePeriodSeconds: 45 });
     expect(applied.notes).toContain("terminationGracePeriodSeconds 44.5 rounded up to 45");
-    expect(containers[0]?.readinessProbe?.httpGet?.port).toBe(9000);
+    expect(containers[0]?.readinessProbe?.exec?.command).toEqual(["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9000"]);
     // The ManifestSet itself is not changed (one set, many scenarios).
     expect((set.workload.entry.object as V1Deployment).spec?.replicas).toBe(3);
   });
