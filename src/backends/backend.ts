@@ -91,7 +91,10 @@ export interface DisruptionOutcome {
 
 /** What the runner decided before the disruption. */
 export interface DisruptionPlan {
-  /** delete: the pods to delete (the ones carrying the most connections), in order. */
+  /**
+   * delete/evict: the pods to disrupt (the ones carrying the most connections), in order; drain: the
+   * busiest pod first (its node is drained unless the scenario names one).
+   */
   victims?: string[];
 }
 
@@ -138,6 +141,7 @@ export interface WorkloadOps {
   disrupt(deployment: Deployment, disruption: Disruption, plan?: DisruptionPlan): Promise<DisruptionOutcome>;
   teardown(deployment: Deployment | undefined, runId: string): Promise<void>;
   trafficAttribution?(deployment: Deployment): TrafficAttribution | undefined;
+  readyEndpoints?(deployment: Deployment): ReadyEndpointsSample[] | undefined;
 }
 
 /** The handle of a deployment, bound to the backend that started it. */
@@ -146,6 +150,7 @@ export function runningWorkload(deployment: Deployment, ops: WorkloadOps): Runni
     ...deployment,
     disrupt: (disruption, plan) => ops.disrupt(deployment, disruption, plan),
     trafficAttribution: () => ops.trafficAttribution?.(deployment),
+    ...(ops.readyEndpoints ? { readyEndpoints: () => ops.readyEndpoints?.(deployment) ?? [] } : {}),
     teardown: () => ops.teardown(deployment, deployment.runId),
   };
 }

@@ -12,6 +12,7 @@ import { close, drain, drainsInBackground, hasRunPool, isClosable, preflight } f
 import { assertDockerReachable } from "../backends/docker-check.js";
 import { createBackend } from "../backends/index.js";
 import { removeLabelledContainers } from "../backends/local/backend.js";
+import { localScenarioProblem } from "../backends/local/nodes.js";
 import { ensureStyleImages } from "../images/build.js";
 import { DEFAULT_NODE_PORT } from "../k8s/manifests.js";
 import { formatPorts, KIND_NODE_PORTS, parseNodePortRange } from "../k8s/node-ports.js";
@@ -174,6 +175,10 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
     throw new UsageError(
       `${unwired.file}: workload and target scenarios are validated but not run yet (issue 16: the backends' part)`,
     );
+  }
+  for (const l of loaded) {
+    const problem = backendName === "local" ? localScenarioProblem(l.scenario) : undefined;
+    if (problem) throw new UsageError(`${l.file}: ${problem}`);
   }
   for (const l of loaded) for (const w of l.warnings) log(`warning: ${l.file}: ${w}`);
   const backend = await createBackend(backendName, { ...backendOptionsFrom(opts, log), servicePort: plan.servicePort });

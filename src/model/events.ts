@@ -6,6 +6,10 @@ export type EventSource = "harness" | "kubelet" | "proxy" | "app" | "runtime" | 
 export type TimelineEventKind =
   // the disruption itself
   | "delete-requested"
+  /** One answer of the Eviction API: detail.result accepted | refused | error, status, message, attempt. */
+  | "eviction"
+  /** A drain made the node unschedulable: detail.node. */
+  | "node-cordoned"
   // Service / endpoint side
   | "endpoint-ready"
   | "endpoint-terminating"

@@ -52,6 +52,8 @@ export interface ContainerOutcome {
  */
 export interface PodOutcome extends ContainerOutcome {
   pod: string;
+  /** The node the pod ran on (local: a simulated node), when the backend knows it. */
+  node?: string;
   /** The delete (epoch ms): t = 0 of the pod's termination. */
   deleteAt: number;
   /**

@@ -5,6 +5,7 @@
 // happened. Bounded: the streamed observations (the backend's raw observations and the timeline events)
 // stop at RECORDING_LIMITS, with a truncation marker where they stopped; the run-level records (deployed,
 // plan, warm-up, collect, end: one each) are always written.
+
 import { mkdir, writeFile } from "node:fs/promises";
 import { arch, platform } from "node:os";
 import { join } from "node:path";
@@ -12,6 +13,7 @@ import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import type { LoadResult } from "../load/types.js";
 import type { BackendName, ResolvedImage } from "../model/backend.js";
+import type { ReadyEndpointsSample, VoluntaryDisruptionRecord } from "../model/disruption.js";
 import type { EventSink, RawObservation, TimelineEvent } from "../model/events.js";
 import type { RequestRecord, TrafficAttribution } from "../model/exercise.js";
 import type { ObservedPodOutcome } from "../model/pod-outcome.js";
@@ -86,6 +88,8 @@ export type Observation =
       recordsTotal: number;
       attribution?: TrafficAttribution;
       harnessLoad?: HarnessLoad;
+      voluntary?: VoluntaryDisruptionRecord;
+      readyEndpoints?: ReadyEndpointsSample[];
     }
   /** Streamed observations stopped here: the named limit was reached. */
   | { kind: "truncated"; at: number; limit: keyof RecordingLimits; value: number }

@@ -177,22 +177,31 @@ export function judgeStep(ctx: RunContext, load: LoadResult): void {
       pods: r.pods,
       events: ctx.events.events,
       harnessLoad: ctx.harnessLoad,
+      ...(r.voluntary ? { voluntary: r.voluntary } : {}),
+      ...(r.readyEndpoints ? { readyEndpoints: r.readyEndpoints } : {}),
     }),
   );
 }
 
-/** The delete's victims: the pods carrying the most connections now (scenario victims: busiest). */
+/** How many busiest pods the disruption needs named: delete/evict their count, drain the one whose node goes. */
+function busiestWanted(d: Scenario["disruption"]): number {
+  if ((d.action === "delete" || d.action === "evict") && d.victims === "busiest") return d.count;
+  if (d.action === "drain" && d.node === undefined) return 1;
+  return 0;
+}
+
+/** The victims: the pods carrying the most connections now (delete/evict victims busiest; drain's node). */
 export function planDisruption(
   scenario: Scenario,
   workload: RunningWorkload,
   records: readonly RequestRecord[],
 ): { plan?: DisruptionPlan; basis?: string } {
-  const d = scenario.disruption;
-  if (d.action !== "delete" || d.victims !== "busiest") return {};
+  const count = busiestWanted(scenario.disruption);
+  if (count === 0) return {};
   const attribution = workload.trafficAttribution();
   const { pods, basis } = busiestPods(
     workload.pods,
-    d.count,
+    count,
     Date.now(),
     attribution,
     attributeRequests(records, attribution),

@@ -2,9 +2,16 @@
 // evidence it was decided on, in words a reader can check against the timeline.
 
 import { FAILURE_KINDS, type LoadResult } from "../load/types.js";
+import type { ReadyEndpointsSample, VoluntaryDisruptionRecord } from "../model/disruption.js";
 import type { PodOutcome } from "../model/pod-outcome.js";
 import { formatOffset } from "../observe/timeline.js";
 import type { Expectations } from "../scenario/schema.js";
+import {
+  checkDrainFinished,
+  checkMaxDrainSeconds,
+  checkMaxEvictionRefusals,
+  checkMinReadyEndpoints,
+} from "./voluntary.js";
 
 export interface Verdict {
   name: string;
@@ -25,6 +32,10 @@ export interface VerdictInput {
   pods: PodOutcome[];
   /** For the words only ("gone" means the container removed locally, the pod object deleted elsewhere). */
   backend?: string;
+  /** evict/drain/rollout: the evictions, the drain, the budget (DisruptionOutcome.voluntary). */
+  voluntary?: VoluntaryDisruptionRecord;
+  /** The Service's ready endpoints over the run (undefined: the backend did not follow them). */
+  readyEndpoints?: ReadyEndpointsSample[];
 }
 
 /** What "gone" means on a backend: "container removed" on the local runtime, "pod object deleted" on Kubernetes. */
@@ -326,6 +337,7 @@ export function evaluate(input: VerdictInput): Verdict[] {
   for (const [role, expected] of Object.entries(e.sigterm ?? {})) verdicts.push(...checkSigterm(role, expected, pods));
   if (e.exit) verdicts.push(...checkExit(e.exit, pods));
   if (e.terminationSeconds) verdicts.push(...checkTermination(e.terminationSeconds, pods, input.backend));
+  verdicts.push(...voluntaryVerdicts(input));
   const perPod = e.sigterm !== undefined || e.exit !== undefined || e.terminationSeconds !== undefined;
   if (pods.length === 0 && perPod) {
     verdicts.push({
@@ -337,4 +349,19 @@ export function evaluate(input: VerdictInput): Verdict[] {
     });
   }
   return verdicts;
+}
+
+/** minReadyEndpoints (over the load window), maxDrainSeconds, maxEvictionRefusals, and a drain's end. */
+function voluntaryVerdicts(input: VerdictInput): Verdict[] {
+  const { expectations: e, load, voluntary } = input;
+  const out: Verdict[] = [];
+  if (e.minReadyEndpoints !== undefined) {
+    const window = { from: load.startedAt, to: load.endedAt };
+    out.push(checkMinReadyEndpoints(e.minReadyEndpoints, input.readyEndpoints, window));
+  }
+  if (e.maxDrainSeconds !== undefined) out.push(checkMaxDrainSeconds(e.maxDrainSeconds, voluntary));
+  if (e.maxEvictionRefusals !== undefined) out.push(checkMaxEvictionRefusals(e.maxEvictionRefusals, voluntary));
+  const drain = checkDrainFinished(voluntary);
+  if (drain) out.push(drain);
+  return out;
 }

@@ -4,6 +4,7 @@
 import net from "node:net";
 import { getContainerRuntimeClient } from "testcontainers";
 import type { ResolvedImage } from "../../model/backend.js";
+import type { ReadyEndpointsSample } from "../../model/disruption.js";
 import type { EventSink } from "../../model/events.js";
 import type { TrafficAttribution } from "../../model/exercise.js";
 import type { ObservedPodOutcome } from "../../model/pod-outcome.js";
@@ -23,7 +24,9 @@ import {
   type WorkloadSource,
 } from "../backend.js";
 import { assertDockerReachable } from "../docker-check.js";
+import { LocalCluster, onNode } from "./cluster.js";
 import { localExitEvidence } from "./exit-record.js";
+import { localScenarioProblem } from "./nodes.js";
 import { type ProcessEntry, Replica } from "./replica.js";
 import { ServiceProxy } from "./service-proxy.js";
 import { terminatePod } from "./termination.js";
@@ -44,6 +47,8 @@ interface RunState {
   /** Endpoint additions waiting for the add delay (kube-proxy's lag for a newly ready pod). */
   pendingEndpoints: Set<NodeJS.Timeout>;
   nextIndex: number;
+  /** Nodes, pods being deleted, ready endpoints, budget (cluster.ts). */
+  cluster: LocalCluster;
 }
 
 export interface LocalBackendOptions {
@@ -88,6 +93,7 @@ export class LocalBackend extends RunStateBackend {
 
   private async startReplica(runId: string, state: RunState): Promise<Replica> {
     const name = this.podName(runId, state.scenario.name, state.nextIndex++);
+    state.cluster.nodes.place(name);
     const starting = Replica.start(
       {
         name,
@@ -112,6 +118,7 @@ export class LocalBackend extends RunStateBackend {
     state.starting.add(created);
     const replica = await created.finally(() => state.starting.delete(created));
     await replica.waitForReady(this.options.readyTimeoutMs ?? 30_000, state.scenario.readinessPath);
+    state.cluster.markReady(name);
     state.sink.record({ at: Date.now(), kind: "endpoint-ready", source: "proxy", pod: name });
     // The EndpointSlice lists the pod now; kube-proxy's rules take it in only after the add delay.
     const addDelay = this.addDelayMs(state.scenario);
@@ -174,8 +181,11 @@ export class LocalBackend extends RunStateBackend {
 
   async deployRecord(scenario: Scenario, source: WorkloadSource, sink: EventSink, runId: string): Promise<Deployment> {
     const image = imageOfSource(source, this.name);
+    const problem = localScenarioProblem(scenario);
+    if (problem) throw new UsageError(`${scenario.name}: ${problem}`);
     configureTestcontainersOffline();
-    const proxy = new ServiceProxy({ balancing: scenario.local.balancing });
+    const proxy = new ServiceProxy({ balancing: scenario.local.balancing, onReadyChange: () => cluster.sampleReady() });
+    const cluster = new LocalCluster(scenario, () => proxy.readyEndpoints());
     const state: RunState = {
       scenario,
       image,
@@ -188,6 +198,7 @@ export class LocalBackend extends RunStateBackend {
       replacements: new Set(),
       pendingEndpoints: new Set(),
       nextIndex: 0,
+      cluster,
     };
     this.runs.set(runId, state);
     const target = await proxy.listen(this.options.servicePort ?? 0);
@@ -217,6 +228,8 @@ export class LocalBackend extends RunStateBackend {
         endpointAddDelayMs: String(this.addDelayMs(scenario)),
         balancing: scenario.local.balancing,
         replacementPod: String(scenario.local.replacementPod),
+        nodes: cluster.nodes.names.join(", "),
+        podNodes: [...state.replicas.keys()].map((p) => `${p}@${cluster.nodes.nodeOf(p)}`).join(", "),
       },
     };
   }
@@ -232,6 +245,8 @@ export class LocalBackend extends RunStateBackend {
   private async terminate(state: RunState, name: string, graceSeconds: number): Promise<ObservedPodOutcome> {
     const replica = state.replicas.get(name);
     if (!replica) throw new Error(`no replica ${name}`);
+    const node = state.cluster.nodes.nodeOf(name);
+    state.cluster.markDeleting(name);
     const outcome = await terminatePod({
       pod: name,
       graceSeconds,
@@ -245,6 +260,7 @@ export class LocalBackend extends RunStateBackend {
     const [inspected] = await Promise.all([replica.inspectState().catch(() => undefined), replica.logsClosed()]);
     await replica.remove();
     state.replicas.delete(name);
+    state.cluster.gone(name);
     const goneAt = Date.now();
     state.sink.record({ at: goneAt, kind: "pod-gone", source: "runtime", pod: name });
     const inspection = state.inspections.get(name);
@@ -255,23 +271,30 @@ export class LocalBackend extends RunStateBackend {
       appEvents: replica.appEvents,
       ...(inspected ? { inspected } : {}),
     });
-    return {
-      pod: name,
-      pid1Cmdline: replica.pid1Cmdline,
-      deleteAt: outcome.deleteAt,
-      exitedAt: outcome.exitedAt,
-      goneAt,
-      exitCode: outcome.exitCode,
-      exitReason:
-        outcome.sigkillAt !== undefined ? "Killed after grace period" : outcome.exitCode === 0 ? "Completed" : "Error",
-      sigkilled: outcome.sigkillAt !== undefined,
-      ...(exitEvidence ? { exitEvidence } : {}),
-      processTree: state.trees.get(name),
-      inspection,
-      // The choice the termination made: the scenario's stopSignal, else the image's STOPSIGNAL, else SIGTERM.
-      stopSignal: outcome.stopSignal,
-      notes,
-    };
+    return onNode(
+      {
+        pod: name,
+        pid1Cmdline: replica.pid1Cmdline,
+        deleteAt: outcome.deleteAt,
+        exitedAt: outcome.exitedAt,
+        goneAt,
+        exitCode: outcome.exitCode,
+        exitReason:
+          outcome.sigkillAt !== undefined
+            ? "Killed after grace period"
+            : outcome.exitCode === 0
+              ? "Completed"
+              : "Error",
+        sigkilled: outcome.sigkillAt !== undefined,
+        ...(exitEvidence ? { exitEvidence } : {}),
+        processTree: state.trees.get(name),
+        inspection,
+        // The choice the termination made: the scenario's stopSignal, else the image's STOPSIGNAL, else SIGTERM.
+        stopSignal: outcome.stopSignal,
+        notes,
+      },
+      node,
+    );
   }
 
   async disrupt(deployment: Deployment, disruption: Disruption, plan?: DisruptionPlan): Promise<DisruptionOutcome> {
@@ -295,26 +318,55 @@ export class LocalBackend extends RunStateBackend {
         const victims = current.slice(disruption.to).reverse();
         return { pods: await Promise.all(victims.map((v) => this.terminate(state, v, grace))) };
       }
-      case "rollout": {
-        // RollingUpdate with the defaults (maxSurge 25% → rounds up to 1, maxUnavailable 25% → 0 for
-        // small replica counts): start one new pod, wait until it is ready, then delete one old pod.
-        const terminations: Promise<ObservedPodOutcome>[] = [];
-        for (const old of current) {
-          await this.startReplica(runId, state);
-          terminations.push(this.terminate(state, old, grace));
-        }
-        return { pods: await Promise.all(terminations) };
-      }
+      case "rollout":
       case "evict":
       case "drain":
-        throw new UsageError(`the local backend does not ${disruption.action} yet (issue 15)`);
+        return this.voluntary(runId, state, disruption, plan);
     }
+  }
+
+  /** evict, drain and rollout (cluster.ts): evictions replace the pod as a ReplicaSet does. */
+  private voluntary(
+    runId: string,
+    state: RunState,
+    disruption: Extract<Disruption, { action: "evict" | "drain" | "rollout" }>,
+    plan?: DisruptionPlan,
+  ): Promise<DisruptionOutcome> {
+    const grace = state.scenario.terminationGracePeriodSeconds;
+    const target = {
+      pods: () => {
+        const inRules = new Set(state.proxy.readyEndpoints());
+        return [...state.replicas.keys()].map((name) => ({
+          name,
+          ready: inRules.has(name),
+          deleting: state.cluster.deleting.has(name),
+        }));
+      },
+      evict: (pod: string) => {
+        const ended = this.terminate(state, pod, grace);
+        if (state.scenario.local.replacementPod) this.startReplacement(runId, state);
+        return ended;
+      },
+    };
+    const rollout = {
+      start: async () => {
+        const replica = await this.startReplica(runId, state);
+        return { name: replica.name, readyAt: state.cluster.readyAt(replica.name) ?? Date.now() };
+      },
+      terminate: (pod: string) => this.terminate(state, pod, grace),
+    };
+    return state.cluster.disrupt(disruption, target, rollout, plan);
+  }
+
+  readyEndpoints(deployment: Deployment): ReadyEndpointsSample[] | undefined {
+    return this.runs.get(deployment.runId)?.cluster.readyEndpoints();
   }
 
   async teardown(_deployment: Deployment | undefined, runId: string): Promise<void> {
     const state = this.runs.get(runId);
     this.runs.delete(runId);
     if (state) {
+      state.cluster.uncordonAll(state.sink);
       // A Ctrl-C during deploy: let container creations land first, so the sweep below sees them.
       for (const timer of state.pendingEndpoints) clearTimeout(timer);
       // (A replacement still waiting for readiness is not waited for: remove() ends its wait.)

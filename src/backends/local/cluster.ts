@@ -1,0 +1,131 @@
+// What the local runtime keeps of "the cluster" beyond the containers: the simulated nodes, the pods
+// being deleted, the Service's ready endpoints over the run, the budget and the drains — and the
+// voluntary disruptions carried out on it (evict, drain, rollout), through the backend's EvictionTarget.
+import type { DisruptionOutcome, DisruptionPlan } from "../../backends/backend.js";
+import type { DrainRecord, ReadyEndpointsSample } from "../../model/disruption.js";
+import type { EventSink } from "../../model/events.js";
+import type { ObservedPodOutcome } from "../../model/pod-outcome.js";
+import type { Disruption, Scenario } from "../../scenario/schema.js";
+import { LocalNodes, placementOf } from "./nodes.js";
+import { type RolloutOps, rollingUpdate } from "./rollout.js";
+import {
+  type AppliedPdb,
+  drainNode,
+  type EvictionTarget,
+  LocalEvictionApi,
+  ReadyEndpointsSeries,
+} from "./voluntary.js";
+
+type Voluntary = Extract<Disruption, { action: "evict" | "drain" | "rollout" }>;
+
+export class LocalCluster {
+  readonly nodes: LocalNodes;
+  /** Pods whose deletion started (deletionTimestamp set), until they are gone. */
+  readonly deleting = new Set<string>();
+  private readonly series = new ReadyEndpointsSeries();
+  private readonly drains: DrainRecord[] = [];
+  /** When each pod passed its readiness probe (the Deployment's availability counts from there). */
+  private readonly ready = new Map<string, number>();
+  readonly pdb: AppliedPdb | undefined;
+
+  constructor(
+    private readonly scenario: Scenario,
+    private readonly inRules: () => readonly string[],
+  ) {
+    this.nodes = new LocalNodes(scenario.local.nodes, placementOf(scenario));
+    this.pdb = scenario.pdb ? { name: `${scenario.name}-pdb`, spec: scenario.pdb } : undefined;
+  }
+
+  /** The Service's rules or the deleting set changed: one sample of the ready endpoints. */
+  sampleReady(): void {
+    this.series.sample(this.inRules(), this.deleting);
+  }
+
+  readyEndpoints(): ReadyEndpointsSample[] {
+    return this.series.samples();
+  }
+
+  markReady(pod: string, at = Date.now()): void {
+    this.ready.set(pod, at);
+  }
+
+  readyAt(pod: string): number | undefined {
+    return this.ready.get(pod);
+  }
+
+  markDeleting(pod: string): void {
+    this.deleting.add(pod);
+    this.sampleReady();
+  }
+
+  /** The pod is gone: off its node, out of the deleting set. */
+  gone(pod: string): void {
+    this.nodes.release(pod);
+    this.deleting.delete(pod);
+    this.ready.delete(pod);
+  }
+
+  /** Teardown (also after Ctrl-C): every cordoned node schedulable again, on the record and the timeline. */
+  uncordonAll(sink: EventSink): void {
+    for (const r of this.nodes.uncordonAll()) {
+      for (const d of this.drains) if (d.node === r.node) d.uncordonedAt = r.uncordonedAt;
+      sink.record({
+        at: r.uncordonedAt ?? Date.now(),
+        kind: "k8s-event",
+        source: "harness",
+        detail: { reason: "NodeSchedulable", message: `node ${r.node} uncordoned`, node: r.node },
+      });
+    }
+  }
+
+  /** evict, drain or rollout, carried out on `target`; `rollout` is the backend's part of a rollout. */
+  async disrupt(
+    d: Voluntary,
+    target: EvictionTarget,
+    rollout: Omit<RolloutOps, "oldPods">,
+    plan: DisruptionPlan | undefined,
+    signal?: AbortSignal,
+  ): Promise<DisruptionOutcome> {
+    const api = new LocalEvictionApi(target, this.scenario.replicas, this.pdb, (p) => this.nodes.nodeOf(p));
+    const pdb = this.pdb ? { pdb: { name: this.pdb.name, ...this.pdb.spec } } : {};
+    const live = target
+      .pods()
+      .filter((p) => !p.deleting)
+      .map((p) => p.name);
+    switch (d.action) {
+      case "rollout": {
+        const pods = await rollingUpdate({ ...rollout, oldPods: live }, d.strategy, this.scenario.replicas, signal);
+        return { pods, voluntary: { evictions: [], ...pdb } };
+      }
+      case "evict": {
+        const planned = (plan?.victims ?? []).filter((v) => live.includes(v));
+        const order = d.victims === "busiest" ? [...planned, ...live.filter((p) => !planned.includes(p))] : live;
+        const deadline = Date.now() + d.timeoutSeconds * 1000;
+        const calls = await Promise.all(
+          order.slice(0, d.count).map((p) => api.evictUntil(p, d.retryIntervalSeconds * 1000, deadline, signal)),
+        );
+        const pods = await Promise.all(calls.flatMap((c) => (c.termination ? [c.termination] : [])));
+        return { pods, voluntary: { evictions: api.attempts, ...pdb } };
+      }
+      case "drain": {
+        const busiest = (plan?.victims ?? []).find((v) => live.includes(v)) ?? live[0];
+        const node = d.node ?? (busiest ? this.nodes.nodeOf(busiest) : undefined) ?? this.nodes.names[0];
+        const chosenBecause = d.node ? "scenario node" : `busiest pod ${busiest ?? "?"}`;
+        const { drain, outcomes } = await drainNode(api, this.nodes, {
+          node: node as string,
+          chosenBecause,
+          retryMs: d.retryIntervalSeconds * 1000,
+          timeoutMs: d.timeoutSeconds * 1000,
+          ...(signal ? { signal } : {}),
+        });
+        this.drains.push(drain);
+        return { pods: outcomes, voluntary: { evictions: api.attempts, drain, ...pdb } };
+      }
+    }
+  }
+}
+
+/** The node a pod outcome ran on, added to it. */
+export function onNode(outcome: ObservedPodOutcome, node: string | undefined): ObservedPodOutcome {
+  return node ? { ...outcome, node } : outcome;
+}
