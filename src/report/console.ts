@@ -26,6 +26,7 @@ import {
   verdictMark,
   warmUpText,
 } from "./status.js";
+import { voluntaryLines } from "./voluntary.js";
 
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
@@ -107,6 +108,10 @@ function describeEntry(kind: string, detail: Record<string, unknown> | undefined
       return "last new connection routed to it";
     case "warm-up-probe-failed":
       return `warm-up probe failed: ${String(d.kind)}${d.code !== undefined ? ` (${String(d.code)})` : ""}`;
+    case "eviction":
+      return `eviction ${String(d.result)} (${String(d.status)}, attempt ${String(d.attempt)}): ${String(d.message)}`;
+    case "node-cordoned":
+      return `node ${String(d.node)} cordoned`;
     default:
       return kind;
   }
@@ -146,7 +151,7 @@ export function formatPod(
   timeline?: ScenarioResult["timeline"],
   port?: number,
 ): string[] {
-  const out = [`  pod ${pod.pod}: PID 1 ${pod.pid1Cmdline}`];
+  const out = [`  pod ${pod.pod}${pod.node ? ` (node ${pod.node})` : ""}: PID 1 ${pod.pid1Cmdline}`];
   const prediction = podPrediction(pod, port);
   if (prediction) out.push(`    predicted from /proc before any signal: ${prediction}`);
   const gone =
@@ -190,6 +195,7 @@ export function formatResult(r: ScenarioResult): string[] {
   if (r.load?.pacing) out.push(`  load: ${pacingText(r.load.pacing, unitSuffix(r.load).trim() || "requests")}`);
   if (r.trust) out.push(`  ${harnessClockLine(r.trust, r.scenario)}`);
   if (r.trafficPath) out.push(`  traffic: ${r.trafficPath}`);
+  for (const line of voluntaryLines(r)) out.push(`  ${line}`);
   for (const pod of r.pods) out.push(...formatPod(pod, r.backend, r.timeline, r.scenario.port));
   const timeline = formatTimeline(r);
   if (timeline.length > 0) out.push("  timeline (relative to the delete):", ...timeline);
