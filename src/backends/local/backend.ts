@@ -366,7 +366,7 @@ export class LocalBackend extends RunStateBackend {
     const state = this.runs.get(runId);
     this.runs.delete(runId);
     if (state) {
-      state.cluster.uncordonAll(state.sink);
+      state.cluster.teardown(state.sink);
       // A Ctrl-C during deploy: let container creations land first, so the sweep below sees them.
       for (const timer of state.pendingEndpoints) clearTimeout(timer);
       // (A replacement still waiting for readiness is not waited for: remove() ends its wait.)

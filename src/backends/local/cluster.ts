@@ -27,6 +27,8 @@ export class LocalCluster {
   /** When each pod passed its readiness probe (the Deployment's availability counts from there). */
   private readonly ready = new Map<string, number>();
   readonly pdb: AppliedPdb | undefined;
+  /** Aborted at teardown: a drain's retries and waits end there (Ctrl-C included). */
+  private readonly stop = new AbortController();
 
   constructor(
     private readonly scenario: Scenario,
@@ -65,8 +67,12 @@ export class LocalCluster {
     this.ready.delete(pod);
   }
 
-  /** Teardown (also after Ctrl-C): every cordoned node schedulable again, on the record and the timeline. */
-  uncordonAll(sink: EventSink): void {
+  /**
+   * Teardown (also after Ctrl-C): the evictions stop retrying, every cordoned node is schedulable
+   * again, on the drain's record and the timeline.
+   */
+  teardown(sink: EventSink): void {
+    this.stop.abort();
     for (const r of this.nodes.uncordonAll()) {
       for (const d of this.drains) if (d.node === r.node) d.uncordonedAt = r.uncordonedAt;
       sink.record({
@@ -84,8 +90,8 @@ export class LocalCluster {
     target: EvictionTarget,
     rollout: Omit<RolloutOps, "oldPods">,
     plan: DisruptionPlan | undefined,
-    signal?: AbortSignal,
   ): Promise<DisruptionOutcome> {
+    const signal = this.stop.signal;
     const api = new LocalEvictionApi(target, this.scenario.replicas, this.pdb, (p) => this.nodes.nodeOf(p));
     const pdb = this.pdb ? { pdb: { name: this.pdb.name, ...this.pdb.spec } } : {};
     const live = target
@@ -116,7 +122,7 @@ export class LocalCluster {
           chosenBecause,
           retryMs: d.retryIntervalSeconds * 1000,
           timeoutMs: d.timeoutSeconds * 1000,
-          ...(signal ? { signal } : {}),
+          signal,
         });
         this.drains.push(drain);
         return { pods: outcomes, voluntary: { evictions: api.attempts, drain, ...pdb } };

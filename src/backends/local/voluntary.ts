@@ -147,7 +147,7 @@ export function drainShortfall(
   timeoutMs: number,
   lateOutcomes: readonly ObservedPodOutcome[],
 ): { timedOut: boolean; text: string } | undefined {
-  const s = `${(timeoutMs / 1000).toFixed(0)} s`;
+  const s = `${Number((timeoutMs / 1000).toFixed(1))} s`;
   const errors = calls.filter((c) => c.answer.result === "error");
   if (errors.length > 0) {
     const e = errors[0]?.answer;
