@@ -184,8 +184,8 @@ export class LocalBackend extends RunStateBackend {
     const problem = localScenarioProblem(scenario);
     if (problem) throw new UsageError(`${scenario.name}: ${problem}`);
     configureTestcontainersOffline();
-    const proxy = new ServiceProxy({ balancing: scenario.local.balancing, onReadyChange: () => cluster.sampleReady() });
-    const cluster = new LocalCluster(scenario, () => proxy.readyEndpoints());
+    const proxy = new ServiceProxy({ balancing: scenario.local.balancing });
+    const cluster = new LocalCluster(scenario);
     const state: RunState = {
       scenario,
       image,
@@ -334,14 +334,7 @@ export class LocalBackend extends RunStateBackend {
   ): Promise<DisruptionOutcome> {
     const grace = state.scenario.terminationGracePeriodSeconds;
     const target = {
-      pods: () => {
-        const inRules = new Set(state.proxy.readyEndpoints());
-        return [...state.replicas.keys()].map((name) => ({
-          name,
-          ready: inRules.has(name),
-          deleting: state.cluster.deleting.has(name),
-        }));
-      },
+      pods: () => state.cluster.pods([...state.replicas.keys()]),
       evict: (pod: string) => {
         const ended = this.terminate(state, pod, grace);
         if (state.scenario.local.replacementPod) this.startReplacement(runId, state);

@@ -13,6 +13,7 @@ import {
   drainNode,
   type EvictionTarget,
   LocalEvictionApi,
+  type LocalPod,
   ReadyEndpointsSeries,
 } from "./voluntary.js";
 
@@ -30,17 +31,23 @@ export class LocalCluster {
   /** Aborted at teardown: a drain's retries and waits end there (Ctrl-C included). */
   private readonly stop = new AbortController();
 
-  constructor(
-    private readonly scenario: Scenario,
-    private readonly inRules: () => readonly string[],
-  ) {
+  constructor(private readonly scenario: Scenario) {
     this.nodes = new LocalNodes(scenario.local.nodes, placementOf(scenario));
     this.pdb = scenario.pdb ? { name: `${scenario.name}-pdb`, spec: scenario.pdb } : undefined;
   }
 
-  /** The Service's rules or the deleting set changed: one sample of the ready endpoints. */
-  sampleReady(): void {
-    this.series.sample(this.inRules(), this.deleting);
+  /** A pod became ready, started deleting or went: one sample of the ready endpoints. */
+  private sampleReady(): void {
+    this.series.sample([...this.ready.keys()], this.deleting);
+  }
+
+  /**
+   * The workload's pods (`names`: the replicas that exist) as the budget counts them: ready once the
+   * readiness probe passed (the pod's Ready condition, which the disruption controller and the
+   * EndpointSlice read; kube-proxy's rules follow after local.endpointAddDelayMs).
+   */
+  pods(names: readonly string[]): LocalPod[] {
+    return names.map((name) => ({ name, ready: this.ready.has(name), deleting: this.deleting.has(name) }));
   }
 
   readyEndpoints(): ReadyEndpointsSample[] {
@@ -49,6 +56,7 @@ export class LocalCluster {
 
   markReady(pod: string, at = Date.now()): void {
     this.ready.set(pod, at);
+    this.sampleReady();
   }
 
   readyAt(pod: string): number | undefined {
@@ -65,6 +73,7 @@ export class LocalCluster {
     this.nodes.release(pod);
     this.deleting.delete(pod);
     this.ready.delete(pod);
+    this.sampleReady();
   }
 
   /**

@@ -44,8 +44,6 @@ export interface ServiceProxyOptions {
   random?: () => number;
   /** Keep at most this many connection records (oldest dropped first; default 200 000). */
   maxRecords?: number;
-  /** Called after an endpoint joined or left the ready list (the ready endpoints' series). */
-  onReadyChange?(): void;
 }
 
 export class ServiceProxy {
@@ -97,7 +95,6 @@ export class ServiceProxy {
       this.endpoints.set(name, { name, address, ready: true, open: new Set(), connectionsRouted: 0 });
     }
     this.ready = [...this.endpoints.values()].filter((e) => e.ready);
-    this.options.onReadyChange?.();
   }
 
   /** Takes an endpoint out of balancing; its established connections stay open and pinned. */
@@ -106,7 +103,6 @@ export class ServiceProxy {
     if (!state) return;
     state.ready = false;
     this.ready = this.ready.filter((e) => e !== state);
-    this.options.onReadyChange?.();
   }
 
   readyEndpoints(): string[] {

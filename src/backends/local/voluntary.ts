@@ -12,7 +12,7 @@ import type { LocalNodes } from "./nodes.js";
 /** A pod of the workload as the budget and the drain see it. */
 export interface LocalPod {
   name: string;
-  /** In the Service proxy's rules (ready in the EndpointSlice's sense). */
+  /** Its readiness probe passed (the Ready condition the budget and the EndpointSlice read). */
   ready: boolean;
   /** Its deletion started (deletionTimestamp set): never healthy, never ready. */
   deleting: boolean;
@@ -169,16 +169,18 @@ export function drainShortfall(
 }
 
 /**
- * The Service's ready endpoints as a step function: a sample whenever the count changes. Ready: in the
- * proxy's rules and not deleting (an EndpointSlice never calls a terminating endpoint ready);
- * terminating: still in the rules while deleting (kube-proxy's lag).
+ * The Service's ready endpoints as a step function, as the EndpointSlice watch gives them on
+ * Kubernetes: a sample whenever the count changes. Ready: the pod passed its readiness probe and is
+ * not deleting (an EndpointSlice never calls a terminating endpoint ready); terminating: ready before
+ * its deletion and not gone yet. kube-proxy's rules lag both (local.endpointAddDelayMs,
+ * endpointPropagationMs): that lag is the proxy's, not the EndpointSlice's.
  */
 export class ReadyEndpointsSeries {
   private readonly list: ReadyEndpointsSample[] = [];
 
-  sample(inRules: readonly string[], deleting: ReadonlySet<string>, at = Date.now()): void {
-    const terminating = inRules.filter((p) => deleting.has(p)).length;
-    const ready = inRules.length - terminating;
+  sample(readyPods: readonly string[], deleting: ReadonlySet<string>, at = Date.now()): void {
+    const terminating = readyPods.filter((p) => deleting.has(p)).length;
+    const ready = readyPods.length - terminating;
     const last = this.list[this.list.length - 1];
     if (last && last.ready === ready && (last.terminating ?? 0) === terminating) return;
     this.list.push({ at, ready, terminating });
