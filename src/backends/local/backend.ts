@@ -24,7 +24,7 @@ import {
   type WorkloadSource,
 } from "../backend.js";
 import { assertDockerReachable } from "../docker-check.js";
-import { LocalCluster, onNode } from "./cluster.js";
+import { LocalCluster } from "./cluster.js";
 import { localExitEvidence } from "./exit-record.js";
 import { localScenarioProblem } from "./nodes.js";
 import { type ProcessEntry, Replica } from "./replica.js";
@@ -271,30 +271,24 @@ export class LocalBackend extends RunStateBackend {
       appEvents: replica.appEvents,
       ...(inspected ? { inspected } : {}),
     });
-    return onNode(
-      {
-        pod: name,
-        pid1Cmdline: replica.pid1Cmdline,
-        deleteAt: outcome.deleteAt,
-        exitedAt: outcome.exitedAt,
-        goneAt,
-        exitCode: outcome.exitCode,
-        exitReason:
-          outcome.sigkillAt !== undefined
-            ? "Killed after grace period"
-            : outcome.exitCode === 0
-              ? "Completed"
-              : "Error",
-        sigkilled: outcome.sigkillAt !== undefined,
-        ...(exitEvidence ? { exitEvidence } : {}),
-        processTree: state.trees.get(name),
-        inspection,
-        // The choice the termination made: the scenario's stopSignal, else the image's STOPSIGNAL, else SIGTERM.
-        stopSignal: outcome.stopSignal,
-        notes,
-      },
-      node,
-    );
+    return {
+      pod: name,
+      ...(node ? { node } : {}),
+      pid1Cmdline: replica.pid1Cmdline,
+      deleteAt: outcome.deleteAt,
+      exitedAt: outcome.exitedAt,
+      goneAt,
+      exitCode: outcome.exitCode,
+      exitReason:
+        outcome.sigkillAt !== undefined ? "Killed after grace period" : outcome.exitCode === 0 ? "Completed" : "Error",
+      sigkilled: outcome.sigkillAt !== undefined,
+      ...(exitEvidence ? { exitEvidence } : {}),
+      processTree: state.trees.get(name),
+      inspection,
+      // The choice the termination made: the scenario's stopSignal, else the image's STOPSIGNAL, else SIGTERM.
+      stopSignal: outcome.stopSignal,
+      notes,
+    };
   }
 
   async disrupt(deployment: Deployment, disruption: Disruption, plan?: DisruptionPlan): Promise<DisruptionOutcome> {

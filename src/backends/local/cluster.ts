@@ -4,7 +4,6 @@
 import type { DisruptionOutcome, DisruptionPlan } from "../../backends/backend.js";
 import type { DrainRecord, ReadyEndpointsSample } from "../../model/disruption.js";
 import type { EventSink } from "../../model/events.js";
-import type { ObservedPodOutcome } from "../../model/pod-outcome.js";
 import type { Disruption, Scenario } from "../../scenario/schema.js";
 import { LocalNodes, placementOf } from "./nodes.js";
 import { type RolloutOps, rollingUpdate } from "./rollout.js";
@@ -138,9 +137,4 @@ export class LocalCluster {
       }
     }
   }
-}
-
-/** The node a pod outcome ran on, added to it. */
-export function onNode(outcome: ObservedPodOutcome, node: string | undefined): ObservedPodOutcome {
-  return node ? { ...outcome, node } : outcome;
 }
