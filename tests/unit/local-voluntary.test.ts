@@ -11,8 +11,11 @@ import {
   type LocalPod,
   ReadyEndpointsSeries,
 } from "../../src/backends/local/voluntary.js";
+import { defaultLoadWindowSeconds } from "../../src/k8s/load-job.js";
 import { EVICTION_REFUSED_MESSAGE } from "../../src/k8s/pdb.js";
 import type { ObservedPodOutcome } from "../../src/model/pod-outcome.js";
+import { timeLimits } from "../../src/runner/limits.js";
+import { disruptionBudgetSeconds } from "../../src/scenario/disruption-time.js";
 import { parseScenario } from "../../src/scenario/load.js";
 
 /** Pods that end `endMs` after their eviction; a replacement becomes ready `replaceMs` after it. */
@@ -169,5 +172,18 @@ describe("ready endpoints series", () => {
       { at: 3, ready: 1, terminating: 1 },
       { at: 4, ready: 1, terminating: 0 },
     ]);
+  });
+});
+
+describe("time limits of a voluntary disruption", () => {
+  it("evict and drain may retry for timeoutSeconds before the last pod's grace: the limits leave room for it", () => {
+    const yaml = (d: string) =>
+      `name: d\nimage: { style: exec-form }\nreplicas: 3\nterminationGracePeriodSeconds: 8\ndisruption: ${d}\n`;
+    const drain = parseScenario("d.yaml", yaml("{ action: drain, timeoutSeconds: 100 }")).scenario;
+    const del = parseScenario("d.yaml", yaml("{ action: delete }")).scenario;
+    expect(disruptionBudgetSeconds(drain)).toBe(100 + 8 + 2 + 30);
+    expect(disruptionBudgetSeconds(del)).toBe(8 + 2 + 30);
+    expect(timeLimits(drain).scenario).toBeGreaterThan(100_000 + 40_000);
+    expect(defaultLoadWindowSeconds(drain)).toBeGreaterThan(140);
   });
 });
