@@ -2,6 +2,7 @@
 // eviction API's answers through the PodDisruptionBudget arithmetic, drain's course and its timeout,
 // the Deployment controller's rolling-update moves, the ready-endpoints series.
 import { describe, expect, it } from "vitest";
+import { LocalCluster } from "../../src/backends/local/cluster.js";
 import { chooseNode, LocalNodes, localScenarioProblem } from "../../src/backends/local/nodes.js";
 import { fenceposts, rolloutMoves } from "../../src/backends/local/rollout.js";
 import {
@@ -13,6 +14,7 @@ import {
 } from "../../src/backends/local/voluntary.js";
 import { defaultLoadWindowSeconds } from "../../src/k8s/load-job.js";
 import { EVICTION_REFUSED_MESSAGE } from "../../src/k8s/pdb.js";
+import type { TimelineEvent } from "../../src/model/events.js";
 import type { ObservedPodOutcome } from "../../src/model/pod-outcome.js";
 import { timeLimits } from "../../src/runner/limits.js";
 import { disruptionBudgetSeconds } from "../../src/scenario/disruption-time.js";
@@ -185,5 +187,35 @@ describe("time limits of a voluntary disruption", () => {
     expect(disruptionBudgetSeconds(del)).toBe(8 + 2 + 30);
     expect(timeLimits(drain).scenario).toBeGreaterThan(100_000 + 40_000);
     expect(defaultLoadWindowSeconds(drain)).toBeGreaterThan(140);
+  });
+});
+
+describe("teardown mid-drain (Ctrl-C)", () => {
+  it("stops the evictions at once and uncordons the node, on the drain's record and the timeline", async () => {
+    const scenario = parseScenario(
+      "d.yaml",
+      "name: d\nimage: { style: exec-form }\nreplicas: 3\npdb: { minAvailable: 3 }\n" +
+        "disruption: { action: drain, retryIntervalSeconds: 1, timeoutSeconds: 60 }\n",
+    ).scenario;
+    const cluster = new LocalCluster(scenario);
+    const { target } = fakeCluster(["a", "b", "c"], { endMs: 10 });
+    for (const p of ["a", "b", "c"]) cluster.nodes.place(p);
+    const noRollout = {
+      start: () => Promise.reject(new Error("no")),
+      terminate: () => Promise.reject(new Error("no")),
+    };
+    const started = Date.now();
+    const d = scenario.disruption;
+    if (d.action !== "drain") throw new Error("a drain scenario");
+    const running = cluster.disrupt(d, target, noRollout, undefined);
+    await new Promise((r) => setTimeout(r, 100));
+    const events: TimelineEvent[] = [];
+    cluster.teardown({ record: (e) => events.push(e) });
+    const outcome = await running;
+    expect(Date.now() - started).toBeLessThan(2000);
+    const drain = outcome.voluntary?.drain;
+    expect(drain?.finishedAt).toBeUndefined();
+    expect(drain?.uncordonedAt).toBeGreaterThanOrEqual(drain?.cordonedAt ?? Number.POSITIVE_INFINITY);
+    expect(events.map((e) => e.detail?.reason)).toEqual(["NodeSchedulable"]);
   });
 });

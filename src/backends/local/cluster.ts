@@ -131,8 +131,8 @@ export class LocalCluster {
           retryMs: d.retryIntervalSeconds * 1000,
           timeoutMs: d.timeoutSeconds * 1000,
           signal,
+          onCordon: (record) => this.drains.push(record),
         });
-        this.drains.push(drain);
         return { pods: outcomes, voluntary: { evictions: api.attempts, drain, ...pdb } };
       }
     }

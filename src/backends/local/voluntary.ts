@@ -102,6 +102,8 @@ export interface DrainOptions {
   retryMs: number;
   timeoutMs: number;
   signal?: AbortSignal;
+  /** The drain's record as soon as the node is cordoned (teardown completes it, also mid-drain). */
+  onCordon?(drain: DrainRecord): void;
 }
 
 /**
@@ -120,6 +122,7 @@ export async function drainNode(api: LocalEvictionApi, nodes: LocalNodes, o: Dra
     pods,
     timedOut: false,
   };
+  o.onCordon?.(drain);
   const calls = await Promise.all(pods.map((p) => api.evictUntil(p, o.retryMs, deadline, o.signal)));
   const terminations = calls.flatMap((c) => (c.termination ? [c.termination] : []));
   const ended = Promise.all(terminations);
