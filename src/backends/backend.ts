@@ -106,7 +106,10 @@ export interface DisruptionOutcome {
 
 /** What the runner decided before the disruption. */
 export interface DisruptionPlan {
-  /** delete: the pods to delete (the ones carrying the most connections), in order. */
+  /**
+   * delete/evict: the pods to disrupt (the ones carrying the most connections), in order; drain: the
+   * busiest pod first (its node is drained unless the scenario names one).
+   */
   victims?: string[];
 }
 

@@ -21,6 +21,7 @@ import {
 import { assertDockerReachable } from "../backends/docker-check.js";
 import { createBackend } from "../backends/index.js";
 import { removeLabelledContainers } from "../backends/local/backend.js";
+import { localScenarioProblem } from "../backends/local/nodes.js";
 import { ensureStyleImages } from "../images/build.js";
 import { DEFAULT_NODE_PORT } from "../k8s/manifests.js";
 import { formatPorts, KIND_NODE_PORTS, parseNodePortRange } from "../k8s/node-ports.js";
@@ -181,6 +182,10 @@ async function runCommand(paths: string[], opts: Record<string, unknown>): Promi
   if (selected.length === 0) throw new UsageError("no scenario matched (check the paths, --filter and --tag)");
   // Every scenario's manifests read once, here: a bad one ends the command before anything starts.
   const loaded = await readWorkloads(selected, backendName);
+  for (const l of loaded) {
+    const problem = backendName === "local" ? localScenarioProblem(l.scenario) : undefined;
+    if (problem) throw new UsageError(`${l.file}: ${problem}`);
+  }
   for (const l of loaded) for (const w of l.warnings) log(`warning: ${l.file}: ${w}`);
   const backend = await createBackend(backendName, { ...backendOptionsFrom(opts, log), servicePort: plan.servicePort });
   installSignalHandlers(log);

@@ -23,6 +23,7 @@ import {
 } from "@kubernetes/client-node";
 import { ERROR_MARKER, JOB_ENV, type LoadStartedInfo, RESULT_MARKER, STARTED_MARKER } from "../load/job-main.js";
 import type { LoadResult } from "../load/types.js";
+import { disruptionBudgetSeconds } from "../scenario/disruption-time.js";
 import { grpcDescriptor } from "../scenario/grpc-method.js";
 import type { LoadOptions, Scenario } from "../scenario/schema.js";
 import { apiErrorText as errText } from "../util/errors.js";
@@ -76,14 +77,7 @@ export interface LoadJobTimingOptions {
  * without the runner.
  */
 export function defaultLoadWindowSeconds(s: Scenario): number {
-  const grace =
-    s.disruption.action === "delete"
-      ? (s.disruption.gracePeriodSeconds ?? s.terminationGracePeriodSeconds)
-      : s.terminationGracePeriodSeconds;
-  const perPod = grace + 2 + 30;
-  const rollout = s.disruption.action === "rollout";
-  const disruption = perPod * (rollout ? s.replicas : 1) + (rollout ? 30 * s.replicas : 0);
-  return s.disruption.atSeconds + s.load.durationSeconds + disruption + 60;
+  return s.disruption.atSeconds + s.load.durationSeconds + disruptionBudgetSeconds(s) + 60;
 }
 
 export function loadJobTiming(s: Scenario, o: LoadJobTimingOptions = {}): LoadJobTiming {

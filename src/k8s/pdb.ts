@@ -40,12 +40,16 @@ export const DISRUPTED_POD_TIMEOUT_MS = 2 * 60_000;
 /** The API's words for a 429 (the same on policy/v1beta1 and policy/v1). */
 export const EVICTION_REFUSED_MESSAGE = "Cannot evict pod as it would violate the pod's disruption budget.";
 
-/** intstr.GetScaledValueFromIntOrPercent with roundUp = true, as the disruption controller calls it. */
-export function scaledValue(value: number | string, total: number): number {
+/**
+ * intstr.GetScaledValueFromIntOrPercent: roundUp = true as the disruption controller (and a Deployment's
+ * maxSurge) calls it, false for a Deployment's maxUnavailable.
+ */
+export function scaledValue(value: number | string, total: number, roundUp = true): number {
   if (typeof value === "number") return value;
   const m = /^(\d+)%$/.exec(value);
   if (!m) throw new Error(`invalid int-or-percent ${JSON.stringify(value)}`);
-  return Math.ceil((Number(m[1]) * total) / 100);
+  const scaled = (Number(m[1]) * total) / 100;
+  return roundUp ? Math.ceil(scaled) : Math.floor(scaled);
 }
 
 /**

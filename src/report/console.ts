@@ -27,6 +27,7 @@ import {
   verdictMark,
   warmUpText,
 } from "./status.js";
+import { voluntaryLines } from "./voluntary.js";
 
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
@@ -108,6 +109,10 @@ function describeEntry(kind: string, detail: Record<string, unknown> | undefined
       return "last new connection routed to it";
     case "warm-up-probe-failed":
       return `warm-up probe failed: ${String(d.kind)}${d.code !== undefined ? ` (${String(d.code)})` : ""}`;
+    case "eviction":
+      return `eviction ${String(d.result)} (${String(d.status)}, attempt ${String(d.attempt)}): ${String(d.message)}`;
+    case "node-cordoned":
+      return `node ${String(d.node)} cordoned`;
     default:
       return kind;
   }
@@ -147,7 +152,7 @@ export function formatPod(
   timeline?: ScenarioResult["timeline"],
   port?: number,
 ): string[] {
-  const out = [`  pod ${pod.pod}: PID 1 ${pod.pid1Cmdline}`];
+  const out = [`  pod ${pod.pod}${pod.node ? ` (node ${pod.node})` : ""}: PID 1 ${pod.pid1Cmdline}`];
   const prediction = podPrediction(pod, port);
   if (prediction) out.push(`    predicted from /proc before any signal: ${prediction}`);
   const gone =
@@ -196,6 +201,7 @@ export function formatResult(r: ScenarioResult): string[] {
   if (r.load?.pacing) out.push(`  load: ${pacingText(r.load.pacing, unitSuffix(r.load).trim() || "requests")}`);
   if (r.trust) out.push(`  ${harnessClockLine(r.trust, r.scenario)}`);
   if (r.trafficPath) out.push(`  traffic: ${r.trafficPath}`);
+  for (const line of voluntaryLines(r)) out.push(`  ${line}`);
   for (const pod of r.pods) out.push(...formatPod(pod, r.backend, r.timeline, r.scenario.port));
   const timeline = formatTimeline(r);
   if (timeline.length > 0) out.push("  timeline (relative to the delete):", ...timeline);

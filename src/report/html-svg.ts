@@ -38,7 +38,13 @@ export const MARKER_STYLES: Record<MarkerKind, { color: string; dash?: string; w
   exit: { color: "#2e8b3a", width: 1.5 },
   sigkill: { color: "#c00000", width: 2.5 },
   "last-connection": { color: "#6a3d9a", dash: "4 2 1 2", width: 1.5 },
+  eviction: { color: "#444444", dash: "3 2", width: 1 },
+  "eviction-refused": { color: "#d4a017", dash: "3 2", width: 1 },
+  cordon: { color: "#000000", dash: "8 3", width: 1.5 },
 };
+
+/** The ready endpoints' step line over the success panel. */
+export const READY_COLOR = "#0b4f8a";
 
 export interface SvgOptions {
   /** Accessible title of the picture. */
@@ -170,6 +176,10 @@ export function renderTimelineSvg(data: TimelineData, options: SvgOptions): stri
   }
   out.push("</g>");
 
+  if (data.readyEndpoints) {
+    out.push(readyEndpointsLine(data.readyEndpoints, x, [from, to], [successTop, successBottom], plotRight));
+  }
+
   // Failed requests per bucket, stacked by kind.
   out.push(`<g class="bars failures">`);
   for (const b of data.failures) {
@@ -260,4 +270,38 @@ function yAxis(
   );
   out.push("</g>");
   return out.join("\n");
+}
+
+/**
+ * The ready endpoints as a step line across the success panel, on its own scale (0 … the most seen),
+ * labelled on the right: each step holds until the next sample, the last one to the end of the domain.
+ */
+function readyEndpointsLine(
+  samples: ReadonlyArray<{ t: number; ready: number }>,
+  x: (t: number) => number,
+  [from, to]: [number, number],
+  [top, bottom]: [number, number],
+  right: number,
+): string {
+  const max = Math.max(1, ...samples.map((s) => s.ready));
+  const y = scaleLinear()
+    .domain([0, max])
+    .range([bottom, top + 4]);
+  const clamp = (t: number) => Math.min(to, Math.max(from, t));
+  const points: string[] = [];
+  samples.forEach((s, i) => {
+    const start = clamp(s.t);
+    const end = clamp(samples[i + 1]?.t ?? to);
+    points.push(`${num(x(start))},${num(y(s.ready))}`, `${num(x(end))},${num(y(s.ready))}`);
+  });
+  const labels = [...new Set(samples.map((s) => s.ready))].map(
+    (v) => `<text x="${num(right + 2)}" y="${num(y(v) + 4)}" text-anchor="start">${v}</text>`,
+  );
+  const data = samples.map((s) => `${s.t}:${s.ready}`).join(" ");
+  return (
+    `<g${attrs({ class: "ready-endpoints", "data-series": "ready-endpoints", "data-samples": data })} fill="${READY_COLOR}">` +
+    `<title>ready endpoints (from the watch)</title>` +
+    `<polyline points="${points.join(" ")}" fill="none" stroke="${READY_COLOR}" stroke-width="1.5"/>` +
+    `${labels.join("")}</g>`
+  );
 }

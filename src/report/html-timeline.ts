@@ -17,7 +17,10 @@ export type MarkerKind =
   | "sigterm"
   | "exit"
   | "sigkill"
-  | "last-connection";
+  | "last-connection"
+  | "eviction"
+  | "eviction-refused"
+  | "cordon";
 
 export const MARKER_KINDS: readonly MarkerKind[] = [
   "delete",
@@ -30,6 +33,9 @@ export const MARKER_KINDS: readonly MarkerKind[] = [
   "exit",
   "sigkill",
   "last-connection",
+  "eviction",
+  "eviction-refused",
+  "cordon",
 ];
 
 export interface Marker {
@@ -70,6 +76,8 @@ export interface TimelineData {
   markers: Marker[];
   /** False when the run ended before the load generator reported (bars are then empty, not zero). */
   loadMeasured: boolean;
+  /** The Service's ready endpoints (a step function, t relative to the origin), when followed. */
+  readyEndpoints?: Array<{ t: number; ready: number }>;
 }
 
 /** Failed requests per bucket (same grid as LoadResult.successBuckets: epoch ms floored to the bucket). */
@@ -157,6 +165,13 @@ export function extractMarkers(entries: readonly TimelineEntry[]): Marker[] {
       case "sigkill-sent":
         markers.push({ ...base, kind: "sigkill", label: "SIGKILL" });
         break;
+      case "eviction":
+        if (e.detail?.result === "accepted") markers.push({ ...base, kind: "eviction", label: "evicted" });
+        else markers.push({ ...base, kind: "eviction-refused", label: `eviction ${str(e.detail?.status) ?? "?"}` });
+        break;
+      case "node-cordoned":
+        markers.push({ ...base, kind: "cordon", label: `cordon ${str(e.detail?.node) ?? "?"}` });
+        break;
       default:
         break;
     }
@@ -192,7 +207,9 @@ export function originOf(result: Pick<ScenarioResult, "timeline" | "pods" | "loa
 }
 
 /** Everything the picture of one scenario shows; undefined when nothing was measured. */
-export function timelineData(result: Pick<ScenarioResult, "timeline" | "pods" | "load">): TimelineData | undefined {
+export function timelineData(
+  result: Pick<ScenarioResult, "timeline" | "pods" | "load" | "readyEndpoints">,
+): TimelineData | undefined {
   const origin = originOf(result);
   if (origin === undefined) return undefined;
   const load = result.load;
@@ -227,6 +244,9 @@ export function timelineData(result: Pick<ScenarioResult, "timeline" | "pods" | 
     failures,
     markers,
     loadMeasured: load !== undefined,
+    ...(result.readyEndpoints && result.readyEndpoints.length > 0
+      ? { readyEndpoints: result.readyEndpoints.map((s) => ({ t: s.at - origin, ready: s.ready })) }
+      : {}),
   };
 }
 

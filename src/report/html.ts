@@ -3,6 +3,7 @@
 // scenario its status (PASS, FAIL, INCONCLUSIVE, ERROR) and why, the warm-up, the exercise
 // evidence per disrupted pod, its timeline picture, failures by kind and the verdict table. Every
 // figure that is also in the JSON is rendered from it and carried in a data-* attribute next to the text.
+
 import type { PodOutcome } from "../model/pod-outcome.js";
 import { formatOffset } from "../observe/timeline.js";
 import type { ScenarioResult } from "../runner/run.js";
@@ -19,7 +20,7 @@ import {
 } from "../verdict/verdicts.js";
 import { containerLines, failureCauseLines } from "./containers.js";
 import { el, esc } from "./html-markup.js";
-import { FAILURE_COLORS, MARKER_STYLES, renderTimelineSvg, SUCCESS_COLOR } from "./html-svg.js";
+import { FAILURE_COLORS, MARKER_STYLES, READY_COLOR, renderTimelineSvg, SUCCESS_COLOR } from "./html-svg.js";
 import { failureKindCounts, MARKER_KINDS, type MarkerKind, timelineData } from "./html-timeline.js";
 import {
   exerciseFigures,
@@ -31,6 +32,7 @@ import {
   terminationText,
   warmUpText,
 } from "./status.js";
+import { voluntaryLines } from "./voluntary.js";
 
 export interface HtmlOptions {
   title?: string;
@@ -63,6 +65,9 @@ const MARKER_NAMES: Record<MarkerKind, string> = {
   exit: "exit",
   sigkill: "SIGKILL",
   "last-connection": "last new connection routed to the disrupted pod",
+  eviction: "eviction accepted (the Eviction API)",
+  "eviction-refused": "eviction refused (429: the PodDisruptionBudget held) or failed",
+  cordon: "node cordoned (drain)",
 };
 
 const CSS = `
@@ -249,6 +254,15 @@ function legend(r: ScenarioResult, markersShown: ReadonlySet<MarkerKind>, grace:
       ),
     );
   }
+  if (r.readyEndpoints && r.readyEndpoints.length > 0) {
+    items.push(
+      el(
+        "li",
+        { class: "legend-ready" },
+        `<span class="line" style="border-top-color:${READY_COLOR};border-top-style:solid"></span>ready endpoints (right axis)`,
+      ),
+    );
+  }
   if (grace !== undefined) {
     items.push(
       el(
@@ -266,7 +280,12 @@ function facts(r: ScenarioResult): string {
   const rows: Array<[string, string]> = [
     ["image", r.image ? `<code>${esc(r.image.ref)}</code> (${esc(r.image.style)})` : "-"],
     ["PID 1", pod ? `<code>${esc(pod.pid1Cmdline)}</code>` : "-"],
-    ["disrupted pod(s)", r.pods.length > 0 ? r.pods.map((p) => `<code>${esc(p.pod)}</code>`).join(", ") : "-"],
+    [
+      "disrupted pod(s)",
+      r.pods.length > 0
+        ? r.pods.map((p) => `<code>${esc(p.pod)}</code>${p.node ? ` on ${esc(p.node)}` : ""}`).join(", ")
+        : "-",
+    ],
     ["traffic path", esc(r.trafficPath ?? "-")],
     [
       "platform",
@@ -449,6 +468,10 @@ function scenarioSection(r: ScenarioResult): string {
   }
   for (const w of r.warnings) parts.push(el("div", { class: "warning" }, `warning: ${esc(w)}`));
   parts.push(facts(r));
+  const voluntary = voluntaryLines(r);
+  if (voluntary.length > 0) {
+    parts.push(`<ul class="voluntary">${voluntary.map((l) => `<li>${esc(l)}</li>`).join("")}</ul>`);
+  }
   parts.push(terminationFacts(r));
   if (r.pods.length > 0) {
     parts.push("<h3>exercise: did the disrupted pod carry traffic?</h3>");

@@ -6,12 +6,14 @@
 // "exercise" carries an <error type="Inconclusive"> with the reasons — never a pass — and its
 // verdicts are <skipped> (they back nothing). Escaping by hand: the text is ours, the rules are few
 // (five entities, and the characters XML 1.0 cannot carry at all).
+
 import type { ScenarioResult } from "../runner/run.js";
 import { exerciseHeadline, reportedInconclusiveReasons, runStatus, verdictUndecided } from "../runner/status.js";
 import { harnessClockLine } from "../verdict/trust.js";
 import { containerLines, failureCauseLines } from "./containers.js";
 import { replaceNonXmlChars } from "./html-markup.js";
 import { exerciseFigures, statusWord, warmUpText } from "./status.js";
+import { voluntaryLines } from "./voluntary.js";
 
 /** A character XML cannot carry, made visible: U+0007 → "\\u0007". */
 function visible(ch: string): string {
@@ -81,12 +83,13 @@ export function exerciseBody(r: ScenarioResult): string[] {
     for (const reason of reportedInconclusiveReasons(r)) lines.push(`inconclusive: ${reason}`);
   if (r.warmUp) lines.push(`warm-up: ${warmUpText(r.warmUp)}`);
   if (r.trust) lines.push(harnessClockLine(r.trust, r.scenario));
+  lines.push(...voluntaryLines(r));
   for (const pod of r.pods) {
     if (!pod.exercise) {
       lines.push(`pod ${pod.pod}: no exercise evidence`);
       continue;
     }
-    lines.push(`pod ${pod.pod}: ${exerciseHeadline(pod.exercise)}`);
+    lines.push(`pod ${pod.pod}${pod.node ? ` (node ${pod.node})` : ""}: ${exerciseHeadline(pod.exercise)}`);
     for (const f of exerciseFigures(pod.exercise)) lines.push(`  ${f.label}: ${f.value}`);
   }
   for (const pod of r.pods) {

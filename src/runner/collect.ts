@@ -2,6 +2,7 @@
 // disrupted pods' outcomes), turned into the evidence the verdicts read, the same for every backend:
 // per-process reports, the exercise of each disrupted pod (SIGTERM's time: observe/sigterm.ts), the timeline.
 import type { LoadResult } from "../load/types.js";
+import type { VoluntaryDisruptionRecord } from "../model/disruption.js";
 import type { TimelineEvent } from "../model/events.js";
 import type { RequestRecord, TrafficAttribution } from "../model/exercise.js";
 import type { ObservedPodOutcome, PodOutcome } from "../model/pod-outcome.js";
@@ -40,6 +41,34 @@ export function loadEvents(load: LoadResult | undefined, disruptedPods: string[]
         detail: { count: served.count, by: served.pod },
       });
     }
+  }
+  return events;
+}
+
+/** Every eviction the API answered (accepted, refused, error) and the drain's cordon, as timeline events. */
+export function voluntaryEvents(v: VoluntaryDisruptionRecord | undefined): TimelineEvent[] {
+  if (!v) return [];
+  const events: TimelineEvent[] = v.evictions.map((e) => ({
+    at: e.at,
+    kind: "eviction",
+    source: "api",
+    pod: e.pod,
+    detail: {
+      result: e.result,
+      status: e.status,
+      attempt: e.attempt,
+      message: e.message,
+      ...(e.node ? { node: e.node } : {}),
+    },
+  }));
+  const d = v.drain;
+  if (d) {
+    events.push({
+      at: d.cordonedAt,
+      kind: "node-cordoned",
+      source: "api",
+      detail: { node: d.node, chosenBecause: d.chosenBecause, pods: d.pods },
+    });
   }
   return events;
 }
@@ -90,6 +119,8 @@ export interface CollectInput {
   load: LoadResult;
   records: readonly RequestRecord[];
   attribution: TrafficAttribution | undefined;
+  /** evict/drain: the evictions and the cordon go on the timeline. */
+  voluntary?: VoluntaryDisruptionRecord;
 }
 
 /**
@@ -121,6 +152,7 @@ export function collectEvidence(ctx: CollectInput): { pods: PodOutcome[]; timeli
       load,
       pods.map((p) => p.pod),
     ),
+    ...voluntaryEvents(ctx.voluntary),
   ]);
   return { pods, timeline };
 }
@@ -140,6 +172,7 @@ export function collectStep(
     load,
     records,
     attribution,
+    ...(ctx.result.voluntary ? { voluntary: ctx.result.voluntary } : {}),
   });
   ctx.result.pods = collected.pods;
   ctx.result.timeline = collected.timeline;

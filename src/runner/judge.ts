@@ -3,6 +3,7 @@
 // run is judged one way whether it is live or replayed.
 import type { LoadResult } from "../load/types.js";
 import type { BackendName } from "../model/backend.js";
+import type { ReadyEndpointsSample, VoluntaryDisruptionRecord } from "../model/disruption.js";
 import type { TimelineEvent } from "../model/events.js";
 import type { PodOutcome } from "../model/pod-outcome.js";
 import type { HarnessLoad } from "../observe/saturation.js";
@@ -23,6 +24,10 @@ export interface JudgeInput {
   events: readonly TimelineEvent[];
   /** The saturation probe's figures over the load window (absent: the window never ran). */
   harnessLoad: HarnessLoad | undefined;
+  /** evict/drain/rollout: what the disruption recorded beside the pods. */
+  voluntary?: VoluntaryDisruptionRecord;
+  /** The Service's ready endpoints over the run, when the backend followed them. */
+  readyEndpoints?: ReadyEndpointsSample[];
 }
 
 export type Judgement = Pick<ScenarioResult, "verdicts" | "trust" | "status" | "inconclusive" | "pass">;
@@ -34,6 +39,8 @@ export function judgeRun(input: JudgeInput): Judgement {
     load: input.load,
     pods: input.pods,
     backend: input.backend,
+    ...(input.voluntary ? { voluntary: input.voluntary } : {}),
+    ...(input.readyEndpoints ? { readyEndpoints: input.readyEndpoints } : {}),
   });
   const trust = judgeTrust(input.harnessLoad, input.pods, input.events, input.scenario);
   const inconclusive = inconclusiveReasons(input.pods, verdicts);

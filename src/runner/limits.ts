@@ -1,17 +1,11 @@
 // The three named time limits of a run (setup, scenario, teardown) and how a limit ends a wait.
 import type { BackendName } from "../model/backend.js";
+import { disruptionBudgetSeconds } from "../scenario/disruption-time.js";
 import type { Scenario } from "../scenario/schema.js";
 
-/** The longest a disruption may take before the harness gives up waiting. */
+/** The longest a disruption may take before the harness gives up waiting (disruptionBudgetSeconds). */
 export function disruptionBudgetMs(s: Scenario): number {
-  const grace =
-    s.disruption.action === "delete"
-      ? (s.disruption.gracePeriodSeconds ?? s.terminationGracePeriodSeconds)
-      : s.terminationGracePeriodSeconds;
-  // grace + the 2 s minimum + 30 s for the API to report the pod gone (14 s seen on 1.20).
-  const perPod = (grace + 2) * 1000 + 30_000;
-  const pods = s.disruption.action === "rollout" ? s.replicas : 1;
-  return perPod * pods + 30_000 * (s.disruption.action === "rollout" ? s.replicas : 0);
+  return disruptionBudgetSeconds(s) * 1000;
 }
 
 export type LimitName = "setup" | "scenario" | "teardown";

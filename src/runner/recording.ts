@@ -5,6 +5,7 @@
 // happened. Bounded: the streamed observations (the backend's raw observations and the timeline events)
 // stop at RECORDING_LIMITS, with a truncation marker where they stopped; the run-level records (deployed,
 // plan, warm-up, collect, end: one each) are always written.
+
 import { mkdir, writeFile } from "node:fs/promises";
 import { arch, platform } from "node:os";
 import { join } from "node:path";
@@ -13,6 +14,7 @@ import { gzip } from "node:zlib";
 import type { DeployedPod } from "../backends/backend.js";
 import type { LoadResult } from "../load/types.js";
 import type { BackendName, ResolvedImage } from "../model/backend.js";
+import type { ReadyEndpointsSample, VoluntaryDisruptionRecord } from "../model/disruption.js";
 import type { EventSink, RawObservation, TimelineEvent } from "../model/events.js";
 import type { RequestRecord, TrafficAttribution } from "../model/exercise.js";
 import type { ObservedPodOutcome } from "../model/pod-outcome.js";
@@ -89,6 +91,8 @@ export type Observation =
       recordsTotal: number;
       attribution?: TrafficAttribution;
       harnessLoad?: HarnessLoad;
+      voluntary?: VoluntaryDisruptionRecord;
+      readyEndpoints?: ReadyEndpointsSample[];
     }
   /** Streamed observations stopped here: the named limit was reached. */
   | { kind: "truncated"; at: number; limit: keyof RecordingLimits; value: number }

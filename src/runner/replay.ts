@@ -56,8 +56,11 @@ export function replayRun(rec: Recording): ScenarioResult {
       load: collect.load,
       records: collect.records,
       attribution: collect.attribution,
+      ...(collect.voluntary ? { voluntary: collect.voluntary } : {}),
     });
     result.load = collect.load;
+    if (collect.voluntary) result.voluntary = collect.voluntary;
+    if (collect.readyEndpoints) result.readyEndpoints = collect.readyEndpoints;
     result.pods = collected.pods;
     result.timeline = collected.timeline;
     Object.assign(
@@ -69,6 +72,8 @@ export function replayRun(rec: Recording): ScenarioResult {
         pods: collected.pods,
         events,
         harnessLoad: collect.harnessLoad,
+        ...(collect.voluntary ? { voluntary: collect.voluntary } : {}),
+        ...(collect.readyEndpoints ? { readyEndpoints: collect.readyEndpoints } : {}),
       }),
     );
     if (collect.recordsTotal > collect.records.length) {

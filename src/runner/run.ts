@@ -11,6 +11,7 @@
 import type { Backend } from "../backends/backend.js";
 import type { FailureKind, LoadResult } from "../load/types.js";
 import type { ResolvedImage } from "../model/backend.js";
+import type { ReadyEndpointsSample, VoluntaryDisruptionRecord } from "../model/disruption.js";
 import type { PodOutcome } from "../model/pod-outcome.js";
 import type { Timeline } from "../model/timeline.js";
 import { EventLog } from "../observe/events.js";
@@ -121,6 +122,10 @@ export interface ScenarioResult {
   mutations?: string[];
   /** Wall time per phase (ms); a phase the run did not reach is absent. */
   phases?: RunPhases;
+  /** evict/drain/rollout: every eviction the API answered, the drain's course, the budget in force. */
+  voluntary?: VoluntaryDisruptionRecord;
+  /** The Service's ready endpoints over the run (a step function), when the backend followed them. */
+  readyEndpoints?: ReadyEndpointsSample[];
   pass: boolean;
 }
 
@@ -241,7 +246,20 @@ async function disruptAndJudge(ctx: RunContext, load: RunningLoad, marks: { load
   const pods = final ? await ctx.step("late evidence", final()) : outcome.pods;
   const records = load.where === "here" ? load.run.requestRecords() : [];
   const attribution = workload.trafficAttribution();
-  ctx.recorder?.collected({ at: Date.now(), pods, load: result, records, attribution, harnessLoad: ctx.harnessLoad });
+  // The record, not a copy: the teardown's uncordon lands in it before the result is written.
+  const voluntary = outcome.voluntary;
+  const readyEndpoints = workload.readyEndpoints?.();
+  const extra = { ...(voluntary ? { voluntary } : {}), ...(readyEndpoints ? { readyEndpoints } : {}) };
+  ctx.recorder?.collected({
+    at: Date.now(),
+    pods,
+    load: result,
+    records,
+    attribution,
+    harnessLoad: ctx.harnessLoad,
+    ...extra,
+  });
+  Object.assign(ctx.result, extra);
   collectStep(ctx, pods, result, records, attribution);
   judgeStep(ctx, result);
 }

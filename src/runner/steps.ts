@@ -179,6 +179,8 @@ export function judgeStep(ctx: RunContext, load: LoadResult): void {
       pods: r.pods,
       events: ctx.events.events,
       harnessLoad: ctx.harnessLoad,
+      ...(r.voluntary ? { voluntary: r.voluntary } : {}),
+      ...(r.readyEndpoints ? { readyEndpoints: r.readyEndpoints } : {}),
     }),
   );
 }

@@ -15,6 +15,7 @@ import type { PodOutcome } from "../model/pod-outcome.js";
 import { sigkillDeadline } from "../observe/exit-evidence.js";
 import type { HarnessLoad } from "../observe/saturation.js";
 import { sigtermReceipt } from "../observe/sigterm.js";
+import { disruptionGraceSeconds } from "../scenario/disruption-time.js";
 import type { Scenario } from "../scenario/schema.js";
 
 /**
@@ -75,11 +76,6 @@ export interface TrustReport {
   reason?: string;
 }
 
-const graceSecondsOf = (s: Scenario) =>
-  s.disruption.action === "delete"
-    ? (s.disruption.gracePeriodSeconds ?? s.terminationGracePeriodSeconds)
-    : s.terminationGracePeriodSeconds;
-
 const measured = (e: TimelineEvent) => e.detail?.inferred !== true;
 
 /** The kubelet's lateness for one disrupted pod, from what the timeline and the exit evidence say. */
@@ -122,7 +118,7 @@ export function podLateness(pod: PodOutcome, events: readonly TimelineEvent[], s
   }
   const killed = pod.sigkilled || pod.exitEvidence?.killedAtGraceEnd === true;
   if (killed && pod.exitedAt !== undefined) {
-    const deadline = sigkillDeadline(pod.deleteAt, graceSecondsOf(scenario), sigterm?.at ?? pod.deleteAt);
+    const deadline = sigkillDeadline(pod.deleteAt, disruptionGraceSeconds(scenario), sigterm?.at ?? pod.deleteAt);
     add("sigkill", deadline, pod.exitedAt, TRUST_BOUNDS.sigkillLateMs, "the exit of the killed container");
   }
   return out;
@@ -136,7 +132,7 @@ export function latenessText(l: Lateness, scenario: Scenario): string {
   const bound = `bound +${sec(l.boundMs)}`;
   switch (l.step) {
     case "sigkill":
-      return `SIGKILL at +${sec(l.seenMs)} for a ${graceSecondsOf(scenario)} s grace, due at +${sec(l.dueMs)} (${bound})`;
+      return `SIGKILL at +${sec(l.seenMs)} for a ${disruptionGraceSeconds(scenario)} s grace, due at +${sec(l.dueMs)} (${bound})`;
     case "prestop-start":
       return `preStop started +${sec(l.seenMs)} after the delete (${bound})`;
     case "prestop-sleep": {

@@ -2,10 +2,17 @@
 // evidence it was decided on, in words a reader can check against the timeline.
 
 import { FAILURE_KINDS, type LoadResult } from "../load/types.js";
+import type { ReadyEndpointsSample, VoluntaryDisruptionRecord } from "../model/disruption.js";
 import type { ContainerOutcome, PodOutcome } from "../model/pod-outcome.js";
 import { podContainers } from "../observe/containers.js";
 import { formatOffset } from "../observe/timeline.js";
 import type { ContainerExpectation, Expectations } from "../scenario/schema.js";
+import {
+  checkDrainFinished,
+  checkMaxDrainSeconds,
+  checkMaxEvictionRefusals,
+  checkMinReadyEndpoints,
+} from "./voluntary.js";
 
 export interface Verdict {
   name: string;
@@ -26,6 +33,10 @@ export interface VerdictInput {
   pods: PodOutcome[];
   /** For the words only ("gone" means the container removed locally, the pod object deleted elsewhere). */
   backend?: string;
+  /** evict/drain/rollout: the evictions, the drain, the budget (DisruptionOutcome.voluntary). */
+  voluntary?: VoluntaryDisruptionRecord;
+  /** The Service's ready endpoints over the run (undefined: the backend did not follow them). */
+  readyEndpoints?: ReadyEndpointsSample[];
 }
 
 /** What "gone" means on a backend: "container removed" on the local runtime, "pod object deleted" on Kubernetes. */
@@ -423,6 +434,7 @@ export function evaluate(input: VerdictInput): Verdict[] {
   if (e.exit) verdicts.push(...checkExit(e.exit, pods));
   if (e.terminationSeconds) verdicts.push(...checkTermination(e.terminationSeconds, pods, input.backend));
   if (e.containers) verdicts.push(...checkContainers(e.containers, pods, input.backend));
+  verdicts.push(...voluntaryVerdicts(input));
   const perPod =
     e.sigterm !== undefined || e.exit !== undefined || e.terminationSeconds !== undefined || e.containers !== undefined;
   if (pods.length === 0 && perPod) {
@@ -435,4 +447,19 @@ export function evaluate(input: VerdictInput): Verdict[] {
     });
   }
   return verdicts;
+}
+
+/** minReadyEndpoints (over the load window), maxDrainSeconds, maxEvictionRefusals, and a drain's end. */
+function voluntaryVerdicts(input: VerdictInput): Verdict[] {
+  const { expectations: e, load, voluntary } = input;
+  const out: Verdict[] = [];
+  if (e.minReadyEndpoints !== undefined) {
+    const window = { from: load.startedAt, to: load.endedAt };
+    out.push(checkMinReadyEndpoints(e.minReadyEndpoints, input.readyEndpoints, window));
+  }
+  if (e.maxDrainSeconds !== undefined) out.push(checkMaxDrainSeconds(e.maxDrainSeconds, voluntary));
+  if (e.maxEvictionRefusals !== undefined) out.push(checkMaxEvictionRefusals(e.maxEvictionRefusals, voluntary));
+  const drain = checkDrainFinished(voluntary);
+  if (drain) out.push(drain);
+  return out;
 }

@@ -4,6 +4,7 @@
 import net from "node:net";
 import { getContainerRuntimeClient } from "testcontainers";
 import type { ResolvedImage } from "../../model/backend.js";
+import type { ReadyEndpointsSample } from "../../model/disruption.js";
 import type { EventSink } from "../../model/events.js";
 import type { TrafficAttribution } from "../../model/exercise.js";
 import type { ObservedPodOutcome } from "../../model/pod-outcome.js";
@@ -24,7 +25,9 @@ import {
   type WorkloadSource,
 } from "../backend.js";
 import { assertDockerReachable } from "../docker-check.js";
+import { LocalCluster } from "./cluster.js";
 import { localContainerOutcome } from "./exit-record.js";
+import { localScenarioProblem } from "./nodes.js";
 import { LocalPod } from "./pod.js";
 import { type ProcessEntry, Replica } from "./replica.js";
 import { ServiceProxy } from "./service-proxy.js";
@@ -54,6 +57,8 @@ interface RunState {
   /** Endpoint additions waiting for the add delay (kube-proxy's lag for a newly ready pod). */
   pendingEndpoints: Set<NodeJS.Timeout>;
   nextIndex: number;
+  /** Nodes, pods being deleted, ready endpoints, budget (cluster.ts). */
+  cluster: LocalCluster;
 }
 
 export interface LocalBackendOptions {
@@ -98,6 +103,7 @@ export class LocalBackend extends RunStateBackend {
 
   private async startReplica(runId: string, state: RunState): Promise<Replica | LocalPod> {
     const name = this.podName(runId, state.scenario.name, state.nextIndex++);
+    state.cluster.nodes.place(name);
     const starting = this.createPod(name, runId, state);
     // Teardown waits for this: the creation, and the removal when the run was torn down meanwhile (a
     // replacement, or Ctrl-C during deploy) — or the process could exit with the removal in flight.
@@ -114,6 +120,7 @@ export class LocalBackend extends RunStateBackend {
     const readyTimeoutMs = this.options.readyTimeoutMs ?? 30_000;
     if (replica instanceof LocalPod) await replica.waitForReady(readyTimeoutMs);
     else await replica.waitForReady(readyTimeoutMs, state.scenario.readinessPath);
+    state.cluster.markReady(name);
     state.sink.record({ at: Date.now(), kind: "endpoint-ready", source: "proxy", pod: name });
     // The EndpointSlice lists the pod now; kube-proxy's rules take it in only after the add delay.
     const addDelay = this.addDelayMs(state.scenario);
@@ -219,8 +226,11 @@ export class LocalBackend extends RunStateBackend {
   }
 
   async deployRecord(scenario: Scenario, source: WorkloadSource, sink: EventSink, runId: string): Promise<Deployment> {
+    const problem = localScenarioProblem(scenario);
+    if (problem) throw new UsageError(`${scenario.name}: ${problem}`);
     configureTestcontainersOffline();
     const proxy = new ServiceProxy({ balancing: scenario.local.balancing });
+    const cluster = new LocalCluster(scenario);
     const state: RunState = {
       scenario,
       source: await this.runSource(scenario, source, runId),
@@ -233,6 +243,7 @@ export class LocalBackend extends RunStateBackend {
       replacements: new Set(),
       pendingEndpoints: new Set(),
       nextIndex: 0,
+      cluster,
     };
     // The template's plan first: a manifest it cannot run (a missing ConfigMap, port...) fails before anything starts.
     const pod = this.deployedPod(state, runId);
@@ -268,6 +279,8 @@ export class LocalBackend extends RunStateBackend {
         balancing: scenario.local.balancing,
         replacementPod: String(scenario.local.replacementPod),
         ...this.workloadPlatform(state),
+        nodes: cluster.nodes.names.join(", "),
+        podNodes: [...state.replicas.keys()].map((p) => `${p}@${cluster.nodes.nodeOf(p)}`).join(", "),
       },
     };
   }
@@ -304,6 +317,8 @@ export class LocalBackend extends RunStateBackend {
   private async terminate(state: RunState, name: string, graceSeconds: number): Promise<ObservedPodOutcome> {
     const replica = state.replicas.get(name);
     if (!replica) throw new Error(`no replica ${name}`);
+    const node = state.cluster.nodes.nodeOf(name);
+    state.cluster.markDeleting(name);
     if (replica instanceof LocalPod) {
       const inspection = state.inspections.get(name);
       const outcome = await replica.terminate({
@@ -314,7 +329,7 @@ export class LocalBackend extends RunStateBackend {
         ...(inspection ? { inspection } : {}),
       });
       state.replicas.delete(name);
-      return outcome;
+      return { ...outcome, ...(node ? { node } : {}) };
     }
     const outcome = await terminatePod({
       pod: name,
@@ -329,12 +344,14 @@ export class LocalBackend extends RunStateBackend {
     const [inspected] = await Promise.all([replica.inspectState().catch(() => undefined), replica.logsClosed()]);
     await replica.remove();
     state.replicas.delete(name);
+    state.cluster.gone(name);
     const goneAt = Date.now();
     state.sink.record({ at: goneAt, kind: "pod-gone", source: "runtime", pod: name });
     const inspection = state.inspections.get(name);
     const tree = state.trees.get(name);
     return {
       pod: name,
+      ...(node ? { node } : {}),
       deleteAt: outcome.deleteAt,
       goneAt,
       ...localContainerOutcome({
@@ -372,26 +389,48 @@ export class LocalBackend extends RunStateBackend {
         const victims = current.slice(disruption.to).reverse();
         return { pods: await Promise.all(victims.map((v) => this.terminate(state, v, grace))) };
       }
-      case "rollout": {
-        // RollingUpdate with the defaults (maxSurge 25% → rounds up to 1, maxUnavailable 25% → 0 for
-        // small replica counts): start one new pod, wait until it is ready, then delete one old pod.
-        const terminations: Promise<ObservedPodOutcome>[] = [];
-        for (const old of current) {
-          await this.startReplica(runId, state);
-          terminations.push(this.terminate(state, old, grace));
-        }
-        return { pods: await Promise.all(terminations) };
-      }
+      case "rollout":
       case "evict":
       case "drain":
-        throw new UsageError(`the local backend does not ${disruption.action} yet (issue 15)`);
+        return this.voluntary(runId, state, disruption, plan);
     }
+  }
+
+  /** evict, drain and rollout (cluster.ts): evictions replace the pod as a ReplicaSet does. */
+  private voluntary(
+    runId: string,
+    state: RunState,
+    disruption: Extract<Disruption, { action: "evict" | "drain" | "rollout" }>,
+    plan?: DisruptionPlan,
+  ): Promise<DisruptionOutcome> {
+    const grace = state.scenario.terminationGracePeriodSeconds;
+    const target = {
+      pods: () => state.cluster.pods([...state.replicas.keys()]),
+      evict: (pod: string) => {
+        const ended = this.terminate(state, pod, grace);
+        if (state.scenario.local.replacementPod) this.startReplacement(runId, state);
+        return ended;
+      },
+    };
+    const rollout = {
+      start: async () => {
+        const replica = await this.startReplica(runId, state);
+        return { name: replica.name, readyAt: state.cluster.readyAt(replica.name) ?? Date.now() };
+      },
+      terminate: (pod: string) => this.terminate(state, pod, grace),
+    };
+    return state.cluster.disrupt(disruption, target, rollout, plan);
+  }
+
+  readyEndpoints(deployment: Deployment): ReadyEndpointsSample[] | undefined {
+    return this.runs.get(deployment.runId)?.cluster.readyEndpoints();
   }
 
   async teardown(_deployment: Deployment | undefined, runId: string): Promise<void> {
     const state = this.runs.get(runId);
     this.runs.delete(runId);
     if (state) {
+      state.cluster.teardown(state.sink);
       // A Ctrl-C during deploy: let container creations land first, so the sweep below sees them.
       for (const timer of state.pendingEndpoints) clearTimeout(timer);
       // (A replacement still waiting for readiness is not waited for: remove() ends its wait.)

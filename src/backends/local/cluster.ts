@@ -1,0 +1,140 @@
+// What the local runtime keeps of "the cluster" beyond the containers: the simulated nodes, the pods
+// being deleted, the Service's ready endpoints over the run, the budget and the drains — and the
+// voluntary disruptions carried out on it (evict, drain, rollout), through the backend's EvictionTarget.
+import type { DisruptionOutcome, DisruptionPlan } from "../../backends/backend.js";
+import type { DrainRecord, ReadyEndpointsSample } from "../../model/disruption.js";
+import type { EventSink } from "../../model/events.js";
+import type { Disruption, Scenario } from "../../scenario/schema.js";
+import { LocalNodes, placementOf } from "./nodes.js";
+import { type RolloutOps, rollingUpdate } from "./rollout.js";
+import {
+  type AppliedPdb,
+  drainNode,
+  type EvictionTarget,
+  LocalEvictionApi,
+  type LocalPod,
+  ReadyEndpointsSeries,
+} from "./voluntary.js";
+
+type Voluntary = Extract<Disruption, { action: "evict" | "drain" | "rollout" }>;
+
+export class LocalCluster {
+  readonly nodes: LocalNodes;
+  /** Pods whose deletion started (deletionTimestamp set), until they are gone. */
+  readonly deleting = new Set<string>();
+  private readonly series = new ReadyEndpointsSeries();
+  private readonly drains: DrainRecord[] = [];
+  /** When each pod passed its readiness probe (the Deployment's availability counts from there). */
+  private readonly ready = new Map<string, number>();
+  readonly pdb: AppliedPdb | undefined;
+  /** Aborted at teardown: a drain's retries and waits end there (Ctrl-C included). */
+  private readonly stop = new AbortController();
+
+  constructor(private readonly scenario: Scenario) {
+    this.nodes = new LocalNodes(scenario.local.nodes, placementOf(scenario));
+    this.pdb = scenario.pdb ? { name: `${scenario.name}-pdb`, spec: scenario.pdb } : undefined;
+  }
+
+  /** A pod became ready, started deleting or went: one sample of the ready endpoints. */
+  private sampleReady(): void {
+    this.series.sample([...this.ready.keys()], this.deleting);
+  }
+
+  /**
+   * The workload's pods (`names`: the replicas that exist) as the budget counts them: ready once the
+   * readiness probe passed (the pod's Ready condition, which the disruption controller and the
+   * EndpointSlice read; kube-proxy's rules follow after local.endpointAddDelayMs).
+   */
+  pods(names: readonly string[]): LocalPod[] {
+    return names.map((name) => ({ name, ready: this.ready.has(name), deleting: this.deleting.has(name) }));
+  }
+
+  readyEndpoints(): ReadyEndpointsSample[] {
+    return this.series.samples();
+  }
+
+  markReady(pod: string, at = Date.now()): void {
+    this.ready.set(pod, at);
+    this.sampleReady();
+  }
+
+  readyAt(pod: string): number | undefined {
+    return this.ready.get(pod);
+  }
+
+  markDeleting(pod: string): void {
+    this.deleting.add(pod);
+    this.sampleReady();
+  }
+
+  /** The pod is gone: off its node, out of the deleting set. */
+  gone(pod: string): void {
+    this.nodes.release(pod);
+    this.deleting.delete(pod);
+    this.ready.delete(pod);
+    this.sampleReady();
+  }
+
+  /**
+   * Teardown (also after Ctrl-C): the evictions stop retrying, every cordoned node is schedulable
+   * again, on the drain's record and the timeline.
+   */
+  teardown(sink: EventSink): void {
+    this.stop.abort();
+    for (const r of this.nodes.uncordonAll()) {
+      for (const d of this.drains) if (d.node === r.node) d.uncordonedAt = r.uncordonedAt;
+      sink.record({
+        at: r.uncordonedAt ?? Date.now(),
+        kind: "k8s-event",
+        source: "harness",
+        detail: { reason: "NodeSchedulable", message: `node ${r.node} uncordoned`, node: r.node },
+      });
+    }
+  }
+
+  /** evict, drain or rollout, carried out on `target`; `rollout` is the backend's part of a rollout. */
+  async disrupt(
+    d: Voluntary,
+    target: EvictionTarget,
+    rollout: Omit<RolloutOps, "oldPods">,
+    plan: DisruptionPlan | undefined,
+  ): Promise<DisruptionOutcome> {
+    const signal = this.stop.signal;
+    const api = new LocalEvictionApi(target, this.scenario.replicas, this.pdb, (p) => this.nodes.nodeOf(p));
+    const pdb = this.pdb ? { pdb: { name: this.pdb.name, ...this.pdb.spec } } : {};
+    const live = target
+      .pods()
+      .filter((p) => !p.deleting)
+      .map((p) => p.name);
+    switch (d.action) {
+      case "rollout": {
+        const pods = await rollingUpdate({ ...rollout, oldPods: live }, d.strategy, this.scenario.replicas, signal);
+        return { pods, voluntary: { evictions: [], ...pdb } };
+      }
+      case "evict": {
+        const planned = (plan?.victims ?? []).filter((v) => live.includes(v));
+        const order = d.victims === "busiest" ? [...planned, ...live.filter((p) => !planned.includes(p))] : live;
+        const deadline = Date.now() + d.timeoutSeconds * 1000;
+        const calls = await Promise.all(
+          order.slice(0, d.count).map((p) => api.evictUntil(p, d.retryIntervalSeconds * 1000, deadline, signal)),
+        );
+        const pods = await Promise.all(calls.flatMap((c) => (c.termination ? [c.termination] : [])));
+        return { pods, voluntary: { evictions: api.attempts, ...pdb } };
+      }
+      case "drain": {
+        const busiest = (plan?.victims ?? []).find((v) => live.includes(v)) ?? live[0];
+        const node = d.node ?? (busiest ? this.nodes.nodeOf(busiest) : undefined) ?? this.nodes.names[0];
+        const chosenBecause = d.node ? "scenario node" : `busiest pod ${busiest ?? "?"}`;
+        const { drain, outcomes } = await drainNode(api, this.nodes, {
+          node: node as string,
+          chosenBecause,
+          retryMs: d.retryIntervalSeconds * 1000,
+          timeoutMs: d.timeoutSeconds * 1000,
+          signal,
+          onCordon: (record) => this.drains.push(record),
+        });
+        return { pods: outcomes, voluntary: { evictions: api.attempts, drain, ...pdb } };
+      }
+    }
+  }
+}
