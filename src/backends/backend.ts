@@ -4,6 +4,7 @@
 // workload.teardown (or backend.sweep when deploy never returned a handle).
 
 import type { BackendName, ResolvedImage } from "../model/backend.js";
+import type { ReadyEndpointsSample, VoluntaryDisruptionRecord } from "../model/disruption.js";
 import type { EventSink } from "../model/events.js";
 import type { TrafficAttribution } from "../model/exercise.js";
 import type { ObservedPodOutcome } from "../model/pod-outcome.js";
@@ -99,6 +100,8 @@ export interface DisruptionOutcome {
    * comes in time). The runner calls it after the load window closed, before judging. Absent: `pods` is final.
    */
   final?(): Promise<ObservedPodOutcome[]>;
+  /** evict/drain/rollout: the evictions the API answered, the drain's course, the budget in force. */
+  voluntary?: VoluntaryDisruptionRecord;
 }
 
 /** What the runner decided before the disruption. */
@@ -121,6 +124,11 @@ export interface RunningWorkload extends Deployment {
    * names itself in x-served-by).
    */
   trafficAttribution(): TrafficAttribution | undefined;
+  /**
+   * The Service's ready endpoints over the run so far, from the watch (local: the Service proxy's ready
+   * list). Undefined: the backend does not follow them.
+   */
+  readyEndpoints?(): ReadyEndpointsSample[];
   /**
    * Removes everything the deploy created. Safe to call more than once. May resolve while the removal
    * finishes in the background (kind/existing: once the Service is deleted and the namespace's deletion

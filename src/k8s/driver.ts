@@ -28,7 +28,7 @@ import type { ObservedPodOutcome } from "../model/pod-outcome.js";
 import type { ProcessTreeInspection } from "../model/process-tree.js";
 import { inspectByExec } from "../observe/process-tree.js";
 import type { Disruption, Scenario, Target } from "../scenario/schema.js";
-import { apiErrorText as errText } from "../util/errors.js";
+import { apiErrorText as errText, UsageError } from "../util/errors.js";
 import { LABEL_ROOT, LABEL_RUN } from "../util/labels.js";
 import { sleep } from "../util/sleep.js";
 import { labelSelectorText } from "../workload/index.js";
@@ -889,6 +889,9 @@ export class KubernetesDriver {
       case "scaleDown":
         await this.scaleDown(st, live, disruption.to);
         return { targets: [], expected: Math.max(0, live.length - disruption.to), timeoutMs, grace };
+      case "evict":
+      case "drain":
+        throw new UsageError(`the ${this.o.backend} backend does not ${disruption.action} yet (issue 15)`);
     }
   }
 

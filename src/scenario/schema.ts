@@ -365,6 +365,30 @@ export function loadRate(load: {
   return Math.min(DEFAULT_LOAD_RATE, Math.floor((DEFAULT_RATE_UTILISATION * lanes) / meanAnswerS));
 }
 
+/** An integer or a percentage ("50%"), as a Deployment strategy or a PodDisruptionBudget takes it. */
+const IntOrPercent = z.union([
+  z.number().int().min(0),
+  z.string().regex(/^(100|[1-9]?[0-9])%$/, 'a whole percentage from 0% to 100%, e.g. "50%"'),
+]);
+
+/** How `kubectl drain` retries an eviction the API refused with 429 (a PodDisruptionBudget holds). */
+const EvictionRetry = {
+  retryIntervalSeconds: seconds(60).default(5).describe("wait between evictions refused with 429 (kubectl drain: 5 s)"),
+  timeoutSeconds: seconds(3600)
+    .default(120)
+    .describe("give up evicting (and, for drain, waiting for the pods to be gone) after this long; the run says so"),
+};
+
+/** A rollout's strategy (a Deployment's spec.strategy.rollingUpdate and friends); absent: as deployed. */
+export const RolloutStrategySpec = z
+  .strictObject({
+    maxSurge: IntOrPercent.optional(),
+    maxUnavailable: IntOrPercent.optional(),
+    minReadySeconds: seconds(3600).optional(),
+    progressDeadlineSeconds: z.number().int().min(1).max(3600).optional(),
+  })
+  .describe("the Deployment's rolling-update strategy for this rollout (default: the manifests' or the API's 25%/25%)");
+
 export const DisruptionSpec = z.discriminatedUnion("action", [
   z.strictObject({
     action: z.literal("delete"),
@@ -380,7 +404,35 @@ export const DisruptionSpec = z.discriminatedUnion("action", [
           "first: the first ready pods by name (the old behaviour, for reproductions)",
       ),
   }),
-  z.strictObject({ action: z.literal("rollout"), atSeconds: seconds(600).default(3) }),
+  z.strictObject({
+    action: z.literal("rollout"),
+    atSeconds: seconds(600).default(3),
+    strategy: RolloutStrategySpec.optional(),
+  }),
+  z
+    .strictObject({
+      action: z.literal("evict"),
+      count: z.number().int().min(1).default(DEFAULT_DELETE_COUNT),
+      atSeconds: seconds(600).default(3),
+      victims: z.enum(["busiest", "first"]).default("busiest"),
+      ...EvictionRetry,
+    })
+    .describe("the Eviction API for `count` pods, honouring PodDisruptionBudgets; a 429 retried as kubectl drain does"),
+  z
+    .strictObject({
+      action: z.literal("drain"),
+      atSeconds: seconds(600).default(3),
+      node: z
+        .string()
+        .min(1)
+        .optional()
+        .describe("the node to drain (default: the one running the busiest pod of the workload)"),
+      ...EvictionRetry,
+    })
+    .describe(
+      "cordon a node, evict every pod of the workload on it (DaemonSet pods ignored), wait until they are " +
+        "gone or timeoutSeconds; the node is uncordoned at teardown, always",
+    ),
   z.strictObject({
     action: z.literal("scaleDown"),
     to: z.number().int().min(0),
@@ -417,6 +469,19 @@ const exit = z
       "abrupt: no SIGKILL, but processes died without their exit line (killed when PID 1 exited)",
   );
 const terminationSeconds = TerminationBounds.describe("from the delete to the container's exit");
+const minReadyEndpoints = z
+  .number()
+  .int()
+  .min(0)
+  .describe(
+    "the Service never had fewer ready endpoints than this during the window (from the watch; a PDB's promise, measured)",
+  );
+const maxDrainSeconds = seconds(3600).describe("drain: from the cordon until every evicted pod was gone");
+const maxEvictionRefusals = z
+  .number()
+  .int()
+  .min(0)
+  .describe("evict/drain: at most this many evictions refused (429: the PodDisruptionBudget held)");
 
 /** The expectations one backend checks (what expectationsFor returns): no per-backend part. */
 export const ResolvedExpectationsSpec = z.strictObject({
@@ -425,6 +490,9 @@ export const ResolvedExpectationsSpec = z.strictObject({
   sigterm: sigterm.optional(),
   exit: exit.optional(),
   terminationSeconds: terminationSeconds.optional(),
+  minReadyEndpoints: minReadyEndpoints.optional(),
+  maxDrainSeconds: maxDrainSeconds.optional(),
+  maxEvictionRefusals: maxEvictionRefusals.optional(),
 });
 
 /** One backend's changes to the base expectations: a field replaces the base's, null removes it. */
@@ -435,6 +503,9 @@ export const ExpectationsOverrideSpec = z
     sigterm: sigterm.nullable().optional(),
     exit: exit.nullable().optional(),
     terminationSeconds: terminationSeconds.nullable().optional(),
+    minReadyEndpoints: minReadyEndpoints.nullable().optional(),
+    maxDrainSeconds: maxDrainSeconds.nullable().optional(),
+    maxEvictionRefusals: maxEvictionRefusals.nullable().optional(),
   })
   .meta({
     id: "ExpectationsOverride",
@@ -478,7 +549,31 @@ export const LocalBackendSpec = z.strictObject({
     .boolean()
     .default(true)
     .describe("start a replacement pod at a delete, as a Deployment's ReplicaSet does"),
+  nodes: z
+    .number()
+    .int()
+    .min(1)
+    .max(10)
+    .default(2)
+    .describe("simulated nodes the replicas are placed on (drain cordons one; replacements go to the others)"),
 });
+
+/** A PodDisruptionBudget over the workload's pods: exactly one of minAvailable and maxUnavailable. */
+export const PdbSpec = z
+  .strictObject({ minAvailable: IntOrPercent.optional(), maxUnavailable: IntOrPercent.optional() })
+  .refine((p) => (p.minAvailable === undefined) !== (p.maxUnavailable === undefined), {
+    message: "give exactly one of minAvailable and maxUnavailable",
+  })
+  .describe("a PodDisruptionBudget selecting the workload's pods (replaces one in your manifests)");
+
+/** Where the replicas run: a drain needs them on more than one node. */
+export const PlacementSpec = z
+  .enum(["any", "spread", "anti-affinity"])
+  .describe(
+    "any: the scheduler's choice; spread: topologySpreadConstraints over kubernetes.io/hostname (maxSkew 1, " +
+      "ScheduleAnyway); anti-affinity: preferred podAntiAffinity on the hostname. Default: spread for " +
+      "drain and evict, any otherwise",
+  );
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 /** A valid value for an integer field (the checks between fields skip values their own field refuses). */
@@ -644,6 +739,8 @@ export const ScenarioSpec = z
     stopSignal: StopSignalSpec.optional(),
     load: LoadSpec.prefault({}),
     disruption: DisruptionSpec.prefault({ action: "delete" }),
+    pdb: PdbSpec.optional(),
+    placement: PlacementSpec.optional(),
     expectations: ExpectationsSpec.default({}),
     local: LocalBackendSpec.prefault({}),
     tags: z.array(z.string()).default([]),
@@ -690,6 +787,11 @@ export type ScenarioInput = z.input<typeof ScenarioSpec>;
 export type PreStop = z.output<typeof PreStopSpec>;
 export type LoadOptions = z.output<typeof LoadSpec>;
 export type Disruption = z.output<typeof DisruptionSpec>;
+export type RolloutStrategy = z.output<typeof RolloutStrategySpec>;
+export type Pdb = z.output<typeof PdbSpec>;
+export type Placement = z.output<typeof PlacementSpec>;
+/** An integer or a percentage string ("50%"). */
+export type IntOrPercentValue = number | string;
 /** What one backend checks: the base expectations merged with its per-backend part (expectationsFor). */
 export type Expectations = z.output<typeof ResolvedExpectationsSpec>;
 /** The expectations as written, with their per-backend part. */

@@ -1,6 +1,6 @@
 // The endpoint propagation a preStop must cover: taken from graceful-e2e's own results for the same
 // target (the real kind 1.20 matrix, the local fixtures), else an assumed value the report names.
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -60,5 +60,6 @@ describe("propagation from results", () => {
     // the largest of the three fixtures: single-failure-500.local.json, endpoint removed +1001 ms
     expect(p).toMatchObject({ source: "measured", ms: 1001 });
     await expect(propagationFrom([join(dir, "missing")], { backend: "local" })).rejects.toBeInstanceOf(UsageError);
+    await rm(dir, { recursive: true, force: true });
   });
 });

@@ -10,7 +10,7 @@ import type { ObservedPodOutcome } from "../../model/pod-outcome.js";
 import type { ProcessTreeInspection } from "../../model/process-tree.js";
 import { inspectProcessTree } from "../../observe/process-tree.js";
 import type { Disruption, Scenario } from "../../scenario/schema.js";
-import { PrerequisiteError } from "../../util/errors.js";
+import { PrerequisiteError, UsageError } from "../../util/errors.js";
 import { LABEL_RUN } from "../../util/labels.js";
 import { configureTestcontainersOffline } from "../../util/testcontainers-env.js";
 import {
@@ -305,6 +305,9 @@ export class LocalBackend extends RunStateBackend {
         }
         return { pods: await Promise.all(terminations) };
       }
+      case "evict":
+      case "drain":
+        throw new UsageError(`the local backend does not ${disruption.action} yet (issue 15)`);
     }
   }
 
