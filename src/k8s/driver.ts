@@ -571,8 +571,14 @@ export class KubernetesDriver {
       kc: this.o.kc,
       namespace,
       endpointApi: caps.endpointApi,
-      // Only the workload's pods and its Service's endpoints: a target's namespace holds other things too.
-      scope: { podSelector: labelSelectorText(p.podSelector), service: p.service, workload: p.workload.name },
+      // Only the workload's pods and its Service's endpoints (the manifests may hold others); a target's
+      // namespace holds other things too: its events are kept only about the workload.
+      scope: {
+        podSelector: labelSelectorText(p.podSelector),
+        service: p.service,
+        workload: p.workload.name,
+        onlyWorkloadEvents: p.namespaceObject === undefined,
+      },
       onEntry,
       warn: (line) => this.log(line),
       now: this.now,
@@ -617,19 +623,30 @@ export class KubernetesDriver {
         service: p.service,
         servicePort: p.servicePort,
       },
-      platform: {
-        backend: this.o.backend,
-        kubernetes: caps.version.gitVersion,
-        namespace,
-        nodePort: String(port),
-        ...(p.image !== undefined ? { image: p.image } : { workload: `${p.workload.kind}/${p.workload.name}` }),
-        endpointApi: `${caps.endpointApi} (${caps.endpointApiSource})`,
-        endpointConditions: caps.endpointConditions,
-        preStopSleepAction: String(caps.preStopSleep),
-        ...(p.notes.length > 0 || caps.notes.length > 0 ? { notes: [...p.notes, ...caps.notes].join("; ") } : {}),
-        ...(attributionFact !== undefined ? { trafficAttribution: attributionFact } : {}),
-        ...this.o.platform,
-      },
+      platform: this.platformOf(p, caps, port, attributionFact),
+    };
+  }
+
+  /** The report's facts about where the run ran. */
+  private platformOf(
+    p: Placement,
+    caps: ClusterCapabilities,
+    nodePort: number,
+    attributionFact: string | undefined,
+  ): Record<string, string> {
+    const notes = [...p.notes, ...caps.notes];
+    return {
+      backend: this.o.backend,
+      kubernetes: caps.version.gitVersion,
+      namespace: p.namespace,
+      nodePort: String(nodePort),
+      ...(p.image !== undefined ? { image: p.image } : { workload: `${p.workload.kind}/${p.workload.name}` }),
+      endpointApi: `${caps.endpointApi} (${caps.endpointApiSource})`,
+      endpointConditions: caps.endpointConditions,
+      preStopSleepAction: String(caps.preStopSleep),
+      ...(notes.length > 0 ? { notes: notes.join("; ") } : {}),
+      ...(attributionFact !== undefined ? { trafficAttribution: attributionFact } : {}),
+      ...this.o.platform,
     };
   }
 

@@ -14,7 +14,7 @@ export interface ObserverOptions {
   endpointApi: EndpointApi;
   /**
    * What of the namespace is watched: the workload's pods (a label selector), its Service's endpoints, and
-   * the events about those pods, the workload and the Service. Absent: everything in the namespace.
+   * (onlyWorkloadEvents) the events about those pods, the workload and the Service. Absent: everything.
    */
   scope?: WatchScope;
   onEntry: (entry: RecordedEntry) => void;
@@ -41,6 +41,11 @@ export interface WatchScope {
   service: string;
   /** The workload's name (its events, and its ReplicaSets' named after it, are kept). */
   workload: string;
+  /**
+   * Keep only the events about the workload, its pods and its Service (a target's namespace, shared with
+   * other things); false: every event of the namespace (the run's own).
+   */
+  onlyWorkloadEvents: boolean;
 }
 
 /** Each watch's query for a scope: pods by their labels, endpoints by their Service. */
@@ -168,7 +173,7 @@ export class ClusterObserver {
   /** An event about the scope's pods, workload (its ReplicaSets too) or Service; every event without a scope. */
   private inScope(object: unknown): boolean {
     const scope = this.o.scope;
-    if (scope === undefined) return true;
+    if (!scope?.onlyWorkloadEvents) return true;
     const about = (object as { involvedObject?: { kind?: string; name?: string } }).involvedObject;
     const name = about?.name ?? "";
     if (about?.kind === "Pod") return this.podsSeen.has(name);

@@ -55,6 +55,23 @@ class Fake {
     }
   }
 
+  /** A kubelet event about an object of the namespace. */
+  event(ns: string, kind: string, name: string) {
+    const at = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+    this.emit("events", ns, "ADDED", {
+      apiVersion: "v1",
+      kind: "Event",
+      metadata: { name: `${name}.${++this.seq}`, uid: `ev-${this.seq}`, namespace: ns },
+      involvedObject: { kind, name },
+      reason: "Unhealthy",
+      message: "Readiness probe failed",
+      type: "Warning",
+      count: 1,
+      source: { component: "kubelet" },
+      lastTimestamp: at,
+    });
+  }
+
   /** One EndpointSlice per Service of the namespace, listing the pods it selects. */
   touchSlices(ns: string) {
     for (const [key, svc] of this.objects) {
@@ -423,8 +440,15 @@ describe("KubernetesDriver with the user's workload (fake API server)", () => {
     expect(dep.pods.every((p) => p.startsWith("web-"))).toBe(true);
     expect(dep.platform.nodePort).toBe("30081");
     expect(dep.pod).toMatchObject({ replicas: 2, appContainer: "proxy", terminationGracePeriodSeconds: 25 });
-    // The neighbour's pod never enters the run's timeline (the watches are label-selected).
-    expect(sink.events.some((e) => e.pod?.startsWith("worker-"))).toBe(false);
+    // The neighbour's pod never enters the run's timeline (the watches are label-selected), nor its events.
+    const worker = [...fake.pods.keys()].find((n) => n.startsWith("worker-")) ?? "";
+    fake.event("shop", "Pod", worker);
+    fake.event("shop", "Pod", dep.pods[1] ?? "");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(
+      sink.events.some((e) => e.pod?.startsWith("worker-") || JSON.stringify(e.detail ?? {}).includes(worker)),
+    ).toBe(false);
+    expect(sink.events.some((e) => e.kind === "k8s-event" && e.pod === dep.pods[1])).toBe(true);
 
     const outcome = await d.disrupt(dep, { action: "delete", count: 1, atSeconds: 0, victims: "first" });
     expect(outcome.pods.map((p) => p.pod)).toEqual([dep.pods[0]]);
