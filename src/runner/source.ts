@@ -3,6 +3,7 @@
 import type { DeployedPod, WorkloadSource } from "../backends/backend.js";
 import { loadsImages, preparesWorkloads } from "../backends/capabilities.js";
 import { imageForScenario } from "../images/build.js";
+import { ensureSampleTags } from "../images/sample-tags.js";
 import type { ResolvedImage } from "../model/backend.js";
 import type { Scenario } from "../scenario/schema.js";
 import { loadManifestSet, manifestImages } from "../workload/index.js";
@@ -52,6 +53,7 @@ export async function buildSource(ctx: RunContext): Promise<WorkloadSource> {
     if (s.workload !== undefined) {
       const set = ctx.options.manifests ?? (await loadManifestSet(s.workload, s.name));
       const images = manifestImages(set);
+      for (const note of await ensureSampleTags(images, { onProgress: (l) => ctx.progress(l) })) ctx.progress(note);
       await prepareWorkload(ctx, images);
       return { kind: "manifests", set, images };
     }
