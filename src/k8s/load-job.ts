@@ -18,7 +18,6 @@ import {
   Log,
   type V1Job,
   type V1Namespace,
-  type V1Pod,
   type V1ResourceRequirements,
 } from "@kubernetes/client-node";
 import { ERROR_MARKER, JOB_ENV, type LoadStartedInfo, RESULT_MARKER, STARTED_MARKER } from "../load/job-main.js";
@@ -396,14 +395,32 @@ const FATAL_WAITING = /^(ImagePullBackOff|InvalidImageName|ErrImageNeverPull|Cre
  */
 export async function startLoadJob(o: StartLoadJobOptions): Promise<RunningLoadJob> {
   const now = o.now ?? Date.now;
-  const pollMs = o.pollMs ?? 500;
-  const core = o.kc.makeApiClient(CoreV1Api);
-  const batch = o.kc.makeApiClient(BatchV1Api);
+  const api: JobApi = { core: o.kc.makeApiClient(CoreV1Api), batch: o.kc.makeApiClient(BatchV1Api) };
   const m = buildLoadJob(o);
   const ns = m.names.namespace;
-  const container = m.names.container;
   const deadline = now() + o.timing.startTimeoutSeconds * 1000;
+  await createJob(api, m, o);
+  const pod = await waitForJobPod(api, m, o, deadline);
+  const log = new JobLog(o.kc, api.core, { namespace: ns, pod, container: m.names.container }, now);
+  await log.follow(0);
+  const { info, clockOffsetMs } = await awaitStarted(log, o, deadline - now());
+  let stopping: Promise<LoadResult> | undefined;
+  const stop = (): Promise<LoadResult> => {
+    stopping ??= stopJob(api, m, pod, log, o, clockOffsetMs);
+    return stopping;
+  };
+  return { namespace: ns, pod, started: info, clockOffsetMs, done: log.done.promise, stop, close: () => log.close() };
+}
 
+interface JobApi {
+  core: CoreV1Api;
+  batch: BatchV1Api;
+}
+
+type LoadJobObjects = ReturnType<typeof buildLoadJob>;
+
+async function createJob({ core, batch }: JobApi, m: LoadJobObjects, o: StartLoadJobOptions): Promise<void> {
+  const ns = m.names.namespace;
   try {
     await core.createNamespace({ body: m.namespace });
   } catch (err) {
@@ -415,162 +432,79 @@ export async function startLoadJob(o: StartLoadJobOptions): Promise<RunningLoadJ
     throw new LoadJobError(`could not create the load Job in ${ns}: ${errText(err)}`);
   }
   o.log?.(`load Job ${ns}/${m.names.job}: ${o.image} → ${o.target.host}:${o.target.port}`);
+}
 
-  /** Warning events of the namespace (FailedCreate: PodSecurity, quota...), for error messages. */
-  const warnings = async (): Promise<string> => {
-    try {
-      const list = await core.listNamespacedEvent({ namespace: ns });
-      const w = list.items
-        .filter((e) => e.type === "Warning")
-        .slice(-3)
-        .map((e) => `${e.involvedObject?.kind}/${e.involvedObject?.name}: ${e.reason}: ${e.message}`);
-      return w.length > 0 ? ` Warning events: ${w.join(" | ")}` : "";
-    } catch {
-      return "";
-    }
-  };
+/** Warning events of the namespace (FailedCreate: PodSecurity, quota...), for error messages. */
+async function namespaceWarnings(core: CoreV1Api, namespace: string): Promise<string> {
+  try {
+    const list = await core.listNamespacedEvent({ namespace });
+    const w = list.items
+      .filter((e) => e.type === "Warning")
+      .slice(-3)
+      .map((e) => `${e.involvedObject?.kind}/${e.involvedObject?.name}: ${e.reason}: ${e.message}`);
+    return w.length > 0 ? ` Warning events: ${w.join(" | ")}` : "";
+  } catch {
+    return "";
+  }
+}
 
-  // The pod, once its container runs (or already ended).
-  let podName: string | undefined;
-  let lastPods: V1Pod[] = [];
+/** The Job's pod, once its container runs (or already ended); a clear error when it cannot or does not start. */
+async function waitForJobPod(
+  { core }: JobApi,
+  m: LoadJobObjects,
+  o: StartLoadJobOptions,
+  deadline: number,
+): Promise<string> {
+  const now = o.now ?? Date.now;
+  const ns = m.names.namespace;
   for (;;) {
     const list = await core.listNamespacedPod({ namespace: ns, labelSelector: m.podSelector });
-    lastPods = list.items;
     const pod = [...list.items].sort((a, b) =>
       String(a.metadata?.creationTimestamp ?? "").localeCompare(String(b.metadata?.creationTimestamp ?? "")),
     )[0];
-    const cs = pod?.status?.containerStatuses?.find((c) => c.name === container);
+    const cs = pod?.status?.containerStatuses?.find((c) => c.name === m.names.container);
     if (pod && (cs?.state?.running || cs?.state?.terminated)) {
-      podName = pod.metadata?.name;
-      break;
+      const name = pod.metadata?.name;
+      if (!name) throw new LoadJobError(`the load Job's pod has no name (${diagnosePods(list.items)})`);
+      return name;
     }
     const reason = cs?.state?.waiting?.reason ?? "";
     if (FATAL_WAITING.test(reason)) {
-      throw new LoadJobError(`the load Job's pod cannot start: ${diagnosePods(list.items)}${await warnings()}`);
+      throw new LoadJobError(
+        `the load Job's pod cannot start: ${diagnosePods(list.items)}${await namespaceWarnings(core, ns)}`,
+      );
     }
     if (now() > deadline) {
       throw new LoadJobError(
-        `the load Job's pod did not start within ${o.timing.startTimeoutSeconds} s: ${diagnosePods(list.items)}${await warnings()}`,
+        `the load Job's pod did not start within ${o.timing.startTimeoutSeconds} s: ${diagnosePods(list.items)}` +
+          (await namespaceWarnings(core, ns)),
       );
     }
-    await sleep(pollMs);
+    await sleep(o.pollMs ?? 500);
   }
-  if (!podName) throw new LoadJobError(`the load Job's pod has no name (${diagnosePods(lastPods)})`);
-  const pod = podName;
+}
 
-  // Follow the log; markers may be seen twice when a stream is resumed from the start (idempotent).
-  const started = deferred<LoadStartedInfo>();
-  const done = deferred<LoadResult>();
-  const others: string[] = [];
-  let startedSeenAt = 0;
-  const controllers = new Set<AbortController>();
-  let closed = false;
-  const fail = (message: string) => {
-    const e = new LoadJobError(message);
-    started.reject(e);
-    done.reject(e);
-  };
-  const onLine = (line: string) => {
-    let parsed: LoadJobLine | undefined;
-    try {
-      parsed = parseLoadJobLine(line);
-    } catch (err) {
-      fail(`the load generator's output is unusable: ${(err as Error).message}`);
-      return;
-    }
-    if (!parsed) {
-      others.push(line);
-      if (others.length > 50) others.shift();
-      return;
-    }
-    if (parsed.kind === "started") {
-      if (!started.settled) startedSeenAt = now();
-      started.resolve(parsed.info);
-    } else if (parsed.kind === "result") {
-      done.resolve(parsed.result);
-      // A window that ended before STARTED (stopped at once) still has its result.
-      started.reject(new LoadJobError("the load generator ended before its first successful response"));
-    } else {
-      fail(`the load generator failed: ${parsed.message}${tail(others)}`);
-    }
-  };
-
-  const containerState = async () => {
-    try {
-      const p = await core.readNamespacedPod({ name: pod, namespace: ns });
-      return { exists: true, cs: p.status?.containerStatuses?.find((c) => c.name === container) };
-    } catch (err) {
-      if (httpStatus(err) === 404) return { exists: false, cs: undefined };
-      throw err;
-    }
-  };
-
-  /** The stream ended (or could not start) without the result: resume while the container runs, else read once more. */
-  const afterStream = async (attempt: number, streamError?: unknown): Promise<void> => {
-    await sleep(500);
-    const st = await containerState().catch(() => ({ exists: false, cs: undefined }));
-    if (done.settled || closed) return;
-    if (st.exists && st.cs?.state?.running && attempt < 5) {
-      await follow(attempt + 1);
-      return;
-    }
-    if (st.exists) {
-      try {
-        const text = await core.readNamespacedPodLog({ name: pod, namespace: ns, container });
-        for (const line of text.split("\n")) if (line !== "") onLine(line);
-      } catch {
-        /* the pod went away meanwhile */
-      }
-    }
-    if (done.settled) return;
-    const term = st.cs?.state?.terminated;
-    fail(
-      `the load Job's pod ${ns}/${pod} ended without a ${RESULT_MARKER} line` +
-        (term ? ` (exit code ${term.exitCode}${term.reason ? `, ${term.reason}` : ""})` : "") +
-        (st.exists ? "" : " (the pod is gone)") +
-        (streamError ? ` (following its log failed: ${errText(streamError)})` : "") +
-        tail(others),
-    );
-  };
-
-  const follow = async (attempt: number): Promise<void> => {
-    const splitter = new LineSplitter(onLine);
-    splitter.on("finish", () => {
-      if (closed || done.settled) return;
-      afterStream(attempt).catch((err: unknown) => fail(`reading the load Job's log failed: ${errText(err)}`));
-    });
-    try {
-      const c = await new Log(o.kc).log(ns, pod, container, splitter, { follow: true });
-      if (closed) c.abort();
-      else controllers.add(c);
-    } catch (err) {
-      if (closed || done.settled) return;
-      afterStream(attempt, err).catch((e: unknown) => fail(`reading the load Job's log failed: ${errText(e)}`));
-    }
-  };
-  await follow(0);
-
-  const close = () => {
-    closed = true;
-    for (const c of controllers) c.abort();
-    controllers.clear();
-  };
-
+/** Waits for the generator's STARTED line (bounded by the start deadline); the node's clock offset noted. */
+async function awaitStarted(
+  log: JobLog,
+  o: StartLoadJobOptions,
+  remainingMs: number,
+): Promise<{ info: LoadStartedInfo; clockOffsetMs: number }> {
   let info: LoadStartedInfo;
   try {
     info = await withTimeout(
-      started.promise,
-      deadline - now(),
+      log.started.promise,
+      remainingMs,
       () =>
         new LoadJobError(
-          `the load generator reported no successful response within ${o.timing.startTimeoutSeconds} s of the Job's creation${tail(others)}`,
+          `the load generator reported no successful response within ${o.timing.startTimeoutSeconds} s of the Job's creation${tail(log.others)}`,
         ),
     );
   } catch (err) {
-    close();
+    log.close();
     throw err;
   }
-  const clockOffsetMs = startedSeenAt - info.at;
+  const clockOffsetMs = log.startedSeenAt - info.at;
   if (Math.abs(clockOffsetMs) > 1000) {
     o.log?.(
       `load Job: the node's clock differs from this machine's by ~${clockOffsetMs} ms (log delay included): ` +
@@ -578,51 +512,169 @@ export async function startLoadJob(o: StartLoadJobOptions): Promise<RunningLoadJ
     );
   }
   o.log?.(`load Job: first successful response at ${new Date(info.firstSuccessAt).toISOString()} (${info.target})`);
+  return { info, clockOffsetMs };
+}
 
-  let stopping: Promise<LoadResult> | undefined;
-  const stop = (): Promise<LoadResult> => {
-    stopping ??= (async () => {
+/** Ends the window (deletes the pod: SIGTERM) unless it already ended, and waits for the result line. */
+async function stopJob(
+  { core, batch }: JobApi,
+  m: LoadJobObjects,
+  pod: string,
+  log: JobLog,
+  o: StartLoadJobOptions,
+  clockOffsetMs: number,
+): Promise<LoadResult> {
+  const ns = m.names.namespace;
+  try {
+    if (!log.done.settled) {
+      // No replacement pod (a deleted pod was not counted as failed before Kubernetes 1.26).
+      await batch
+        .patchNamespacedJob({
+          name: m.names.job,
+          namespace: ns,
+          body: [{ op: "replace", path: "/spec/parallelism", value: 0 }],
+        })
+        .catch(() => {});
       try {
-        if (!done.settled) {
-          // No replacement pod (a deleted pod was not counted as failed before Kubernetes 1.26).
-          await batch
-            .patchNamespacedJob({
-              name: m.names.job,
-              namespace: ns,
-              body: [{ op: "replace", path: "/spec/parallelism", value: 0 }],
-            })
-            .catch(() => {});
-          try {
-            await core.deleteNamespacedPod({
-              name: pod,
-              namespace: ns,
-              gracePeriodSeconds: o.timing.stopGraceSeconds,
-            });
-          } catch (err) {
-            if (httpStatus(err) !== 404) throw new LoadJobError(`could not stop the load Job's pod: ${errText(err)}`);
-          }
-        }
-        const result = await withTimeout(
-          done.promise,
-          (o.timing.stopGraceSeconds + 15) * 1000,
-          () =>
-            new LoadJobError(
-              `the load generator printed no ${RESULT_MARKER} line within ${o.timing.stopGraceSeconds + 15} s of being stopped${tail(others)}`,
-            ),
-        );
-        if (Math.abs(clockOffsetMs) > 1000) {
-          const anomalies = (result as { anomalies?: unknown }).anomalies;
-          if (Array.isArray(anomalies)) {
-            anomalies.push(`the generator's (node's) clock differs from the harness's by ~${clockOffsetMs} ms`);
-          }
-        }
-        return result;
-      } finally {
-        close();
+        await core.deleteNamespacedPod({ name: pod, namespace: ns, gracePeriodSeconds: o.timing.stopGraceSeconds });
+      } catch (err) {
+        if (httpStatus(err) !== 404) throw new LoadJobError(`could not stop the load Job's pod: ${errText(err)}`);
       }
-    })();
-    return stopping;
-  };
+    }
+    const result = await withTimeout(
+      log.done.promise,
+      (o.timing.stopGraceSeconds + 15) * 1000,
+      () =>
+        new LoadJobError(
+          `the load generator printed no ${RESULT_MARKER} line within ${o.timing.stopGraceSeconds + 15} s of being stopped${tail(log.others)}`,
+        ),
+    );
+    if (Math.abs(clockOffsetMs) > 1000) {
+      const anomalies = (result as { anomalies?: unknown }).anomalies;
+      if (Array.isArray(anomalies)) {
+        anomalies.push(`the generator's (node's) clock differs from the harness's by ~${clockOffsetMs} ms`);
+      }
+    }
+    return result;
+  } finally {
+    log.close();
+  }
+}
 
-  return { namespace: ns, pod, started: info, clockOffsetMs, done: done.promise, stop, close };
+/**
+ * The generator's log, followed: its STARTED and RESULT markers (seen twice when a stream is resumed from
+ * the start: idempotent), its other lines kept for error messages; resumed while the container runs.
+ */
+class JobLog {
+  readonly started = deferred<LoadStartedInfo>();
+  readonly done = deferred<LoadResult>();
+  readonly others: string[] = [];
+  startedSeenAt = 0;
+  private readonly controllers = new Set<AbortController>();
+  private closed = false;
+
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly core: CoreV1Api,
+    private readonly at: { namespace: string; pod: string; container: string },
+    private readonly now: () => number,
+  ) {}
+
+  async follow(attempt: number): Promise<void> {
+    const { namespace, pod, container } = this.at;
+    const splitter = new LineSplitter((line) => this.onLine(line));
+    splitter.on("finish", () => {
+      if (this.closed || this.done.settled) return;
+      this.afterStream(attempt).catch((err: unknown) =>
+        this.fail(`reading the load Job's log failed: ${errText(err)}`),
+      );
+    });
+    try {
+      const c = await new Log(this.kc).log(namespace, pod, container, splitter, { follow: true });
+      if (this.closed) c.abort();
+      else this.controllers.add(c);
+    } catch (err) {
+      if (this.closed || this.done.settled) return;
+      this.afterStream(attempt, err).catch((e: unknown) =>
+        this.fail(`reading the load Job's log failed: ${errText(e)}`),
+      );
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const c of this.controllers) c.abort();
+    this.controllers.clear();
+  }
+
+  private fail(message: string): void {
+    const e = new LoadJobError(message);
+    this.started.reject(e);
+    this.done.reject(e);
+  }
+
+  private onLine(line: string): void {
+    let parsed: LoadJobLine | undefined;
+    try {
+      parsed = parseLoadJobLine(line);
+    } catch (err) {
+      this.fail(`the load generator's output is unusable: ${(err as Error).message}`);
+      return;
+    }
+    if (!parsed) {
+      this.others.push(line);
+      if (this.others.length > 50) this.others.shift();
+      return;
+    }
+    if (parsed.kind === "started") {
+      if (!this.started.settled) this.startedSeenAt = this.now();
+      this.started.resolve(parsed.info);
+    } else if (parsed.kind === "result") {
+      this.done.resolve(parsed.result);
+      // A window that ended before STARTED (stopped at once) still has its result.
+      this.started.reject(new LoadJobError("the load generator ended before its first successful response"));
+    } else {
+      this.fail(`the load generator failed: ${parsed.message}${tail(this.others)}`);
+    }
+  }
+
+  private async containerState() {
+    const { namespace, pod, container } = this.at;
+    try {
+      const p = await this.core.readNamespacedPod({ name: pod, namespace });
+      return { exists: true, cs: p.status?.containerStatuses?.find((c) => c.name === container) };
+    } catch (err) {
+      if (httpStatus(err) === 404) return { exists: false, cs: undefined };
+      throw err;
+    }
+  }
+
+  /** The stream ended (or could not start) without the result: resume while the container runs, else read once more. */
+  private async afterStream(attempt: number, streamError?: unknown): Promise<void> {
+    const { namespace, pod, container } = this.at;
+    await sleep(500);
+    const st = await this.containerState().catch(() => ({ exists: false, cs: undefined }));
+    if (this.done.settled || this.closed) return;
+    if (st.exists && st.cs?.state?.running && attempt < 5) {
+      await this.follow(attempt + 1);
+      return;
+    }
+    if (st.exists) {
+      try {
+        const text = await this.core.readNamespacedPodLog({ name: pod, namespace, container });
+        for (const line of text.split("\n")) if (line !== "") this.onLine(line);
+      } catch {
+        /* the pod went away meanwhile */
+      }
+    }
+    if (this.done.settled) return;
+    const term = st.cs?.state?.terminated;
+    this.fail(
+      `the load Job's pod ${namespace}/${pod} ended without a ${RESULT_MARKER} line` +
+        (term ? ` (exit code ${term.exitCode}${term.reason ? `, ${term.reason}` : ""})` : "") +
+        (st.exists ? "" : " (the pod is gone)") +
+        (streamError ? ` (following its log failed: ${errText(streamError)})` : "") +
+        tail(this.others),
+    );
+  }
 }
