@@ -4,6 +4,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { DisruptionOutcome, DisruptionPlan, RunningWorkload, WorkloadSource } from "../backends/backend.js";
 import { type InClusterLoadRun, loadsInCluster } from "../backends/capabilities.js";
+import { httpRequestOf } from "../load/fresh-request.js";
 import { startLoad } from "../load/generator.js";
 import type { LoadResult, LoadRun } from "../load/types.js";
 import type { RequestRecord } from "../model/exercise.js";
@@ -75,6 +76,7 @@ export async function warmUpStep(ctx: RunContext, workload: RunningWorkload): Pr
     warmUp({
       target: workload.target,
       path: ctx.scenario.load.path,
+      request: httpRequestOf(ctx.scenario.load),
       pods: workload.pods,
       boundMs: ctx.scenario.load.warmUpSeconds * 1000,
       attribution: () => workload.trafficAttribution(),

@@ -4,7 +4,7 @@
 // (measured on 1.20): connections opened earlier all land on the pods already in the rules, and
 // keep-alive pins them there for the whole run.
 
-import { type FreshRequestOutcome, freshRequest } from "../load/fresh-request.js";
+import { type FreshRequestOutcome, freshRequest, type HttpRequestShape } from "../load/fresh-request.js";
 import type { EventSink } from "../model/events.js";
 import type { TrafficAttribution } from "../model/exercise.js";
 import { attributeRequests } from "../observe/exercise.js";
@@ -17,6 +17,8 @@ export const WARM_UP_LISTED_FAILURES = 50;
 export interface WarmUpOptions {
   target: { host: string; port: number };
   path: string;
+  /** The load's method, headers (Host: ingress-style routing) and body, so a probe reaches what the load reaches. */
+  request?: HttpRequestShape;
   /** The pods that must answer. */
   pods: readonly string[];
   /** At most this long (ms). */
@@ -88,7 +90,7 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUpReport> {
   let answered = new Set<string>();
   const missing = () => o.pods.filter((p) => !answered.has(p));
   while (missing().length > 0 && now() - startedAt < o.boundMs && !o.signal?.aborted) {
-    const outcome = await freshRequest(o.target, o.path, o.probeTimeoutMs ?? 2000, "warm-up").done;
+    const outcome = await freshRequest(o.target, o.path, o.probeTimeoutMs ?? 2000, "warm-up", o.request).done;
     probes.push(outcome);
     const attribution = o.attribution?.();
     answered = answeredPods(probes, attribution, startedAt);

@@ -112,3 +112,26 @@ describe("warm-up: failed probes in the console timeline", () => {
     expect(lines).toContain("    … and 2 more failed warm-up probe(s)");
   });
 });
+
+describe("warm-up: the load's request shape", () => {
+  it("probes with the load's Host header, so an ingress-style server routes the probe as it routes the load", async () => {
+    const hosts: Array<string | undefined> = [];
+    const server = http.createServer((req, res) => {
+      hosts.push(req.headers.host);
+      // Like an ingress: an unknown Host gets 404, the shop's answers naming its pod.
+      if (req.headers.host !== "shop.example") return void res.writeHead(404).end("no route");
+      res.writeHead(200, { "x-served-by": "pod-a/app" }).end("ok");
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    close = () => new Promise<void>((r) => server.close(() => r()));
+    const target = { host: "127.0.0.1", port: (server.address() as AddressInfo).port };
+    const base = { target, path: "/", pods: ["pod-a"], boundMs: 2000, intervalMs: 1 };
+    const routed = await warmUp({ ...base, request: { method: "GET", headers: { host: "shop.example" } } });
+    expect(routed).toMatchObject({ complete: true, failed: 0, answered: ["pod-a"] });
+    expect(hosts.every((h) => h === "shop.example")).toBe(true);
+    // Without the load's Host the same server answers 404 to every probe: the warm-up never completes.
+    const bare = await warmUp({ ...base, boundMs: 300 });
+    expect(bare.complete).toBe(false);
+    expect(bare.failures?.[0]).toMatchObject({ kind: "non-2xx", code: 404 });
+  });
+});
