@@ -201,6 +201,8 @@ export function formatResult(r: ScenarioResult): string[] {
   if (r.load?.pacing) out.push(`  load: ${pacingText(r.load.pacing, unitSuffix(r.load).trim() || "requests")}`);
   if (r.trust) out.push(`  ${harnessClockLine(r.trust, r.scenario)}`);
   if (r.trafficPath) out.push(`  traffic: ${r.trafficPath}`);
+  // What the run changed in the cluster: for a running target, exactly what the user must know.
+  if (r.mutations && r.mutations.length > 0) out.push(`  changed in the cluster: ${r.mutations.join("; ")}`);
   for (const line of voluntaryLines(r)) out.push(`  ${line}`);
   for (const pod of r.pods) out.push(...formatPod(pod, r.backend, r.timeline, r.scenario.port));
   const timeline = formatTimeline(r);

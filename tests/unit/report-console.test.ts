@@ -198,3 +198,12 @@ describe("evidence words", () => {
     );
   });
 });
+
+describe("what a run changed in the cluster", () => {
+  it("lists the mutations (a running target's deleted pod) and says nothing when there are none", () => {
+    const r = fixture("exec-form-prestop-sleep");
+    expect(formatResult(r).join("\n")).not.toContain("changed in the cluster");
+    r.mutations = ["deleted pod shop/web-7d9c-abcde at +0.00 s"];
+    expect(formatResult(r)).toContain("  changed in the cluster: deleted pod shop/web-7d9c-abcde at +0.00 s");
+  });
+});
