@@ -1,7 +1,13 @@
 // Pure functions: Scenario + image ref + runId (+ what the server supports) → the Kubernetes objects
 // one run creates. Shared by the kind and existing-cluster backends. No I/O here.
 import type { V1Deployment, V1LifecycleHandler, V1Namespace, V1PodSpec, V1Service } from "@kubernetes/client-node";
-import type { Placement, PreStop, RolloutStrategy, Scenario } from "../scenario/schema.js";
+import {
+  IMAGE_ROLLING_UPDATE,
+  type Placement,
+  type PreStop,
+  type RolloutStrategy,
+  type Scenario,
+} from "../scenario/schema.js";
 import { LABEL_ROOT, LABEL_RUN, runLabels } from "../util/labels.js";
 
 /** The NodePort kind-config.yaml maps to 127.0.0.1:30080. */
@@ -187,7 +193,7 @@ export function strategyPatch(strategy: RolloutStrategy): Array<{ op: "add"; pat
     ops.push({
       op: "add",
       path: "/spec/strategy",
-      value: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0, ...rolling } },
+      value: { type: "RollingUpdate", rollingUpdate: { ...IMAGE_ROLLING_UPDATE, ...rolling } },
     });
   }
   if (strategy.minReadySeconds !== undefined) {
@@ -229,9 +235,7 @@ export function buildManifests(input: ManifestInput): Manifests {
       replicas: scenario.replicas,
       revisionHistoryLimit: 1,
       selector: { matchLabels: selector },
-      // One new pod at a time, never below the desired count: a rollout then disrupts only by the
-      // termination sequence under test, not by missing capacity.
-      strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+      strategy: { type: "RollingUpdate", rollingUpdate: { ...IMAGE_ROLLING_UPDATE } },
       template: {
         metadata: { labels: podLabels, annotations: { "graceful-e2e/scenario": scenario.name } },
         spec: {

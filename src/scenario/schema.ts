@@ -860,12 +860,40 @@ export function scenarioCrossFieldIssues(data: unknown): CrossFieldIssue[] {
       });
     }
   }
+  if (isRecord(d) && d.action === "rollout" && isRecord(d.strategy)) issues.push(...strategyIssues(d.strategy, data));
   if (isRecord(data.expectations)) {
     for (const i of expectationsCrossFieldIssues(data.expectations)) {
       issues.push({ path: ["expectations", ...i.path], message: i.message });
     }
   }
   return issues;
+}
+
+/**
+ * graceful-e2e's own Deployment's rolling update (image scenarios, every backend): one new pod at a time,
+ * never below the desired count — a rollout then disrupts only by the termination sequence under test,
+ * not by missing capacity. A rollout's strategy overrides it field by field.
+ */
+export const IMAGE_ROLLING_UPDATE = { maxSurge: 1, maxUnavailable: 0 } as const;
+
+const isZero = (v: unknown) => v === 0 || v === "0%";
+
+/**
+ * maxSurge and maxUnavailable both 0 (the API refuses it: no pod could ever be replaced). An image
+ * scenario's Deployment has IMAGE_ROLLING_UPDATE for what the strategy leaves out.
+ */
+function strategyIssues(strategy: Record<string, unknown>, data: Record<string, unknown>): CrossFieldIssue[] {
+  const image = data.image !== undefined;
+  const surge = strategy.maxSurge ?? (image ? IMAGE_ROLLING_UPDATE.maxSurge : undefined);
+  const unavailable = strategy.maxUnavailable ?? (image ? IMAGE_ROLLING_UPDATE.maxUnavailable : undefined);
+  if (!isZero(surge) || !isZero(unavailable)) return [];
+  const given = strategy.maxUnavailable === undefined ? " (graceful-e2e's Deployment has maxUnavailable 0)" : "";
+  return [
+    {
+      path: ["disruption", "strategy"],
+      message: `maxSurge and maxUnavailable may not both be 0: no pod could ever be replaced${given}`,
+    },
+  ];
 }
 
 /** Defaults of the fields a workload scenario takes as overrides (or refuses): image scenarios only. */

@@ -11,6 +11,10 @@ const EXPECTED: Record<string, { field: string; reason: RegExp }> = {
   "malformed-yaml.yaml": { field: "", reason: /YAML/ },
   "unknown-field.yaml": { field: "replicaz", reason: /unknown field/ },
   "wrong-type.yaml": { field: "replicas", reason: /expected number/ },
+  "rollout-zero-surge-zero-unavailable.yaml": {
+    field: "disruption.strategy",
+    reason: /maxSurge and maxUnavailable may not both be 0.*maxUnavailable 0/,
+  },
   "negative-duration.yaml": { field: "terminationGracePeriodSeconds", reason: />=0/ },
   "absurd-duration.yaml": { field: "load.durationSeconds", reason: /<=600/ },
   "unknown-style.yaml": { field: "image.style", reason: /expected one of/ },

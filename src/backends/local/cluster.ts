@@ -4,7 +4,7 @@
 import type { DisruptionOutcome, DisruptionPlan } from "../../backends/backend.js";
 import type { DrainRecord, ReadyEndpointsSample } from "../../model/disruption.js";
 import type { EventSink } from "../../model/events.js";
-import type { Disruption, Scenario } from "../../scenario/schema.js";
+import { type Disruption, IMAGE_ROLLING_UPDATE, type Scenario } from "../../scenario/schema.js";
 import { LocalNodes, placementOf } from "./nodes.js";
 import { type RolloutOps, rollingUpdate } from "./rollout.js";
 import {
@@ -108,7 +108,10 @@ export class LocalCluster {
       .map((p) => p.name);
     switch (d.action) {
       case "rollout": {
-        const pods = await rollingUpdate({ ...rollout, oldPods: live }, d.strategy, this.scenario.replicas, signal);
+        // graceful-e2e's own Deployment has its rolling update (as on kind); a manifests workload the API's default.
+        const base = this.scenario.image !== undefined ? IMAGE_ROLLING_UPDATE : {};
+        const strategy = { ...base, ...d.strategy };
+        const pods = await rollingUpdate({ ...rollout, oldPods: live }, strategy, this.scenario.replicas, signal);
         return { pods, voluntary: { evictions: [], ...pdb } };
       }
       case "evict": {
