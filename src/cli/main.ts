@@ -22,6 +22,7 @@ import { assertDockerReachable } from "../backends/docker-check.js";
 import { createBackend } from "../backends/index.js";
 import { removeLabelledContainers } from "../backends/local/backend.js";
 import { localScenarioProblem } from "../backends/local/nodes.js";
+import { removeLeftoverVolumes } from "../backends/local/workload-run.js";
 import { ensureStyleImages } from "../images/build.js";
 import { DEFAULT_NODE_PORT } from "../k8s/manifests.js";
 import { formatPorts, KIND_NODE_PORTS, parseNodePortRange } from "../k8s/node-ports.js";
@@ -404,9 +405,10 @@ export function buildProgram(): Command {
       if (opts.context) process.stdout.write(`${await uncordonLeftNodes(opts.context, opts.run)}\n`);
       await assertDockerReachable();
       const removed = await removeLabelledContainers([opts.run ? `${LABEL_RUN}=${opts.run}` : LABEL_RUN]);
-      process.stdout.write(
-        removed.length > 0 ? `removed ${removed.length}: ${removed.join(", ")}\n` : "nothing to remove\n",
-      );
+      // The volume folders of workload runs on the local runtime (ConfigMap/Secret files) go with them.
+      const folders = await removeLeftoverVolumes(opts.run);
+      const all = [...removed, ...folders];
+      process.stdout.write(all.length > 0 ? `removed ${all.length}: ${all.join(", ")}\n` : "nothing to remove\n");
     });
 
   program

@@ -1,9 +1,9 @@
 // A workload scenario on the local runtime: the user's manifests with the scenario's overrides, the
 // Kubernetes version whose kubelet the runtime plays, each pod's plan, and the run's folder of volume
 // files (named after the run, removed at teardown and by the sweep).
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { type ServerVersion, supportsNativeSidecars, supportsPreStopSleep } from "../../k8s/version.js";
 import type { Scenario } from "../../scenario/schema.js";
 import { LABEL_ROOT, runLabels } from "../../util/labels.js";
@@ -35,6 +35,19 @@ export function runVolumeRoot(runId: string): string {
 
 export async function removeRunVolumes(runId: string): Promise<void> {
   await rm(runVolumeRoot(runId), { recursive: true, force: true });
+}
+
+/** Which of a folder's entries are run volume folders: every run's, or one run's. Pure. */
+export function runVolumeNames(entries: readonly string[], runId?: string): string[] {
+  const prefix = basename(runVolumeRoot(""));
+  return entries.filter((n) => (runId === undefined ? n.startsWith(prefix) : n === `${prefix}${runId}`));
+}
+
+/** `clean`: the volume folders runs left behind (a crash), every run's or one run's; their names. */
+export async function removeLeftoverVolumes(runId?: string): Promise<string[]> {
+  const names = runVolumeNames(await readdir(tmpdir()).catch(() => [] as string[]), runId);
+  await Promise.all(names.map((n) => rm(join(tmpdir(), n), { recursive: true, force: true })));
+  return names;
 }
 
 function versionOf(scenario: Scenario): ServerVersion {
