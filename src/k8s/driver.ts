@@ -594,7 +594,8 @@ export class KubernetesDriver {
       wake,
       placement: p,
       mutations,
-      voluntary: { evictions: [] },
+      // The budget in force: the scenario's (created below), else the one the manifests carry.
+      voluntary: { evictions: [], ...(p.pdb ? { pdb: p.pdb } : {}) },
     });
     // Watch before anything runs: the app's first lines and every endpoint change are seen.
     await observer.start();

@@ -9,6 +9,7 @@ import { apiErrorText, UsageError } from "../util/errors.js";
 import {
   applyOverrides,
   labelSelectorText,
+  type ManifestPdb,
   type ManifestSet,
   podOfWorkload,
   podSelectorOf,
@@ -39,6 +40,8 @@ export interface Placement {
   pod: DeployedPod;
   /** The image graceful-e2e deployed (image scenarios). */
   image?: string;
+  /** The manifests' own PodDisruptionBudget over the workload (applied with them), when the scenario has none. */
+  pdb?: ManifestPdb;
   notes: string[];
 }
 
@@ -84,6 +87,7 @@ export function manifestsPlacement(
     labels,
     support: o.support,
     nodePort: o.nodePort,
+    ...(o.scenario.pdb ? { pdb: o.scenario.pdb } : {}),
   });
   const pod = { ...podOfWorkload(applied.workload, set.port.container), port: set.port.containerPort };
   return {
@@ -98,6 +102,7 @@ export function manifestsPlacement(
     container: pod.appContainer,
     containerPort: set.port.containerPort,
     nodePort: o.nodePort,
+    ...(applied.pdb ? { pdb: applied.pdb } : {}),
     pod,
     notes: [...set.notes, ...applied.notes, `created in ${namespace}: ${applied.objects.map(nameOf).join(", ")}`],
   };

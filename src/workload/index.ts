@@ -12,7 +12,7 @@ export {
   scenarioPreStop,
 } from "./deployed-pod.js";
 export { localLimitations } from "./local-limits.js";
-export { type AppliedWorkload, type ApplyInput, applyOverrides } from "./overrides.js";
+export { type AppliedWorkload, type ApplyInput, applyOverrides, type ManifestPdb } from "./overrides.js";
 export { parseManifests, readManifests, STDIN_NAME } from "./read.js";
 export { type SelectOptions, selectManifestSet, servingContainers } from "./select.js";
 export * from "./types.js";

@@ -5,7 +5,7 @@ import type { KubernetesObject, V1Container, V1PodTemplateSpec, V1Service } from
 import { graceSeconds, preStopHandler, stopSignalNote } from "../k8s/manifests.js";
 import type { PodOverrides } from "../scenario/schema.js";
 import { API_DEFAULT_GRACE_SECONDS, API_DEFAULT_REPLICAS } from "./deployed-pod.js";
-import type { ManifestSet, Workload } from "./types.js";
+import type { ManifestObject, ManifestSet, Workload } from "./types.js";
 
 /** Kinds applied first (what a pod refers to before the pods exist), the rest in manifest order. */
 const APPLY_FIRST = [
@@ -29,6 +29,8 @@ export interface ApplyInput {
   support: { preStopSleep: boolean; preStopSleepZero?: boolean };
   /** The load reaches the Service on this NodePort (kind, existing); undefined: its type is kept. */
   nodePort?: number;
+  /** The scenario's PodDisruptionBudget: it replaces the manifests' own (two budgets make evictions fail). */
+  pdb?: { minAvailable?: number | string; maxUnavailable?: number | string };
 }
 
 export interface AppliedWorkload {
@@ -43,6 +45,15 @@ export interface AppliedWorkload {
   terminationGracePeriodSeconds: number;
   /** What the overrides changed, and decisions a report should mention. */
   notes: string[];
+  /** The manifests' PodDisruptionBudget over the workload's pods, when they have one and the scenario none. */
+  pdb?: ManifestPdb;
+}
+
+/** A PodDisruptionBudget of the manifests, as the budget arithmetic and the report need it. */
+export interface ManifestPdb {
+  name: string;
+  minAvailable?: number | string;
+  maxUnavailable?: number | string;
 }
 
 type Meta = { name: string; namespace?: string; labels?: Record<string, string> };
@@ -144,8 +155,13 @@ const applyRank = (o: KubernetesObject) => {
 export function applyOverrides(input: ApplyInput): AppliedWorkload {
   const { set, namespace, labels } = input;
   const notes: string[] = [];
+  const budgets = workloadPdbs(set);
+  const replaced = input.pdb !== undefined ? budgets : [];
+  for (const b of replaced) notes.push(`PodDisruptionBudget "${b.name}" replaced by the scenario's pdb`);
   const objects = set.objects.map((e) =>
-    e === set.workload.entry || e === set.service?.entry ? undefined : relabel(e.object, namespace, labels),
+    e === set.workload.entry || e === set.service?.entry || replaced.some((b) => b.entry === e)
+      ? undefined
+      : relabel(e.object, namespace, labels),
   );
   const workload = relabel(set.workload.entry.object as Workload, namespace, labels);
   const template = workload.spec?.template ?? {};
@@ -173,5 +189,31 @@ export function applyOverrides(input: ApplyInput): AppliedWorkload {
     replicas: workload.spec?.replicas ?? API_DEFAULT_REPLICAS,
     terminationGracePeriodSeconds: template.spec?.terminationGracePeriodSeconds ?? API_DEFAULT_GRACE_SECONDS,
     notes,
+    ...(input.pdb === undefined && budgets[0] ? { pdb: budgets[0].pdb } : {}),
   };
+}
+
+/** The manifests' PodDisruptionBudgets whose selector matches the workload's pod labels (matchLabels). */
+function workloadPdbs(set: ManifestSet): Array<{ entry: ManifestObject; name: string; pdb: ManifestPdb }> {
+  const podLabels = (set.workload.entry.object as Workload).spec?.template.metadata?.labels ?? {};
+  return set.objects.flatMap((entry) => {
+    if (entry.object.kind !== "PodDisruptionBudget") return [];
+    const spec = (entry.object as { spec?: PdbObjectSpec }).spec ?? {};
+    const selector = spec.selector?.matchLabels ?? {};
+    const selects = Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => podLabels[k] === v);
+    if (!selects) return [];
+    const name = entry.object.metadata.name;
+    const pdb: ManifestPdb = {
+      name,
+      ...(spec.minAvailable !== undefined ? { minAvailable: spec.minAvailable } : {}),
+      ...(spec.maxUnavailable !== undefined ? { maxUnavailable: spec.maxUnavailable } : {}),
+    };
+    return [{ entry, name, pdb }];
+  });
+}
+
+interface PdbObjectSpec {
+  minAvailable?: number | string;
+  maxUnavailable?: number | string;
+  selector?: { matchLabels?: Record<string, string> };
 }

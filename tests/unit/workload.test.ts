@@ -104,6 +104,25 @@ describe("a chart-like manifest set (sample app behind an nginx sidecar)", () =>
     ]);
   });
 
+  it("the manifests' PodDisruptionBudget is the budget in force, unless the scenario's pdb replaces it", async () => {
+    const set = await shop();
+    const kept = apply(set);
+    expect(kept.pdb).toEqual({ name: "shop-web", maxUnavailable: 1 });
+    expect(kept.objects.some((o) => o.kind === "PodDisruptionBudget")).toBe(true);
+    // Two budgets over one pod make every eviction fail (500): the scenario's replaces the manifests'.
+    const replaced = applyOverrides({
+      set,
+      overrides: {},
+      namespace: NS,
+      labels: LABELS,
+      support: SUPPORT,
+      pdb: { minAvailable: 2 },
+    });
+    expect(replaced.pdb).toBeUndefined();
+    expect(replaced.objects.some((o) => o.kind === "PodDisruptionBudget")).toBe(false);
+    expect(replaced.notes).toContain(`PodDisruptionBudget "shop-web" replaced by the scenario's pdb`);
+  });
+
   it("overrides replace only what the scenario sets, on every container", async () => {
     const set = await shop();
     const applied = apply(set, {
@@ -339,6 +358,7 @@ describe("the shipped workload scenarios", () => {
       }),
     );
     expect(found).toEqual([
+      ["grpc-health-workload", "health-api", 8080, {}],
       ["gunicorn-api", "api", 8080, {}],
       ["shop-web-as-shipped", "shop-web", 8080, {}],
       ["shop-web-prestop-5s", "shop-web", 8080, { preStop: { type: "sleep", seconds: 5 } }],

@@ -247,6 +247,9 @@ export class LocalBackend extends RunStateBackend {
     };
     // The template's plan first: a manifest it cannot run (a missing ConfigMap, port...) fails before anything starts.
     const pod = this.deployedPod(state, runId);
+    const manifestPdb = state.source.kind === "manifests" ? state.source.workload.applied.pdb : undefined;
+    if (manifestPdb) cluster.useManifestPdb(manifestPdb);
+    cluster.replicas = pod.replicas;
     this.runs.set(runId, state);
     const target = await proxy.listen(this.options.servicePort ?? 0);
     await Promise.all(Array.from({ length: pod.replicas }, () => this.startReplica(runId, state)));

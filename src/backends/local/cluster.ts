@@ -26,13 +26,23 @@ export class LocalCluster {
   private readonly drains: DrainRecord[] = [];
   /** When each pod passed its readiness probe (the Deployment's availability counts from there). */
   private readonly ready = new Map<string, number>();
-  readonly pdb: AppliedPdb | undefined;
+  pdb: AppliedPdb | undefined;
+  /** The workload's desired replicas (the budget's scale, the rollout's): the manifests' for a workload scenario. */
+  replicas: number;
   /** Aborted at teardown: a drain's retries and waits end there (Ctrl-C included). */
   private readonly stop = new AbortController();
 
   constructor(private readonly scenario: Scenario) {
     this.nodes = new LocalNodes(scenario.local.nodes, placementOf(scenario));
     this.pdb = scenario.pdb ? { name: `${scenario.name}-pdb`, spec: scenario.pdb } : undefined;
+    this.replicas = scenario.replicas;
+  }
+
+  /** The manifests' own budget, when the scenario gives none (as the API would enforce it on kind). */
+  useManifestPdb(pdb: { name: string; minAvailable?: number | string; maxUnavailable?: number | string }): void {
+    if (this.pdb) return;
+    const { name, ...spec } = pdb;
+    this.pdb = { name, spec };
   }
 
   /** A pod became ready, started deleting or went: one sample of the ready endpoints. */
@@ -100,7 +110,7 @@ export class LocalCluster {
     plan: DisruptionPlan | undefined,
   ): Promise<DisruptionOutcome> {
     const signal = this.stop.signal;
-    const api = new LocalEvictionApi(target, this.scenario.replicas, this.pdb, (p) => this.nodes.nodeOf(p));
+    const api = new LocalEvictionApi(target, this.replicas, this.pdb, (p) => this.nodes.nodeOf(p));
     const pdb = this.pdb ? { pdb: { name: this.pdb.name, ...this.pdb.spec } } : {};
     const live = target
       .pods()
@@ -111,7 +121,7 @@ export class LocalCluster {
         // graceful-e2e's own Deployment has its rolling update (as on kind); a manifests workload the API's default.
         const base = this.scenario.image !== undefined ? IMAGE_ROLLING_UPDATE : {};
         const strategy = { ...base, ...d.strategy };
-        const pods = await rollingUpdate({ ...rollout, oldPods: live }, strategy, this.scenario.replicas, signal);
+        const pods = await rollingUpdate({ ...rollout, oldPods: live }, strategy, this.replicas, signal);
         return { pods, voluntary: { evictions: [], ...pdb } };
       }
       case "evict": {

@@ -69,6 +69,7 @@ export async function prepareLocalWorkload(
     namespace: "local",
     labels: runLabels(runId),
     support: { preStopSleep: supportsPreStopSleep(version), preStopSleepZero: version.minor >= 33 },
+    ...(scenario.pdb ? { pdb: scenario.pdb } : {}),
   });
   const volumeRoot = runVolumeRoot(runId);
   await mkdir(volumeRoot, { recursive: true, mode: 0o755 });
