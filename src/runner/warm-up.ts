@@ -83,6 +83,17 @@ export function answeredPods(
   return answered;
 }
 
+/** Probes before giving up on a server whose every answer fails to parse as HTTP/1.1. */
+const NOT_HTTP1_PROBES = 5;
+
+/** The first probes all got an answer that is not HTTP/1.1 (llhttp's HPE_ parse errors). */
+function speaksNoHttp1(probes: readonly FreshRequestOutcome[]): boolean {
+  return (
+    probes.length >= NOT_HTTP1_PROBES &&
+    probes.slice(0, NOT_HTTP1_PROBES).every((p) => !p.ok && String(p.failure?.code ?? "").startsWith("HPE_"))
+  );
+}
+
 export async function warmUp(o: WarmUpOptions): Promise<WarmUpReport> {
   const now = o.now ?? Date.now;
   const startedAt = now();
@@ -96,6 +107,8 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUpReport> {
     answered = answeredPods(probes, attribution, startedAt);
     // Nothing names the answering pod: more probes cannot tell either.
     if (!attribution && probes.filter((p) => p.ok).length >= 20 && !probes.some((p) => p.pod)) break;
+    // A server that does not speak HTTP/1.1 at all (a gRPC-only server): probing cannot show anything.
+    if (speaksNoHttp1(probes)) break;
     if (missing().length > 0) await sleepUnlessAborted(o.intervalMs ?? 25, o.signal);
   }
   const endedAt = now();
@@ -123,9 +136,11 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUpReport> {
     ...(complete
       ? {}
       : {
-          note: seenAny
-            ? `after ${((endedAt - startedAt) / 1000).toFixed(1)} s, ${missing().join(", ")} had not answered through the Service`
-            : "nothing shows which pod answered (no routing record, no x-served-by): cannot tell whether every pod is in the Service's rules",
+          note: speaksNoHttp1(probes)
+            ? `the Service's answers are not HTTP/1.1 (${probes[0]?.failure?.code}): a server of another protocol; not probed further`
+            : seenAny
+              ? `after ${((endedAt - startedAt) / 1000).toFixed(1)} s, ${missing().join(", ")} had not answered through the Service`
+              : "nothing shows which pod answered (no routing record, no x-served-by): cannot tell whether every pod is in the Service's rules",
         }),
   };
 }

@@ -135,3 +135,33 @@ describe("warm-up: the load's request shape", () => {
     expect(bare.failures?.[0]).toMatchObject({ kind: "non-2xx", code: 404 });
   });
 });
+
+describe("warm-up: a server that does not speak HTTP/1.1", () => {
+  it("stops after a few probes whose answers are not HTTP (a gRPC-only server) and says so", async () => {
+    const net = await import("node:net");
+    // What an HTTP/2-only (h2c) server sends first: its connection preface SETTINGS frame, not HTTP/1.1.
+    const sockets = new Set<import("node:net").Socket>();
+    const server = net.createServer((s) => {
+      sockets.add(s);
+      s.on("error", () => {});
+      s.on("close", () => sockets.delete(s));
+      s.write(Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    close = () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      });
+    const w = await warmUp({
+      target: { host: "127.0.0.1", port: (server.address() as AddressInfo).port },
+      path: "/",
+      pods: ["pod-a"],
+      boundMs: 10_000,
+      intervalMs: 1,
+    });
+    expect(w.complete).toBe(false);
+    expect(w.probes).toBe(5);
+    expect(w.note).toMatch(/^the Service's answers are not HTTP\/1\.1 \(HPE_[A-Z_]+\): a server of another protocol/);
+  });
+});
