@@ -58,6 +58,21 @@ export function formatCheckReport(r: CheckReport): string {
     "",
     ...rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`),
     "",
-    `verdict: ${r.error ? "ERROR" : d.dropped ? `FAIL — ${o.failed} request(s) dropped` : "PASS — no request dropped"}`,
+    `verdict: ${verdictWords(r)}`,
   ].join("\n");
+}
+
+/**
+ * The verdict line, the same decision as the exit status (checkExitCode): a diagnosed cause fails the
+ * check even when no request happened to be in flight at the kill (paced load often has none then).
+ */
+function verdictWords(r: CheckReport): string {
+  const { observation: o, diagnosis: d } = r;
+  if (r.error) return "ERROR";
+  if (d.dropped) return `FAIL — ${o.failed} request(s) dropped`;
+  if (d.fix !== undefined) {
+    const what = o.sigkilled ? "the app was SIGKILLed at the end of the grace period" : "the diagnosis names a cause";
+    return `FAIL — no request dropped this time, but ${what} (see fix)`;
+  }
+  return "PASS — no request dropped";
 }

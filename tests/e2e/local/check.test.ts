@@ -76,7 +76,11 @@ describe("graceful-e2e check", () => {
     // The prediction is printed before the delete; the report on stdout.
     expect(stderr).toMatch(/prediction: PID 1 is \/bin\/sh -c node \/app\/server\.js/);
     expect(String(run.stdout)).toMatch(/^fix +use the exec form/m);
-    expect(String(run.stdout)).toMatch(/^verdict: FAIL — \d+ request\(s\) dropped$/m);
+    // SIGKILL at the grace end drops what is in flight at that moment: under paced load often nothing
+    // (measured both ways on the clean CI machine). The verdict fails either way, as the exit status does.
+    expect(String(run.stdout)).toMatch(
+      /^verdict: FAIL — (\d+ request\(s\) dropped|no request dropped this time, but the app was SIGKILLed at the end of the grace period \(see fix\))$/m,
+    );
     const report = JSON.parse(await readFile(reportFile, "utf8")) as Omit<CheckReport, "result">;
     expect(report.error).toBeUndefined();
     expect(report.prediction?.cause).toBe("shell-form-pid1");
