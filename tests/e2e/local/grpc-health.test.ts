@@ -103,8 +103,9 @@ describe("grpc-health (grpc.health.v1 only) stopped under load", () => {
     for (const f of r.failures) expect(f.at).toBeGreaterThanOrEqual(m.sigtermAt + DRAIN_MS - 100);
     // Measured: besides the calls to the stopped server (grpc-unavailable), a few CANCELLED (grpc-other 1,
     // about one per channel): calls that reached the server as server.stop began, which C-core cancels
-    // rather than answers — the server's doing, counted as what it is.
-    const allowed = ["grpc-unavailable", "goaway-refused", "timeout", "grpc-other 1"];
+    // rather than answers — the server's doing, counted as what it is. On the clean CI machine once an
+    // INTERNAL (grpc-other 13) instead, at the same moment (after the drain): the stop resetting the stream.
+    const allowed = ["grpc-unavailable", "goaway-refused", "timeout", "grpc-other 1", "grpc-other 13"];
     const kinds = r.failures.map((f) => (f.kind === "grpc-other" ? `${f.kind} ${f.code}` : f.kind));
     expect(kinds.filter((k) => !allowed.includes(k))).toEqual([]);
     // No x-served-by from a third-party server: each call carries its connection's client port, the
