@@ -99,7 +99,9 @@ const CASES: Case[] = [
     from: "default",
     exitCode: 0,
     killsInFlight: false,
-    dropsWithPreStop: "never",
+    // Server.Shutdown closes idle keep-alive connections at once: nginx-quit's race, rarer under the
+    // paced load (0 in most runs; 1 "closed" of 720 in one clean CI run, sent after the signal).
+    dropsWithPreStop: "race",
     exitWithinMs: 2000,
   },
 ];
