@@ -133,6 +133,11 @@ export interface RunningWorkload extends Deployment {
    */
   readyEndpoints?(): ReadyEndpointsSample[];
   /**
+   * evict/drain/rollout: the disruption's record so far (the live object: the teardown's uncordon lands
+   * in it), for a run that ends before the disruption did — Ctrl-C mid-drain still reports what happened.
+   */
+  voluntaryRecord?(): VoluntaryDisruptionRecord | undefined;
+  /**
    * Removes everything the deploy created. Safe to call more than once. May resolve while the removal
    * finishes in the background (kind/existing: once the Service is deleted and the namespace's deletion
    * is under way); BackgroundTeardown.drain() waits for that.
@@ -157,6 +162,7 @@ export interface WorkloadOps {
   teardown(deployment: Deployment | undefined, runId: string): Promise<void>;
   trafficAttribution?(deployment: Deployment): TrafficAttribution | undefined;
   readyEndpoints?(deployment: Deployment): ReadyEndpointsSample[] | undefined;
+  voluntaryRecord?(deployment: Deployment): VoluntaryDisruptionRecord | undefined;
 }
 
 /** The handle of a deployment, bound to the backend that started it. */
@@ -166,6 +172,7 @@ export function runningWorkload(deployment: Deployment, ops: WorkloadOps): Runni
     disrupt: (disruption, plan) => ops.disrupt(deployment, disruption, plan),
     trafficAttribution: () => ops.trafficAttribution?.(deployment),
     ...(ops.readyEndpoints ? { readyEndpoints: () => ops.readyEndpoints?.(deployment) ?? [] } : {}),
+    ...(ops.voluntaryRecord ? { voluntaryRecord: () => ops.voluntaryRecord?.(deployment) } : {}),
     teardown: () => ops.teardown(deployment, deployment.runId),
   };
 }

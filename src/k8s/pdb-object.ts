@@ -3,7 +3,7 @@
 // both go through the generic object API). It lives in the run's namespace and carries the run's labels:
 // the namespace's deletion removes it, `clean` finds it. The arithmetic it triggers is the API server's
 // (src/k8s/pdb.ts is the same arithmetic for the local backend).
-import { type KubeConfig, KubernetesObjectApi } from "@kubernetes/client-node";
+import { type KubeConfig, KubernetesObjectApi, type V1LabelSelector } from "@kubernetes/client-node";
 import type { VoluntaryDisruptionRecord } from "../model/disruption.js";
 import type { Pdb } from "../scenario/schema.js";
 import type { PolicyVersion } from "./version.js";
@@ -18,14 +18,14 @@ export interface PdbObject {
   spec: {
     minAvailable?: number | string;
     maxUnavailable?: number | string;
-    selector: { matchLabels: Record<string, string> };
+    selector: V1LabelSelector;
   };
 }
 
-/** The PDB selecting the workload's pods (the Deployment's selector). Pure. */
+/** The PDB selecting the workload's pods (the workload's own selector, matchExpressions included). Pure. */
 export function pdbObject(
   pdb: Pdb,
-  o: { namespace: string; labels: Record<string, string>; selector: Record<string, string>; version: PolicyVersion },
+  o: { namespace: string; labels: Record<string, string>; selector: V1LabelSelector; version: PolicyVersion },
 ): PdbObject {
   return {
     apiVersion: o.version,
@@ -34,7 +34,7 @@ export function pdbObject(
     spec: {
       ...(pdb.minAvailable !== undefined ? { minAvailable: pdb.minAvailable } : {}),
       ...(pdb.maxUnavailable !== undefined ? { maxUnavailable: pdb.maxUnavailable } : {}),
-      selector: { matchLabels: { ...o.selector } },
+      selector: structuredClone(o.selector),
     },
   };
 }

@@ -264,6 +264,21 @@ async function disruptAndJudge(ctx: RunContext, load: RunningLoad, marks: { load
   judgeStep(ctx, result);
 }
 
+/**
+ * A run that ended before its disruption did (Ctrl-C mid-drain, a time limit) still reports what the
+ * disruption did so far: the backend's live record (the teardown's uncordon lands in it before the
+ * result is written) and the ready endpoints followed until then.
+ */
+function keepUnfinishedDisruption(ctx: RunContext): void {
+  const r = ctx.result;
+  const workload = ctx.workload;
+  if (!workload) return;
+  const voluntary = r.voluntary ?? workload.voluntaryRecord?.();
+  if (voluntary) r.voluntary = voluntary;
+  const ready = r.readyEndpoints ?? workload.readyEndpoints?.();
+  if (ready && ready.length > 0) r.readyEndpoints = ready;
+}
+
 export async function runScenario(loaded: LoadedScenario, options: RunOptions): Promise<ScenarioResult> {
   const runId = newRunId();
   const started = Date.now();
@@ -298,6 +313,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
     result.error = errorText(err);
     result.status = "error";
     result.pass = false;
+    keepUnfinishedDisruption(ctx);
     if (result.timeline === undefined && events.events.length > 0) result.timeline = buildTimeline(events.events);
   } finally {
     if (!ctx.harnessLoad) ctx.saturation?.stop(); // the window never ran: no figures, no histogram left enabled
