@@ -51,16 +51,23 @@ function deployedIssues(l: LoadedScenario, set: ManifestSet): { issues: string[]
   return { issues, warnings: scenarioWarnings(deployed).map((w) => `${w} ${from}`) };
 }
 
-/** What a running workload cannot take: a disruption that changes it (only its pods may be deleted). */
+/**
+ * The disruptions a running workload takes: those that only remove its pods (its controller replaces
+ * them) — delete, evict (the Eviction API: its PodDisruptionBudgets honoured), drain (also cordons the
+ * node until the teardown; said in the result's mutations). Not those that change the workload itself.
+ */
+const TARGET_DISRUPTIONS: ReadonlySet<string> = new Set(["delete", "evict", "drain"]);
+
+/** What a running workload cannot take: a disruption that changes it (only its pods may go). */
 function targetIssues(l: LoadedScenario, backend: BackendName | undefined): string[] {
   if (backend === "local") {
     return [`${l.file}: target: a running workload is tested on --backend kind or existing, not local`];
   }
   const d = l.scenario.disruption;
-  if (d.action === "delete") return [];
+  if (TARGET_DISRUPTIONS.has(d.action)) return [];
   return [
     `${l.file}: disruption.action: ${d.action} would change the running workload (its template or replicas); ` +
-      "with target only delete is allowed (its controller replaces the pods)",
+      "with target only delete, evict and drain are allowed (its controller replaces the pods)",
   ];
 }
 
