@@ -57,7 +57,8 @@ export interface Deployment {
   pod: DeployedPod;
   /**
    * What the run changed in the cluster, one line each ("created Service ge-x/web", "deleted pod
-   * shop/web-abc at +12.3 s"): the driver appends as it goes, the result reports it. Absent: local.
+   * shop/web-abc at +12.3 s", "evicted pod …", "cordoned node …", "uncordoned node …"): the driver
+   * appends as it goes (the teardown's uncordon too), the result reports it. Absent: local.
    */
   mutations?: string[];
   /** Where the workload under test lives (kind/existing): its namespace, workload and Service. */

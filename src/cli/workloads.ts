@@ -41,6 +41,20 @@ function podOfSet(l: LoadedScenario, set: ManifestSet) {
   return podOfWorkload(applied.workload, set.port.container);
 }
 
+/** A Deployment's rolling-update fields a StatefulSet does not have (it replaces one pod at a time). */
+const NOT_ON_STATEFULSET = ["maxSurge", "maxUnavailable", "progressDeadlineSeconds"] as const;
+
+/** A rollout strategy field the workload under test cannot take, one line each. */
+function strategyIssues(l: LoadedScenario, set: ManifestSet): string[] {
+  const d = l.scenario.disruption;
+  if (d.action !== "rollout" || set.workload.kind !== "StatefulSet") return [];
+  return NOT_ON_STATEFULSET.filter((f) => d.strategy?.[f] !== undefined).map(
+    (f) =>
+      `${l.file}: disruption.strategy.${f}: StatefulSet "${set.workload.name}" has no ${f} ` +
+      "(it replaces its pods one at a time; of the strategy only minReadySeconds applies)",
+  );
+}
+
 /** The disruption checks the scenario file could not make before its manifests were read. */
 function deployedIssues(l: LoadedScenario, set: ManifestSet): { issues: string[]; warnings: string[] } {
   const deployed = asDeployed(l.scenario, podOfSet(l, set));
@@ -48,6 +62,7 @@ function deployedIssues(l: LoadedScenario, set: ManifestSet): { issues: string[]
   const issues = scenarioCrossFieldIssues(deployed)
     .filter((i) => i.path[0] === "disruption")
     .map((i) => `${l.file}: ${i.path.join(".")}: ${i.message} ${from}`);
+  issues.push(...strategyIssues(l, set));
   return { issues, warnings: scenarioWarnings(deployed).map((w) => `${w} ${from}`) };
 }
 

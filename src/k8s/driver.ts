@@ -64,7 +64,7 @@ import {
   ObservedTimelineBuilder,
   type PodReading,
 } from "./observations.js";
-import { createPdb, pdbObject, pdbRecord } from "./pdb-object.js";
+import { budgetOver, createPdb, pdbObject, pdbRecord } from "./pdb-object.js";
 import { imagePlacement, manifestsPlacement, type Placement, targetPlacement } from "./placement.js";
 import { ReadyEndpointsSeries } from "./ready-endpoints.js";
 import type { ProcessEntry, RecordedRuntimeEvent, TimelineBuilder } from "./timeline-from-watch.js";
@@ -621,6 +621,7 @@ export class KubernetesDriver {
     if (scenario.pdb) await this.createPdb(this.state(runId), objectLabels(scenario, runId), mutations);
     await this.createObjects(p, port, mutations);
     const pods = await this.waitReady(namespace, p.pod.replicas, p.podSelector, builder, wake);
+    if (!p.namespaceObject) await this.recordTargetBudget(this.state(runId), pods[0]?.metadata?.labels ?? {});
     await this.readPods(runId, namespace, p.container, pods, builder, this.reachability(src, scenario, target));
     return {
       scenario,
@@ -723,6 +724,22 @@ export class KubernetesDriver {
     if (src.kind === "image") return this.waitReachable(target);
     if (scenario.load.protocol !== "http1") return Promise.resolve();
     return this.waitReachable(target, scenario.load.path, true);
+  }
+
+  /**
+   * A target's evict/drain: the budget of its namespace over its pods, for the record (the API enforces
+   * it whatever we read). Best effort: a failed read is a log line, never the run's error.
+   */
+  private async recordTargetBudget(st: RunState, labels: Record<string, string>): Promise<void> {
+    if (!isVoluntary(st.scenario.disruption) || st.voluntary.pdb) return;
+    try {
+      const found = await budgetOver(this.o.kc, { namespace: st.namespace, labels, version: st.caps.policy.pdb });
+      if (found) st.voluntary.pdb = found;
+    } catch (err) {
+      this.log(
+        `could not read the PodDisruptionBudgets of ${st.namespace} (the API honours them anyway): ${errText(err)}`,
+      );
+    }
   }
 
   /** The scenario's PodDisruptionBudget over the run's pods, before the pods exist (the record names it). */

@@ -117,7 +117,8 @@ export interface ScenarioResult {
   trust?: TrustReport;
   /**
    * What the run changed in the cluster (kind/existing), one line each: with a target, exactly the
-   * pods the disruption deleted; else also what the run created in its own namespace.
+   * pods the disruption deleted or evicted and a drain's cordon and uncordon (or its failure); else
+   * also what the run created in its own namespace.
    */
   mutations?: string[];
   /** Wall time per phase (ms); a phase the run did not reach is absent. */

@@ -69,6 +69,26 @@ describe("readWorkloads", () => {
     expect((local as Error).message).toBe(
       "/s/evict.yaml: target: a running workload is tested on --backend kind or existing, not local",
     );
+    // A StatefulSet has no surge: a rollout strategy naming one is refused, one line per field.
+    const sts = [
+      "apiVersion: apps/v1",
+      "kind: StatefulSet",
+      "metadata: {name: db}",
+      "spec:",
+      "  serviceName: db",
+      "  selector: {matchLabels: {app: db}}",
+      "  template:",
+      "    metadata: {labels: {app: db}}",
+      "    spec: {containers: [{name: db, image: 'db:1', ports: [{containerPort: 5432}]}]}",
+    ].join("\n");
+    const rollout = parseScenario(
+      "/s/r.yaml",
+      "name: r\nworkload: {manifests: '-'}\ndisruption: {action: rollout, strategy: {maxSurge: 1, minReadySeconds: 2}}\n",
+    );
+    const stsErr = await readWorkloads([rollout], "kind", async () => sts).catch((e: unknown) => e);
+    expect((stsErr as Error).message).toBe(
+      '/s/r.yaml: disruption.strategy.maxSurge: StatefulSet "db" has no maxSurge (it replaces its pods one at a time; of the strategy only minReadySeconds applies)',
+    );
     // A scenario budget would be a new object in the team's namespace: refused with the other changes.
     expect(() =>
       parseScenario(

@@ -31,6 +31,7 @@ const PLURAL: Record<string, string> = {
   ConfigMap: "configmaps",
   Deployment: "deployments",
   StatefulSet: "statefulsets",
+  PodDisruptionBudget: "poddisruptionbudgets",
 };
 
 /** A labelSelector parameter (equality or set-based) matches these labels. */
@@ -188,8 +189,13 @@ class Fake {
       });
     }
     // Discovery, for the generic (KubernetesObjectApi) create.
-    if (p === "/api/v1" || p === "/apis/apps/v1") {
-      const kinds = p === "/api/v1" ? ["Service", "ConfigMap", "Pod", "Namespace"] : ["Deployment", "StatefulSet"];
+    if (p === "/api/v1" || p === "/apis/apps/v1" || p === "/apis/policy/v1") {
+      const kinds =
+        p === "/api/v1"
+          ? ["Service", "ConfigMap", "Pod", "Namespace"]
+          : p === "/apis/policy/v1"
+            ? ["PodDisruptionBudget"]
+            : ["Deployment", "StatefulSet"];
       const resources = kinds.map((kind) => ({
         kind,
         name: PLURAL[kind] ?? `${kind.toLowerCase()}s`,
@@ -246,7 +252,7 @@ class Fake {
     }
     m = p.match(/^\/api\/v1\/namespaces\/([^/]+)\/events$/);
     if (m && watch) return this.startWatch("events", m[1] ?? "", null, res, []);
-    m = p.match(/^\/(?:api\/v1|apis\/apps\/v1)\/namespaces\/([^/]+)\/([a-z]+)(?:\/([^/]+))?$/);
+    m = p.match(/^\/(?:api\/v1|apis\/apps\/v1|apis\/policy\/v1)\/namespaces\/([^/]+)\/([a-z]+)(?:\/([^/]+))?$/);
     if (m) {
       const [, ns = "", plural = "", name] = m;
       if (!this.namespaces.has(ns)) return notFound();
@@ -530,12 +536,25 @@ spec:
 
   it("a target takes evict: only the victim is evicted (the Eviction API), the one change the result lists", async () => {
     const runId = "20300101000003-dddddd";
+    // The team's own budget over web (and one over another app): named in the record, left as it is.
+    for (const [name, app] of [
+      ["web-pdb", "web"],
+      ["other-pdb", "other"],
+    ]) {
+      fake.objects.set(`poddisruptionbudgets/shop/${name}`, {
+        apiVersion: "policy/v1",
+        kind: "PodDisruptionBudget",
+        metadata: { name, namespace: "shop" },
+        spec: { minAvailable: 1, selector: { matchExpressions: [{ key: "app", operator: "In", values: [app] }] } },
+      });
+    }
     const disruption = { action: "evict", count: 1, atSeconds: 0, victims: "first" };
     const { d, scenario, dep } = await deployTarget(runId, disruption);
     const outcome = await d.disrupt(dep, scenario.disruption);
     const victim = dep.pods[0] ?? "";
     expect(outcome.pods.map((p) => p.pod)).toEqual([victim]);
     expect(outcome.voluntary?.evictions.map((e) => [e.pod, e.result])).toEqual([[victim, "accepted"]]);
+    expect(outcome.voluntary?.pdb).toEqual({ name: "web-pdb", minAvailable: 1 });
     await d.teardown(dep, runId);
     expect(fake.calls.filter((c) => !c.startsWith("GET"))).toEqual([
       `POST /api/v1/namespaces/shop/pods/${victim}/eviction`,
