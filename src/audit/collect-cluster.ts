@@ -31,6 +31,7 @@ import type { ProcessTreeInspection } from "../model/process-tree.js";
 import { inspectOnNode, type NodeExec } from "../observe/node-proc.js";
 import { apiErrorText } from "../util/errors.js";
 import { LABEL_RUN } from "../util/labels.js";
+import { selects, serviceSelects } from "../workload/label-selector.js";
 import type { Collected, ImageInspect } from "./collect-local.js";
 import { scriptPathOf } from "./collect-local.js";
 import { effectiveArgv } from "./command.js";
@@ -81,41 +82,6 @@ async function listAll<T>(page: (cont: string | undefined) => Promise<ListPage<T
     if (!cont) break;
   }
   return out;
-}
-
-/** Whether a LabelSelector (matchLabels + matchExpressions) selects these labels. Pure. */
-export function selects(
-  sel: V1LabelSelector | undefined,
-  labels: Record<string, string>,
-  emptySelectsAll: boolean,
-): boolean {
-  if (!sel) return false;
-  const ml = Object.entries(sel.matchLabels ?? {});
-  const me = sel.matchExpressions ?? [];
-  if (ml.length === 0 && me.length === 0) return emptySelectsAll;
-  if (!ml.every(([k, v]) => labels[k] === v)) return false;
-  return me.every((e) => {
-    const has = e.key in labels;
-    const v = labels[e.key];
-    switch (e.operator) {
-      case "In":
-        return has && (e.values ?? []).includes(v ?? "");
-      case "NotIn":
-        return !has || !(e.values ?? []).includes(v ?? "");
-      case "Exists":
-        return has;
-      case "DoesNotExist":
-        return !has;
-      default:
-        return false;
-    }
-  });
-}
-
-/** A Service selector (a plain map) selecting these labels; an empty or absent selector selects nothing. */
-export function serviceSelects(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
-  const entries = Object.entries(selector ?? {});
-  return entries.length > 0 && entries.every(([k, v]) => labels[k] === v);
 }
 
 export function describeProbe(p: V1Probe | undefined): string | null {

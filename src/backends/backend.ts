@@ -57,7 +57,8 @@ export interface Deployment {
   pod: DeployedPod;
   /**
    * What the run changed in the cluster, one line each ("created Service ge-x/web", "deleted pod
-   * shop/web-abc at +12.3 s"): the driver appends as it goes, the result reports it. Absent: local.
+   * shop/web-abc at +12.3 s", "evicted pod …", "cordoned node …", "uncordoned node …"): the driver
+   * appends as it goes (the teardown's uncordon too), the result reports it. Absent: local.
    */
   mutations?: string[];
   /** Where the workload under test lives (kind/existing): its namespace, workload and Service. */
@@ -133,6 +134,11 @@ export interface RunningWorkload extends Deployment {
    */
   readyEndpoints?(): ReadyEndpointsSample[];
   /**
+   * evict/drain/rollout: the disruption's record so far (the live object: the teardown's uncordon lands
+   * in it), for a run that ends before the disruption did — Ctrl-C mid-drain still reports what happened.
+   */
+  voluntaryRecord?(): VoluntaryDisruptionRecord | undefined;
+  /**
    * Removes everything the deploy created. Safe to call more than once. May resolve while the removal
    * finishes in the background (kind/existing: once the Service is deleted and the namespace's deletion
    * is under way); BackgroundTeardown.drain() waits for that.
@@ -157,6 +163,7 @@ export interface WorkloadOps {
   teardown(deployment: Deployment | undefined, runId: string): Promise<void>;
   trafficAttribution?(deployment: Deployment): TrafficAttribution | undefined;
   readyEndpoints?(deployment: Deployment): ReadyEndpointsSample[] | undefined;
+  voluntaryRecord?(deployment: Deployment): VoluntaryDisruptionRecord | undefined;
 }
 
 /** The handle of a deployment, bound to the backend that started it. */
@@ -166,6 +173,7 @@ export function runningWorkload(deployment: Deployment, ops: WorkloadOps): Runni
     disrupt: (disruption, plan) => ops.disrupt(deployment, disruption, plan),
     trafficAttribution: () => ops.trafficAttribution?.(deployment),
     ...(ops.readyEndpoints ? { readyEndpoints: () => ops.readyEndpoints?.(deployment) ?? [] } : {}),
+    ...(ops.voluntaryRecord ? { voluntaryRecord: () => ops.voluntaryRecord?.(deployment) } : {}),
     teardown: () => ops.teardown(deployment, deployment.runId),
   };
 }

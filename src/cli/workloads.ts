@@ -41,6 +41,20 @@ function podOfSet(l: LoadedScenario, set: ManifestSet) {
   return podOfWorkload(applied.workload, set.port.container);
 }
 
+/** A Deployment's rolling-update fields a StatefulSet does not have (it replaces one pod at a time). */
+const NOT_ON_STATEFULSET = ["maxSurge", "maxUnavailable", "progressDeadlineSeconds"] as const;
+
+/** A rollout strategy field the workload under test cannot take, one line each. */
+function strategyIssues(l: LoadedScenario, set: ManifestSet): string[] {
+  const d = l.scenario.disruption;
+  if (d.action !== "rollout" || set.workload.kind !== "StatefulSet") return [];
+  return NOT_ON_STATEFULSET.filter((f) => d.strategy?.[f] !== undefined).map(
+    (f) =>
+      `${l.file}: disruption.strategy.${f}: StatefulSet "${set.workload.name}" has no ${f} ` +
+      "(it replaces its pods one at a time; of the strategy only minReadySeconds applies)",
+  );
+}
+
 /** The disruption checks the scenario file could not make before its manifests were read. */
 function deployedIssues(l: LoadedScenario, set: ManifestSet): { issues: string[]; warnings: string[] } {
   const deployed = asDeployed(l.scenario, podOfSet(l, set));
@@ -48,19 +62,27 @@ function deployedIssues(l: LoadedScenario, set: ManifestSet): { issues: string[]
   const issues = scenarioCrossFieldIssues(deployed)
     .filter((i) => i.path[0] === "disruption")
     .map((i) => `${l.file}: ${i.path.join(".")}: ${i.message} ${from}`);
+  issues.push(...strategyIssues(l, set));
   return { issues, warnings: scenarioWarnings(deployed).map((w) => `${w} ${from}`) };
 }
 
-/** What a running workload cannot take: a disruption that changes it (only its pods may be deleted). */
+/**
+ * The disruptions a running workload takes: those that only remove its pods (its controller replaces
+ * them) — delete, evict (the Eviction API: its PodDisruptionBudgets honoured), drain (also cordons the
+ * node until the teardown; said in the result's mutations). Not those that change the workload itself.
+ */
+const TARGET_DISRUPTIONS: ReadonlySet<string> = new Set(["delete", "evict", "drain"]);
+
+/** What a running workload cannot take: a disruption that changes it (only its pods may go). */
 function targetIssues(l: LoadedScenario, backend: BackendName | undefined): string[] {
   if (backend === "local") {
     return [`${l.file}: target: a running workload is tested on --backend kind or existing, not local`];
   }
   const d = l.scenario.disruption;
-  if (d.action === "delete") return [];
+  if (TARGET_DISRUPTIONS.has(d.action)) return [];
   return [
     `${l.file}: disruption.action: ${d.action} would change the running workload (its template or replicas); ` +
-      "with target only delete is allowed (its controller replaces the pods)",
+      "with target only delete, evict and drain are allowed (its controller replaces the pods)",
   ];
 }
 

@@ -7,6 +7,7 @@ import type { CoreV1Api, V1Node, V1Pod } from "@kubernetes/client-node";
 import type { DrainRecord, EvictionAttempt } from "../model/disruption.js";
 import { apiErrorText, UsageError } from "../util/errors.js";
 import { LABEL_ROOT } from "../util/labels.js";
+import { drainUnfinished, markDrainInterrupted } from "./drain-record.js";
 import { type EvictionResult, evictPod } from "./eviction.js";
 import type { PolicyVersion } from "./version.js";
 import { type Clock, POLL_MS, pollUntil } from "./wait.js";
@@ -99,16 +100,31 @@ export interface DrainOptions {
   gone: (pod: string) => boolean;
   changed: () => Promise<void>;
   onAttempt: (attempt: EvictionAttempt) => void;
-  /** Called once the node is cordoned by us (the caller registers the uncordon with the run's cleanup). */
-  onCordoned: (at: number) => void;
+  /**
+   * Called once the node is cordoned (by us, or already before the run), with the drain's record: the
+   * caller keeps it (a run that ends mid-drain still reports it) and, when cordoned by us, registers the
+   * uncordon with the run's cleanup.
+   */
+  onCordoned: (record: DrainRecord, byUs: boolean) => void;
   signal?: AbortSignal;
 }
 
-/** The drain's course: cordon → evict every pod (in parallel, as kubectl does) → wait until gone or timeout. */
+/**
+ * The drain's course: cordon → evict every pod (in parallel, as kubectl does) → wait until gone or timeout.
+ * The record exists from the cordon on and is completed here, unless the run's end marked it interrupted
+ * first (drain-record.ts): then it stays as marked.
+ */
 export async function drainNode(o: DrainOptions): Promise<{ record: DrainRecord; evictions: EvictionResult[] }> {
   const byUs = await cordon(o.core, o.node, o.runLabel);
   const cordonedAt = o.clock.now();
-  if (byUs) o.onCordoned(cordonedAt);
+  const record: DrainRecord = {
+    node: o.node,
+    chosenBecause: byUs ? o.chosenBecause : `${o.chosenBecause}; already cordoned before the run (left cordoned)`,
+    cordonedAt,
+    pods: [...o.pods],
+    timedOut: false,
+  };
+  o.onCordoned(record, byUs);
   const deadline = cordonedAt + o.timeoutMs;
   const evictions = await Promise.all(
     o.pods.map((pod) =>
@@ -125,20 +141,23 @@ export async function drainNode(o: DrainOptions): Promise<{ record: DrainRecord;
       }),
     ),
   );
+  if (o.signal?.aborted) {
+    markDrainInterrupted(
+      record,
+      evictions.flatMap((e) => e.attempts),
+      o.clock.now(),
+    );
+    return { record, evictions };
+  }
   const waited = await pollUntil(() => (o.pods.every(o.gone) ? o.clock.now() : undefined), {
     clock: o.clock,
     timeoutMs: Math.max(0, deadline - o.clock.now()),
     changed: o.changed,
     pollMs: POLL_MS,
   });
-  const record: DrainRecord = {
-    node: o.node,
-    chosenBecause: byUs ? o.chosenBecause : `${o.chosenBecause}; already cordoned before the run (left cordoned)`,
-    cordonedAt,
-    pods: [...o.pods],
-    ...(waited.value !== undefined ? { finishedAt: waited.value } : {}),
-    timedOut: waited.value === undefined,
-  };
+  if (!drainUnfinished(record)) return { record, evictions };
+  if (waited.value !== undefined) record.finishedAt = waited.value;
+  record.timedOut = waited.value === undefined;
   if (waited.value === undefined) record.timeoutReason = timeoutReason(o, evictions);
   return { record, evictions };
 }

@@ -16,13 +16,19 @@ import {
   Exec,
   type KubeConfig,
   KubernetesObjectApi,
+  type V1LabelSelector,
   type V1Pod,
   type V1Status,
   VersionApi,
 } from "@kubernetes/client-node";
 import type { Deployment, DisruptionOutcome, DisruptionPlan, WorkloadSource } from "../backends/backend.js";
 import type { ResolvedImage } from "../model/backend.js";
-import type { EvictionAttempt, ReadyEndpointsSample, VoluntaryDisruptionRecord } from "../model/disruption.js";
+import type {
+  DrainRecord,
+  EvictionAttempt,
+  ReadyEndpointsSample,
+  VoluntaryDisruptionRecord,
+} from "../model/disruption.js";
 import type { EventSink, TimelineEvent } from "../model/events.js";
 import type { TrafficAttribution } from "../model/exercise.js";
 import type { ObservedPodOutcome } from "../model/pod-outcome.js";
@@ -36,6 +42,7 @@ import { sleep } from "../util/sleep.js";
 import { labelSelectorText } from "../workload/index.js";
 import { type ConntrackFeed, routedConnections } from "./conntrack.js";
 import { assertDrainable, daemonSetPod, drainNode, uncordon } from "./drain.js";
+import { markDrainInterrupted } from "./drain-record.js";
 import { evictPod } from "./eviction.js";
 
 export { attachReadings, type PodReading } from "./observations.js";
@@ -57,7 +64,7 @@ import {
   ObservedTimelineBuilder,
   type PodReading,
 } from "./observations.js";
-import { createPdb, pdbObject, pdbRecord } from "./pdb-object.js";
+import { budgetOver, createPdb, pdbObject, pdbRecord } from "./pdb-object.js";
 import { imagePlacement, manifestsPlacement, type Placement, targetPlacement } from "./placement.js";
 import { ReadyEndpointsSeries } from "./ready-endpoints.js";
 import type { ProcessEntry, RecordedRuntimeEvent, TimelineBuilder } from "./timeline-from-watch.js";
@@ -223,6 +230,10 @@ interface RunState {
   voluntary: VoluntaryDisruptionRecord;
   /** The node a drain cordoned (and the cleanup registered for Ctrl-C), until it is uncordoned. */
   cordoned?: { node: string; unregister: () => void };
+  /** The uncordon under way (Ctrl-C's cleanup or the teardown: whichever came first; the other waits for it). */
+  uncordoning?: Promise<void>;
+  /** Aborted at teardown: an eviction's retries stop there (as on Ctrl-C). */
+  stop: AbortController;
 }
 
 /** One GET /healthz (2 s timeout): true on 2xx, else why not. */
@@ -596,6 +607,7 @@ export class KubernetesDriver {
       mutations,
       // The budget in force: the scenario's (created below), else the one the manifests carry.
       voluntary: { evictions: [], ...(p.pdb ? { pdb: p.pdb } : {}) },
+      stop: new AbortController(),
     });
     // Watch before anything runs: the app's first lines and every endpoint change are seen.
     await observer.start();
@@ -609,6 +621,7 @@ export class KubernetesDriver {
     if (scenario.pdb) await this.createPdb(this.state(runId), objectLabels(scenario, runId), mutations);
     await this.createObjects(p, port, mutations);
     const pods = await this.waitReady(namespace, p.pod.replicas, p.podSelector, builder, wake);
+    if (!p.namespaceObject) await this.recordTargetBudget(this.state(runId), pods[0]?.metadata?.labels ?? {});
     await this.readPods(runId, namespace, p.container, pods, builder, this.reachability(src, scenario, target));
     return {
       scenario,
@@ -713,6 +726,22 @@ export class KubernetesDriver {
     return this.waitReachable(target, scenario.load.path, true);
   }
 
+  /**
+   * A target's evict/drain: the budget of its namespace over its pods, for the record (the API enforces
+   * it whatever we read). Best effort: a failed read is a log line, never the run's error.
+   */
+  private async recordTargetBudget(st: RunState, labels: Record<string, string>): Promise<void> {
+    if (!isVoluntary(st.scenario.disruption) || st.voluntary.pdb) return;
+    try {
+      const found = await budgetOver(this.o.kc, { namespace: st.namespace, labels, version: st.caps.policy.pdb });
+      if (found) st.voluntary.pdb = found;
+    } catch (err) {
+      this.log(
+        `could not read the PodDisruptionBudgets of ${st.namespace} (the API honours them anyway): ${errText(err)}`,
+      );
+    }
+  }
+
   /** The scenario's PodDisruptionBudget over the run's pods, before the pods exist (the record names it). */
   private async createPdb(st: RunState, labels: Record<string, string>, mutations: string[]): Promise<void> {
     if (!st.scenario.pdb) return;
@@ -729,6 +758,15 @@ export class KubernetesDriver {
     }
     mutations.push(`created PodDisruptionBudget ${st.namespace}/${obj.metadata?.name ?? "?"}`);
     st.voluntary.pdb = pdbRecord(obj);
+  }
+
+  /**
+   * evict/drain/rollout: the run's record so far, the live object (the teardown's uncordon lands in it) —
+   * for a run that ends before its disruption did (Ctrl-C mid-drain). Undefined for other disruptions.
+   */
+  voluntaryRecord(runId: string): VoluntaryDisruptionRecord | undefined {
+    const st = this.runs.get(runId);
+    return st && isVoluntary(st.scenario.disruption) ? st.voluntary : undefined;
   }
 
   /** The Service's ready endpoints over the run so far (kept after teardown, like the attribution). */
@@ -883,7 +921,7 @@ export class KubernetesDriver {
   private async waitReady(
     namespace: string,
     replicas: number,
-    selector: Record<string, string>,
+    selector: V1LabelSelector,
     builder: TimelineBuilder,
     wake: Wakeup,
   ): Promise<V1Pod[]> {
@@ -958,10 +996,7 @@ export class KubernetesDriver {
       named ? started.targets : st.builder.podsBeingDeleted().filter((p) => !deletingBefore.has(p));
     const waited = await this.waitDisrupted(st, disrupted, started, notes);
     const outcome = this.disruptionOutcome(st, deployment.runId, disrupted, waited.timedOut, notes);
-    const voluntary = named && disruption.action !== "delete";
-    return voluntary || disruption.action === "rollout" || st.voluntary.pdb
-      ? { ...outcome, voluntary: st.voluntary }
-      : outcome;
+    return isVoluntary(disruption) || st.voluntary.pdb ? { ...outcome, voluntary: st.voluntary } : outcome;
   }
 
   /** Carries out the action; says which pods it targets, how many must end, and how long to wait for them. */
@@ -1069,7 +1104,7 @@ export class KubernetesDriver {
     notes: string[],
   ): Promise<string[]> {
     const targets = chooseTargets(deployment, plan, live, disruption.count, notes, "evict");
-    await this.readSocketsBeforeDelete(deployment.runId, targets, st.scenario.port);
+    await this.readSocketsBeforeDelete(deployment.runId, targets, st.placement.containerPort);
     const deadline = this.now() + disruption.timeoutSeconds * 1000;
     const results = await Promise.all(
       targets.map((pod) =>
@@ -1082,8 +1117,8 @@ export class KubernetesDriver {
           deadline,
           node: st.builder.nodeOf(pod),
           onAttempt: (a) => this.onEviction(st, a),
-          // Ctrl-C: no more retries (the teardown runs meanwhile).
-          signal: interruptSignal(),
+          // Ctrl-C or the run's end: no more retries (the teardown runs meanwhile).
+          signal: stopSignal(st),
         }),
       ),
     );
@@ -1109,15 +1144,13 @@ export class KubernetesDriver {
     const busiest = planned.victims?.[0] ?? live[0];
     const node = disruption.node ?? (busiest !== undefined ? st.builder.nodeOf(busiest) : undefined);
     if (node === undefined) throw new Error("drain: no pod of the run has a node yet (nothing to drain)");
-    const labelSelector = Object.entries(st.placement.podSelector)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(",");
+    const labelSelector = labelSelectorText(st.placement.podSelector);
     const listed = (await this.core.listNamespacedPod({ namespace: st.namespace, labelSelector })).items;
     const pods = listed
       .filter((p) => p.spec?.nodeName === node && !p.metadata?.deletionTimestamp && !daemonSetPod(p))
       .map((p) => p.metadata?.name ?? "?");
     if (pods.length === 0) notes.push(`node ${node} runs no pod of this run: nothing to evict`);
-    await this.readSocketsBeforeDelete(st.runId, pods, st.scenario.port);
+    await this.readSocketsBeforeDelete(st.runId, pods, st.placement.containerPort);
     const { record, evictions } = await drainNode({
       core: this.core,
       namespace: st.namespace,
@@ -1134,10 +1167,9 @@ export class KubernetesDriver {
       gone: (p) => st.builder.isGone(p),
       changed: () => st.wake.next(),
       onAttempt: (a) => this.onEviction(st, a),
-      onCordoned: (at) => this.onCordoned(st, node, at),
-      signal: interruptSignal(),
+      onCordoned: (record, byUs) => this.onCordoned(st, record, byUs),
+      signal: stopSignal(st),
     });
-    st.voluntary.drain = record;
     if (record.timeoutReason) notes.push(`drain of ${node} timed out: ${record.timeoutReason}`);
     return evictions.filter((e) => e.evicted).map((e) => e.pod);
   }
@@ -1152,33 +1184,56 @@ export class KubernetesDriver {
       pod: a.pod,
       detail: { result: a.result, status: a.status, message: a.message, attempt: a.attempt, node: a.node },
     });
-    if (a.result === "accepted") this.record(st, st.builder.deleteCalled(a.pod, a.at));
+    if (a.result !== "accepted") return;
+    this.record(st, st.builder.deleteCalled(a.pod, a.at));
+    st.mutations.push(`evicted pod ${st.namespace}/${a.pod} at ${new Date(a.at).toISOString()}`);
   }
 
-  private onCordoned(st: RunState, node: string, at: number): void {
+  /** The drain started: its record is the run's from here on (a run ended mid-drain still reports it). */
+  private onCordoned(st: RunState, record: DrainRecord, byUs: boolean): void {
+    st.voluntary.drain = record;
+    if (!byUs) return;
+    const node = record.node;
     const unregister = registerCleanup(`uncordon node ${node}`, () => this.uncordonRun(st));
     st.cordoned = { node, unregister };
-    this.recordHarness(st, { at, kind: "node-cordoned", source: "harness", detail: { node } });
+    st.mutations.push(`cordoned node ${node} at ${new Date(record.cordonedAt).toISOString()}`);
+    this.recordHarness(st, { at: record.cordonedAt, kind: "node-cordoned", source: "harness", detail: { node } });
   }
 
-  /** Uncordons the node the run's drain cordoned (idempotent); the drain record gets the time. */
-  private async uncordonRun(st: RunState): Promise<void> {
+  /**
+   * Uncordons the node the run's drain cordoned (idempotent); the drain record gets the time, or why it
+   * failed. A drain still under way is marked interrupted first (how far it got: drain-record.ts).
+   */
+  private uncordonRun(st: RunState): Promise<void> {
     const c = st.cordoned;
-    if (!c) return;
+    if (!c) return st.uncordoning ?? Promise.resolve();
     st.cordoned = undefined;
     c.unregister();
-    await uncordon(this.core, c.node);
-    const at = this.now();
-    if (st.voluntary.drain) st.voluntary.drain.uncordonedAt = at;
-    this.recordHarness(st, { at, kind: "node-uncordoned", source: "harness", detail: { node: c.node } });
+    const drain = st.voluntary.drain;
+    if (drain) markDrainInterrupted(drain, st.voluntary.evictions, this.now());
+    st.uncordoning = uncordon(this.core, c.node).then(
+      () => {
+        const at = this.now();
+        if (drain) drain.uncordonedAt = at;
+        st.mutations.push(`uncordoned node ${c.node} at ${new Date(at).toISOString()}`);
+        this.recordHarness(st, { at, kind: "node-uncordoned", source: "harness", detail: { node: c.node } });
+      },
+      (err: unknown) => {
+        if (drain) drain.uncordonError = errText(err);
+        st.mutations.push(
+          `uncordon of node ${c.node} FAILED (${errText(err)}): still cordoned, 'graceful-e2e clean' uncordons it`,
+        );
+        throw err;
+      },
+    );
+    return st.uncordoning;
   }
 
   private async rolloutRestart(st: RunState, live: string[], strategy?: RolloutStrategy): Promise<void> {
     // The team's strategy first: the restart then rolls the pods the way their Deployment would.
-    const ops = strategy ? strategyPatch(strategy) : [];
-    if (ops.length > 0) {
-      await this.apps.patchNamespacedDeployment({ name: DEPLOYMENT_NAME, namespace: st.namespace, body: ops });
-    }
+    // Only what the scenario sets changes; the rest stays as the workload says (workload/rollout-strategy.ts).
+    const ops = strategy ? strategyPatch(strategy, st.placement.ownStrategy) : [];
+    if (ops.length > 0) await this.patchWorkload(st, ops);
     this.recordHarness(st, {
       at: this.now(),
       kind: "delete-requested",
@@ -1304,6 +1359,9 @@ export class KubernetesDriver {
   async teardown(_deployment: Deployment | undefined, runId: string): Promise<void> {
     const st = this.runs.get(runId);
     st?.observer.stop();
+    // A disruption still under way ends here: no more eviction retries; a drain's record says how far it got.
+    st?.stop.abort();
+    if (st?.voluntary.drain) markDrainInterrupted(st.voluntary.drain, st.voluntary.evictions, this.now());
     // A target's namespace is never in the list below (it carries no run label): nothing of it is deleted.
     const placement = st?.placement.namespaceObject ? st.placement : undefined;
     this.runs.delete(runId);
@@ -1313,8 +1371,8 @@ export class KubernetesDriver {
     const errors: string[] = [];
     // A node the run's drain cordoned is schedulable again first, whatever else fails (the label stays
     // on a node whose uncordon failed: `graceful-e2e clean` finds it).
-    if (st?.cordoned) {
-      const node = st.cordoned.node;
+    if (st?.cordoned || st?.uncordoning) {
+      const node = st.cordoned?.node ?? st.voluntary.drain?.node ?? "?";
       await this.uncordonRun(st).catch((err: unknown) => errors.push(`uncordon node ${node}: ${errText(err)}`));
     }
     /** undefined until the run's namespaces are listed (a failed list tells nothing about its Service). */
@@ -1502,3 +1560,9 @@ export function diagnosePods(pods: V1Pod[]): string {
     })
     .join("; ");
 }
+
+/** Ctrl-C, or the run's teardown: a disruption's retries stop at either. */
+const stopSignal = (st: RunState): AbortSignal => AbortSignal.any([interruptSignal(), st.stop.signal]);
+
+/** The disruptions that leave a VoluntaryDisruptionRecord (the Eviction API's answers, a drain, a rollout). */
+const isVoluntary = (d: Disruption): boolean => d.action === "evict" || d.action === "drain" || d.action === "rollout";

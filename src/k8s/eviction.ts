@@ -103,5 +103,7 @@ export async function evictPod(pod: string, o: EvictOptions): Promise<EvictionRe
       return { pod, evicted: false, attempts, why: `${refused} until the timeout` };
     }
     await o.clock.sleep(o.retryIntervalMs);
+    // Stopped while waiting (the run's teardown, Ctrl-C): no call after the run's end (a target's pod stays).
+    if (o.signal?.aborted) return { pod, evicted: false, attempts, why: `${refused}; stopped` };
   }
 }

@@ -9,6 +9,7 @@ import {
   type Scenario,
 } from "../scenario/schema.js";
 import { LABEL_ROOT, LABEL_RUN, runLabels } from "../util/labels.js";
+import { rolloutStrategy } from "../workload/rollout-strategy.js";
 
 /** The NodePort kind-config.yaml maps to 127.0.0.1:30080. */
 export const DEFAULT_NODE_PORT = 30080;
@@ -181,26 +182,30 @@ export function placementFields(
   }
 }
 
-/** JSON-patch ops that set a rollout's strategy on the Deployment (only the fields the scenario gives). */
-export function strategyPatch(strategy: RolloutStrategy): Array<{ op: "add"; path: string; value: unknown }> {
+/**
+ * JSON-patch ops that set a rollout's strategy on the Deployment: only the fields the scenario gives
+ * change. The rolling update goes as a whole (a rollingUpdate with one field would take the API's 25 %
+ * for the other), so the field the scenario leaves out keeps the Deployment's own value (`own`: its
+ * object as deployed, workload/rollout-strategy.ts), or the API's default where the object says nothing.
+ */
+export function strategyPatch(
+  scenario: RolloutStrategy,
+  own: RolloutStrategy,
+): Array<{ op: "add"; path: string; value: unknown }> {
   const ops: Array<{ op: "add"; path: string; value: unknown }> = [];
-  const rolling = {
-    ...(strategy.maxSurge !== undefined ? { maxSurge: strategy.maxSurge } : {}),
-    ...(strategy.maxUnavailable !== undefined ? { maxUnavailable: strategy.maxUnavailable } : {}),
-  };
-  if (Object.keys(rolling).length > 0) {
-    // The whole strategy: a rollingUpdate with only one field would take the API's 25% for the other.
-    ops.push({
-      op: "add",
-      path: "/spec/strategy",
-      value: { type: "RollingUpdate", rollingUpdate: { ...IMAGE_ROLLING_UPDATE, ...rolling } },
-    });
+  const s = rolloutStrategy(scenario, own);
+  if (scenario.maxSurge !== undefined || scenario.maxUnavailable !== undefined) {
+    const rollingUpdate = {
+      ...(s.maxSurge !== undefined ? { maxSurge: s.maxSurge } : {}),
+      ...(s.maxUnavailable !== undefined ? { maxUnavailable: s.maxUnavailable } : {}),
+    };
+    ops.push({ op: "add", path: "/spec/strategy", value: { type: "RollingUpdate", rollingUpdate } });
   }
-  if (strategy.minReadySeconds !== undefined) {
-    ops.push({ op: "add", path: "/spec/minReadySeconds", value: strategy.minReadySeconds });
+  if (scenario.minReadySeconds !== undefined) {
+    ops.push({ op: "add", path: "/spec/minReadySeconds", value: scenario.minReadySeconds });
   }
-  if (strategy.progressDeadlineSeconds !== undefined) {
-    ops.push({ op: "add", path: "/spec/progressDeadlineSeconds", value: strategy.progressDeadlineSeconds });
+  if (scenario.progressDeadlineSeconds !== undefined) {
+    ops.push({ op: "add", path: "/spec/progressDeadlineSeconds", value: scenario.progressDeadlineSeconds });
   }
   return ops;
 }

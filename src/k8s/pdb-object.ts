@@ -3,9 +3,10 @@
 // both go through the generic object API). It lives in the run's namespace and carries the run's labels:
 // the namespace's deletion removes it, `clean` finds it. The arithmetic it triggers is the API server's
 // (src/k8s/pdb.ts is the same arithmetic for the local backend).
-import { type KubeConfig, KubernetesObjectApi } from "@kubernetes/client-node";
+import { type KubeConfig, KubernetesObjectApi, type V1LabelSelector } from "@kubernetes/client-node";
 import type { VoluntaryDisruptionRecord } from "../model/disruption.js";
 import type { Pdb } from "../scenario/schema.js";
+import { selects } from "../workload/label-selector.js";
 import type { PolicyVersion } from "./version.js";
 
 export const PDB_NAME = "app";
@@ -18,14 +19,14 @@ export interface PdbObject {
   spec: {
     minAvailable?: number | string;
     maxUnavailable?: number | string;
-    selector: { matchLabels: Record<string, string> };
+    selector: V1LabelSelector;
   };
 }
 
-/** The PDB selecting the workload's pods (the Deployment's selector). Pure. */
+/** The PDB selecting the workload's pods (the workload's own selector, matchExpressions included). Pure. */
 export function pdbObject(
   pdb: Pdb,
-  o: { namespace: string; labels: Record<string, string>; selector: Record<string, string>; version: PolicyVersion },
+  o: { namespace: string; labels: Record<string, string>; selector: V1LabelSelector; version: PolicyVersion },
 ): PdbObject {
   return {
     apiVersion: o.version,
@@ -34,7 +35,7 @@ export function pdbObject(
     spec: {
       ...(pdb.minAvailable !== undefined ? { minAvailable: pdb.minAvailable } : {}),
       ...(pdb.maxUnavailable !== undefined ? { maxUnavailable: pdb.maxUnavailable } : {}),
-      selector: { matchLabels: { ...o.selector } },
+      selector: structuredClone(o.selector),
     },
   };
 }
@@ -46,6 +47,24 @@ export function pdbRecord(obj: PdbObject): NonNullable<VoluntaryDisruptionRecord
     ...(obj.spec.minAvailable !== undefined ? { minAvailable: obj.spec.minAvailable } : {}),
     ...(obj.spec.maxUnavailable !== undefined ? { maxUnavailable: obj.spec.maxUnavailable } : {}),
   };
+}
+
+/**
+ * The budget in force over pods with these labels in a namespace the run did not create (a target's):
+ * the first PodDisruptionBudget whose selector picks them (policy/v1: an empty selector picks every
+ * pod), as the record names it. Read only, for the report: the API server enforces it either way.
+ */
+export async function budgetOver(
+  kc: KubeConfig,
+  o: { namespace: string; labels: Record<string, string>; version: PolicyVersion },
+): Promise<NonNullable<VoluntaryDisruptionRecord["pdb"]> | undefined> {
+  const list = await KubernetesObjectApi.makeApiClient(kc).list<PdbObject>(
+    o.version,
+    "PodDisruptionBudget",
+    o.namespace,
+  );
+  const found = list.items.find((b) => selects(b.spec?.selector, o.labels, o.version === "policy/v1"));
+  return found ? pdbRecord(found) : undefined;
 }
 
 /** Creates the PDB through the API (the generic object client finds the resource by discovery). */

@@ -2,9 +2,16 @@
 // image's own Deployment (manifests.ts), the user's manifests applied into the run's namespace
 // (workload/ applyOverrides), or a workload already running (read and checked here; nothing created).
 // The driver keys every watch, wait, read and disruption on this, never on graceful-e2e's own names.
-import type { AppsV1Api, CoreV1Api, KubernetesObject, V1Namespace, V1Service } from "@kubernetes/client-node";
+import type {
+  AppsV1Api,
+  CoreV1Api,
+  KubernetesObject,
+  V1LabelSelector,
+  V1Namespace,
+  V1Service,
+} from "@kubernetes/client-node";
 import { type DeployedPod, imagePod } from "../backends/backend.js";
-import type { Scenario, Target } from "../scenario/schema.js";
+import type { RolloutStrategy, Scenario, Target } from "../scenario/schema.js";
 import { apiErrorText, UsageError } from "../util/errors.js";
 import {
   applyOverrides,
@@ -13,9 +20,12 @@ import {
   type ManifestSet,
   podOfWorkload,
   podSelectorOf,
+  selectorGiven,
+  serviceSelects,
   type Workload,
   type WorkloadKind,
 } from "../workload/index.js";
+import { ownRolloutStrategy } from "../workload/rollout-strategy.js";
 import { buildManifests, type ManifestInput, namespaceName, objectLabels } from "./manifests.js";
 
 export interface Placement {
@@ -30,8 +40,8 @@ export interface Placement {
   service: string;
   /** The Service's port the load uses (in-cluster load: <service>.<namespace>.svc:<port>). */
   servicePort: number;
-  /** The labels the workload's pods are found by (the Service selects them). */
-  podSelector: Record<string, string>;
+  /** The selector the workload's pods are found by (its own: matchLabels and matchExpressions). */
+  podSelector: V1LabelSelector;
   /** The container the load reaches, and its port. */
   container: string;
   containerPort: number;
@@ -42,6 +52,8 @@ export interface Placement {
   image?: string;
   /** The manifests' own PodDisruptionBudget over the workload (applied with them), when the scenario has none. */
   pdb?: ManifestPdb;
+  /** The workload's own rolling update as created (a rollout's strategy overrides only what the scenario sets). */
+  ownStrategy: RolloutStrategy;
   notes: string[];
 }
 
@@ -56,11 +68,12 @@ export function imagePlacement(input: ManifestInput): Placement {
     workload: { kind: "Deployment", name: m.names.deployment },
     service: m.names.service,
     servicePort: m.service.spec?.ports?.[0]?.port ?? 80,
-    podSelector: m.selector,
+    podSelector: { matchLabels: { ...m.selector } },
     container: m.names.container,
     containerPort: input.scenario.port,
     ...(input.nodePort !== undefined ? { nodePort: input.nodePort } : {}),
     pod: imagePod(input.scenario, input.image, m.names.container),
+    ownStrategy: ownRolloutStrategy(m.deployment),
     image: input.image,
     notes: m.notes,
   };
@@ -103,6 +116,7 @@ export function manifestsPlacement(
     containerPort: set.port.containerPort,
     nodePort: o.nodePort,
     ...(applied.pdb ? { pdb: applied.pdb } : {}),
+    ownStrategy: ownRolloutStrategy(applied.workload),
     pod,
     notes: [...set.notes, ...applied.notes, `created in ${namespace}: ${applied.objects.map(nameOf).join(", ")}`],
   };
@@ -120,22 +134,17 @@ async function readOrSay<T>(what: string, read: () => Promise<T>): Promise<T> {
   }
 }
 
-function selects(service: V1Service, labels: Record<string, string>): boolean {
-  const sel = Object.entries(service.spec?.selector ?? {});
-  return sel.length > 0 && sel.every(([k, v]) => labels[k] === v);
-}
-
 /** The target's Service: the one named, which must select the pods, or the only one selecting them. */
 async function targetService(core: CoreV1Api, t: Target, labels: Record<string, string>): Promise<V1Service> {
   const ref = `${t.workload.kind} ${t.namespace}/${t.workload.name}`;
-  const podLabels = labelSelectorText(labels) || "none";
+  const podLabels = labelSelectorText({ matchLabels: labels }) || "none";
   if (t.service !== undefined) {
     const name = t.service;
     const svc = await readOrSay(`Service ${t.namespace}/${name}`, () =>
       core.readNamespacedService({ name, namespace: t.namespace }),
     );
-    if (!selects(svc, labels)) {
-      const sel = labelSelectorText(svc.spec?.selector ?? {}) || "nothing (no selector)";
+    if (!serviceSelects(svc.spec?.selector, labels)) {
+      const sel = labelSelectorText({ matchLabels: svc.spec?.selector ?? {} }) || "nothing (no selector)";
       throw new UsageError(
         `target: Service ${t.namespace}/${name} selects ${sel}, not the pods of ${ref} (${podLabels})`,
       );
@@ -143,7 +152,7 @@ async function targetService(core: CoreV1Api, t: Target, labels: Record<string, 
     return svc;
   }
   const list = await core.listNamespacedService({ namespace: t.namespace });
-  const selecting = list.items.filter((s) => selects(s, labels) && s.spec?.clusterIP !== "None");
+  const selecting = list.items.filter((s) => serviceSelects(s.spec?.selector, labels) && s.spec?.clusterIP !== "None");
   const [only, second] = selecting;
   if (only === undefined)
     throw new UsageError(`target: no Service in ${t.namespace} selects the pods of ${ref} (${podLabels})`);
@@ -185,9 +194,9 @@ export async function targetPlacement(
       : api.apps.readNamespacedStatefulSet({ name, namespace }),
   );
   const podSelector = podSelectorOf(w);
-  if (Object.keys(podSelector).length === 0)
-    throw new UsageError(`target: ${kind} ${namespace}/${name} has no matchLabels selector to find its pods by`);
-  const svc = await targetService(api.core, t, w.spec?.template.metadata?.labels ?? podSelector);
+  if (!selectorGiven(podSelector))
+    throw new UsageError(`target: ${kind} ${namespace}/${name} has no spec.selector to find its pods by`);
+  const svc = await targetService(api.core, t, w.spec?.template.metadata?.labels ?? {});
   const port = servicePort(svc, w);
   const why = reachable(port.chosen?.nodePort);
   if (why) throw new UsageError(`target: Service ${namespace}/${svc.metadata?.name}: ${why}`);
@@ -204,6 +213,7 @@ export async function targetPlacement(
     containerPort: port.containerPort,
     ...(port.chosen?.nodePort !== undefined ? { nodePort: port.chosen.nodePort } : {}),
     pod,
+    ownStrategy: ownRolloutStrategy(w),
     notes: [`target ${kind} ${namespace}/${name} through Service ${svc.metadata?.name}: nothing created`],
   };
 }

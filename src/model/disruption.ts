@@ -45,6 +45,10 @@ export interface DrainRecord {
   timeoutReason?: string;
   /** When the node was made schedulable again (teardown, also after Ctrl-C). */
   uncordonedAt?: number;
+  /** The uncordon failed (the node is still cordoned, labelled: `graceful-e2e clean` finds it): why. */
+  uncordonError?: string;
+  /** The run ended (Ctrl-C, a time limit, an error) before the drain did; timeoutReason says how far it got. */
+  interrupted?: boolean;
 }
 
 /** Everything a voluntary disruption leaves beside the disrupted pods' own outcomes. */

@@ -28,9 +28,13 @@ export function voluntaryLines(r: Pick<ScenarioResult, "voluntary" | "readyEndpo
     const end =
       d.finishedAt !== undefined
         ? `its ${d.pods.length} pod(s) gone in ${sec(d.finishedAt - d.cordonedAt)}`
-        : `${d.timedOut ? "TIMED OUT" : "STOPPED SHORT"}: ${d.timeoutReason ?? "?"}`;
+        : `${d.timedOut ? "TIMED OUT" : d.interrupted ? "INTERRUPTED" : "STOPPED SHORT"}: ${d.timeoutReason ?? "?"}`;
     const uncordoned =
-      d.uncordonedAt !== undefined ? `; uncordoned ${sec(d.uncordonedAt - d.cordonedAt)} after the cordon` : "";
+      d.uncordonedAt !== undefined
+        ? `; uncordoned ${sec(d.uncordonedAt - d.cordonedAt)} after the cordon`
+        : d.uncordonError !== undefined
+          ? `; UNCORDON FAILED (${d.uncordonError}): the node is still cordoned, 'graceful-e2e clean' uncordons it`
+          : "";
     out.push(`drain: node ${d.node} (${d.chosenBecause}) cordoned; ${end}${uncordoned}`);
   }
   if (v && (v.evictions.length > 0 || d)) {

@@ -117,7 +117,8 @@ export interface ScenarioResult {
   trust?: TrustReport;
   /**
    * What the run changed in the cluster (kind/existing), one line each: with a target, exactly the
-   * pods the disruption deleted; else also what the run created in its own namespace.
+   * pods the disruption deleted or evicted and a drain's cordon and uncordon (or its failure); else
+   * also what the run created in its own namespace.
    */
   mutations?: string[];
   /** Wall time per phase (ms); a phase the run did not reach is absent. */
@@ -264,6 +265,21 @@ async function disruptAndJudge(ctx: RunContext, load: RunningLoad, marks: { load
   judgeStep(ctx, result);
 }
 
+/**
+ * A run that ended before its disruption did (Ctrl-C mid-drain, a time limit) still reports what the
+ * disruption did so far: the backend's live record (the teardown's uncordon lands in it before the
+ * result is written) and the ready endpoints followed until then.
+ */
+function keepUnfinishedDisruption(ctx: RunContext): void {
+  const r = ctx.result;
+  const workload = ctx.workload;
+  if (!workload) return;
+  const voluntary = r.voluntary ?? workload.voluntaryRecord?.();
+  if (voluntary) r.voluntary = voluntary;
+  const ready = r.readyEndpoints ?? workload.readyEndpoints?.();
+  if (ready && ready.length > 0) r.readyEndpoints = ready;
+}
+
 export async function runScenario(loaded: LoadedScenario, options: RunOptions): Promise<ScenarioResult> {
   const runId = newRunId();
   const started = Date.now();
@@ -298,6 +314,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions): 
     result.error = errorText(err);
     result.status = "error";
     result.pass = false;
+    keepUnfinishedDisruption(ctx);
     if (result.timeline === undefined && events.events.length > 0) result.timeline = buildTimeline(events.events);
   } finally {
     if (!ctx.harnessLoad) ctx.saturation?.stop(); // the window never ran: no figures, no histogram left enabled

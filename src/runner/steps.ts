@@ -127,7 +127,8 @@ export async function disruptStep(
   ctx.recorder?.note({ kind: "plan", at: Date.now(), ...plan.plan, ...(plan.basis ? { basis: plan.basis } : {}) });
   const changedBefore = workload.mutations?.length ?? 0;
   const outcome = await ctx.step("disruption", workload.disrupt(d, plan.plan));
-  // What the disruption changed in the cluster (a target: exactly the pods it deleted), as the result says.
+  // What the disruption changed in the cluster (a target: exactly the pods it deleted or evicted, a drain's
+  // cordon), as the result says.
   for (const m of workload.mutations?.slice(changedBefore) ?? []) ctx.progress(`changed: ${m}`);
   ctx.progress(`disrupted pod(s) ended (containers exited, or gone): ${outcome.pods.map((p) => p.pod).join(", ")}`);
   return outcome;

@@ -158,7 +158,11 @@ export const TargetSpec = z
       .describe("the Service the load goes through (default: the one selecting the workload's pods)"),
   })
   .describe(
-    "a workload already running (backends existing and kind): nothing is deployed, only the disrupted pods are deleted",
+    "a workload already running (backends existing and kind): nothing is deployed and nothing of it changed but " +
+      "its disrupted pods: delete deletes them, evict evicts them through the Eviction API (its namespace's " +
+      "PodDisruptionBudgets honoured), drain cordons their node, evicts the workload's pods on it and uncordons " +
+      "it at teardown (also on Ctrl-C); rollout and scaleDown would change the workload and are refused. " +
+      "The result's mutations list every change. existing: needs --allow-mutations",
   );
 
 export const StopSignalSpec = z
@@ -812,10 +816,9 @@ const NOT_WITH: Record<"workload" | "target", Record<string, string>> = {
     env: "the environment comes from the manifests: set it there",
   },
   target: Object.fromEntries(
-    ["port", "readinessPath", "env", "replicas", "preStop", "terminationGracePeriodSeconds", "stopSignal"].map((f) => [
-      f,
-      `a running workload is not changed: remove ${f}`,
-    ]),
+    ["port", "readinessPath", "env", "replicas", "preStop", "terminationGracePeriodSeconds", "stopSignal", "pdb"].map(
+      (f) => [f, `a running workload is not changed: remove ${f}`],
+    ),
   ),
 };
 

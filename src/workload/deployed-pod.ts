@@ -1,9 +1,10 @@
 // The pod under test as a workload's pod template states it: the figures the evidence is measured
 // against (replicas, grace, the app container's preStop and stop signal, containers in start order),
 // the images it names and the labels that find its pods. Pure; shared by every backend.
-import type { V1Container, V1LifecycleHandler, V1PodTemplateSpec } from "@kubernetes/client-node";
+import type { V1Container, V1LabelSelector, V1LifecycleHandler, V1PodTemplateSpec } from "@kubernetes/client-node";
 import type { DeployedPod } from "../backends/backend.js";
 import type { PreStop } from "../scenario/schema.js";
+import { selectorGiven } from "./label-selector.js";
 import type { ManifestSet, Workload } from "./types.js";
 
 /** The API's own defaults, for what a workload leaves out. */
@@ -67,14 +68,12 @@ export function manifestImages(set: ManifestSet): string[] {
   return [...new Set(refs.filter((r) => r !== ""))];
 }
 
-/** The labels a workload's pods are found by: its selector's matchLabels (else its template's labels). */
-export function podSelectorOf(workload: Workload): Record<string, string> {
-  return workload.spec?.selector?.matchLabels ?? workload.spec?.template.metadata?.labels ?? {};
-}
-
-/** "a=b,c=d", as the API's labelSelector parameter takes it. */
-export function labelSelectorText(labels: Record<string, string>): string {
-  return Object.entries(labels)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(",");
+/**
+ * The selector a workload's pods are found by: its own (matchLabels and matchExpressions), else its
+ * template's labels (a hand-written object without one: the API would refuse it, apps/v1 requires it).
+ */
+export function podSelectorOf(workload: Workload): V1LabelSelector {
+  const own = workload.spec?.selector;
+  if (selectorGiven(own)) return own as V1LabelSelector;
+  return { matchLabels: { ...(workload.spec?.template.metadata?.labels ?? {}) } };
 }

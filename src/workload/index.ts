@@ -4,13 +4,8 @@ import { readManifests } from "./read.js";
 import { selectManifestSet } from "./select.js";
 import type { ManifestSet } from "./types.js";
 
-export {
-  labelSelectorText,
-  manifestImages,
-  podOfWorkload,
-  podSelectorOf,
-  scenarioPreStop,
-} from "./deployed-pod.js";
+export { manifestImages, podOfWorkload, podSelectorOf, scenarioPreStop } from "./deployed-pod.js";
+export { labelSelectorText, selectorGiven, selects, serviceSelects } from "./label-selector.js";
 export { localLimitations } from "./local-limits.js";
 export { type AppliedWorkload, type ApplyInput, applyOverrides, type ManifestPdb } from "./overrides.js";
 export { parseManifests, readManifests, STDIN_NAME } from "./read.js";

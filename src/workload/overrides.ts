@@ -1,10 +1,17 @@
 // The objects one run applies from the user's manifests: each rewritten into the run's namespace and
 // labelled for cleanup, the scenario's overrides applied to the workload's pod template only where the
 // scenario sets them. Pure; no I/O.
-import type { KubernetesObject, V1Container, V1PodTemplateSpec, V1Service } from "@kubernetes/client-node";
+import type {
+  KubernetesObject,
+  V1Container,
+  V1LabelSelector,
+  V1PodTemplateSpec,
+  V1Service,
+} from "@kubernetes/client-node";
 import { graceSeconds, preStopHandler, stopSignalNote } from "../k8s/manifests.js";
 import type { PodOverrides } from "../scenario/schema.js";
 import { API_DEFAULT_GRACE_SECONDS, API_DEFAULT_REPLICAS } from "./deployed-pod.js";
+import { selects } from "./label-selector.js";
 import type { ManifestObject, ManifestSet, Workload } from "./types.js";
 
 /** Kinds applied first (what a pod refers to before the pods exist), the rest in manifest order. */
@@ -193,15 +200,13 @@ export function applyOverrides(input: ApplyInput): AppliedWorkload {
   };
 }
 
-/** The manifests' PodDisruptionBudgets whose selector matches the workload's pod labels (matchLabels). */
+/** The manifests' PodDisruptionBudgets whose selector (matchLabels, matchExpressions) picks the workload's pods. */
 function workloadPdbs(set: ManifestSet): Array<{ entry: ManifestObject; name: string; pdb: ManifestPdb }> {
   const podLabels = (set.workload.entry.object as Workload).spec?.template.metadata?.labels ?? {};
   return set.objects.flatMap((entry) => {
     if (entry.object.kind !== "PodDisruptionBudget") return [];
     const spec = (entry.object as { spec?: PdbObjectSpec }).spec ?? {};
-    const selector = spec.selector?.matchLabels ?? {};
-    const selects = Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => podLabels[k] === v);
-    if (!selects) return [];
+    if (!selects(spec.selector, podLabels, false)) return [];
     const name = entry.object.metadata.name;
     const pdb: ManifestPdb = {
       name,
@@ -215,5 +220,5 @@ function workloadPdbs(set: ManifestSet): Array<{ entry: ManifestObject; name: st
 interface PdbObjectSpec {
   minAvailable?: number | string;
   maxUnavailable?: number | string;
-  selector?: { matchLabels?: Record<string, string> };
+  selector?: V1LabelSelector;
 }

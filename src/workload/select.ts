@@ -1,6 +1,7 @@
 // Decides what a set of manifests means for a run: which objects the harness may create in the run's
 // namespace, the workload under test, the Service that selects it and the port the load goes to.
 import type { V1Container, V1PodTemplateSpec, V1Service, V1ServicePort } from "@kubernetes/client-node";
+import { serviceSelects } from "./label-selector.js";
 import {
   issueAt,
   ManifestError,
@@ -116,19 +117,13 @@ function scopeIssues(objects: ManifestObject[], home: string | undefined, runNam
 
 const podTemplate = (w: ManifestObject) => ((w.object as Workload).spec?.template ?? {}) as V1PodTemplateSpec;
 
-/** Whether a Service's selector picks these pod labels (every selector label equal). */
-function selects(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
-  const entries = Object.entries(selector ?? {});
-  return entries.length > 0 && entries.every(([k, v]) => labels[k] === v);
-}
-
 /** Services that select no pod template of the manifests (named, so a typo is not silently unused). */
 function serviceIssues(objects: ManifestObject[], services: ManifestObject[]): ManifestIssue[] {
   const templates = objects.filter((e) => WORKLOAD_KINDS.includes(e.object.kind) || e.object.kind === "DaemonSet");
   return services.flatMap((s) => {
     const selector = (s.object as V1Service).spec?.selector;
     if (selector === undefined || Object.keys(selector).length === 0) return []; // endpoints managed by hand
-    if (templates.some((t) => selects(selector, podTemplate(t).metadata?.labels ?? {}))) return [];
+    if (templates.some((t) => serviceSelects(selector, podTemplate(t).metadata?.labels ?? {}))) return [];
     const pods = templates.map((t) => `${describe(t)}: ${labelsText(podTemplate(t).metadata?.labels ?? {})}`);
     return [
       issueAt(
@@ -217,7 +212,7 @@ const isIssue = (v: object): v is ManifestIssue => "message" in v && "document" 
 /** The Service for the workload: the one selecting its pods (a headless one only when nothing else does). */
 function findService(w: ManifestObject, services: ManifestObject[]): ManifestObject | undefined {
   const labels = podTemplate(w).metadata?.labels ?? {};
-  const selecting = services.filter((s) => selects((s.object as V1Service).spec?.selector, labels));
+  const selecting = services.filter((s) => serviceSelects((s.object as V1Service).spec?.selector, labels));
   return selecting.find((s) => (s.object as V1Service).spec?.clusterIP !== "None") ?? selecting[0];
 }
 
@@ -245,7 +240,8 @@ export function selectManifestSet(objects: ManifestObject[], options: SelectOpti
   if (issues.length > 0 || isIssue(port)) throw new ManifestError(issues);
   const others = services.filter(
     (s) =>
-      s !== service && selects((s.object as V1Service).spec?.selector, podTemplate(workload).metadata?.labels ?? {}),
+      s !== service &&
+      serviceSelects((s.object as V1Service).spec?.selector, podTemplate(workload).metadata?.labels ?? {}),
   );
   return {
     workload: { kind: workload.object.kind as WorkloadKind, name: workload.object.metadata.name, entry: workload },

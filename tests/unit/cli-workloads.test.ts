@@ -46,8 +46,56 @@ describe("readWorkloads", () => {
     expect(err).toBeInstanceOf(UsageError);
     expect((err as Error).message.split("\n")).toEqual([
       "<stdin>: document 1: kind: no workload found: the manifests hold no Deployment or StatefulSet",
-      "/s/t.yaml: disruption.action: rollout would change the running workload (its template or replicas); with target only delete is allowed (its controller replaces the pods)",
+      "/s/t.yaml: disruption.action: rollout would change the running workload (its template or replicas); with target only delete, evict and drain are allowed (its controller replaces the pods)",
     ]);
+  });
+
+  it("a running workload takes delete, evict and drain; rollout and scaleDown are refused, local refuses targets", async () => {
+    const target = (action: string) =>
+      parseScenario(
+        `/s/${action}.yaml`,
+        `name: t\ntarget: {namespace: shop, workload: deployment/web}\ndisruption: {action: ${action}}\n`,
+      );
+    for (const action of ["delete", "evict", "drain"]) {
+      expect((await readWorkloads([target(action)], "existing")).map((r) => r.scenario.disruption.action)).toEqual([
+        action,
+      ]);
+    }
+    const refused = await readWorkloads([target("scaleDown, to: 1")], "kind").catch((e: unknown) => e);
+    expect((refused as Error).message).toMatch(
+      /^\/s\/scaleDown, to: 1\.yaml: disruption\.action: scaleDown would change/,
+    );
+    const local = await readWorkloads([target("evict")], "local").catch((e: unknown) => e);
+    expect((local as Error).message).toBe(
+      "/s/evict.yaml: target: a running workload is tested on --backend kind or existing, not local",
+    );
+    // A StatefulSet has no surge: a rollout strategy naming one is refused, one line per field.
+    const sts = [
+      "apiVersion: apps/v1",
+      "kind: StatefulSet",
+      "metadata: {name: db}",
+      "spec:",
+      "  serviceName: db",
+      "  selector: {matchLabels: {app: db}}",
+      "  template:",
+      "    metadata: {labels: {app: db}}",
+      "    spec: {containers: [{name: db, image: 'db:1', ports: [{containerPort: 5432}]}]}",
+    ].join("\n");
+    const rollout = parseScenario(
+      "/s/r.yaml",
+      "name: r\nworkload: {manifests: '-'}\ndisruption: {action: rollout, strategy: {maxSurge: 1, minReadySeconds: 2}}\n",
+    );
+    const stsErr = await readWorkloads([rollout], "kind", async () => sts).catch((e: unknown) => e);
+    expect((stsErr as Error).message).toBe(
+      '/s/r.yaml: disruption.strategy.maxSurge: StatefulSet "db" has no maxSurge (it replaces its pods one at a time; of the strategy only minReadySeconds applies)',
+    );
+    // A scenario budget would be a new object in the team's namespace: refused with the other changes.
+    expect(() =>
+      parseScenario(
+        "/s/p.yaml",
+        "name: t\ntarget: {namespace: shop, workload: deployment/web}\npdb: {minAvailable: 1}\n",
+      ),
+    ).toThrow(/pdb: with target: a running workload is not changed: remove pdb/);
   });
 });
 

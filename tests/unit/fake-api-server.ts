@@ -3,9 +3,10 @@
 // JSON reply, a watch stream, and the real API server's answer to an eviction a budget refuses.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { KubeConfig } from "@kubernetes/client-node";
+import { KubeConfig, type V1LabelSelector } from "@kubernetes/client-node";
 import { afterAll, beforeAll } from "vitest";
 import { EVICTION_REFUSED_MESSAGE } from "../../src/k8s/pdb.js";
+import { selects } from "../../src/workload/label-selector.js";
 
 export interface FakeApiServer {
   kc: KubeConfig;
@@ -103,4 +104,79 @@ export function refused429(pdb: string, desired: number, current: number) {
     },
     code: 429,
   };
+}
+
+/**
+ * The API server's reading of a `labelSelector` parameter (k8s.io/apimachinery labels.Parse): equality
+ * (`a=b`, `a==b`, `a!=b`) and set-based (`a in (x,y)`, `a notin (x)`, `a`, `!a`) requirements, ANDed.
+ */
+export function parseLabelSelector(text: string): V1LabelSelector {
+  const terms = text.match(/[^,(]+(?:\([^)]*\))?/g) ?? [];
+  const sel: Required<V1LabelSelector> = { matchLabels: {}, matchExpressions: [] };
+  for (const raw of terms.map((t) => t.trim()).filter(Boolean)) {
+    const set = /^(\S+)\s+(in|notin)\s*\(([^)]*)\)$/.exec(raw);
+    const eq = /^([^!=\s]+)\s*(==|=|!=)\s*(\S*)$/.exec(raw);
+    const values = (v: string) =>
+      v
+        .split(",")
+        .map((x) => x.trim())
+        .filter(Boolean);
+    if (set)
+      sel.matchExpressions.push({
+        key: set[1] ?? "",
+        operator: set[2] === "in" ? "In" : "NotIn",
+        values: values(set[3] ?? ""),
+      });
+    else if (eq && eq[2] === "!=")
+      sel.matchExpressions.push({ key: eq[1] ?? "", operator: "NotIn", values: [eq[3] ?? ""] });
+    else if (eq) sel.matchLabels[eq[1] ?? ""] = eq[3] ?? "";
+    else if (raw.startsWith("!")) sel.matchExpressions.push({ key: raw.slice(1), operator: "DoesNotExist" });
+    else sel.matchExpressions.push({ key: raw, operator: "Exists" });
+  }
+  return sel;
+}
+
+/** Whether a `labelSelector` parameter (absent or empty: everything) selects these labels, as the API server decides. */
+export function labelSelectorMatches(text: string | null, labels: Record<string, string> = {}): boolean {
+  return !text || selects(parseLabelSelector(text), labels, true);
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: free-form fake API objects
+type NodeObj = Record<string, any>;
+
+/** A schedulable worker node object, as the API lists it. */
+export function fakeNode(name: string): NodeObj {
+  return { kind: "Node", apiVersion: "v1", metadata: { name, labels: {} }, spec: {} };
+}
+
+/**
+ * The API server's node calls a drain makes (list, read, JSON patch of spec.unschedulable and labels)
+ * over `nodes`; false when `path` is not a node call. Each PATCH is noted in `calls` with its body.
+ */
+export function serveNodeCall(
+  nodes: Map<string, NodeObj>,
+  o: { method?: string; path: string; body: string; calls: string[]; json: (code: number, o: unknown) => void },
+): boolean {
+  if (o.path === "/api/v1/nodes") {
+    o.json(200, { kind: "NodeList", apiVersion: "v1", metadata: {}, items: [...nodes.values()] });
+    return true;
+  }
+  const name = /^\/api\/v1\/nodes\/([^/]+)$/.exec(o.path)?.[1];
+  if (name === undefined) return false;
+  const node = nodes.get(name);
+  if (!node) {
+    o.json(404, { kind: "Status", code: 404, reason: "NotFound", message: `nodes "${name}" not found` });
+    return true;
+  }
+  if (o.method === "PATCH") {
+    o.calls.push(`patch node ${name} ${o.body}`);
+    for (const op of JSON.parse(o.body) as Array<{ op: string; path: string; value?: unknown }>) {
+      if (op.path === "/spec/unschedulable") node.spec.unschedulable = op.value;
+      const label = /^\/metadata\/labels\/(.+)$/.exec(op.path)?.[1]?.replace(/~1/g, "/").replace(/~0/g, "~");
+      if (label && op.op === "add") node.metadata.labels[label] = op.value;
+      if (label && op.op === "remove") delete node.metadata.labels[label];
+    }
+  }
+  o.json(200, node);
+  return true;
 }

@@ -12,7 +12,16 @@ import { EventLog } from "../../src/observe/events.js";
 import { ScenarioSpec, type Target } from "../../src/scenario/schema.js";
 import { UsageError } from "../../src/util/errors.js";
 import { parseManifests, selectManifestSet } from "../../src/workload/index.js";
-import { type FakeApiServer, openWatch, readBody, replyJson, startFakeApi } from "./fake-api-server.js";
+import {
+  type FakeApiServer,
+  fakeNode,
+  labelSelectorMatches,
+  openWatch,
+  readBody,
+  replyJson,
+  serveNodeCall,
+  startFakeApi,
+} from "./fake-api-server.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: free-form fake API objects
 type Obj = Record<string, any>;
@@ -22,30 +31,32 @@ const PLURAL: Record<string, string> = {
   ConfigMap: "configmaps",
   Deployment: "deployments",
   StatefulSet: "statefulsets",
+  PodDisruptionBudget: "poddisruptionbudgets",
 };
 
-/** "a=b,c=d" matches these labels. */
-const matches = (selector: string | null, labels: Record<string, string> = {}) =>
-  !selector ||
-  selector.split(",").every((kv) => {
-    const [k = "", v = ""] = kv.split("=");
-    return labels[k] === v;
-  });
+/** A labelSelector parameter (equality or set-based) matches these labels. */
+const matches = labelSelectorMatches;
 
 class Fake {
   calls: string[] = [];
+  /** Every labelSelector a pod list or watch asked with. */
+  podSelectors: string[] = [];
   namespaces = new Map<string, Obj>();
   /** `${plural}/${ns}/${name}` → object. */
   objects = new Map<string, Obj>();
   pods = new Map<string, Obj>();
+  /** Two workers: the controller's pods alternate between them (a drain has somewhere to move them). */
+  nodes = new Map<string, Obj>(["node-1", "node-2"].map((n) => [n, fakeNode(n)]));
   private watchers: Array<{ kind: string; ns: string; selector: string | null; res: ServerResponse }> = [];
   private seq = 0;
 
   reset() {
     this.calls = [];
+    this.podSelectors = [];
     this.namespaces.clear();
     this.objects.clear();
     this.pods.clear();
+    this.nodes = new Map(["node-1", "node-2"].map((n) => [n, fakeNode(n)]));
   }
 
   private emit(kind: string, ns: string, type: string, object: Obj) {
@@ -113,7 +124,7 @@ class Fake {
         apiVersion: "v1",
         kind: "Pod",
         metadata: { name, namespace: ns, uid: `uid-${n}`, labels: t.metadata.labels },
-        spec: { ...t.spec, nodeName: "node-1" },
+        spec: { ...t.spec, nodeName: `node-${((n - 1) % 2) + 1}` },
         status: {
           phase: "Running",
           podIP: `10.244.0.${n}`,
@@ -162,6 +173,14 @@ class Fake {
     const json = replyJson(res);
     const notFound = () => json(404, { kind: "Status", code: 404, reason: "NotFound", message: `${p} not found` });
     if (p === "/version") return json(200, { major: "1", minor: "33", gitVersion: "v1.33.1" });
+    if (serveNodeCall(this.nodes, { method: req.method, path: p, body, calls: this.calls, json })) return;
+    const evicted = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/eviction$/.exec(p);
+    if (evicted) {
+      const pod = this.pods.get(evicted[2] ?? "");
+      if (!pod) return notFound();
+      this.terminate(pod);
+      return json(201, { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", code: 201 });
+    }
     if (p === "/apis") {
       const g = { groupVersion: "discovery.k8s.io/v1", version: "v1" };
       return json(200, {
@@ -170,8 +189,13 @@ class Fake {
       });
     }
     // Discovery, for the generic (KubernetesObjectApi) create.
-    if (p === "/api/v1" || p === "/apis/apps/v1") {
-      const kinds = p === "/api/v1" ? ["Service", "ConfigMap", "Pod", "Namespace"] : ["Deployment", "StatefulSet"];
+    if (p === "/api/v1" || p === "/apis/apps/v1" || p === "/apis/policy/v1") {
+      const kinds =
+        p === "/api/v1"
+          ? ["Service", "ConfigMap", "Pod", "Namespace"]
+          : p === "/apis/policy/v1"
+            ? ["PodDisruptionBudget"]
+            : ["Deployment", "StatefulSet"];
       const resources = kinds.map((kind) => ({
         kind,
         name: PLURAL[kind] ?? `${kind.toLowerCase()}s`,
@@ -204,6 +228,7 @@ class Fake {
     m = p.match(/^\/api\/v1\/namespaces\/([^/]+)\/pods(?:\/([^/]+))?$/);
     if (m) {
       const ns = m[1] ?? "";
+      if (selector !== null) this.podSelectors.push(selector);
       const inNs = [...this.pods.values()].filter(
         (x) => x.metadata.namespace === ns && matches(selector, x.metadata.labels),
       );
@@ -227,7 +252,7 @@ class Fake {
     }
     m = p.match(/^\/api\/v1\/namespaces\/([^/]+)\/events$/);
     if (m && watch) return this.startWatch("events", m[1] ?? "", null, res, []);
-    m = p.match(/^\/(?:api\/v1|apis\/apps\/v1)\/namespaces\/([^/]+)\/([a-z]+)(?:\/([^/]+))?$/);
+    m = p.match(/^\/(?:api\/v1|apis\/apps\/v1|apis\/policy\/v1)\/namespaces\/([^/]+)\/([a-z]+)(?:\/([^/]+))?$/);
     if (m) {
       const [, ns = "", plural = "", name] = m;
       if (!this.namespaces.has(ns)) return notFound();
@@ -406,6 +431,40 @@ describe("KubernetesDriver with the user's workload (fake API server)", () => {
     expect(fake.namespaces.has(ns)).toBe(false);
   });
 
+  it("a workload selecting its pods with matchExpressions: found by the set-based selector, a neighbour left out", async () => {
+    const manifests = `
+{apiVersion: v1, kind: Service, metadata: {name: web}, spec: {selector: {app: web, tier: front}, ports: [{port: 80, targetPort: 8080}]}}
+---
+{apiVersion: apps/v1, kind: Deployment, metadata: {name: web}, spec: {replicas: 2, selector: {
+  matchLabels: {app: web},
+  matchExpressions: [{key: track, operator: In, values: [stable, beta]}, {key: canary, operator: DoesNotExist}]},
+  template: {metadata: {labels: {app: web, tier: front, track: stable}},
+    spec: {containers: [{name: web, image: "shop/web:2", ports: [{containerPort: 8080}]}]}}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web-canary}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web, canary: "yes"}}
+  template:
+    metadata: {labels: {app: web, track: stable, canary: "yes"}}
+    spec: {containers: [{name: web, image: "shop/web:3", ports: [{containerPort: 8080}]}]}
+`;
+    const set = selectManifestSet(parseManifests(manifests, "sel.yaml"), { namespace: "x", name: "web" });
+    const d = driver();
+    const scenario = ScenarioSpec.parse({ name: "sel", workload: { manifests: "sel.yaml", name: "web" } });
+    const runId = "20300101000002-cccccc";
+    const dep = await d.deploy(scenario, { kind: "manifests", set, images: [] }, new EventLog(), runId);
+    // The watch and the lists ask the API with the workload's own selector, in its set-based syntax.
+    expect(new Set(fake.podSelectors)).toEqual(new Set(["app=web,track in (stable,beta),!canary"]));
+    // The canary's pod carries app=web (matchLabels alone would take it): not one of the run's pods.
+    expect([...fake.pods.keys()].some((p) => p.startsWith("web-canary-"))).toBe(true);
+    expect(dep.pods).toHaveLength(2);
+    expect(dep.pods.every((p) => /^web-\d+$/.test(p))).toBe(true);
+    await d.teardown(dep, runId);
+  });
+
   /** The team's namespace: web (2 pods) behind Service web on NodePort 30081, and a neighbour. */
   function shop(nodePort = 30081, selector: Record<string, string> = { app: "web" }) {
     fake.namespaces.set("shop", { metadata: { name: "shop" } });
@@ -461,6 +520,77 @@ describe("KubernetesDriver with the user's workload (fake API server)", () => {
     expect(dep.mutations?.[0]).toMatch(new RegExp(`^deleted pod shop/${dep.pods[0]} at `));
     expect(fake.namespaces.has("shop")).toBe(true);
     expect(fake.objects.has("services/shop/web")).toBe(true);
+  });
+
+  /** A target run of the shop's web with this disruption, deployed. */
+  const deployTarget = async (runId: string, disruption: Record<string, unknown>) => {
+    shop();
+    const d = driver({ targetNodePorts: [30080, 30081] });
+    const scenario = ScenarioSpec.parse({
+      name: "t",
+      target: { namespace: "shop", workload: "deployment/web" },
+      disruption,
+    });
+    return { d, scenario, dep: await d.deploy(scenario, { kind: "target", target: target() }, new EventLog(), runId) };
+  };
+
+  it("a target takes evict: only the victim is evicted (the Eviction API), the one change the result lists", async () => {
+    const runId = "20300101000003-dddddd";
+    // The team's own budget over web (and one over another app): named in the record, left as it is.
+    for (const [name, app] of [
+      ["web-pdb", "web"],
+      ["other-pdb", "other"],
+    ]) {
+      fake.objects.set(`poddisruptionbudgets/shop/${name}`, {
+        apiVersion: "policy/v1",
+        kind: "PodDisruptionBudget",
+        metadata: { name, namespace: "shop" },
+        spec: { minAvailable: 1, selector: { matchExpressions: [{ key: "app", operator: "In", values: [app] }] } },
+      });
+    }
+    const disruption = { action: "evict", count: 1, atSeconds: 0, victims: "first" };
+    const { d, scenario, dep } = await deployTarget(runId, disruption);
+    const outcome = await d.disrupt(dep, scenario.disruption);
+    const victim = dep.pods[0] ?? "";
+    expect(outcome.pods.map((p) => p.pod)).toEqual([victim]);
+    expect(outcome.voluntary?.evictions.map((e) => [e.pod, e.result])).toEqual([[victim, "accepted"]]);
+    expect(outcome.voluntary?.pdb).toEqual({ name: "web-pdb", minAvailable: 1 });
+    await d.teardown(dep, runId);
+    expect(fake.calls.filter((c) => !c.startsWith("GET"))).toEqual([
+      `POST /api/v1/namespaces/shop/pods/${victim}/eviction`,
+    ]);
+    expect(dep.mutations).toHaveLength(1);
+    expect(dep.mutations?.[0]).toMatch(new RegExp(`^evicted pod shop/${victim} at \\d{4}-`));
+    expect(fake.pods.has(dep.pods[1] ?? "")).toBe(true);
+  });
+
+  it("a target takes drain: its pods on the node evicted, a neighbour's left, the node uncordoned; every change listed", async () => {
+    const runId = "20300101000004-eeeeee";
+    const disruption = { action: "drain", atSeconds: 0, node: "node-1", retryIntervalSeconds: 0.1, timeoutSeconds: 10 };
+    const { d, scenario, dep } = await deployTarget(runId, disruption);
+    const onNode1 = dep.pods.filter((p) => fake.pods.get(p)?.spec.nodeName === "node-1");
+    const neighbour = [...fake.pods.values()].find((p) => p.metadata.name.startsWith("worker-"));
+    expect(onNode1).toHaveLength(1);
+    expect(neighbour?.spec.nodeName).toBe("node-1");
+    const outcome = await d.disrupt(dep, scenario.disruption);
+    expect(outcome.pods.map((p) => p.pod)).toEqual(onNode1);
+    expect(outcome.voluntary?.drain).toMatchObject({ node: "node-1", pods: onNode1, timedOut: false });
+    expect(fake.nodes.get("node-1")?.spec.unschedulable).toBe(true);
+    await d.teardown(dep, runId);
+    // Uncordoned at teardown, the run's label gone; the neighbour's pod untouched.
+    expect(fake.nodes.get("node-1")?.spec.unschedulable).toBe(false);
+    expect(fake.nodes.get("node-1")?.metadata.labels["graceful-e2e.cordoned-by"]).toBeUndefined();
+    expect(fake.pods.has(neighbour?.metadata.name)).toBe(true);
+    expect(fake.calls.filter((c) => c.startsWith("POST") || c.startsWith("PATCH") || c.startsWith("DELETE"))).toEqual([
+      "PATCH /api/v1/nodes/node-1",
+      `POST /api/v1/namespaces/shop/pods/${onNode1[0]}/eviction`,
+      "PATCH /api/v1/nodes/node-1",
+    ]);
+    expect(dep.mutations?.map((m) => m.replace(/ at \S+$/, ""))).toEqual([
+      "cordoned node node-1",
+      `evicted pod shop/${onNode1[0]}`,
+      "uncordoned node node-1",
+    ]);
   });
 
   it.each([

@@ -2,7 +2,7 @@
 // the real wire protocol over HTTP: client-node's typed calls, JSON-patch bodies, streaming watches and
 // a followed log. The fake "kubelet" runs a short termination sequence. This checks the I/O code paths
 // that only a real cluster exercises fully (the kind e2e suite does that where kind exists).
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +24,7 @@ import type { RecordedRuntimeEvent } from "../../src/k8s/timeline-from-watch.js"
 import type { Clock } from "../../src/k8s/wait.js";
 import { processReports } from "../../src/observe/app-log.js";
 import { EventLog } from "../../src/observe/events.js";
+import { formatResult } from "../../src/report/console.js";
 import { readRecordingFile } from "../../src/runner/read-recording.js";
 import { replayRun } from "../../src/runner/replay.js";
 import { runScenario, type ScenarioResult } from "../../src/runner/run.js";
@@ -62,6 +63,7 @@ function kindBackend(d: KubernetesDriver): Backend {
       runningWorkload(await d.deploy(sc, imageOfSource(source, "kind"), sink, runId), {
         disrupt: (dep, dis, plan) => d.disrupt(dep, dis, plan),
         teardown: (dep, runId) => d.teardown(dep, runId),
+        voluntaryRecord: (dep) => d.voluntaryRecord(dep.runId),
       }),
     sweep: (runId) => d.teardown(undefined, runId),
   };
@@ -87,6 +89,8 @@ class FakeCluster {
   /** The answer to an eviction of `pod` (a Status; code 201 evicts it). Default: every eviction accepted. */
   evictionAnswer: (pod: string) => Obj = () => ({ kind: "Status", status: "Success", code: 201 });
   pdbs: Obj[] = [];
+  /** The API's answer to an uncordon (a PATCH setting unschedulable false), when it fails. */
+  uncordonFailure?: Obj;
   private watchers: Array<{ kind: string; ns: string; res: ServerResponse }> = [];
   private logs = new Map<string, ServerResponse[]>();
   private podSeq = 0;
@@ -419,6 +423,9 @@ class FakeCluster {
       if (!node) return json(404, { kind: "Status", code: 404, reason: "NotFound", message: "node not found" });
       if (req.method === "PATCH") {
         this.calls.push(`patch node ${m[1]} ${body}`);
+        const ops = JSON.parse(body) as Array<{ path: string; value?: unknown }>;
+        const uncordoning = ops.some((op) => op.path === "/spec/unschedulable" && op.value === false);
+        if (uncordoning && this.uncordonFailure) return json(this.uncordonFailure.code, this.uncordonFailure);
         for (const op of JSON.parse(body) as Array<{ op: string; path: string; value?: unknown }>) {
           if (op.path === "/spec/unschedulable") node.spec.unschedulable = op.value;
           const label = /^\/metadata\/labels\/(.+)$/.exec(op.path)?.[1]?.replace(/~1/g, "/");
@@ -1232,9 +1239,8 @@ describe("KubernetesDriver: evict and drain through the Eviction API", () => {
     expect(sink.events.filter((e) => e.kind === "node-uncordoned").map((e) => e.detail?.node)).toEqual(["ge-worker2"]);
   });
 
-  it("Ctrl-C mid-drain (a budget that never allows): the node is uncordoned by the run's cleanup", async () => {
-    fake = new FakeCluster();
-    fake.workers = ["ge-worker", "ge-worker2"];
+  /** A drain under a budget that never allows, run through the runner and stopped by SIGINT mid-drain. */
+  const ctrlCMidDrain = async (resultsDir: string): Promise<ScenarioResult> => {
     fake.evictionAnswer = () => refused(2, 2);
     const d = driver();
     const loaded = parseScenario(
@@ -1256,16 +1262,75 @@ describe("KubernetesDriver: evict and drain through the Eviction API", () => {
     const sinkWatch = setInterval(() => {
       if (fake.nodes.get("ge-worker")?.spec.unschedulable === true) cordoned();
     }, 20);
-    const run = runScenario(loaded, { backend: kindBackend(d), resolveImage: async () => image });
+    const run = runScenario(loaded, { backend: kindBackend(d), resolveImage: async () => image, resultsDir });
     await cordonSeen;
     clearInterval(sinkWatch);
     await sleep(300); // a refusal or two
     expect(fake.calls.filter((c) => c.startsWith("evict ")).length).toBeGreaterThanOrEqual(1);
     await handleInterrupt("SIGINT", () => {});
-    const r = await run;
+    return run;
+  };
+
+  it("Ctrl-C mid-drain (a budget that never allows): the node is uncordoned by the run's cleanup", async () => {
+    fake = new FakeCluster();
+    fake.workers = ["ge-worker", "ge-worker2"];
+    const dir = mkdtempSync(join(tmpdir(), "ge-ctrl-c-drain-"));
+    const r = await ctrlCMidDrain(dir);
     expect(r.error).toBe("interrupted by SIGINT");
     expect(fake.nodes.get("ge-worker")?.spec.unschedulable).toBe(false);
     expect(fake.nodes.get("ge-worker")?.metadata.labels["graceful-e2e.cordoned-by"]).toBeUndefined();
+    // The errored result still says what the drain did: the cordon, every answer so far, the uncordon.
+    const drain = r.voluntary?.drain;
+    expect(drain).toMatchObject({
+      node: "ge-worker",
+      chosenBecause: "scenario node",
+      interrupted: true,
+      timedOut: false,
+    });
+    expect(drain?.finishedAt).toBeUndefined();
+    expect(drain?.uncordonedAt).toBeGreaterThanOrEqual(drain?.cordonedAt ?? Number.POSITIVE_INFINITY);
+    expect(drain?.uncordonError).toBeUndefined();
+    expect(drain?.timeoutReason).toMatch(
+      /^the run ended 0\.\d s after the cordon, before the drain did: refused \(429\) app-/,
+    );
+    const refusals = fake.calls.filter((c) => c.startsWith("evict ")).length;
+    expect(r.voluntary?.evictions.length).toBe(refusals);
+    expect(r.voluntary?.evictions.every((e) => e.result === "refused" && e.node === "ge-worker")).toBe(true);
+    expect(r.voluntary?.pdb).toEqual({ name: "app", minAvailable: 2 });
+    // The same in the result file and on the console.
+    const file = JSON.parse(readFileSync(join(dir, "ctrl-c-drain.kind.json"), "utf8")) as ScenarioResult;
+    expect(file.voluntary?.drain).toEqual(drain);
+    expect(file.voluntary?.evictions).toHaveLength(refusals);
+    const lines = formatResult(r).join("\n");
+    expect(lines).toMatch(
+      /drain: node ge-worker \(scenario node\) cordoned; INTERRUPTED: the run ended .*; uncordoned \d+\.\d\d s after the cordon/,
+    );
+    expect(lines).toContain(
+      `evictions: 0 accepted, ${refusals} refused (429), 0 error(s) under PodDisruptionBudget app`,
+    );
+  });
+
+  it("Ctrl-C mid-drain and the uncordon fails: the record and the error say so, the node keeps its label", async () => {
+    fake = new FakeCluster();
+    fake.workers = ["ge-worker", "ge-worker2"];
+    fake.uncordonFailure = {
+      kind: "Status",
+      status: "Failure",
+      code: 500,
+      reason: "InternalError",
+      message: "etcdserver: request timed out",
+    };
+    const r = await ctrlCMidDrain(mkdtempSync(join(tmpdir(), "ge-ctrl-c-drain-")));
+    expect(fake.nodes.get("ge-worker")?.spec.unschedulable).toBe(true);
+    expect(fake.nodes.get("ge-worker")?.metadata.labels["graceful-e2e.cordoned-by"]).toBeDefined();
+    const drain = r.voluntary?.drain;
+    expect(drain?.interrupted).toBe(true);
+    expect(drain?.uncordonedAt).toBeUndefined();
+    expect(drain?.uncordonError).toContain("etcdserver: request timed out");
+    expect(r.error).toMatch(
+      /^interrupted by SIGINT; teardown incomplete: .*uncordon node ge-worker: etcdserver: request timed out/,
+    );
+    expect(formatResult(r).join("\n")).toContain("UNCORDON FAILED (");
   });
 
   it("drain on a cluster with one schedulable node: a usage error before anything of the run is created", async () => {

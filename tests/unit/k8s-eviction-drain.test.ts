@@ -9,20 +9,23 @@ import {
   assertDrainable,
   CORDONED_BY_LABEL,
   cordon,
+  type DrainOptions,
   drainNode,
   uncordon,
   uncordonLeftovers,
 } from "../../src/k8s/drain.js";
+import { evictionProgress, markDrainInterrupted } from "../../src/k8s/drain-record.js";
 import { answerOfError, evictPod } from "../../src/k8s/eviction.js";
 import { buildManifests, strategyPatch } from "../../src/k8s/manifests.js";
 import { createPdb, pdbObject, pdbRecord } from "../../src/k8s/pdb-object.js";
 import { ReadyEndpointsSeries } from "../../src/k8s/ready-endpoints.js";
 import { policyVersions } from "../../src/k8s/version.js";
 import type { Clock } from "../../src/k8s/wait.js";
-import type { EvictionAttempt } from "../../src/model/disruption.js";
+import type { DrainRecord, EvictionAttempt } from "../../src/model/disruption.js";
 import { planDisruption } from "../../src/runner/steps.js";
 import { ScenarioSpec } from "../../src/scenario/schema.js";
 import { UsageError } from "../../src/util/errors.js";
+import { ownRolloutStrategy, rolloutStrategy } from "../../src/workload/rollout-strategy.js";
 import { readBody, refused429, replyJson, useFakeServer } from "./fake-api-server.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: free-form fake API objects
@@ -154,6 +157,24 @@ describe("eviction, drain and PDB objects against a fake API server", () => {
     });
     return { clock, attempts, result };
   };
+  /** drainNode's options with these tests' defaults (node w1, interval 5 s, timeout 60 s, run-1). */
+  const drainOptions = (clock: Clock, o: Partial<DrainOptions>): DrainOptions => ({
+    core,
+    namespace: "ns1",
+    node: "w1",
+    chosenBecause: "scenario node",
+    pods: ["app-1"],
+    policy: "policy/v1",
+    clock,
+    retryIntervalMs: 5000,
+    timeoutMs: 60_000,
+    runLabel: "run-1",
+    gone: () => false,
+    changed: () => new Promise(() => {}),
+    onAttempt: () => {},
+    onCordoned: () => {},
+    ...o,
+  });
   beforeEach(() => {
     core = served.kc().makeApiClient(CoreV1Api);
     fake.nodes.clear();
@@ -195,6 +216,33 @@ describe("eviction, drain and PDB objects against a fake API server", () => {
     expect(fake.evictionBodies.every((b) => b.apiVersion === "policy/v1beta1")).toBe(true);
   });
 
+  it("stopped while waiting between refusals (the run's teardown): no call after the stop", async () => {
+    fake.answers.set("app-1", [refused429("app", 2, 2)]);
+    const stop = new AbortController();
+    const clock = fakeClock();
+    const stopWhileWaiting: Clock = {
+      now: () => clock.now(),
+      sleep: async (ms) => {
+        await clock.sleep(ms);
+        stop.abort();
+      },
+    };
+    const r = await evictPod("app-1", {
+      core,
+      namespace: "ns1",
+      version: "policy/v1",
+      clock: stopWhileWaiting,
+      retryIntervalMs: 5000,
+      deadline: clock.t + 120_000,
+      onAttempt: () => {},
+      signal: stop.signal,
+    });
+    expect(r.evicted).toBe(false);
+    expect(r.attempts).toHaveLength(1);
+    expect(r.why).toMatch(/^refused 1 time\(s\) \(429: .*\); stopped$/);
+    expect(fake.evictionBodies).toHaveLength(1);
+  });
+
   it("any other answer is an error, not retried (500: a pod under two budgets)", async () => {
     const message = "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.";
     fake.answers.set("app-1", [{ kind: "Status", status: "Failure", code: 500, reason: "InternalError", message }]);
@@ -214,27 +262,22 @@ describe("eviction, drain and PDB objects against a fake API server", () => {
     const clock = fakeClock();
     let cordonedAt: number | undefined;
     const attempts: EvictionAttempt[] = [];
-    const { record, evictions } = await drainNode({
-      core,
-      namespace: "ns1",
-      node: "w1",
-      chosenBecause: "busiest pod app-1",
-      pods: ["app-1", "app-2"],
-      policy: "policy/v1",
-      clock,
-      retryIntervalMs: 5000,
-      timeoutMs: 60_000,
-      runLabel: "run-1",
-      gone: (p) => gone.has(p),
-      changed: () => new Promise(() => {}),
-      onAttempt: (a) => attempts.push(a),
-      onCordoned: (at) => {
-        cordonedAt = at;
-        // The cordon is in place before the first eviction.
-        expect(fake.nodes.get("w1")?.spec.unschedulable).toBe(true);
-        expect(fake.evictionBodies).toHaveLength(0);
-      },
-    });
+    const { record, evictions } = await drainNode(
+      drainOptions(clock, {
+        chosenBecause: "busiest pod app-1",
+        pods: ["app-1", "app-2"],
+        gone: (p) => gone.has(p),
+        onAttempt: (a) => attempts.push(a),
+        onCordoned: (started, byUs) => {
+          cordonedAt = started.cordonedAt;
+          expect(byUs).toBe(true);
+          expect(started).toMatchObject({ node: "w1", pods: ["app-1", "app-2"], timedOut: false });
+          // The cordon is in place before the first eviction.
+          expect(fake.nodes.get("w1")?.spec.unschedulable).toBe(true);
+          expect(fake.evictionBodies).toHaveLength(0);
+        },
+      }),
+    );
     expect(cordonedAt).toBe(1_000_000);
     expect(fake.nodes.get("w1")?.metadata.labels[CORDONED_BY_LABEL]).toBe("run-1");
     expect(evictions.map((e) => [e.pod, e.evicted, e.attempts.length])).toEqual([
@@ -261,28 +304,59 @@ describe("eviction, drain and PDB objects against a fake API server", () => {
     fake.node("w1");
     fake.answers.set("app-1", [refused429("app", 3, 3)]);
     const clock = fakeClock();
-    const { record } = await drainNode({
-      core,
-      namespace: "ns1",
-      node: "w1",
-      chosenBecause: "scenario node",
-      pods: ["app-1"],
-      policy: "policy/v1",
-      clock,
-      retryIntervalMs: 5000,
-      timeoutMs: 30_000,
-      runLabel: "run-1",
-      gone: () => false,
-      changed: () => new Promise(() => {}),
-      onAttempt: () => {},
-      onCordoned: () => {},
-    });
+    const { record } = await drainNode(drainOptions(clock, { timeoutMs: 30_000 }));
     expect(record.timedOut).toBe(true);
     expect(record.finishedAt).toBeUndefined();
     expect(record.timeoutReason).toMatch(
       /^after 30 s 1 of 1 pod\(s\) were still not evicted: app-1 refused 6 time\(s\) \(429: Cannot evict pod as it would violate the pod's disruption budget\. The disruption budget app needs 3 healthy pods and has 3 currently\) until the timeout$/,
     );
     expect(clock.t - 1_000_000).toBeLessThanOrEqual(30_000);
+  });
+
+  it("a drain the run's end interrupts: the record made at the cordon says how far it got, and stays so", async () => {
+    fake.node("w1");
+    fake.answers.set("app-1", [refused429("app", 2, 2)]);
+    const stop = new AbortController();
+    const clock = fakeClock();
+    let started: DrainRecord | undefined;
+    const { record } = await drainNode(
+      drainOptions(clock, {
+        pods: ["app-1", "app-2"],
+        onAttempt: (a) => {
+          if (a.pod === "app-1" && a.attempt === 2) stop.abort();
+        },
+        onCordoned: (r) => {
+          started = r;
+        },
+        signal: stop.signal,
+      }),
+    );
+    expect(record).toBe(started);
+    expect(record).toMatchObject({ interrupted: true, timedOut: false });
+    expect(record.finishedAt).toBeUndefined();
+    expect(record.timeoutReason).toBe(
+      "the run ended 5.0 s after the cordon, before the drain did: refused (429) app-1 ×2; evicted app-2",
+    );
+    // Marked once: a later mark (the teardown's) or end leaves it as it is.
+    expect(markDrainInterrupted(record, [], clock.t + 9000)).toBe(false);
+    expect(record.timeoutReason).toMatch(/^the run ended 5\.0 s after/);
+  });
+
+  it("an interrupted drain's words: each pod by its last answer; a drain that ended is never marked", () => {
+    const at = (pod: string, attempt: number, result: EvictionAttempt["result"], status: number) =>
+      ({ pod, at: 0, attempt, result, status, message: "" }) as EvictionAttempt;
+    const progress = evictionProgress(
+      ["a", "b", "c", "d"],
+      [at("a", 1, "refused", 429), at("a", 2, "accepted", 201), at("b", 1, "error", 500), at("c", 1, "refused", 429)],
+    );
+    expect(progress).toBe("evicted a; error 500 b; refused (429) c; not yet asked d");
+    const ended: DrainRecord = { node: "n", chosenBecause: "x", cordonedAt: 0, pods: ["a"], timedOut: true };
+    ended.timeoutReason = "after 30 s ...";
+    expect(markDrainInterrupted(ended, [], 1000)).toBe(false);
+    expect(ended.interrupted).toBeUndefined();
+    const open: DrainRecord = { node: "n", chosenBecause: "x", cordonedAt: 0, pods: [], timedOut: false };
+    expect(markDrainInterrupted(open, [], 2500)).toBe(true);
+    expect(open.timeoutReason).toBe("the run ended 2.5 s after the cordon, before the drain did: no pod to evict");
   });
 
   it("a node cordoned before the run is drained but not labelled, and never uncordoned by us", async () => {
@@ -322,7 +396,8 @@ describe("eviction, drain and PDB objects against a fake API server", () => {
   });
 
   it("creates the scenario's PDB in policy/v1 and in policy/v1beta1 (older servers)", async () => {
-    const base = { namespace: "ns1", labels: { "graceful-e2e": "true" }, selector: { app: "a", run: "r" } };
+    const selector = { matchLabels: { app: "a", run: "r" } };
+    const base = { namespace: "ns1", labels: { "graceful-e2e": "true" }, selector };
     for (const version of ["policy/v1", "policy/v1beta1"] as const) {
       const obj = pdbObject({ minAvailable: 2 }, { ...base, version });
       await createPdb(served.kc(), obj);
@@ -392,8 +467,18 @@ describe("policy versions, placement, strategy, ready endpoints (pure)", () => {
     expect(anti?.topologySpreadConstraints).toBeUndefined();
   });
 
-  it("a rollout's strategy becomes JSON-patch ops on the Deployment (only the fields given)", () => {
-    expect(strategyPatch({ maxUnavailable: "50%", minReadySeconds: 2 })).toEqual([
+  it("a rollout's strategy becomes JSON-patch ops: the scenario's fields over the Deployment's own", () => {
+    // graceful-e2e's own Deployment (maxSurge 1, maxUnavailable 0): the field the scenario leaves keeps its value.
+    const image = ownRolloutStrategy(
+      buildManifests({
+        scenario: ScenarioSpec.parse({ name: "s", image: { style: "exec-form" } }),
+        image: "x",
+        runId: "r",
+        preStopSleep: true,
+      }).deployment,
+    );
+    expect(image).toEqual({ maxSurge: 1, maxUnavailable: 0 });
+    expect(strategyPatch({ maxUnavailable: "50%", minReadySeconds: 2 }, image)).toEqual([
       {
         op: "add",
         path: "/spec/strategy",
@@ -401,10 +486,49 @@ describe("policy versions, placement, strategy, ready endpoints (pure)", () => {
       },
       { op: "add", path: "/spec/minReadySeconds", value: 2 },
     ]);
-    expect(strategyPatch({ progressDeadlineSeconds: 60 })).toEqual([
+    // A user's Deployment: its own maxSurge is kept, not replaced by graceful-e2e's default.
+    const own = { maxSurge: "50%", maxUnavailable: 0, minReadySeconds: 5 };
+    expect(strategyPatch({ maxUnavailable: 1 }, own)).toEqual([
+      {
+        op: "add",
+        path: "/spec/strategy",
+        value: { type: "RollingUpdate", rollingUpdate: { maxSurge: "50%", maxUnavailable: 1 } },
+      },
+    ]);
+    // Manifests silent on the strategy: only the scenario's field; the API's 25 % for the other.
+    expect(strategyPatch({ maxSurge: 2 }, {})).toEqual([
+      { op: "add", path: "/spec/strategy", value: { type: "RollingUpdate", rollingUpdate: { maxSurge: 2 } } },
+    ]);
+    expect(strategyPatch({ progressDeadlineSeconds: 60 }, own)).toEqual([
       { op: "add", path: "/spec/progressDeadlineSeconds", value: 60 },
     ]);
-    expect(strategyPatch({})).toEqual([]);
+    expect(strategyPatch({}, own)).toEqual([]);
+  });
+
+  it("a workload's own rolling update: only what its object says (Recreate: none; a StatefulSet: minReadySeconds)", () => {
+    const deployment = (spec: Obj) => ({ apiVersion: "apps/v1", kind: "Deployment", spec }) as never;
+    expect(
+      ownRolloutStrategy(
+        deployment({
+          strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 0, maxUnavailable: "30%" } },
+          minReadySeconds: 4,
+          progressDeadlineSeconds: 90,
+        }),
+      ),
+    ).toEqual({ maxSurge: 0, maxUnavailable: "30%", minReadySeconds: 4, progressDeadlineSeconds: 90 });
+    expect(ownRolloutStrategy(deployment({ strategy: { rollingUpdate: { maxUnavailable: 0 } } }))).toEqual({
+      maxUnavailable: 0,
+    });
+    expect(ownRolloutStrategy(deployment({ strategy: { type: "Recreate" }, minReadySeconds: 1 }))).toEqual({
+      minReadySeconds: 1,
+    });
+    expect(ownRolloutStrategy(deployment({}))).toEqual({});
+    const sts = { apiVersion: "apps/v1", kind: "StatefulSet", spec: { minReadySeconds: 3 } } as never;
+    expect(ownRolloutStrategy(sts)).toEqual({ minReadySeconds: 3 });
+    expect(rolloutStrategy({ minReadySeconds: 0 }, { maxSurge: 0, minReadySeconds: 3 })).toEqual({
+      maxSurge: 0,
+      minReadySeconds: 0,
+    });
   });
 
   it("ready endpoints: a sample per change; terminating only where the server reports it", () => {

@@ -162,6 +162,54 @@ describe("rolling update (the Deployment controller's moves)", () => {
   });
 });
 
+describe("a rollout's strategy on local: the scenario's fields over the workload's own", () => {
+  /** The moves of a rollout's first tick (a, b, ...: `replicas` old pods; new pods ready at once). */
+  const firstTick = async (replicas: number, yaml: string, own?: object) => {
+    const scenario = parseScenario(
+      "r.yaml",
+      `name: r\nimage: { style: exec-form }\nreplicas: ${replicas}\ndisruption: { action: rollout, atSeconds: 0${yaml} }\n`,
+    ).scenario;
+    const cluster = new LocalCluster(scenario);
+    if (own) cluster.useManifestWorkload({ apiVersion: "apps/v1", kind: "Deployment", spec: own } as never);
+    const moves: Array<{ what: string; at: number }> = [];
+    let n = 0;
+    const ops = {
+      start: async () => {
+        moves.push({ what: "start", at: Date.now() });
+        return { name: `new-${n++}`, readyAt: Date.now() };
+      },
+      terminate: async (pod: string) => {
+        moves.push({ what: `terminate ${pod}`, at: Date.now() });
+        return { pod, pid1Cmdline: "x", deleteAt: Date.now(), goneAt: Date.now(), sigkilled: false, notes: [] };
+      },
+    };
+    const d = scenario.disruption;
+    if (d.action !== "rollout") throw new Error("a rollout scenario");
+    const { target } = fakeCluster(["a", "b", "c", "d"].slice(0, replicas), { endMs: 1 });
+    await cluster.disrupt(d, target, ops, undefined);
+    // One tick's moves are made at once; the next tick comes 50 ms later.
+    return moves.filter((m) => m.at - (moves[0]?.at ?? 0) < 25).map((m) => m.what);
+  };
+
+  it("graceful-e2e's own Deployment surges first (maxSurge 1, maxUnavailable 0) unless the scenario says otherwise", async () => {
+    expect(await firstTick(2, "")).toEqual(["start"]);
+    expect(await firstTick(2, ", strategy: { maxSurge: 0, maxUnavailable: 1 }")).toEqual(["terminate b"]);
+  });
+
+  it("a manifests Deployment keeps its own maxSurge 0 / maxUnavailable 1 where the scenario sets only minReadySeconds", async () => {
+    const own = { strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } } };
+    expect(await firstTick(2, ", strategy: { minReadySeconds: 0 }", own)).toEqual(["terminate b"]);
+    // The scenario's field wins where it sets one: maxSurge 1 over the manifests' 0 (their maxUnavailable 1 kept).
+    expect(await firstTick(2, ", strategy: { maxSurge: 1 }", own)).toEqual(["start", "terminate b"]);
+  });
+
+  it("manifests silent on the strategy: Kubernetes' 25 % / 25 %, not graceful-e2e's own", async () => {
+    // 4 replicas: surge 1, unavailable 1 → one new pod and one old pod deleted at once.
+    expect(await firstTick(4, ", strategy: { minReadySeconds: 0 }", {})).toEqual(["start", "terminate d"]);
+    expect(await firstTick(4, ", strategy: { minReadySeconds: 0 }")).toEqual(["start"]);
+  });
+});
+
 describe("ready endpoints series", () => {
   it("a sample per change; a deleting pod still in the rules counts as terminating, not ready", () => {
     const s = new ReadyEndpointsSeries();
@@ -217,5 +265,13 @@ describe("teardown mid-drain (Ctrl-C)", () => {
     expect(drain?.finishedAt).toBeUndefined();
     expect(drain?.uncordonedAt).toBeGreaterThanOrEqual(drain?.cordonedAt ?? Number.POSITIVE_INFINITY);
     expect(events.map((e) => e.detail?.reason)).toEqual(["NodeSchedulable"]);
+    // What happened up to the teardown, on the record: interrupted, every pod's answer so far.
+    expect(drain).toMatchObject({ interrupted: true, timedOut: false });
+    expect(drain?.timeoutReason).toMatch(
+      /^the run ended 0\.\d s after the cordon, before the drain did: refused \(429\) [abc], [abc]$/,
+    );
+    expect(outcome.voluntary?.evictions.map((e) => e.result)).toEqual(["refused", "refused"]);
+    // The record the runner takes when the run ends first is the same live object.
+    expect(cluster.voluntaryRecord()).toBe(outcome.voluntary);
   });
 });

@@ -43,6 +43,24 @@ describe("a voluntary disruption in the reports", () => {
       drain: { ...voluntary.drain!, finishedAt: undefined, timedOut: true, timeoutReason: "why" },
     };
     expect(voluntaryLines({ voluntary: stuck, load })[0]).toContain("TIMED OUT: why");
+    // A run ended mid-drain (Ctrl-C): interrupted, how far it got; an uncordon that failed is said loudly.
+    const cut = {
+      ...voluntary,
+      drain: {
+        ...voluntary.drain!,
+        finishedAt: undefined,
+        uncordonedAt: undefined,
+        interrupted: true,
+        timeoutReason: "the run ended 5.0 s after the cordon, before the drain did: evicted p-0; refused (429) p-2",
+        uncordonError: "HTTP 500 etcd timeout",
+      },
+    };
+    expect(voluntaryLines({ voluntary: cut })).toEqual([
+      "drain: node local-node-1 (busiest pod p-2) cordoned; INTERRUPTED: the run ended 5.0 s after the cordon, " +
+        "before the drain did: evicted p-0; refused (429) p-2; UNCORDON FAILED (HTTP 500 etcd timeout): the node is " +
+        "still cordoned, 'graceful-e2e clean' uncordons it",
+      "evictions: 2 accepted, 1 refused (429), 0 error(s) under PodDisruptionBudget web-pdb",
+    ]);
     expect(voluntaryLines({ load })).toEqual([]);
   });
 

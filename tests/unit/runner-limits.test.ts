@@ -13,6 +13,7 @@ import {
 } from "../../src/backends/backend.js";
 import type { InClusterLoad } from "../../src/backends/capabilities.js";
 import { startLoad } from "../../src/load/generator.js";
+import type { VoluntaryDisruptionRecord } from "../../src/model/disruption.js";
 import { IN_FLIGHT_SETTLE_MS } from "../../src/runner/context.js";
 import { timeLimits } from "../../src/runner/limits.js";
 import { settleOutstanding, WINDOW_MARGIN_MS } from "../../src/runner/load-window.js";
@@ -59,6 +60,8 @@ class FakeBackend implements Backend {
   ) => this.deployment(scenario, runId);
   deploy: Backend["deploy"] = async (...args) => runningWorkload(await this.deployImpl(...args), this);
   disrupt: (d: Deployment) => Promise<DisruptionOutcome> = async () => ({ pods: [] });
+  /** evict/drain/rollout: the record so far (absent: a backend without one). */
+  voluntaryRecord?: (d: Deployment) => VoluntaryDisruptionRecord | undefined;
   teardownImpl: (runId: string) => Promise<void> = async (runId) => {
     for (const c of this.containers) if (c.startsWith(`${runId}/`)) this.containers.delete(c);
   };
@@ -132,6 +135,29 @@ describe("runScenario: named limits and interruptions", () => {
     expect(backend.teardowns).toBeGreaterThanOrEqual(1);
     // Not the disruption's own budget (tens of seconds): the limit plus the bounded wait for the step.
     expect(Date.now() - started).toBeLessThan(400 + IN_FLIGHT_SETTLE_MS + 2000);
+  });
+
+  it("a run ended mid-drain keeps the backend's record so far, with what its teardown adds", async () => {
+    const backend = new FakeBackend();
+    const record: VoluntaryDisruptionRecord = {
+      evictions: [{ pod: "p0", at: 1, attempt: 1, result: "refused", status: 429, message: "budget" }],
+      drain: { node: "n1", chosenBecause: "busiest pod p0", cordonedAt: 1, pods: ["p0"], timedOut: false },
+    };
+    backend.disrupt = () => never();
+    backend.voluntaryRecord = () => record;
+    backend.teardownImpl = async () => {
+      if (record.drain) record.drain.uncordonedAt = 2; // the backend's uncordon, after the run's end
+    };
+    const r = await runScenario(loaded, { backend, resolveImage, limits: { scenario: 300 } });
+    expect(r.error).toMatch(/^the scenario \(load and delete\) timed out after 0\.3 s/);
+    expect(r.voluntary).toBe(record);
+    expect(r.voluntary?.drain?.uncordonedAt).toBe(2);
+    // A backend without a record: nothing made up.
+    const plain = new FakeBackend();
+    plain.disrupt = () => never();
+    expect(
+      (await runScenario(loaded, { backend: plain, resolveImage, limits: { scenario: 300 } })).voluntary,
+    ).toBeUndefined();
   });
 
   it("teardown limit: recorded in the result with what to do, never thrown", async () => {

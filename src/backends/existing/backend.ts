@@ -17,7 +17,7 @@ import { DEFAULT_NODE_PORT, namespaceName, SERVICE_NAME } from "../../k8s/manife
 import { formatPorts } from "../../k8s/node-ports.js";
 import type { LoadHooks } from "../../load/types.js";
 import type { ResolvedImage } from "../../model/backend.js";
-import type { ReadyEndpointsSample } from "../../model/disruption.js";
+import type { ReadyEndpointsSample, VoluntaryDisruptionRecord } from "../../model/disruption.js";
 import type { EventSink } from "../../model/events.js";
 import type { Disruption, LoadOptions, Scenario, Target } from "../../scenario/schema.js";
 import { UsageError } from "../../util/errors.js";
@@ -336,6 +336,11 @@ export class ExistingClusterBackend extends RunStateBackend implements InCluster
   /** The Service's ready endpoints over the run, from the watch. */
   readyEndpoints(deployment: Deployment): ReadyEndpointsSample[] | undefined {
     return this.driver?.readyEndpoints(deployment.runId);
+  }
+
+  /** evict/drain/rollout: the record so far (a run ended mid-drain reports it). */
+  voluntaryRecord(deployment: Deployment): VoluntaryDisruptionRecord | undefined {
+    return this.driver?.voluntaryRecord(deployment.runId);
   }
 
   /**

@@ -14,7 +14,7 @@ import {
 } from "../../k8s/driver.js";
 import { formatPorts } from "../../k8s/node-ports.js";
 import type { ResolvedImage } from "../../model/backend.js";
-import type { ReadyEndpointsSample } from "../../model/disruption.js";
+import type { ReadyEndpointsSample, VoluntaryDisruptionRecord } from "../../model/disruption.js";
 import type { EventSink } from "../../model/events.js";
 import type { TrafficAttribution } from "../../model/exercise.js";
 import type { ProcessTreeInspection } from "../../model/process-tree.js";
@@ -319,6 +319,11 @@ export class KindBackend extends RunStateBackend {
   /** The Service's ready endpoints over the run, from the watch. */
   readyEndpoints(deployment: Deployment): ReadyEndpointsSample[] | undefined {
     return this.driver?.readyEndpoints(deployment.runId);
+  }
+
+  /** evict/drain/rollout: the record so far (a run ended mid-drain reports it). */
+  voluntaryRecord(deployment: Deployment): VoluntaryDisruptionRecord | undefined {
+    return this.driver?.voluntaryRecord(deployment.runId);
   }
 
   /** Resolves once the Service is deleted and the namespace's deletion is under way (drain() waits for it). */

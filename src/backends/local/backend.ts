@@ -4,7 +4,7 @@
 import net from "node:net";
 import { getContainerRuntimeClient } from "testcontainers";
 import type { ResolvedImage } from "../../model/backend.js";
-import type { ReadyEndpointsSample } from "../../model/disruption.js";
+import type { ReadyEndpointsSample, VoluntaryDisruptionRecord } from "../../model/disruption.js";
 import type { EventSink } from "../../model/events.js";
 import type { TrafficAttribution } from "../../model/exercise.js";
 import type { ObservedPodOutcome } from "../../model/pod-outcome.js";
@@ -249,6 +249,7 @@ export class LocalBackend extends RunStateBackend {
     const pod = this.deployedPod(state, runId);
     const manifestPdb = state.source.kind === "manifests" ? state.source.workload.applied.pdb : undefined;
     if (manifestPdb) cluster.useManifestPdb(manifestPdb);
+    if (state.source.kind === "manifests") cluster.useManifestWorkload(state.source.workload.applied.workload);
     cluster.replicas = pod.replicas;
     this.runs.set(runId, state);
     const target = await proxy.listen(this.options.servicePort ?? 0);
@@ -427,6 +428,11 @@ export class LocalBackend extends RunStateBackend {
 
   readyEndpoints(deployment: Deployment): ReadyEndpointsSample[] | undefined {
     return this.runs.get(deployment.runId)?.cluster.readyEndpoints();
+  }
+
+  /** evict/drain/rollout: the record so far (a run ended mid-drain reports it). */
+  voluntaryRecord(deployment: Deployment): VoluntaryDisruptionRecord | undefined {
+    return this.runs.get(deployment.runId)?.cluster.voluntaryRecord();
   }
 
   async teardown(_deployment: Deployment | undefined, runId: string): Promise<void> {

@@ -2,9 +2,12 @@
 // being deleted, the Service's ready endpoints over the run, the budget and the drains — and the
 // voluntary disruptions carried out on it (evict, drain, rollout), through the backend's EvictionTarget.
 import type { DisruptionOutcome, DisruptionPlan } from "../../backends/backend.js";
-import type { DrainRecord, ReadyEndpointsSample } from "../../model/disruption.js";
+import { markDrainInterrupted } from "../../k8s/drain-record.js";
+import type { DrainRecord, ReadyEndpointsSample, VoluntaryDisruptionRecord } from "../../model/disruption.js";
 import type { EventSink } from "../../model/events.js";
-import { type Disruption, IMAGE_ROLLING_UPDATE, type Scenario } from "../../scenario/schema.js";
+import { type Disruption, IMAGE_ROLLING_UPDATE, type RolloutStrategy, type Scenario } from "../../scenario/schema.js";
+import { ownRolloutStrategy, rolloutStrategy } from "../../workload/rollout-strategy.js";
+import type { Workload } from "../../workload/types.js";
 import { LocalNodes, placementOf } from "./nodes.js";
 import { type RolloutOps, rollingUpdate } from "./rollout.js";
 import {
@@ -24,18 +27,31 @@ export class LocalCluster {
   readonly deleting = new Set<string>();
   private readonly series = new ReadyEndpointsSeries();
   private readonly drains: DrainRecord[] = [];
+  /** The voluntary disruption's record from its start (live: what the teardown adds lands in it). */
+  private current: VoluntaryDisruptionRecord | undefined;
   /** When each pod passed its readiness probe (the Deployment's availability counts from there). */
   private readonly ready = new Map<string, number>();
   pdb: AppliedPdb | undefined;
   /** The workload's desired replicas (the budget's scale, the rollout's): the manifests' for a workload scenario. */
   replicas: number;
+  /**
+   * The workload's own rolling update: graceful-e2e's Deployment's (as on kind), or the manifests' own
+   * (useManifestWorkload); a rollout's strategy overrides only the fields the scenario sets.
+   */
+  private ownStrategy: RolloutStrategy;
   /** Aborted at teardown: a drain's retries and waits end there (Ctrl-C included). */
   private readonly stop = new AbortController();
 
-  constructor(private readonly scenario: Scenario) {
+  constructor(scenario: Scenario) {
     this.nodes = new LocalNodes(scenario.local.nodes, placementOf(scenario));
     this.pdb = scenario.pdb ? { name: `${scenario.name}-pdb`, spec: scenario.pdb } : undefined;
     this.replicas = scenario.replicas;
+    this.ownStrategy = scenario.image !== undefined ? { ...IMAGE_ROLLING_UPDATE } : {};
+  }
+
+  /** The manifests' workload as applied: its own rolling update is the rollout's base. */
+  useManifestWorkload(workload: Workload): void {
+    this.ownStrategy = ownRolloutStrategy(workload);
   }
 
   /** The manifests' own budget, when the scenario gives none (as the API would enforce it on kind). */
@@ -57,6 +73,11 @@ export class LocalCluster {
    */
   pods(names: readonly string[]): LocalPod[] {
     return names.map((name) => ({ name, ready: this.ready.has(name), deleting: this.deleting.has(name) }));
+  }
+
+  /** evict/drain/rollout: the record so far, once one started (a run ended mid-drain still reports it). */
+  voluntaryRecord(): VoluntaryDisruptionRecord | undefined {
+    return this.current;
   }
 
   readyEndpoints(): ReadyEndpointsSample[] {
@@ -91,6 +112,8 @@ export class LocalCluster {
    */
   teardown(sink: EventSink): void {
     this.stop.abort();
+    const evictions = this.current?.evictions ?? [];
+    for (const d of this.drains) markDrainInterrupted(d, evictions, Date.now());
     for (const r of this.nodes.uncordonAll()) {
       for (const d of this.drains) if (d.node === r.node) d.uncordonedAt = r.uncordonedAt;
       sink.record({
@@ -116,13 +139,13 @@ export class LocalCluster {
       .pods()
       .filter((p) => !p.deleting)
       .map((p) => p.name);
+    const record: VoluntaryDisruptionRecord = { evictions: api.attempts, ...pdb };
+    this.current = record;
     switch (d.action) {
       case "rollout": {
-        // graceful-e2e's own Deployment has its rolling update (as on kind); a manifests workload the API's default.
-        const base = this.scenario.image !== undefined ? IMAGE_ROLLING_UPDATE : {};
-        const strategy = { ...base, ...d.strategy };
+        const strategy = rolloutStrategy(d.strategy, this.ownStrategy);
         const pods = await rollingUpdate({ ...rollout, oldPods: live }, strategy, this.replicas, signal);
-        return { pods, voluntary: { evictions: [], ...pdb } };
+        return { pods, voluntary: record };
       }
       case "evict": {
         const planned = (plan?.victims ?? []).filter((v) => live.includes(v));
@@ -132,7 +155,7 @@ export class LocalCluster {
           order.slice(0, d.count).map((p) => api.evictUntil(p, d.retryIntervalSeconds * 1000, deadline, signal)),
         );
         const pods = await Promise.all(calls.flatMap((c) => (c.termination ? [c.termination] : [])));
-        return { pods, voluntary: { evictions: api.attempts, ...pdb } };
+        return { pods, voluntary: record };
       }
       case "drain": {
         const busiest = (plan?.victims ?? []).find((v) => live.includes(v)) ?? live[0];
@@ -144,9 +167,13 @@ export class LocalCluster {
           retryMs: d.retryIntervalSeconds * 1000,
           timeoutMs: d.timeoutSeconds * 1000,
           signal,
-          onCordon: (record) => this.drains.push(record),
+          onCordon: (started) => {
+            this.drains.push(started);
+            record.drain = started;
+          },
         });
-        return { pods: outcomes, voluntary: { evictions: api.attempts, drain, ...pdb } };
+        record.drain = drain;
+        return { pods: outcomes, voluntary: record };
       }
     }
   }

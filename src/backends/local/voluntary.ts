@@ -3,6 +3,7 @@
 // evict every pod of the workload on the node, a 429 retried every retryIntervalSeconds until
 // timeoutSeconds, wait until the evicted pods are gone) and the Service's ready endpoints over the run.
 // The containers themselves are the backend's: it hands over an EvictionTarget.
+import { drainUnfinished } from "../../k8s/drain-record.js";
 import { type EvictionAnswer, evictionAnswer, type PdbSpecValues, pdbStatus } from "../../k8s/pdb.js";
 import type { DrainRecord, EvictionAttempt, ReadyEndpointsSample } from "../../model/disruption.js";
 import type { ObservedPodOutcome } from "../../model/pod-outcome.js";
@@ -85,7 +86,8 @@ export class LocalEvictionApi {
       const wait = Math.min(retryMs, deadline - this.now());
       if (wait <= 0 || signal?.aborted) return call;
       await sleepUnlessAborted(Math.max(wait, 10), signal);
-      if (this.now() >= deadline) return call;
+      // Stopped while waiting (teardown, Ctrl-C): no call after the run's end.
+      if (this.now() >= deadline || signal?.aborted) return call;
     }
   }
 }
@@ -131,6 +133,8 @@ export async function drainNode(api: LocalEvictionApi, nodes: LocalNodes, o: Dra
     sleepUnlessAborted(deadline - Date.now(), o.signal).then(() => false),
   ]);
   const outcomes = await ended;
+  // The run ended first (teardown: Ctrl-C, a limit): the record was marked there, and stays so.
+  if (!drainUnfinished(drain)) return { drain, outcomes };
   const notEvicted = pods.filter((_, i) => calls[i]?.termination === undefined);
   const reason = drainShortfall(notEvicted, calls, api.pdb, o.timeoutMs, inTime ? [] : outcomes);
   if (reason) {
