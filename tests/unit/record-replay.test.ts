@@ -62,21 +62,24 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
+/** Two pods p0 and p1 behind the fake HTTP target. */
+const fakeDeployment = (scenario: Deployment["scenario"], runId: string): Deployment => ({
+  scenario,
+  runId,
+  target: { host: "127.0.0.1", port },
+  trafficPath: "fake",
+  pods: ["p0", "p1"],
+  pod: imagePod(scenario, "test", "app"),
+  platform: { runtime: "fake" },
+});
+
 /** A backend whose pod p0 logs SIGTERM and exits 0 half a second after the delete (events through the sink). */
 class FakeBackend implements Backend {
   readonly name = "local" as const;
   private sink?: EventSink;
   deploy: Backend["deploy"] = async (scenario, _image, sink, runId) => {
     this.sink = sink;
-    const d: Deployment = {
-      scenario,
-      runId,
-      target: { host: "127.0.0.1", port },
-      trafficPath: "fake",
-      pods: ["p0", "p1"],
-      pod: imagePod(scenario, "test", "app"),
-      platform: { runtime: "fake" },
-    };
+    const d = fakeDeployment(scenario, runId);
     return runningWorkload(d, { disrupt: () => this.disrupt(), teardown: async () => {} });
   };
   async disrupt(): Promise<DisruptionOutcome> {
@@ -393,15 +396,7 @@ class ObservingLocalBackend implements Backend {
 
   deploy: Backend["deploy"] = async (scenario, _image, sink, runId) => {
     this.sink = sink;
-    const d: Deployment = {
-      scenario,
-      runId,
-      target: { host: "127.0.0.1", port },
-      trafficPath: "fake",
-      pods: ["p0", "p1"],
-      pod: imagePod(scenario, "test", "app"),
-      platform: { runtime: "fake" },
-    };
+    const d = fakeDeployment(scenario, runId);
     return runningWorkload(d, { disrupt: () => this.disrupt(d), teardown: async () => {} });
   };
 
