@@ -16,16 +16,16 @@
 //   Which code and time to believe is decided by observe/exit-evidence.ts, as on every backend.
 
 import type { EventSource, TimelineEvent } from "../model/events.js";
-import type { ExitEvidence, TimeBound } from "../model/exit-evidence.js";
-import type { ContainerOutcome, ContainerPreStop, ObservedPodOutcome } from "../model/pod-outcome.js";
+import type { ExitContext, ExitEvidence, TimeBound } from "../model/exit-evidence.js";
+import type { ContainerPreStop, ObservedPodOutcome } from "../model/pod-outcome.js";
 import { appEvent, parseAppLine, pid1Exit } from "../observe/app-log.js";
 import {
   CONTAINER_STATUS_UNKNOWN,
   decideExit,
-  exitNotes,
   MINIMUM_GRACE_AFTER_PRESTOP_MS,
   sigkillAt,
 } from "../observe/exit-evidence.js";
+import { type ContainerFacts, type ExitRecords, podEvidence } from "../observe/pod-evidence.js";
 import { parseRfc3339 } from "../util/time.js";
 import { type PreStopHandler, preStopOf } from "./prestop.js";
 
@@ -673,44 +673,48 @@ export class TimelineBuilder {
    * grace deadline only for the exit that ended the container).
    */
   private evidenceFor(t: PodTrack, x: ExitSeen | undefined, container = x?.container): ExitEvidence | undefined {
+    const { exit, context } = this.exitRecords(t, x, container);
+    return decideExit(exit, context ?? {});
+  }
+
+  /** One exit's records from each source, and what bounds it when it ended the container during the termination. */
+  private exitRecords(
+    t: PodTrack,
+    x: ExitSeen | undefined,
+    container = x?.container,
+  ): { exit: ExitRecords; context?: ExitContext } {
     const app = this.appContainer(t);
     const which = container ?? app;
     const final = x === undefined || x === this.finalExit(t, which);
     const terminating = final && t.deleteEmitted && (x?.api === undefined || x.api.current);
     const lines = t.appEvents.filter((e) => e.detail?.container === undefined || e.detail.container === which);
-    return decideExit(
-      {
-        ...(x?.runtime
-          ? {
-              runtime: {
-                code: x.runtime.code,
-                at: x.runtime.at,
-                runtime: x.runtime.origin,
-                note: `${x.runtime.origin}: the exit of the container's own task (exact code and time)`,
-              },
-            }
-          : {}),
-        ...(final ? { app: pid1Exit(lines, t.name, this.deleteLowerBound(t)?.at) } : {}),
-        ...(x?.api
-          ? {
-              api: {
-                code: x.api.code,
-                reason: x.api.reason,
-                finishedAt: x.api.finishedAt,
-                observedAt: x.api.observedAt,
-              },
-            }
-          : {}),
-      },
-      terminating
+    const appExit = final ? pid1Exit(lines, t.name, this.deleteLowerBound(t)?.at) : undefined;
+    const exit: ExitRecords = {
+      ...(x?.runtime
         ? {
-            lowerBounds: this.lowerBounds(t, which),
-            // The kubelet's preStop exec of the app moves its SIGKILL; another container's: the grace deadline.
-            graceDeadline: which === app ? this.killDeadline(t) : this.deadlineOf(t),
-            deleteAt: t.deleteCalledAt ?? t.deleteRequestedAt,
+            runtime: {
+              code: x.runtime.code,
+              at: x.runtime.at,
+              runtime: x.runtime.origin,
+              note: `${x.runtime.origin}: the exit of the container's own task (exact code and time)`,
+            },
           }
-        : {},
-    );
+        : {}),
+      ...(appExit ? { app: appExit } : {}),
+      ...(x?.api
+        ? {
+            api: { code: x.api.code, reason: x.api.reason, finishedAt: x.api.finishedAt, observedAt: x.api.observedAt },
+          }
+        : {}),
+    };
+    if (!terminating) return { exit };
+    const context: ExitContext = {
+      lowerBounds: this.lowerBounds(t, which),
+      // The kubelet's preStop exec of the app moves its SIGKILL; another container's: the grace deadline.
+      graceDeadline: which === app ? this.killDeadline(t) : this.deadlineOf(t),
+      deleteAt: t.deleteCalledAt ?? t.deleteRequestedAt,
+    };
+    return { exit, context };
   }
 
   /** The container-exit event of one exit, once (runtime exits at once; API-only ones at settle()). */
@@ -1057,21 +1061,10 @@ export class TimelineBuilder {
     return names.map((name) => this.outcome(name));
   }
 
+  /** The pod's facts as the watch, the node's runtime and the logs told them → its outcome (observe/pod-evidence.ts). */
   private outcome(name: string): ObservedPodOutcome {
     const t = this.track(name);
     const notes: string[] = [];
-    // The exit that ended the pod, from every source (runtime, PID 1's exit line, the API).
-    const exit = this.finalExit(t);
-    const evidence = this.evidenceFor(t, exit);
-    if (!exit?.api && !exit?.runtime && t.goneAt !== undefined) {
-      notes.push("no terminated container status was observed before the pod was gone");
-    }
-    notes.push(...exitNotes(evidence, exit?.api?.reason === "OOMKilled"));
-    // The API's reason describes its own code: kept when that code is the one believed.
-    const exitReason =
-      exit?.api?.reason !== undefined && (evidence?.chosen === "api" || exit.api.code === evidence?.code)
-        ? exit.api.reason
-        : undefined;
     if (t.deleteEmitted && t.goneAt === undefined) {
       notes.push(
         this.hasExited(name)
@@ -1089,52 +1082,53 @@ export class TimelineBuilder {
         );
       }
     }
-    const deleteAt = t.deleteCalledAt ?? t.deletionObservedAt ?? 0;
-    const sidecars = this.sidecarOutcomes(t, notes);
     const app = this.appContainer(t);
-    return {
+    const others = [...new Set([...t.specs.keys(), ...t.seenContainers])].filter((c) => c !== app);
+    return podEvidence({
       pod: name,
-      pid1Cmdline: t.pid1Cmdline ?? (app !== undefined ? t.containerPid1.get(app) : undefined) ?? "",
-      ...(app !== undefined ? { container: app } : {}),
-      ...(sidecars.length > 0 ? { role: "app" as const, preStop: hookOf(t.preStop ?? { type: "none" }) } : {}),
-      deleteAt,
-      ...(t.goneAt !== undefined ? { goneAt: t.goneAt } : {}),
       ...(t.nodeName !== undefined ? { node: t.nodeName } : {}),
-      ...(evidence?.at !== undefined ? { exitedAt: evidence.at } : {}),
-      ...(evidence?.code !== undefined ? { exitCode: evidence.code } : {}),
-      ...(exitReason !== undefined ? { exitReason } : {}),
-      sigkilled: evidence?.killedAtGraceEnd === true,
-      ...(evidence ? { exitEvidence: evidence } : {}),
-      ...(t.processTree ? { processTree: t.processTree.map((p) => ({ ...p })) } : {}),
+      deleteAt: t.deleteCalledAt ?? t.deletionObservedAt ?? 0,
+      ...(t.goneAt !== undefined ? { goneAt: t.goneAt } : {}),
+      app: {
+        ...this.containerFacts(t, this.finalExit(t), app),
+        pid1Cmdline: t.pid1Cmdline ?? (app !== undefined ? t.containerPid1.get(app) : undefined) ?? "",
+        preStop: hookOf(t.preStop ?? { type: "none" }),
+        ...(t.processTree ? { processTree: t.processTree } : {}),
+      },
+      others: others.map((c): ContainerFacts => {
+        const spec = t.specs.get(c);
+        const role = spec?.native ? "native-sidecar" : "sidecar";
+        return {
+          ...this.containerFacts(t, this.finalExit(t, c), c),
+          role,
+          ...(spec ? { preStop: hookOf(spec.preStop) } : {}),
+        };
+      }),
       notes,
-      ...(sidecars.length > 0 ? { sidecars } : {}),
-    };
+    });
   }
 
-  /** Every container of the pod but the app's, each from its own exit's sources (none for a one-container pod). */
-  private sidecarOutcomes(t: PodTrack, notes: string[]): ContainerOutcome[] {
-    const app = this.appContainer(t);
-    const names = [...new Set([...t.specs.keys(), ...t.seenContainers])].filter((c) => c !== app);
-    return names.map((name) => {
-      const exit = this.finalExit(t, name);
-      const evidence = this.evidenceFor(t, exit, name);
-      notes.push(...exitNotes(evidence, exit?.api?.reason === "OOMKilled").map((n) => `${name}: ${n}`));
-      const spec = t.specs.get(name);
-      const pid1 = t.containerPid1.get(name);
-      return {
-        container: name,
-        role: spec?.native ? "native-sidecar" : "sidecar",
-        pid1Cmdline: pid1 ?? "",
-        ...(spec ? { preStop: hookOf(spec.preStop) } : {}),
-        ...(evidence?.at !== undefined ? { exitedAt: evidence.at } : {}),
-        ...(evidence?.code !== undefined ? { exitCode: evidence.code } : {}),
-        ...(exit?.api?.reason !== undefined && exit.api.code === evidence?.code ? { exitReason: exit.api.reason } : {}),
-        sigkilled: evidence?.killedAtGraceEnd === true,
-        ...(evidence ? { exitEvidence: evidence } : {}),
-        // The collect step fills them from the events (observe/containers.ts).
-        processes: [],
-      };
-    });
+  /** One container's exit as each source recorded it (`x`: the exit that ended it), in neutral facts. */
+  private containerFacts(t: PodTrack, x: ExitSeen | undefined, container: string | undefined): ContainerFacts {
+    const name = container ?? x?.container;
+    const { exit, context } = this.exitRecords(t, x, name);
+    const api = x?.api;
+    return {
+      ...(name !== undefined ? { container: name } : {}),
+      pid1Cmdline: (name !== undefined ? t.containerPid1.get(name) : undefined) ?? "",
+      exit,
+      ...(context ? { context } : {}),
+      oomKilled: api?.reason === "OOMKilled",
+      ...(api?.reason !== undefined
+        ? {
+            reason: { text: api.reason, source: "api" as const, ...(api.code !== undefined ? { code: api.code } : {}) },
+          }
+        : {}),
+      // Only the app container's: the others' were not watched to their end.
+      ...(!x?.api && !x?.runtime && t.goneAt !== undefined && container === this.appContainer(t)
+        ? { notes: ["no terminated container status was observed before the pod was gone"] }
+        : {}),
+    };
   }
 }
 

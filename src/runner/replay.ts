@@ -2,9 +2,12 @@
 // judgement and the status, rebuilt from the observations alone by the same collect and judge functions
 // a live run uses. On kind/existing the disrupted pods' outcomes are rebuilt too, from the driver's raw
 // observations through a fresh TimelineBuilder (k8s/observations.ts): a fix in the evidence code changes
-// the replayed outcome. The local backend records its own outcomes, replayed as recorded.
+// the replayed outcome. The local backend's outcomes are rebuilt alike from its own raw observations
+// (backends/local/observations.ts) through the builder every backend shares (observe/pod-evidence.ts);
+// a local recording made before them (only the collected outcomes) is replayed as recorded.
 
 import { isDeepStrictEqual } from "node:util";
+import { isLocalObservation, LOCAL_OBSERVATION_SOURCE, localPodOutcome } from "../backends/local/observations.js";
 import {
   type DriverObservation,
   isDriverObservation,
@@ -42,8 +45,8 @@ export function replayRun(rec: Recording): ScenarioResult {
   if (!collect) {
     if (events.length > 0) result.timeline = buildTimeline(events);
   } else {
-    const pods = outcomes ?? collect.pods;
-    if (outcomes && collect.pods.length > 0 && !isDeepStrictEqual(outcomes, collect.pods)) {
+    const pods = outcomes ?? replayLocal(before, collect.pods) ?? collect.pods;
+    if (pods !== collect.pods && collect.pods.length > 0 && !isDeepStrictEqual(pods, collect.pods)) {
       result.warnings.push(
         "the disrupted pods' evidence rebuilt from the observations differs from what the run decided " +
           "(the evidence code changed since, or the recording was truncated)",
@@ -143,6 +146,22 @@ function replayEvents(observations: readonly Observation[]): {
     events.push(...(emittedAt.get(index) ?? []));
   });
   return { events, ...(replayed.outcomes ? { outcomes: replayed.outcomes } : {}) };
+}
+
+/**
+ * The local backend's outcomes rebuilt from its raw observations (backends/local/observations.ts), for
+ * each pod the run collected; a pod they cannot rebuild (none recorded: a recording made before them) is
+ * taken as recorded. Undefined when the recording holds no local observation.
+ */
+function replayLocal(
+  observations: readonly Observation[],
+  recorded: readonly ObservedPodOutcome[],
+): ObservedPodOutcome[] | undefined {
+  const local = observations.flatMap((o) =>
+    o.kind === "raw" && o.source === LOCAL_OBSERVATION_SOURCE && isLocalObservation(o.data) ? [o.data] : [],
+  );
+  if (local.length === 0) return undefined;
+  return recorded.map((p) => localPodOutcome(local, p.pod) ?? p);
 }
 
 /** The run's end as recorded: its duration and phases, and its error (which makes the status "error"). */

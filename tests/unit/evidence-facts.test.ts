@@ -1,8 +1,8 @@
 // Facts decided once for every backend (issue 17, items 1 and 5): when SIGTERM reached a pod
 // (observe/sigterm.ts), the exit evidence of a local container with PID 1's own exit line
-// (backends/local/exit-record.ts) and the per-process reports (runner/collect.ts).
+// (backends/local/observations.ts through observe/pod-evidence.ts) and the per-process reports (runner/collect.ts).
 import { describe, expect, it } from "vitest";
-import { localExitEvidence } from "../../src/backends/local/exit-record.js";
+import { type LocalObservation, localPodOutcome } from "../../src/backends/local/observations.js";
 import { replayRecording } from "../../src/k8s/timeline-from-watch.js";
 import type { TimelineEvent } from "../../src/model/events.js";
 import { appEventsFromLine, pid1Exit, processReports } from "../../src/observe/app-log.js";
@@ -79,13 +79,30 @@ describe("SIGTERM's time: one rule for every backend", () => {
 
 describe("local exit evidence: Docker's record and PID 1's own exit line, as on kind", () => {
   const termination = { deleteAt: D, sigtermAt: D + 10, exitedAt: D + 1200, exitCode: 143 };
+  /** What the local backend observes of such a termination (grace 8 s), and the app events it read. */
+  const localExitEvidence = (input: {
+    graceSeconds: number;
+    termination: typeof termination;
+    appEvents: TimelineEvent[];
+  }) => {
+    const t = input.termination;
+    const observations: LocalObservation[] = [
+      { op: "pod", pod: "p", containers: [{ role: "app", preStop: { type: "none" } }] },
+      { op: "delete", pod: "p", at: t.deleteAt, graceSeconds: input.graceSeconds },
+      { op: "stop-signal", pod: "p", signal: "SIGTERM", from: "default", at: t.sigtermAt },
+      { op: "exit", pod: "p", at: t.exitedAt, code: t.exitCode },
+      { op: "app-events", pod: "p", events: input.appEvents },
+    ];
+    const outcome = localPodOutcome(observations, "p");
+    return { exitEvidence: outcome?.exitEvidence, notes: outcome?.notes };
+  };
 
   it("an app exit line that disagrees with Docker's record yields the disagreement note", () => {
     const appEvents = [
       ...appLine({ t: D - 5000, event: "start", pid: 1 }),
       ...appLine({ t: D + 1190, event: "exit", code: 0, pid: 1 }),
     ];
-    const { exitEvidence, notes } = localExitEvidence({ pod: "p", graceSeconds: 8, termination, appEvents });
+    const { exitEvidence, notes } = localExitEvidence({ graceSeconds: 8, termination, appEvents });
     // Before: local gave decideExit only Docker's record, so no disagreement could ever be seen.
     expect(exitEvidence).toMatchObject({ chosen: "runtime", code: 143 });
     expect(exitEvidence?.sources.map((s) => s.source)).toEqual(["runtime", "app"]);
@@ -102,7 +119,7 @@ describe("local exit evidence: Docker's record and PID 1's own exit line, as on 
     ];
     expect(pid1Exit(pidless, "p", D)).toEqual({ code: 143, at: D + 1190, pid: 1, role: "app" });
     const child = appLine({ t: D + 1190, event: "exit", code: 0, pid: 7 });
-    const { exitEvidence, notes } = localExitEvidence({ pod: "p", graceSeconds: 8, termination, appEvents: child });
+    const { exitEvidence, notes } = localExitEvidence({ graceSeconds: 8, termination, appEvents: child });
     expect(exitEvidence?.sources.map((s) => s.source)).toEqual(["runtime"]);
     expect(exitEvidence?.disagreement).toBeUndefined();
     expect(notes).toEqual([]);

@@ -26,8 +26,9 @@ import {
 } from "../backend.js";
 import { assertDockerReachable } from "../docker-check.js";
 import { LocalCluster } from "./cluster.js";
-import { localContainerOutcome } from "./exit-record.js";
 import { localScenarioProblem } from "./nodes.js";
+import { preStopWords } from "./observations.js";
+import { observedTermination } from "./observed-termination.js";
 import { LocalPod } from "./pod.js";
 import { type ProcessEntry, Replica } from "./replica.js";
 import { ServiceProxy } from "./service-proxy.js";
@@ -330,46 +331,59 @@ export class LocalBackend extends RunStateBackend {
         endpointPropagationMs: this.propagationMs(state.scenario),
         removeEndpoint: () => state.proxy.removeEndpoint(name),
         sink: state.sink,
+        ...(node ? { node } : {}),
         ...(inspection ? { inspection } : {}),
       });
       state.replicas.delete(name);
-      return { ...outcome, ...(node ? { node } : {}) };
+      return outcome;
     }
-    const outcome = await terminatePod({
-      pod: name,
-      graceSeconds,
-      preStop: state.scenario.preStop,
-      stopSignal: state.scenario.stopSignal,
-      endpointPropagationMs: this.propagationMs(state.scenario),
-      runtime: replica.runtime(() => state.proxy.removeEndpoint(name)),
-      sink: state.sink,
-    });
-    // Docker flushes the last log lines after the exit; read them before the container goes.
-    const [inspected] = await Promise.all([replica.inspectState().catch(() => undefined), replica.logsClosed()]);
-    await replica.remove();
-    state.replicas.delete(name);
-    state.cluster.gone(name);
-    const goneAt = Date.now();
-    state.sink.record({ at: goneAt, kind: "pod-gone", source: "runtime", pod: name });
-    const inspection = state.inspections.get(name);
-    const tree = state.trees.get(name);
-    return {
-      pod: name,
+    return this.terminateReplica(state, replica, graceSeconds, node);
+  }
+
+  /** graceful-e2e's own one-container pod: the kubelet's termination, observed (observed-termination.ts). */
+  private terminateReplica(
+    state: RunState,
+    replica: Replica,
+    graceSeconds: number,
+    node: string | undefined,
+  ): Promise<ObservedPodOutcome> {
+    const pod = replica.name;
+    const inspection = state.inspections.get(pod);
+    const tree = state.trees.get(pod);
+    return observedTermination({
+      pod,
       ...(node ? { node } : {}),
-      deleteAt: outcome.deleteAt,
-      goneAt,
-      ...localContainerOutcome({
-        pod: name,
-        graceSeconds,
-        deleteAt: outcome.deleteAt,
-        stop: outcome,
-        appEvents: replica.appEvents,
-        ...(inspected ? { inspected } : {}),
-        pid1Cmdline: replica.pid1Cmdline,
-        ...(tree ? { processTree: tree } : {}),
-        ...(inspection ? { inspection } : {}),
-      }),
-    };
+      containers: [
+        {
+          identity: { role: "app", preStop: preStopWords(state.scenario.preStop) },
+          pid1Cmdline: replica.pid1Cmdline,
+          ...(tree ? { processTree: tree } : {}),
+          ...(inspection ? { inspection } : {}),
+        },
+      ],
+      sink: state.sink,
+      terminate: (sink) =>
+        terminatePod({
+          pod,
+          graceSeconds,
+          preStop: state.scenario.preStop,
+          stopSignal: state.scenario.stopSignal,
+          endpointPropagationMs: this.propagationMs(state.scenario),
+          runtime: replica.runtime(() => state.proxy.removeEndpoint(pod)),
+          sink,
+        }),
+      // Docker flushes the last log lines after the exit; read them before the container goes.
+      afterExit: async () => {
+        const [docker] = await Promise.all([replica.inspectState().catch(() => undefined), replica.logsClosed()]);
+        const inspected = docker && { oomKilled: docker.oomKilled, finishedAt: docker.finishedAt };
+        return [{ ...(inspected ? { inspected } : {}), appEvents: replica.appEvents }];
+      },
+      remove: async () => {
+        await replica.remove();
+        state.replicas.delete(pod);
+        state.cluster.gone(pod);
+      },
+    });
   }
 
   async disrupt(deployment: Deployment, disruption: Disruption, plan?: DisruptionPlan): Promise<DisruptionOutcome> {

@@ -6,19 +6,14 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { getContainerRuntimeClient } from "testcontainers";
 import type { EventSink, TimelineEvent } from "../../model/events.js";
-import type { ContainerOutcome, ObservedPodOutcome } from "../../model/pod-outcome.js";
+import type { ContainerRole, ObservedPodOutcome } from "../../model/pod-outcome.js";
 import type { ProcessTreeInspection } from "../../model/process-tree.js";
-import { processReports } from "../../observe/app-log.js";
-import { localContainerOutcome } from "./exit-record.js";
+import { preStopWords } from "./observations.js";
+import { observedTermination } from "./observed-termination.js";
 import type { ContainerPlan, DockerCreate, PodPlan } from "./pod-template.js";
 import { Prober, probeOnce } from "./probes.js";
 import { followLog, type LogRecord, type ProcessEntry, processTreeOf, rootCommand, runPreStopHook } from "./replica.js";
-import {
-  type ContainerRuntime,
-  type ContainerStopOutcome,
-  type ContainerToStop,
-  terminatePodContainers,
-} from "./termination.js";
+import { type ContainerRuntime, type ContainerToStop, terminatePodContainers } from "./termination.js";
 
 type Client = Awaited<ReturnType<typeof getContainerRuntimeClient>>;
 type DockerContainer = ReturnType<Client["container"]["getById"]>;
@@ -239,14 +234,16 @@ export class LocalPod {
   }
 
   /**
-   * The kubelet's termination of this pod, then its evidence: the app container's outcome as the pod's,
-   * every other container's in `sidecars`. The containers are removed once their last lines are read.
+   * The kubelet's termination of this pod, observed (observed-termination.ts), then its evidence from those
+   * observations: the app container's outcome as the pod's, every other container's in `sidecars`. The
+   * containers are removed once their last lines are read.
    */
   async terminate(opts: {
     graceSeconds: number;
     endpointPropagationMs: number;
     removeEndpoint(): void;
     sink: EventSink;
+    node?: string;
     inspection?: ProcessTreeInspection;
   }): Promise<ObservedPodOutcome> {
     this.terminating = true;
@@ -259,52 +256,35 @@ export class LocalPod {
       nativeSidecar: c.plan.role === "native-sidecar",
       runtime: this.runtime(c),
     }));
-    const t = await terminatePodContainers({
+    return observedTermination({
       pod: this.name,
-      graceSeconds: opts.graceSeconds,
-      endpointPropagationMs: opts.endpointPropagationMs,
-      containers: toStop,
-      removeEndpoint: opts.removeEndpoint,
-      sink: opts.sink,
-    });
-    // Docker flushes the last log lines after the exit; read them before the containers go.
-    const inspected = await Promise.all(
-      running.map(async (c) => {
-        const [state] = await Promise.all([this.inspectState(c), Promise.race([c.logsDone, delay(3000)])]);
-        return state;
-      }),
-    );
-    await this.remove();
-    const goneAt = Date.now();
-    opts.sink.record({ at: goneAt, kind: "pod-gone", source: "runtime", pod: this.name });
-    const outcomes = running.map((c, i) => ({
-      c,
-      outcome: localContainerOutcome({
-        pod: this.name,
-        container: c.plan.name,
-        graceSeconds: opts.graceSeconds,
-        deleteAt: t.deleteAt,
-        stop: t.containers[i] as ContainerStopOutcome,
-        appEvents: c.appEvents,
-        ...(inspected[i] ? { inspected: inspected[i] } : {}),
+      ...(opts.node ? { node: opts.node } : {}),
+      containers: running.map((c) => ({
+        identity: { container: c.plan.name, role: c.plan.role as ContainerRole, preStop: preStopWords(c.plan.preStop) },
         pid1Cmdline: c.pid1Cmdline,
         ...(c.tree ? { processTree: c.tree } : {}),
         ...(c === this.app && opts.inspection ? { inspection: opts.inspection } : {}),
-      }),
-    }));
-    const app = outcomes.find((o) => o.c === this.app)?.outcome;
-    if (!app) throw new Error(`pod ${this.name}: the app container ${this.spec.appContainer} was not running`);
-    const others = outcomes.filter((o) => o.c !== this.app);
-    // Each sidecar's own processes, from its own lines (its events are not the pod's app events).
-    const sidecars: ContainerOutcome[] = others.map(({ c, outcome: { notes: _, ...o } }) => ({
-      ...o,
-      processes: processReports(c.appEvents, this.name),
-    }));
-    const notes = [
-      ...app.notes,
-      ...others.flatMap(({ c, outcome }) => outcome.notes.map((n) => `${c.plan.name}: ${n}`)),
-    ];
-    return { pod: this.name, deleteAt: t.deleteAt, goneAt, ...app, notes, sidecars };
+      })),
+      sink: opts.sink,
+      terminate: (sink) =>
+        terminatePodContainers({
+          pod: this.name,
+          graceSeconds: opts.graceSeconds,
+          endpointPropagationMs: opts.endpointPropagationMs,
+          containers: toStop,
+          removeEndpoint: opts.removeEndpoint,
+          sink,
+        }),
+      // Docker flushes the last log lines after the exit; read them before the containers go.
+      afterExit: () =>
+        Promise.all(
+          running.map(async (c) => {
+            const [inspected] = await Promise.all([this.inspectState(c), Promise.race([c.logsDone, delay(3000)])]);
+            return { ...(inspected ? { inspected } : {}), appEvents: c.appEvents };
+          }),
+        ),
+      remove: () => this.remove(),
+    });
   }
 
   private async inspectState(c: PodContainer) {

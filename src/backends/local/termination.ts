@@ -14,6 +14,7 @@ import { sigkillDeadline } from "../../observe/exit-evidence.js";
 import type { PreStop } from "../../scenario/schema.js";
 import { signalName } from "../../util/signals.js";
 import { sleepUnlessAborted } from "../../util/sleep.js";
+import { observeLocal } from "./observations.js";
 
 /** What a container runtime must offer the sequence for one container. */
 export interface ContainerRuntime {
@@ -163,8 +164,15 @@ async function runHook(input: ContainerStopInput, exit: Promise<unknown>): Promi
     const detail = named(c, { overran: true, note: "grace period ended during preStop" });
     sink.record({ at: endedAt, kind: "prestop-end", source: "kubelet", pod, ...withDetail(detail) });
   }
+  observeLocal(sink, endedAt, { op: "prestop", ...of(input), ...record });
   return record;
 }
+
+/** Which pod and container an observation is about. */
+const of = (input: Pick<ContainerStopInput, "pod" | "container">) => ({
+  pod: input.pod,
+  ...(input.container.name !== undefined ? { container: input.container.name } : {}),
+});
 
 const withDetail = (detail: Record<string, unknown> | undefined) => (detail ? { detail } : {});
 
@@ -193,6 +201,7 @@ async function stopContainer(input: ContainerStopInput): Promise<ContainerStopOu
   const stop = await stopSignal;
   if (!exited) {
     outcome.sigtermAt = now();
+    observeLocal(sink, outcome.sigtermAt, { op: "stop-signal", ...of(input), ...stop, at: outcome.sigtermAt });
     await runtime.sendSignal(stop.signal).catch(() => undefined);
     // The event is placed when the call started; the signal reached PID 1 before the call returned.
     const deliveredWithinMs = now() - outcome.sigtermAt;
@@ -204,12 +213,17 @@ async function stopContainer(input: ContainerStopInput): Promise<ContainerStopOu
     stopWaiting.abort();
     if (!exited) {
       outcome.sigkillAt = now();
+      observeLocal(sink, outcome.sigkillAt, { op: "sigkill", ...of(input), at: outcome.sigkillAt });
       await runtime.sendSignal("SIGKILL").catch(() => undefined);
       const at = outcome.sigkillAt;
       sink.record({ at, kind: "sigkill-sent", source: "kubelet", pod, process: "pid1", ...withDetail(named(c)) });
     }
+  } else {
+    // Exited before its turn: the signal that would have been sent is still the container's.
+    observeLocal(sink, now(), { op: "stop-signal", ...of(input), ...stop });
   }
   const done = await exit;
+  observeLocal(sink, done.at, { op: "exit", ...of(input), at: done.at, code: done.code });
   const detail = named(c, { exitCode: done.code });
   sink.record({ at: done.at, kind: "container-exit", source: "runtime", pod, ...withDetail(detail) });
   return { ...outcome, stopSignal: stop, exitedAt: done.at, exitCode: done.code };
@@ -236,6 +250,7 @@ export async function terminatePodContainers(opts: PodTerminationOptions): Promi
   const now = opts.now ?? Date.now;
   const { pod, sink } = opts;
   const deleteAt = now();
+  observeLocal(sink, deleteAt, { op: "delete", pod, at: deleteAt, graceSeconds: opts.graceSeconds });
   sink.record({
     at: deleteAt,
     kind: "delete-requested",
