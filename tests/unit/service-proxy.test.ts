@@ -1,5 +1,5 @@
 import net from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ServiceProxy } from "../../src/backends/local/service-proxy.js";
 
 /** A TCP server on 127.0.0.1 that answers every line with its own name. */
@@ -163,7 +163,8 @@ describe("ServiceProxy (kube-proxy semantics)", () => {
     expect(await ask(s)).toBe("a");
     const clientPort = s.localPort;
     s.destroy();
-    await new Promise((r) => setTimeout(r, 50));
+    // The proxy sees the close when its side of the socket ends: wait for that, not a fixed time.
+    await vi.waitFor(() => expect(proxy.connections().connections[1]?.closedAt).toBeDefined(), { timeout: 5000 });
     const { connections, dropped } = proxy.connections();
     expect(dropped).toBe(0);
     expect(connections).toHaveLength(2);
