@@ -2,6 +2,7 @@ import type { KubernetesObject, V1PodTemplateSpec } from "@kubernetes/client-nod
 import { describe, expect, it } from "vitest";
 import { entrypointAndCmd, expandVars, type PodTemplateInput, podPlan } from "../../src/backends/local/pod-template.js";
 import { nextState } from "../../src/backends/local/probes.js";
+import type { Workload } from "../../src/workload/index.js";
 
 const configMap: KubernetesObject & { data: Record<string, string> } = {
   apiVersion: "v1",
@@ -229,5 +230,52 @@ describe("the shop-web fixture as the local runtime plans it", () => {
     } finally {
       await removeRunVolumes("unit-run");
     }
+  });
+});
+
+describe("the shop-web native-sidecar fixture as the local runtime plans it", () => {
+  const manifests = new URL("../../fixtures/workloads/shop-web-native-sidecar/rendered.yaml", import.meta.url).pathname;
+
+  it("1.29+: the proxy starts first as a native sidecar and serves the port; the override reaches the app only", async () => {
+    const { loadManifestSet } = await import("../../src/workload/index.js");
+    const { parseScenario } = await import("../../src/scenario/load.js");
+    const { deployedPod, localPodPlan, prepareLocalWorkload, removeRunVolumes } = await import(
+      "../../src/backends/local/workload-run.js"
+    );
+    const { scenario } = parseScenario(
+      "s.yaml",
+      "name: s\nworkload: {manifests: x}\npreStop: {type: sleep, seconds: 5}\n",
+    );
+    const set = await loadManifestSet({ manifests: [manifests] }, "local");
+    const w = await prepareLocalWorkload(scenario, set, "unit-native");
+    try {
+      const plan = localPodPlan(w, "ge-s-0", "unit-native", "s");
+      expect(deployedPod(w, plan).containers.map((c) => [c.name, c.role])).toEqual([
+        ["proxy", "native-sidecar"],
+        ["app", "sidecar"],
+      ]);
+      expect(deployedPod(w, plan).appContainer).toBe("proxy");
+      // 1.33 (the default): the sleep action on the app; the native sidecar keeps its own (none).
+      expect(plan.containers.map((c) => [c.name, c.preStop])).toEqual([
+        ["proxy", { type: "none" }],
+        ["app", { type: "sleep", seconds: 5 }],
+      ]);
+    } finally {
+      await removeRunVolumes("unit-native");
+    }
+  });
+
+  it("before 1.29 the plan refuses it: the proxy would be a plain init container and the pod never start", async () => {
+    const { loadManifestSet } = await import("../../src/workload/index.js");
+    const set = await loadManifestSet({ manifests: [manifests] }, "local");
+    const template = (set.workload.entry.object as Workload).spec?.template ?? {};
+    expect(() =>
+      podPlan(input(template, { objects: set.objects.map((o) => o.object), nativeSidecars: false })),
+    ).toThrow(
+      "pod ge-p-0: the Service's port is served by proxy, an initContainer with restartPolicy Always (a native sidecar): " +
+        "Kubernetes before 1.29 (local.kubernetesVersion) has no native sidecars (1.29+)",
+    );
+    const plan = podPlan(input(template, { objects: set.objects.map((o) => o.object) }));
+    expect(plan.containers.map((c) => c.role)).toEqual(["native-sidecar", "sidecar"]);
   });
 });
