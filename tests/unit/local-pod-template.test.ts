@@ -218,6 +218,8 @@ describe("the shop-web fixture as the local runtime plans it", () => {
           { name: "app", image: "graceful-e2e/exec-form:local", role: "sidecar" },
           { name: "proxy", image: "graceful-e2e/nginx:local", role: "app" },
         ],
+        // The app container's (the proxy's) hook as deployed: what its SIGTERM is timed against.
+        preStop: { type: "exec", command: ["sleep", "5"] },
       });
       // 1.29: no preStop sleep action, so the override is an exec sleep in each container.
       expect(plan.containers.map((c) => c.preStop)).toEqual([
@@ -255,6 +257,8 @@ describe("the shop-web native-sidecar fixture as the local runtime plans it", ()
         ["app", "sidecar"],
       ]);
       expect(deployedPod(w, plan).appContainer).toBe("proxy");
+      // The override reached the app only: the pod's serving container (the native proxy) has no hook.
+      expect(deployedPod(w, plan).preStop).toEqual({ type: "none" });
       // 1.33 (the default): the sleep action on the app; the native sidecar keeps its own (none).
       expect(plan.containers.map((c) => [c.name, c.preStop])).toEqual([
         ["proxy", { type: "none" }],

@@ -120,8 +120,12 @@ export function localPodPlan(w: LocalWorkload, pod: string, runId: string, scena
   });
 }
 
-/** The pod as deployed (DeployedPod): running containers in start order, their roles. */
+/**
+ * The pod as deployed (DeployedPod): running containers in start order, their roles, and the app
+ * container's preStop and stop signal (what the verdicts and the trust check time its SIGTERM against).
+ */
 export function deployedPod(w: LocalWorkload, plan: PodPlan): DeployedPod {
+  const app = plan.containers.find((c) => c.name === w.appContainer && c.role !== "init");
   return {
     replicas: w.applied.replicas,
     terminationGracePeriodSeconds: w.applied.terminationGracePeriodSeconds,
@@ -129,5 +133,7 @@ export function deployedPod(w: LocalWorkload, plan: PodPlan): DeployedPod {
     containers: plan.containers.flatMap((c) =>
       c.role === "init" ? [] : [{ name: c.name, image: c.image, role: c.role }],
     ),
+    ...(app ? { preStop: app.preStop } : {}),
+    ...(app?.stopSignal ? { stopSignal: app.stopSignal } : {}),
   };
 }
