@@ -14,7 +14,6 @@ import type { ContainerOutcome, PodOutcome } from "../src/model/pod-outcome.js";
 import { readResults } from "../src/report/write.js";
 import type { ScenarioResult } from "../src/runner/run.js";
 import { runStatus } from "../src/runner/status.js";
-import { failureSummary } from "../src/verdict/verdicts.js";
 
 /** The set, in the table's order: the failures, then the fixes. */
 export const SET = [
@@ -43,9 +42,9 @@ const s = (ms: number) => (ms / 1000).toFixed(2);
 /** "48–151", or "3" when every run gave the same. */
 export function range(values: readonly number[], show: (n: number) => string = String): string {
   if (values.length === 0) return "-";
-  const lo = Math.min(...values);
-  const hi = Math.max(...values);
-  return lo === hi ? show(lo) : `${show(lo)}–${show(hi)}`;
+  const lo = show(Math.min(...values));
+  const hi = show(Math.max(...values));
+  return lo === hi ? lo : `${lo}–${hi}`;
 }
 
 const CAUSE_WORDS: Record<string, string> = {
@@ -101,8 +100,11 @@ export function statusCell(runs: readonly ScenarioResult[]): string {
   for (const r of runs) counts.set(runStatus(r), (counts.get(runStatus(r)) ?? 0) + 1);
   const failed = [...new Set(runs.flatMap((r) => r.verdicts.filter((v) => !v.pass).map((v) => v.name)))];
   const errors = [...new Set(runs.flatMap((r) => (r.error ? [r.error] : [])))];
+  // Why runs were inconclusive, by the reason's head ("harness saturated"), once each.
+  const why = [...new Set(runs.flatMap((r) => (r.inconclusive ?? []).map((x) => x.split(":")[0])))];
   return (
     [...counts].map(([k, n]) => `${k.toUpperCase()} ×${n}`).join(", ") +
+    (why.length > 0 ? ` (inconclusive: ${why.join("; ")})` : "") +
     (failed.length > 0 ? ` (not met: ${failed.join(", ")})` : "") +
     (errors.length > 0 ? ` — ${errors.join("; ")}` : "")
   );
@@ -116,10 +118,10 @@ export function sidecarRow(runs: ScenarioRuns): string {
     return `| ${name} | not run — ${why} | | | |`;
   }
   const loads = runs.results.flatMap((r) => (r.load ? [r.load] : []));
-  const failed = `${range(loads.map((l) => l.failed))} of ${range(loads.map((l) => l.sent))}`;
-  const kinds = [...new Set(loads.filter((l) => l.failed > 0).map((l) => failureSummary(l)))].join(" · ");
+  const each = loads.length > 1 ? `; runs: ${loads.map((l) => l.failed).join(", ")}` : "";
+  const failed = `${range(loads.map((l) => l.failed))} of ${range(loads.map((l) => l.sent))}${each}`;
   const description = first.scenario.description ?? "";
-  return `| ${name} — ${description} | ${failed}${kinds ? ` (${kinds})` : ""} | ${causesCell(runs.results)} | ${exitsCell(runs.results)} | ${statusCell(runs.results)} |`;
+  return `| ${name} — ${description} | ${failed} | ${causesCell(runs.results)} | ${exitsCell(runs.results)} | ${statusCell(runs.results)} |`;
 }
 
 export function sidecarsTable(all: readonly ScenarioRuns[], repeat: number): string {
@@ -140,7 +142,7 @@ async function runScenario(name: string, repeat: number, dir: string): Promise<S
   const cli = await execa("tsx", args, { preferLocal: true, reject: false, stderr: ["pipe", "inherit"] });
   const results = await readResults(out).catch(() => [] as ScenarioResult[]);
   if (results.length > 0) return { file, results };
-  const line = String(cli.stderr).trim().split("\n").at(-1) ?? "";
+  const line = (String(cli.stderr).trim().split("\n").at(-1) ?? "").replaceAll(`${process.cwd()}/`, "");
   return { file, results, refused: { exitCode: cli.exitCode ?? -1, line } };
 }
 

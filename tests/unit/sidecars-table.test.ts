@@ -66,6 +66,7 @@ describe("sidecars table", () => {
     expect(range([3, 3])).toBe("3");
     expect(range([151, 48, 90])).toBe("48–151");
     expect(range([])).toBe("-");
+    expect(range([10, 12], (n) => (n / 1000).toFixed(2))).toBe("0.01");
   });
 
   it("blames per container and cause over the runs; a run without that cause counts 0", () => {
@@ -94,7 +95,7 @@ describe("sidecars table", () => {
     const runs = [result([window("app", "listener-closed-behind-proxy", 5)], "fail"), result([], "pass")];
     expect(statusCell(runs)).toBe("FAIL ×1, PASS ×1 (not met: maxFailedRequests)");
     expect(sidecarRow({ file: "f.yaml", results: runs })).toBe(
-      "| shop-web-as-shipped — as shipped | 0–5 of 900–905 (non-2xx 5) | **app — its listener closed behind the proxy** (via proxy): 0–5 (non-2xx 502) | " +
+      "| shop-web-as-shipped — as shipped | 0–5 of 900–905; runs: 5, 0 | **app — its listener closed behind the proxy** (via proxy): 0–5 (non-2xx 502) | " +
         "proxy: signal +2.00 s, exit 0 at +2.25 s<br>app: signal +0.01 s, exit 0 at +1.10 s | FAIL ×1, PASS ×1 (not met: maxFailedRequests) |",
     );
   });
