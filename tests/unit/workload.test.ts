@@ -364,12 +364,7 @@ describe("the shipped workload scenarios", () => {
       ["shop-web-native-sidecar-prestop", "shop-web", 8080, { preStop: { type: "sleep", seconds: 5 } }],
       ["shop-web-native-sidecar", "shop-web", 8080, {}],
       ["shop-web-no-prestop", "shop-web", 8080, { preStop: { type: "none" } }],
-      [
-        "shop-web-prestop-5s-quit",
-        "shop-web",
-        8080,
-        { preStop: { type: "sleep", seconds: 5 }, stopSignal: "SIGQUIT" },
-      ],
+      ["shop-web-prestop-5s-quit", "shop-web", 8080, { preStop: { type: "sleep", seconds: 5 }, stopSignal: "SIGQUIT" }],
       ["shop-web-prestop-5s", "shop-web", 8080, { preStop: { type: "sleep", seconds: 5 } }],
       ["shop-web-proxy-fast-stop", "shop-web", 8080, {}],
     ]);
