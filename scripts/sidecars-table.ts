@@ -5,15 +5,15 @@
 // at a time, into DIR/<scenario>/ (default results/sidecars), then reads the result files back.
 // `--from DIR` skips the runs and tabulates what a former run left in DIR.
 // --write replaces the table between the sidecars-table markers in README.md.
-import { readFileSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { execa } from "execa";
 import type { ContainerOutcome, PodOutcome } from "../src/model/pod-outcome.js";
 import { readResults } from "../src/report/write.js";
 import type { ScenarioResult } from "../src/runner/run.js";
 import { runStatus } from "../src/runner/status.js";
+import { replaceReadmeBlock } from "./readme-block.js";
 
 /** The set, in the table's order: the failures, then the fixes. */
 export const SET = [
@@ -27,8 +27,6 @@ export const SET = [
   "before-1.29/shop-web-native-sidecar-1.28",
 ] as const;
 const SCENARIOS = "fixtures/workloads/scenarios";
-const START = "<!-- sidecars-table:start -->";
-const END = "<!-- sidecars-table:end -->";
 
 /** What one scenario's runs gave: the result files, or the CLI's refusal when nothing could start. */
 export interface ScenarioRuns {
@@ -172,12 +170,7 @@ async function main(argv: string[]): Promise<void> {
   const table = sidecarsTable(runs, measured);
   process.stdout.write(`${table}\n`);
   if (!argv.includes("--write")) return;
-  const readme = resolve("README.md");
-  const text = readFileSync(readme, "utf8");
-  const a = text.indexOf(START);
-  const b = text.indexOf(END);
-  if (a === -1 || b < a) throw new Error(`README.md has no ${START} … ${END} block`);
-  writeFileSync(readme, `${text.slice(0, a + START.length)}\n${table}\n${text.slice(b)}`);
+  replaceReadmeBlock("sidecars-table", table);
   process.stdout.write(`README.md: sidecars table updated (${runs.length} rows)\n`);
 }
 
