@@ -110,9 +110,12 @@ export function statusCell(runs: readonly ScenarioResult[]): string {
 
 export function sidecarRow(runs: ScenarioRuns): string {
   const first = runs.results[0];
-  const name = first?.scenario.name ?? runs.file;
+  const name = first?.scenario.name ?? runs.file.replace(/^.*scenarios\//, "").replace(/\.yaml$/, "");
   if (runs.refused || !first) {
-    const why = runs.refused ? `exit ${runs.refused.exitCode}: ${runs.refused.line}` : "no result";
+    // The CLI's line names the file (the row does) before the field: "error: <file>: <field>: <why>".
+    const line = runs.refused?.line.replace(/^error: /, "").replace(`${runs.file}: `, "");
+    const nothing = runs.refused?.exitCode === 2 ? ", nothing started" : "";
+    const why = runs.refused ? `exit ${runs.refused.exitCode}${nothing}: \`${line}\`` : "no result";
     return `| ${name} | not run — ${why} | | | |`;
   }
   const loads = runs.results.flatMap((r) => (r.load ? [r.load] : []));

@@ -101,11 +101,8 @@ describe("sidecars table", () => {
   });
 
   it("a scenario the CLI refused before anything started: its exit and line", () => {
-    const row = sidecarRow({
-      file: "x/old.yaml",
-      results: [],
-      refused: { exitCode: 2, line: "old.yaml: workload: no" },
-    });
-    expect(row).toBe("| x/old.yaml | not run — exit 2: old.yaml: workload: no | | | |");
+    const file = "fixtures/workloads/scenarios/before-1.29/old.yaml";
+    const row = sidecarRow({ file, results: [], refused: { exitCode: 2, line: `error: ${file}: workload: no` } });
+    expect(row).toBe("| before-1.29/old | not run — exit 2, nothing started: `workload: no` | | | |");
   });
 });
