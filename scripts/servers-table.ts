@@ -4,15 +4,14 @@
 // (or `npx graceful-e2e run fixtures/scenarios/servers --results results` and pass `results`).
 // The first directory holding a scenario wins. --write replaces the table between the
 // servers-table markers in README.md; without it the table is printed.
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ScenarioResult } from "../src/runner/run.js";
 import { failureSummary } from "../src/verdict/verdicts.js";
+import { replaceReadmeBlock } from "./readme-block.js";
 
 const ORDER = ["nginx", "nginx-quit", "apache2", "apache2-winch", "gunicorn", "uvicorn", "go", "go-graceful"];
-const START = "<!-- servers-table:start -->";
-const END = "<!-- servers-table:end -->";
 
 export function readServerResults(dirs: string[]): ScenarioResult[] {
   const byName = new Map<string, ScenarioResult>();
@@ -86,12 +85,7 @@ function main(argv: string[]): void {
     process.stdout.write(`${table}\n`);
     return;
   }
-  const readme = resolve("README.md");
-  const text = readFileSync(readme, "utf8");
-  const a = text.indexOf(START);
-  const b = text.indexOf(END);
-  if (a === -1 || b < a) throw new Error(`README.md has no ${START} … ${END} block`);
-  writeFileSync(readme, `${text.slice(0, a + START.length)}\n${table}\n${text.slice(b)}`);
+  replaceReadmeBlock("servers-table", table);
   process.stdout.write(`README.md: servers table updated (${results.length} rows)\n`);
 }
 

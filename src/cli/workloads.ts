@@ -3,6 +3,7 @@
 // count against the manifests' replicas, the warnings on their grace and preStop), and the scenario
 // `run --target deployment/web -n shop` makes without a file.
 import { text } from "node:stream/consumers";
+import { localWorkloadProblem } from "../backends/local/workload-run.js";
 import type { BackendName } from "../model/backend.js";
 import { asDeployed } from "../runner/source.js";
 import { type LoadedScenario, scenarioWarnings } from "../scenario/load.js";
@@ -109,6 +110,8 @@ export async function readWorkloads(
       const set = await loadManifestSet(workload, l.scenario.name, readStdin);
       const { issues, warnings } = deployedIssues(l, set);
       problems.push(...issues);
+      const local = backend === "local" ? localWorkloadProblem(l.scenario, set) : undefined;
+      if (local) problems.push(`${l.file}: workload: ${local}`);
       // The warnings on the pod as deployed replace those on the image defaults the schema filled in;
       // the manifests' own notes (a port chosen among several...) go to the report with the deploy's.
       out.push({ ...l, manifests: set, warnings });

@@ -641,6 +641,16 @@ export const ContainerExpectationSpec = z.strictObject({
         "a send the harness made); a time only inferred from the kubelet's rule cannot decide it",
     ),
   terminationSeconds: TerminationBounds.optional().describe("from the delete to this container's exit"),
+  minFailedRequests: minFailedRequests
+    .optional()
+    .describe(
+      "at least this many failed requests attributed to this container (its listener closed behind its proxy, " +
+        "or it stopped without draining: src/verdict/container-attribution.ts); unattributed ones that could " +
+        "decide it leave it INCONCLUSIVE",
+    ),
+  maxFailedRequests: maxFailedRequests
+    .optional()
+    .describe("at most this many failed requests attributed to this container (0: none of the run's failures is its)"),
 });
 const containers = z
   .record(z.string().min(1), ContainerExpectationSpec)
@@ -776,11 +786,27 @@ export interface CrossFieldIssue {
   message: string;
 }
 
+/** Each named container's own bounds (a backend's containers replace the base's whole: checked as written). */
+function containerIssues(containers: unknown, path: string[]): CrossFieldIssue[] {
+  if (!isRecord(containers)) return [];
+  return Object.entries(containers).flatMap(([name, c]) =>
+    isRecord(c)
+      ? expectationProblems(c).map((p) => ({
+          path: [...path, "containers", name, p.fields[0] ?? ""],
+          message: p.message,
+        }))
+      : [],
+  );
+}
+
 /** The expectations' checks between fields: on the base, and on every backend's merged result. */
 function expectationsCrossFieldIssues(e: Record<string, unknown>): CrossFieldIssue[] {
   const issues = expectationProblems(e).map((p) => ({ path: [p.fields[0] ?? ""], message: p.message }));
+  issues.push(...containerIssues(e.containers, []));
   const backends: unknown = e.backends;
   if (!isRecord(backends)) return issues;
+  for (const [key, layer] of Object.entries(backends))
+    if (isRecord(layer)) issues.push(...containerIssues(layer.containers, ["backends", key]));
   // A backend's merged result is blamed on the key that set one of the fields involved (kind and
   // existing wrong because of kubernetes: one issue); one that the base alone causes is reported above.
   const blamed = new Map<string, { key: string; names: string[]; message: string }>();

@@ -12,6 +12,7 @@
 // machine 100 % busy (pressure 80–99 %) without making anything late.
 import type { TimelineEvent } from "../model/events.js";
 import type { PodOutcome } from "../model/pod-outcome.js";
+import { containerEvents } from "../observe/containers.js";
 import { sigkillDeadline } from "../observe/exit-evidence.js";
 import type { HarnessLoad } from "../observe/saturation.js";
 import { sigtermReceipt } from "../observe/sigterm.js";
@@ -80,7 +81,11 @@ const measured = (e: TimelineEvent) => e.detail?.inferred !== true;
 
 /** The kubelet's lateness for one disrupted pod, from what the timeline and the exit evidence say. */
 export function podLateness(pod: PodOutcome, events: readonly TimelineEvent[], scenario: Scenario): Lateness[] {
-  const mine = events.filter((e) => e.pod === pod.pod);
+  // A multi-container pod: the events of the container the load reaches (its own hook, its own signal).
+  const mine =
+    (pod.sidecars?.length ?? 0) > 0
+      ? containerEvents(events, pod.pod, { container: pod.container, role: pod.role ?? "app" })
+      : events.filter((e) => e.pod === pod.pod);
   const first = (kind: TimelineEvent["kind"], ok: (e: TimelineEvent) => boolean = () => true) =>
     mine.filter((e) => e.kind === kind && ok(e)).sort((a, b) => a.at - b.at)[0];
   const out: Lateness[] = [];
@@ -111,10 +116,13 @@ export function podLateness(pod: PodOutcome, events: readonly TimelineEvent[], s
   }
   // SIGTERM as recorded (sent, or the app's line): lateness is measured only on a record, never on an inference.
   // A multi-container pod: the receipt of the container the load reaches (observe/containers.ts).
-  const sigterm = pod.sigterm ?? sigtermReceipt(events, pod, hook);
+  const sigterm = pod.sigterm ?? sigtermReceipt(mine, pod, hook);
   const hookEnd = hook.type === "none" ? pod.deleteAt : end?.at;
-  if (sigterm && !sigterm.inferred && hookEnd !== undefined && sigterm.at >= pod.deleteAt) {
-    add("sigterm", hookEnd, sigterm.at, TRUST_BOUNDS.sigtermLateMs, sigterm.from);
+  // A native sidecar is signalled when its turn comes (the regular containers exited), as its send records.
+  const turn = Number(first("sigterm-sent", (e) => e.detail?.turnEndedAt !== undefined)?.detail?.turnEndedAt);
+  const due = hookEnd === undefined ? undefined : Math.max(hookEnd, Number.isFinite(turn) ? turn : hookEnd);
+  if (sigterm && !sigterm.inferred && due !== undefined && sigterm.at >= pod.deleteAt) {
+    add("sigterm", due, sigterm.at, TRUST_BOUNDS.sigtermLateMs, sigterm.from);
   }
   const killed = pod.sigkilled || pod.exitEvidence?.killedAtGraceEnd === true;
   if (killed && pod.exitedAt !== undefined) {

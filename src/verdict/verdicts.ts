@@ -401,6 +401,35 @@ function missingContainer(pod: PodOutcome, name: string): Verdict {
   };
 }
 
+/**
+ * The failed requests attributed to one container of a pod (its failure windows: verdict/container-
+ * attribution.ts). Unattributed failures of the pod could be anyone's: when they could change the
+ * outcome the verdict is undecidable, never a pass or a fail.
+ */
+function checkCausedFailures(pod: PodOutcome, name: string, bounds: { min?: number; max?: number }): Verdict {
+  const windows = pod.failureCauses ?? [];
+  const own = windows.filter((w) => w.container === name);
+  const caused = own.reduce((n, w) => n + w.count, 0);
+  const open = windows.filter((w) => w.cause === "unattributed").reduce((n, w) => n + w.count, 0);
+  const { min, max } = bounds;
+  // The container's true count lies in [caused, caused + open]: decided when all of it is in or out of bounds.
+  const surely = (min === undefined || caused >= min) && (max === undefined || caused + open <= max);
+  const never = (min !== undefined && caused + open < min) || (max !== undefined && caused > max);
+  const causes = own.map((w) => `${w.cause} ${w.count}`).join(", ");
+  const evidence =
+    `${caused} failed request(s) attributed to ${name}${causes ? ` (${causes})` : ""}` +
+    (open > 0 ? `; ${open} of ${pod.pod} unattributed` : "");
+  const base = {
+    name: `failed requests caused by ${name} (${pod.pod})`,
+    expected: [min !== undefined ? `≥ ${min}` : "", max !== undefined ? `≤ ${max}` : ""].filter(Boolean).join(" and "),
+    actual: open > 0 ? `${caused}–${caused + open}` : String(caused),
+    evidence,
+  };
+  if (surely || never) return { ...base, pass: surely };
+  const why = `${open} unattributed failure(s) could be ${name}'s: the attribution cannot decide it`;
+  return { ...base, pass: false, decidable: false, inconclusive: why };
+}
+
 /** expectations.containers: per named container of every disrupted pod, its exit, stop signal and termination. */
 function checkContainers(
   expected: Record<string, ContainerExpectation>,
@@ -419,6 +448,8 @@ function checkContainers(
       if (e.sigterm !== undefined) out.push(checkContainerSigterm(view, c, e.sigterm));
       if (e.exit) out.push(...checkExit(e.exit, [view]));
       if (e.terminationSeconds) out.push(...checkTermination(e.terminationSeconds, [view], backend));
+      if (e.minFailedRequests !== undefined || e.maxFailedRequests !== undefined)
+        out.push(checkCausedFailures(pod, name, { min: e.minFailedRequests, max: e.maxFailedRequests }));
     }
   }
   return out;

@@ -99,6 +99,31 @@ describe("readWorkloads", () => {
   });
 });
 
+describe("the sidecar fixtures on an older kubelet", () => {
+  it("a native sidecar serving the Service's port before 1.29 is refused for local, before anything starts", async () => {
+    const file = join(ROOT, "fixtures/workloads/scenarios/before-1.29/shop-web-native-sidecar-1.28.yaml");
+    const { loadScenarios } = await import("../../src/scenario/load.js");
+    const loaded = await loadScenarios([file]);
+    const err = await readWorkloads(loaded, "local").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as Error).message).toBe(
+      `${file}: workload: the Service's port is served by proxy, an initContainer with restartPolicy Always ` +
+        "(a native sidecar): Kubernetes 1.28 (local.kubernetesVersion) has no native sidecars (1.29+), so it is a " +
+        "plain init container there, which a server never completes: the pod would never start (Init:0/1 on a cluster)",
+    );
+    // local.kubernetesVersion is the local runtime's: a cluster's own version decides there.
+    const [onKind] = await readWorkloads(loaded, "kind");
+    expect(onKind?.manifests?.port.container).toBe("proxy");
+    // The same manifest at 1.29+: accepted.
+    const current = parseScenario(
+      file,
+      "name: n\nworkload: {manifests: ../../shop-web-native-sidecar/rendered.yaml}\nlocal: {kubernetesVersion: '1.29'}\n",
+    );
+    const [ok] = await readWorkloads([current], "local");
+    expect(ok?.manifests?.workload.name).toBe("shop-web");
+  });
+});
+
 describe("targetScenario", () => {
   it("makes a target scenario from the flags, defaults elsewhere", () => {
     const made = targetScenario({ target: "statefulset/db", namespace: "data", service: "db" }, []);

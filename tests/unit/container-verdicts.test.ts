@@ -131,3 +131,60 @@ describe("per-container verdicts", () => {
     expect(v.map((x) => [x.name, x.pass])).toEqual([["exit (web-1/app)", true]]);
   });
 });
+
+describe("failed requests caused by a container (expectations.containers.<name>.min/maxFailedRequests)", () => {
+  const window = (container: string | undefined, cause: string, count: number) =>
+    ({
+      cause,
+      ...(container ? { container } : {}),
+      from: T0,
+      to: T0,
+      count,
+      kinds: { "non-2xx 502": count },
+      evidence: "",
+    }) as NonNullable<PodOutcome["failureCauses"]>[number];
+  const judge = (windows: NonNullable<PodOutcome["failureCauses"]>, containers: Record<string, object>) =>
+    evaluate({ expectations: { containers }, load: LOAD, pods: [pod({ failureCauses: windows })] });
+
+  it("counts only the failures attributed to the named container", () => {
+    const windows = [
+      window("app", "listener-closed-behind-proxy", 48),
+      window("proxy", "front-stopped-without-drain", 2),
+    ];
+    const v = judge(windows, { app: { minFailedRequests: 1 }, proxy: { maxFailedRequests: 0 } });
+    expect(v.map((x) => [x.name, x.actual, x.pass])).toEqual([
+      ["failed requests caused by app (web-1)", "48", true],
+      ["failed requests caused by proxy (web-1)", "2", false],
+    ]);
+    expect(v[1]?.evidence).toBe("2 failed request(s) attributed to proxy (front-stopped-without-drain 2)");
+  });
+
+  it("unattributed failures that could change the outcome make it undecidable; those that cannot, do not", () => {
+    const windows = [window("app", "listener-closed-behind-proxy", 3), window(undefined, "unattributed", 2)];
+    const [undecided] = judge(windows, { proxy: { maxFailedRequests: 0 } });
+    expect(undecided).toMatchObject({ actual: "0–2", pass: false, decidable: false });
+    expect(undecided?.inconclusive).toMatch(/2 unattributed failure\(s\) could be proxy's/);
+    const [failed] = judge(windows, { app: { maxFailedRequests: 1 } });
+    expect(failed).toMatchObject({ actual: "3–5", pass: false });
+    expect(failed?.decidable).toBeUndefined();
+    const [passed] = judge([window(undefined, "before-stop-signal", 4)], { app: { maxFailedRequests: 0 } });
+    expect(passed).toMatchObject({ actual: "0", pass: true });
+  });
+
+  it("the scenario file checks each container's min against its max", () => {
+    const err = (() => {
+      try {
+        parseScenario(
+          "x.yaml",
+          "name: x\nimage: {style: exec}\nexpectations:\n  containers:\n    app: {minFailedRequests: 3, maxFailedRequests: 1}\n",
+        );
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(ScenarioValidationError);
+    expect((err as ScenarioValidationError).issues.map((i) => `${i.field}: ${i.message}`)).toContain(
+      "expectations.containers.app.minFailedRequests: minFailedRequests (3) exceeds maxFailedRequests (1)",
+    );
+  });
+});

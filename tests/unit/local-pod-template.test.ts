@@ -2,6 +2,7 @@ import type { KubernetesObject, V1PodTemplateSpec } from "@kubernetes/client-nod
 import { describe, expect, it } from "vitest";
 import { entrypointAndCmd, expandVars, type PodTemplateInput, podPlan } from "../../src/backends/local/pod-template.js";
 import { nextState } from "../../src/backends/local/probes.js";
+import type { Workload } from "../../src/workload/index.js";
 
 const configMap: KubernetesObject & { data: Record<string, string> } = {
   apiVersion: "v1",
@@ -193,23 +194,30 @@ describe("readiness thresholds", () => {
   });
 });
 
+/** A workload fixture as the local runtime plans it for a scenario (its run's volume folder made: remove it). */
+async function fixturePlan(fixture: string, scenarioYaml: string, runId: string) {
+  const { loadManifestSet } = await import("../../src/workload/index.js");
+  const { parseScenario } = await import("../../src/scenario/load.js");
+  const { deployedPod, localPodPlan, prepareLocalWorkload, removeRunVolumes } = await import(
+    "../../src/backends/local/workload-run.js"
+  );
+  const manifests = new URL(`../../fixtures/workloads/${fixture}/rendered.yaml`, import.meta.url).pathname;
+  const { scenario } = parseScenario("s.yaml", scenarioYaml);
+  const set = await loadManifestSet({ manifests: [manifests] }, "local");
+  const w = await prepareLocalWorkload(scenario, set, runId);
+  const plan = localPodPlan(w, "ge-s-0", runId, "s");
+  return { w, plan, pod: deployedPod(w, plan), remove: () => removeRunVolumes(runId) };
+}
+
 describe("the shop-web fixture as the local runtime plans it", () => {
   it("the proxy serves the Service's port, the app is its sidecar; overrides reach every container", async () => {
-    const { loadManifestSet } = await import("../../src/workload/index.js");
-    const { parseScenario } = await import("../../src/scenario/load.js");
-    const { deployedPod, localPodPlan, prepareLocalWorkload, removeRunVolumes } = await import(
-      "../../src/backends/local/workload-run.js"
-    );
-    const manifests = new URL("../../fixtures/workloads/shop-web/rendered.yaml", import.meta.url).pathname;
-    const { scenario } = parseScenario(
-      "s.yaml",
+    const { w, plan, pod, remove } = await fixturePlan(
+      "shop-web",
       "name: s\nworkload: {manifests: x}\npreStop: {type: sleep, seconds: 5}\nlocal: {kubernetesVersion: '1.29'}\n",
+      "unit-run",
     );
-    const set = await loadManifestSet({ manifests: [manifests] }, "local");
-    const w = await prepareLocalWorkload(scenario, set, "unit-run");
     try {
-      const plan = localPodPlan(w, "ge-s-0", "unit-run", "s");
-      expect(deployedPod(w, plan)).toEqual({
+      expect(pod).toEqual({
         replicas: 3,
         terminationGracePeriodSeconds: 20,
         appContainer: "proxy",
@@ -217,6 +225,8 @@ describe("the shop-web fixture as the local runtime plans it", () => {
           { name: "app", image: "graceful-e2e/exec-form:local", role: "sidecar" },
           { name: "proxy", image: "graceful-e2e/nginx:local", role: "app" },
         ],
+        // The app container's (the proxy's) hook as deployed: what its SIGTERM is timed against.
+        preStop: { type: "exec", command: ["sleep", "5"] },
       });
       // 1.29: no preStop sleep action, so the override is an exec sleep in each container.
       expect(plan.containers.map((c) => c.preStop)).toEqual([
@@ -227,7 +237,49 @@ describe("the shop-web fixture as the local runtime plans it", () => {
       expect(plan.containers[0]?.create.Env).toEqual(expect.arrayContaining(["HOST=127.0.0.1", "PORT=9000"]));
       expect(w.notes.join("\n")).toMatch(/container app livenessProbe: not honoured locally/);
     } finally {
-      await removeRunVolumes("unit-run");
+      await remove();
     }
+  });
+});
+
+describe("the shop-web native-sidecar fixture as the local runtime plans it", () => {
+  const manifests = new URL("../../fixtures/workloads/shop-web-native-sidecar/rendered.yaml", import.meta.url).pathname;
+
+  it("1.29+: the proxy starts first as a native sidecar and serves the port; the override reaches the app only", async () => {
+    const { plan, pod, remove } = await fixturePlan(
+      "shop-web-native-sidecar",
+      "name: s\nworkload: {manifests: x}\npreStop: {type: sleep, seconds: 5}\n",
+      "unit-native",
+    );
+    try {
+      expect(pod.containers.map((c) => [c.name, c.role])).toEqual([
+        ["proxy", "native-sidecar"],
+        ["app", "sidecar"],
+      ]);
+      expect(pod.appContainer).toBe("proxy");
+      // The override reached the app only: the pod's serving container (the native proxy) has no hook.
+      expect(pod.preStop).toEqual({ type: "none" });
+      // 1.33 (the default): the sleep action on the app; the native sidecar keeps its own (none).
+      expect(plan.containers.map((c) => [c.name, c.preStop])).toEqual([
+        ["proxy", { type: "none" }],
+        ["app", { type: "sleep", seconds: 5 }],
+      ]);
+    } finally {
+      await remove();
+    }
+  });
+
+  it("before 1.29 the plan refuses it: the proxy would be a plain init container and the pod never start", async () => {
+    const { loadManifestSet } = await import("../../src/workload/index.js");
+    const set = await loadManifestSet({ manifests: [manifests] }, "local");
+    const template = (set.workload.entry.object as Workload).spec?.template ?? {};
+    expect(() =>
+      podPlan(input(template, { objects: set.objects.map((o) => o.object), nativeSidecars: false })),
+    ).toThrow(
+      "pod ge-p-0: the Service's port is served by proxy, an initContainer with restartPolicy Always (a native sidecar): " +
+        "Kubernetes before 1.29 (local.kubernetesVersion) has no native sidecars (1.29+)",
+    );
+    const plan = podPlan(input(template, { objects: set.objects.map((o) => o.object) }));
+    expect(plan.containers.map((c) => c.role)).toEqual(["native-sidecar", "sidecar"]);
   });
 });

@@ -254,6 +254,13 @@ describe("terminatePodContainers (a pod of several containers)", () => {
     expect(outcome.containers.map((c) => c.exitCode)).toEqual([0, 0, 0, 0]);
     const signals = sink.events.filter((e) => e.kind === "sigterm-sent").map((e) => e.detail?.container);
     expect(signals).toEqual(["proxy", "app", "second-sidecar", "first-sidecar"]);
+    // A native sidecar's send records when its turn came (what its lateness counts from); a regular one's not.
+    const sent = (c: string) => sink.events.find((e) => e.kind === "sigterm-sent" && e.detail?.container === c);
+    expect(Number(sent("second-sidecar")?.detail?.turnEndedAt)).toBeGreaterThanOrEqual(
+      // The same instant as the app's exit, read by another callback of a ms clock.
+      (outcome.containers[2]?.exitedAt ?? Number.NaN) - 1,
+    );
+    expect(sent("app")?.detail?.turnEndedAt).toBeUndefined();
   });
 
   it("SIGKILLs a sidecar still running at the pod's grace deadline (counted from the delete)", async () => {

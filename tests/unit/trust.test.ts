@@ -164,3 +164,41 @@ describe("saturation: /proc parsers and the probe", () => {
     expect(h.eventLoop.maxMs).toBeGreaterThan(200);
   });
 });
+
+describe("trust: a multi-container pod's SIGTERM, timed on the container the load reaches", () => {
+  const base = { pid1Cmdline: "nginx", processes: [], notes: [], sigkilled: false };
+  const sidecarApp = { ...base, container: "app", role: "sidecar" as const, pid1Cmdline: "node", exitedAt: 1700 };
+  const proxy = { ...base, pod: "p", deleteAt: 1000, container: "proxy", role: "app" as const, exitedAt: 2200 };
+  const sent = (at: number, container: string, extra: Record<string, unknown> = {}) =>
+    ({ at, kind: "sigterm-sent", source: "kubelet", pod: "p", detail: { container, ...extra } }) as const;
+  const hook = (kind: "prestop-start" | "prestop-end", at: number, container: string) =>
+    ({ at, kind, source: "kubelet", pod: "p", detail: { container } }) as const;
+  const workload = (preStop: string) =>
+    parseScenario("w.yaml", `name: w\nimage: {style: exec}\npreStop: ${preStop}\n`).scenario;
+
+  it("a native sidecar in front is due when its turn came (the app exited), not at the delete", () => {
+    const events = [
+      sent(1010, "app"),
+      { at: 1700, kind: "container-exit", source: "runtime", pod: "p", detail: { container: "app" } },
+      sent(1720, "proxy", { turnEndedAt: 1705 }),
+    ];
+    const t = judgeTrust(calm, [{ ...proxy, sidecars: [sidecarApp] }], events as never, workload("{type: none}"));
+    expect(t.lateness.find((l) => l.step === "sigterm")).toMatchObject({ dueMs: 705, seenMs: 720, lateMs: 15 });
+    expect(t.saturated).toBe(false);
+  });
+
+  it("the front's own hook times it, not another container's", () => {
+    // The proxy's exec sleep 2 ends at +2.0 s; the app has a 5 s hook of its own.
+    const events = [
+      hook("prestop-start", 1000, "proxy"),
+      hook("prestop-start", 1000, "app"),
+      hook("prestop-end", 3000, "proxy"),
+      sent(3010, "proxy"),
+      hook("prestop-end", 6000, "app"),
+      sent(6010, "app"),
+    ];
+    const pod = { ...proxy, exitedAt: 3300, sidecars: [{ ...sidecarApp, exitedAt: 6400 }] };
+    const t = judgeTrust(calm, [pod], events as never, workload("{type: exec, command: [sleep, '2']}"));
+    expect(t.lateness.find((l) => l.step === "sigterm")).toMatchObject({ dueMs: 2000, seenMs: 2010 });
+  });
+});

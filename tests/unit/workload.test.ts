@@ -361,7 +361,12 @@ describe("the shipped workload scenarios", () => {
       ["grpc-health-workload", "health-api", 8080, {}],
       ["gunicorn-api", "api", 8080, {}],
       ["shop-web-as-shipped", "shop-web", 8080, {}],
+      ["shop-web-native-sidecar-prestop", "shop-web", 8080, { preStop: { type: "sleep", seconds: 5 } }],
+      ["shop-web-native-sidecar", "shop-web", 8080, {}],
+      ["shop-web-no-prestop", "shop-web", 8080, { preStop: { type: "none" } }],
+      ["shop-web-prestop-5s-quit", "shop-web", 8080, { preStop: { type: "sleep", seconds: 5 }, stopSignal: "SIGQUIT" }],
       ["shop-web-prestop-5s", "shop-web", 8080, { preStop: { type: "sleep", seconds: 5 } }],
+      ["shop-web-proxy-fast-stop", "shop-web", 8080, {}],
     ]);
   });
 });

@@ -328,6 +328,25 @@ function holder(input: PodTemplateInput, image: string, ports: number[]): Docker
   };
 }
 
+/**
+ * A native sidecar serving the Service's port on a kubelet before 1.29: there it is a plain init container,
+ * which a server never completes, so the pod never starts (a cluster shows it in Init:0/1).
+ */
+export function servingSidecarTooEarly(container: string, version: string): string {
+  return (
+    `the Service's port is served by ${container}, an initContainer with restartPolicy Always (a native ` +
+    `sidecar): Kubernetes ${version} (local.kubernetesVersion) has no native sidecars (1.29+), so it is a plain ` +
+    "init container there, which a server never completes: the pod would never start (Init:0/1 on a cluster)"
+  );
+}
+
+function noServingContainer(input: PodTemplateInput, init: V1Container[]): string {
+  const sidecar = init.find((c) => c.name === input.appContainer && c.restartPolicy === "Always");
+  return sidecar === undefined
+    ? `pod ${input.pod}: no container named ${input.appContainer} serves the Service's port`
+    : `pod ${input.pod}: ${servingSidecarTooEarly(sidecar.name, "before 1.29")}`;
+}
+
 /** The pod template → the holder, the containers in start order, the ports and the volume files. */
 export function podPlan(input: PodTemplateInput): PodPlan {
   const spec = input.template.spec;
@@ -345,7 +364,7 @@ export function podPlan(input: PodTemplateInput): PodPlan {
   const regular = spec.containers.map((c) => containerPlan(c, false, input, dirs, plan.notes));
   plan.containers = [...init, ...regular];
   if (!plan.containers.some((c) => c.name === input.appContainer && c.role !== "init"))
-    throw new UsageError(`pod ${input.pod}: no container named ${input.appContainer} serves the Service's port`);
+    throw new UsageError(noServingContainer(input, spec.initContainers ?? []));
   plan.ports = podPorts(plan.containers, [...(spec.initContainers ?? []), ...spec.containers], input.appPort);
   plan.holder = holder(input, spec.containers[0]?.image ?? "", plan.ports);
   if (!input.nativeSidecars && (spec.initContainers ?? []).some((c) => c.restartPolicy === "Always"))

@@ -198,6 +198,8 @@ async function stopContainer(input: ContainerStopInput): Promise<ContainerStopOu
   const waiting = new AbortController();
   await Promise.race([input.turn, exit, sleep(input.graceDeadline - now(), waiting.signal)]);
   waiting.abort();
+  // When the signal became due by the ordering rule: its trust bound counts from here, not the hook's end.
+  const turn = c.nativeSidecar ? { turnEndedAt: now() } : {};
   const stop = await stopSignal;
   if (!exited) {
     outcome.sigtermAt = now();
@@ -205,7 +207,7 @@ async function stopContainer(input: ContainerStopInput): Promise<ContainerStopOu
     await runtime.sendSignal(stop.signal).catch(() => undefined);
     // The event is placed when the call started; the signal reached PID 1 before the call returned.
     const deliveredWithinMs = now() - outcome.sigtermAt;
-    const detail = named(c, { signal: stop.signal, from: stop.from, deliveredWithinMs });
+    const detail = named(c, { signal: stop.signal, from: stop.from, deliveredWithinMs, ...turn });
     sink.record({ at: outcome.sigtermAt, kind: "sigterm-sent", source: "kubelet", pod, process: "pid1", detail });
     const killAt = sigkillDeadline(input.deleteAt, input.graceSeconds, outcome.sigtermAt);
     const stopWaiting = new AbortController();

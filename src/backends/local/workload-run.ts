@@ -7,9 +7,15 @@ import { basename, join } from "node:path";
 import { type ServerVersion, supportsNativeSidecars, supportsPreStopSleep } from "../../k8s/version.js";
 import type { Scenario } from "../../scenario/schema.js";
 import { LABEL_ROOT, runLabels } from "../../util/labels.js";
-import { type AppliedWorkload, applyOverrides, localLimitations, type ManifestSet } from "../../workload/index.js";
+import {
+  type AppliedWorkload,
+  applyOverrides,
+  localLimitations,
+  type ManifestSet,
+  type Workload,
+} from "../../workload/index.js";
 import type { DeployedPod } from "../backend.js";
-import { type PodPlan, podPlan } from "./pod-template.js";
+import { type PodPlan, podPlan, servingSidecarTooEarly } from "./pod-template.js";
 
 /** The kubelet the local runtime plays when the scenario names no version (local.kubernetesVersion). */
 export const LOCAL_DEFAULT_KUBERNETES = "1.33";
@@ -54,6 +60,18 @@ function versionOf(scenario: Scenario): ServerVersion {
   const text = scenario.local.kubernetesVersion ?? LOCAL_DEFAULT_KUBERNETES;
   const [major, minor] = text.split(".").map(Number);
   return { major: major ?? 1, minor: minor ?? 0, gitVersion: `v${text} (local runtime)` };
+}
+
+/**
+ * What the local runtime cannot start at the scenario's Kubernetes version, checked before any run: the
+ * Service's port served by a native sidecar before 1.29 (the pod would never start).
+ */
+export function localWorkloadProblem(scenario: Scenario, set: ManifestSet): string | undefined {
+  const version = versionOf(scenario);
+  if (supportsNativeSidecars(version)) return undefined;
+  const init = (set.workload.entry.object as Workload).spec?.template.spec?.initContainers ?? [];
+  const serving = init.find((c) => c.name === set.port.container && c.restartPolicy === "Always");
+  return serving && servingSidecarTooEarly(serving.name, `${version.major}.${version.minor}`);
 }
 
 /** The manifests with the scenario's overrides, as the local runtime will run them. */
@@ -102,8 +120,12 @@ export function localPodPlan(w: LocalWorkload, pod: string, runId: string, scena
   });
 }
 
-/** The pod as deployed (DeployedPod): running containers in start order, their roles. */
+/**
+ * The pod as deployed (DeployedPod): running containers in start order, their roles, and the app
+ * container's preStop and stop signal (what the verdicts and the trust check time its SIGTERM against).
+ */
 export function deployedPod(w: LocalWorkload, plan: PodPlan): DeployedPod {
+  const app = plan.containers.find((c) => c.name === w.appContainer && c.role !== "init");
   return {
     replicas: w.applied.replicas,
     terminationGracePeriodSeconds: w.applied.terminationGracePeriodSeconds,
@@ -111,5 +133,7 @@ export function deployedPod(w: LocalWorkload, plan: PodPlan): DeployedPod {
     containers: plan.containers.flatMap((c) =>
       c.role === "init" ? [] : [{ name: c.name, image: c.image, role: c.role }],
     ),
+    ...(app ? { preStop: app.preStop } : {}),
+    ...(app?.stopSignal ? { stopSignal: app.stopSignal } : {}),
   };
 }
