@@ -36,7 +36,7 @@ import type { ProcessTreeInspection } from "../model/process-tree.js";
 import { inspectByExec } from "../observe/process-tree.js";
 import type { Disruption, RolloutStrategy, Scenario, Target } from "../scenario/schema.js";
 import { interruptSignal, registerCleanup } from "../util/cleanup.js";
-import { apiErrorText as errText, UsageError } from "../util/errors.js";
+import { apiErrorText as errText } from "../util/errors.js";
 import { LABEL_ROOT, LABEL_RUN } from "../util/labels.js";
 import { sleep } from "../util/sleep.js";
 import { labelSelectorText } from "../workload/index.js";
@@ -48,7 +48,6 @@ import { evictPod } from "./eviction.js";
 export { attachReadings, type PodReading } from "./observations.js";
 
 import {
-  buildManifests,
   DEPLOYMENT_NAME,
   labelValue,
   objectLabels,
