@@ -285,9 +285,10 @@ const CONTAINER_CAUSES: Record<ContainerFailureCause, ContainerCauseEntry> = {
     cause: "listener-closed-behind-proxy",
     severity: "high",
     says: (w) =>
-      `the app's listener closed behind its proxy: ${w.container} got its stop signal at the same moment as ` +
-      `${w.via ?? "the proxy"} and closed its listener, while ${w.via ?? "the proxy"} still accepted the requests ` +
-      `the Service routed to the pod and answered them with 502/503/504 (the failure is ${w.container}'s, not the proxy's)`,
+      `the app's listener closed behind its proxy: ${w.container} got its stop signal and closed its listener ` +
+      `while ${w.via ?? "the proxy"} still accepted the requests the Service routed to the pod (and those its ` +
+      "keep-alive connections, pinned to the pod, still sent) and answered them with 502/503/504 " +
+      `(the failure is ${w.container}'s, not the proxy's)`,
     fix: (w) =>
       `keep ${w.container} serving until the endpoint has left the Service: a preStop sleep on ${w.container} ` +
       `(a few seconds, longer than the endpoint propagation), and a preStop on ${w.via ?? "the proxy"} at least as ` +
@@ -302,8 +303,11 @@ const CONTAINER_CAUSES: Record<ContainerFailureCause, ContainerCauseEntry> = {
       "connections from its stop signal on, while the Service still routed requests to the pod",
     fix: (w) =>
       `a preStop sleep on ${w.container} (and on the containers behind it) so it keeps serving until the endpoint ` +
-      `has left the Service, and its graceful stop (nginx: SIGQUIT, envoy: /drain_listeners); or ${NATIVE_SIDECAR}: ` +
-      "measure each with a run.",
+      "has left the Service, and its graceful stop (nginx: SIGQUIT, envoy: /drain_listeners) so it answers what it " +
+      "holds and closes its keep-alive connections before the containers behind it stop: measure each with a run. " +
+      "Not a native sidecar for a proxy in front of the app: it keeps the proxy running after the app behind it has " +
+      "stopped, and the proxy then answers 502 for the app (measured on the shop-web fixtures, README " +
+      '"Sidecars, measured").',
   },
   "before-stop-signal": {
     cause: "before-stop-signal",
