@@ -261,6 +261,101 @@ function buildReports(
   );
 }
 
+/** The workloads' facts: from Docker (local) or the cluster's API (kind, existing). */
+async function collectWorkloads(
+  o: AuditOptions,
+  target: Target,
+  run: CommandRunner,
+  log: (line: string) => void,
+): Promise<Collected> {
+  if (o.backend === "local") {
+    return collectLocal({
+      filters: parseLocalFilters(o.filters ?? [], o.composeProject, o.selector),
+      exec: Boolean(o.exec),
+      includeHarness: Boolean(o.includeHarness),
+      ...(o.docker ? { docker: o.docker } : {}),
+      ...(o.readHost ? { readHost: o.readHost } : {}),
+    });
+  }
+  return collectCluster({
+    backend: o.backend,
+    kc: target.kc as KubeConfig,
+    namespaces: target.namespaces ?? ["default"],
+    ...(o.selector ? { selector: o.selector } : {}),
+    exec: Boolean(o.exec),
+    ...(o.nodeAccess ? { nodeExec: (node: string) => kindNodeExec(run, node) } : {}),
+    imageConfig: localImageConfig(run),
+    ...(o.podExecInspect ? { podExecInspect: o.podExecInspect } : {}),
+    includeHarness: Boolean(o.includeHarness),
+    log,
+  });
+}
+
+/** The endpoint propagation the rules assume: measured in earlier results when given, else the default. */
+async function propagationBasis(o: AuditOptions): Promise<PropagationBasis> {
+  const propTarget = {
+    backend: o.backend,
+    ...(o.backend === "kind" ? { cluster: o.cluster ?? "graceful-e2e" } : {}),
+    ...(o.context ? { context: o.context } : {}),
+  };
+  const assumed = o.assumedPropagationMs ?? ASSUMED_PROPAGATION_MS;
+  return (o.propagationFrom ?? []).length > 0
+    ? await propagationFrom(o.propagationFrom ?? [], propTarget, assumed)
+    : propagationFromResults([], propTarget, assumed);
+}
+
+/**
+ * --verify: a check run on a copy of each workload at risk (at most verifyMax), with the backend made
+ * for it; its outcomes go into `outcomes`, what it used into `used`. Undefined when none needed one.
+ */
+async function verifyAtRisk(
+  o: AuditOptions,
+  collected: Collected,
+  workloads: WorkloadReport[],
+  propagation: PropagationBasis,
+  outcomes: Map<string, VerifyOutcome>,
+  log: (line: string) => void,
+): Promise<{ results: ScenarioResult[]; used: string } | undefined> {
+  const only = o.verifyOnly ? new RegExp(o.verifyOnly) : undefined;
+  const candidates = verifyCandidates(workloads, o.verifyMax ?? 3, only).map((report) => ({
+    report,
+    facts: collected.workloads.find((f) => f.id === report.id) as WorkloadFacts,
+  }));
+  if (candidates.length === 0) return undefined;
+  const backend = await createBackend(o.backend, {
+    endpointPropagationMs: propagation.ms,
+    ...(o.cluster ? { clusterName: o.cluster } : {}),
+    keepCluster: true,
+    ...(o.context ? { context: o.context } : {}),
+    ...(o.registry ? { registry: o.registry } : {}),
+    allowMutations: Boolean(o.allowMutations),
+    ...(o.address ? { address: o.address } : {}),
+    log,
+  });
+  await preflight(backend);
+  let results: ScenarioResult[];
+  try {
+    const v = await runVerify(backend, candidates, {
+      propagation,
+      path: o.verifyPath ?? "/",
+      resultsDir: `${o.resultsDir}/verify`,
+      log,
+      stop: () => interruptedBy() !== undefined,
+    });
+    results = v.results;
+    for (const [id, out] of v.outcomes) outcomes.set(id, out);
+  } finally {
+    await close(backend);
+  }
+  return {
+    results,
+    used:
+      o.backend === "local"
+        ? `--verify: ${candidates.length} check run(s) on copies started by the local backend from the images (labelled graceful-e2e.run, removed after)`
+        : `--verify (--allow-mutations): ${candidates.length} check run(s) in the harness's own labelled namespaces (create namespace, Deployment, Service; delete a pod of the copy; delete the namespace)`,
+  };
+}
+
 export async function runAudit(o: AuditOptions): Promise<AuditRun> {
   validateAuditOptions(o);
   const now = o.now ?? Date.now;
@@ -268,41 +363,8 @@ export async function runAudit(o: AuditOptions): Promise<AuditRun> {
   const log = o.log ?? (() => {});
   const run = o.run ?? execaRunner;
   const target = await resolveTarget(o, run);
-
-  const propTarget = {
-    backend: o.backend,
-    ...(o.backend === "kind" ? { cluster: o.cluster ?? "graceful-e2e" } : {}),
-    ...(o.context ? { context: o.context } : {}),
-  };
-  const assumed = o.assumedPropagationMs ?? ASSUMED_PROPAGATION_MS;
-  const propagation =
-    (o.propagationFrom ?? []).length > 0
-      ? await propagationFrom(o.propagationFrom ?? [], propTarget, assumed)
-      : propagationFromResults([], propTarget, assumed);
-
-  let collected: Collected;
-  if (o.backend === "local") {
-    collected = await collectLocal({
-      filters: parseLocalFilters(o.filters ?? [], o.composeProject, o.selector),
-      exec: Boolean(o.exec),
-      includeHarness: Boolean(o.includeHarness),
-      ...(o.docker ? { docker: o.docker } : {}),
-      ...(o.readHost ? { readHost: o.readHost } : {}),
-    });
-  } else {
-    collected = await collectCluster({
-      backend: o.backend,
-      kc: target.kc as KubeConfig,
-      namespaces: target.namespaces ?? ["default"],
-      ...(o.selector ? { selector: o.selector } : {}),
-      exec: Boolean(o.exec),
-      ...(o.nodeAccess ? { nodeExec: (node: string) => kindNodeExec(run, node) } : {}),
-      imageConfig: localImageConfig(run),
-      ...(o.podExecInspect ? { podExecInspect: o.podExecInspect } : {}),
-      includeHarness: Boolean(o.includeHarness),
-      log,
-    });
-  }
+  const propagation = await propagationBasis(o);
+  const collected = await collectWorkloads(o, target, run, log);
   const verifyOutcomes = new Map<string, VerifyOutcome>();
   let workloads = buildReports(collected.workloads, propagation, o.failOn, verifyOutcomes);
   const readMs = now() - started;
@@ -311,41 +373,10 @@ export async function runAudit(o: AuditOptions): Promise<AuditRun> {
   let verifyResults: ScenarioResult[] = [];
   const used = [...collected.used];
   if (o.verify) {
-    const only = o.verifyOnly ? new RegExp(o.verifyOnly) : undefined;
-    const candidates = verifyCandidates(workloads, o.verifyMax ?? 3, only).map((report) => ({
-      report,
-      facts: collected.workloads.find((f) => f.id === report.id) as WorkloadFacts,
-    }));
-    if (candidates.length > 0) {
-      const backend = await createBackend(o.backend, {
-        endpointPropagationMs: propagation.ms,
-        ...(o.cluster ? { clusterName: o.cluster } : {}),
-        keepCluster: true,
-        ...(o.context ? { context: o.context } : {}),
-        ...(o.registry ? { registry: o.registry } : {}),
-        allowMutations: Boolean(o.allowMutations),
-        ...(o.address ? { address: o.address } : {}),
-        log,
-      });
-      await preflight(backend);
-      try {
-        const v = await runVerify(backend, candidates, {
-          propagation,
-          path: o.verifyPath ?? "/",
-          resultsDir: `${o.resultsDir}/verify`,
-          log,
-          stop: () => interruptedBy() !== undefined,
-        });
-        verifyResults = v.results;
-        for (const [id, out] of v.outcomes) verifyOutcomes.set(id, out);
-      } finally {
-        await close(backend);
-      }
-      used.push(
-        o.backend === "local"
-          ? `--verify: ${candidates.length} check run(s) on copies started by the local backend from the images (labelled graceful-e2e.run, removed after)`
-          : `--verify (--allow-mutations): ${candidates.length} check run(s) in the harness's own labelled namespaces (create namespace, Deployment, Service; delete a pod of the copy; delete the namespace)`,
-      );
+    const verified = await verifyAtRisk(o, collected, workloads, propagation, verifyOutcomes, log);
+    if (verified) {
+      verifyResults = verified.results;
+      used.push(verified.used);
       workloads = buildReports(collected.workloads, propagation, o.failOn, verifyOutcomes);
     } else {
       collected.notes.push("--verify: no workload needed a check (nothing at risk)");

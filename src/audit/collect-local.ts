@@ -280,36 +280,135 @@ export interface Collected {
 
 const errorText = (err: unknown) => (err instanceof Error ? (err.message.split("\n")[0] ?? err.message) : String(err));
 
+/** A running container and the facts read of it. */
+type LocalContainer = { inspect: ContainerInspect; facts: ContainerFacts };
+
+/** What the live readings used, counted. */
+interface LiveReads {
+  host: number;
+  script: number;
+  exec: number;
+}
+
+/** Why a listed container is not audited (the harness's own replicas, kind nodes, one-off runs), if so. */
+function skipReason(labels: Record<string, string>, name: string, includeHarness: boolean): string | undefined {
+  if (labels[HARNESS_POD_LABEL] !== undefined && !includeHarness) {
+    return `${name}: a graceful-e2e run's own replica (label ${HARNESS_POD_LABEL}; --include-harness audits them)`;
+  }
+  if (labels[KIND_NODE_LABEL] !== undefined) {
+    return `${name}: a kind node (audit its workloads with --backend kind --cluster ${labels[KIND_NODE_LABEL]})`;
+  }
+  if (labels[COMPOSE_ONEOFF] === "True") return `${name}: a one-off docker compose run container`;
+  return undefined;
+}
+
+/**
+ * The container's live process tree (the host's /proc, else docker exec when opted in), its listening
+ * ports and its entrypoint script, into `facts`; what could not be read is said there or in `refused`.
+ */
+async function readLive(
+  o: LocalCollectOptions & Required<Pick<LocalCollectOptions, "readHost" | "readExec">>,
+  name: string,
+  inspect: ContainerInspect,
+  facts: ContainerFacts,
+  reads: LiveReads,
+  refused: string[],
+): Promise<void> {
+  try {
+    facts.inspection = await o.readHost(inspect.Id);
+    reads.host++;
+  } catch (err) {
+    if (o.exec) {
+      const viaExec = await o.readExec(inspect.Id);
+      if (viaExec.processes.length > 0) {
+        facts.inspection = viaExec;
+        reads.exec++;
+      } else {
+        facts.inspectionSkipped = `host /proc not usable (${errorText(err)}); docker exec: ${viaExec.notes.join("; ")}`;
+        refused.push(
+          `${name}: docker exec could not read the process tree (${viaExec.notes.join("; ")}): static findings only`,
+        );
+      }
+    } else {
+      facts.inspectionSkipped =
+        `the host's /proc is not the Docker daemon's or not readable here (${errorText(err)}); ` +
+        "docker exec was not used (opt in with --exec)";
+    }
+  }
+  if (facts.inspection) {
+    for (const p of facts.inspection.processes)
+      for (const port of p.listens) if (!facts.ports.includes(port)) facts.ports.push(port);
+    const script = await readScriptFromHost(facts.inspection);
+    if (script) {
+      facts.script = script;
+      reads.script++;
+    }
+  }
+}
+
+/** One workload of grouped containers (a Compose service, or a lone container), as its first member shows it. */
+function localWorkload(g: ReturnType<typeof groupLocal>[number]): WorkloadFacts {
+  const first = g.members[0] as LocalContainer;
+  const stopTimeout = first.inspect.Config.StopTimeout;
+  const id = g.kind === "ComposeService" ? `compose/${g.project}/${g.name}` : `container/${g.name}`;
+  const wnotes: string[] = [];
+  const differing = g.members.filter(
+    (m) => !same(m.facts.command?.argv, first.facts.command?.argv) || m.facts.image !== first.facts.image,
+  );
+  if (differing.length > 0)
+    wnotes.push(
+      `${differing.map((m) => m.facts.name).join(", ")} run another image or command than ${first.facts.name}`,
+    );
+  return {
+    backend: "local",
+    kind: g.kind,
+    ...(g.project ? { namespace: g.project } : {}),
+    name: g.name,
+    id,
+    replicas: g.members.length,
+    readyReplicas: g.members.length,
+    instances: g.members.map((m) => m.facts.name),
+    inspected: first.facts.name,
+    grace:
+      typeof stopTimeout === "number"
+        ? {
+            seconds: stopTimeout,
+            from: "the container's stop timeout (compose stop_grace_period, docker run --stop-timeout)",
+          }
+        : { seconds: DOCKER_DEFAULT_STOP_TIMEOUT, from: "Docker's default stop timeout (10 s)" },
+    containers: [{ ...first.facts, name: g.kind === "ComposeService" ? g.name : first.facts.name }],
+    notes: [...wnotes, ...first.facts.notes],
+  } satisfies WorkloadFacts;
+}
+
+/** The live readings used, in words, after the Docker API's. */
+function liveReadsUsed(reads: LiveReads): string[] {
+  const used: string[] = [];
+  if (reads.host > 0)
+    used.push(
+      "host /proc/<pid>/{status,cmdline,wchan,syscall,cgroup,fd,net/tcp}, read-only, for the host PIDs docker top gave",
+    );
+  if (reads.script > 0)
+    used.push("host /proc/<pid>/root/<entrypoint script>, read-only (what PID 1's script does with SIGTERM)");
+  if (reads.exec > 0)
+    used.push(`docker exec <container> sh -c 'cat /proc/…' in ${reads.exec} container(s) (opt-in --exec)`);
+  return used;
+}
+
 export async function collectLocal(o: LocalCollectOptions): Promise<Collected> {
   const docker = o.docker ?? (await dockerReader());
-  const readHost = o.readHost ?? inspectProcessTreeFromHost;
-  const readExec = o.readExec ?? inspectProcessTree;
-  const used = ["Docker API, read-only: list running containers, inspect containers and images, top (host PIDs)"];
+  const opts = { ...o, readHost: o.readHost ?? inspectProcessTreeFromHost, readExec: o.readExec ?? inspectProcessTree };
   const refused: string[] = [];
   const skipped: string[] = [];
   const notes: string[] = [];
   const listed = await docker.listRunning(o.filters);
-  const containers: Array<{ inspect: ContainerInspect; facts: ContainerFacts }> = [];
-  let hostReads = 0;
-  let scriptReads = 0;
-  let execReads = 0;
+  const containers: LocalContainer[] = [];
+  const reads: LiveReads = { host: 0, script: 0, exec: 0 };
   for (const c of listed) {
-    const labels = c.Labels ?? {};
     const name = (c.Names[0] ?? c.Id).replace(/^\//, "");
-    if (labels[HARNESS_POD_LABEL] !== undefined && !o.includeHarness) {
-      skipped.push(
-        `${name}: a graceful-e2e run's own replica (label ${HARNESS_POD_LABEL}; --include-harness audits them)`,
-      );
-      continue;
-    }
-    if (labels[KIND_NODE_LABEL] !== undefined) {
-      skipped.push(
-        `${name}: a kind node (audit its workloads with --backend kind --cluster ${labels[KIND_NODE_LABEL]})`,
-      );
-      continue;
-    }
-    if (labels[COMPOSE_ONEOFF] === "True") {
-      skipped.push(`${name}: a one-off docker compose run container`);
+    const skip = skipReason(c.Labels ?? {}, name, o.includeHarness === true);
+    if (skip !== undefined) {
+      skipped.push(skip);
       continue;
     }
     let inspect: ContainerInspect;
@@ -325,83 +424,16 @@ export async function collectLocal(o: LocalCollectOptions): Promise<Collected> {
     }
     const image = await docker.inspectImage(inspect.Image);
     const facts = containerFactsFromInspect(inspect, image);
-    try {
-      facts.inspection = await readHost(inspect.Id);
-      hostReads++;
-    } catch (err) {
-      if (o.exec) {
-        const viaExec = await readExec(inspect.Id);
-        if (viaExec.processes.length > 0) {
-          facts.inspection = viaExec;
-          execReads++;
-        } else {
-          facts.inspectionSkipped = `host /proc not usable (${errorText(err)}); docker exec: ${viaExec.notes.join("; ")}`;
-          refused.push(
-            `${name}: docker exec could not read the process tree (${viaExec.notes.join("; ")}): static findings only`,
-          );
-        }
-      } else {
-        facts.inspectionSkipped =
-          `the host's /proc is not the Docker daemon's or not readable here (${errorText(err)}); ` +
-          "docker exec was not used (opt in with --exec)";
-      }
-    }
-    if (facts.inspection) {
-      for (const p of facts.inspection.processes)
-        for (const port of p.listens) if (!facts.ports.includes(port)) facts.ports.push(port);
-      const script = await readScriptFromHost(facts.inspection);
-      if (script) {
-        facts.script = script;
-        scriptReads++;
-      }
-    }
+    await readLive(opts, name, inspect, facts, reads, refused);
     containers.push({ inspect, facts });
   }
-  if (hostReads > 0)
-    used.push(
-      "host /proc/<pid>/{status,cmdline,wchan,syscall,cgroup,fd,net/tcp}, read-only, for the host PIDs docker top gave",
-    );
-  if (scriptReads > 0)
-    used.push("host /proc/<pid>/root/<entrypoint script>, read-only (what PID 1's script does with SIGTERM)");
-  if (execReads > 0)
-    used.push(`docker exec <container> sh -c 'cat /proc/…' in ${execReads} container(s) (opt-in --exec)`);
-  const workloads: WorkloadFacts[] = groupLocal(containers).map((g) => {
-    const first = g.members[0] as (typeof containers)[number];
-    const stopTimeout = first.inspect.Config.StopTimeout;
-    const id = g.kind === "ComposeService" ? `compose/${g.project}/${g.name}` : `container/${g.name}`;
-    const wnotes: string[] = [];
-    const differing = g.members.filter(
-      (m) => !same(m.facts.command?.argv, first.facts.command?.argv) || m.facts.image !== first.facts.image,
-    );
-    if (differing.length > 0)
-      wnotes.push(
-        `${differing.map((m) => m.facts.name).join(", ")} run another image or command than ${first.facts.name}`,
-      );
-    return {
-      backend: "local",
-      kind: g.kind,
-      ...(g.project ? { namespace: g.project } : {}),
-      name: g.name,
-      id,
-      replicas: g.members.length,
-      readyReplicas: g.members.length,
-      instances: g.members.map((m) => m.facts.name),
-      inspected: first.facts.name,
-      grace:
-        typeof stopTimeout === "number"
-          ? {
-              seconds: stopTimeout,
-              from: "the container's stop timeout (compose stop_grace_period, docker run --stop-timeout)",
-            }
-          : { seconds: DOCKER_DEFAULT_STOP_TIMEOUT, from: "Docker's default stop timeout (10 s)" },
-      containers: [{ ...first.facts, name: g.kind === "ComposeService" ? g.name : first.facts.name }],
-      notes: [...wnotes, ...first.facts.notes],
-    } satisfies WorkloadFacts;
-  });
   return {
-    workloads,
+    workloads: groupLocal(containers).map(localWorkload),
     platform: { runtime: await docker.version().catch(() => "Docker") },
-    used,
+    used: [
+      "Docker API, read-only: list running containers, inspect containers and images, top (host PIDs)",
+      ...liveReadsUsed(reads),
+    ],
     refused,
     skipped,
     notes,

@@ -303,114 +303,147 @@ function predictedTail(pred: Prediction, f: WorkloadFacts): string {
 
 const shellFormFix = (causeEntry("shell-form-pid1") as CauseEntry).fix;
 
+/** What the audit says of a container from its configured command alone. */
+type StaticSignal = { findings: Finding[]; outcome: WorkloadPrediction["outcome"]; why: string };
+
+/** What every static rule reads: the container, its workload, the stop signal, and the finding's common fields. */
+interface StaticFacts {
+  c: ContainerFacts;
+  f: WorkloadFacts;
+  argv: string[];
+  stopSignal: string;
+  base: Pick<Finding, "container" | "source">;
+  evidence: string[];
+}
+
 /** Findings from the configured command only (no live process tree). */
-function staticSignalFindings(
-  c: ContainerFacts,
-  f: WorkloadFacts,
-  stopSignal: string,
-): { findings: Finding[]; outcome: WorkloadPrediction["outcome"]; why: string } {
+function staticSignalFindings(c: ContainerFacts, f: WorkloadFacts, stopSignal: string): StaticSignal {
   const argv = c.command?.argv ?? [];
-  const base = {
-    container: c.name,
-    source: (/pod spec/.test(c.command?.from ?? "") ? "pod-spec" : "image-config") as Finding["source"],
-  };
-  const evidence = [
-    `configured command (${c.command?.from ?? "unknown"}): ${JSON.stringify(argv)}`,
-    "the live process tree was not read",
-  ];
-  const tail = `the app would keep serving until SIGKILL at the end of ${graceWords(f)}, and the requests in flight then are lost`;
   if (argv.length === 0)
     return {
       findings: [],
       outcome: "unknown",
       why: "neither the live process tree nor the configured command could be read",
     };
+  const facts: StaticFacts = {
+    c,
+    f,
+    argv,
+    stopSignal,
+    base: {
+      container: c.name,
+      source: (/pod spec/.test(c.command?.from ?? "") ? "pod-spec" : "image-config") as Finding["source"],
+    },
+    evidence: [
+      `configured command (${c.command?.from ?? "unknown"}): ${JSON.stringify(argv)}`,
+      "the live process tree was not read",
+    ],
+  };
   const sf = shellFormOf(argv);
-  if (sf) {
-    const v = shellFormVerdict(sf.shell, sf.script);
-    if (v.shellStays) {
-      return {
-        outcome: "killed",
-        why: `PID 1 will be ${sf.shell} -c (${v.why}), which ignores ${stopSignal} as PID 1`,
-        findings: [
-          {
-            ...base,
-            code: "pid1-shell-no-forward",
-            severity: "critical",
-            certainty: v.certainty,
-            title: `PID 1 will be a shell (${sf.shell} -c "${sf.script}"): ${v.why}; the shell does not forward ${stopSignal}, so ${tail}`,
-            evidence,
-            // The same cause and fix as the live tree's shell-form PID 1 (the catalogue's entry).
-            fix: shellFormFix({
-              pid1: `${sf.shell} -c ${v.app}`,
-              apps: v.app,
-              appCommand: v.app,
-              signal: stopSignal,
-              place: commandPlace(c, f),
-            }),
-          },
-        ],
-      };
-    }
+  if (sf) return staticShellForm(facts, sf);
+  return staticInitScript(facts) ?? staticScript(facts) ?? staticProgram(facts);
+}
+
+/** sh -c "…" as the command: a shell that stays PID 1 (and does not forward), or one that may exec the app. */
+function staticShellForm(facts: StaticFacts, sf: NonNullable<ReturnType<typeof shellFormOf>>): StaticSignal {
+  const { c, f, stopSignal, base, evidence } = facts;
+  const v = shellFormVerdict(sf.shell, sf.script);
+  if (v.shellStays) {
+    const tail = `the app would keep serving until SIGKILL at the end of ${graceWords(f)}, and the requests in flight then are lost`;
     return {
-      outcome: "unknown",
-      why: `${sf.shell} -c: ${v.why}`,
+      outcome: "killed",
+      why: `PID 1 will be ${sf.shell} -c (${v.why}), which ignores ${stopSignal} as PID 1`,
       findings: [
         {
           ...base,
-          code: "sigterm-handling-unverified",
-          severity: "low",
+          code: "pid1-shell-no-forward",
+          severity: "critical",
           certainty: v.certainty,
-          title: `the container starts with ${sf.shell} -c "${sf.script}": ${v.why}; whether the app then handles ${stopSignal} is not known`,
+          title: `PID 1 will be a shell (${sf.shell} -c "${sf.script}"): ${v.why}; the shell does not forward ${stopSignal}, so ${tail}`,
           evidence,
-          fix: `prefer the exec form (${execFormOf(v.app)}) so PID 1 is the app whatever the shell does; --exec or --node-access reads what really runs.`,
+          // The same cause and fix as the live tree's shell-form PID 1 (the catalogue's entry).
+          fix: shellFormFix({
+            pid1: `${sf.shell} -c ${v.app}`,
+            apps: v.app,
+            appCommand: v.app,
+            signal: stopSignal,
+            place: commandPlace(c, f),
+          }),
         },
       ],
     };
   }
+  return {
+    outcome: "unknown",
+    why: `${sf.shell} -c: ${v.why}`,
+    findings: [
+      {
+        ...base,
+        code: "sigterm-handling-unverified",
+        severity: "low",
+        certainty: v.certainty,
+        title: `the container starts with ${sf.shell} -c "${sf.script}": ${v.why}; whether the app then handles ${stopSignal} is not known`,
+        evidence,
+        fix: `prefer the exec form (${execFormOf(v.app)}) so PID 1 is the app whatever the shell does; --exec or --node-access reads what really runs.`,
+      },
+    ],
+  };
+}
+
+/** An init (tini, dumb-init) that runs a script: undefined when the init runs something else. */
+function staticInitScript({ argv, base, evidence }: StaticFacts): StaticSignal | undefined {
   const first = argv[0];
-  if (isInitName(first)) {
-    const dash = argv.indexOf("--");
-    const child = argv.slice(dash >= 0 ? dash + 1 : 1).find((a) => !a.startsWith("-"));
-    const group = argv.slice(1, dash >= 0 ? dash : undefined).includes("-g");
-    if (child && (looksLikeScript(child) || isShellName(child))) {
-      return {
-        outcome: "conditional",
-        why: `${basename(first ?? "")} runs the script ${child}`,
-        findings: [
-          {
-            ...base,
-            code: "sigterm-handling-unverified",
-            severity: "medium",
-            certainty: "possible",
-            title:
-              `${basename(first ?? "")}${group ? " -g" : ""} runs the script ${child}: if the script starts the app in the background and ` +
-              "waits without a trap, the signal kills the script, the init exits and the kernel kills the app without a drain (measured: the tini styles)",
-            evidence,
-            fix: "make the script exec the app (exec node …), or trap SIGTERM in it, forward it to the app and wait for it.",
-          },
-        ],
-      };
-    }
+  if (!isInitName(first)) return undefined;
+  const dash = argv.indexOf("--");
+  const child = argv.slice(dash >= 0 ? dash + 1 : 1).find((a) => !a.startsWith("-"));
+  const group = argv.slice(1, dash >= 0 ? dash : undefined).includes("-g");
+  if (!child || !(looksLikeScript(child) || isShellName(child))) return undefined;
+  return {
+    outcome: "conditional",
+    why: `${basename(first ?? "")} runs the script ${child}`,
+    findings: [
+      {
+        ...base,
+        code: "sigterm-handling-unverified",
+        severity: "medium",
+        certainty: "possible",
+        title:
+          `${basename(first ?? "")}${group ? " -g" : ""} runs the script ${child}: if the script starts the app in the background and ` +
+          "waits without a trap, the signal kills the script, the init exits and the kernel kills the app without a drain (measured: the tini styles)",
+        evidence,
+        fix: "make the script exec the app (exec node …), or trap SIGTERM in it, forward it to the app and wait for it.",
+      },
+    ],
+  };
+}
+
+/** A script as PID 1 (or a shell running one): undefined when the command is not a script. */
+function staticScript({ argv, stopSignal, base, evidence }: StaticFacts): StaticSignal | undefined {
+  const first = argv[0];
+  if (!(looksLikeScript(first) || (isShellName(first) && argv[1] !== undefined && !argv[1].startsWith("-")))) {
+    return undefined;
   }
-  if (looksLikeScript(first) || (isShellName(first) && argv[1] !== undefined && !argv[1].startsWith("-"))) {
-    const script = isShellName(first) ? argv[1] : first;
-    return {
-      outcome: "conditional",
-      why: `PID 1 will be the script ${script}`,
-      findings: [
-        {
-          ...base,
-          code: "sigterm-handling-unverified",
-          severity: "medium",
-          certainty: "possible",
-          title: `PID 1 will be the script ${script}: ${stopSignal} reaches the app only if the script ends with exec (or traps the signal, forwards it and waits)`,
-          evidence,
-          fix: "end the script with exec <app> so the app replaces the shell as PID 1; --exec or --node-access reads what really runs.",
-        },
-      ],
-    };
-  }
+  const script = isShellName(first) ? argv[1] : first;
+  return {
+    outcome: "conditional",
+    why: `PID 1 will be the script ${script}`,
+    findings: [
+      {
+        ...base,
+        code: "sigterm-handling-unverified",
+        severity: "medium",
+        certainty: "possible",
+        title: `PID 1 will be the script ${script}: ${stopSignal} reaches the app only if the script ends with exec (or traps the signal, forwards it and waits)`,
+        evidence,
+        fix: "end the script with exec <app> so the app replaces the shell as PID 1; --exec or --node-access reads what really runs.",
+      },
+    ],
+  };
+}
+
+/** A program as PID 1 (exec form): node's handling depends on its JavaScript, any other's is not known. */
+function staticProgram({ argv, stopSignal, base, evidence }: StaticFacts): StaticSignal {
+  const first = argv[0];
   const node = ["node", "nodejs"].includes(basename(first ?? ""));
   return {
     outcome: node ? "conditional" : "unknown",
@@ -821,86 +854,104 @@ function shutdownOrderFindings(f: WorkloadFacts): Finding[] {
 
 /** Workload-level: how many replicas a rollout or a node drain takes at once. */
 function availabilityFindings(f: WorkloadFacts): Finding[] {
-  const out: Finding[] = [];
   const notExposed = f.exposedBy !== undefined && f.exposedBy.length === 0;
-  const replicas = f.replicas ?? 1;
-  const soften = (s: Severity): Severity => (notExposed ? "info" : s);
-  const evidence = [
-    `replicas: ${f.replicas ?? "?"}`,
-    ...(f.strategy ? [`strategy: ${JSON.stringify(f.strategy)}`] : []),
-    ...(f.backend === "local"
-      ? []
-      : [
-          f.exposedBy === undefined
-            ? "Services: not read"
-            : f.exposedBy.length === 0
-              ? "no Service selects it"
-              : `Service: ${f.exposedBy.join(", ")}`,
-        ]),
-  ];
+  const a: AvailabilityFacts = {
+    f,
+    replicas: f.replicas ?? 1,
+    soften: (s: Severity): Severity => (notExposed ? "info" : s),
+    evidence: [
+      `replicas: ${f.replicas ?? "?"}`,
+      ...(f.strategy ? [`strategy: ${JSON.stringify(f.strategy)}`] : []),
+      ...(f.backend === "local"
+        ? []
+        : [
+            f.exposedBy === undefined
+              ? "Services: not read"
+              : f.exposedBy.length === 0
+                ? "no Service selects it"
+                : `Service: ${f.exposedBy.join(", ")}`,
+          ]),
+    ],
+  };
+  return [...rolloutFindings(a), ...replicaFindings(a), ...loneFindings(a)];
+}
+
+/** What the availability rules read: the workload, its replicas, the evidence, and the severity softener. */
+interface AvailabilityFacts {
+  f: WorkloadFacts;
+  replicas: number;
+  evidence: string[];
+  /** No Service selects the workload: nothing it serves can be dropped, so findings are info. */
+  soften(s: Severity): Severity;
+}
+
+/** A rollout strategy that may take every replica at once (Deployment, StatefulSet, DaemonSet). */
+function rolloutFindings({ f, replicas, evidence, soften }: AvailabilityFacts): Finding[] {
   const s = f.strategy;
-  if (f.kind === "Deployment" && s) {
+  if (!s) return [];
+  const finding = (title: string, fix: string): Finding => ({
+    code: "rollout-all-at-once",
+    severity: soften("high"),
+    certainty: "certain",
+    source: "workload-spec",
+    title,
+    evidence,
+    fix,
+  });
+  if (f.kind === "Deployment") {
     if (s.type === "Recreate") {
-      out.push({
-        code: "rollout-all-at-once",
-        severity: soften("high"),
-        certainty: "certain",
-        source: "workload-spec",
-        title: "strategy Recreate: every rollout stops all replicas before the new ones start",
-        evidence,
-        fix: "use strategy RollingUpdate (maxUnavailable 0, maxSurge 1 or 25%).",
-      });
-    } else {
-      const unavailable = resolveIntOrPercent(s.maxUnavailable ?? "25%", replicas, false);
-      if (replicas > 0 && unavailable >= replicas) {
-        out.push({
-          code: "rollout-all-at-once",
-          severity: soften("high"),
-          certainty: "certain",
-          source: "workload-spec",
-          title: `maxUnavailable ${s.maxUnavailable} of ${replicas} replica(s) = ${unavailable}: a rollout may take every replica at once`,
-          evidence,
-          fix: "set maxUnavailable to 0 (with maxSurge ≥ 1) or below the replica count.",
-        });
-      }
+      return [
+        finding(
+          "strategy Recreate: every rollout stops all replicas before the new ones start",
+          "use strategy RollingUpdate (maxUnavailable 0, maxSurge 1 or 25%).",
+        ),
+      ];
+    }
+    const unavailable = resolveIntOrPercent(s.maxUnavailable ?? "25%", replicas, false);
+    if (replicas > 0 && unavailable >= replicas) {
+      return [
+        finding(
+          `maxUnavailable ${s.maxUnavailable} of ${replicas} replica(s) = ${unavailable}: a rollout may take every replica at once`,
+          "set maxUnavailable to 0 (with maxSurge ≥ 1) or below the replica count.",
+        ),
+      ];
     }
   }
-  if (f.kind === "StatefulSet" && s) {
+  if (f.kind === "StatefulSet") {
     const unavailable = resolveIntOrPercent(s.maxUnavailable ?? 1, replicas, false);
     if (s.type !== "OnDelete" && replicas > 0 && unavailable >= replicas) {
-      out.push({
-        code: "rollout-all-at-once",
-        severity: soften("high"),
-        certainty: "certain",
-        source: "workload-spec",
-        title:
+      return [
+        finding(
           replicas === 1
             ? "a StatefulSet with 1 replica: a rollout stops the only pod before its replacement starts (no surge)"
             : `maxUnavailable ${s.maxUnavailable} of ${replicas}: a rollout may take every replica at once`,
-        evidence,
-        fix: replicas === 1 ? "run at least 2 replicas." : "lower maxUnavailable below the replica count.",
-      });
+          replicas === 1 ? "run at least 2 replicas." : "lower maxUnavailable below the replica count.",
+        ),
+      ];
     }
   }
-  if (f.kind === "DaemonSet" && s && s.type !== "OnDelete") {
+  if (f.kind === "DaemonSet" && s.type !== "OnDelete") {
     const desired = s.desiredScheduled ?? replicas;
     const unavailable = resolveIntOrPercent(s.maxUnavailable ?? 1, desired, false);
     const surge = resolveIntOrPercent(s.maxSurge ?? 0, desired, true);
     if (desired > 0 && unavailable >= desired && surge === 0) {
-      out.push({
-        code: "rollout-all-at-once",
-        severity: soften("high"),
-        certainty: "certain",
-        source: "workload-spec",
-        title: `maxUnavailable ${s.maxUnavailable ?? 1} with ${desired} node(s) and no surge: a rollout takes every pod at once`,
-        evidence,
-        fix: "use maxSurge 1 with maxUnavailable 0 (one new pod per node before the old one stops), or run on more nodes.",
-      });
+      return [
+        finding(
+          `maxUnavailable ${s.maxUnavailable ?? 1} with ${desired} node(s) and no surge: a rollout takes every pod at once`,
+          "use maxSurge 1 with maxUnavailable 0 (one new pod per node before the old one stops), or run on more nodes.",
+        ),
+      ];
     }
   }
-  if (["Deployment", "StatefulSet", "ReplicaSet"].includes(f.kind)) {
-    if (replicas === 1) {
-      out.push({
+  return [];
+}
+
+/** A replicated workload with one replica, no PodDisruptionBudget, or one that lets a drain take them all. */
+function replicaFindings({ f, replicas, evidence, soften }: AvailabilityFacts): Finding[] {
+  if (!["Deployment", "StatefulSet", "ReplicaSet"].includes(f.kind)) return [];
+  if (replicas === 1) {
+    return [
+      {
         code: "single-replica",
         severity: soften("medium"),
         certainty: "certain",
@@ -908,73 +959,80 @@ function availabilityFindings(f: WorkloadFacts): Finding[] {
         title: "1 replica: a delete, an eviction or a node drain leaves nothing serving until the replacement is ready",
         evidence,
         fix: "run at least 2 replicas (with a PodDisruptionBudget maxUnavailable 1).",
-      });
-    } else if (replicas > 1 && f.pdbs !== undefined) {
-      if (f.pdbs.length === 0) {
-        out.push({
-          code: "no-disruption-budget",
-          severity: soften("low"),
-          certainty: "certain",
-          source: "cluster-objects",
-          title: `no PodDisruptionBudget: a node drain may evict all ${replicas} replicas at once`,
-          evidence,
-          fix: "add a PodDisruptionBudget with maxUnavailable: 1 (or minAvailable: replicas - 1).",
-        });
-      } else {
-        for (const b of f.pdbs) {
-          const allowsAll =
-            (b.maxUnavailable !== undefined && resolveIntOrPercent(b.maxUnavailable, replicas, true) >= replicas) ||
-            (b.minAvailable !== undefined && resolveIntOrPercent(b.minAvailable, replicas, true) <= 0);
-          if (allowsAll) {
-            out.push({
-              code: "disruption-budget-allows-all",
-              severity: soften("medium"),
-              certainty: "certain",
-              source: "cluster-objects",
-              title: `PodDisruptionBudget ${b.name} (${b.maxUnavailable !== undefined ? `maxUnavailable ${b.maxUnavailable}` : `minAvailable ${b.minAvailable}`}) lets a drain evict every replica at once`,
-              evidence: [...evidence, `PodDisruptionBudget ${b.name}: ${JSON.stringify(b)}`],
-              fix: "set maxUnavailable: 1 (or minAvailable below the replica count, above 0).",
-            });
-          }
-        }
-      }
-    }
+      },
+    ];
   }
+  if (!(replicas > 1 && f.pdbs !== undefined)) return [];
+  if (f.pdbs.length === 0) {
+    return [
+      {
+        code: "no-disruption-budget",
+        severity: soften("low"),
+        certainty: "certain",
+        source: "cluster-objects",
+        title: `no PodDisruptionBudget: a node drain may evict all ${replicas} replicas at once`,
+        evidence,
+        fix: "add a PodDisruptionBudget with maxUnavailable: 1 (or minAvailable: replicas - 1).",
+      },
+    ];
+  }
+  const allowsAll = (b: NonNullable<WorkloadFacts["pdbs"]>[number]) =>
+    (b.maxUnavailable !== undefined && resolveIntOrPercent(b.maxUnavailable, replicas, true) >= replicas) ||
+    (b.minAvailable !== undefined && resolveIntOrPercent(b.minAvailable, replicas, true) <= 0);
+  return f.pdbs.filter(allowsAll).map((b) => ({
+    code: "disruption-budget-allows-all",
+    severity: soften("medium"),
+    certainty: "certain",
+    source: "cluster-objects",
+    title: `PodDisruptionBudget ${b.name} (${b.maxUnavailable !== undefined ? `maxUnavailable ${b.maxUnavailable}` : `minAvailable ${b.minAvailable}`}) lets a drain evict every replica at once`,
+    evidence: [...evidence, `PodDisruptionBudget ${b.name}: ${JSON.stringify(b)}`],
+    fix: "set maxUnavailable: 1 (or minAvailable below the replica count, above 0).",
+  }));
+}
+
+/** Something nothing replicates: a bare pod, one Compose container, a lone container. */
+function loneFindings({ f, replicas, evidence, soften }: AvailabilityFacts): Finding[] {
   if (f.kind === "Pod") {
-    out.push({
-      code: "single-replica",
-      severity: soften("low"),
-      certainty: "certain",
-      source: "workload-spec",
-      title: "a bare pod: nothing recreates it after a delete or an eviction",
-      evidence,
-      fix: "run it from a Deployment (or StatefulSet) with at least 2 replicas.",
-    });
+    return [
+      {
+        code: "single-replica",
+        severity: soften("low"),
+        certainty: "certain",
+        source: "workload-spec",
+        title: "a bare pod: nothing recreates it after a delete or an eviction",
+        evidence,
+        fix: "run it from a Deployment (or StatefulSet) with at least 2 replicas.",
+      },
+    ];
   }
   if (f.kind === "ComposeService" && replicas === 1) {
-    out.push({
-      code: "single-replica",
-      severity: "low",
-      certainty: "certain",
-      source: "compose-labels",
-      title:
-        "one container for this Compose service: docker compose up (after a change) stops it before its replacement starts, and a stop leaves nothing serving",
-      evidence,
-      fix: "run 2 or more (deploy.replicas / --scale) behind a proxy that stops routing to a container before it stops.",
-    });
+    return [
+      {
+        code: "single-replica",
+        severity: "low",
+        certainty: "certain",
+        source: "compose-labels",
+        title:
+          "one container for this Compose service: docker compose up (after a change) stops it before its replacement starts, and a stop leaves nothing serving",
+        evidence,
+        fix: "run 2 or more (deploy.replicas / --scale) behind a proxy that stops routing to a container before it stops.",
+      },
+    ];
   }
   if (f.kind === "Container") {
-    out.push({
-      code: "single-replica",
-      severity: "info",
-      certainty: "certain",
-      source: "container-config",
-      title: "a lone container: stopping it leaves nothing serving",
-      evidence,
-      fix: "if it serves traffic, run 2 or more behind a proxy that drains before a stop.",
-    });
+    return [
+      {
+        code: "single-replica",
+        severity: "info",
+        certainty: "certain",
+        source: "container-config",
+        title: "a lone container: stopping it leaves nothing serving",
+        evidence,
+        fix: "if it serves traffic, run 2 or more behind a proxy that drains before a stop.",
+      },
+    ];
   }
-  return out;
+  return [];
 }
 
 function verifyFindings(v: VerifyOutcome): Finding[] {

@@ -188,7 +188,7 @@ export async function runCheck(backend: Backend, opts: CheckOptions, hooks: Chec
       : undefined;
   if (pod && !inspection) notes.push(`the ${backend.name} backend did not read the process tree of ${pod.pod}`);
   if (pod) hooks.onPrediction?.(inspection, prediction);
-  const observation = observe({ pod, load: result.load, timeline: result.timeline });
+  const observation = observe({ pod, load: result.load, timeline: result.timeline, preStop: scenario.preStop });
   const diagnosis = diagnose(prediction, observation, {
     graceSeconds: opts.graceSeconds,
     preStopSeconds: opts.preStopSeconds,

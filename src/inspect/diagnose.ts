@@ -4,6 +4,7 @@
 import { FAILURE_KINDS, type FailureKind, type LoadResult } from "../load/types.js";
 import type { ContainerFailureWindow, PodOutcome } from "../model/pod-outcome.js";
 import type { Timeline } from "../model/timeline.js";
+import { type SigtermReceipt, sigtermReceipt } from "../observe/sigterm.js";
 import {
   abruptlyEnded,
   exitCodeUnknown,
@@ -52,8 +53,12 @@ export interface CheckObservation {
   terminationMs?: number;
   /** The termination's timing in words (never "+?": an unknown time is said to be unknown). */
   timingWords: string;
-  /** Delete → SIGTERM sent. */
+  /** Delete → SIGTERM sent (by the one rule, observe/sigterm.ts). */
   sigtermAfterMs?: number;
+  /** Where SIGTERM's time comes from, prefixed "inferred: " when the rule placed it (no record of the signal). */
+  sigtermFrom?: string;
+  /** True when SIGTERM's time is the rule's inference (the end of the preStop hook, the delete), not a record. */
+  sigtermInferred?: boolean;
   /** SIGTERM sent → container exit. */
   exitAfterSigtermMs?: number;
   /** Delete → endpoint out of the Service. */
@@ -77,9 +82,18 @@ function exitCodeWords(code: number | undefined, unknown: string | undefined): s
   return unknown !== undefined || code === undefined ? "exit code unknown" : `exit ${code}`;
 }
 
+/** " (its time inferred)" after a SIGTERM whose time the rule placed (observe/sigterm.ts), else nothing. */
+const inferredMark = (inferred: boolean | undefined) => (inferred ? " (its time inferred)" : "");
+
 /** "1.20 s after SIGTERM", or, when SIGTERM's time is unknown, "2.10 s after the delete (…)". */
-export function afterSigtermWords(o: { exitAfterSigtermMs?: number; terminationMs?: number }): string {
-  if (o.exitAfterSigtermMs !== undefined) return `${seconds(o.exitAfterSigtermMs)} after SIGTERM`;
+export function afterSigtermWords(o: {
+  exitAfterSigtermMs?: number;
+  terminationMs?: number;
+  sigtermInferred?: boolean;
+}): string {
+  if (o.exitAfterSigtermMs !== undefined) {
+    return `${seconds(o.exitAfterSigtermMs)} after SIGTERM${inferredMark(o.sigtermInferred)}`;
+  }
   if (o.terminationMs !== undefined) {
     return `${seconds(o.terminationMs)} after the delete (when SIGTERM was sent is not known on this backend)`;
   }
@@ -87,37 +101,70 @@ export function afterSigtermWords(o: { exitAfterSigtermMs?: number; terminationM
 }
 
 /**
- * The termination's timing in words: delete → exit, and SIGTERM when known. An unknown time is said to
- * be unknown (never a "+?" placeholder).
+ * The termination's timing in words: delete → exit, and SIGTERM when known (with where its time comes
+ * from when the rule inferred it). An unknown time is said to be unknown (never a "+?" placeholder).
  */
 export function timingWords(
   pod: PodOutcome | undefined,
-  sigtermAt: number | undefined,
+  sigterm: Pick<SigtermReceipt, "at" | "inferred" | "from"> | undefined,
   exitAt: number | undefined,
 ): string {
   if (!pod) return "no pod was disrupted";
-  const sigterm =
-    sigtermAt !== undefined
-      ? `SIGTERM at +${seconds(sigtermAt - pod.deleteAt)}`
+  const sigtermWords =
+    sigterm !== undefined
+      ? `SIGTERM at +${seconds(sigterm.at - pod.deleteAt)}${sigterm.inferred ? `, inferred from ${sigterm.from}` : ""}`
       : "when SIGTERM was sent is not known (this backend does not see it)";
   if (exitAt === undefined) {
-    return `the container's exit was not observed${pod.goneAt !== undefined ? ` (pod gone at +${seconds(pod.goneAt - pod.deleteAt)})` : ""}; ${sigterm}`;
+    return `the container's exit was not observed${pod.goneAt !== undefined ? ` (pod gone at +${seconds(pod.goneAt - pod.deleteAt)})` : ""}; ${sigtermWords}`;
   }
   const exit = `${seconds(exitAt - pod.deleteAt)} from the delete to the exit`;
-  return sigtermAt !== undefined
-    ? `${exit} (${sigterm}, exit ${seconds(exitAt - sigtermAt)} after it)`
-    : `${exit} (${sigterm})`;
+  return sigterm !== undefined
+    ? `${exit} (${sigtermWords}, exit ${seconds(exitAt - sigterm.at)} after it)`
+    : `${exit} (${sigtermWords})`;
 }
 
-export function observe(input: { pod?: PodOutcome; load?: LoadResult; timeline?: Timeline }): CheckObservation {
-  const { pod, load, timeline } = input;
-  const name = pod?.pod;
-  const sigtermAt = firstAt(timeline, "sigterm-sent", name);
-  const sigkillAt = firstAt(timeline, "sigkill-sent", name);
-  const endpointAt = firstAt(timeline, "endpoint-removed", name);
-  const exitAt = pod?.exitedAt ?? firstAt(timeline, "container-exit", name);
-  const sigkilled = pod?.sigkilled ?? false;
+/** What observe() reads: the deleted pod, the load, the timeline and the scenario's preStop hook. */
+export interface ObserveInput {
+  pod?: PodOutcome;
+  load?: LoadResult;
+  timeline?: Timeline;
+  /**
+   * The preStop hook the run gave the pod, for the SIGTERM rule (observe/sigterm.ts): with it the rule
+   * can place SIGTERM where no record does (the end of a preStop sleep, the delete without a hook).
+   * Absent: only what the timeline recorded tells.
+   */
+  preStop?: Parameters<typeof sigtermReceipt>[2];
+}
 
+/** The moments of the termination the observation reads, for one pod. */
+interface TerminationTimes {
+  /** When SIGTERM reached the pod, by the one rule (observe/sigterm.ts); undefined when nothing tells. */
+  sigterm?: SigtermReceipt;
+  sigkillAt?: number;
+  endpointAt?: number;
+  exitAt?: number;
+}
+
+/** SIGTERM by the one rule (the collect step's receipt for a multi-container pod), SIGKILL, endpoint, exit. */
+function terminationTimes(input: ObserveInput): TerminationTimes {
+  const { pod, timeline } = input;
+  const name = pod?.pod;
+  const sigterm =
+    pod === undefined
+      ? undefined
+      : (pod.sigterm ?? sigtermReceipt(timeline?.entries ?? [], pod, input.preStop ?? { type: "unknown" }));
+  return {
+    ...(sigterm ? { sigterm } : {}),
+    sigkillAt: firstAt(timeline, "sigkill-sent", name),
+    endpointAt: firstAt(timeline, "endpoint-removed", name),
+    exitAt: pod?.exitedAt ?? firstAt(timeline, "container-exit", name),
+  };
+}
+
+/** Each failed request placed in the termination's phases by when it happened. */
+function failureTiming(load: LoadResult | undefined, times: TerminationTimes): FailureTiming {
+  const { sigkillAt, endpointAt, exitAt } = times;
+  const sigtermAt = times.sigterm?.at;
   const timing: FailureTiming = { beforeSigterm: 0, whileEndpointListed: 0, duringDrain: 0, atSigkill: 0, atExit: 0 };
   for (const f of load?.failures ?? []) {
     if (sigkillAt !== undefined && f.at >= sigkillAt - 100) timing.atSigkill++;
@@ -126,120 +173,168 @@ export function observe(input: { pod?: PodOutcome; load?: LoadResult; timeline?:
     else if (exitAt !== undefined && f.at >= exitAt - 200) timing.atExit++;
     else timing.duringDrain++;
   }
+  return timing;
+}
 
-  let compatible: Outcome[] = [];
-  let outcomeWords: string;
-  const logged = (pod?.processes.length ?? 0) > 0;
-  const unknownCode = pod ? exitCodeUnknown(pod) : undefined;
-  const exitWords = exitCodeWords(pod?.exitCode, unknownCode);
-  if (!pod) outcomeWords = "no pod was disrupted";
-  else if (sigkilled) {
-    compatible = ["killed"];
-    outcomeWords = `SIGKILLed at the end of the grace period (exit ${pod.exitCode ?? 137})`;
-  } else if (unknownCode) {
+/** The outcomes consistent with what was seen of the pod's end, and that end in words. */
+function observedOutcome(pod: PodOutcome | undefined): { compatible: Outcome[]; outcomeWords: string } {
+  if (!pod) return { compatible: [], outcomeWords: "no pod was disrupted" };
+  const logged = pod.processes.length > 0;
+  const unknownCode = exitCodeUnknown(pod);
+  const exitWords = exitCodeWords(pod.exitCode, unknownCode);
+  const abrupt = abruptlyEnded(pod);
+  if (pod.sigkilled) {
+    return {
+      compatible: ["killed"],
+      outcomeWords: `SIGKILLed at the end of the grace period (exit ${pod.exitCode ?? 137})`,
+    };
+  }
+  if (unknownCode) {
     // Nothing is read from a made-up code: only what the timing and the app's own lines show.
+    const compatible: Outcome[] = [];
     if (killedAtGraceEnd(pod) !== false) compatible.push("killed");
     if (!logged) compatible.push("graceful", "abrupt");
-    else compatible.push(abruptlyEnded(pod).length > 0 ? "abrupt" : "graceful");
-    outcomeWords =
-      `exit code unknown (${unknownCode})` +
-      (logged && abruptlyEnded(pod).length > 0 ? `; ${abruptlyEnded(pod).join(", ")} never logged an exit` : "") +
-      (logged && abruptlyEnded(pod).length === 0 ? "; every process logged its own exit" : "");
-  } else if (logged && abruptlyEnded(pod).length > 0) {
-    compatible = ["abrupt"];
-    outcomeWords = `abrupt: ${exitWords}, and ${abruptlyEnded(pod).join(", ")} never logged an exit (killed when PID 1 exited)`;
-  } else if (logged && exitedGracefully(pod)) {
-    compatible = ["graceful"];
-    outcomeWords = `graceful: every process logged its own exit, container exit ${pod.exitCode}`;
-  } else if (!logged && (pod.exitCode === 0 || pod.exitCode === 143)) {
-    compatible = ["graceful", "abrupt"];
-    outcomeWords = `exited ${pod.exitCode} before the grace period ended (no app log lines to tell a drain from a kill)`;
-  } else {
-    outcomeWords = `${exitWords === "exit code unknown" ? "exit not observed" : `exited with ${exitWords}`} before the grace period ended`;
+    else compatible.push(abrupt.length > 0 ? "abrupt" : "graceful");
+    const lines = !logged
+      ? ""
+      : abrupt.length > 0
+        ? `; ${abrupt.join(", ")} never logged an exit`
+        : "; every process logged its own exit";
+    return { compatible, outcomeWords: `exit code unknown (${unknownCode})${lines}` };
   }
-
-  // SIGTERM: from the app's own log lines when it writes them, else inferred from exit timing and code.
-  let sigterm: CheckObservation["sigterm"];
-  const exitAfter = exitAt !== undefined && sigtermAt !== undefined ? exitAt - sigtermAt : undefined;
-  const afterWords = afterSigtermWords({
-    exitAfterSigtermMs: exitAfter,
-    terminationMs: pod ? terminationMs(pod) : undefined,
-  });
-  if (pod && logged) {
-    const receipts = sigtermReceipts(pod);
-    const got = receipts.filter((r) => r.at !== undefined);
-    sigterm = {
-      received: got.length === receipts.length ? "yes" : got.length === 0 ? "no" : "partly",
-      inferred: false,
-      evidence: `app log lines: ${receipts
-        .map(
-          (r) =>
-            `${r.role} ${r.at === undefined ? "never logged SIGTERM" : `logged SIGTERM +${seconds(r.at - pod.deleteAt)}`}`,
-        )
-        .join(", ")}`,
+  if (logged && abrupt.length > 0) {
+    return {
+      compatible: ["abrupt"],
+      outcomeWords: `abrupt: ${exitWords}, and ${abrupt.join(", ")} never logged an exit (killed when PID 1 exited)`,
     };
-  } else if (!pod || (sigtermAt === undefined && exitAt === undefined)) {
-    sigterm = {
+  }
+  if (logged && exitedGracefully(pod)) {
+    return {
+      compatible: ["graceful"],
+      outcomeWords: `graceful: every process logged its own exit, container exit ${pod.exitCode}`,
+    };
+  }
+  if (!logged && (pod.exitCode === 0 || pod.exitCode === 143)) {
+    return {
+      compatible: ["graceful", "abrupt"],
+      outcomeWords: `exited ${pod.exitCode} before the grace period ended (no app log lines to tell a drain from a kill)`,
+    };
+  }
+  return {
+    compatible: [],
+    outcomeWords: `${exitWords === "exit code unknown" ? "exit not observed" : `exited with ${exitWords}`} before the grace period ended`,
+  };
+}
+
+/** SIGTERM's receipt from the app's own log lines (the image writes them). */
+function loggedSigterm(pod: PodOutcome): CheckObservation["sigterm"] {
+  const receipts = sigtermReceipts(pod);
+  const got = receipts.filter((r) => r.at !== undefined);
+  return {
+    received: got.length === receipts.length ? "yes" : got.length === 0 ? "no" : "partly",
+    inferred: false,
+    evidence: `app log lines: ${receipts
+      .map(
+        (r) =>
+          `${r.role} ${r.at === undefined ? "never logged SIGTERM" : `logged SIGTERM +${seconds(r.at - pod.deleteAt)}`}`,
+      )
+      .join(", ")}`,
+  };
+}
+
+/** SIGTERM's receipt inferred from the exit's timing and code (the image logs no signal lines). */
+function inferredSigterm(pod: PodOutcome, times: TerminationTimes): CheckObservation["sigterm"] {
+  const { sigterm, sigkillAt, exitAt } = times;
+  const unknownCode = exitCodeUnknown(pod);
+  const afterWords = afterSigtermWords({
+    exitAfterSigtermMs: exitAt !== undefined && sigterm !== undefined ? exitAt - sigterm.at : undefined,
+    terminationMs: terminationMs(pod),
+    sigtermInferred: sigterm?.inferred,
+  });
+  // Nothing seen: no exit, and SIGTERM's time only from the scenario (its preStop sleep, the delete).
+  const fromScenarioOnly = sigterm === undefined || sigterm.by === "prestop-sleep" || sigterm.by === "delete";
+  if (fromScenarioOnly && exitAt === undefined) {
+    return {
       received: "unknown",
       inferred: true,
-      evidence: pod
-        ? "neither SIGTERM nor the container's exit was observed (the run did not get that far)"
-        : "SIGTERM was never sent (the run did not get that far)",
+      evidence: "neither SIGTERM nor the container's exit was observed (the run did not get that far)",
     };
-  } else if (sigkilled) {
-    sigterm = {
+  }
+  if (pod.sigkilled) {
+    const running =
+      sigkillAt !== undefined && sigterm !== undefined
+        ? `still running ${seconds(sigkillAt - sigterm.at)} after SIGTERM${inferredMark(sigterm.inferred)}`
+        : "still running when the grace period ended (when SIGTERM was sent is not known)";
+    return {
       received: "no",
       inferred: true,
-      evidence:
-        "inferred: " +
-        (sigkillAt !== undefined && sigtermAt !== undefined
-          ? `still running ${seconds(sigkillAt - sigtermAt)} after SIGTERM`
-          : "still running when the grace period ended (when SIGTERM was sent is not known)") +
-        `, SIGKILLed at the end of the grace period (exit ${pod.exitCode ?? 137}): not handled`,
+      evidence: `inferred: ${running}, SIGKILLed at the end of the grace period (exit ${pod.exitCode ?? 137}): not handled`,
     };
-  } else if (unknownCode) {
-    sigterm = {
+  }
+  if (unknownCode) {
+    return {
       received: "unknown",
       inferred: true,
       evidence: `the image logs no signal lines and the exit code is unknown (${unknownCode}); it ${afterWords}`,
     };
-  } else if (pod.exitCode === 143 || pod.exitCode === 0) {
-    sigterm = {
-      received: "yes",
-      inferred: true,
-      evidence: `inferred: exited ${pod.exitCode} ${afterWords}${
-        pod.exitCode === 143 ? " (143 = 128 + 15: terminated by SIGTERM's default action, or re-raised)" : ""
-      }`,
-    };
-  } else {
-    sigterm = {
-      received: "yes",
-      inferred: true,
-      evidence: `inferred: exited ${pod.exitCode ?? "with an unknown code"} ${afterWords} (a code other than 0/143: its shutdown failed)`,
-    };
   }
+  const code = pod.exitCode;
+  const why =
+    code === 143
+      ? " (143 = 128 + 15: terminated by SIGTERM's default action, or re-raised)"
+      : code === 0
+        ? ""
+        : " (a code other than 0/143: its shutdown failed)";
+  return {
+    received: "yes",
+    inferred: true,
+    evidence: `inferred: exited ${code ?? "with an unknown code"} ${afterWords}${why}`,
+  };
+}
 
+/** SIGTERM's receipt: from the app's own log lines when it writes them, else inferred from the exit. */
+function sigtermObservation(pod: PodOutcome | undefined, times: TerminationTimes): CheckObservation["sigterm"] {
+  if (!pod)
+    return { received: "unknown", inferred: true, evidence: "SIGTERM was never sent (the run did not get that far)" };
+  return pod.processes.length > 0 ? loggedSigterm(pod) : inferredSigterm(pod, times);
+}
+
+/** The load's figures the observation carries. */
+function loadFigures(
+  load: LoadResult | undefined,
+): Pick<CheckObservation, "sent" | "failed" | "failedByKind" | "failureSummary"> {
   const failedByKind: Partial<Record<FailureKind, number>> = {};
   for (const k of FAILURE_KINDS) if ((load?.failedByKind[k] ?? 0) > 0) failedByKind[k] = load?.failedByKind[k];
   return {
-    pod: name,
-    pid1Cmdline: pod?.pid1Cmdline,
-    compatible,
-    outcomeWords,
-    sigterm,
-    exitCode: pod?.exitCode,
-    ...(unknownCode ? { exitCodeUnknown: unknownCode } : {}),
-    sigkilled,
-    terminationMs: pod ? terminationMs(pod) : undefined,
-    timingWords: timingWords(pod, sigtermAt, exitAt),
-    sigtermAfterMs: pod && sigtermAt !== undefined ? sigtermAt - pod.deleteAt : undefined,
-    exitAfterSigtermMs: exitAfter,
-    endpointRemovedAfterMs: pod && endpointAt !== undefined ? endpointAt - pod.deleteAt : undefined,
     sent: load?.sent ?? 0,
     failed: load?.failed ?? 0,
     failedByKind,
     failureSummary: load ? failureSummary(load) : "no load result",
-    failureTiming: timing,
+  };
+}
+
+export function observe(input: ObserveInput): CheckObservation {
+  const { pod, load } = input;
+  const times = terminationTimes(input);
+  const { sigterm, endpointAt, exitAt } = times;
+  const unknownCode = pod ? exitCodeUnknown(pod) : undefined;
+  return {
+    pod: pod?.pod,
+    pid1Cmdline: pod?.pid1Cmdline,
+    ...observedOutcome(pod),
+    sigterm: sigtermObservation(pod, times),
+    exitCode: pod?.exitCode,
+    ...(unknownCode ? { exitCodeUnknown: unknownCode } : {}),
+    sigkilled: pod?.sigkilled ?? false,
+    terminationMs: pod ? terminationMs(pod) : undefined,
+    timingWords: timingWords(pod, sigterm, exitAt),
+    sigtermAfterMs: pod && sigterm !== undefined ? sigterm.at - pod.deleteAt : undefined,
+    ...(sigterm ? { sigtermFrom: `${sigterm.inferred ? "inferred: " : ""}${sigterm.from}` } : {}),
+    ...(sigterm?.inferred ? { sigtermInferred: true } : {}),
+    exitAfterSigtermMs: exitAt !== undefined && sigterm !== undefined ? exitAt - sigterm.at : undefined,
+    endpointRemovedAfterMs: pod && endpointAt !== undefined ? endpointAt - pod.deleteAt : undefined,
+    ...loadFigures(load),
+    failureTiming: failureTiming(load, times),
     ...(pod?.failureCauses ? { failureCauses: pod.failureCauses } : {}),
   };
 }

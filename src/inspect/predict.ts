@@ -254,16 +254,34 @@ function withServer(
   };
 }
 
+/**
+ * What every step of the signal path reads: the tree, PID 1, the apps, the steps so far, and `done`,
+ * which ends the path with its cause, branches and summary.
+ */
+interface SignalPath {
+  processes: InspectedProcess[];
+  /** The signal the runtime sends (SIGTERM unless the image's STOPSIGNAL says otherwise). */
+  sig: string;
+  nodeNote: string;
+  init: InspectedProcess;
+  apps: InspectedProcess[];
+  /** The app processes other than PID 1. */
+  others: InspectedProcess[];
+  from: string;
+  /** "PID 1 is … (SIGTERM caught…)": how every summary starts. */
+  pid1Words: string;
+  steps: string[];
+  done(cause: Cause, branches: Branch[], summary: string): Prediction;
+}
+
 function predictSignalPath(processes: InspectedProcess[], opts: { port?: number; signal: string }): Prediction {
-  const sig = opts.signal;
-  const nodeNote = NODE_NOTE.replace(/SIGTERM(?!')/g, sig);
   const processLines = processes.map(processLine);
-  const base = { processLines, steps: [] as string[] };
   const pids = new Set(processes.map((p) => p.pid));
   const init = processes.find((p) => p.pid === 1) ?? processes.find((p) => !pids.has(p.ppid));
   if (!init) {
     return {
-      ...base,
+      processLines,
+      steps: [],
       cause: "nothing-read",
       branches: [{ outcome: "graceful", condition: "unknown" }, { outcome: "killed" }, { outcome: "abrupt" }],
       summary: "the process tree could not be read: no prediction",
@@ -271,213 +289,271 @@ function predictSignalPath(processes: InspectedProcess[], opts: { port?: number;
       appsFrom: "-",
     };
   }
-  const { apps, from } = findApps(processes, opts.port);
-  const appsInfo = apps.map((a) => ({ pid: a.pid, command: a.command }));
-  const children = (p: InspectedProcess) => processes.filter((c) => c.ppid === p.pid && c.pid !== p.pid);
+  const path = signalPath(processes, init, processLines, opts);
+  // The app itself is PID 1.
+  if (path.apps.some((a) => a.pid === init.pid)) return appIsPid1(path);
+  // PID 1 is something else, and the signal stops there.
+  if (reaction(init) !== "receives") return signalStopsAtPid1(path);
+  // PID 1 receives the signal: an init that forwards, a shell trap, or another program.
+  if (isInit(init)) return initForwards(path);
+  if (isShell(init)) return shellTrapPid1(path);
+  return intermediaryPid1(path);
+}
+
+function signalPath(
+  processes: InspectedProcess[],
+  init: InspectedProcess,
+  processLines: string[],
+  opts: { port?: number; signal: string },
+): SignalPath {
+  const sig = opts.signal;
+  const { apps: found, from } = findApps(processes, opts.port);
+  const appsInfo = found.map((a) => ({ pid: a.pid, command: a.command }));
   const steps: string[] = [`the kubelet sends ${sig} to PID 1, ${label(init)}: ${dispositionWords(init)}`];
-  const done = (cause: Cause, branches: Branch[], summary: string): Prediction => ({
-    processLines,
-    steps,
-    cause,
-    branches,
-    summary,
-    pid1: { pid: init.pid, command: init.command },
-    apps: appsInfo,
-    appsFrom: from,
-  });
-  const initIsApp = apps.some((a) => a.pid === init.pid);
-  const others = apps.filter((a) => a.pid !== init.pid);
-  /** "node (pid 7) catches SIGTERM", "a (pid 8) and b (pid 9) catch SIGTERM", mixed lists split by ";". */
-  const appWord = (ps: InspectedProcess[]): string => {
-    const catching = ps.filter((a) => reaction(a) === "receives");
-    const notCatching = ps.filter((a) => reaction(a) !== "receives");
-    const part = (group: InspectedProcess[], yes: boolean) =>
-      group.length === 0
-        ? ""
-        : `${group.map(label).join(" and ")} ${
-            group.length > 1 ? (yes ? "catch" : "do not catch") : yes ? "catches" : "does not catch"
-          } ${sig}`;
-    return [part(catching, true), part(notCatching, false)].filter((x) => x !== "").join("; ");
-  };
   const r = reaction(init);
   const pid1Words = `PID 1 is ${short(init.command)} (${sig} ${init.sigterm.disposition}${
     init.waitsForSignals ? ", waits for signals" : ""
   }${r === "discards" && !init.sigterm.ignored ? " → ignored as PID 1" : ""})`;
-
-  // --- the app itself is PID 1 ---
-  if (initIsApp) {
-    if (r === "receives") {
-      if (isNode(init) && !init.waitsForSignals) {
-        steps.push(nodeNote);
-        return done(
-          "node-pid1",
-          [
-            { outcome: "graceful", condition: `if the app handles ${sig} in JavaScript (process.on('SIGTERM'))` },
-            {
-              outcome: "killed",
-              condition: `if it does not: Node re-raises ${sig} with its default action, which PID 1 ignores`,
-            },
-          ],
-          `${pid1Words}: it is the app itself (${from}). ${nodeNote}. Expect a graceful exit if it has one; ` +
-            `otherwise ${sig} is discarded (PID 1) and SIGKILL comes at the end of the grace period.`,
-        );
-      }
-      steps.push(`${label(init)} is the app and runs its ${sig} handler`);
-      return done(
-        "app-pid1-handles",
-        [{ outcome: "graceful" }],
-        `${pid1Words}: it is the app itself (${from}) and catches ${sig}: expect a graceful exit, ` +
-          "if its handler drains and exits before the grace period ends.",
-      );
-    }
-    steps.push(`nothing happens: ${label(init)} keeps serving until SIGKILL`);
-    if (init.sigterm.ignored) {
-      return done(
-        "app-pid1-ignores",
-        [{ outcome: "killed" }],
-        `${pid1Words}: the app itself ignores ${sig} (SIG_IGN): expect SIGKILL at the end of the grace period.`,
-      );
-    }
-    return done(
-      "app-pid1-default",
-      [{ outcome: "killed" }],
-      `${pid1Words}: it is the app itself (${from}) and installs no ${sig} handler, and the kernel does not ` +
-        "deliver default-action signals to PID 1: expect SIGKILL at the end of the grace period.",
-    );
-  }
-
-  // --- PID 1 is something else, and SIGTERM stops there ---
-  if (r !== "receives") {
-    steps.push(
-      `nothing forwards ${sig}: ${others.length > 0 ? list(others) : "the app"} never receives it and keeps serving until SIGKILL`,
-    );
-    const cause: Cause = isShellForm(init) ? "shell-form-pid1" : isShell(init) ? "script-pid1" : "wrapper-pid1";
-    const apps2 =
-      others.length > 0
-        ? `${appWord(others)} but ${others.length > 1 ? "they are" : "is"} not PID 1`
-        : "the app is not PID 1";
-    return done(
+  return {
+    processes,
+    sig,
+    nodeNote: NODE_NOTE.replace(/SIGTERM(?!')/g, sig),
+    init,
+    apps: found,
+    others: found.filter((a) => a.pid !== init.pid),
+    from,
+    pid1Words,
+    steps,
+    done: (cause, branches, summary) => ({
+      processLines,
+      steps,
       cause,
+      branches,
+      summary,
+      pid1: { pid: init.pid, command: init.command },
+      apps: appsInfo,
+      appsFrom: from,
+    }),
+  };
+}
+
+/** "node (pid 7) catches SIGTERM", "a (pid 8) and b (pid 9) catch SIGTERM", mixed lists split by ";". */
+function appWord(ps: InspectedProcess[], sig: string): string {
+  const catching = ps.filter((a) => reaction(a) === "receives");
+  const notCatching = ps.filter((a) => reaction(a) !== "receives");
+  const part = (group: InspectedProcess[], yes: boolean) =>
+    group.length === 0
+      ? ""
+      : `${group.map(label).join(" and ")} ${
+          group.length > 1 ? (yes ? "catch" : "do not catch") : yes ? "catches" : "does not catch"
+        } ${sig}`;
+  return [part(catching, true), part(notCatching, false)].filter((x) => x !== "").join("; ");
+}
+
+/** Node as the app: graceful if its JavaScript handles the signal, else `otherwise`. */
+function nodeBranches(sig: string, otherwise: Branch): Branch[] {
+  return [
+    { outcome: "graceful", condition: `if the app handles ${sig} in JavaScript (process.on('SIGTERM'))` },
+    otherwise,
+  ];
+}
+
+/** The app is PID 1: its own handler, Node's re-raise, or nothing (the kernel discards the default action). */
+function appIsPid1(path: SignalPath): Prediction {
+  const { init, sig, from, pid1Words, steps, done, nodeNote } = path;
+  if (reaction(init) === "receives") {
+    if (isNode(init) && !init.waitsForSignals) {
+      steps.push(nodeNote);
+      return done(
+        "node-pid1",
+        nodeBranches(sig, {
+          outcome: "killed",
+          condition: `if it does not: Node re-raises ${sig} with its default action, which PID 1 ignores`,
+        }),
+        `${pid1Words}: it is the app itself (${from}). ${nodeNote}. Expect a graceful exit if it has one; ` +
+          `otherwise ${sig} is discarded (PID 1) and SIGKILL comes at the end of the grace period.`,
+      );
+    }
+    steps.push(`${label(init)} is the app and runs its ${sig} handler`);
+    return done(
+      "app-pid1-handles",
+      [{ outcome: "graceful" }],
+      `${pid1Words}: it is the app itself (${from}) and catches ${sig}: expect a graceful exit, ` +
+        "if its handler drains and exits before the grace period ends.",
+    );
+  }
+  steps.push(`nothing happens: ${label(init)} keeps serving until SIGKILL`);
+  if (init.sigterm.ignored) {
+    return done(
+      "app-pid1-ignores",
       [{ outcome: "killed" }],
-      `${pid1Words}; ${apps2} and nothing forwards the signal: expect SIGKILL at the end of the grace period.`,
+      `${pid1Words}: the app itself ignores ${sig} (SIG_IGN): expect SIGKILL at the end of the grace period.`,
     );
   }
+  return done(
+    "app-pid1-default",
+    [{ outcome: "killed" }],
+    `${pid1Words}: it is the app itself (${from}) and installs no ${sig} handler, and the kernel does not ` +
+      "deliver default-action signals to PID 1: expect SIGKILL at the end of the grace period.",
+  );
+}
 
-  // --- PID 1 receives SIGTERM: an init that forwards, a shell trap, or another program ---
-  if (isInit(init)) {
-    const direct = children(init);
-    const child = direct[0];
-    if (!child) {
-      steps.push(`${label(init)} has no child to forward to`);
-      return done(
-        "init-child-ignores",
-        [{ outcome: "abrupt" }],
-        `${pid1Words} but has no child process: expect it to exit at once.`,
-      );
-    }
-    const mode = initForwarding(init);
-    const targets =
-      mode === "group" && child.pgid !== undefined
-        ? processes.filter((p) => p.pid !== init.pid && p.pgid === child.pgid)
-        : [child];
-    steps.push(
-      `${exe(init)} forwards ${sig} to ${mode === "group" ? `its child's process group: ${list(targets)}` : `its child only: ${label(child)}`}`,
-    );
-    for (const t of targets) steps.push(`${label(t)}: ${dispositionWords(t)}`);
-    const cr = reaction(child);
-    const childIsApp = apps.some((a) => a.pid === child.pid);
-    const forwardWords =
-      mode === "group"
-        ? `forwards ${sig} to its child's process group (${list(targets)})`
-        : `forwards ${sig} to its child only, ${label(child)}`;
-    if (cr === "dies") {
-      const appsGotIt = others.filter((a) => targets.some((t) => t.pid === a.pid));
-      steps.push(
-        `${label(child)} dies at once; ${exe(init)} exits with it and the kernel SIGKILLs what is left in the container`,
-      );
-      if (childIsApp && others.length === 1) {
-        return done(
-          "init-to-app-dies",
-          [{ outcome: "abrupt" }],
-          `${pid1Words} and ${forwardWords}, the app, which does not catch ${sig}: it dies at once (143) ` +
-            `without draining: expect an abrupt exit within milliseconds of ${sig}.`,
-        );
-      }
-      if (mode === "group" && appsGotIt.length > 0) {
-        return done(
-          "init-group-child-dies",
-          [{ outcome: "abrupt" }],
-          `${pid1Words} and ${forwardWords}: the app processes receive it, but ${label(child)} does not catch ` +
-            `${sig} and dies at once; ${exe(init)} exits with it and the kernel kills the apps mid-drain: ` +
-            `expect an abrupt exit (143) soon after ${sig}.`,
-        );
-      }
-      return done(
-        "init-child-dies",
-        [{ outcome: "abrupt" }],
-        `${pid1Words} and ${forwardWords}, which does not catch ${sig} and dies at once; ${exe(init)} exits ` +
-          `with it and the kernel SIGKILLs ${list(others)} without a drain: expect an abrupt exit (143) within ` +
-          `milliseconds of ${sig}.`,
-      );
-    }
-    if (cr === "discards") {
-      steps.push(`${label(child)} ignores ${sig}; ${exe(init)} keeps waiting for it`);
-      return done(
-        "init-child-ignores",
-        [{ outcome: "killed" }],
-        `${pid1Words} and ${forwardWords}, which ignores it: expect SIGKILL at the end of the grace period.`,
-      );
-    }
-    if (childIsApp) {
-      if (isNode(child) && !child.waitsForSignals) {
-        steps.push(nodeNote);
-        return done(
-          "init-to-node",
-          [
-            { outcome: "graceful", condition: `if the app handles ${sig} in JavaScript (process.on('SIGTERM'))` },
-            {
-              outcome: "abrupt",
-              condition: `if it does not: Node re-raises ${sig} with its default action and dies at once`,
-            },
-          ],
-          `${pid1Words} and ${forwardWords}, the app. ${nodeNote}. Expect a graceful exit if it has one, ` +
-            "an abrupt exit (143) without a drain otherwise.",
-        );
-      }
-      return done(
-        "init-to-app",
-        [{ outcome: "graceful" }],
-        `${pid1Words} and ${forwardWords}, the app, which catches it: expect a graceful exit.`,
-      );
-    }
-    const trap = isShell(child);
-    return done(
-      trap ? "init-to-shell-trap" : "init-to-intermediary",
-      [
-        {
-          outcome: "graceful",
-          condition: `if ${trap ? "its trap" : exe(child)} forwards ${sig} to ${list(others)} and waits for them`,
-        },
-        { outcome: "abrupt", condition: "if it exits without waiting for them" },
-      ],
-      `${pid1Words} and ${forwardWords}, which catches it${trap ? " (a shell trap)" : ""}; the app ` +
-        `(${list(others)}) is not its direct child: expect a graceful exit only if it forwards ${sig} and ` +
-        "waits for the app to exit.",
-    );
-  }
+/** PID 1 is not the app and does not receive the signal: nothing forwards it (shell form, a script, a wrapper). */
+function signalStopsAtPid1(path: SignalPath): Prediction {
+  const { init, sig, others, pid1Words, steps, done } = path;
+  steps.push(
+    `nothing forwards ${sig}: ${others.length > 0 ? list(others) : "the app"} never receives it and keeps serving until SIGKILL`,
+  );
+  const cause: Cause = isShellForm(init) ? "shell-form-pid1" : isShell(init) ? "script-pid1" : "wrapper-pid1";
+  const apps2 =
+    others.length > 0
+      ? `${appWord(others, sig)} but ${others.length > 1 ? "they are" : "is"} not PID 1`
+      : "the app is not PID 1";
+  return done(
+    cause,
+    [{ outcome: "killed" }],
+    `${pid1Words}; ${apps2} and nothing forwards the signal: expect SIGKILL at the end of the grace period.`,
+  );
+}
 
-  if (isShell(init)) {
-    steps.push(`the shell runs its ${sig} trap; what reaches ${list(others)} depends on that trap`);
+/** How an init forwards the signal: to whom, and those words for the summary. */
+interface Forwarding {
+  child: InspectedProcess;
+  mode: "group" | "child";
+  targets: InspectedProcess[];
+  words: string;
+}
+
+/** An init (tini, dumb-init…) as PID 1: it forwards the signal to its child or the child's group. */
+function initForwards(path: SignalPath): Prediction {
+  const { init, sig, processes, pid1Words, steps, done } = path;
+  const child = processes.find((c) => c.ppid === init.pid && c.pid !== init.pid);
+  if (!child) {
+    steps.push(`${label(init)} has no child to forward to`);
     return done(
-      "shell-trap-pid1",
-      [
-        { outcome: "graceful", condition: `if the trap forwards ${sig} to ${list(others)} and waits for them` },
-        { outcome: "abrupt", condition: "if the trap exits without waiting for them" },
-      ],
-      `${pid1Words}: a shell with a ${sig} trap; ${appWord(others)}. Expect a graceful exit if the ` +
-        `trap forwards ${sig} to the app and waits for it; the kernel kills the app the moment the shell exits.`,
+      "init-child-ignores",
+      [{ outcome: "abrupt" }],
+      `${pid1Words} but has no child process: expect it to exit at once.`,
     );
   }
+  const mode = initForwarding(init);
+  const targets =
+    mode === "group" && child.pgid !== undefined
+      ? processes.filter((p) => p.pid !== init.pid && p.pgid === child.pgid)
+      : [child];
+  steps.push(
+    `${exe(init)} forwards ${sig} to ${mode === "group" ? `its child's process group: ${list(targets)}` : `its child only: ${label(child)}`}`,
+  );
+  for (const t of targets) steps.push(`${label(t)}: ${dispositionWords(t)}`);
+  const words =
+    mode === "group"
+      ? `forwards ${sig} to its child's process group (${list(targets)})`
+      : `forwards ${sig} to its child only, ${label(child)}`;
+  const fwd: Forwarding = { child, mode, targets, words };
+  const cr = reaction(child);
+  if (cr === "dies") return initChildDies(path, fwd);
+  if (cr === "discards") {
+    steps.push(`${label(child)} ignores ${sig}; ${exe(init)} keeps waiting for it`);
+    return done(
+      "init-child-ignores",
+      [{ outcome: "killed" }],
+      `${pid1Words} and ${words}, which ignores it: expect SIGKILL at the end of the grace period.`,
+    );
+  }
+  return initChildReceives(path, fwd);
+}
+
+/** The init's child dies of the signal at once: the init exits with it and the kernel kills the rest. */
+function initChildDies(path: SignalPath, fwd: Forwarding): Prediction {
+  const { init, sig, others, apps: found, pid1Words, steps, done } = path;
+  const { child, mode, targets, words } = fwd;
+  const appsGotIt = others.filter((a) => targets.some((t) => t.pid === a.pid));
+  steps.push(
+    `${label(child)} dies at once; ${exe(init)} exits with it and the kernel SIGKILLs what is left in the container`,
+  );
+  if (found.some((a) => a.pid === child.pid) && others.length === 1) {
+    return done(
+      "init-to-app-dies",
+      [{ outcome: "abrupt" }],
+      `${pid1Words} and ${words}, the app, which does not catch ${sig}: it dies at once (143) ` +
+        `without draining: expect an abrupt exit within milliseconds of ${sig}.`,
+    );
+  }
+  if (mode === "group" && appsGotIt.length > 0) {
+    return done(
+      "init-group-child-dies",
+      [{ outcome: "abrupt" }],
+      `${pid1Words} and ${words}: the app processes receive it, but ${label(child)} does not catch ` +
+        `${sig} and dies at once; ${exe(init)} exits with it and the kernel kills the apps mid-drain: ` +
+        `expect an abrupt exit (143) soon after ${sig}.`,
+    );
+  }
+  return done(
+    "init-child-dies",
+    [{ outcome: "abrupt" }],
+    `${pid1Words} and ${words}, which does not catch ${sig} and dies at once; ${exe(init)} exits ` +
+      `with it and the kernel SIGKILLs ${list(others)} without a drain: expect an abrupt exit (143) within ` +
+      `milliseconds of ${sig}.`,
+  );
+}
+
+/** The init's child catches the signal: the app itself, or a shell trap / program between it and the app. */
+function initChildReceives(path: SignalPath, fwd: Forwarding): Prediction {
+  const { sig, others, apps: found, pid1Words, steps, done, nodeNote } = path;
+  const { child, words } = fwd;
+  if (found.some((a) => a.pid === child.pid)) {
+    if (isNode(child) && !child.waitsForSignals) {
+      steps.push(nodeNote);
+      return done(
+        "init-to-node",
+        nodeBranches(sig, {
+          outcome: "abrupt",
+          condition: `if it does not: Node re-raises ${sig} with its default action and dies at once`,
+        }),
+        `${pid1Words} and ${words}, the app. ${nodeNote}. Expect a graceful exit if it has one, ` +
+          "an abrupt exit (143) without a drain otherwise.",
+      );
+    }
+    return done(
+      "init-to-app",
+      [{ outcome: "graceful" }],
+      `${pid1Words} and ${words}, the app, which catches it: expect a graceful exit.`,
+    );
+  }
+  const trap = isShell(child);
+  return done(
+    trap ? "init-to-shell-trap" : "init-to-intermediary",
+    [
+      {
+        outcome: "graceful",
+        condition: `if ${trap ? "its trap" : exe(child)} forwards ${sig} to ${list(others)} and waits for them`,
+      },
+      { outcome: "abrupt", condition: "if it exits without waiting for them" },
+    ],
+    `${pid1Words} and ${words}, which catches it${trap ? " (a shell trap)" : ""}; the app ` +
+      `(${list(others)}) is not its direct child: expect a graceful exit only if it forwards ${sig} and ` +
+      "waits for the app to exit.",
+  );
+}
+
+/** A shell with a trap as PID 1: what reaches the app depends on the trap. */
+function shellTrapPid1(path: SignalPath): Prediction {
+  const { sig, others, pid1Words, steps, done } = path;
+  steps.push(`the shell runs its ${sig} trap; what reaches ${list(others)} depends on that trap`);
+  return done(
+    "shell-trap-pid1",
+    [
+      { outcome: "graceful", condition: `if the trap forwards ${sig} to ${list(others)} and waits for them` },
+      { outcome: "abrupt", condition: "if the trap exits without waiting for them" },
+    ],
+    `${pid1Words}: a shell with a ${sig} trap; ${appWord(others, sig)}. Expect a graceful exit if the ` +
+      `trap forwards ${sig} to the app and waits for it; the kernel kills the app the moment the shell exits.`,
+  );
+}
+
+/** Another program as PID 1 that catches the signal (npm, a supervisor): whether it forwards is up to it. */
+function intermediaryPid1(path: SignalPath): Prediction {
+  const { init, sig, others, pid1Words, steps, done } = path;
   steps.push(`${label(init)} runs its own ${sig} handler; whether it forwards the signal is up to it`);
   return done(
     "intermediary-pid1",

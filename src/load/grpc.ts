@@ -29,12 +29,18 @@ import {
   resolveGrpcMethod,
 } from "../scenario/grpc-method.js";
 import type { LoadOptions } from "../scenario/schema.js";
-import { DEFAULT_STREAMS_PER_CONNECTION } from "../scenario/schema.js";
 import { slowPattern } from "./accounting.js";
-import { backoffDelayMs, DEFAULT_BACKOFF } from "./backoff.js";
-import { urlHost } from "./http2.js";
-import { startProtocolLoad, type Unit, type UnitContext } from "./protocol-run.js";
+import { backoffDelayMs } from "./backoff.js";
+import {
+  type MultiplexOptions,
+  multiplexOptions,
+  type ProtocolDriver,
+  startProtocolLoad,
+  type Unit,
+  type UnitContext,
+} from "./protocol-run.js";
 import type { FailureKind, GrpcReport, LoadHooks, LoadRun, LoadTarget } from "./types.js";
+import { urlHost } from "./window.js";
 
 /** How many times a call that never left the client is made again before it counts as failed. */
 const MAX_NOT_STARTED = 5;
@@ -176,52 +182,140 @@ export function grpcCallOnce(
   });
 }
 
-export function startGrpcLoad(target: LoadTarget, opts: LoadOptions, hooks: LoadHooks = {}): LoadRun {
-  const calls = opts.streamsPerConnection ?? DEFAULT_STREAMS_PER_CONNECTION;
-  const retryRefused = opts.retryRefused ?? true;
-  const backoff = hooks.backoff ?? DEFAULT_BACKOFF;
-  const slow = slowPattern(opts.slowShare);
-  const address = `${urlHost(target.host)}:${target.port}`;
-  const method = grpcMethodOf(opts, hooks.grpcDescriptor);
-  const notServing = opts.grpc?.notServing ?? "answer";
-  const report: GrpcReport = {
-    method: method.name,
-    ...(method.kind === "health" ? { health: { serving: 0, notServing: 0, serviceUnknown: 0, unknown: 0 } } : {}),
-  };
-  const channels = new Set<Channel>();
-  const timers = new Set<NodeJS.Timeout>();
-  const inFlight = new Set<grpc.ClientUnaryCall>();
-  let ctx: UnitContext;
-  let seq = 0;
+/** How a call ended, for whoever made it: made again ("refused": a retry; "not-started"), and whether it reached a server. */
+interface CallEnd {
+  unit: Unit;
+  again: "refused" | "not-started" | undefined;
+  reachedServer: boolean;
+}
 
-  const openChannel = (): Channel => {
+/** A closed-loop call slot: its channel, and the calls in a row that failed without reaching a server. */
+interface LoopSlot {
+  ch: Channel;
+  streak: number;
+}
+
+/** Paced: a long-lived channel (a pacer's lane) and its calls outstanding. */
+interface Lane {
+  ch: Channel;
+  active: number;
+}
+
+/** The gRPC channels of one load: closed-loop call slots or paced lanes, and the fresh channels' calls. */
+class GrpcDriver implements ProtocolDriver {
+  private readonly mux: MultiplexOptions;
+  private readonly slow: boolean[];
+  private readonly address: string;
+  private readonly method: GrpcMethod;
+  private readonly notServing: "answer" | "failure";
+  private readonly report: GrpcReport;
+  private readonly channels = new Set<Channel>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly inFlight = new Set<grpc.ClientUnaryCall>();
+  private readonly notStarted = new WeakMap<Unit, number>();
+  private readonly lanes: Lane[] = [];
+  private seq = 0;
+
+  constructor(
+    private readonly ctx: UnitContext,
+    target: LoadTarget,
+    private readonly opts: LoadOptions,
+    hooks: LoadHooks,
+  ) {
+    this.mux = multiplexOptions(opts, hooks);
+    this.slow = slowPattern(opts.slowShare);
+    this.address = `${urlHost(target.host)}:${target.port}`;
+    this.method = grpcMethodOf(opts, hooks.grpcDescriptor);
+    this.notServing = opts.grpc?.notServing ?? "answer";
+    this.report = {
+      method: this.method.name,
+      ...(this.method.kind === "health"
+        ? { health: { serving: 0, notServing: 0, serviceUnknown: 0, unknown: 0 } }
+        : {}),
+    };
+  }
+
+  start(): void {
+    for (let i = 0; i < this.opts.connections; i++) {
+      const ch = this.openChannel();
+      if (this.ctx.paced) this.lanes.push({ ch, active: 0 });
+      else for (let j = 0; j < this.mux.perConnection; j++) this.loop({ ch, streak: 0 });
+    }
+  }
+
+  trySend(lane: number, intendedAt: number): boolean {
+    const l = this.lanes[lane];
+    if (!l || this.ctx.closed || l.active >= this.mux.perConnection) return false;
+    l.active++;
+    this.pacedCall(l, undefined, intendedAt);
+    return true;
+  }
+
+  fresh(): Promise<void> {
+    const c = this.ctx;
+    return new Promise<void>((resolve) => {
+      const ch = this.openChannel();
+      const finish = () => {
+        ch.client.close();
+        this.channels.delete(ch);
+        resolve();
+      };
+      const once = (u?: Unit) =>
+        this.call(ch, u, true, ({ unit, again }) => {
+          // A fresh channel's refused call is not retried (its connection was the point);
+          // one that never left the client is made again.
+          if (again === "not-started") return once(unit);
+          if (again === "refused") c.fail(unit, "goaway-refused", { code: grpc.status.UNAVAILABLE });
+          finish();
+        });
+      once();
+      if (c.closed) finish();
+    });
+  }
+
+  destroy(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    // The window is closed (what was outstanding is counted in flight): end the calls and channels.
+    for (const c of this.inFlight) c.cancel();
+    this.inFlight.clear();
+    for (const ch of this.channels) ch.client.close();
+    this.channels.clear();
+  }
+
+  grpc(): GrpcReport {
+    const h = this.report.health;
+    if (h && h.serving === 0 && h.notServing + h.serviceUnknown + h.unknown > 0) {
+      this.ctx.anomaly(
+        `no ${this.method.name} answer was SERVING: the server never said it serves (load.grpc.request's service?)`,
+      );
+    }
+    return { ...this.report, ...(h ? { health: { ...h } } : {}) };
+  }
+
+  private openChannel(): Channel {
     const sockets: TappedSocket[] = [];
     const creds = new TappedInsecureCredentials((socket) => {
-      ctx.connectionAttempt();
+      this.ctx.connectionAttempt();
       const s: TappedSocket = { port: socket.localPort, openedAt: Date.now() };
       sockets.push(s);
       socket.once("close", () => {
         s.closedAt = Date.now();
       });
     });
-    const client = new grpc.Client(address, creds, {
+    const client = new grpc.Client(this.address, creds, {
       "grpc.use_local_subchannel_pool": 1,
       "grpc.enable_retries": 0,
     });
     const ch: Channel = { client, sockets };
-    channels.add(ch);
+    this.channels.add(ch);
     return ch;
-  };
+  }
 
   /** Makes the call for `u` (a new unit when undefined); `done` once it settled or is to be made again. */
-  const call = (
-    ch: Channel,
-    u: Unit | undefined,
-    fresh: boolean,
-    done: (r: { unit: Unit; again: "refused" | "not-started" | undefined; reachedServer: boolean }) => void,
-    intendedAt?: number,
-  ) => {
-    const isSlow = method.kind === "echo" && slow[seq++ % slow.length] === true;
+  private call(ch: Channel, u: Unit | undefined, fresh: boolean, done: (r: CallEnd) => void, intendedAt?: number) {
+    const { ctx, method, opts } = this;
+    const isSlow = method.kind === "echo" && this.slow[this.seq++ % this.slow.length] === true;
     const unit = u ?? ctx.open(isSlow ? `${method.path} (delay_ms ${opts.slowMs})` : method.path, fresh, intendedAt);
     if (!unit) return;
     const delayMs = unit.path === method.path ? 0 : opts.slowMs;
@@ -240,141 +334,92 @@ export function startGrpcLoad(target: LoadTarget, opts: LoadOptions, hooks: Load
         reply = res;
       },
     );
-    inFlight.add(c);
+    this.inFlight.add(c);
     c.on("metadata", (md: grpc.Metadata) => {
       reachedServer = true;
       const served = md.get("x-served-by")[0];
       if (served !== undefined) pod = String(served);
     });
     c.on("status", (status: grpc.StatusObject) => {
-      inFlight.delete(c);
+      this.inFlight.delete(c);
       const clientPort = portDuring(ch.sockets, unit.sentAt, Date.now());
-      const cls = classifyGrpcStatus(status);
-      let again: "refused" | "not-started" | undefined;
-      if (cls.outcome === "ok") settleOk(unit, reply, { pod, clientPort });
-      else if (cls.outcome === "refused" && retryRefused && !unit.retried && !ctx.closed) again = "refused";
-      else if (cls.outcome === "not-started" && (notStarted.get(unit) ?? 0) < MAX_NOT_STARTED && !ctx.closed) {
-        notStarted.set(unit, (notStarted.get(unit) ?? 0) + 1);
-        again = "not-started";
-      } else {
-        ctx.fail(unit, cls.kind ?? "grpc-other", { code: failureCode(status), pod, clientPort });
-      }
-      if (again === undefined) notStarted.delete(unit);
+      const again = this.settleCall(unit, status, reply, { pod, clientPort });
       done({ unit, again, reachedServer });
     });
-  };
-  const notStarted = new WeakMap<Unit, number>();
-
-  /** An OK call: a success, or a not-SERVING health answer counted as notServing says. */
-  const settleOk = (unit: Unit, reply: Uint8Array | undefined, d: { pod?: string; clientPort?: number }) => {
-    const { ok, health } = okOutcome(method, reply, notServing);
-    if (health && report.health && !ctx.closed && !unit.settled) report.health[HEALTH_KEYS[health]]++;
-    if (ok) ctx.succeed(unit, d);
-    else ctx.fail(unit, "grpc-not-serving", { ...d, code: health });
-  };
-
-  interface Slot {
-    ch: Channel;
-    /** Calls in a row that failed without reaching a server. */
-    streak: number;
   }
 
-  const loop = (slot: Slot, u?: Unit) => {
-    if (ctx.closed) return;
-    call(slot.ch, u, false, ({ unit, again, reachedServer }) => {
-      if (ctx.closed) return;
-      if (again === "refused") ctx.retry(unit);
+  /** Settles a finished call's unit by its status, unless it is to be made again (which is returned). */
+  private settleCall(
+    unit: Unit,
+    status: grpc.StatusObject,
+    reply: Uint8Array | undefined,
+    d: { pod?: string; clientPort?: number },
+  ): CallEnd["again"] {
+    const { ctx, notStarted } = this;
+    const cls = classifyGrpcStatus(status);
+    let again: CallEnd["again"];
+    if (cls.outcome === "ok") this.settleOk(unit, reply, d);
+    else if (cls.outcome === "refused" && this.mux.retryRefused && !unit.retried && !ctx.closed) again = "refused";
+    else if (cls.outcome === "not-started" && (notStarted.get(unit) ?? 0) < MAX_NOT_STARTED && !ctx.closed) {
+      notStarted.set(unit, (notStarted.get(unit) ?? 0) + 1);
+      again = "not-started";
+    } else {
+      ctx.fail(unit, cls.kind ?? "grpc-other", { code: failureCode(status), ...d });
+    }
+    if (again === undefined) notStarted.delete(unit);
+    return again;
+  }
+
+  /** An OK call: a success, or a not-SERVING health answer counted as notServing says. */
+  private settleOk(unit: Unit, reply: Uint8Array | undefined, d: { pod?: string; clientPort?: number }): void {
+    const { ok, health } = okOutcome(this.method, reply, this.notServing);
+    const h = this.report.health;
+    if (health && h && !this.ctx.closed && !unit.settled) h[HEALTH_KEYS[health]]++;
+    if (ok) this.ctx.succeed(unit, d);
+    else this.ctx.fail(unit, "grpc-not-serving", { ...d, code: health });
+  }
+
+  /** Closed loop: one call after another on the slot, made again at once or after the backoff. */
+  private loop(slot: LoopSlot, u?: Unit): void {
+    if (this.ctx.closed) return;
+    this.call(slot.ch, u, false, ({ unit, again, reachedServer }) => {
+      if (this.ctx.closed) return;
+      if (again === "refused") this.ctx.retry(unit);
       const next = again ? unit : undefined;
       slot.streak = reachedServer || again ? 0 : slot.streak + 1;
-      const delay = backoffDelayMs(slot.streak, backoff);
+      const delay = backoffDelayMs(slot.streak, this.mux.backoff);
       if (delay === 0) {
-        loop(slot, next);
+        this.loop(slot, next);
         return;
       }
       const t = setTimeout(() => {
-        timers.delete(t);
-        loop(slot, next);
+        this.timers.delete(t);
+        this.loop(slot, next);
       }, delay);
-      timers.add(t);
+      this.timers.add(t);
     });
-  };
-
-  /** Paced: the long-lived channels (the pacer's lanes) and their calls outstanding. */
-  const lanes: Array<{ ch: Channel; active: number }> = [];
+  }
 
   /** Paced: one call of a due unit on the lane; a refused or never-started call is made again on it. */
-  const pacedCall = (lane: { ch: Channel; active: number }, u: Unit | undefined, intendedAt?: number) => {
-    call(
+  private pacedCall(lane: Lane, u: Unit | undefined, intendedAt?: number): void {
+    this.call(
       lane.ch,
       u,
       false,
       ({ unit, again }) => {
-        if (!ctx.closed && again) {
-          if (again === "refused") ctx.retry(unit);
-          pacedCall(lane, unit);
+        if (!this.ctx.closed && again) {
+          if (again === "refused") this.ctx.retry(unit);
+          this.pacedCall(lane, unit);
           return;
         }
         lane.active--;
-        ctx.laneFree();
+        this.ctx.laneFree();
       },
       intendedAt,
     );
-  };
+  }
+}
 
-  const driver = {
-    start(c: UnitContext) {
-      ctx = c;
-      for (let i = 0; i < opts.connections; i++) {
-        const ch = openChannel();
-        if (ctx.paced) lanes.push({ ch, active: 0 });
-        else for (let j = 0; j < calls; j++) loop({ ch, streak: 0 });
-      }
-    },
-    trySend(lane: number, intendedAt: number): boolean {
-      const l = lanes[lane];
-      if (!l || ctx.closed || l.active >= calls) return false;
-      l.active++;
-      pacedCall(l, undefined, intendedAt);
-      return true;
-    },
-    fresh(c: UnitContext) {
-      return new Promise<void>((resolve) => {
-        const ch = openChannel();
-        const finish = () => {
-          ch.client.close();
-          channels.delete(ch);
-          resolve();
-        };
-        const once = (u?: Unit) =>
-          call(ch, u, true, ({ unit, again }) => {
-            // A fresh channel's refused call is not retried (its connection was the point);
-            // one that never left the client is made again.
-            if (again === "not-started") return once(unit);
-            if (again === "refused") c.fail(unit, "goaway-refused", { code: grpc.status.UNAVAILABLE });
-            finish();
-          });
-        once();
-        if (c.closed) finish();
-      });
-    },
-    destroy() {
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-      // The window is closed (what was outstanding is counted in flight): end the calls and channels.
-      for (const c of inFlight) c.cancel();
-      inFlight.clear();
-      for (const ch of channels) ch.client.close();
-      channels.clear();
-    },
-    grpc: () => {
-      const h = report.health;
-      if (h && h.serving === 0 && h.notServing + h.serviceUnknown + h.unknown > 0) {
-        ctx.anomaly(
-          `no ${method.name} answer was SERVING: the server never said it serves (load.grpc.request's service?)`,
-        );
-      }
-      return { ...report, ...(h ? { health: { ...h } } : {}) };
-    },
-  };
-  return startProtocolLoad("grpc", target, opts, driver, hooks);
+export function startGrpcLoad(target: LoadTarget, opts: LoadOptions, hooks: LoadHooks = {}): LoadRun {
+  return startProtocolLoad("grpc", target, opts, (ctx) => new GrpcDriver(ctx, target, opts, hooks), hooks);
 }

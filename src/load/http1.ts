@@ -12,7 +12,6 @@ import { type Http1Window, type InternalClient, instrumentClient, type PacedLane
 import { DEFAULT_BACKOFF } from "./backoff.js";
 import { httpRequestOf } from "./fresh-request.js";
 import { startHttp1FreshStream } from "./fresh-stream.js";
-import { Pacer } from "./pacer.js";
 import {
   type LoadHooks,
   type LoadRun,
@@ -24,19 +23,17 @@ import {
 import {
   anomalyNotes,
   checkedResult,
+  lanePacer,
   ledgerSnapshot,
   loadRun,
-  pacerWaitBoundMs,
   pacingReport,
   startProgress,
+  urlHost,
+  warnSafetyCap,
 } from "./window.js";
 
 /** How long stop() waits for autocannon's own summary before giving up on it. */
 const AUTOCANNON_RESULT_WAIT_MS = 5_000;
-
-function urlHost(host: string): string {
-  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
-}
 
 interface Autocannon {
   done: Promise<void>;
@@ -132,15 +129,7 @@ export function startHttp1Load(target: LoadTarget, opts: LoadOptions, hooks: Loa
   let requestEvents = 0;
   let progressTimer: NodeJS.Timeout | undefined;
 
-  const pacer =
-    rate === "max"
-      ? undefined
-      : new Pacer({
-          rate,
-          lanes: opts.connections,
-          maxWaitMs: pacerWaitBoundMs(opts),
-          trySend: (lane, unit) => lanes[lane]?.trySend(unit.intendedAt) ?? false,
-        });
+  const pacer = lanePacer(opts, rate, (lane, intendedAt) => lanes[lane]?.trySend(intendedAt) ?? false);
 
   const closeWindow = (reason: LoadRunResult["endReason"]) => {
     if (w.closed) return;
@@ -149,11 +138,7 @@ export function startHttp1Load(target: LoadTarget, opts: LoadOptions, hooks: Loa
     w.endReason = reason;
     pacer?.stop();
     clearInterval(progressTimer);
-    if (reason === "safety-cap") {
-      console.warn(
-        `graceful-e2e load generator: safety cap of ${capSeconds} s reached without stop(); the load window was closed`,
-      );
-    }
+    if (reason === "safety-cap") warnSafetyCap(capSeconds);
   };
 
   const window: Http1Window = {

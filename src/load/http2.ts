@@ -15,12 +15,20 @@
 //   (the connection died: RST / FIN), timeout, non-2xx.
 import http2, { type ClientHttp2Session, type ClientHttp2Stream } from "node:http2";
 import type { LoadOptions } from "../scenario/schema.js";
-import { DEFAULT_STREAMS_PER_CONNECTION } from "../scenario/schema.js";
 import { classifySocketError, slowPattern } from "./accounting.js";
-import { backoffDelayMs, DEFAULT_BACKOFF } from "./backoff.js";
 import { type HttpRequestShape, httpRequestOf } from "./fresh-request.js";
-import { startProtocolLoad, type Unit, type UnitContext } from "./protocol-run.js";
+import {
+  afterBackoff,
+  type MultiplexOptions,
+  multiplexOptions,
+  type ProtocolDriver,
+  servedByHeader,
+  startProtocolLoad,
+  type Unit,
+  type UnitContext,
+} from "./protocol-run.js";
 import type { FailureKind, LoadHooks, LoadRun, LoadTarget } from "./types.js";
+import { urlHost } from "./window.js";
 
 const { NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 
@@ -44,10 +52,6 @@ const H2_ERROR_NAMES: Record<number, string> = {
 
 export function h2ErrorName(code: number): string {
   return H2_ERROR_NAMES[code] ?? `0x${code.toString(16)}`;
-}
-
-export function urlHost(host: string): string {
-  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }
 
 /** The mix of paths a load sends: path, or /slow?ms=slowMs for the slow share (as http1). */
@@ -111,21 +115,86 @@ const finished = (c: Conn | undefined): boolean =>
 /** It takes streams now. */
 const usable = (c: Conn | undefined): c is Conn => c?.connected === true && !finished(c);
 
-export function startHttp2Load(target: LoadTarget, opts: LoadOptions, hooks: LoadHooks = {}): LoadRun {
-  const streams = opts.streamsPerConnection ?? DEFAULT_STREAMS_PER_CONNECTION;
-  const retryRefused = opts.retryRefused ?? true;
-  const backoff = hooks.backoff ?? DEFAULT_BACKOFF;
-  const paths = pathMix(opts);
-  const shape = httpRequestOf(opts);
-  const authority = `http://${urlHost(target.host)}:${target.port}`;
-  const slots: Slot[] = [];
-  const sessions = new Set<ClientHttp2Session>();
-  let ctx: UnitContext;
+/** What a stream showed before it closed. */
+interface StreamSeen {
+  status?: number;
+  pod?: string;
+  streamError?: NodeJS.ErrnoException;
+  ended: boolean;
+}
 
-  const connect = (): Conn => {
+/** The HTTP/2 connections of one load: `connections` slots of streams, and the fresh connections' streams. */
+class Http2Driver implements ProtocolDriver {
+  private readonly mux: MultiplexOptions;
+  private readonly paths: string[];
+  private readonly shape: HttpRequestShape;
+  private readonly authority: string;
+  private readonly slots: Slot[] = [];
+  private readonly sessions = new Set<ClientHttp2Session>();
+
+  constructor(
+    private readonly ctx: UnitContext,
+    target: LoadTarget,
+    private readonly opts: LoadOptions,
+    hooks: LoadHooks,
+  ) {
+    this.mux = multiplexOptions(opts, hooks);
+    this.paths = pathMix(opts);
+    this.shape = httpRequestOf(opts);
+    this.authority = `http://${urlHost(target.host)}:${target.port}`;
+  }
+
+  start(): void {
+    for (let i = 0; i < this.opts.connections; i++) {
+      const slot: Slot = { active: 0, retryQueue: [], deadStreak: 0, next: i };
+      this.slots.push(slot);
+      this.reconnect(slot);
+    }
+  }
+
+  fresh(): Promise<void> {
+    const ctx = this.ctx;
+    return new Promise<void>((resolve) => {
+      const conn = this.connect();
+      const path = this.paths[Math.floor(Math.random() * this.paths.length)] as string;
+      const finish = () => {
+        conn.session.close();
+        resolve();
+      };
+      const onDone = ({ unit, refused }: { unit: Unit; refused: boolean }) => {
+        // A refused fresh stream is not retried: its connection was the point.
+        if (refused && !unit.settled) {
+          ctx.fail(unit, conn.goaway ? "goaway-refused" : "rst-stream", {
+            code: conn.goaway ? undefined : "REFUSED_STREAM",
+            clientPort: conn.clientPort,
+          });
+        }
+        finish();
+      };
+      if (!this.send(conn, path, undefined, onDone, true)) finish();
+    });
+  }
+
+  trySend(lane: number, intendedAt: number): boolean {
+    const slot = this.slots[lane];
+    const c = slot?.conn;
+    if (!slot || this.ctx.closed || !usable(c) || slot.active >= this.mux.perConnection || slot.retryQueue.length > 0) {
+      return false;
+    }
+    return this.sendOn(slot, c, undefined, intendedAt);
+  }
+
+  destroy(): void {
+    for (const slot of this.slots) clearTimeout(slot.reconnectTimer);
+    for (const s of this.sessions) s.destroy();
+    this.sessions.clear();
+  }
+
+  private connect(): Conn {
+    const ctx = this.ctx;
     ctx.connectionAttempt();
-    const session = http2.connect(authority, { settings: { enablePush: false } });
-    sessions.add(session);
+    const session = http2.connect(this.authority, { settings: { enablePush: false } });
+    this.sessions.add(session);
     const c: Conn = { session, connected: false, dead: false, answers: 0 };
     session.on("connect", () => {
       c.connected = true;
@@ -142,26 +211,27 @@ export function startHttp2Load(target: LoadTarget, opts: LoadOptions, hooks: Loa
     });
     session.on("close", () => {
       c.dead = true;
-      sessions.delete(session);
+      this.sessions.delete(session);
     });
     return c;
-  };
+  }
 
   /**
    * Sends one stream for `u` (a new unit when undefined) on `c`; settles it when it ends. Returns
    * false when the connection cannot take a stream any more (nothing was sent).
    */
-  const send = (
+  private send(
     c: Conn,
     path: string,
     u: Unit | undefined,
     done: (outcome: { unit: Unit; refused: boolean }) => void,
     fresh = false,
     intendedAt?: number,
-  ): boolean => {
+  ): boolean {
+    const ctx = this.ctx;
     let stream: ClientHttp2Stream;
     try {
-      stream = c.session.request(requestHeaders(shape, path));
+      stream = c.session.request(requestHeaders(this.shape, path));
     } catch {
       // ERR_HTTP2_GOAWAY_SESSION / ERR_HTTP2_INVALID_SESSION: the client knew; nothing was sent.
       c.refusing = true;
@@ -172,183 +242,129 @@ export function startHttp2Load(target: LoadTarget, opts: LoadOptions, hooks: Loa
       stream.close(NGHTTP2_CANCEL);
       return true;
     }
-    let status: number | undefined;
-    let pod: string | undefined;
-    let streamError: NodeJS.ErrnoException | undefined;
-    let ended = false;
+    const seen: StreamSeen = { ended: false };
     const timer = setTimeout(() => {
-      ctx.fail(unit, "timeout", { pod, clientPort: c.clientPort });
+      ctx.fail(unit, "timeout", { pod: seen.pod, clientPort: c.clientPort });
       stream.close(NGHTTP2_CANCEL);
     }, ctx.timeoutMs);
     stream.on("response", (headers) => {
-      status = Number(headers[":status"]);
-      const served = headers["x-served-by"];
-      pod = Array.isArray(served) ? served[0] : served;
-      if (pod) c.pod = pod;
+      seen.status = Number(headers[":status"]);
+      seen.pod = servedByHeader(headers["x-served-by"]);
+      if (seen.pod) c.pod = seen.pod;
     });
     stream.on("data", () => {});
     stream.on("end", () => {
-      ended = true;
+      seen.ended = true;
     });
     stream.on("error", (err: NodeJS.ErrnoException) => {
-      streamError = err;
+      seen.streamError = err;
     });
     stream.on("close", () => {
       clearTimeout(timer);
-      let refused = false;
-      if (ended && status !== undefined) {
-        c.answers++;
-        if (status >= 200 && status < 300) ctx.succeed(unit, { pod, clientPort: c.clientPort });
-        else ctx.fail(unit, "non-2xx", { code: status, pod, clientPort: c.clientPort });
-      } else if (!unit.settled) {
-        const rst = stream.rstCode;
-        if (rst === NGHTTP2_REFUSED_STREAM) {
-          // Never processed: safe to send again (RFC 9113 §8.7).
-          refused = true;
-          if (!(retryRefused && !unit.retried && !ctx.closed)) {
-            ctx.fail(unit, c.goaway ? "goaway-refused" : "rst-stream", {
-              code: c.goaway ? undefined : h2ErrorName(rst),
-              clientPort: c.clientPort,
-              pod,
-            });
-          }
-        } else if (streamError?.code === "ERR_HTTP2_STREAM_ERROR" && rst !== undefined && rst !== NGHTTP2_NO_ERROR) {
-          // The server reset this stream (RST_STREAM), or its GOAWAY carried an error code.
-          ctx.fail(unit, "rst-stream", { code: h2ErrorName(rst), clientPort: c.clientPort, pod });
-        } else {
-          // The connection ended under the stream (or never opened): a socket error — the stream's
-          // ERR_HTTP2_STREAM_CANCEL carries it as its cause — or the server's FIN.
-          const cause = (streamError as { cause?: NodeJS.ErrnoException } | undefined)?.cause;
-          const f = connectionFailure(c.socketError ?? (cause?.code ? cause : undefined));
-          ctx.fail(unit, f.kind, { code: f.code, clientPort: c.clientPort, pod });
-        }
-      }
+      const refused = this.settleStream(c, unit, stream.rstCode, seen);
       done({ unit, refused: refused && !unit.settled });
     });
-    stream.end(shape.body);
+    stream.end(this.shape.body);
     return true;
-  };
+  }
+
+  /** Settles a closed stream's unit by how it ended; true when the server refused it (never processed). */
+  private settleStream(c: Conn, unit: Unit, rst: number | undefined, seen: StreamSeen): boolean {
+    const ctx = this.ctx;
+    const { status, pod, streamError } = seen;
+    if (seen.ended && status !== undefined) {
+      c.answers++;
+      if (status >= 200 && status < 300) ctx.succeed(unit, { pod, clientPort: c.clientPort });
+      else ctx.fail(unit, "non-2xx", { code: status, pod, clientPort: c.clientPort });
+      return false;
+    }
+    if (unit.settled) return false;
+    if (rst === NGHTTP2_REFUSED_STREAM) {
+      // Never processed: safe to send again (RFC 9113 §8.7).
+      if (!(this.mux.retryRefused && !unit.retried && !ctx.closed)) {
+        ctx.fail(unit, c.goaway ? "goaway-refused" : "rst-stream", {
+          code: c.goaway ? undefined : h2ErrorName(rst),
+          clientPort: c.clientPort,
+          pod,
+        });
+      }
+      return true;
+    }
+    if (streamError?.code === "ERR_HTTP2_STREAM_ERROR" && rst !== undefined && rst !== NGHTTP2_NO_ERROR) {
+      // The server reset this stream (RST_STREAM), or its GOAWAY carried an error code.
+      ctx.fail(unit, "rst-stream", { code: h2ErrorName(rst), clientPort: c.clientPort, pod });
+      return false;
+    }
+    // The connection ended under the stream (or never opened): a socket error — the stream's
+    // ERR_HTTP2_STREAM_CANCEL carries it as its cause — or the server's FIN.
+    const cause = (streamError as { cause?: NodeJS.ErrnoException } | undefined)?.cause;
+    const f = connectionFailure(c.socketError ?? (cause?.code ? cause : undefined));
+    ctx.fail(unit, f.kind, { code: f.code, clientPort: c.clientPort, pod });
+    return false;
+  }
 
   /** A new connection for the slot, unless its current one is still usable or being opened. */
-  const reconnect = (slot: Slot) => {
-    if (ctx.closed || slot.reconnectTimer || !finished(slot.conn)) return;
+  private reconnect(slot: Slot): void {
+    if (this.ctx.closed || slot.reconnectTimer || !finished(slot.conn)) return;
     const prev = slot.conn;
     if (prev && prev.answers === 0) slot.deadStreak++;
     else if (prev) slot.deadStreak = 0;
     const open = () => {
       slot.reconnectTimer = undefined;
-      if (ctx.closed) return;
-      const c = connect();
+      if (this.ctx.closed) return;
+      const c = this.connect();
       slot.conn = c;
-      c.session.on("connect", () => pump(slot));
+      c.session.on("connect", () => this.pump(slot));
       c.session.on("goaway", () => {
-        if (slot.conn === c) reconnect(slot);
+        if (slot.conn === c) this.reconnect(slot);
       });
       c.session.on("close", () => {
-        if (slot.conn === c) reconnect(slot);
+        if (slot.conn === c) this.reconnect(slot);
       });
     };
-    const delay = backoffDelayMs(slot.deadStreak, backoff);
-    if (delay > 0) slot.reconnectTimer = setTimeout(open, delay);
-    else open();
-  };
+    slot.reconnectTimer = afterBackoff(slot.deadStreak, this.mux.backoff, open);
+  }
 
   /** Sends one stream of the slot on c (a retry, or a new unit due at intendedAt); false when c took none. */
-  const sendOn = (slot: Slot, c: Conn, retry: Unit | undefined, intendedAt?: number): boolean => {
-    const path = retry?.path ?? (paths[slot.next++ % paths.length] as string);
-    const sent = send(
-      c,
-      path,
-      retry,
-      ({ unit, refused }) => {
-        slot.active--;
-        if (refused && !unit.settled) {
-          ctx.retry(unit);
-          slot.retryQueue.push(unit);
-        }
-        // A new connection may be needed first (the refusal came with the GOAWAY): pump waits for it.
-        reconnect(slot);
-        pump(slot);
-      },
-      false,
-      intendedAt,
-    );
-    if (!sent) {
+  private sendOn(slot: Slot, c: Conn, retry: Unit | undefined, intendedAt?: number): boolean {
+    const path = retry?.path ?? (this.paths[slot.next++ % this.paths.length] as string);
+    const onDone = ({ unit, refused }: { unit: Unit; refused: boolean }) => {
+      slot.active--;
+      if (refused && !unit.settled) {
+        this.ctx.retry(unit);
+        slot.retryQueue.push(unit);
+      }
+      // A new connection may be needed first (the refusal came with the GOAWAY): pump waits for it.
+      this.reconnect(slot);
+      this.pump(slot);
+    };
+    if (!this.send(c, path, retry, onDone, false, intendedAt)) {
       if (retry) slot.retryQueue.unshift(retry);
-      reconnect(slot);
+      this.reconnect(slot);
       return false;
     }
     slot.active++;
     return true;
-  };
+  }
 
   /**
    * Fills the slot's free stream slots: closed loop, with new streams at once; paced, with its
    * retries only — new units come from the pacer (trySend), told here that the slot has room.
    */
-  const pump = (slot: Slot) => {
-    while (!ctx.closed && slot.active < streams) {
+  private pump(slot: Slot): void {
+    while (!this.ctx.closed && slot.active < this.mux.perConnection) {
       const c = slot.conn;
       if (!usable(c)) return; // connecting: pumped again on connect
       const retry = slot.retryQueue.shift();
-      if (!retry && ctx.paced) {
-        ctx.laneFree();
+      if (!retry && this.ctx.paced) {
+        this.ctx.laneFree();
         return;
       }
-      if (!sendOn(slot, c, retry)) return;
+      if (!this.sendOn(slot, c, retry)) return;
     }
-  };
+  }
+}
 
-  const driver = {
-    start(c: UnitContext) {
-      ctx = c;
-      for (let i = 0; i < opts.connections; i++) {
-        const slot: Slot = { active: 0, retryQueue: [], deadStreak: 0, next: i };
-        slots.push(slot);
-        reconnect(slot);
-      }
-    },
-    fresh(c: UnitContext) {
-      return new Promise<void>((resolve) => {
-        const conn = connect();
-        const path = paths[Math.floor(Math.random() * paths.length)] as string;
-        const finish = () => {
-          conn.session.close();
-          resolve();
-        };
-        if (
-          !send(
-            conn,
-            path,
-            undefined,
-            ({ unit, refused }) => {
-              // A refused fresh stream is not retried: its connection was the point.
-              if (refused && !unit.settled) {
-                c.fail(unit, conn.goaway ? "goaway-refused" : "rst-stream", {
-                  code: conn.goaway ? undefined : "REFUSED_STREAM",
-                  clientPort: conn.clientPort,
-                });
-              }
-              finish();
-            },
-            true,
-          )
-        ) {
-          finish();
-        }
-      });
-    },
-    trySend(lane: number, intendedAt: number): boolean {
-      const slot = slots[lane];
-      const c = slot?.conn;
-      if (!slot || ctx.closed || !usable(c) || slot.active >= streams || slot.retryQueue.length > 0) return false;
-      return sendOn(slot, c, undefined, intendedAt);
-    },
-    destroy() {
-      for (const slot of slots) clearTimeout(slot.reconnectTimer);
-      for (const s of sessions) s.destroy();
-      sessions.clear();
-    },
-  };
-  return startProtocolLoad("http2", target, opts, driver, hooks);
+export function startHttp2Load(target: LoadTarget, opts: LoadOptions, hooks: LoadHooks = {}): LoadRun {
+  return startProtocolLoad("http2", target, opts, (ctx) => new Http2Driver(ctx, target, opts, hooks), hooks);
 }

@@ -7,12 +7,14 @@
 
 import { performance } from "node:perf_hooks";
 import type { RequestRecord } from "../model/exercise.js";
-import { type LoadOptions, loadRate } from "../scenario/schema.js";
+import { DEFAULT_STREAMS_PER_CONNECTION, type LoadOptions, loadRate } from "../scenario/schema.js";
 import { RequestLedger } from "./accounting.js";
+import { type BackoffPolicy, backoffDelayMs, DEFAULT_BACKOFF } from "./backoff.js";
 import { emptyFreshReport, startFreshTicker } from "./fresh-stream.js";
-import { Pacer } from "./pacer.js";
+import type { Pacer } from "./pacer.js";
 import {
   type FailureKind,
+  type FreshStreamReport,
   type GoawayRecord,
   type GrpcReport,
   LOAD_UNITS,
@@ -30,11 +32,12 @@ import {
 import {
   anomalyNotes,
   checkedResult,
+  lanePacer,
   ledgerSnapshot,
   loadRun,
-  pacerWaitBoundMs,
   pacingReport,
   startProgress,
+  warnSafetyCap,
 } from "./window.js";
 
 /** One counted unit (an HTTP/2 stream, a gRPC call, a WebSocket message) while it is open. */
@@ -82,11 +85,12 @@ export interface UnitContext {
   anomaly(what: string): void;
 }
 
+/** A protocol's connections, made with the window's UnitContext (startProtocolLoad's makeDriver). */
 export interface ProtocolDriver {
   /** Opens the long-lived connections. */
-  start(ctx: UnitContext): void;
+  start(): void;
   /** One unit on a brand-new connection (load.freshConnectionIntervalMs); resolves once it settled or was abandoned. */
-  fresh?(ctx: UnitContext): Promise<void>;
+  fresh?(): Promise<void>;
   /** Closes everything now (the window is already closed). */
   destroy(): void | Promise<void>;
   /** Protocol-specific report, read once the window closed. */
@@ -107,49 +111,68 @@ function noUndefined<T extends object>(o: T): T {
   return o;
 }
 
-export function startProtocolLoad(
-  protocol: Exclude<LoadProtocol, "http1">,
-  target: LoadTarget,
-  opts: LoadOptions,
-  driver: ProtocolDriver,
-  hooks: LoadHooks = {},
-): LoadRun {
-  const startedAt = Date.now();
-  const ledger = new RequestLedger();
-  const rate = loadRate(opts);
-  const trySend = driver.trySend?.bind(driver);
-  const pacer =
-    rate === "max" || !trySend
-      ? undefined
-      : new Pacer({
-          rate,
-          lanes: opts.connections,
-          maxWaitMs: pacerWaitBoundMs(opts),
-          trySend: (lane, u) => trySend(lane, u.intendedAt),
-        });
-  const capSeconds = hooks.safetyCapSeconds ?? SAFETY_CAP_SECONDS;
-  const records: RequestRecord[] = [];
-  const openUnits = new Map<number, Unit>();
-  const notes = anomalyNotes();
-  let connectionAttempts = 0;
-  const retries: RetryCounts = { attempted: 0, succeeded: 0, failed: 0, inFlightAtEnd: 0 };
-  const goaways: GoawayRecord[] = [];
-  const fresh = emptyFreshReport(opts.freshConnectionIntervalMs);
-  let stopFresh: () => void = () => {};
-  let closed = false;
-  let endedAt: number | undefined;
-  let endReason: LoadRunResult["endReason"] = "stopped";
-  let progressTimer: NodeJS.Timeout | undefined;
-  let destroyed: Promise<void> | undefined;
+/**
+ * What the multiplexed protocols (HTTP/2 streams, gRPC calls) read of the load alike: units at once per
+ * connection, whether a refused stream is sent once more, and the reconnect backoff.
+ */
+export interface MultiplexOptions {
+  perConnection: number;
+  retryRefused: boolean;
+  backoff: BackoffPolicy;
+}
 
+export function multiplexOptions(opts: LoadOptions, hooks: LoadHooks): MultiplexOptions {
+  return {
+    perConnection: opts.streamsPerConnection ?? DEFAULT_STREAMS_PER_CONNECTION,
+    retryRefused: opts.retryRefused ?? true,
+    backoff: hooks.backoff ?? DEFAULT_BACKOFF,
+  };
+}
+
+/** The pod an answer names in its x-served-by header (the first, when repeated). */
+export function servedByHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * Runs `fn` once the backoff for `streak` failures in a row has passed: at once for none, else on a
+ * timer, which is returned (for clearing when the window closes).
+ */
+export function afterBackoff(streak: number, backoff: BackoffPolicy, fn: () => void): NodeJS.Timeout | undefined {
+  const delay = backoffDelayMs(streak, backoff);
+  if (delay > 0) return setTimeout(fn, delay);
+  fn();
+  return undefined;
+}
+
+/** One protocol load window: its ledger and everything counted beside it, until it closes. */
+interface ProtocolWindow {
+  readonly startedAt: number;
+  readonly ledger: RequestLedger;
+  readonly records: RequestRecord[];
+  /** Units sent and not yet settled. */
+  readonly openUnits: Map<number, Unit>;
+  readonly retries: RetryCounts;
+  readonly goaways: GoawayRecord[];
+  readonly fresh: FreshStreamReport;
+  readonly notes: ReturnType<typeof anomalyNotes>;
+  pacer?: Pacer;
+  connectionAttempts: number;
+  closed: boolean;
+  endedAt?: number;
+  endReason: LoadRunResult["endReason"];
+}
+
+/** The UnitContext of a window: every unit opened and settled once in its ledger, nothing after it closed. */
+function unitContext(w: ProtocolWindow, target: LoadTarget, opts: LoadOptions): UnitContext {
   const settle = (u: Unit): boolean => {
-    if (closed || u.settled) return false;
+    if (w.closed || u.settled) return false;
     u.settled = true;
-    openUnits.delete(u.id);
+    w.openUnits.delete(u.id);
     return true;
   };
   const record = (u: Unit, at: number, ok: boolean, d: SettleDetail) => {
-    records.push(
+    w.records.push(
       noUndefined({
         sentAt: u.sentAt,
         at,
@@ -160,25 +183,24 @@ export function startProtocolLoad(
       }),
     );
   };
-
-  const ctx: UnitContext = {
+  return {
     opts,
     target,
     timeoutMs: opts.requestTimeoutSeconds * 1000,
     get closed() {
-      return closed;
+      return w.closed;
     },
     get paced() {
-      return pacer !== undefined;
+      return w.pacer !== undefined;
     },
     laneFree() {
-      pacer?.laneFree();
+      w.pacer?.laneFree();
     },
     open(path, isFresh = false, intendedAt?: number) {
-      if (closed) return undefined;
+      if (w.closed) return undefined;
       const sentAt = Date.now();
       const u: Unit = {
-        id: ledger.openRequest(path, sentAt),
+        id: w.ledger.openRequest(path, sentAt),
         path,
         sentAt,
         t0: intendedAt ?? performance.now(),
@@ -186,75 +208,139 @@ export function startProtocolLoad(
         retried: false,
         settled: false,
       };
-      openUnits.set(u.id, u);
-      if (isFresh) fresh.sent++;
+      w.openUnits.set(u.id, u);
+      if (isFresh) w.fresh.sent++;
       return u;
     },
     succeed(u, d = {}) {
       if (!settle(u)) return;
       const at = Date.now();
-      ledger.succeed(u.id, at, performance.now() - u.t0, d.pod);
+      w.ledger.succeed(u.id, at, performance.now() - u.t0, d.pod);
       record(u, at, true, d);
-      if (u.fresh) fresh.succeeded++;
-      if (u.retried) retries.succeeded++;
+      if (u.fresh) w.fresh.succeeded++;
+      if (u.retried) w.retries.succeeded++;
     },
     fail(u, kind, d = {}) {
       if (!settle(u)) return;
       const at = Date.now();
-      ledger.fail(u.id, at, kind, { code: d.code, pod: d.pod, retried: u.retried });
+      w.ledger.fail(u.id, at, kind, { code: d.code, pod: d.pod, retried: u.retried });
       record(u, at, false, d);
-      if (u.fresh) fresh.failed++;
-      if (u.retried) retries.failed++;
+      if (u.fresh) w.fresh.failed++;
+      if (u.retried) w.retries.failed++;
     },
     retry(u) {
-      if (closed || u.settled || u.retried) return;
+      if (w.closed || u.settled || u.retried) return;
       u.retried = true;
-      retries.attempted++;
+      w.retries.attempted++;
     },
     connectionAttempt() {
-      if (!closed) connectionAttempts++;
+      if (!w.closed) w.connectionAttempts++;
     },
     goaway(g) {
-      if (!closed) goaways.push(noUndefined(g));
+      if (!w.closed) w.goaways.push(noUndefined(g));
     },
-    anomaly: notes.add,
+    anomaly: w.notes.add,
   };
+}
 
-  const snapshot = (): LoadSnapshot => ledgerSnapshot(ledger, startedAt, endedAt, connectionAttempts);
+/** Closes the window: everything still open is in flight at the end; from here on events are ignored. */
+function closeUnits(w: ProtocolWindow, reason: LoadRunResult["endReason"]): void {
+  w.endedAt = Date.now();
+  w.endReason = reason;
+  for (const u of w.openUnits.values()) {
+    u.settled = true;
+    w.ledger.endInFlight(u.id);
+    if (u.retried) w.retries.inFlightAtEnd++;
+  }
+  w.openUnits.clear();
+  w.closed = true;
+  w.pacer?.stop();
+}
+
+/** The result of a closed window, with what the driver reports of its own, once its accounting holds. */
+function protocolResult(
+  protocol: Exclude<LoadProtocol, "http1">,
+  w: ProtocolWindow,
+  target: LoadTarget,
+  rate: number | "max",
+  driver: ProtocolDriver,
+): LoadRunResult {
+  const endedAt = w.endedAt ?? Date.now();
+  const base = w.ledger.result({ target: `${target.host}:${target.port}`, startedAt: w.startedAt, endedAt });
+  const websocket = driver.websocket?.();
+  // Before the anomalies are listed: it may add one.
+  const grpc = driver.grpc?.();
+  const result: LoadRunResult = {
+    ...base,
+    autocannon: { requests: 0, sent: 0, errors: 0, timeouts: 0, non2xx: 0, resets: 0 },
+    endReason: w.endReason,
+    connectionAttempts: w.connectionAttempts,
+    sentByPath: w.ledger.sentByPath(),
+    anomalies: w.notes.list(),
+    fresh: { ...w.fresh },
+    protocol,
+    unit: LOAD_UNITS[protocol],
+    ...(protocol === "http2" || protocol === "grpc" ? { retries: { ...w.retries } } : {}),
+    // grpc-js does not show its connections' GOAWAYs: only HTTP/2 reports them.
+    ...(protocol === "http2" ? { goaways: [...w.goaways] } : {}),
+    ...(websocket ? { websocket } : {}),
+    ...(grpc ? { grpc } : {}),
+    pacing: protocolPacing(rate, w.pacer, driver, base.sent - w.fresh.sent, endedAt - w.startedAt),
+  };
+  return checkedResult(w.ledger, result);
+}
+
+/**
+ * Runs a long-lived protocol's load: `makeDriver` gets the window's UnitContext and opens the
+ * connections on start(); the window closes on stop() or at the safety cap.
+ */
+export function startProtocolLoad(
+  protocol: Exclude<LoadProtocol, "http1">,
+  target: LoadTarget,
+  opts: LoadOptions,
+  makeDriver: (ctx: UnitContext) => ProtocolDriver,
+  hooks: LoadHooks = {},
+): LoadRun {
+  const w: ProtocolWindow = {
+    startedAt: Date.now(),
+    ledger: new RequestLedger(),
+    records: [],
+    openUnits: new Map(),
+    retries: { attempted: 0, succeeded: 0, failed: 0, inFlightAtEnd: 0 },
+    goaways: [],
+    fresh: emptyFreshReport(opts.freshConnectionIntervalMs),
+    notes: anomalyNotes(),
+    connectionAttempts: 0,
+    closed: false,
+    endReason: "stopped",
+  };
+  const rate = loadRate(opts);
+  const capSeconds = hooks.safetyCapSeconds ?? SAFETY_CAP_SECONDS;
+  const ctx = unitContext(w, target, opts);
+  const driver = makeDriver(ctx);
+  const pacer = lanePacer(opts, rate, driver.trySend?.bind(driver));
+  if (pacer) w.pacer = pacer;
+  let stopFresh: () => void = () => {};
+  let destroyed: Promise<void> | undefined;
+  const snapshot = (): LoadSnapshot => ledgerSnapshot(w.ledger, w.startedAt, w.endedAt, w.connectionAttempts);
 
   const closeWindow = (reason: LoadRunResult["endReason"]) => {
-    if (closed) return;
-    endedAt = Date.now();
-    endReason = reason;
-    // Everything still open is in flight at the end; from here on events are ignored.
-    for (const u of openUnits.values()) {
-      u.settled = true;
-      ledger.endInFlight(u.id);
-      if (u.retried) retries.inFlightAtEnd++;
-    }
-    openUnits.clear();
-    closed = true;
-    pacer?.stop();
+    if (w.closed) return;
+    closeUnits(w, reason);
     clearInterval(progressTimer);
     stopFresh();
     clearTimeout(capTimer);
-    if (reason === "safety-cap") {
-      console.warn(
-        `graceful-e2e load generator: safety cap of ${capSeconds} s reached without stop(); the load window was closed`,
-      );
-    }
+    if (reason === "safety-cap") warnSafetyCap(capSeconds);
     destroyed = Promise.resolve()
       .then(() => driver.destroy())
       .catch((err: unknown) => ctx.anomaly(`closing the connections: ${(err as Error).message}`));
   };
-
   const capTimer = setTimeout(() => closeWindow("safety-cap"), capSeconds * 1000);
   capTimer.unref();
-
-  progressTimer = startProgress(hooks, snapshot);
+  const progressTimer = startProgress(hooks, snapshot);
 
   try {
-    driver.start(ctx);
+    driver.start();
     pacer?.start();
   } catch (err) {
     closeWindow("stopped");
@@ -263,41 +349,19 @@ export function startProtocolLoad(
   const freshOne = driver.fresh?.bind(driver);
   if (freshOne) {
     stopFresh = startFreshTicker(
-      fresh,
+      w.fresh,
       capSeconds,
-      () => closed,
-      () => freshOne(ctx).catch((err: unknown) => ctx.anomaly(`fresh connection: ${(err as Error).message}`)),
+      () => w.closed,
+      () => freshOne().catch((err: unknown) => ctx.anomaly(`fresh connection: ${(err as Error).message}`)),
     );
   }
 
   const finish = async (): Promise<LoadRunResult> => {
     closeWindow("stopped");
     await destroyed;
-    const base = ledger.result({ target: `${target.host}:${target.port}`, startedAt, endedAt: endedAt ?? Date.now() });
-    const websocket = driver.websocket?.();
-    // Before the anomalies are listed: it may add one.
-    const grpc = driver.grpc?.();
-    const result: LoadRunResult = {
-      ...base,
-      autocannon: { requests: 0, sent: 0, errors: 0, timeouts: 0, non2xx: 0, resets: 0 },
-      endReason,
-      connectionAttempts,
-      sentByPath: ledger.sentByPath(),
-      anomalies: notes.list(),
-      fresh: { ...fresh },
-      protocol,
-      unit: LOAD_UNITS[protocol],
-      ...(protocol === "http2" || protocol === "grpc" ? { retries: { ...retries } } : {}),
-      // grpc-js does not show its connections' GOAWAYs: only HTTP/2 reports them.
-      ...(protocol === "http2" ? { goaways: [...goaways] } : {}),
-      ...(websocket ? { websocket } : {}),
-      ...(grpc ? { grpc } : {}),
-      pacing: protocolPacing(rate, pacer, driver, base.sent - fresh.sent, (endedAt ?? Date.now()) - startedAt),
-    };
-    return checkedResult(ledger, result);
+    return protocolResult(protocol, w, target, rate, driver);
   };
-
-  return loadRun(startedAt, snapshot, finish, records);
+  return loadRun(w.startedAt, snapshot, finish, w.records);
 }
 
 /** The pacing figures: the pacer's, or those of a driver pacing itself (websocket). */

@@ -22,10 +22,17 @@ import WebSocket from "ws";
 import type { LoadOptions } from "../scenario/schema.js";
 import { DEFAULT_MESSAGE_INTERVAL_MS, loadRate } from "../scenario/schema.js";
 import { classifyRequestError, slowPattern } from "./accounting.js";
-import { backoffDelayMs, DEFAULT_BACKOFF } from "./backoff.js";
-import { urlHost } from "./http2.js";
-import { startProtocolLoad, type Unit, type UnitContext } from "./protocol-run.js";
+import { type BackoffPolicy, DEFAULT_BACKOFF } from "./backoff.js";
+import {
+  afterBackoff,
+  type ProtocolDriver,
+  servedByHeader,
+  startProtocolLoad,
+  type Unit,
+  type UnitContext,
+} from "./protocol-run.js";
 import type { FailureKind, LoadHooks, LoadRun, LoadTarget, WebSocketClose, WebSocketReport } from "./types.js";
+import { urlHost } from "./window.js";
 
 /** The close code ws reports when the connection ended without a close frame. */
 export const ABNORMAL_CLOSE = 1006;
@@ -106,56 +113,150 @@ interface SocketSlot {
   next: number;
 }
 
-export function startWebSocketLoad(target: LoadTarget, opts: LoadOptions, hooks: LoadHooks = {}): LoadRun {
-  // Each socket sends on its own clock: the rate spread over the sockets (open loop by design).
-  const rate = loadRate(opts);
-  const intervalMs =
-    rate === "max"
-      ? (opts.messageIntervalMs ?? DEFAULT_MESSAGE_INTERVAL_MS)
-      : Math.max(1, Math.round((opts.connections * 1000) / rate));
-  const backoff = hooks.backoff ?? DEFAULT_BACKOFF;
-  const slow = slowPattern(opts.slowShare);
-  const url = `ws://${urlHost(target.host)}:${target.port}${opts.path}`;
-  const slots: SocketSlot[] = [];
-  const freshSockets = new Set<WebSocket>();
-  const report: WebSocketReport = {
-    sockets: opts.connections,
-    closes: [],
-    closesByCode: {},
-    skippedTicks: 0,
-    failedOpens: 0,
-  };
-  let sweep: NodeJS.Timeout | undefined;
-  let ctx: UnitContext;
+/** The WebSocket sockets of one load: `connections` slots, each on its own clock, and the fresh sockets. */
+class WebSocketDriver implements ProtocolDriver {
+  private readonly intervalMs: number;
+  private readonly backoff: BackoffPolicy;
+  private readonly slow: boolean[];
+  private readonly url: string;
+  private readonly expect: "echo" | "any" | "none";
+  private readonly send: string | undefined;
+  private readonly slots: SocketSlot[] = [];
+  private readonly freshSockets = new Set<WebSocket>();
+  private readonly report: WebSocketReport;
+  private sweep: NodeJS.Timeout | undefined;
 
-  const newSocket = (): WebSocket => {
-    ctx.connectionAttempt();
-    return new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: ctx.timeoutMs });
-  };
+  constructor(
+    private readonly ctx: UnitContext,
+    target: LoadTarget,
+    private readonly opts: LoadOptions,
+    hooks: LoadHooks,
+  ) {
+    // Each socket sends on its own clock: the rate spread over the sockets (open loop by design).
+    const rate = loadRate(opts);
+    this.intervalMs =
+      rate === "max"
+        ? (opts.messageIntervalMs ?? DEFAULT_MESSAGE_INTERVAL_MS)
+        : Math.max(1, Math.round((opts.connections * 1000) / rate));
+    this.backoff = hooks.backoff ?? DEFAULT_BACKOFF;
+    this.slow = slowPattern(opts.slowShare);
+    this.url = `ws://${urlHost(target.host)}:${target.port}${opts.path}`;
+    this.expect = opts.websocket?.expect ?? "echo";
+    this.send = opts.websocket?.send;
+    this.report = { sockets: opts.connections, closes: [], closesByCode: {}, skippedTicks: 0, failedOpens: 0 };
+  }
 
-  const expect = opts.websocket?.expect ?? "echo";
-  const send = opts.websocket?.send;
-  const message = (slotNext: number): { path: string; payload: (id: number) => string } => {
+  start(): void {
+    const { connections } = this.opts;
+    for (let i = 0; i < connections; i++) {
+      const slot: SocketSlot = { open: false, outstanding: new Map(), failedStreak: 0, next: i };
+      this.slots.push(slot);
+      this.connect(slot);
+      // Staggered: the sockets' messages spread over the interval.
+      const start = setTimeout(
+        () => {
+          this.tick(slot);
+          slot.tick = setInterval(() => this.tick(slot), this.intervalMs);
+        },
+        Math.round((i * this.intervalMs) / connections),
+      );
+      slot.tick = start;
+    }
+    this.sweep = setInterval(() => this.sweepTimeouts(), TIMEOUT_SWEEP_MS);
+  }
+
+  fresh(): Promise<void> {
+    const { ctx: c, expect } = this;
+    return new Promise<void>((resolve) => {
+      const m = this.message(Math.floor(Math.random() * this.slow.length));
+      const unit = c.open(expect === "none" ? PUSH_PATH : m.path, true);
+      if (!unit) return resolve();
+      const ws = this.newSocket();
+      this.freshSockets.add(ws);
+      const seen: FreshSocketSeen = { opened: false };
+      const timer = setTimeout(() => {
+        c.fail(unit, "timeout", { pod: seen.pod, clientPort: seen.clientPort });
+        ws.terminate();
+      }, c.timeoutMs);
+      ws.on("upgrade", (res) => {
+        seen.pod = servedByHeader(res.headers["x-served-by"]);
+        seen.clientPort = res.socket.localPort;
+      });
+      ws.on("unexpected-response", (_req, res) => {
+        seen.status = res.statusCode;
+        res.resume();
+        ws.terminate();
+      });
+      ws.on("open", () => {
+        seen.opened = true;
+        if (expect !== "none") ws.send(m.payload(unit.id), () => {});
+      });
+      ws.on("message", (data) => {
+        const waiting = new Map([[unit.id, { unit, sentAtMs: unit.sentAt }]]);
+        if (answeredBy(waiting, data, expect, this.send).length === 0) return;
+        c.succeed(unit, { pod: seen.pod, clientPort: seen.clientPort });
+        ws.close(1000);
+      });
+      ws.on("error", (err) => {
+        seen.openError ??= err;
+      });
+      ws.on("close", (code: number) => {
+        clearTimeout(timer);
+        this.freshSockets.delete(ws);
+        if (!unit.settled) this.failFresh(unit, code, seen);
+        resolve();
+      });
+    });
+  }
+
+  destroy(): void {
+    clearInterval(this.sweep);
+    for (const slot of this.slots) {
+      clearTimeout(slot.reconnectTimer);
+      clearTimeout(slot.tick);
+      clearInterval(slot.tick);
+      slot.ws?.terminate();
+    }
+    for (const ws of this.freshSockets) ws.terminate();
+    this.freshSockets.clear();
+  }
+
+  websocket(): WebSocketReport {
+    return { ...this.report, closes: this.report.closes.map((c) => ({ ...c })) };
+  }
+
+  /** A tick whose socket was not open sends nothing: a message not sent. */
+  pacing(): { late: number; notSent: number } {
+    return { late: 0, notSent: this.report.skippedTicks };
+  }
+
+  private newSocket(): WebSocket {
+    this.ctx.connectionAttempt();
+    return new WebSocket(this.url, { perMessageDeflate: false, handshakeTimeout: this.ctx.timeoutMs });
+  }
+
+  private message(slotNext: number): { path: string; payload: (id: number) => string } {
+    const { send, opts } = this;
     if (send !== undefined) return { path: "message", payload: () => send };
-    const isSlow = slow[slotNext % slow.length] === true;
+    const isSlow = this.slow[slotNext % this.slow.length] === true;
     return isSlow
       ? { path: `message (delayMs ${opts.slowMs})`, payload: (id) => JSON.stringify({ id, delayMs: opts.slowMs }) }
       : { path: "message", payload: (id) => JSON.stringify({ id }) };
-  };
+  }
 
-  const connect = (slot: SocketSlot) => {
+  private connect(slot: SocketSlot): void {
+    const ctx = this.ctx;
     slot.reconnectTimer = undefined;
     if (ctx.closed) return;
-    const ws = newSocket();
+    const ws = this.newSocket();
     slot.ws = ws;
-    let opened = false;
+    const life = { opened: false };
     ws.on("upgrade", (res) => {
-      const served = res.headers["x-served-by"];
-      slot.pod = Array.isArray(served) ? served[0] : served;
+      slot.pod = servedByHeader(res.headers["x-served-by"]);
       slot.clientPort = res.socket.localPort;
     });
     ws.on("open", () => {
-      opened = true;
+      life.opened = true;
       slot.open = true;
       slot.failedStreak = 0;
       if (slot.lastClose) {
@@ -164,10 +265,10 @@ export function startWebSocketLoad(target: LoadTarget, opts: LoadOptions, hooks:
       }
     });
     ws.on("message", (data) => {
-      const answered = answeredBy(slot.outstanding, data, expect, send);
+      const answered = answeredBy(slot.outstanding, data, this.expect, this.send);
       if (answered.length === 0) {
         // A push with nothing waiting is a push-only server's normal (it pushes faster than the ticks).
-        if (!ctx.closed && expect !== "none") {
+        if (!ctx.closed && this.expect !== "none") {
           ctx.anomaly(`an answer nobody waits for (late or unknown): ${data.toString().slice(0, 60)}`);
         }
         return;
@@ -181,156 +282,94 @@ export function startWebSocketLoad(target: LoadTarget, opts: LoadOptions, hooks:
       // 'close' follows; an open that failed is counted there.
     });
     ws.on("close", (code: number) => {
-      if (slot.ws !== ws) return;
-      slot.open = false;
-      const at = Date.now();
-      const kind: FailureKind = code === ABNORMAL_CLOSE ? "ws-abnormal" : "ws-lost";
-      // Push-only: a goodbye (1000 / 1001) hands the waiting units to the next socket.
-      const carried = expect === "none" && GOODBYE_CLOSES.includes(code);
-      const lost = carried ? 0 : slot.outstanding.size;
-      if (!carried) {
-        for (const o of slot.outstanding.values()) {
-          ctx.fail(o.unit, kind, { code, pod: slot.pod, clientPort: slot.clientPort });
-        }
-        slot.outstanding.clear();
-      }
-      if (ctx.closed) return;
-      if (opened) {
-        const c: WebSocketClose = { at, code, lost };
-        if (slot.pod) c.pod = slot.pod;
-        if (slot.clientPort !== undefined) c.clientPort = slot.clientPort;
-        report.closes.push(c);
-        report.closesByCode[String(code)] = (report.closesByCode[String(code)] ?? 0) + 1;
-        slot.lastClose = c;
-      } else {
-        report.failedOpens++;
-        slot.failedStreak++;
-      }
-      const delay = backoffDelayMs(slot.failedStreak, backoff);
-      if (delay > 0) slot.reconnectTimer = setTimeout(() => connect(slot), delay);
-      else connect(slot);
+      if (slot.ws === ws) this.onClose(slot, code, life.opened);
     });
-  };
+  }
 
-  const tick = (slot: SocketSlot) => {
+  /** A slot's socket closed: its waiting units fail (or wait for the next push), the close is reported, it reconnects. */
+  private onClose(slot: SocketSlot, code: number, opened: boolean): void {
+    const ctx = this.ctx;
+    slot.open = false;
+    const at = Date.now();
+    const kind: FailureKind = code === ABNORMAL_CLOSE ? "ws-abnormal" : "ws-lost";
+    // Push-only: a goodbye (1000 / 1001) hands the waiting units to the next socket.
+    const carried = this.expect === "none" && GOODBYE_CLOSES.includes(code);
+    const lost = carried ? 0 : slot.outstanding.size;
+    if (!carried) {
+      for (const o of slot.outstanding.values()) {
+        ctx.fail(o.unit, kind, { code, pod: slot.pod, clientPort: slot.clientPort });
+      }
+      slot.outstanding.clear();
+    }
+    if (ctx.closed) return;
+    if (opened) {
+      const c: WebSocketClose = { at, code, lost };
+      if (slot.pod) c.pod = slot.pod;
+      if (slot.clientPort !== undefined) c.clientPort = slot.clientPort;
+      this.report.closes.push(c);
+      this.report.closesByCode[String(code)] = (this.report.closesByCode[String(code)] ?? 0) + 1;
+      slot.lastClose = c;
+    } else {
+      this.report.failedOpens++;
+      slot.failedStreak++;
+    }
+    slot.reconnectTimer = afterBackoff(slot.failedStreak, this.backoff, () => this.connect(slot));
+  }
+
+  private tick(slot: SocketSlot): void {
+    const ctx = this.ctx;
     if (ctx.closed) return;
     const ws = slot.ws;
     if (!slot.open || !ws || ws.readyState !== WebSocket.OPEN) {
-      report.skippedTicks++;
+      this.report.skippedTicks++;
       return;
     }
-    if (expect === "none") {
+    if (this.expect === "none") {
       // Push-only: a unit waiting for the next push on this socket; nothing is sent.
       const unit = ctx.open(PUSH_PATH);
       if (unit) slot.outstanding.set(unit.id, { unit, sentAtMs: unit.sentAt });
       return;
     }
-    const m = message(slot.next++);
+    const m = this.message(slot.next++);
     const unit = ctx.open(m.path);
     if (!unit) return;
     slot.outstanding.set(unit.id, { unit, sentAtMs: unit.sentAt });
     // A send that fails (the socket is closing) leaves the message outstanding: its close settles it.
     ws.send(m.payload(unit.id), () => {});
-  };
+  }
 
-  const sweepTimeouts = () => {
+  private sweepTimeouts(): void {
     const now = Date.now();
-    for (const slot of slots) {
+    for (const slot of this.slots) {
       for (const [id, o] of slot.outstanding) {
-        if (now - o.sentAtMs < ctx.timeoutMs) continue;
+        if (now - o.sentAtMs < this.ctx.timeoutMs) continue;
         slot.outstanding.delete(id);
-        ctx.fail(o.unit, "timeout", { pod: slot.pod, clientPort: slot.clientPort });
+        this.ctx.fail(o.unit, "timeout", { pod: slot.pod, clientPort: slot.clientPort });
       }
     }
-  };
+  }
 
-  const driver = {
-    start(c: UnitContext) {
-      ctx = c;
-      for (let i = 0; i < opts.connections; i++) {
-        const slot: SocketSlot = { open: false, outstanding: new Map(), failedStreak: 0, next: i };
-        slots.push(slot);
-        connect(slot);
-        // Staggered: the sockets' messages spread over the interval.
-        const start = setTimeout(
-          () => {
-            tick(slot);
-            slot.tick = setInterval(() => tick(slot), intervalMs);
-          },
-          Math.round((i * intervalMs) / opts.connections),
-        );
-        slot.tick = start;
-      }
-      sweep = setInterval(sweepTimeouts, TIMEOUT_SWEEP_MS);
-    },
-    fresh(c: UnitContext) {
-      return new Promise<void>((resolve) => {
-        const m = message(Math.floor(Math.random() * slow.length));
-        const unit = c.open(expect === "none" ? PUSH_PATH : m.path, true);
-        if (!unit) return resolve();
-        const ws = newSocket();
-        freshSockets.add(ws);
-        let pod: string | undefined;
-        let clientPort: number | undefined;
-        let opened = false;
-        let openError: Error | undefined;
-        let status: number | undefined;
-        const timer = setTimeout(() => {
-          c.fail(unit, "timeout", { pod, clientPort });
-          ws.terminate();
-        }, c.timeoutMs);
-        ws.on("upgrade", (res) => {
-          const served = res.headers["x-served-by"];
-          pod = Array.isArray(served) ? served[0] : served;
-          clientPort = res.socket.localPort;
-        });
-        ws.on("unexpected-response", (_req, res) => {
-          status = res.statusCode;
-          res.resume();
-          ws.terminate();
-        });
-        ws.on("open", () => {
-          opened = true;
-          if (expect !== "none") ws.send(m.payload(unit.id), () => {});
-        });
-        ws.on("message", (data) => {
-          const waiting = new Map([[unit.id, { unit, sentAtMs: unit.sentAt }]]);
-          if (answeredBy(waiting, data, expect, send).length === 0) return;
-          c.succeed(unit, { pod, clientPort });
-          ws.close(1000);
-        });
-        ws.on("error", (err) => {
-          openError ??= err;
-        });
-        ws.on("close", (code: number) => {
-          clearTimeout(timer);
-          freshSockets.delete(ws);
-          if (!unit.settled) {
-            if (opened) {
-              c.fail(unit, code === ABNORMAL_CLOSE ? "ws-abnormal" : "ws-lost", { code, pod, clientPort });
-            } else {
-              const f = classifyOpenFailure(openError, status);
-              c.fail(unit, f.kind, { code: f.code, pod, clientPort });
-            }
-          }
-          resolve();
-        });
-      });
-    },
-    destroy() {
-      clearInterval(sweep);
-      for (const slot of slots) {
-        clearTimeout(slot.reconnectTimer);
-        clearTimeout(slot.tick);
-        clearInterval(slot.tick);
-        slot.ws?.terminate();
-      }
-      for (const ws of freshSockets) ws.terminate();
-      freshSockets.clear();
-    },
-    websocket: () => ({ ...report, closes: report.closes.map((c) => ({ ...c })) }),
-    // A tick whose socket was not open sends nothing: a message not sent.
-    pacing: () => ({ late: 0, notSent: report.skippedTicks }),
-  };
-  return startProtocolLoad("websocket", target, opts, driver, hooks);
+  /** A fresh socket closed before its unit was answered: lost with the socket, or it never opened. */
+  private failFresh(unit: Unit, code: number, seen: FreshSocketSeen): void {
+    const { pod, clientPort } = seen;
+    if (seen.opened) {
+      this.ctx.fail(unit, code === ABNORMAL_CLOSE ? "ws-abnormal" : "ws-lost", { code, pod, clientPort });
+    } else {
+      const f = classifyOpenFailure(seen.openError, seen.status);
+      this.ctx.fail(unit, f.kind, { code: f.code, pod, clientPort });
+    }
+  }
+}
+
+/** What a fresh socket showed before it closed. */
+interface FreshSocketSeen {
+  pod?: string;
+  clientPort?: number;
+  opened: boolean;
+  openError?: Error;
+  status?: number;
+}
+
+export function startWebSocketLoad(target: LoadTarget, opts: LoadOptions, hooks: LoadHooks = {}): LoadRun {
+  return startProtocolLoad("websocket", target, opts, (ctx) => new WebSocketDriver(ctx, target, opts, hooks), hooks);
 }

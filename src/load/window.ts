@@ -4,7 +4,7 @@
 import type { RequestRecord } from "../model/exercise.js";
 import type { LoadOptions } from "../scenario/schema.js";
 import { type RequestLedger, resultProblems } from "./accounting.js";
-import type { Pacer } from "./pacer.js";
+import { Pacer } from "./pacer.js";
 import {
   LoadAccountingError,
   type LoadHooks,
@@ -41,6 +41,36 @@ export function anomalyNotes(): { add(what: string): void; list(): string[] } {
  */
 export function pacerWaitBoundMs(opts: Pick<LoadOptions, "requestTimeoutSeconds">): number {
   return Math.min(PACED_WAIT_BOUND_MS, opts.requestTimeoutSeconds * 1000);
+}
+
+/** An IPv6 literal in brackets for a URL ("[::1]"), any other host as it is. */
+export function urlHost(host: string): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+}
+
+/**
+ * The pacer of a paced load (load.rate a number) handing due units to `trySend` (lane, intended time);
+ * undefined with load.rate "max", or without `trySend` (a driver pacing itself).
+ */
+export function lanePacer(
+  opts: Pick<LoadOptions, "connections" | "requestTimeoutSeconds">,
+  rate: number | "max",
+  trySend: ((lane: number, intendedAt: number) => boolean) | undefined,
+): Pacer | undefined {
+  if (rate === "max" || !trySend) return undefined;
+  return new Pacer({
+    rate,
+    lanes: opts.connections,
+    maxWaitMs: pacerWaitBoundMs(opts),
+    trySend: (lane, unit) => trySend(lane, unit.intendedAt),
+  });
+}
+
+/** Said when the safety cap closed a window stop() never closed. */
+export function warnSafetyCap(capSeconds: number): void {
+  console.warn(
+    `graceful-e2e load generator: safety cap of ${capSeconds} s reached without stop(); the load window was closed`,
+  );
 }
 
 /** The pacing figures of a finished window; `sent` counts the long-lived connections' units only. */

@@ -2,7 +2,7 @@
 // top, failed requests per 100 ms stacked by kind below, vertical markers across both, x in
 // seconds relative to the delete. Scales and ticks come from d3-scale; the markup is ours, so
 // every element carries data-* attributes a test (or a curious reader) can check against the JSON.
-import { scaleLinear } from "d3-scale";
+import { type ScaleLinear, scaleLinear } from "d3-scale";
 import { FAILURE_KINDS, type FailureKind } from "../load/types.js";
 import { formatOffset } from "../observe/timeline.js";
 import { attrs, esc, num } from "./html-markup.js";
@@ -77,7 +77,28 @@ function integerTicks(scale: { ticks(n: number): number[] }, n: number): number[
   return scale.ticks(n).filter((v) => Number.isInteger(v));
 }
 
-export function renderTimelineSvg(data: TimelineData, options: SvgOptions): string {
+/** Where everything of one picture goes: the scales, the panels' edges, the marker labels' rows. */
+interface SvgLayout {
+  width: number;
+  height: number;
+  plotLeft: number;
+  plotRight: number;
+  from: number;
+  to: number;
+  x: ScaleLinear<number, number>;
+  /** Each marker's label: its row and x. */
+  placed: ReturnType<typeof layoutLabels>;
+  labelTop: number;
+  successTop: number;
+  successBottom: number;
+  failureTop: number;
+  failureBottom: number;
+  ySuccess: ScaleLinear<number, number>;
+  yFailure: ScaleLinear<number, number>;
+  barWidth(t: number): number;
+}
+
+function svgLayout(data: TimelineData, options: SvgOptions): SvgLayout {
   const width = options.width ?? WIDTH;
   const plotLeft = MARGIN_LEFT;
   const plotRight = width - MARGIN_RIGHT;
@@ -93,21 +114,40 @@ export function renderTimelineSvg(data: TimelineData, options: SvgOptions): stri
   const successBottom = successTop + SUCCESS_HEIGHT;
   const failureTop = successBottom + PANEL_GAP;
   const failureBottom = failureTop + FAILURE_HEIGHT;
-  const height = failureBottom + 40;
 
   const maxSuccess = Math.max(1, ...data.successes.map((b) => b.count));
   const ySuccess = scaleLinear().domain([0, maxSuccess]).nice(4).range([successBottom, successTop]);
   const maxFailure = Math.max(1, ...data.failures.map((b) => b.total));
   const yFailure = scaleLinear().domain([0, maxFailure]).nice(3).range([failureBottom, failureTop]);
-  const barWidth = (t: number) => Math.max(1, x(t + data.bucketMs) - x(t) - 1);
+  return {
+    width,
+    height: failureBottom + 40,
+    plotLeft,
+    plotRight,
+    from,
+    to,
+    x,
+    placed,
+    labelTop,
+    successTop,
+    successBottom,
+    failureTop,
+    failureBottom,
+    ySuccess,
+    yFailure,
+    barWidth: (t: number) => Math.max(1, x(t + data.bucketMs) - x(t) - 1),
+  };
+}
 
+export function renderTimelineSvg(data: TimelineData, options: SvgOptions): string {
+  const l = svgLayout(data, options);
   const out: string[] = [];
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg"${attrs({
       class: "timeline",
-      viewBox: `0 0 ${width} ${num(height)}`,
-      width,
-      height: num(height),
+      viewBox: `0 0 ${l.width} ${num(l.height)}`,
+      width: l.width,
+      height: num(l.height),
       role: "img",
       "data-scenario": options.scenario,
       "data-origin": data.origin,
@@ -118,8 +158,24 @@ export function renderTimelineSvg(data: TimelineData, options: SvgOptions): stri
     })}>`,
   );
   out.push(`<title>${esc(options.title)}</title>`);
+  out.push(...axes(l));
+  out.push(...graceBand(l, options.graceMs));
+  out.push(...successBars(data, l));
+  if (data.readyEndpoints) {
+    out.push(
+      readyEndpointsLine(data.readyEndpoints, l.x, [l.from, l.to], [l.successTop, l.successBottom], l.plotRight),
+    );
+  }
+  out.push(...failureBars(data, l));
+  out.push(...markers(data, l));
+  out.push("</svg>");
+  return out.join("\n");
+}
 
-  // Grid and axes.
+/** The grid, the x axis in seconds since the delete, and both panels' y axes. */
+function axes(l: SvgLayout): string[] {
+  const { x, from, to, plotLeft, plotRight, successTop, successBottom, failureTop, failureBottom } = l;
+  const out: string[] = [];
   const xTicks = x
     .copy()
     .domain([from / 1000, to / 1000])
@@ -141,47 +197,59 @@ export function renderTimelineSvg(data: TimelineData, options: SvgOptions): stri
   );
   out.push("</g>");
   out.push(
-    yAxis(ySuccess, integerTicks(ySuccess, 4), plotLeft, plotRight, "successes / 100 ms", successTop, successBottom),
+    yAxis(
+      l.ySuccess,
+      integerTicks(l.ySuccess, 4),
+      plotLeft,
+      plotRight,
+      "successes / 100 ms",
+      successTop,
+      successBottom,
+    ),
   );
   out.push(
-    yAxis(yFailure, integerTicks(yFailure, 3), plotLeft, plotRight, "failures / 100 ms", failureTop, failureBottom),
+    yAxis(l.yFailure, integerTicks(l.yFailure, 3), plotLeft, plotRight, "failures / 100 ms", failureTop, failureBottom),
   );
+  return out;
+}
 
-  // Grace period band along the top of the success panel.
-  if (options.graceMs !== undefined && options.graceMs > 0 && from < options.graceMs) {
-    const x0 = x(Math.max(from, 0));
-    const x1 = x(Math.min(to, options.graceMs));
-    out.push(
-      `<g class="grace"${attrs({ "data-grace-ms": options.graceMs })}><title>grace period: ${esc(options.graceMs / 1000)} s from the delete</title>` +
-        `<rect x="${num(x0)}" y="${num(successTop - 9)}" width="${num(Math.max(0, x1 - x0))}" height="4" fill="#cfcfcf"/></g>`,
-    );
-  }
+/** The grace period as a band along the top of the success panel. */
+function graceBand(l: SvgLayout, graceMs: number | undefined): string[] {
+  if (graceMs === undefined || graceMs <= 0 || l.from >= graceMs) return [];
+  const x0 = l.x(Math.max(l.from, 0));
+  const x1 = l.x(Math.min(l.to, graceMs));
+  return [
+    `<g class="grace"${attrs({ "data-grace-ms": graceMs })}><title>grace period: ${esc(graceMs / 1000)} s from the delete</title>` +
+      `<rect x="${num(x0)}" y="${num(l.successTop - 9)}" width="${num(Math.max(0, x1 - x0))}" height="4" fill="#cfcfcf"/></g>`,
+  ];
+}
 
-  // Successful requests per bucket.
-  out.push(`<g class="bars successes" fill="${SUCCESS_COLOR}">`);
+/** Successful requests per bucket. */
+function successBars(data: TimelineData, l: SvgLayout): string[] {
+  const out: string[] = [`<g class="bars successes" fill="${SUCCESS_COLOR}">`];
   for (const b of data.successes) {
     if (b.count === 0) continue;
-    const y = ySuccess(b.count);
+    const y = l.ySuccess(b.count);
     out.push(
       `<rect${attrs({
         "data-series": "success",
         "data-t": b.t,
         "data-count": b.count,
-        x: num(x(b.t)),
+        x: num(l.x(b.t)),
         y: num(y),
-        width: num(barWidth(b.t)),
-        height: num(successBottom - y),
+        width: num(l.barWidth(b.t)),
+        height: num(l.successBottom - y),
       })}><title>${esc(`${b.count} succeeded in [${formatOffset(b.t)}, ${formatOffset(b.t + data.bucketMs)})`)}</title></rect>`,
     );
   }
   out.push("</g>");
+  return out;
+}
 
-  if (data.readyEndpoints) {
-    out.push(readyEndpointsLine(data.readyEndpoints, x, [from, to], [successTop, successBottom], plotRight));
-  }
-
-  // Failed requests per bucket, stacked by kind.
-  out.push(`<g class="bars failures">`);
+/** Failed requests per bucket, stacked by kind; or why there are none. */
+function failureBars(data: TimelineData, l: SvgLayout): string[] {
+  const { x, yFailure, plotLeft, plotRight } = l;
+  const out: string[] = [`<g class="bars failures">`];
   for (const b of data.failures) {
     let base = 0;
     for (const kind of FAILURE_KINDS) {
@@ -198,7 +266,7 @@ export function renderTimelineSvg(data: TimelineData, options: SvgOptions): stri
           "data-count": count,
           x: num(x(b.t)),
           y: num(yTop),
-          width: num(barWidth(b.t)),
+          width: num(l.barWidth(b.t)),
           height: num(yBottom - yTop),
           fill: FAILURE_COLORS[kind],
         })}><title>${esc(`${count} ${kind} in [${formatOffset(b.t)}, ${formatOffset(b.t + data.bucketMs)})`)}</title></rect>`,
@@ -207,22 +275,25 @@ export function renderTimelineSvg(data: TimelineData, options: SvgOptions): stri
   }
   if (!data.loadMeasured) {
     out.push(
-      `<text class="no-load" x="${num((plotLeft + plotRight) / 2)}" y="${num(successTop + SUCCESS_HEIGHT / 2)}" text-anchor="middle" fill="#7a1fa2">no load measured: the run ended before the load generator reported</text>`,
+      `<text class="no-load" x="${num((plotLeft + plotRight) / 2)}" y="${num(l.successTop + SUCCESS_HEIGHT / 2)}" text-anchor="middle" fill="#7a1fa2">no load measured: the run ended before the load generator reported</text>`,
     );
   } else if (data.failures.length === 0) {
     out.push(
-      `<text x="${num(plotRight - 6)}" y="${num(failureTop + 14)}" text-anchor="end" fill="#2e8b3a">no failed requests</text>`,
+      `<text x="${num(plotRight - 6)}" y="${num(l.failureTop + 14)}" text-anchor="end" fill="#2e8b3a">no failed requests</text>`,
     );
   }
   out.push("</g>");
+  return out;
+}
 
-  // Markers: a line across both panels, the label on its row above.
-  out.push(`<g class="markers">`);
+/** Markers: a line across both panels, the label on its row above. */
+function markers(data: TimelineData, l: SvgLayout): string[] {
+  const out: string[] = [`<g class="markers">`];
   data.markers.forEach((m, i) => {
     const style = MARKER_STYLES[m.kind];
-    const p = placed[i] ?? { row: 0, x: x(m.t) };
-    const px = num(x(m.t));
-    const rowY = labelTop + p.row * ROW_HEIGHT;
+    const p = l.placed[i] ?? { row: 0, x: l.x(m.t) };
+    const px = num(l.x(m.t));
+    const rowY = l.labelTop + p.row * ROW_HEIGHT;
     out.push(
       `<g${attrs({
         class: `marker marker-${m.kind}`,
@@ -236,7 +307,7 @@ export function renderTimelineSvg(data: TimelineData, options: SvgOptions): stri
           x1: px,
           x2: px,
           y1: num(rowY + 2),
-          y2: num(failureBottom),
+          y2: num(l.failureBottom),
           stroke: style.color,
           "stroke-width": style.width,
           "stroke-dasharray": style.dash,
@@ -245,8 +316,7 @@ export function renderTimelineSvg(data: TimelineData, options: SvgOptions): stri
     );
   });
   out.push("</g>");
-  out.push("</svg>");
-  return out.join("\n");
+  return out;
 }
 
 function yAxis(

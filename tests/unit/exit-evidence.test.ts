@@ -3,6 +3,7 @@
 // on a real kind cluster (Kubernetes 1.20, /work/shared/recordings/kind-v1.20.2-harness-matrix).
 import { describe, expect, it } from "vitest";
 import { diagnose, observe } from "../../src/inspect/diagnose.js";
+import type { LoadResult } from "../../src/load/types.js";
 import type { PodOutcome } from "../../src/model/pod-outcome.js";
 import { decideExit, placeApiExit, sigkillDeadline } from "../../src/observe/exit-evidence.js";
 import { buildTimeline } from "../../src/observe/timeline.js";
@@ -258,5 +259,33 @@ describe("check's diagnosis never reads a code its own report flags as unreliabl
     ]);
     const obs = observe({ pod: { ...base, exitCode: 0 }, timeline: withSigterm });
     expect(obs.timingWords).toBe("2.10 s from the delete to the exit (SIGTERM at +2.00 s, exit 0.10 s after it)");
+  });
+
+  it("SIGTERM's time comes from the one rule (observe/sigterm.ts) and says when it is inferred", () => {
+    const preStop = { type: "sleep" as const, seconds: 2 };
+    const failures = [D + 1000, D + 2050].map((at) => ({ at, sentAt: at - 1, kind: "reset" as const, path: "/" }));
+    const load = { sent: 100, failed: 2, failedByKind: { reset: 2 }, failures } as unknown as LoadResult;
+    // kind: no record of the signal; the rule places it at the end of the 2 s preStop sleep.
+    const obs = observe({ pod: { ...base, exitCode: 0 }, load, timeline, preStop });
+    expect(obs.sigtermAfterMs).toBe(2000);
+    expect(obs.sigtermInferred).toBe(true);
+    expect(obs.sigtermFrom).toBe("inferred: the end of the preStop sleep (2 s after the delete)");
+    expect(obs.timingWords).toBe(
+      "2.10 s from the delete to the exit (SIGTERM at +2.00 s, inferred from the end of the preStop sleep (2 s after the delete), exit 0.10 s after it)",
+    );
+    expect(obs.sigterm.evidence).toBe("inferred: exited 0 0.10 s after SIGTERM (its time inferred)");
+    // The failures are placed by that time: one before it, one at the exit.
+    expect(obs.failureTiming).toMatchObject({ beforeSigterm: 1, atExit: 1 });
+    // A recorded send wins over the inference; the collect step's receipt on the pod wins over both.
+    const sent = buildTimeline([
+      ...timeline.entries,
+      { at: D + 2050, kind: "sigterm-sent", source: "kubelet", pod: "drainer-0" },
+    ]);
+    const recorded = observe({ pod: { ...base, exitCode: 0 }, timeline: sent, preStop });
+    expect(recorded).toMatchObject({ sigtermAfterMs: 2050, sigtermFrom: "sigterm-sent (kubelet)" });
+    expect(recorded.sigtermInferred).toBeUndefined();
+    const receipt = { at: D + 1500, by: "app-line" as const, inferred: false, from: "the app's SIGTERM line" };
+    const onPod = observe({ pod: { ...base, exitCode: 0, sigterm: receipt }, timeline: sent, preStop });
+    expect(onPod).toMatchObject({ sigtermAfterMs: 1500, exitAfterSigtermMs: 600 });
   });
 });
