@@ -124,28 +124,26 @@ beforeAll(async () => {
   const images = await ensureStyleImages([...STYLES, ...SERVERS] as ImageStyle[]);
   await rm(RESULTS, { recursive: true, force: true });
   await mkdir(RESULTS, { recursive: true });
-  for (const { style } of images) containers.set(style, `${PROJECT}-${style}-1`);
-  // Started together (the engine creates them in parallel), as `compose up` does.
-  await Promise.all(
-    images.map(({ style, ref }) =>
-      execa("docker", [
-        "run",
-        "-d",
-        ...stopTimeout(style),
-        "--name",
-        `${PROJECT}-${style}-1`,
-        "--label",
-        `${LABEL_RUN}=${RUN_ID}`,
-        "--label",
-        `com.docker.compose.project=${PROJECT}`,
-        "--label",
-        `com.docker.compose.service=${style}`,
-        "--label",
-        "com.docker.compose.container-number=1",
-        ref,
-      ]),
-    ),
-  );
+  for (const { style, ref } of images) {
+    const name = `${PROJECT}-${style}-1`;
+    await execa("docker", [
+      "run",
+      "-d",
+      ...stopTimeout(style),
+      "--name",
+      name,
+      "--label",
+      `${LABEL_RUN}=${RUN_ID}`,
+      "--label",
+      `com.docker.compose.project=${PROJECT}`,
+      "--label",
+      `com.docker.compose.service=${style}`,
+      "--label",
+      "com.docker.compose.container-number=1",
+      ref,
+    ]);
+    containers.set(style, name);
+  }
   // Ready = every app process listens (the tini and trap scripts start theirs after bash).
   const deadline = Date.now() + 60_000;
   for (const name of containers.values()) {
