@@ -281,7 +281,12 @@ describe("startLoad's stream of fresh short connections", () => {
     const port = (probe.address() as net.AddressInfo).port;
     await new Promise<void>((r) => probe.close(() => r()));
     const run = load(port, { connections: 1, freshConnectionIntervalMs: 20 });
-    await sleep(150);
+    // Until three fresh connections were refused (~60 ms at 20 ms apart; a fixed wait fell short on a
+    // saturated machine).
+    await waitFor(
+      "3 refused fresh connections",
+      () => run.requestRecords().filter((x) => x.fresh && !x.ok).length >= 3,
+    );
     const r = await run.stop();
     expect(resultProblems(r)).toEqual([]);
     expect(r.fresh.failed).toBeGreaterThanOrEqual(3);

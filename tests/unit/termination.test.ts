@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   type ContainerRuntime,
   chooseStopSignal,
@@ -60,6 +60,23 @@ function fakeRuntime(opts: {
   return { runtime, calls };
 }
 
+/**
+ * The sequences below wait out preStop hooks and grace periods of seconds: on a fake clock (timers and
+ * Date together), run until nothing is left to wait for, so a 3 s grace period takes no real time and
+ * every interval is exact.
+ */
+async function settled<T>(p: Promise<T>): Promise<T> {
+  await vi.runAllTimersAsync();
+  return p;
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
 async function run(
   preStop: PreStop,
   graceSeconds: number,
@@ -68,15 +85,17 @@ async function run(
   stopSignal?: string,
 ) {
   const sink = new EventLog();
-  const outcome = await terminatePod({
-    pod: "p",
-    graceSeconds,
-    preStop,
-    endpointPropagationMs: propagationMs,
-    runtime: rt.runtime,
-    sink,
-    ...(stopSignal !== undefined ? { stopSignal } : {}),
-  });
+  const outcome = await settled(
+    terminatePod({
+      pod: "p",
+      graceSeconds,
+      preStop,
+      endpointPropagationMs: propagationMs,
+      runtime: rt.runtime,
+      sink,
+      ...(stopSignal !== undefined ? { stopSignal } : {}),
+    }),
+  );
   return { outcome, kinds: sink.events.map((e) => e.kind), events: sink.events };
 }
 
@@ -225,24 +244,26 @@ describe("terminatePodContainers (a pod of several containers)", () => {
   it("runs every preStop at the delete; native sidecars get their signal after the regular containers exited, in reverse order", async () => {
     const log: Array<{ what: string; at: number }> = [];
     const sink = new EventLog();
-    const outcome = await terminatePodContainers({
-      pod: "p",
-      graceSeconds: 5,
-      endpointPropagationMs: 10,
-      removeEndpoint: () => {},
-      sink,
-      containers: [
-        { name: "first-sidecar", preStop: { type: "none" }, nativeSidecar: true, runtime: container("s1", 10, log) },
-        {
-          name: "second-sidecar",
-          preStop: { type: "sleep", seconds: 0.05 },
-          nativeSidecar: true,
-          runtime: container("s2", 10, log),
-        },
-        { name: "app", preStop: { type: "sleep", seconds: 0.2 }, runtime: container("app", 100, log) },
-        { name: "proxy", preStop: { type: "none" }, runtime: container("proxy", 10, log) },
-      ],
-    });
+    const outcome = await settled(
+      terminatePodContainers({
+        pod: "p",
+        graceSeconds: 5,
+        endpointPropagationMs: 10,
+        removeEndpoint: () => {},
+        sink,
+        containers: [
+          { name: "first-sidecar", preStop: { type: "none" }, nativeSidecar: true, runtime: container("s1", 10, log) },
+          {
+            name: "second-sidecar",
+            preStop: { type: "sleep", seconds: 0.05 },
+            nativeSidecar: true,
+            runtime: container("s2", 10, log),
+          },
+          { name: "app", preStop: { type: "sleep", seconds: 0.2 }, runtime: container("app", 100, log) },
+          { name: "proxy", preStop: { type: "none" }, runtime: container("proxy", 10, log) },
+        ],
+      }),
+    );
     const when = (what: string) => log.find((l) => l.what === what)?.at ?? Number.NaN;
     // Every hook at once (the sidecar's too), the regular containers' signals without waiting for each other.
     expect(when("s2 preStop") - when("app preStop")).toBeLessThan(30);
@@ -265,17 +286,19 @@ describe("terminatePodContainers (a pod of several containers)", () => {
 
   it("SIGKILLs a sidecar still running at the pod's grace deadline (counted from the delete)", async () => {
     const log: Array<{ what: string; at: number }> = [];
-    const outcome = await terminatePodContainers({
-      pod: "p",
-      graceSeconds: 3,
-      endpointPropagationMs: 10,
-      removeEndpoint: () => {},
-      sink: new EventLog(),
-      containers: [
-        { name: "sidecar", preStop: { type: "none" }, nativeSidecar: true, runtime: container("s", undefined, log) },
-        { name: "app", preStop: { type: "none" }, runtime: container("app", 500, log) },
-      ],
-    });
+    const outcome = await settled(
+      terminatePodContainers({
+        pod: "p",
+        graceSeconds: 3,
+        endpointPropagationMs: 10,
+        removeEndpoint: () => {},
+        sink: new EventLog(),
+        containers: [
+          { name: "sidecar", preStop: { type: "none" }, nativeSidecar: true, runtime: container("s", undefined, log) },
+          { name: "app", preStop: { type: "none" }, runtime: container("app", 500, log) },
+        ],
+      }),
+    );
     const [sidecar, app] = outcome.containers;
     expect(app?.sigkillAt).toBeUndefined();
     const killedAfter = (sidecar?.sigkillAt ?? Number.NaN) - outcome.deleteAt;

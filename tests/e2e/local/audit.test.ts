@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runAudit } from "../../../src/audit/audit.js";
+import { TIGHT_DRAIN_SECONDS } from "../../../src/audit/rules.js";
 import type { AuditReport, WorkloadReport } from "../../../src/audit/types.js";
 import { removeLabelledContainers } from "../../../src/backends/local/backend.js";
 import { ensureStyleImages } from "../../../src/images/build.js";
@@ -109,6 +110,16 @@ function predictedWords(w: WorkloadReport): string {
   return p.outcome === "conditional" ? (p.branches ?? []).map((b) => b.outcome).join(" or ") : p.outcome;
 }
 
+/**
+ * A compose stop_grace_period of 5 s (docker run --stop-timeout) for the styles that ignore SIGTERM: their
+ * --verify copies (preStop 2 s + the stop timeout) are SIGKILLed at its end, so they wait it out; 5 s
+ * instead of Docker's 10 s default proves the same kill 5 s sooner each. 5 s, not less: below
+ * TIGHT_DRAIN_SECONDS the audit adds a "grace too short" finding of its own.
+ */
+function stopTimeout(style: string): string[] {
+  return MEASURED[style]?.exit === "killed" ? ["--stop-timeout", String(TIGHT_DRAIN_SECONDS)] : [];
+}
+
 beforeAll(async () => {
   const images = await ensureStyleImages([...STYLES, ...SERVERS] as ImageStyle[]);
   await rm(RESULTS, { recursive: true, force: true });
@@ -118,6 +129,7 @@ beforeAll(async () => {
     await execa("docker", [
       "run",
       "-d",
+      ...stopTimeout(style),
       "--name",
       name,
       "--label",
@@ -311,27 +323,30 @@ describe("graceful-e2e audit --backend local", () => {
   });
 
   it("bad input and missing prerequisites exit 2 before reading anything; below --fail-on exits 0", async () => {
-    const bad = await cli(["audit", "--namespace", "shop"]);
+    // Four independent CLI processes, started together (each spends its first seconds loading the CLI).
+    const [bad, severity, kind, ok] = await Promise.all([
+      cli(["audit", "--namespace", "shop"]),
+      cli(["audit", "--fail-on", "urgent"]),
+      cli(["audit", "--backend", "kind", "--cluster", `ge-audit-none-${RUN_ID.slice(-6)}`]),
+      cli([
+        "audit",
+        "--compose-project",
+        PROJECT,
+        "--filter",
+        "label=com.docker.compose.service=exec-form",
+        "--fail-on",
+        "critical",
+        "--json",
+        "--results",
+        join(RESULTS, "only-exec-form"),
+      ]),
+    ]);
     expect(bad.exitCode).toBe(2);
     expect(bad.all).toMatch(/--namespace\/--all-namespaces are for --backend kind\|existing/);
-    const severity = await cli(["audit", "--fail-on", "urgent"]);
     expect(severity.exitCode).toBe(2);
     expect(severity.all).toMatch(/--fail-on must be one of info, low, medium, high, critical/);
-    const kind = await cli(["audit", "--backend", "kind", "--cluster", `ge-audit-none-${RUN_ID.slice(-6)}`]);
     expect(kind.exitCode).toBe(2);
     expect(kind.all).toMatch(/`kind` not found on PATH|no kind cluster named/);
-    const ok = await cli([
-      "audit",
-      "--compose-project",
-      PROJECT,
-      "--filter",
-      "label=com.docker.compose.service=exec-form",
-      "--fail-on",
-      "critical",
-      "--json",
-      "--results",
-      join(RESULTS, "only-exec-form"),
-    ]);
     expect(ok.exitCode, ok.all).toBe(0);
     const json = JSON.parse(String(ok.stdout)) as AuditReport;
     expect(json.workloads.map((w) => w.name)).toEqual(["exec-form"]);

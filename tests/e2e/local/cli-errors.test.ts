@@ -1,10 +1,12 @@
 // Bad input and missing prerequisites: one clear line each, exit code 2, nothing started.
+// Concurrent: each test is its own CLI process that exits before starting anything (no container,
+// no load), so they do not disturb one another; most of each one's time is loading the CLI.
 import { describe, expect, it } from "vitest";
 import { cli, runContainers } from "./cli.js";
 
 const FIXTURE = "fixtures/scenarios/exec-form-prestop-sleep.yaml";
 
-describe("graceful-e2e run: bad input and missing prerequisites", () => {
+describe.concurrent("graceful-e2e run: bad input and missing prerequisites", () => {
   it("rejects the whole bad-scenario corpus with file, field and reason, exit 2", async () => {
     const r = await cli(["run", "tests/fixtures/bad-scenarios"]);
     expect(r.exitCode).toBe(2);
@@ -65,10 +67,8 @@ describe("graceful-e2e run: bad input and missing prerequisites", () => {
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toMatch(/--allow-mutations/);
   });
-});
 
-describe("graceful-e2e run: a port in use", () => {
-  it("--service-port taken: one line, exit 2, nothing started", async () => {
+  it("a port in use: --service-port taken: one line, exit 2, nothing started", async () => {
     const { createServer } = await import("node:net");
     const taken = createServer();
     await new Promise<void>((r) => taken.listen(0, "127.0.0.1", () => r()));

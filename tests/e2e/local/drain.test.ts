@@ -108,7 +108,7 @@ describe("a budget that can never be met (minAvailable 3 of 3)", () => {
     expect(drain.timedOut).toBe(true);
     expect(drain.finishedAt).toBeUndefined();
     expect(drain.timeoutReason).toMatch(
-      /PodDisruptionBudget drain-pdb-unsatisfiable-pdb allowed no disruption for 8 s/,
+      /PodDisruptionBudget drain-pdb-unsatisfiable-pdb allowed no disruption for 4 s/,
     );
     expect(drain.uncordonedAt).toBeDefined();
     expect(r.pods).toEqual([]);
