@@ -57,10 +57,18 @@ export interface WarmUpReport {
   failed?: number;
   /** The failed probes, in order (the first WARM_UP_LISTED_FAILURES of them). */
   failures?: WarmUpFailure[];
-  /** False when the bound ran out first (reported; the run goes on and exercise decides). */
+  /** False when it ended before every pod answered (reported; the run goes on and exercise decides). */
   complete: boolean;
+  /** Why an incomplete warm-up ended (absent when complete, and in results written before it existed). */
+  stopped?: WarmUpStop;
   note?: string;
 }
+
+/**
+ * bound: the warm-up's time ran out; no-pod-named: probes answered but nothing names the pod (more cannot
+ * tell); not-http1: the answers are not HTTP/1.1 (a server of another protocol); aborted: the run ended.
+ */
+export type WarmUpStop = "bound" | "no-pod-named" | "not-http1" | "aborted";
 
 /** A warm-up probe that failed: what went wrong, when, and the pod when something names it. */
 export interface WarmUpFailure {
