@@ -90,6 +90,9 @@ export interface WarmUpFailure {
  */
 export interface RunPhases {
   setupMs?: number;
+  /** Inside setup: the image found or built and made available (prepare), the deploy until the Service answered. */
+  prepareMs?: number;
+  deployMs?: number;
   warmUpMs?: number;
   loadWindowMs?: number;
   evidenceMs?: number;
@@ -219,9 +222,14 @@ async function writeRecording(ctx: RunContext, recorder: RunRecorder, dir: strin
 /** prepare → deploy → warm-up → load, under the setup limit. */
 async function setUp(ctx: RunContext): Promise<RunningLoad> {
   const endSetup = ctx.arm("setup", "setup (image and deploy)");
+  const phases = ctx.result.phases ?? {};
   try {
+    let started = Date.now();
     const source = await prepareStep(ctx);
+    phases.prepareMs = Date.now() - started;
+    started = Date.now();
     const workload = await deployStep(ctx, source);
+    phases.deployMs = Date.now() - started;
     await warmUpStep(ctx, workload);
     return await loadStep(ctx, workload);
   } finally {
