@@ -105,6 +105,9 @@ interface MatrixRow {
 }
 
 const PHASES = ["setupMs", "loadWindowMs", "evidenceMs", "teardownMs"] as const;
+/** Inside setup: the image step, the deploy until the Service answered, the warm-up (the rest: starting the load). */
+const SETUP_PARTS = ["prepareMs", "deployMs", "warmUpMs"] as const;
+const sec = (ms: number | undefined) => (ms !== undefined ? (ms / 1000).toFixed(2) : "-");
 
 /** One pass over the matrix, `parallel` scenarios at a time; then the wait for what teardowns left going. */
 async function matrixPass(backend: Backend, chosen: Awaited<ReturnType<typeof loadScenarios>>, parallel: number) {
@@ -129,6 +132,7 @@ async function matrixPass(backend: Backend, chosen: Awaited<ReturnType<typeof lo
       log(
         `  ${l.scenario.name}: ${wallS.toFixed(1)} s (floor ${imposedFloorS(l.scenario, BACKEND).toFixed(1)} s; ` +
           PHASES.map((k) => `${k.replace("Ms", "")} ${((r.phases?.[k] ?? 0) / 1000).toFixed(1)}`).join(", ") +
+          ` = ${SETUP_PARTS.map((k) => `${k.replace("Ms", "")} ${sec(r.phases?.[k])}`).join(" + ")} + load start` +
           `) ${r.status.toUpperCase()}${r.error ? ` ${r.error}` : ""}`,
       );
       return r;
@@ -146,8 +150,11 @@ async function matrixPass(backend: Backend, chosen: Awaited<ReturnType<typeof lo
   const imposedS = rows.reduce((a, r) => a + r.imposedS, 0);
   const measuredS = rows.reduce((a, r) => a + (r.measuredS ?? r.imposedS), 0);
   const phaseSumS = Object.fromEntries(
-    PHASES.map((k) => [k.replace("Ms", "S"), rows.reduce((a, r) => a + (r.phases?.[k] ?? 0), 0) / 1000]),
-  ) as Record<"setupS" | "loadWindowS" | "evidenceS" | "teardownS", number>;
+    [...PHASES, ...SETUP_PARTS].map((k) => [
+      k.replace("Ms", "S"),
+      rows.reduce((a, r) => a + (r.phases?.[k] ?? 0), 0) / 1000,
+    ]),
+  ) as Record<"setupS" | "prepareS" | "deployS" | "warmUpS" | "loadWindowS" | "evidenceS" | "teardownS", number>;
   return {
     parallel,
     scenarios: rows.length,
@@ -442,7 +449,10 @@ function matrixLines(a: NonNullable<Awaited<ReturnType<typeof matrix>>>): string
         `wall ${pass.wallS.toFixed(1)} s; imposed floor ${pass.imposedFloorS.toFixed(1)} s → ratio ${pass.ratioToImposedFloor.toFixed(2)}; ` +
         `floor with measured terminations ${pass.measuredFloorS.toFixed(1)} s → ratio ${pass.ratioToMeasuredFloor.toFixed(2)}; ` +
         `${pass.verdictsPassed}/${n} passed their expectations`,
-      `    per scenario (mean): setup ${(p.setupS / n).toFixed(1)} s, load window ${(p.loadWindowS / n).toFixed(1)} s, ` +
+      `    per scenario (mean): setup ${(p.setupS / n).toFixed(2)} s (image ${(p.prepareS / n).toFixed(2)} s, deploy ` +
+        `${(p.deployS / n).toFixed(2)} s${a.backend === "local" ? " incl. the endpoint add delay" : ""}, warm-up ` +
+        `${(p.warmUpS / n).toFixed(2)} s), ` +
+        `load window ${(p.loadWindowS / n).toFixed(1)} s, ` +
         `evidence ${(p.evidenceS / n).toFixed(1)} s, teardown ${(p.teardownS / n).toFixed(1)} s; after the last run, ` +
         `the namespaces' end ${pass.drainS.toFixed(1)} s`,
     );
@@ -452,6 +462,9 @@ function matrixLines(a: NonNullable<Awaited<ReturnType<typeof matrix>>>): string
           "scenario",
           "wall s",
           "setup s",
+          "image s",
+          "deploy s",
+          "warm-up s",
           "window s",
           "evidence s",
           "teardown s",
@@ -463,7 +476,9 @@ function matrixLines(a: NonNullable<Awaited<ReturnType<typeof matrix>>>): string
         ...pass.rows.map((r) => [
           r.name,
           r.wallS.toFixed(1),
-          ...PHASES.map((k) => (r.phases?.[k] !== undefined ? ((r.phases[k] ?? 0) / 1000).toFixed(1) : "-")),
+          sec(r.phases?.setupMs),
+          ...SETUP_PARTS.map((k) => sec(r.phases?.[k])),
+          ...PHASES.slice(1).map((k) => (r.phases?.[k] !== undefined ? ((r.phases[k] ?? 0) / 1000).toFixed(1) : "-")),
           r.imposedS.toFixed(1),
           r.measuredS?.toFixed(1) ?? "-",
           String(r.failed ?? "-"),

@@ -9,7 +9,7 @@ import { configureTestcontainersOffline } from "../util/testcontainers-env.js";
 import { ensureAppVendor } from "./app-vendor.js";
 import { BASE_IMAGE_ENV, type BaseImage, registryReachable, resolveBaseImage } from "./base.js";
 import { contextHash } from "./context-hash.js";
-import { inspectImage } from "./inspect.js";
+import { inspectImage, type LocalImage } from "./inspect.js";
 
 export const IMAGE_REPOSITORY_PREFIX = "graceful-e2e";
 const OUTPUT_TAIL_LINES = 25;
@@ -54,6 +54,21 @@ export function styleImageTag(style: string, hash: string): string {
 
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
+// Images this process found in the engine (the base, the style tags): every scenario of a run asks for
+// its style, and each `docker image inspect` is a process of its own (0.1–0.3 s on a busy 2-core
+// machine, twice per scenario). A tag names its content (context hash), so a found tag stays right;
+// only an image removed while the process runs goes unnoticed here (the container's start then fails
+// with the engine's "no such image"). A failed or empty lookup is not kept: the next one asks again.
+const knownImages = new Map<string, LocalImage>();
+
+async function knownImage(ref: string): Promise<LocalImage | undefined> {
+  const known = knownImages.get(ref);
+  if (known) return known;
+  const info = await inspectImage(ref);
+  if (info) knownImages.set(ref, info);
+  return info;
+}
+
 // One base image choice per process and GRACEFUL_E2E_BASE_IMAGE value: every scenario asks.
 const baseChoices = new Map<string, Promise<BaseImage>>();
 
@@ -94,7 +109,7 @@ export async function ensureStyleImages(
   // Before testcontainers is first used: no reaper (pulled from Docker Hub) unless it can be pulled.
   configureTestcontainersOffline(base.kind === "local" ? false : await registryReachable());
 
-  let baseInfo = await inspectImage(base.ref);
+  let baseInfo = await knownImage(base.ref);
   if (!baseInfo) {
     // Pull first so the base image ID is part of the hash from the first build on.
     onProgress?.(`pulling base image ${base.ref}...`);
@@ -105,7 +120,7 @@ export async function ensureStyleImages(
     } catch (err) {
       throw new ImageBuildError(unique.join(", "), "pull base image", `${base.ref}: ${errorMessage(err)}`);
     }
-    baseInfo = await inspectImage(base.ref);
+    baseInfo = await knownImage(base.ref);
     if (!baseInfo) {
       throw new ImageBuildError(
         unique.join(", "),
@@ -128,13 +143,14 @@ export async function ensureStyleImages(
       throw new ImageBuildError(style, "hash build context", errorMessage(err));
     }
     const ref = styleImageTag(style, hash);
-    if (!opts.force && (await inspectImage(ref))) {
+    if (!opts.force && (await knownImage(ref))) {
       onProgress?.(`image ${style}: ${ref} (cached)`);
     } else {
       onProgress?.(`image ${style}: building ${ref} FROM ${base.ref}...`);
       const started = Date.now();
       await buildStyleImage(context, style, ref, base.ref, onProgress);
       onProgress?.(`image ${style}: built ${ref} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      knownImages.delete(ref);
     }
     built.set(style, { style, ref });
   }

@@ -7,7 +7,7 @@
 import type { ExerciseEvidence } from "../model/exercise.js";
 import type { PodOutcome } from "../model/pod-outcome.js";
 import type { Timeline } from "../model/timeline.js";
-import type { ScenarioResult, WarmUpReport } from "../runner/run.js";
+import type { ScenarioResult, WarmUpReport, WarmUpStop } from "../runner/run.js";
 import { type RunStatus, reportedInconclusiveReasons, runStatus, verdictUndecided } from "../runner/status.js";
 import type { Verdict } from "../verdict/verdicts.js";
 
@@ -114,18 +114,28 @@ export function inconclusiveLine(results: ReadonlyArray<ScenarioResult>): string
   return `INCONCLUSIVE (not passed): ${parts.join("; ")}`;
 }
 
+/** Why an incomplete warm-up ended, in the words of its line (the note after it gives the details). */
+const WARM_UP_STOPS: Record<WarmUpStop, string> = {
+  bound: "the bound ran out first",
+  "no-pod-named": "stopped early: nothing names the pod that answered",
+  "not-http1": "stopped early: the answers are not HTTP/1.1",
+  aborted: "the run was stopped first",
+};
+
 /**
  * "2/2 pods answered through the Service in 0.35 s (12 probes), complete", or
- * "1/2 pods answered … INCOMPLETE: the bound ran out first; not answered: pod-b".
+ * "1/2 pods answered … INCOMPLETE: the bound ran out first; not answered: pod-b" (or why else it ended).
  */
 export function warmUpText(w: WarmUpReport): string {
   const missing = w.pods.filter((p) => !w.answered.includes(p));
   const head =
     `${w.answered.length}/${w.pods.length} pod(s) answered through the Service in ` +
     `${secondsText(w.endedAt - w.startedAt)} (${w.probes} probe(s))`;
+  // Results written before `stopped` existed: the bound was the reason they printed.
+  const why = WARM_UP_STOPS[w.stopped ?? "bound"];
   const tail = w.complete
     ? ", complete"
-    : `, INCOMPLETE: the bound ran out first${missing.length > 0 ? `; not answered: ${missing.join(", ")}` : ""}`;
+    : `, INCOMPLETE: ${why}${missing.length > 0 ? `; not answered: ${missing.join(", ")}` : ""}`;
   const failed = warmUpFailuresText(w);
   return `${head}${tail}${failed ? `; ${failed}` : ""}${w.note ? ` — ${w.note}` : ""}`;
 }

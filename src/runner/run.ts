@@ -57,10 +57,18 @@ export interface WarmUpReport {
   failed?: number;
   /** The failed probes, in order (the first WARM_UP_LISTED_FAILURES of them). */
   failures?: WarmUpFailure[];
-  /** False when the bound ran out first (reported; the run goes on and exercise decides). */
+  /** False when it ended before every pod answered (reported; the run goes on and exercise decides). */
   complete: boolean;
+  /** Why an incomplete warm-up ended (absent when complete, and in results written before it existed). */
+  stopped?: WarmUpStop;
   note?: string;
 }
+
+/**
+ * bound: the warm-up's time ran out; no-pod-named: probes answered but nothing names the pod (more cannot
+ * tell); not-http1: the answers are not HTTP/1.1 (a server of another protocol); aborted: the run ended.
+ */
+export type WarmUpStop = "bound" | "no-pod-named" | "not-http1" | "aborted";
 
 /** A warm-up probe that failed: what went wrong, when, and the pod when something names it. */
 export interface WarmUpFailure {
@@ -82,6 +90,9 @@ export interface WarmUpFailure {
  */
 export interface RunPhases {
   setupMs?: number;
+  /** Inside setup: the image found or built and made available (prepare), the deploy until the Service answered. */
+  prepareMs?: number;
+  deployMs?: number;
   warmUpMs?: number;
   loadWindowMs?: number;
   evidenceMs?: number;
@@ -212,9 +223,14 @@ async function writeRecording(ctx: RunContext, recorder: RunRecorder, dir: strin
 /** prepare → deploy → warm-up → load, under the setup limit. */
 async function setUp(ctx: RunContext): Promise<RunningLoad> {
   const endSetup = ctx.arm("setup", "setup (image and deploy)");
+  const phases = ctx.result.phases ?? {};
   try {
+    let started = Date.now();
     const source = await prepareStep(ctx);
+    phases.prepareMs = Date.now() - started;
+    started = Date.now();
     const workload = await deployStep(ctx, source);
+    phases.deployMs = Date.now() - started;
     await warmUpStep(ctx, workload);
     return await loadStep(ctx, workload);
   } finally {

@@ -9,7 +9,7 @@ import type { EventSink } from "../model/events.js";
 import type { TrafficAttribution } from "../model/exercise.js";
 import { attributeRequests } from "../observe/exercise.js";
 import { sleepUnlessAborted } from "../util/sleep.js";
-import type { WarmUpFailure, WarmUpReport } from "./run.js";
+import type { WarmUpFailure, WarmUpReport, WarmUpStop } from "./run.js";
 
 /** Failed probes kept one by one in the report (the count covers all of them). */
 export const WARM_UP_LISTED_FAILURES = 50;
@@ -99,6 +99,7 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUpReport> {
   const startedAt = now();
   const probes: FreshRequestOutcome[] = [];
   let answered = new Set<string>();
+  let stoppedEarly: WarmUpStop | undefined;
   const missing = () => o.pods.filter((p) => !answered.has(p));
   while (missing().length > 0 && now() - startedAt < o.boundMs && !o.signal?.aborted) {
     const outcome = await freshRequest(o.target, o.path, o.probeTimeoutMs ?? 2000, "warm-up", o.request).done;
@@ -106,9 +107,15 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUpReport> {
     const attribution = o.attribution?.();
     answered = answeredPods(probes, attribution, startedAt);
     // Nothing names the answering pod: more probes cannot tell either.
-    if (!attribution && probes.filter((p) => p.ok).length >= 20 && !probes.some((p) => p.pod)) break;
+    if (!attribution && probes.filter((p) => p.ok).length >= 20 && !probes.some((p) => p.pod)) {
+      stoppedEarly = "no-pod-named";
+      break;
+    }
     // A server that does not speak HTTP/1.1 at all (a gRPC-only server): probing cannot show anything.
-    if (speaksNoHttp1(probes)) break;
+    if (speaksNoHttp1(probes)) {
+      stoppedEarly = "not-http1";
+      break;
+    }
     if (missing().length > 0) await sleepUnlessAborted(o.intervalMs ?? 25, o.signal);
   }
   const endedAt = now();
@@ -136,6 +143,7 @@ export async function warmUp(o: WarmUpOptions): Promise<WarmUpReport> {
     ...(complete
       ? {}
       : {
+          stopped: stoppedEarly ?? (o.signal?.aborted ? "aborted" : "bound"),
           note: speaksNoHttp1(probes)
             ? `the Service's answers are not HTTP/1.1 (${probes[0]?.failure?.code}): a server of another protocol; not probed further`
             : seenAny

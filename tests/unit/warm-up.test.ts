@@ -163,5 +163,46 @@ describe("warm-up: a server that does not speak HTTP/1.1", () => {
     expect(w.complete).toBe(false);
     expect(w.probes).toBe(5);
     expect(w.note).toMatch(/^the Service's answers are not HTTP\/1\.1 \(HPE_[A-Z_]+\): a server of another protocol/);
+    // The line says why it ended (not "the bound ran out": 5 probes, far from the 10 s bound).
+    expect(w.stopped).toBe("not-http1");
+    expect(warmUpText(w)).toMatch(
+      /, INCOMPLETE: stopped early: the answers are not HTTP\/1\.1; not answered: pod-a; 5 probe\(s\) FAILED .* — the Service's answers are not HTTP\/1\.1/,
+    );
+    expect(warmUpText(w)).not.toContain("bound");
+  });
+});
+
+describe("warm-up: why an incomplete warm-up ended, in its line", () => {
+  /** A server answering 200 without naming its pod (no x-served-by), and no routing record. */
+  async function anonymous(): Promise<{ host: string; port: number }> {
+    const server = http.createServer((_req, res) => res.writeHead(200).end("ok"));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    close = () => new Promise<void>((r) => server.close(() => r()));
+    return { host: "127.0.0.1", port: (server.address() as AddressInfo).port };
+  }
+
+  it("nothing names the pod: stops after 20 answers and says so, not that the bound ran out", async () => {
+    const w = await warmUp({ target: await anonymous(), path: "/", pods: ["pod-a"], boundMs: 10_000, intervalMs: 1 });
+    expect(w.complete).toBe(false);
+    expect(w.probes).toBe(20);
+    expect(w.stopped).toBe("no-pod-named");
+    expect(warmUpText(w)).toMatch(
+      /, INCOMPLETE: stopped early: nothing names the pod that answered; not answered: pod-a — nothing shows which pod answered/,
+    );
+  });
+
+  it("the bound: says the bound ran out (and a run stopped first says that)", async () => {
+    const target = await anonymous();
+    const attribution = () => ({ source: "service-proxy" as const, joinableByClientPort: true, connections: [] });
+    const w = await warmUp({ target, path: "/", pods: ["pod-a"], boundMs: 150, intervalMs: 5, attribution });
+    expect(w.complete).toBe(false);
+    expect(w.endedAt - w.startedAt).toBeGreaterThanOrEqual(150);
+    expect(w.stopped).toBe("bound");
+    expect(warmUpText(w)).toContain(", INCOMPLETE: the bound ran out first; not answered: pod-a");
+    const ctl = new AbortController();
+    ctl.abort();
+    const aborted = await warmUp({ target, path: "/", pods: ["pod-a"], boundMs: 10_000, signal: ctl.signal });
+    expect(aborted).toMatchObject({ complete: false, probes: 0, stopped: "aborted" });
+    expect(warmUpText(aborted)).toContain(", INCOMPLETE: the run was stopped first; not answered: pod-a");
   });
 });

@@ -75,6 +75,7 @@ export interface LocalBackendOptions {
 export class LocalBackend extends RunStateBackend {
   readonly name = "local" as const;
   private readonly runs = new Map<string, RunState>();
+  private engine?: Promise<string | undefined>;
 
   constructor(private readonly options: LocalBackendOptions = {}) {
     super();
@@ -259,7 +260,7 @@ export class LocalBackend extends RunStateBackend {
     // the Service answers — which needs only the first endpoint in its rules, not all of them.
     await waitUntil(() => proxy.readyEndpoints().length > 0, this.addDelayMs(scenario) + 10_000);
     const client = await getContainerRuntimeClient();
-    const engine = await client.container.dockerode.version().catch(() => undefined);
+    const engine = await this.engineVersion();
     const firstPort = [...state.replicas.values()][0]?.hostPort;
     return {
       scenario,
@@ -278,7 +279,7 @@ export class LocalBackend extends RunStateBackend {
       pod,
       platform: {
         backend: "local",
-        runtime: `Docker ${engine?.Version ?? "?"} (${client.info.containerRuntime.operatingSystem})`,
+        runtime: `Docker ${engine ?? "?"} (${client.info.containerRuntime.operatingSystem})`,
         endpointPropagationMs: String(this.propagationMs(scenario)),
         endpointAddDelayMs: String(this.addDelayMs(scenario)),
         balancing: scenario.local.balancing,
@@ -288,6 +289,18 @@ export class LocalBackend extends RunStateBackend {
         podNodes: [...state.replicas.keys()].map((p) => `${p}@${cluster.nodes.nodeOf(p)}`).join(", "),
       },
     };
+  }
+
+  /** The engine's version, asked once per backend (every deploy names it in the platform). */
+  private engineVersion(): Promise<string | undefined> {
+    this.engine ??= getContainerRuntimeClient()
+      .then((c) => c.container.dockerode.version())
+      .then((v) => v.Version)
+      .catch(() => {
+        this.engine = undefined;
+        return undefined;
+      });
+    return this.engine;
   }
 
   /** The pod the run deploys: graceful-e2e's own, or the template's (its containers in start order). */

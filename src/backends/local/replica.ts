@@ -164,6 +164,8 @@ export class Replica {
   /** remove() was called: stop waiting for readiness. */
   private removed = false;
   private logsDone?: Promise<void>;
+  /** Ends waitForReady()'s pause between probes early: the container wrote something (e.g. "listening"). */
+  private wakeReadiness?: () => void;
   /** Every raw line the container wrote, for the report. */
   readonly rawLogs: string[] = [];
   /** The app's own events from its log lines (PID 1's exit line is a source of the exit evidence). */
@@ -220,7 +222,9 @@ export class Replica {
   }
 
   private async followLogs(sink: EventSink): Promise<void> {
-    this.logsDone = followLog(await this.started.logs(), this.name, this, sink);
+    const stream = await this.started.logs();
+    stream.on("data", () => this.wakeReadiness?.());
+    this.logsDone = followLog(stream, this.name, this, sink);
   }
 
   /** Waits until the log stream ended (the container exited and Docker flushed its output). */
@@ -255,8 +259,17 @@ export class Replica {
         last = err instanceof Error ? err.message : String(err);
       }
       // The harness's own poll (the scenario's readiness has no period on local): short, so a pod
-      // is seen ready within ~50 ms of answering.
-      await new Promise((r) => setTimeout(r, 50));
+      // is seen ready within ~50 ms of answering — and probed again at once when it writes a log line
+      // (an app says it listens as it starts to), so most pods are seen ready within a probe's time.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(wake, 50);
+        function wake() {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.wakeReadiness = wake;
+      });
+      this.wakeReadiness = undefined;
     }
     const tail = this.rawLogs.slice(-10).join("\n");
     throw new Error(
