@@ -10,7 +10,8 @@ export default defineConfig({
           testTimeout: 30_000,
           // One module graph for the whole project instead of one per file: importing the sources again
           // for each of ~90 files cost over a third of the project's time (CI: 197 s, of which 72 s
-          // outside any test). No unit test mocks modules, and each one restores what it changes
+          // outside any test). A file that mocks a module imports its subject afresh
+          // and restores the graph after it (images-known.test.ts); each file restores what it changes
           // (fake timers, servers). One worker (vitest's default on 2 cores): with two, the driver
           // tests' tight timing races (a 40 ms gap between two fake API events) failed on a loaded
           // machine when another file ran beside them. The unit project runs alone, before the

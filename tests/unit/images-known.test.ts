@@ -1,6 +1,6 @@
 // ensureStyleImages asks the engine (`docker image inspect`, one process each) once per image and process,
 // not once per scenario; a missing image is asked again. No Docker: the lookups are counted.
-import { beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeEach, describe, expect, it, vi } from "vitest";
 
 const present = new Map<string, { id: string; labels: Record<string, string> }>();
 const asked: string[] = [];
@@ -13,6 +13,9 @@ vi.mock("../../src/images/inspect.js", () => ({
 // The protocol bundle is not what this test is about (and bundling takes seconds).
 vi.mock("../../src/images/app-vendor.js", () => ({ ensureAppVendor: async () => ({ path: "", written: false }) }));
 
+// The unit project shares one module graph across files (vitest.config.ts isolate: false): another file may
+// have loaded build.js with the real inspect already. Import it afresh so it sees the mock above.
+vi.resetModules();
 const { ensureStyleImages, styleImageTag } = await import("../../src/images/build.js");
 const { contextHash } = await import("../../src/images/context-hash.js");
 const { imagesDir } = await import("../../src/util/paths.js");
@@ -28,6 +31,13 @@ async function presentTag(style: string): Promise<string> {
 
 beforeEach(() => {
   asked.length = 0;
+});
+
+// The files after this one in the shared graph get the real modules again.
+afterAll(() => {
+  vi.doUnmock("../../src/images/inspect.js");
+  vi.doUnmock("../../src/images/app-vendor.js");
+  vi.resetModules();
 });
 
 describe("style images: the engine asked once per image and process", () => {
