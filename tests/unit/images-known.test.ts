@@ -1,6 +1,6 @@
 // ensureStyleImages asks the engine (`docker image inspect`, one process each) once per image and process,
 // not once per scenario; a missing image is asked again. No Docker: the lookups are counted.
-import { beforeEach, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeEach, describe, expect, it, vi } from "vitest";
 
 const present = new Map<string, { id: string; labels: Record<string, string> }>();
 const asked: string[] = [];
@@ -13,6 +13,13 @@ vi.mock("../../src/images/inspect.js", () => ({
 // The protocol bundle is not what this test is about (and bundling takes seconds).
 vi.mock("../../src/images/app-vendor.js", () => ({ ensureAppVendor: async () => ({ path: "", written: false }) }));
 
+// The unit project shares one module graph between files (isolate: false): a file run before this one in
+// the same worker may have loaded build.js with the real lookups, and the mocks apply only to modules
+// loaded after them. So this file loads its own graph, and leaves none with mocks in it to the next file.
+vi.resetModules();
+afterAll(() => {
+  vi.resetModules();
+});
 const { ensureStyleImages, styleImageTag } = await import("../../src/images/build.js");
 const { contextHash } = await import("../../src/images/context-hash.js");
 const { imagesDir } = await import("../../src/util/paths.js");
