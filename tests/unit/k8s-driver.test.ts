@@ -14,6 +14,7 @@ import { registerBackendCleanup } from "../../src/cli/main.js";
 import { type ConntrackEvent, type ConntrackFeed, parseConntrackOutput } from "../../src/k8s/conntrack.js";
 import {
   type DriverOptions,
+  EVIDENCE_BOUND_MS,
   KubernetesDriver,
   parsePs,
   type RuntimeEventSource,
@@ -1001,13 +1002,15 @@ describe("KubernetesDriver: the window closes on evidence, NodePorts per run, te
     const deployment = await d.deploy(s, image, new EventLog(), runId);
     const t0 = Date.now();
     const outcome = await d.disrupt(deployment, s.disruption);
-    expect(Date.now() - t0).toBeLessThan(1000);
+    // Real time by nature (the wait ends when the pod is gone, ~150 ms): well under the 5 s grace, let
+    // alone grace + 30 s, with room for a loaded machine.
+    expect(Date.now() - t0).toBeLessThan(2500);
     expect(outcome.pods[0]?.goneAt).toBeDefined();
     expect(outcome.pods[0]?.exitCode).toBeUndefined();
-    // Nothing more to wait for: the pod is gone.
+    // Nothing more to wait for: the pod is gone (well under the bound final() would wait for evidence).
     const t1 = Date.now();
     await outcome.final?.();
-    expect(Date.now() - t1).toBeLessThan(200);
+    expect(Date.now() - t1).toBeLessThan(EVIDENCE_BOUND_MS / 3);
     await d.teardown(deployment, runId);
   });
 
