@@ -8,15 +8,15 @@ export default defineConfig({
           name: "unit",
           include: ["tests/unit/**/*.test.ts"],
           testTimeout: 30_000,
-          // One module graph for the whole project instead of one per file: importing the sources again
-          // for each of ~90 files cost over a third of the project's time (CI: 197 s, of which 72 s
-          // outside any test). A file that mocks a module imports its subject afresh
-          // and restores the graph after it (images-known.test.ts); each file restores what it changes
-          // (fake timers, servers). One worker (vitest's default on 2 cores): with two, the driver
-          // tests' tight timing races (a 40 ms gap between two fake API events) failed on a loaded
-          // machine when another file ran beside them. The unit project runs alone, before the
-          // file-sequential e2e projects (vitest groups projects with fileParallelism: false after
-          // the others), so it never overlaps a timing-sensitive e2e file.
+          // One module graph per worker instead of one per file: importing the sources again for each
+          // of ~90 files cost over a third of the project's time (CI: 197 s, of which 72 s outside any
+          // test). Each file restores what it changes (fake timers, servers); the one that mocks
+          // modules (images-known) loads its own graph. Two workers (vitest's default on 2 cores is
+          // one): the timing-sensitive tests wait on events and conditions, not on wall-clock races, so
+          // a file beside them on a loaded machine does not break them. The unit project runs alone,
+          // before the file-sequential e2e projects (vitest groups projects with fileParallelism: false
+          // after the others), so it never overlaps a timing-sensitive e2e file.
+          maxWorkers: 2,
           isolate: false,
         },
       },

@@ -13,9 +13,13 @@ vi.mock("../../src/images/inspect.js", () => ({
 // The protocol bundle is not what this test is about (and bundling takes seconds).
 vi.mock("../../src/images/app-vendor.js", () => ({ ensureAppVendor: async () => ({ path: "", written: false }) }));
 
-// The unit project shares one module graph across files (vitest.config.ts isolate: false): another file may
-// have loaded build.js with the real inspect already. Import it afresh so it sees the mock above.
+// The unit project shares one module graph between files (isolate: false): a file run before this one in
+// the same worker may have loaded build.js with the real lookups, and the mocks apply only to modules
+// loaded after them. So this file loads its own graph, and leaves none with mocks in it to the next file.
 vi.resetModules();
+afterAll(() => {
+  vi.resetModules();
+});
 const { ensureStyleImages, styleImageTag } = await import("../../src/images/build.js");
 const { contextHash } = await import("../../src/images/context-hash.js");
 const { imagesDir } = await import("../../src/util/paths.js");
@@ -31,13 +35,6 @@ async function presentTag(style: string): Promise<string> {
 
 beforeEach(() => {
   asked.length = 0;
-});
-
-// The files after this one in the shared graph get the real modules again.
-afterAll(() => {
-  vi.doUnmock("../../src/images/inspect.js");
-  vi.doUnmock("../../src/images/app-vendor.js");
-  vi.resetModules();
 });
 
 describe("style images: the engine asked once per image and process", () => {

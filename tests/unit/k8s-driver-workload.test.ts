@@ -5,7 +5,7 @@
 // UsageError before anything changes.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { WorkloadSource } from "../../src/backends/backend.js";
 import { type DriverOptions, KubernetesDriver } from "../../src/k8s/driver.js";
 import { EventLog } from "../../src/observe/events.js";
@@ -503,11 +503,11 @@ spec:
     const worker = [...fake.pods.keys()].find((n) => n.startsWith("worker-")) ?? "";
     fake.event("shop", "Pod", worker);
     fake.event("shop", "Pod", dep.pods[1] ?? "");
-    await new Promise((r) => setTimeout(r, 100));
+    // The run's pod's event, sent second, is waited for: the neighbour's had its chance by then.
+    await vi.waitFor(() => expect(sink.events.some((e) => e.kind === "k8s-event" && e.pod === dep.pods[1])).toBe(true));
     expect(
       sink.events.some((e) => e.pod?.startsWith("worker-") || JSON.stringify(e.detail ?? {}).includes(worker)),
     ).toBe(false);
-    expect(sink.events.some((e) => e.kind === "k8s-event" && e.pod === dep.pods[1])).toBe(true);
 
     const outcome = await d.disrupt(dep, { action: "delete", count: 1, atSeconds: 0, victims: "first" });
     expect(outcome.pods.map((p) => p.pod)).toEqual([dep.pods[0]]);

@@ -15,7 +15,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { ObjectSerializer } from "@kubernetes/client-node/dist/serializer.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ExistingClusterBackend, validateExistingOptions } from "../../src/backends/existing/backend.js";
 import { ensureLoadgenImage, LOADGEN_REPOSITORY, loadgenTag } from "../../src/backends/existing/loadgen-image.js";
 import { execaRunner } from "../../src/k8s/command.js";
@@ -510,7 +510,8 @@ describe("startLoadJob (fake API server, the real program as the container)", ()
     expect(job.namespace).toBe("ge-load-exec-form-prestop-00aaaaaa");
     expect(job.started.target).toBe(`127.0.0.1:${appPort}`);
     expect(Math.abs(job.clockOffsetMs)).toBeLessThan(1000);
-    await new Promise((r) => setTimeout(r, 500));
+    // Until the app has answered more than 10 (a fixed 500 ms fell short on a loaded machine).
+    await vi.waitFor(() => expect(served).toBeGreaterThan(10), { timeout: 10_000 });
     const result = await job.stop();
     expect(result.sent).toBeGreaterThan(10);
     expect(result.failed).toBe(0);
@@ -651,7 +652,15 @@ describe.skipIf(!base)("the loadgen image (docker run --network host against the
     expect(markers.map((l) => l.split(" ")[0])).toEqual([STARTED_MARKER, RESULT_MARKER]);
     const result = loadResultFromLog(stdout);
     expect(result.target).toBe(`127.0.0.1:${appPort}`);
-    expect(result.succeeded).toBeGreaterThan(20);
+    // The window ran paced by the clock (160/s for 2 s): every unit due was sent on the long-lived
+    // connections (the fresh-connection stream is paced on its own) or counted as not sent, however
+    // little CPU the container got. How many were answered is the machine's figure (17 seen with the
+    // unit files beside it on 2 busy cores): some, none failed.
+    expect(result.pacing?.mode).toBe("paced");
+    expect(result.pacing?.due).toBeGreaterThanOrEqual((result.pacing?.rateAsked ?? 0) * 1.5);
+    const freshSent = (result as { fresh?: { sent: number } }).fresh?.sent ?? 0;
+    expect(result.sent - freshSent).toBe((result.pacing?.due ?? 0) - (result.pacing?.notSent ?? 0));
+    expect(result.succeeded).toBeGreaterThan(0);
     expect(result.failed).toBe(0);
     expect(result.endedAt - result.startedAt).toBeGreaterThanOrEqual(1900);
     expect(result.servedBy[0]?.pod).toMatch(/\/app$/);

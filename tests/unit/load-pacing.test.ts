@@ -197,9 +197,9 @@ async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): P
   }
 }
 
-/** Answers after delayMs (hold: never); counts requests per connection. */
+/** Answers after delayMs (hold, or once frozen: never); counts requests per connection. */
 async function server(o: { delayMs?: number; hold?: boolean } = {}) {
-  const stats = { received: 0, answered: 0, perConnection: [] as number[] };
+  const stats = { received: 0, answered: 0, held: 0, frozen: false, perConnection: [] as number[] };
   const index = new WeakMap<net.Socket, number>();
   const srv = http.createServer((req, res) => {
     stats.received++;
@@ -209,7 +209,10 @@ async function server(o: { delayMs?: number; hold?: boolean } = {}) {
       index.set(req.socket, i);
     }
     stats.perConnection[i] = (stats.perConnection[i] ?? 0) + 1;
-    if (o.hold) return;
+    if (o.hold || stats.frozen) {
+      stats.held++;
+      return;
+    }
     setTimeout(() => {
       res.setHeader("x-served-by", "pod-a/app");
       res.end("ok");
@@ -248,9 +251,14 @@ describe("HTTP/1.1 paced load", () => {
     const { port, stats } = await server();
     const run = paced(port, { rate: 100, connections: 4 });
     await waitFor("60 answers", () => stats.answered >= 60);
+    // Stopped with nothing in transit (each connection's request held by the server): a request still on
+    // its way when the connections close would be sent but not (yet) received, on a loaded machine.
+    stats.frozen = true;
+    await waitFor("a request held on each connection", () => stats.held === 4 && run.snapshot().inFlight === 4);
     const r = await run.stop();
     expectExact(r);
     expect(r.sent).toBe(stats.received);
+    expect(r.inFlightAtEnd).toBe(stats.held);
     expect(r.failed).toBe(0);
     expect(r.succeeded + r.inFlightAtEnd).toBe(r.sent);
     // Open loop: the count follows the clock, not the server's speed (an instant server would take

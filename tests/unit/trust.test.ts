@@ -153,9 +153,10 @@ describe("saturation: /proc parsers and the probe", () => {
       readPressure: () => psis[psiRead++],
       now: () => (tick++ === 0 ? 0 : 2000),
     });
-    const end = Date.now() + 300;
     await new Promise((r) => setTimeout(r, 50));
-    while (Date.now() < end); // block the loop ~250 ms
+    // The block starts once the probe's timer runs: 250 ms of it whatever the first sleep took on a busy machine.
+    const end = Date.now() + 250;
+    while (Date.now() < end); // block the loop 250 ms
     await new Promise((r) => setTimeout(r, 50));
     const h = probe.stop();
     expect(h.cpuBusy).toBeCloseTo(0.75);
