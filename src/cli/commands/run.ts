@@ -1,16 +1,15 @@
 // `graceful-e2e run`: every check first (options, scenario files, manifests, the backend's
 // prerequisites; any problem exits 2 with nothing started), then the runs, the console summary and the
-// reports. Imported only when `run` runs: it loads the runner, the chosen backend and the reports.
+// reports. Imported only when `run` runs; the chosen backend, then the runner and the reports, load as they are needed.
 import { resolve } from "node:path";
 import type { Backend } from "../../backends/backend.js";
 import { checksTargets, close, drain, hasRunPool, preflight, preflightScenarios } from "../../backends/capabilities.js";
 import { createBackend } from "../../backends/index.js";
 import { localScenarioProblem } from "../../backends/local/nodes.js";
-import { formatResults } from "../../report/console.js";
+import type { BackendName } from "../../model/backend.js";
 import { inconclusiveLine, statusWord } from "../../report/status.js";
-import { writeReports } from "../../report/write.js";
 import { formatRepeatSummaries, runExitCode, runPool, summarizeRepeats } from "../../runner/repeat.js";
-import { runScenario, type ScenarioResult } from "../../runner/run.js";
+import type { ScenarioResult } from "../../runner/run.js";
 import { runStatus } from "../../runner/status.js";
 import { type LoadedScenario, loadScenarios } from "../../scenario/load.js";
 import { exitCodeFor, installSignalHandlers, interruptCleanupDone, interruptedBy } from "../../util/cleanup.js";
@@ -19,15 +18,16 @@ import { packageRoot } from "../../util/paths.js";
 import { registerBackendCleanup } from "../backend-cleanup.js";
 import { backendOptionsFrom } from "../backend-options.js";
 import { runPlan, selectScenarios } from "../run-plan.js";
-import { readWorkloads, type TargetFlags, targetScenario } from "../workloads.js";
+import { type RunnableScenario, readWorkloads, type TargetFlags, targetScenario } from "../workloads.js";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-export async function runCommand(paths: string[], opts: Record<string, unknown>): Promise<number> {
-  // Everything is checked before anything starts: options, every scenario file, the backend's
-  // prerequisites (Docker, kind, the Service port). Any problem there exits 2 with nothing started.
-  const plan = runPlan(opts);
-  const backendName = plan.backend;
+/** The scenarios to run, read and checked (files, manifests, what the backend cannot run); UsageError. */
+async function checkedScenarios(
+  paths: string[],
+  opts: Record<string, unknown>,
+  backendName: BackendName,
+): Promise<RunnableScenario[]> {
   const made = targetScenario(opts as TargetFlags, paths);
   const scenarioPaths = paths.length > 0 ? paths : [resolve(packageRoot(), "fixtures/scenarios")];
   const selected = made
@@ -41,6 +41,15 @@ export async function runCommand(paths: string[], opts: Record<string, unknown>)
     if (problem) throw new UsageError(`${l.file}: ${problem}`);
   }
   for (const l of loaded) for (const w of l.warnings) log(`warning: ${l.file}: ${w}`);
+  return loaded;
+}
+
+export async function runCommand(paths: string[], opts: Record<string, unknown>): Promise<number> {
+  // Everything is checked before anything starts: options, every scenario file, the backend's
+  // prerequisites (Docker, kind, the Service port). Any problem there exits 2 with nothing started.
+  const plan = runPlan(opts);
+  const backendName = plan.backend;
+  const loaded = await checkedScenarios(paths, opts, backendName);
   const backend = await createBackend(backendName, { ...backendOptionsFrom(opts, log), servicePort: plan.servicePort });
   installSignalHandlers(log);
   await preflight(backend);
@@ -50,6 +59,10 @@ export async function runCommand(paths: string[], opts: Record<string, unknown>)
     loaded.map((l) => l.scenario),
   );
   if (interruptedBy()) return interrupted(0);
+  // The runner and the reports load once everything above is checked: a refusal there stays quick.
+  const { runScenario } = await import("../../runner/run.js");
+  const { formatResults } = await import("../../report/console.js");
+  const { writeReports } = await import("../../report/write.js");
   // On Ctrl-C, after every run's own teardown: the namespaces still being deleted, then the backend.
   const unregisterClose = registerBackendCleanup(backend);
   const { repeat } = plan;
