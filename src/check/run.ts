@@ -54,16 +54,8 @@ export interface CheckReport {
   result: ScenarioResult;
 }
 
-export const CHECK_DEFAULTS = {
-  path: "/",
-  graceSeconds: 30,
-  preStopSeconds: 2,
-  propagationMs: 1000,
-  replicas: 2,
-  connections: 8,
-  loadSeconds: 6,
-  atSeconds: 2,
-} as const;
+// The defaults live apart so the CLI can show them in `check --help` without loading the run.
+export { CHECK_DEFAULTS } from "./defaults.js";
 
 /** "check-<image repository>", fitted to the scenario name rules. Pure. */
 export function checkScenarioName(image: string): string {

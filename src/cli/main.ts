@@ -4,55 +4,25 @@
 // 130/143 interrupted.
 
 import { writeFile } from "node:fs/promises";
-import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
-import type { Backend } from "../backends/backend.js";
-import {
-  checksTargets,
-  close,
-  drain,
-  drainsInBackground,
-  hasRunPool,
-  isClosable,
-  preflight,
-  preflightScenarios,
-} from "../backends/capabilities.js";
-import { assertDockerReachable } from "../backends/docker-check.js";
-import { createBackend } from "../backends/index.js";
-import { removeLabelledContainers } from "../backends/local/backend.js";
-import { localScenarioProblem } from "../backends/local/nodes.js";
-import { removeLeftoverVolumes } from "../backends/local/workload-run.js";
-import { ensureStyleImages } from "../images/build.js";
-import { DEFAULT_NODE_PORT } from "../k8s/manifests.js";
-import { formatPorts, KIND_NODE_PORTS, parseNodePortRange } from "../k8s/node-ports.js";
-import type { BackendName } from "../model/backend.js";
+import { formatPorts, KIND_NODE_PORTS } from "../k8s/node-ports.js";
 import { BACKEND_NAMES } from "../model/backend.js";
-import { formatResults } from "../report/console.js";
-import { inconclusiveLine, statusWord } from "../report/status.js";
-import { writeReports } from "../report/write.js";
-import { formatRepeatSummaries, runExitCode, runPool, summarizeRepeats } from "../runner/repeat.js";
-import { runScenario, type ScenarioResult } from "../runner/run.js";
-import { runStatus } from "../runner/status.js";
-import { type LoadedScenario, loadScenarios, ScenarioValidationError } from "../scenario/load.js";
 import { IMAGE_STYLES, type ImageStyle, scenarioJsonSchema } from "../scenario/schema.js";
-import {
-  exitCodeFor,
-  installSignalHandlers,
-  interruptCleanupDone,
-  interruptedBy,
-  registerCleanup,
-} from "../util/cleanup.js";
 import { PrerequisiteError, UsageError } from "../util/errors.js";
 import { LABEL_RUN } from "../util/labels.js";
 import { packageRoot } from "../util/paths.js";
-import { addClusterOptions, backendOptionsFrom } from "./backend-options.js";
+import { addClusterOptions } from "./backend-options.js";
 import { register as registerAudit } from "./commands/audit.js";
 import { register as registerBench } from "./commands/bench.js";
 import { register as registerCheck } from "./commands/check.js";
-import { uncordonLeftNodes } from "./commands/clean-nodes.js";
 import { register as registerReplay } from "./commands/replay.js";
-import { readWorkloads, type TargetFlags, targetScenario } from "./workloads.js";
+import { defaultParallelism } from "./run-plan.js";
+
+// What the tests and other callers import from here; the modules behind are loaded by the commands
+// that need them (every import here is paid by every `graceful-e2e` process, even `--help`).
+export { registerBackendCleanup } from "./backend-cleanup.js";
+export { defaultParallelism, type RunPlan, runPlan, selectScenarios } from "./run-plan.js";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -80,210 +50,6 @@ function positiveNumber(name: string, max: number) {
       throw new InvalidArgumentError(`${name} must be a number above 0 and at most ${max}`);
     return n;
   };
-}
-
-/**
- * Runs at once by default. Local runs are timing measurements, and every run's load generator,
- * Service proxy and clocks share this one Node process and the machine's cores: one run per 4
- * cores, at least 1 (so 1 on 2 cores). kind and existing: 1 — runs at once share the cluster's CPU
- * (kubelet, kube-proxy, the apps) and this machine's, which stretches what they measure; up to one
- * per NodePort on request (--parallel).
- */
-export function defaultParallelism(backend: string, cores = availableParallelism()): number {
-  return backend === "local" ? Math.max(1, Math.floor(cores / 4)) : 1;
-}
-
-export interface RunPlan {
-  backend: BackendName;
-  repeat: number;
-  parallel: number;
-  timeoutScale: number;
-  servicePort?: number;
-}
-
-/** Checks the run options against each other (commander checked each one); throws UsageError. Pure. */
-export function runPlan(opts: Record<string, unknown>, cores = availableParallelism()): RunPlan {
-  const backend = String(opts.backend ?? "local");
-  if (!(BACKEND_NAMES as readonly string[]).includes(backend))
-    throw new UsageError(`--backend: unknown backend "${backend}" (expected one of ${BACKEND_NAMES.join(", ")})`);
-  const servicePort = opts.servicePort as number | undefined;
-  const explicit = opts.parallel as number | undefined;
-  if (opts.nodePorts !== undefined && backend !== "existing") {
-    throw new UsageError(
-      `--node-ports is for the existing backend; ${
-        backend === "kind"
-          ? `kind uses the NodePorts kind-config.yaml publishes (${formatPorts(KIND_NODE_PORTS)})`
-          : "the local backend's Service is a port on 127.0.0.1 (--service-port)"
-      }`,
-    );
-  }
-  const nodePorts =
-    backend === "kind"
-      ? [...KIND_NODE_PORTS]
-      : backend === "existing"
-        ? opts.nodePorts !== undefined
-          ? parseNodePortRange(String(opts.nodePorts))
-          : [DEFAULT_NODE_PORT]
-        : undefined;
-  if (servicePort !== undefined && nodePorts) {
-    throw new UsageError(
-      `--service-port is for the local backend; the ${backend} backend's Service listens on a NodePort (${formatPorts(nodePorts)})`,
-    );
-  }
-  // One NodePort per run at once (a NodePort is cluster-wide).
-  if (nodePorts && explicit !== undefined && explicit > nodePorts.length) {
-    throw new UsageError(
-      backend === "kind"
-        ? `--parallel ${explicit}: the kind backend runs at most ${nodePorts.length} scenarios at once (one NodePort ` +
-            `each: ${formatPorts(nodePorts)}, as kind-config.yaml publishes them)`
-        : `--parallel ${explicit}: the existing backend runs one scenario per NodePort and has ${nodePorts.length} ` +
-            `(${formatPorts(nodePorts)}): give one per scenario with --node-ports, e.g. --node-ports ` +
-            `${nodePorts[0]}-${(nodePorts[0] as number) + explicit - 1}`,
-    );
-  }
-  if (servicePort !== undefined && explicit !== undefined && explicit > 1) {
-    throw new UsageError(
-      `--parallel ${explicit} with --service-port ${servicePort}: runs at the same time cannot share one Service ` +
-        "port; drop one of the two",
-    );
-  }
-  return {
-    backend: backend as BackendName,
-    repeat: (opts.repeat as number | undefined) ?? 1,
-    parallel: servicePort !== undefined ? 1 : (explicit ?? defaultParallelism(backend, cores)),
-    timeoutScale: (opts.timeoutScale as number | undefined) ?? 1,
-    ...(servicePort !== undefined ? { servicePort } : {}),
-  };
-}
-
-export function selectScenarios(all: LoadedScenario[], filter?: string, tags?: string[]): LoadedScenario[] {
-  let re: RegExp | undefined;
-  try {
-    re = filter ? new RegExp(filter) : undefined;
-  } catch (err) {
-    throw new UsageError(`--filter: not a valid regular expression: ${(err as Error).message}`);
-  }
-  return all.filter(
-    (l) =>
-      (!re || re.test(l.scenario.name)) &&
-      (!tags || tags.length === 0 || tags.some((t) => l.scenario.tags.includes(t))),
-  );
-}
-
-async function runCommand(paths: string[], opts: Record<string, unknown>): Promise<number> {
-  // Everything is checked before anything starts: options, every scenario file, the backend's
-  // prerequisites (Docker, kind, the Service port). Any problem there exits 2 with nothing started.
-  const plan = runPlan(opts);
-  const backendName = plan.backend;
-  const made = targetScenario(opts as TargetFlags, paths);
-  const scenarioPaths = paths.length > 0 ? paths : [resolve(packageRoot(), "fixtures/scenarios")];
-  const selected = made
-    ? [made]
-    : selectScenarios(await loadScenarios(scenarioPaths), opts.filter as string | undefined, opts.tag as string[]);
-  if (selected.length === 0) throw new UsageError("no scenario matched (check the paths, --filter and --tag)");
-  // Every scenario's manifests read once, here: a bad one ends the command before anything starts.
-  const loaded = await readWorkloads(selected, backendName);
-  for (const l of loaded) {
-    const problem = backendName === "local" ? localScenarioProblem(l.scenario) : undefined;
-    if (problem) throw new UsageError(`${l.file}: ${problem}`);
-  }
-  for (const l of loaded) for (const w of l.warnings) log(`warning: ${l.file}: ${w}`);
-  const backend = await createBackend(backendName, { ...backendOptionsFrom(opts, log), servicePort: plan.servicePort });
-  installSignalHandlers(log);
-  await preflight(backend);
-  await checkTargets(backend, loaded);
-  await preflightScenarios(
-    backend,
-    loaded.map((l) => l.scenario),
-  );
-  if (interruptedBy()) return interrupted(0);
-  // On Ctrl-C, after every run's own teardown: the namespaces still being deleted, then the backend.
-  const unregisterClose = registerBackendCleanup(backend);
-  const { repeat } = plan;
-  let parallel = plan.parallel;
-  if (parallel > 1 && hasRunPool(backend)) {
-    const c = await backend.concurrency();
-    if (c.max < parallel) {
-      log(`--parallel ${parallel} lowered to ${Math.max(1, c.max)}: ${c.why}`);
-      parallel = Math.max(1, c.max);
-    }
-  }
-  log(
-    `${loaded.length} scenario(s)${repeat > 1 ? ` × ${repeat} runs` : ""} on ${backend.name}, ${parallel} at a time` +
-      (plan.timeoutScale !== 1 ? `, time limits × ${plan.timeoutScale}` : ""),
-  );
-  const tasks = loaded.flatMap((l) =>
-    Array.from({ length: repeat }, (_, i) => async () => {
-      const label = repeat > 1 ? `${l.scenario.name} #${i + 1}` : l.scenario.name;
-      log(`▶ ${label}${repeat > 1 ? ` (run ${i + 1} of ${repeat})` : ""} (${l.file})`);
-      const result = await runScenario(l, {
-        backend,
-        resultsDir: String(opts.results),
-        onProgress: log,
-        timeoutScale: plan.timeoutScale,
-        ...(l.manifests ? { manifests: l.manifests } : {}),
-        ...(repeat > 1 ? { attempt: i + 1 } : {}),
-        ...(typeof opts.record === "boolean" ? { record: opts.record } : {}),
-      });
-      const status = runStatus(result);
-      const mark = status === "pass" ? "✓" : status === "inconclusive" ? "?" : "✗";
-      log(
-        `${mark} ${label}${status === "pass" ? "" : ` ${statusWord(status)}`}` +
-          `${result.error ? `: ${result.error}` : ""}` +
-          `${status === "inconclusive" && result.inconclusive?.length ? `: ${result.inconclusive.join("; ")}` : ""}`,
-      );
-      return result;
-    }),
-  );
-  const results: ScenarioResult[] = await runPool(tasks, parallel, () => interruptedBy() !== undefined);
-  if (interruptedBy()) return interrupted(results.length);
-  // Teardowns leave the namespaces going in the background: the run ends when they are gone.
-  await drain(backend);
-  unregisterClose();
-  await close(backend);
-  process.stdout.write(`${formatResults(results)}\n`);
-  // 0 every run passed, 1 a verdict failed or a run errored (a flaky scenario has a failed run), 3 inconclusive.
-  const exitCode = runExitCode(results);
-  if (repeat > 1) {
-    const summaries = summarizeRepeats(results);
-    process.stdout.write(`${formatRepeatSummaries(summaries)}\n`);
-    // A scenario whose verdicts differ across repeats is flaky, not passed.
-    const flaky = summaries.filter((s) => s.status === "flaky").map((s) => s.scenario);
-    if (flaky.length > 0) log(`FLAKY (not passed): ${flaky.join(", ")} — the verdicts differ across repeats`);
-  }
-  const inconclusive = inconclusiveLine(results);
-  if (inconclusive) log(inconclusive);
-  log(`results: ${resolve(String(opts.results))}`);
-  const reports = await writeReports(results, String(opts.results));
-  log(`reports: ${resolve(reports.junit)}, ${resolve(reports.html)}`);
-  return exitCode;
-}
-
-/** Every target scenario's running workload checked on the cluster before any run (UsageError: exit 2). */
-async function checkTargets(backend: Backend, loaded: LoadedScenario[]): Promise<void> {
-  if (!checksTargets(backend)) return;
-  for (const l of loaded) if (l.scenario.target) await backend.checkTarget(l.scenario.target);
-}
-
-/**
- * Registers what Ctrl-C must do for the backend once every run's own teardown is done (cleanups run most
- * recent first, and the runs register after this): wait for whatever their teardowns left finishing in
- * the background (kind/existing: the namespaces being deleted), then close the backend.
- */
-export function registerBackendCleanup(backend: Backend): () => void {
-  if (!drainsInBackground(backend) && !isClosable(backend)) return () => {};
-  return registerCleanup(`backend ${backend.name}`, async () => {
-    await drain(backend);
-    await close(backend);
-  });
-}
-
-/** After SIGINT/SIGTERM: wait for the teardown the signal started, then report 130/143. */
-async function interrupted(completedRuns: number): Promise<number> {
-  const signal = interruptedBy() ?? "SIGTERM";
-  await interruptCleanupDone();
-  log(`interrupted by ${signal} after ${completedRuns} run(s); no report written`);
-  return exitCodeFor(signal);
 }
 
 export function buildProgram(): Command {
@@ -358,6 +124,7 @@ export function buildProgram(): Command {
         "(everything torn down).",
     )
     .action(async (paths: string[], opts: Record<string, unknown>) => {
+      const { runCommand } = await import("./commands/run.js");
       process.exitCode = await runCommand(paths, opts);
     });
 
@@ -366,6 +133,8 @@ export function buildProgram(): Command {
     .description("validate scenario files without running anything")
     .argument("[paths...]", "scenario YAML files or directories")
     .action(async (paths: string[]) => {
+      const { loadScenarios } = await import("../scenario/load.js");
+      const { readWorkloads } = await import("./workloads.js");
       const all = await loadScenarios(paths.length > 0 ? paths : [resolve(packageRoot(), "fixtures/scenarios")]);
       // The manifests too: what `run` would refuse before anything starts, validate refuses.
       const loaded = await readWorkloads(all, undefined);
@@ -385,6 +154,8 @@ export function buildProgram(): Command {
       const unknown = styles.filter((s) => !(IMAGE_STYLES as readonly string[]).includes(s));
       if (unknown.length > 0)
         throw new UsageError(`unknown image style(s): ${unknown.join(", ")} (known: ${IMAGE_STYLES.join(", ")})`);
+      const { assertDockerReachable } = await import("../backends/docker-check.js");
+      const { ensureStyleImages } = await import("../images/build.js");
       await assertDockerReachable();
       const built = await ensureStyleImages((styles.length > 0 ? styles : [...IMAGE_STYLES]) as ImageStyle[], {
         onProgress: log,
@@ -402,7 +173,13 @@ export function buildProgram(): Command {
       "also uncordon the nodes a drain left cordoned in this kubeconfig context (kind: kind-graceful-e2e)",
     )
     .action(async (opts: { run?: string; context?: string }) => {
-      if (opts.context) process.stdout.write(`${await uncordonLeftNodes(opts.context, opts.run)}\n`);
+      if (opts.context) {
+        const { uncordonLeftNodes } = await import("./commands/clean-nodes.js");
+        process.stdout.write(`${await uncordonLeftNodes(opts.context, opts.run)}\n`);
+      }
+      const { assertDockerReachable } = await import("../backends/docker-check.js");
+      const { removeLabelledContainers } = await import("../backends/local/backend.js");
+      const { removeLeftoverVolumes } = await import("../backends/local/workload-run.js");
       await assertDockerReachable();
       const removed = await removeLabelledContainers([opts.run ? `${LABEL_RUN}=${opts.run}` : LABEL_RUN]);
       // The volume folders of workload runs on the local runtime (ConfigMap/Secret files) go with them.
@@ -437,6 +214,8 @@ export async function main(argv: string[]): Promise<number> {
       // Commander already printed the message (and the help after it).
       return err.exitCode === 0 || err.code === "commander.helpDisplayed" || err.code === "commander.version" ? 0 : 2;
     }
+    // Loaded already when it is the one thrown (a scenario file was read).
+    const { ScenarioValidationError } = await import("../scenario/load.js");
     if (err instanceof ScenarioValidationError) {
       log(err.message);
       return 2;

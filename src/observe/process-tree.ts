@@ -9,7 +9,6 @@
 // kind node with NODE_SCRIPT (node-proc.ts), or inside the container with EXEC_SCRIPT through the
 // Kubernetes exec API (inspectByExec, k8s/driver.ts).
 import { readdir, readFile, readlink } from "node:fs/promises";
-import { getContainerRuntimeClient } from "testcontainers";
 import type { InspectedProcess, ProcessTreeInspection } from "../model/process-tree.js";
 import { errorText } from "../util/errors.js";
 import { configureTestcontainersOffline } from "../util/testcontainers-env.js";
@@ -97,6 +96,8 @@ async function fdLinks(pid: number | string): Promise<string[]> {
 
 async function hostPids(containerId: string): Promise<number[]> {
   configureTestcontainersOffline();
+  // Imported here: the kind and existing backends read process trees by the Kubernetes exec API only.
+  const { getContainerRuntimeClient } = await import("testcontainers");
   const client = await getContainerRuntimeClient();
   const top = (await client.container.dockerode.getContainer(containerId).top({ ps_args: "-o pid" })) as {
     Titles: string[];
@@ -333,6 +334,7 @@ export async function inspectByExec(
 
 async function fromExec(containerId: string, hostError: string): Promise<ProcessTreeInspection> {
   configureTestcontainersOffline();
+  const { getContainerRuntimeClient } = await import("testcontainers");
   const client = await getContainerRuntimeClient();
   const container = client.container.getById(containerId);
   return inspectByExec(

@@ -4,10 +4,7 @@
 // at or above --fail-on, 1 some are, 2 bad input or a missing prerequisite (nothing was read).
 import { resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
-import { runAudit } from "../../audit/audit.js";
-import { formatAudit } from "../../audit/console.js";
-import { auditJson, writeAuditReports } from "../../audit/output.js";
-import { auditExitCode, parseSeverity } from "../../audit/rank.js";
+import { parseSeverity } from "../../audit/rank.js";
 import { SEVERITIES, type Severity } from "../../audit/types.js";
 import { installSignalHandlers } from "../../util/cleanup.js";
 import { addClusterOptions } from "../backend-options.js";
@@ -97,6 +94,11 @@ export function register(program: Command): void {
         "JSON schema: docs/audit.md.",
     )
     .action(async (opts: Record<string, unknown>) => {
+      // Loaded only when the audit runs: the collectors (Docker, client-node), the reports.
+      const { runAudit } = await import("../../audit/audit.js");
+      const { formatAudit } = await import("../../audit/console.js");
+      const { auditJson, writeAuditReports } = await import("../../audit/output.js");
+      const { auditExitCode } = await import("../../audit/rank.js");
       if (opts.verify) installSignalHandlers(log);
       const { report, verifyResults } = await runAudit({
         backend: String(opts.backend) as "local" | "kind" | "existing",

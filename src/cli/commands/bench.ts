@@ -4,11 +4,7 @@
 import { resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import { close, isClosable, preflight } from "../../backends/capabilities.js";
-import { createBackend } from "../../backends/index.js";
-import { formatTable, tableRows } from "../../bench/output.js";
-import { runPrestopSweep, writeSweep } from "../../bench/prestop.js";
 import { DEFAULT_DELAYS, SWEEP_DEFAULTS, type SweepConfig, type SweepMode } from "../../bench/sweep.js";
-import { resolveFixedRef } from "../../check/run.js";
 import { BACKEND_NAMES } from "../../model/backend.js";
 import { IMAGE_STYLES, type ImageRef, type ImageStyle } from "../../scenario/schema.js";
 import { installSignalHandlers, registerCleanup } from "../../util/cleanup.js";
@@ -105,6 +101,11 @@ export function register(program: Command): void {
       if (style && !(IMAGE_STYLES as readonly string[]).includes(style)) {
         throw new UsageError(`--style: unknown style "${style}" (known: ${IMAGE_STYLES.join(", ")})`);
       }
+      // Loaded only when the sweep runs: the backend, the runner, the chart.
+      const { createBackend } = await import("../../backends/index.js");
+      const { formatTable, tableRows } = await import("../../bench/output.js");
+      const { runPrestopSweep, writeSweep } = await import("../../bench/prestop.js");
+      const { resolveFixedRef } = await import("../../check/run.js");
       const backendName = String(opts.backend);
       const backend = await createBackend(backendName, backendOptionsFrom(opts, log));
       await preflight(backend);

@@ -7,9 +7,8 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
 import { close, isClosable, preflight } from "../../backends/capabilities.js";
-import { createBackend } from "../../backends/index.js";
-import { formatCheckReport, formatInspection } from "../../check/report.js";
-import { CHECK_DEFAULTS, type CheckOptions, checkExitCode, runCheck } from "../../check/run.js";
+import { CHECK_DEFAULTS } from "../../check/defaults.js";
+import type { CheckOptions } from "../../check/run.js";
 import { BACKEND_NAMES } from "../../model/backend.js";
 import { LOAD_PROTOCOLS, type LoadProtocolName } from "../../scenario/schema.js";
 import { installSignalHandlers, registerCleanup } from "../../util/cleanup.js";
@@ -92,6 +91,10 @@ export function register(program: Command): void {
     .option("-r, --results <dir>", "directory for the result and check-report JSON files", "results/check")
     .option("--json", "print the report as JSON instead of text")
     .action(async (opts: Record<string, unknown>) => {
+      // Loaded only when check runs: the backend, the runner and the inspection.
+      const { createBackend } = await import("../../backends/index.js");
+      const { formatCheckReport, formatInspection } = await import("../../check/report.js");
+      const { checkExitCode, runCheck } = await import("../../check/run.js");
       const backendName = String(opts.backend);
       const backend = await createBackend(backendName, backendOptionsFrom(opts, log));
       await preflight(backend);

@@ -4,20 +4,21 @@
 // 2 bad input (a missing path, not a recording, a newer format version).
 import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
-import { formatResults } from "../../report/console.js";
-import { inconclusiveLine } from "../../report/status.js";
-import { writeReports } from "../../report/write.js";
-import { readRecordings } from "../../runner/read-recording.js";
-import { runExitCode } from "../../runner/repeat.js";
-import { replayRun } from "../../runner/replay.js";
 import type { ScenarioResult } from "../../runner/run.js";
-import { writeResult } from "../../runner/steps.js";
 import { UsageError } from "../../util/errors.js";
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 /** Reads every recording first (bad input: nothing written), then replays and reports them. */
 export async function replayCommand(paths: string[], opts: { results: string }): Promise<number> {
+  // Loaded only when replay runs (the runner's evidence and verdicts, the reports).
+  const { readRecordings } = await import("../../runner/read-recording.js");
+  const { replayRun } = await import("../../runner/replay.js");
+  const { writeResult } = await import("../../runner/steps.js");
+  const { runExitCode } = await import("../../runner/repeat.js");
+  const { formatResults } = await import("../../report/console.js");
+  const { inconclusiveLine } = await import("../../report/status.js");
+  const { writeReports } = await import("../../report/write.js");
   const recordings = (await Promise.all(paths.map((p) => readRecordings(p)))).flat();
   // The replayed results carry the recorded runs' file names: never written over the originals.
   const into = resolve(opts.results);
