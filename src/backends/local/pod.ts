@@ -260,7 +260,13 @@ export class LocalPod {
       pod: this.name,
       ...(opts.node ? { node: opts.node } : {}),
       containers: running.map((c) => ({
-        identity: { container: c.plan.name, role: c.plan.role as ContainerRole, preStop: preStopWords(c.plan.preStop) },
+        // The container the load reaches is the pod's "app" whatever it is to the kubelet (a native sidecar
+        // serving the Service's port too): the evidence is judged against it. Its stop order stays its own.
+        identity: {
+          container: c.plan.name,
+          role: c === this.app ? "app" : (c.plan.role as ContainerRole),
+          preStop: preStopWords(c.plan.preStop),
+        },
         pid1Cmdline: c.pid1Cmdline,
         ...(c.tree ? { processTree: c.tree } : {}),
         ...(c === this.app && opts.inspection ? { inspection: opts.inspection } : {}),

@@ -154,6 +154,26 @@ describe("local runtime: a workload's pod template", () => {
     await workload.teardown();
   });
 
+  it("shop-web with its proxy as a native sidecar serving the Service's port: the proxy is the app, stopped last", async () => {
+    // The container the load reaches is a native sidecar here: the pod's evidence is judged against it
+    // (its outcome was once missing: no container of the pod had the role "app").
+    const { workload, sink, disruption } = await deploy(
+      "name: shop-web-native-local\nworkload: {manifests: x}\nreplicas: 1\nlocal: {replacementPod: false}\n",
+      join(WORKLOADS, "shop-web-native-sidecar/rendered.yaml"),
+    );
+    expect(workload.pod.appContainer).toBe("proxy");
+    const victim = workload.pods[0] as string;
+    const outcome = await workload.disrupt(disruption, { victims: [victim] });
+    const [pod] = outcome.pods;
+    expect(pod?.container).toBe("proxy");
+    expect(pod?.exitCode).toEqual(expect.any(Number));
+    expect(pod?.sidecars?.map((s) => [s.container, s.role])).toEqual([["app", "sidecar"]]);
+    const appExit = containerEvents(sink.events, "container-exit", victim).find((e) => e.container === "app")?.at;
+    const proxySignal = containerEvents(sink.events, "sigterm-sent", victim).find((e) => e.container === "proxy")?.at;
+    expect(proxySignal).toBeGreaterThanOrEqual(appExit ?? Number.POSITIVE_INFINITY);
+    await workload.teardown();
+  });
+
   it("gunicorn-api: the native sidecar starts first and is stopped after the server exited", async () => {
     const { workload, sink, disruption } = await deploy(
       "name: gunicorn-local\nworkload: {manifests: x, port: web}\nreplicas: 1\nlocal: {replacementPod: false}\n",
